@@ -1,0 +1,180 @@
+"""The application factory: create_app(config=None)."""
+import logging
+
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+import formatting
+from config import build_config
+from extensions import babel, csrf, db, login_manager, migrate
+
+logger = logging.getLogger(__name__)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app):
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def create_app(config=None):
+    """Build the app. `config` (a mapping) overrides the environment, e.g. in tests."""
+    app = Flask(__name__)
+    app.config.update(build_config(config))
+    app.instance_path = app.config["INSTANCE_DIR"]
+    app.session_interface = SessionInterface()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault(
+            "timeout", app.config["SQLITE_BUSY_TIMEOUT_S"])
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_errorhandlers(app)
+    register_jinja(app)
+    register_hooks(app)
+    return app
+
+
+def register_extensions(app):
+    import models  # noqa: F401  (the complete metadata, for Alembic)
+    from models.accounts import load_user
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in first.")
+    login_manager.login_message_category = "warning"
+    login_manager.unauthorized_handler(_unauthorized)
+
+
+def _unauthorized():
+    if request.headers.get("HX-Request"):
+        response = jsonify(error=_("Please sign in first."))
+        response.status_code = 401
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    if request.method == "GET":
+        flash(_("Please sign in first."), "warning")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    flash(_("Your session has ended. Please sign in again."), "warning")
+    return redirect(url_for("auth.login"))
+
+
+def select_locale():
+    """The signed-in user's language, else the company default (Chinese)."""
+    if request and current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    return None  # BABEL_DEFAULT_LOCALE
+
+
+def select_timezone():
+    from models.settings import get_setting
+    return get_setting("general.timezone")
+
+
+def register_blueprints(app):
+    from blueprints.admin.routes import bp as admin_bp
+    from blueprints.auth.routes import bp as auth_bp
+    from blueprints.main.routes import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+
+
+def register_commands(app):
+    from blueprints.admin.commands import create_admin_command, demo_data_command
+    from jobs import run_job_command, scheduler_command
+
+    app.cli.add_command(demo_data_command)
+    app.cli.add_command(create_admin_command)
+    app.cli.add_command(run_job_command)
+    app.cli.add_command(scheduler_command)
+
+
+def register_errorhandlers(app):
+    from models.base import OperationError
+
+    messages = {
+        400: _l("The request could not be understood. Reload the page and try again."),
+        401: _l("Please sign in first."),
+        403: _l("You do not have permission to do this. Ask an administrator if you need it."),
+        404: _l("The page or record you asked for does not exist, or is not yours to see."),
+        405: _l("This action is not available here."),
+        413: _l("The upload is too large."),
+        500: _l("Something went wrong on our side. The error has been logged; please try again."),
+    }
+    titles = {400: _l("Bad request"), 401: _l("Sign-in required"), 403: _l("Not allowed"),
+              404: _l("Not found"), 405: _l("Not available"), 413: _l("Too large"),
+              500: _l("Server error")}
+
+    def render_error(status, message=None):
+        db.session.rollback()
+        if request.headers.get("HX-Request") or request.accept_mimetypes.best == \
+                "application/json":
+            return jsonify(error=str(message or messages.get(status, ""))), status
+        return render_template("errors/error.html", status=status,
+                               title=titles.get(status, _("Error")),
+                               message=message or messages.get(status)), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(400, _("This form has expired or was not sent from this site. "
+                                   "Reload the page and try again."))
+
+    @app.errorhandler(OperationError)
+    def operation_error(error):
+        return render_error(error.status, error.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return render_error(error.code if error.code in messages else 400,
+                            None if error.code in messages else error.description)
+
+    @app.errorhandler(Exception)
+    def server_error(error):
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return render_error(500)
+
+
+def register_jinja(app):
+    from blueprints.nav import nav_items
+    from models.accounts import ROLES
+    from models.settings import get_setting
+
+    app.jinja_env.filters.update(formatting.FILTERS)
+    app.jinja_env.globals.update(nav_items=nav_items, ROLES=ROLES, get_setting=get_setting,
+                                 get_locale=get_locale)
+
+
+def register_hooks(app):
+    from blueprints.access import require_sign_in
+    from models.base import begin_write
+
+    @app.before_request
+    def start_write_transaction():
+        # Before anything reads: a POST's transaction must start as a write transaction
+        # (BEGIN IMMEDIATE on SQLite) or a concurrent writer can make it fail mid-way.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            begin_write()
+
+    app.before_request(require_sign_in)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
