@@ -1,0 +1,451 @@
+"""Accounts: departments (a tree), users with several roles, sign-in with lockout, passwords."""
+import re
+from datetime import datetime, timedelta
+
+import phonenumbers
+from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint,
+                        select)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from extensions import db
+from models.audit import audit, register_actions, register_targets
+from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
+from models.settings import define, define_area, get_setting
+
+#: The seven roles of DESIGN §2, in the order they are listed on screens.
+ROLES = {
+    "admin": _l("System administrator"),
+    "manager": _l("Manager"),
+    "dept_head": _l("Department head"),
+    "marketer": _l("Marketer"),
+    "event_staff": _l("Event staff"),
+    "warehouse": _l("Warehouse"),
+    "finance": _l("Finance"),
+}
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,40}$")
+PASSWORD_MIN_LENGTH = 8
+
+
+class Department(db.Model):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent = relationship("Department", remote_side=[id], back_populates="children")
+    children = relationship("Department", back_populates="parent", order_by="Department.name")
+
+    def __repr__(self):
+        return f"<Department {self.id} {self.name}>"
+
+    @property
+    def path(self):
+        """Names from the root down, e.g. "总部 / 销售一部"."""
+        names, node, seen = [], self, set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            names.append(node.name)
+            node = node.parent
+        return " / ".join(reversed(names))
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'manager', 'dept_head', 'marketer', 'event_staff', "
+                        "'warehouse', 'finance')", name="known_role"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Sign-in name, stored lower-case.
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(40))
+    #: Mobile number in E.164 (+8613812345678), or empty.
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Interface language ("zh_CN", "en"); empty means the company default.
+    locale: Mapped[str] = mapped_column(String(10), default="")
+    #: Failed sign-ins since the last success or lock.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Bumped when the password changes or the user is deactivated: old sessions stop working.
+    auth_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    department = relationship("Department", lazy="joined")
+    role_rows = relationship("UserRole", cascade="all, delete-orphan", lazy="selectin",
+                             order_by="UserRole.role")
+
+    def __repr__(self):
+        return f"<User {self.id} {self.username}>"
+
+    # Flask-Login: the session holds id and auth_version, so a password change or a
+    # deactivation signs the user out everywhere.
+    def get_id(self):
+        return f"{self.id}.{self.auth_version}"
+
+    @property
+    def roles(self):
+        """The user's role codes, in the order of ROLES."""
+        held = {row.role for row in self.role_rows}
+        return [role for role in ROLES if role in held]
+
+    def has_role(self, *roles):
+        """True if the user holds any of `roles`."""
+        return any(row.role in roles for row in self.role_rows)
+
+    @property
+    def role_labels(self):
+        return [ROLES[role] for role in self.roles]
+
+    def is_locked(self, now=None):
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+
+def load_user(session_id):
+    """Flask-Login loader: the active user whose id and auth_version match, else None."""
+    user_id, _sep, version = str(session_id).partition(".")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.auth_version != int(version):
+        return None
+    return user
+
+
+# --- Reads -------------------------------------------------------------------------------------
+
+def find_user_by_username(username, *, for_update=False):
+    """The user with this sign-in name (case-insensitive), or None; `for_update` locks the row
+    (PostgreSQL; SQLite serialises writers through BEGIN IMMEDIATE)."""
+    name = (username or "").strip().lower()
+    if not name:
+        return None
+    query = select(User).where(User.username == name)
+    return db.session.scalar(query.with_for_update(of=User) if for_update else query)
+
+
+def all_departments():
+    """Every department, parents before children, each with `depth` set for indenting."""
+    rows = db.session.scalars(select(Department).order_by(Department.name)).all()
+    by_parent = {}
+    for row in rows:
+        by_parent.setdefault(row.parent_id, []).append(row)
+    ordered = []
+
+    def walk(parent_id, depth):
+        for row in by_parent.get(parent_id, []):
+            row.depth = depth
+            ordered.append(row)
+            walk(row.id, depth + 1)
+    walk(None, 0)
+    return ordered
+
+
+# --- Rules -------------------------------------------------------------------------------------
+
+def normalise_mobile(raw):
+    """A mainland mobile number in E.164, or raise InvalidInput. Empty stays empty."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    if (number is None or not phonenumbers.is_valid_number(number)
+            or phonenumbers.number_type(number) not in (phonenumbers.PhoneNumberType.MOBILE,
+                                                        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)):
+        raise InvalidInput(_("%(value)s is not a valid mobile number.", value=raw),
+                           field="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_password_rules(password, field="password"):
+    """Raise InvalidInput unless the password is long enough and has a letter and a digit."""
+    if len(password or "") < PASSWORD_MIN_LENGTH:
+        raise InvalidInput(_("The password must be at least %(n)s characters.",
+                             n=PASSWORD_MIN_LENGTH), field=field)
+    if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
+        raise InvalidInput(_("The password must contain both letters and digits."), field=field)
+
+
+def _hash(password):
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return generate_password_hash(password, method=method)
+
+
+def _check_roles(roles):
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise InvalidInput(_("Unknown role: %(role)s", role=", ".join(sorted(unknown))),
+                           field="roles")
+    if not roles:
+        raise InvalidInput(_("Choose at least one role."), field="roles")
+
+
+def _set_roles(user, roles):
+    wanted = set(roles)
+    user.role_rows = [row for row in user.role_rows if row.role in wanted] + [
+        UserRole(role=role) for role in ROLES if role in wanted and not user.has_role(role)]
+
+
+def _user_snapshot(user):
+    return {"display_name": user.display_name, "phone": user.phone,
+            "department": user.department.path if user.department else "",
+            "roles": ",".join(user.roles), "is_active": user.is_active}
+
+
+# --- Operations: departments -------------------------------------------------------------------
+
+def create_department(name, *, parent=None, actor, now=None):
+    """Create a department under `parent` (None: a top-level one). Names are unique per parent."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(_("Enter the department name."), field="name")
+    _refuse_duplicate_department(name, parent, None)
+    department = Department(name=name, parent=parent, created_at=now or utcnow())
+    db.session.add(department)
+    db.session.flush()
+    audit(actor, "department.create", department, summary=department.path, now=now)
+    return department
+
+
+def update_department(department, *, name, parent, is_active, actor, now=None):
+    """Rename, move or (de)activate a department; refuses to move it under itself."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(_("Enter the department name."), field="name")
+    node = parent
+    while node is not None:
+        if node.id == department.id:
+            raise InvalidInput(_("A department cannot be placed under itself or its own "
+                                 "sub-department."), field="parent_id")
+        node = node.parent
+    _refuse_duplicate_department(name, parent, department.id)
+    before = {"name": department.path, "is_active": department.is_active}
+    department.name, department.parent, department.is_active = name, parent, is_active
+    db.session.flush()
+    audit(actor, "department.update", department, summary=department.path, before=before,
+          after={"name": department.path, "is_active": department.is_active}, now=now)
+    return department
+
+
+def _refuse_duplicate_department(name, parent, own_id):
+    query = select(Department.id).where(Department.name == name)
+    query = query.where(Department.parent_id == parent.id) if parent is not None else \
+        query.where(Department.parent_id.is_(None))
+    if own_id is not None:
+        query = query.where(Department.id != own_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict(_("A department named %(name)s already exists there.", name=name),
+                       field="name")
+
+
+# --- Operations: users -------------------------------------------------------------------------
+
+def create_user(*, username, display_name, password, roles, department=None, phone="",
+                actor, now=None):
+    """Create a user with a hashed password and the given roles."""
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        raise InvalidInput(_("The sign-in name must be 2–40 letters, digits, dots, dashes or "
+                             "underscores."), field="username")
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise InvalidInput(_("Enter the name shown to others."), field="display_name")
+    _check_roles(roles)
+    check_password_rules(password)
+    phone = normalise_mobile(phone)
+    if find_user_by_username(username) is not None:
+        raise Conflict(_("The sign-in name %(name)s is already taken.", name=username),
+                       field="username")
+    user = User(username=username, display_name=display_name, phone=phone,
+                department=department, password_hash=_hash(password),
+                created_at=now or utcnow())
+    _set_roles(user, roles)
+    db.session.add(user)
+    db.session.flush()
+    audit(actor, "user.create", user, summary=f"{user.display_name} ({user.username})",
+          after=_user_snapshot(user), now=now)
+    return user
+
+
+def update_user(user, *, display_name, phone, department, roles, actor, now=None):
+    """Change a user's name, phone, department and roles."""
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise InvalidInput(_("Enter the name shown to others."), field="display_name")
+    _check_roles(roles)
+    phone = normalise_mobile(phone)
+    if user.id == actor.id and user.has_role("admin") and "admin" not in roles:
+        raise InvalidInput(_("You cannot take the administrator role from yourself."),
+                           field="roles")
+    before = _user_snapshot(user)
+    user.display_name, user.phone, user.department = display_name, phone, department
+    _set_roles(user, roles)
+    db.session.flush()
+    audit(actor, "user.update", user, summary=f"{user.display_name} ({user.username})",
+          before=before, after=_user_snapshot(user), now=now)
+    return user
+
+
+def reset_password(user, new_password, *, actor, now=None):
+    """An admin sets a new password for `user`; clears any lock and signs them out elsewhere."""
+    check_password_rules(new_password)
+    user.password_hash = _hash(new_password)
+    user.failed_logins, user.locked_until = 0, None
+    user.auth_version += 1
+    db.session.flush()
+    audit(actor, "user.reset_password", user, summary=user.username, now=now)
+
+
+def change_own_password(user, current_password, new_password, *, now=None):
+    """The user changes their own password, proving the current one."""
+    if not check_password_hash(user.password_hash, current_password or ""):
+        raise InvalidInput(_("The current password is wrong."), field="current_password")
+    check_password_rules(new_password, field="new_password")
+    if current_password == new_password:
+        raise InvalidInput(_("The new password must differ from the current one."),
+                           field="new_password")
+    user.password_hash = _hash(new_password)
+    user.auth_version += 1
+    db.session.flush()
+    audit(user, "user.change_password", user, summary=user.username, now=now)
+
+
+def deactivate_user(user, *, actor, now=None):
+    """A user leaves (离职): they can no longer sign in; everything they recorded stays."""
+    if user.id == actor.id:
+        raise InvalidInput(_("You cannot deactivate your own account."))
+    if not user.is_active:
+        raise Conflict(_("%(name)s is already deactivated.", name=user.display_name))
+    now = now or utcnow()
+    user.is_active, user.deactivated_at = False, now
+    user.auth_version += 1
+    db.session.flush()
+    audit(actor, "user.deactivate", user, summary=f"{user.display_name} ({user.username})",
+          before={"is_active": True}, after={"is_active": False}, now=now)
+
+
+def reactivate_user(user, *, actor, now=None):
+    """Let a deactivated user sign in again."""
+    if user.is_active:
+        raise Conflict(_("%(name)s is already active.", name=user.display_name))
+    user.is_active, user.deactivated_at = True, None
+    user.failed_logins, user.locked_until = 0, None
+    db.session.flush()
+    audit(actor, "user.reactivate", user, summary=f"{user.display_name} ({user.username})",
+          before={"is_active": False}, after={"is_active": True}, now=now)
+
+
+def unlock_user(user, *, actor, now=None):
+    """Lift a sign-in lock before it runs out."""
+    user.failed_logins, user.locked_until = 0, None
+    db.session.flush()
+    audit(actor, "user.unlock", user, summary=user.username, now=now)
+
+
+def set_locale(user, locale):
+    """Set the user's interface language ("" for the company default)."""
+    if locale and locale not in current_app.config["LANGUAGES"]:
+        raise InvalidInput(_("Unknown language."), field="locale")
+    user.locale = locale
+    db.session.flush()
+
+
+# --- Operations: sign-in -----------------------------------------------------------------------
+
+class SignInRefused(InvalidInput):
+    """Sign-in refused. Unlike other errors, the caller commits: the audit row must stay."""
+    status = 401
+
+
+def sign_in(username, password, *, ip=None, now=None):
+    """Check a sign-in; return the user, or record the failure and raise SignInRefused.
+
+    Five failures in a row (a setting) lock the account for 15 minutes (a setting); a locked
+    account is refused even with the right password. Every attempt is audited.
+    """
+    now = now or utcnow()
+    typed = (username or "").strip()[:100]
+    # Locked: two tablets failing at once must not both count from the same number.
+    user = find_user_by_username(typed, for_update=True)
+    if user is None:
+        audit(None, "auth.sign_in_failed", actor_name=typed, summary=_l("Unknown user"), ip=ip,
+              now=now)
+        raise SignInRefused(_("Wrong sign-in name or password."))
+    if not user.is_active:
+        audit(user, "auth.sign_in_failed", user, summary=_l("Account deactivated"), ip=ip,
+              now=now)
+        raise SignInRefused(_("This account has been deactivated. Ask an administrator if you "
+                              "need access again."))
+    if user.is_locked(now):
+        minutes = max(1, -(-int((user.locked_until - now).total_seconds()) // 60))
+        audit(user, "auth.sign_in_failed", user, summary=_l("Account locked"), ip=ip, now=now)
+        raise SignInRefused(_("Too many wrong passwords: this account is locked. Try again in "
+                              "%(n)s minutes, or ask an administrator to unlock it.", n=minutes))
+    if not check_password_hash(user.password_hash, password or ""):
+        limit = get_setting("security.max_failed_logins")
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= limit:
+            minutes = get_setting("security.lockout_minutes")
+            user.failed_logins, user.locked_until = 0, now + timedelta(minutes=minutes)
+            audit(user, "auth.locked", user, summary=_l("Locked after %(n)s wrong passwords",
+                                                        n=limit), ip=ip, now=now)
+            raise SignInRefused(_("%(n)s wrong passwords in a row: this account is locked for "
+                                  "%(m)s minutes.", n=limit, m=minutes))
+        audit(user, "auth.sign_in_failed", user, summary=_l("Wrong password"), ip=ip, now=now)
+        left = limit - user.failed_logins
+        raise SignInRefused(_("Wrong sign-in name or password. %(n)s attempts left before the "
+                              "account is locked.", n=left))
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    audit(user, "auth.sign_in", user, ip=ip, now=now)
+    return user
+
+
+register_actions({
+    "auth.sign_in": _l("Signed in"),
+    "auth.sign_in_failed": _l("Failed sign-in"),
+    "auth.locked": _l("Account locked"),
+    "auth.sign_out": _l("Signed out"),
+    "user.create": _l("Created user"),
+    "user.update": _l("Changed user"),
+    "user.reset_password": _l("Reset password"),
+    "user.change_password": _l("Changed own password"),
+    "user.deactivate": _l("Deactivated user"),
+    "user.reactivate": _l("Reactivated user"),
+    "user.unlock": _l("Unlocked user"),
+    "department.create": _l("Created department"),
+    "department.update": _l("Changed department"),
+})
+
+register_targets({"users": _l("User"), "departments": _l("Department")})
+
+define_area("security", _l("Sign-in and security"))
+define("security.max_failed_logins", "int", 5, _l("Wrong passwords before lock"),
+       _l("Wrong passwords in a row that lock an account."), min=3, max=20)
+define("security.lockout_minutes", "int", 15, _l("Lock duration (minutes)"),
+       _l("How long a locked account stays locked."), min=1, max=1440)
+

@@ -1,0 +1,136 @@
+"""What every area builds on: the UTC datetime type, errors, one-time tokens, write transactions."""
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, String, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from extensions import SQLITE_WRITE, db
+
+
+def utcnow():
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A datetime stored as naive UTC and returned aware (UTC), the same on SQLite and PostgreSQL.
+
+    Refuses naive datetimes: a naive value is a bug (whose local time is it?).
+    """
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs an aware datetime, got a naive one")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+# --- Errors an operation raises; routes turn them into a message and a 4xx -------------------
+
+class OperationError(Exception):
+    """A business rule refused the operation. `message` is for the user (translated)."""
+    status = 400
+
+    def __init__(self, message, *, field=None):
+        super().__init__(str(message))
+        self.message = message
+        #: The form field the message belongs next to, if any.
+        self.field = field
+
+
+class InvalidInput(OperationError):
+    """The input is well-formed but breaks a rule (a weak password, a date in the future)."""
+    status = 422
+
+
+class NotFound(OperationError):
+    """The record does not exist, or is outside the actor's scope (we don't say which)."""
+    status = 404
+
+
+class PermissionDenied(OperationError):
+    """The actor may not do this."""
+    status = 403
+
+
+class Conflict(OperationError):
+    """The record's state or another record stands in the way (a duplicate, a closed event)."""
+    status = 409
+
+
+# --- Write transactions ----------------------------------------------------------------------
+
+def begin_write(session=None):
+    """Start the session's transaction as a write transaction (BEGIN IMMEDIATE on SQLite).
+
+    Call before the first query of a unit of work that will write: every non-GET request does
+    (app.py), and so do jobs and CLI commands. On PostgreSQL it only procures the connection;
+    row locks there come from ``with_for_update()``.
+    """
+    session = session or db.session()
+    if session.in_transaction():
+        return session.connection()
+    return session.connection(execution_options=SQLITE_WRITE)
+
+
+# --- One-time form tokens --------------------------------------------------------------------
+
+def new_token():
+    """A fresh one-time token for a form that writes a ledger entry."""
+    return str(uuid.uuid4())
+
+
+def is_token(value):
+    """True if `value` looks like a token from new_token()."""
+    try:
+        return str(uuid.UUID(str(value))) == value
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+class TokenMixin:
+    """For ledger tables: the one-time token of the submission that wrote the row, unique.
+
+    A repeated submission (double tap, retry after a timeout, a second tablet) carries the same
+    token; the unique constraint refuses the second row and add_once() returns the first.
+    """
+    #: The form's one-time token; NULL for rows written by jobs, which have their own unique keys.
+    token: Mapped[str | None] = mapped_column(String(36), unique=True)
+
+    @classmethod
+    def by_token(cls, token):
+        """The row written with `token`, or None."""
+        if not token:
+            return None
+        return db.session.scalar(select(cls).where(cls.token == token))
+
+
+def add_once(row):
+    """Add a TokenMixin row; if its token was already written, return (first row, False).
+
+    Returns (row, True) when this call wrote it. Runs in a savepoint so the losing side of a race
+    keeps its transaction usable.
+    """
+    if row.token:
+        if (prior := type(row).by_token(row.token)) is not None:
+            return prior, False
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        prior = type(row).by_token(row.token) if row.token else None
+        if prior is None:
+            raise
+        return prior, False
+    return row, True
