@@ -1,0 +1,1 @@
+"""One package per area: routes + forms, thin (parse, call an operation, render)."""

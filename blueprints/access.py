@@ -1,0 +1,64 @@
+"""Permissions for routes, in one place: sign-in required by default, role checks, safe redirects.
+
+Every route needs a signed-in user unless its view is marked @public (an allow-list, not a
+decorator one can forget). Rows are scoped by models.scoping; this module guards routes.
+"""
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from extensions import login_manager
+
+#: Endpoints outside any blueprint view that need no sign-in.
+PUBLIC_ENDPOINTS = {"static"}
+
+
+def public(view):
+    """Mark a view as reachable without signing in (sign-in page, health check)."""
+    view.is_public = True
+    return view
+
+
+def role_required(*roles):
+    """Refuse (403) a signed-in user who holds none of `roles`."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+        wrapped.required_roles = roles
+        return wrapped
+    return decorator
+
+
+def is_public_endpoint(endpoint):
+    """True if `endpoint` may be served without a signed-in user."""
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
+        return True
+    view = current_app.view_functions.get(endpoint)
+    return bool(getattr(view, "is_public", False))
+
+
+def require_sign_in():
+    """before_request hook: every non-public endpoint needs a signed-in, active user."""
+    if is_public_endpoint(request.endpoint):
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def safe_next(target, default):
+    """`target` if it is a relative path on this site, else `default` (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target

@@ -1,0 +1,57 @@
+"""What every form shares: whitespace stripped, and the one-time token field."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectChoice
+from wtforms.validators import ValidationError
+
+from models.base import is_token, new_token
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class BaseForm(FlaskForm):
+    """A FlaskForm (CSRF on) whose text input arrives with surrounding whitespace removed."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            filters = unbound_field.kwargs.get("filters", ())
+            if _strip not in filters:
+                unbound_field.kwargs["filters"] = (_strip, *filters)
+            return unbound_field.bind(form=form, **options)
+
+    def add_error(self, exc):
+        """Show an OperationError next to its field, or at the top of the form."""
+        add_operation_error(self, exc)
+
+
+def _valid_token(form, field):
+    if not is_token(field.data):
+        raise ValidationError(_l("This form has expired. Reload the page and try again."))
+
+
+class TokenField(HiddenField):
+    """The one-time token of a form that writes a ledger entry (DESIGN §3).
+
+    Rendered with a fresh UUID; the operation stores it under a unique constraint, so a
+    resubmission (double tap, retry) returns the first result instead of writing again.
+    """
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators=[_valid_token, *(validators or [])],
+                         default=new_token, **kwargs)
+
+
+def add_operation_error(form, exc):
+    """Show an OperationError next to its field (exc.field), or at the top of the form."""
+    field = form._fields.get(exc.field) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+def choices(pairs):
+    """(value, label) pairs as WTForms SelectChoice objects (tuples are deprecated in 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -1,0 +1,41 @@
+"""The navigation, declared once. An item shows to a user only if its route's role_required
+lets them in, so the menu and the permissions cannot disagree."""
+from dataclasses import dataclass
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: object
+    description: object = ""
+
+    @property
+    def url(self):
+        return url_for(self.endpoint)
+
+    @property
+    def roles(self):
+        """The roles the route admits (empty: every signed-in user)."""
+        view = current_app.view_functions[self.endpoint]
+        return getattr(view, "required_roles", ())
+
+
+NAV = [
+    NavItem("main.index", _l("Home"), _l("Your work at a glance")),
+    NavItem("admin.users", _l("Users"), _l("Accounts, roles, deactivation")),
+    NavItem("admin.departments", _l("Departments"), _l("The department tree")),
+    NavItem("admin.settings", _l("Settings"), _l("Company name, time zone, sign-in rules")),
+    NavItem("admin.audit", _l("Audit log"), _l("Who did what, and when")),
+]
+
+
+def nav_items(user=None):
+    """The navigation items `user` (default: the current user) may see."""
+    user = user or current_user
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [item for item in NAV if not item.roles or user.has_role(*item.roles)]
