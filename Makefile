@@ -1,0 +1,61 @@
+# 会销通 — `make run` serves the app, `make test` runs every test. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+export FLASK_APP := app
+
+.PHONY: run test test-pg setup os-deps venv i18n i18n-update i18n-check db demo clean
+
+run: setup db
+	@$(BIN)/flask demo-data --if-empty
+	@echo "会销通 → http://$(HOST):$(PORT)"
+	@if [ "$$FLASK_DEBUG" = "1" ]; then \
+		exec $(BIN)/flask run --host $(HOST) --port $(PORT) --debug; \
+	else \
+		exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) \
+			--access-logfile - "app:create_app()"; \
+	fi
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite against the local PostgreSQL server (a throwaway database per run).
+TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+test-pg: setup
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: os-deps venv i18n
+
+os-deps:
+	@scripts/os-deps.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+# Catalogues are compiled here, never committed as .mo.
+i18n: venv
+	@$(BIN)/python scripts/i18n.py compile
+
+i18n-update: venv
+	$(BIN)/python scripts/i18n.py update
+
+i18n-check: venv
+	$(BIN)/python scripts/i18n.py check
+
+db: setup
+	$(BIN)/flask db upgrade
+
+demo: db
+	$(BIN)/flask demo-data
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,95 @@
+"""Translation catalogue chores: extract, update, compile, check (run through `make`).
+
+    python scripts/i18n.py update    # extract messages, merge into the zh_CN catalogue
+    python scripts/i18n.py compile   # .po -> .mo (the set-up does this; .mo files are not kept)
+    python scripts/i18n.py check     # every message of the code has a zh_CN translation
+"""
+import re
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "translations"
+LOCALES = ["zh_CN"]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+METHODS = [("**/.venv/**", "ignore"), ("**/tests/**", "ignore"), ("**.py", "python"),
+           ("templates/**.html", "jinja2")]
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def extract():
+    """Every translatable message in the code and templates, as a Catalog."""
+    catalog = Catalog(project="huixiaotong", charset="utf-8")
+    for filename, lineno, message, comments, context in extract_from_dir(
+            str(ROOT), method_map=METHODS, keywords=KEYWORDS,
+            options_map={"templates/**.html": {"extensions": "jinja2.ext.do"}}):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
+                    context=context)
+    return catalog
+
+
+def po_path(locale):
+    return TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+
+
+def load(locale):
+    with open(po_path(locale), "rb") as fh:
+        return read_po(fh, locale=locale)
+
+
+def update():
+    template = extract()
+    for locale in LOCALES:
+        catalog = load(locale)
+        catalog.update(template, no_fuzzy_matching=True)
+        with open(po_path(locale), "wb") as fh:
+            write_po(fh, catalog, omit_header=False, sort_output=True, width=100,
+                     include_previous=False)
+    print(f"{len(template)} messages")
+
+
+def compile_all():
+    for locale in LOCALES:
+        catalog = load(locale)
+        with open(po_path(locale).with_suffix(".mo"), "wb") as fh:
+            write_mo(fh, catalog)
+
+
+def problems(locale="zh_CN"):
+    """Messages of the code that lack a usable translation, with the reason."""
+    catalog = load(locale)
+    found = []
+    for message in extract():
+        if not message.id:
+            continue
+        translated = catalog.get(message.id, context=message.context)
+        singular = message.id[0] if isinstance(message.id, tuple) else message.id
+        string = translated.string if translated else None
+        string = string[0] if isinstance(string, tuple) else string
+        if not string:
+            found.append((singular, "missing"))
+        elif translated.fuzzy:
+            found.append((singular, "fuzzy"))
+        elif set(PLACEHOLDER.findall(singular)) != set(PLACEHOLDER.findall(string)):
+            found.append((singular, "placeholders differ"))
+    return found
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "check"
+    if command == "update":
+        update()
+    elif command == "compile":
+        compile_all()
+    elif command == "check":
+        missing = problems()
+        for text, reason in missing:
+            print(f"{reason}: {text}")
+        sys.exit(1 if missing else 0)
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,79 @@
+"""Every route needs sign-in (except the allow-list), and each role is refused where it has no
+business. Adding a route without adding it here fails test_matrix_covers_every_route."""
+import pytest
+
+from models.accounts import ROLES
+from tests.factories import make_department, make_user
+
+PUBLIC = {"auth.login", "main.healthz", "static"}
+
+ALL_SIGNED_IN = set(ROLES)
+
+#: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
+MATRIX = {
+    "main.index": ALL_SIGNED_IN,
+    "auth.logout": ALL_SIGNED_IN,
+    "auth.password": ALL_SIGNED_IN,
+    "auth.preferences": ALL_SIGNED_IN,
+    "admin.users": {"admin"},
+    "admin.new_user": {"admin"},
+    "admin.user": {"admin"},
+    "admin.reset_password": {"admin"},
+    "admin.deactivate_user": {"admin"},
+    "admin.reactivate_user": {"admin"},
+    "admin.unlock_user": {"admin"},
+    "admin.departments": {"admin"},
+    "admin.department": {"admin"},
+    "admin.settings": {"admin"},
+    "admin.audit": {"admin", "manager"},
+    "admin.audit_pdf": {"admin", "manager"},
+}
+
+
+def routes(app):
+    """(endpoint, method, path) for every rule, with ids filled in."""
+    values = {"user_id": "1", "department_id": "1", "filename": "css/app.css"}
+    out = []
+    for rule in app.url_map.iter_rules():
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", str(values[arg])).replace(f"<path:{arg}>",
+                                                                          values[arg])
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append((rule.endpoint, method, path))
+    return out
+
+
+def test_matrix_covers_every_route(app):
+    endpoints = {endpoint for endpoint, _, _ in routes(app)}
+    assert endpoints - PUBLIC == set(MATRIX), "add new routes to MATRIX (or PUBLIC)"
+
+
+def test_every_route_but_the_public_ones_needs_sign_in(app, client):
+    reachable = set()
+    for endpoint, method, path in routes(app):
+        response = client.open(path, method=method)
+        response.close()
+        if response.status_code in (302, 401):
+            assert "/auth/login" in response.location
+        else:
+            reachable.add(endpoint)
+    assert reachable == PUBLIC
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_role_matrix(app, client, login, db, role):
+    department = make_department("总部")
+    make_user(["marketer"], department=department)  # gives user_id 1/department_id 1 a target
+    me = login(make_user([role], department=department))
+    for endpoint, method, path in routes(app):
+        if endpoint in PUBLIC or endpoint == "auth.logout":
+            continue
+        path = path.replace("/users/1", f"/users/{me.id + 100000}")  # no state change
+        response = client.open(path, method=method, data={})
+        if role in MATRIX[endpoint]:
+            assert response.status_code != 403, (endpoint, method)
+            assert response.status_code < 500, (endpoint, method)
+        else:
+            assert response.status_code == 403, (endpoint, method, response.status_code)
+    assert client.post("/auth/logout").status_code == 302

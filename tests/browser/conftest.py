@@ -1,0 +1,65 @@
+"""Browser tests: the app served from a thread on a file SQLite database built by migrations,
+driven by Playwright in Debian's Chromium (no browser download)."""
+import threading
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from extensions import db
+from tests.conftest import make_test_app
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1024, "height": 768},
+            "locale": "zh-CN"}
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """The demo company, served at a local address for the browser."""
+    from blueprints.admin.commands import load_demo_data
+    folder = tmp_path_factory.mktemp("browser")
+    app = make_test_app(f"sqlite:///{folder / 'browser.db'}", folder)
+    with app.app_context():
+        upgrade()
+        load_demo_data(echo=lambda *a: None)
+        db.session.commit()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def screenshot(page):
+    """screenshot(name): save the page as test-artifacts/<name>.png (looked at by people)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(name):
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+    return take

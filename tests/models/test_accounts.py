@@ -1,0 +1,170 @@
+"""Users, roles, departments, passwords and the sign-in lockout, tested without HTTP."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models import accounts
+from models.accounts import SignInRefused, User
+from models.audit import AuditEntry
+from models.base import Conflict, InvalidInput, utcnow
+from tests.factories import PASSWORD, make_department, make_user
+
+
+def audit_actions(db, user=None):
+    query = select(AuditEntry.action).order_by(AuditEntry.id)
+    if user is not None:
+        query = query.where(AuditEntry.target_type == "users", AuditEntry.target_id == user.id)
+    return list(db.session.scalars(query))
+
+
+def test_create_user_hashes_the_password_and_keeps_several_roles(db):
+    sales = make_department("销售一部")
+    user = make_user(["marketer", "event_staff"], username="LiuFang", department=sales,
+                     phone="138 1234 8000")
+    assert user.username == "liufang"
+    assert user.phone == "+8613812348000"
+    assert user.roles == ["marketer", "event_staff"]
+    assert user.has_role("event_staff") and not user.has_role("admin")
+    assert PASSWORD not in user.password_hash
+    assert audit_actions(db, user) == ["user.create"]
+
+
+@pytest.mark.parametrize("field, kwargs, message", [
+    ("username", {"username": "张三"}, "sign-in name"),
+    ("username", {"username": "a"}, "sign-in name"),
+    ("password", {"password": "short1"}, "at least 8"),
+    ("password", {"password": "onlyletters"}, "letters and digits"),
+    ("phone", {"phone": "12345"}, "not a valid mobile"),
+    ("phone", {"phone": "010-6512 3456"}, "not a valid mobile"),
+    ("roles", {"roles": []}, "at least one role"),
+    ("roles", {"roles": ["boss"]}, "Unknown role"),
+    ("display_name", {"display_name": "   "}, "name shown"),
+])
+def test_create_user_refuses_bad_input_and_writes_nothing(db, field, kwargs, message):
+    values = {"username": "newuser", "display_name": "新人", "password": PASSWORD,
+              "roles": ["marketer"], "phone": "", **kwargs}
+    with pytest.raises(InvalidInput, match=message) as caught:
+        accounts.create_user(**values, actor=None)
+    assert caught.value.field == field
+    assert db.session.scalar(select(User).where(User.username == "newuser")) is None
+
+
+def test_sign_in_names_are_unique_whatever_the_case(db):
+    make_user(username="zhangli")
+    with pytest.raises(Conflict, match="already taken"):
+        make_user(username="ZhangLi")
+
+
+def test_sign_in_succeeds_and_resets_the_failure_count(db):
+    user = make_user(username="wang")
+    with pytest.raises(SignInRefused):
+        accounts.sign_in("wang", "wrong-pass1")
+    assert user.failed_logins == 1
+    assert accounts.sign_in(" WANG ", PASSWORD, ip="10.0.0.8") is user
+    assert user.failed_logins == 0 and user.last_login_at is not None
+    entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (entry.action, entry.ip, entry.actor_id) == ("auth.sign_in", "10.0.0.8", user.id)
+
+
+def test_unknown_user_is_refused_and_audited_with_the_typed_name(db):
+    with pytest.raises(SignInRefused, match="Wrong sign-in name or password"):
+        accounts.sign_in("nobody", "whatever1")
+    entry = db.session.scalar(select(AuditEntry))
+    assert (entry.action, entry.actor_id, entry.actor_name) == ("auth.sign_in_failed", None,
+                                                                "nobody")
+
+
+def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(db):
+    user = make_user(username="zhao")
+    start = utcnow()
+    for attempt in range(1, 5):
+        with pytest.raises(SignInRefused, match=f"{5 - attempt} attempts left"):
+            accounts.sign_in("zhao", "bad-pass1", now=start + timedelta(seconds=attempt))
+    with pytest.raises(SignInRefused, match="locked for 15 minutes"):
+        accounts.sign_in("zhao", "bad-pass1", now=start + timedelta(seconds=5))
+    # Locked: even the right password is refused, and says how long is left.
+    with pytest.raises(SignInRefused, match="Try again in 15 minutes"):
+        accounts.sign_in("zhao", PASSWORD, now=start + timedelta(seconds=6))
+    with pytest.raises(SignInRefused, match="Try again in 1 minutes"):
+        accounts.sign_in("zhao", PASSWORD, now=start + timedelta(minutes=14, seconds=30))
+    assert accounts.sign_in("zhao", PASSWORD, now=start + timedelta(minutes=15, seconds=6)) \
+        is user
+    actions = audit_actions(db, user)
+    assert actions.count("auth.locked") == 1
+    assert actions[-1] == "auth.sign_in"
+
+
+def test_lockout_follows_the_settings(db):
+    from models.settings import update_settings
+    admin = make_user(["admin"])
+    update_settings({"security.max_failed_logins": 3, "security.lockout_minutes": 60},
+                    actor=admin)
+    make_user(username="qian")
+    for _ in range(2):
+        with pytest.raises(SignInRefused):
+            accounts.sign_in("qian", "bad-pass1")
+    with pytest.raises(SignInRefused, match="3 wrong passwords in a row.*60 minutes"):
+        accounts.sign_in("qian", "bad-pass1")
+
+
+def test_deactivated_user_cannot_sign_in_but_keeps_their_records(db):
+    admin = make_user(["admin"])
+    leaver = make_user(username="leaver")
+    accounts.deactivate_user(leaver, actor=admin)
+    with pytest.raises(SignInRefused, match="deactivated"):
+        accounts.sign_in("leaver", PASSWORD)
+    assert db.session.get(User, leaver.id).deactivated_at is not None
+    assert audit_actions(db, leaver)[-2:] == ["user.deactivate", "auth.sign_in_failed"]
+    accounts.reactivate_user(leaver, actor=admin)
+    assert accounts.sign_in("leaver", PASSWORD) is leaver
+
+
+def test_admin_cannot_deactivate_self_or_drop_own_admin_role(db):
+    admin = make_user(["admin"])
+    with pytest.raises(InvalidInput, match="your own account"):
+        accounts.deactivate_user(admin, actor=admin)
+    with pytest.raises(InvalidInput, match="administrator role from yourself"):
+        accounts.update_user(admin, display_name="管理员", phone="", department=None,
+                             roles=["manager"], actor=admin)
+
+
+def test_password_changes_end_other_sessions(db):
+    user = make_user()
+    old_session_id = user.get_id()
+    assert accounts.load_user(old_session_id) is user
+    accounts.change_own_password(user, PASSWORD, "newpass456")
+    assert accounts.load_user(old_session_id) is None
+    assert accounts.load_user(user.get_id()) is user
+    with pytest.raises(InvalidInput, match="current password is wrong"):
+        accounts.change_own_password(user, PASSWORD, "another789")
+
+
+def test_reset_password_clears_the_lock(db):
+    admin = make_user(["admin"])
+    user = make_user(username="sun")
+    user.locked_until = utcnow() + timedelta(minutes=10)
+    accounts.reset_password(user, "fresh2026x", actor=admin)
+    assert accounts.sign_in("sun", "fresh2026x") is user
+
+
+@pytest.mark.parametrize("session_id", ["", "abc", "1", "1.x", "999.1", "1.1.1"])
+def test_load_user_rejects_malformed_or_unknown_ids(db, session_id):
+    assert accounts.load_user(session_id) is None
+
+
+def test_department_tree_refuses_cycles_and_duplicate_names(db):
+    admin = make_user(["admin"])
+    hq = make_department("总部")
+    sales = make_department("销售部", parent=hq)
+    team = make_department("销售一组", parent=sales)
+    assert team.path == "总部 / 销售部 / 销售一组"
+    with pytest.raises(InvalidInput, match="under itself"):
+        accounts.update_department(sales, name="销售部", parent=team, is_active=True,
+                                   actor=admin)
+    with pytest.raises(Conflict, match="already exists"):
+        accounts.create_department("销售部", parent=hq, actor=admin)
+    # The same name under another parent is fine.
+    accounts.create_department("销售部", parent=team, actor=admin)
+    ordered = [(d.name, d.depth) for d in accounts.all_departments()]
+    assert ordered == [("总部", 0), ("销售部", 1), ("销售一组", 2), ("销售部", 3)]

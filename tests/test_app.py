@@ -1,0 +1,109 @@
+"""Health check, demo data, configuration, error pages."""
+import os
+
+import pytest
+from sqlalchemy import func, select
+
+from blueprints.admin.commands import DEMO_USERS
+from config import ConfigError, build_config
+from models.accounts import Department, User
+from tests.conftest import make_test_app, page_text
+
+
+def test_healthz_reports_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "db": "ok"}
+
+
+def test_healthz_reports_503_when_the_database_is_unreachable(tmp_path):
+    app = make_test_app("postgresql+psycopg://nobody@127.0.0.1:1/none", tmp_path)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "error" and body["db"]
+
+
+def test_demo_data_fills_an_empty_database_once(db, runner):
+    result = runner.invoke(args=["demo-data"])
+    assert result.exit_code == 0, result.output
+    for username, _name, _roles, _dept, password in DEMO_USERS:
+        assert f"{username}" in result.output and password in result.output
+    users = db.session.scalar(select(func.count(User.id)))
+    departments = db.session.scalar(select(func.count(Department.id)))
+    assert users == len(DEMO_USERS) and departments == 6
+    again = runner.invoke(args=["demo-data"])
+    assert again.exit_code == 0 and "未写入任何内容" in again.output
+    assert db.session.scalar(select(func.count(User.id))) == users
+    assert db.session.scalar(select(func.count(Department.id))) == departments
+    skipped = runner.invoke(args=["demo-data", "--if-empty"])
+    assert "跳过" in skipped.output
+
+
+def test_every_demo_role_can_sign_in(db, runner, client):
+    runner.invoke(args=["demo-data"])
+    roles = set()
+    for username, name, user_roles, _dept, password in DEMO_USERS:
+        response = client.post("/auth/login", data={"username": username,
+                                                    "password": password})
+        assert response.status_code == 302, username
+        assert name in page_text(client.get("/"))
+        client.post("/auth/logout")
+        roles.update(user_roles)
+    assert roles == {"admin", "manager", "dept_head", "marketer", "event_staff", "warehouse",
+                     "finance"}
+
+
+def test_create_admin_command(db, runner):
+    result = runner.invoke(args=["create-admin", "boss", "--name", "老板",
+                                 "--password", "boss2026x"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(User).where(User.username == "boss")).roles == ["admin"]
+    result = runner.invoke(args=["create-admin", "boss2", "--password", "weak"])
+    assert result.exit_code != 0 and "8" in result.output
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = build_config({"INSTANCE_DIR": str(tmp_path)})["SECRET_KEY"]
+    second = build_config({"INSTANCE_DIR": str(tmp_path)})["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert oct(os.stat(tmp_path / "secret_key").st_mode)[-3:] == "600"
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert build_config({"INSTANCE_DIR": str(tmp_path)})["SECRET_KEY"] == "from-the-environment"
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY and DATABASE_URL"):
+        build_config({"APP_ENV": "production", "INSTANCE_DIR": str(tmp_path)})
+
+
+def test_database_url_defaults_to_sqlite_in_instance_and_normalises_postgres(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = build_config({"INSTANCE_DIR": str(tmp_path)})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'huixiaotong.db'}"
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h:5432/d")
+    assert build_config({"INSTANCE_DIR": str(tmp_path)})["SQLALCHEMY_DATABASE_URI"] == \
+        "postgresql+psycopg://u@h:5432/d"
+
+
+def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path):
+    app = make_test_app(f"sqlite:///{tmp_path / 'wal.db'}", tmp_path)
+    from extensions import db
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        db.engine.dispose()
+
+
+def test_unexpected_error_is_a_chinese_500_page(app, client, login, monkeypatch):
+    login("admin")
+    import blueprints.admin.routes as routes
+    monkeypatch.setattr(routes, "visible_users", lambda user: 1 / 0)
+    response = client.get("/admin/users")
+    assert response.status_code == 500
+    assert "出错" in page_text(response)
