@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from models.audit import audit, register_actions, register_targets
+from models.audit import audit, register_actions, register_fields, register_targets
 from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
 from models.settings import define, define_area, get_setting
 
@@ -212,9 +212,11 @@ def _set_roles(user, roles):
 
 
 def _user_snapshot(user):
+    """A readable summary of a user for the audit log."""
     return {"display_name": user.display_name, "phone": user.phone,
             "department": user.department.path if user.department else "",
-            "roles": ",".join(user.roles), "is_active": user.is_active}
+            "roles": "、".join(str(label) for label in user.role_labels),
+            "is_active": _("Active") if user.is_active else _("Deactivated")}
 
 
 # --- Operations: departments -------------------------------------------------------------------
@@ -244,11 +246,14 @@ def update_department(department, *, name, parent, is_active, actor, now=None):
                                  "sub-department."), field="parent_id")
         node = node.parent
     _refuse_duplicate_department(name, parent, department.id)
-    before = {"name": department.path, "is_active": department.is_active}
+    def snapshot():
+        return {"name": department.path,
+                "is_active": _("In use") if department.is_active else _("Not in use")}
+    before = snapshot()
     department.name, department.parent, department.is_active = name, parent, is_active
     db.session.flush()
     audit(actor, "department.update", department, summary=department.path, before=before,
-          after={"name": department.path, "is_active": department.is_active}, now=now)
+          after=snapshot(), now=now)
     return department
 
 
@@ -346,7 +351,7 @@ def deactivate_user(user, *, actor, now=None):
     user.auth_version += 1
     db.session.flush()
     audit(actor, "user.deactivate", user, summary=f"{user.display_name} ({user.username})",
-          before={"is_active": True}, after={"is_active": False}, now=now)
+          before={"is_active": _("Active")}, after={"is_active": _("Deactivated")}, now=now)
 
 
 def reactivate_user(user, *, actor, now=None):
@@ -357,7 +362,7 @@ def reactivate_user(user, *, actor, now=None):
     user.failed_logins, user.locked_until = 0, None
     db.session.flush()
     audit(actor, "user.reactivate", user, summary=f"{user.display_name} ({user.username})",
-          before={"is_active": False}, after={"is_active": True}, now=now)
+          before={"is_active": _("Deactivated")}, after={"is_active": _("Active")}, now=now)
 
 
 def unlock_user(user, *, actor, now=None):
@@ -442,6 +447,8 @@ register_actions({
 })
 
 register_targets({"users": _l("User"), "departments": _l("Department")})
+register_fields({"display_name": _l("Name"), "phone": _l("Mobile"), "department": _l("Department"),
+                 "roles": _l("Roles"), "is_active": _l("Status"), "name": _l("Department name")})
 
 define_area("security", _l("Sign-in and security"))
 define("security.max_failed_logins", "int", 5, _l("Wrong passwords before lock"),

@@ -25,6 +25,19 @@ def action_label(code):
     return ACTIONS.get(code, code)
 
 
+#: Key of a before/after detail → its label ("display_name" → 姓名), registered per area.
+FIELDS = {}
+
+
+def register_fields(labels):
+    """Declare how the audit log labels the keys of before/after details."""
+    FIELDS.update(labels)
+
+
+def field_label(key):
+    return FIELDS.get(key, key)
+
+
 #: Table name → label of the kind of record ("users" → 用户), registered per area.
 TARGETS = {}
 
@@ -69,6 +82,15 @@ class AuditEntry(db.Model):
     def target_label(self):
         return target_label(self.target_type, self.target_id)
 
+    @property
+    def changes(self):
+        """[(label, before, after)] of the details, for display (before is None on creation)."""
+        if not self.details:
+            return []
+        before, after = self.details.get("before", {}), self.details.get("after", {})
+        return [(field_label(key), before.get(key), after.get(key))
+                for key in dict.fromkeys([*before, *after])]
+
 
 def audit(actor, action, target=None, *, summary="", before=None, after=None, ip=None,
           actor_name=None, now=None):
@@ -84,7 +106,8 @@ def audit(actor, action, target=None, *, summary="", before=None, after=None, ip
     details = None
     if before is not None or after is not None:
         before, after = dict(before or {}), dict(after or {})
-        keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+        keys = [k for k in {**before, **after}
+                if before.get(k) != after.get(k) and (before.get(k) or after.get(k))]
         details = {"before": {k: before.get(k) for k in keys if k in before},
                    "after": {k: after.get(k) for k in keys if k in after}}
     entry = AuditEntry(

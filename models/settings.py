@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models.audit import audit, register_actions
+from models.audit import audit, register_actions, register_fields
 from models.base import InvalidInput, UTCDateTime, utcnow
 
 
@@ -48,6 +48,7 @@ def define(key, type, default, label, help="", **bounds):
     """Declare a setting with its typed default. Called at import by the area that owns it."""
     definition = SettingDef(key, type, default, label, help, **bounds)
     DEFINITIONS[key] = definition
+    register_fields({key: label})  # the audit log shows a change under the setting's label
     return definition
 
 

@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
@@ -54,10 +55,17 @@ def update():
 
 
 def compile_all():
+    """Write each catalogue's .mo where Flask-Babel looks for it. Babel parses "zh_CN" into
+    zh_Hans_CN and gettext then searches translations/zh_Hans_CN and translations/zh, never
+    translations/zh_CN (a known Babel/Flask-Babel behaviour), so the compiled file goes there
+    too; the .po stays under the name translators know."""
     for locale in LOCALES:
         catalog = load(locale)
-        with open(po_path(locale).with_suffix(".mo"), "wb") as fh:
-            write_mo(fh, catalog)
+        for name in {locale, str(Locale.parse(locale))}:
+            target = TRANSLATIONS / name / "LC_MESSAGES" / "messages.mo"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as fh:
+                write_mo(fh, catalog)
 
 
 def problems(locale="zh_CN"):

@@ -1,6 +1,7 @@
 """Factory functions for tests: make_department(), make_user(). They flush, never commit."""
 import itertools
 
+from extensions import db
 from models import accounts
 
 PASSWORD = "secret123"
@@ -8,13 +9,18 @@ _counter = itertools.count(1)
 
 
 def make_department(name=None, parent=None):
-    return accounts.create_department(name or f"部门{next(_counter)}", parent=parent, actor=None)
+    department = accounts.create_department(name or f"部门{next(_counter)}", parent=parent,
+                                            actor=None)
+    db.session.flush()  # the audit entry too, so ids follow the order things happened
+    return department
 
 
 def make_user(roles=("marketer",), *, username=None, display_name=None, department=None,
               password=PASSWORD, phone=""):
     n = next(_counter)
-    return accounts.create_user(username=username or f"user{n}",
+    user = accounts.create_user(username=username or f"user{n}",
                                 display_name=display_name or f"用户{n}", password=password,
                                 roles=list(roles), department=department, phone=phone,
                                 actor=None)
+    db.session.flush()
+    return user

@@ -8,8 +8,14 @@ from models.accounts import ROLES, all_departments
 
 
 class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes for a multiple choice; an unknown value gets our own (translated) message."""
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("invalid_choice_message",
+                          _l("%(value)s is not a valid choice."))
+        super().__init__(*args, **kwargs)
 
 
 def department_choices(blank):

@@ -31,15 +31,15 @@ def test_create_user_hashes_the_password_and_keeps_several_roles(db):
 
 
 @pytest.mark.parametrize("field, kwargs, message", [
-    ("username", {"username": "张三"}, "sign-in name"),
-    ("username", {"username": "a"}, "sign-in name"),
-    ("password", {"password": "short1"}, "at least 8"),
-    ("password", {"password": "onlyletters"}, "letters and digits"),
-    ("phone", {"phone": "12345"}, "not a valid mobile"),
-    ("phone", {"phone": "010-6512 3456"}, "not a valid mobile"),
-    ("roles", {"roles": []}, "at least one role"),
-    ("roles", {"roles": ["boss"]}, "Unknown role"),
-    ("display_name", {"display_name": "   "}, "name shown"),
+    ("username", {"username": "张三"}, "登录名须为"),
+    ("username", {"username": "a"}, "登录名须为"),
+    ("password", {"password": "short1"}, "至少 8 个字符"),
+    ("password", {"password": "onlyletters"}, "字母和数字"),
+    ("phone", {"phone": "12345"}, "不是有效的手机号"),
+    ("phone", {"phone": "010-6512 3456"}, "不是有效的手机号"),
+    ("roles", {"roles": []}, "至少选择一个角色"),
+    ("roles", {"roles": ["boss"]}, "未知角色"),
+    ("display_name", {"display_name": "   "}, "请输入姓名"),
 ])
 def test_create_user_refuses_bad_input_and_writes_nothing(db, field, kwargs, message):
     values = {"username": "newuser", "display_name": "新人", "password": PASSWORD,
@@ -52,7 +52,7 @@ def test_create_user_refuses_bad_input_and_writes_nothing(db, field, kwargs, mes
 
 def test_sign_in_names_are_unique_whatever_the_case(db):
     make_user(username="zhangli")
-    with pytest.raises(Conflict, match="already taken"):
+    with pytest.raises(Conflict, match="已被使用"):
         make_user(username="ZhangLi")
 
 
@@ -68,7 +68,7 @@ def test_sign_in_succeeds_and_resets_the_failure_count(db):
 
 
 def test_unknown_user_is_refused_and_audited_with_the_typed_name(db):
-    with pytest.raises(SignInRefused, match="Wrong sign-in name or password"):
+    with pytest.raises(SignInRefused, match="登录名或密码错误"):
         accounts.sign_in("nobody", "whatever1")
     entry = db.session.scalar(select(AuditEntry))
     assert (entry.action, entry.actor_id, entry.actor_name) == ("auth.sign_in_failed", None,
@@ -79,14 +79,14 @@ def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(db):
     user = make_user(username="zhao")
     start = utcnow()
     for attempt in range(1, 5):
-        with pytest.raises(SignInRefused, match=f"{5 - attempt} attempts left"):
+        with pytest.raises(SignInRefused, match=f"再错 {5 - attempt} 次"):
             accounts.sign_in("zhao", "bad-pass1", now=start + timedelta(seconds=attempt))
-    with pytest.raises(SignInRefused, match="locked for 15 minutes"):
+    with pytest.raises(SignInRefused, match="账号已锁定 15 分钟"):
         accounts.sign_in("zhao", "bad-pass1", now=start + timedelta(seconds=5))
     # Locked: even the right password is refused, and says how long is left.
-    with pytest.raises(SignInRefused, match="Try again in 15 minutes"):
+    with pytest.raises(SignInRefused, match="请 15 分钟后再试"):
         accounts.sign_in("zhao", PASSWORD, now=start + timedelta(seconds=6))
-    with pytest.raises(SignInRefused, match="Try again in 1 minutes"):
+    with pytest.raises(SignInRefused, match="请 1 分钟后再试"):
         accounts.sign_in("zhao", PASSWORD, now=start + timedelta(minutes=14, seconds=30))
     assert accounts.sign_in("zhao", PASSWORD, now=start + timedelta(minutes=15, seconds=6)) \
         is user
@@ -104,7 +104,7 @@ def test_lockout_follows_the_settings(db):
     for _ in range(2):
         with pytest.raises(SignInRefused):
             accounts.sign_in("qian", "bad-pass1")
-    with pytest.raises(SignInRefused, match="3 wrong passwords in a row.*60 minutes"):
+    with pytest.raises(SignInRefused, match="连续 3 次密码错误，账号已锁定 60 分钟"):
         accounts.sign_in("qian", "bad-pass1")
 
 
@@ -112,7 +112,7 @@ def test_deactivated_user_cannot_sign_in_but_keeps_their_records(db):
     admin = make_user(["admin"])
     leaver = make_user(username="leaver")
     accounts.deactivate_user(leaver, actor=admin)
-    with pytest.raises(SignInRefused, match="deactivated"):
+    with pytest.raises(SignInRefused, match="已停用"):
         accounts.sign_in("leaver", PASSWORD)
     assert db.session.get(User, leaver.id).deactivated_at is not None
     assert audit_actions(db, leaver)[-2:] == ["user.deactivate", "auth.sign_in_failed"]
@@ -122,9 +122,9 @@ def test_deactivated_user_cannot_sign_in_but_keeps_their_records(db):
 
 def test_admin_cannot_deactivate_self_or_drop_own_admin_role(db):
     admin = make_user(["admin"])
-    with pytest.raises(InvalidInput, match="your own account"):
+    with pytest.raises(InvalidInput, match="不能停用自己的账号"):
         accounts.deactivate_user(admin, actor=admin)
-    with pytest.raises(InvalidInput, match="administrator role from yourself"):
+    with pytest.raises(InvalidInput, match="不能取消自己的系统管理员角色"):
         accounts.update_user(admin, display_name="管理员", phone="", department=None,
                              roles=["manager"], actor=admin)
 
@@ -136,7 +136,7 @@ def test_password_changes_end_other_sessions(db):
     accounts.change_own_password(user, PASSWORD, "newpass456")
     assert accounts.load_user(old_session_id) is None
     assert accounts.load_user(user.get_id()) is user
-    with pytest.raises(InvalidInput, match="current password is wrong"):
+    with pytest.raises(InvalidInput, match="当前密码不正确"):
         accounts.change_own_password(user, PASSWORD, "another789")
 
 
@@ -159,10 +159,10 @@ def test_department_tree_refuses_cycles_and_duplicate_names(db):
     sales = make_department("销售部", parent=hq)
     team = make_department("销售一组", parent=sales)
     assert team.path == "总部 / 销售部 / 销售一组"
-    with pytest.raises(InvalidInput, match="under itself"):
+    with pytest.raises(InvalidInput, match="不能放在它自己"):
         accounts.update_department(sales, name="销售部", parent=team, is_active=True,
                                    actor=admin)
-    with pytest.raises(Conflict, match="already exists"):
+    with pytest.raises(Conflict, match="已有名为"):
         accounts.create_department("销售部", parent=hq, actor=admin)
     # The same name under another parent is fine.
     accounts.create_department("销售部", parent=team, actor=admin)

@@ -30,14 +30,14 @@ def test_update_stores_audits_and_reports_only_real_changes(db):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"security.lockout_minutes": 0}, "at least 1"),
-    ({"security.lockout_minutes": -5}, "at least 1"),
-    ({"security.max_failed_logins": 1000}, "at most 20"),
-    ({"security.max_failed_logins": "五"}, "whole number"),
-    ({"general.timezone": "Mars/Olympus"}, "not a known time zone"),
-    ({"general.company_name": ""}, "required"),
-    ({"general.company_name": "公" * 101}, "at most 100"),
-    ({"nope.key": 1}, "Unknown setting"),
+    ({"security.lockout_minutes": 0}, "不能小于 1"),
+    ({"security.lockout_minutes": -5}, "不能小于 1"),
+    ({"security.max_failed_logins": 1000}, "不能大于 20"),
+    ({"security.max_failed_logins": "五"}, "必须是整数"),
+    ({"general.timezone": "Mars/Olympus"}, "不是已知的时区"),
+    ({"general.company_name": ""}, "请填写"),
+    ({"general.company_name": "公" * 101}, "最多 100 个字符"),
+    ({"nope.key": 1}, "未知设置项"),
 ])
 def test_bad_values_are_refused_and_nothing_is_written(db, values, message):
     admin = make_user(["admin"])
