@@ -85,11 +85,13 @@ def select_timezone():
 def register_blueprints(app):
     from blueprints.admin.routes import bp as admin_bp
     from blueprints.auth.routes import bp as auth_bp
+    from blueprints.customers.routes import bp as customers_bp
     from blueprints.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(customers_bp)
 
 
 def register_commands(app):

@@ -26,6 +26,9 @@ class NavItem:
 
 NAV = [
     NavItem("main.index", _l("Home"), _l("Your work at a glance")),
+    NavItem("customers.index", _l("Customers"), _l("Search, follow up, hand over")),
+    NavItem("customers.pool", _l("Public pool"), _l("Customers nobody owns: claim or assign")),
+    NavItem("customers.lists", _l("Channels and tags"), _l("The lists customers are sorted by")),
     NavItem("admin.users", _l("Users"), _l("Accounts, roles, deactivation")),
     NavItem("admin.departments", _l("Departments"), _l("The department tree")),
     NavItem("admin.settings", _l("Settings"), _l("Company name, time zone, sign-in rules")),

@@ -23,7 +23,7 @@ from models.base import InvalidInput, UTCDateTime, utcnow
 class SettingDef:
     """One setting: its key (``area.name``), type, default, label and bounds."""
     key: str
-    type: str  # "int", "str", "bool", "timezone"
+    type: str  # "int", "str", "bool", "timezone", "roles" (a list of role codes)
     default: object
     label: object
     help: object = ""
@@ -86,6 +86,13 @@ def clean_value(definition, raw):
     label = definition.label
     if definition.type == "bool":
         return bool(raw)
+    if definition.type == "roles":
+        from models.accounts import ROLES
+        values = [raw] if isinstance(raw, str) else list(raw or [])
+        if any(value not in ROLES for value in values):
+            raise InvalidInput(_("%(label)s has an invalid choice.", label=label),
+                               field=definition.key)
+        return [role for role in ROLES if role in values]
     if definition.type == "int":
         try:
             value = int(raw)

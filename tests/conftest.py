@@ -10,6 +10,7 @@ import secrets
 import uuid
 
 import pytest
+from flask import g
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -158,6 +159,7 @@ class Client(FlaskClient):
         response = contextvars.copy_context().run(run)
         if _cv_app.get(None) is not None:
             _db.session.expire_all()  # the test's session sees what the request wrote
+            g.pop("_settings", None)  # and re-reads the settings
         return response
 
     def csrf_token(self):

@@ -24,3 +24,16 @@ def make_user(roles=("marketer",), *, username=None, display_name=None, departme
                                 actor=None)
     db.session.flush()
     return user
+
+
+_phones = itertools.count(13800000001)
+
+
+def make_customer(owner=None, *, name="张三", phone=None, actor=None, **fields):
+    """A customer owned by `owner` (a new marketer if None), with a unique mobile."""
+    from models import customers
+    owner = owner or make_user(["marketer"])
+    data = customers.CustomerData(name=name, phone=phone or str(next(_phones)), **fields)
+    customer = customers.create_customer(data, actor=actor or owner, owner=owner)
+    db.session.flush()
+    return customer

@@ -4,7 +4,8 @@ import os
 import pytest
 from sqlalchemy import func, select
 
-from blueprints.admin.commands import DEMO_USERS
+from blueprints.admin.commands import DEMO_CUSTOMERS, DEMO_USERS
+from models.customers import Customer
 from config import ConfigError, build_config
 from models.accounts import Department, User
 from tests.conftest import make_test_app, page_text
@@ -32,6 +33,7 @@ def test_demo_data_fills_an_empty_database_once(db, runner):
     users = db.session.scalar(select(func.count(User.id)))
     departments = db.session.scalar(select(func.count(Department.id)))
     assert users == len(DEMO_USERS) and departments == 6
+    assert db.session.scalar(select(func.count(Customer.id))) == len(DEMO_CUSTOMERS)
     again = runner.invoke(args=["demo-data"])
     assert again.exit_code == 0 and "未写入任何内容" in again.output
     assert db.session.scalar(select(func.count(User.id))) == users

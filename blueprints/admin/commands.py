@@ -1,4 +1,6 @@
 """CLI: `flask --app app demo-data` and `flask --app app create-admin`."""
+from datetime import date
+
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
@@ -27,6 +29,53 @@ DEMO_USERS = [
 ]
 
 
+DEMO_TAGS = ["高血压", "糖尿病", "老会员", "新顾客", "关节不适"]
+
+#: name, gender, owner username, channel, grade, tags, solar birthday or (lunar month, day)
+DEMO_CUSTOMERS = [
+    ("张秀兰", "F", "marketer", "转介绍", "A", ["老会员", "高血压"], "1951-03-08"),
+    ("王桂英", "F", "marketer", "会议营销", "B", ["高血压"], (8, 15)),
+    ("李建国", "M", "marketer", "门店", "B", ["糖尿病"], "1948-10-01"),
+    ("赵淑珍", "F", "marketer", "地推", "C", ["新顾客"], (1, 6)),
+    ("刘德福", "M", "marketer", "电话", "", [], "1955-06-20"),
+    ("陈玉梅", "F", "marketer", "会议营销", "A", ["老会员", "关节不适"], "1950-12-12"),
+    ("杨振华", "M", "marketer2", "转介绍", "B", ["高血压", "糖尿病"], (4, 18)),
+    ("黄秀英", "F", "marketer2", "网络", "C", [], "1957-02-14"),
+    ("周国强", "M", "marketer2", "门店", "", ["新顾客"], "1949-09-09"),
+    ("吴丽华", "F", "marketer2", "会议营销", "A", ["老会员"], (12, 23)),
+    ("徐志明", "M", "marketer2", "地推", "D", [], "1953-05-05"),
+    ("孙凤琴", "F", "marketer2", "电话", "B", ["关节不适"], "1946-07-30"),
+]
+
+
+def load_demo_customers(users, echo=print):
+    """Demo channels, tags and a dozen customers, written only into an empty archive."""
+    from models import customers as c
+    written = c.ensure_default_channels()
+    for name in DEMO_TAGS:
+        if db.session.scalar(select(c.Tag).where(c.Tag.name == name)) is None:
+            db.session.add(c.Tag(name=name))
+            written += 1
+    db.session.flush()
+    if db.session.scalar(select(c.Customer.id).limit(1)) is not None:
+        return written
+    channels = {ch.name: ch.id for ch in db.session.scalars(select(c.Channel))}
+    tags = {t.name: t.id for t in db.session.scalars(select(c.Tag))}
+    for index, (name, gender, owner, channel, grade, tag_names, birthday) in enumerate(
+            DEMO_CUSTOMERS, start=1):
+        data = c.CustomerData(name=name, phone=f"139{index:08d}", gender=gender,
+                              channel_id=channels[channel], grade=grade,
+                              tag_ids=tuple(tags[t] for t in tag_names), district="朝阳区")
+        if isinstance(birthday, str):
+            data.birthday_kind, data.birthday = "solar", date.fromisoformat(birthday)
+        else:
+            data.birthday_kind, (data.lunar_month, data.lunar_day) = "lunar", birthday
+        c.create_customer(data, actor=users[owner], owner=users[owner])
+        written += 1
+    echo(f"  {len(DEMO_CUSTOMERS)} 位示例顾客 demo customers")
+    return written
+
+
 def load_demo_data(echo=print):
     """Create the demo company's departments and users that do not exist yet; return the count
     of rows written (0 on a second run)."""
@@ -42,14 +91,17 @@ def load_demo_data(echo=print):
             department = accounts.create_department(path[-1], parent=parent, actor=None)
             written += 1
         departments[path] = department
+    users = {}
     for username, name, roles, path, password in DEMO_USERS:
-        if accounts.find_user_by_username(username) is not None:
+        users[username] = accounts.find_user_by_username(username)
+        if users[username] is not None:
             continue
-        accounts.create_user(username=username, display_name=name, password=password,
-                             roles=roles, department=departments[path], actor=None)
+        users[username] = accounts.create_user(
+            username=username, display_name=name, password=password, roles=roles,
+            department=departments[path], actor=None)
         written += 1
         echo(f"  {username:<10} {password:<14} {name}  ({', '.join(roles)})")
-    return written
+    return written + load_demo_customers(users, echo)
 
 
 @click.command("demo-data")

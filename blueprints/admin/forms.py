@@ -108,6 +108,9 @@ def settings_form(definitions, data):
                         validators=[InputRequired(_l("Enter a whole number."))])
         elif definition.type == "bool":
             field = BooleanField(definition.label, description=definition.help)
+        elif definition.type == "roles":
+            field = MultiCheckboxField(definition.label, description=definition.help,
+                                       choices=choices(ROLES.items()))
         else:
             field = StringField(definition.label, description=definition.help,
                                 validators=[Length(max=definition.max_length)])

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from models.accounts import Department, User
 from models.audit import AuditEntry
-from models.settings import get_setting
+from models.settings import DEFINITIONS, get_setting
 from tests.conftest import page_text
 from tests.factories import PASSWORD, make_department, make_user
 
@@ -29,7 +29,7 @@ def test_admin_creates_a_user_with_roles_and_department(db, client, login):
     assert response.location == f"/admin/users/{user.id}"
     assert user.roles == ["marketer", "event_staff"] and user.department is sales
     assert user.phone == "+8613912345678"
-    assert "已创建用户陈伟" in page_text(client.get(response.location))
+    assert "已创建用户：陈伟" in page_text(client.get(response.location))
     listing = page_text(client.get("/admin/users?q=chen"))
     assert "陈伟" in listing and "业务员、会务" in listing
 
@@ -115,7 +115,7 @@ def test_departments_tree_and_move(db, client, login):
         "name": "总部", "parent_id": sales.id, "is_active": "y"})
     assert response.status_code == 422 and "不能放在它自己" in page_text(response)
     response = client.post("/admin/departments", data={"name": "销售部", "parent_id": hq.id})
-    assert response.status_code == 409 and "已有名为销售部的部门" in page_text(response)
+    assert response.status_code == 409 and "已有名为 销售部 的部门" in page_text(response)
     text = page_text(client.get("/admin/departments"))
     assert text.index("总部") < text.index("销售部")
 
@@ -124,8 +124,9 @@ def test_settings_page_saves_and_refuses_bad_values(db, client, login):
     login("admin")
     page = page_text(client.get("/admin/settings"))
     assert "公司名称" in page and "时区" in page
-    data = {"general__company_name": "康寿健康", "general__timezone": "Asia/Shanghai",
-            "security__max_failed_logins": "5", "security__lockout_minutes": "20"}
+    data = {key.replace(".", "__"): value for key, value in (
+        (key, get_setting(key)) for key in DEFINITIONS)}
+    data.update({"general__company_name": "康寿健康", "security__lockout_minutes": "20"})
     response = client.post("/admin/settings", data=data)
     assert response.status_code == 302
     assert get_setting("security.lockout_minutes") == 20

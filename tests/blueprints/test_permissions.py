@@ -8,6 +8,8 @@ from tests.factories import make_department, make_user
 PUBLIC = {"auth.login", "main.healthz", "static"}
 
 ALL_SIGNED_IN = set(ROLES)
+CUSTOMER = {"admin", "manager", "dept_head", "marketer"}
+OWNERSHIP = {"admin", "manager", "dept_head"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
@@ -27,18 +29,37 @@ MATRIX = {
     "admin.settings": {"admin"},
     "admin.audit": {"admin", "manager"},
     "admin.audit_pdf": {"admin", "manager"},
+    "customers.index": CUSTOMER,
+    "customers.new": CUSTOMER,
+    "customers.show": CUSTOMER,
+    "customers.edit": CUSTOMER,
+    "customers.add_contact": CUSTOMER,
+    "customers.reveal_phone": CUSTOMER,
+    "customers.claim": {"marketer"},
+    "customers.bulk": OWNERSHIP,
+    "customers.handover": OWNERSHIP,
+    "customers.pool": CUSTOMER,
+    "customers.export": {"admin", "manager"},  # the default of the export setting
+    "customers.import_template": CUSTOMER,
+    "customers.import_upload": CUSTOMER,
+    "customers.import_map": CUSTOMER,
+    "customers.import_preview": CUSTOMER,
+    "customers.lists": {"admin", "manager"},
+    "customers.toggle_list_item": {"admin", "manager"},
 }
 
 
 def routes(app):
     """(endpoint, method, path) for every rule, with ids filled in."""
-    values = {"user_id": "1", "department_id": "1", "filename": "css/app.css"}
+    values = {"user_id": "1", "department_id": "1", "filename": "css/app.css",
+              "customer_id": "1", "token": "00000000-0000-4000-8000-000000000000",
+              "kind": "tag", "item_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule
         for arg in rule.arguments:
-            path = path.replace(f"<int:{arg}>", str(values[arg])).replace(f"<path:{arg}>",
-                                                                          values[arg])
+            for converter in ("int:", "path:", ""):
+                path = path.replace(f"<{converter}{arg}>", values[arg])
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             out.append((rule.endpoint, method, path))
     return out

@@ -1,0 +1,179 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (BooleanField, DateField, HiddenField, IntegerField, RadioField,
+                     SelectField, StringField, TextAreaField)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from blueprints.admin.forms import MultiCheckboxField
+from blueprints.forms import BaseForm, choices
+from extensions import db
+from models import customers as c
+from models.accounts import all_departments
+from sqlalchemy import select
+
+
+def _channel_choices(blank):
+    rows = db.session.scalars(select(c.Channel).where(c.Channel.is_active)
+                              .order_by(c.Channel.sort, c.Channel.name))
+    return choices([(0, blank)] + [(row.id, row.name) for row in rows])
+
+
+def _tag_choices():
+    rows = db.session.scalars(select(c.Tag).where(c.Tag.is_active).order_by(c.Tag.name))
+    return choices([(row.id, row.name) for row in rows])
+
+
+def _marketer_choices(actor, blank):
+    return choices([(0, blank)] + [(u.id, f"{u.display_name}" + (
+        f"（{u.department.name}）" if u.department else "")) for u in c.active_marketers(actor)])
+
+
+class CustomerForm(BaseForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the customer's name.")),
+                                               Length(max=40)])
+    phone = StringField(_l("Mobile"), validators=[DataRequired(_l("Enter the mobile number.")),
+                                                  Length(max=20)])
+    gender = RadioField(_l("Gender"), default="", validators=[Optional()],
+                        choices=choices(c.GENDERS.items()))
+    phone2 = StringField(_l("Second phone"), validators=[Optional(), Length(max=20)])
+    district = StringField(_l("District"), validators=[Optional(), Length(max=40)])
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
+    channel_id = SelectField(_l("Source channel"), coerce=int, validators=[Optional()])
+    referrer_id = IntegerField(_l("Referred by (customer number)"), validators=[
+        Optional(), NumberRange(min=1)])
+    grade = SelectField(_l("Grade"), validators=[Optional()],
+                        choices=choices([("", _l("Not graded")), *[(g, g) for g in c.GRADES]]))
+    tag_ids = MultiCheckboxField(_l("Tags"), coerce=int, validators=[Optional()])
+    birthday_kind = RadioField(_l("Birthday"), default="", validators=[Optional()],
+                               choices=choices([("", _l("Unknown")), ("solar", _l("Solar")),
+                                                ("lunar", _l("Lunar"))]))
+    birthday = DateField(_l("Solar birthday"), validators=[Optional()])
+    lunar_month = IntegerField(_l("Lunar month"), validators=[Optional(), NumberRange(1, 12)])
+    lunar_day = IntegerField(_l("Lunar day"), validators=[Optional(), NumberRange(1, 30)])
+    lunar_leap = BooleanField(_l("Leap month"))
+    birth_year = IntegerField(_l("Year of birth"), validators=[Optional(),
+                                                               NumberRange(1900, 2100)])
+    anniversary = DateField(_l("Anniversary"), validators=[Optional()])
+    health_notes = TextAreaField(_l("Health notes"), validators=[Optional(), Length(max=2000)])
+    do_not_call = BooleanField(_l("Do not call"))
+    do_not_sms = BooleanField(_l("Do not SMS"))
+    owner_id = SelectField(_l("Owner (marketer)"), coerce=int, validators=[Optional()])
+
+    def __init__(self, actor, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_id.choices = _channel_choices(_l("(none)"))
+        self.tag_ids.choices = _tag_choices()
+        self.owner_id.choices = _marketer_choices(actor, _l("Myself"))
+
+    def to_data(self):
+        """The form's values as CustomerData for the operations."""
+        return c.CustomerData(
+            name=self.name.data, phone=self.phone.data, gender=self.gender.data or "",
+            phone2=self.phone2.data, address=self.address.data, district=self.district.data,
+            channel_id=self.channel_id.data or None, referrer_id=self.referrer_id.data,
+            grade=self.grade.data or "", health_notes=self.health_notes.data,
+            birthday_kind=self.birthday_kind.data or "", birthday=self.birthday.data,
+            lunar_month=self.lunar_month.data, lunar_day=self.lunar_day.data,
+            lunar_leap=self.lunar_leap.data, birth_year=self.birth_year.data,
+            anniversary=self.anniversary.data, do_not_call=self.do_not_call.data,
+            do_not_sms=self.do_not_sms.data, tag_ids=tuple(self.tag_ids.data or ()))
+
+
+class FilterForm(BaseForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=40)])
+    owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()])
+    department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    grade = SelectField(_l("Grade"), validators=[Optional()])
+    tag_id = SelectField(_l("Tag"), coerce=int, validators=[Optional()])
+    channel_id = SelectField(_l("Source channel"), coerce=int, validators=[Optional()])
+    status = SelectField(_l("Status"), validators=[Optional()])
+    birth_month = SelectField(_l("Birthday month"), coerce=int, validators=[Optional()])
+    idle_days = IntegerField(_l("No contact for (days)"), validators=[
+        Optional(), NumberRange(1, 3650)])
+    sort = SelectField(_l("Sort by"), validators=[Optional()], default="recent")
+
+    def __init__(self, actor, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner_id.choices = _marketer_choices(actor, _l("Any owner"))
+        self.department_id.choices = choices([(0, _l("All departments"))] + [
+            (d.id, "\u3000" * d.depth + d.name) for d in all_departments()])
+        self.grade.choices = choices([("", _l("Any grade")), *[(g, g) for g in c.GRADES]])
+        self.tag_id.choices = choices([(0, _l("Any tag")), *[(x.value, x.label)
+                                                             for x in _tag_choices()]])
+        self.channel_id.choices = _channel_choices(_l("Any channel"))
+        self.status.choices = choices([("", _l("Any status")), *c.STATUSES.items()])
+        self.birth_month.choices = choices([(0, _l("Any month"))] + [
+            (m, _l("Month %(n)s", n=m)) for m in range(1, 13)])
+        self.sort.choices = choices([("recent", _l("Newest first")), ("name", _l("Name")),
+                                     ("last_contact", _l("Longest without contact")),
+                                     ("grade", _l("Grade"))])
+
+    def to_filter(self):
+        def ok(field):
+            return field.data if not field.errors else None
+        return c.CustomerFilter(
+            q=ok(self.q) or "", owner_id=ok(self.owner_id) or None,
+            department_id=ok(self.department_id) or None, grade=ok(self.grade) or "",
+            tag_id=ok(self.tag_id) or None, channel_id=ok(self.channel_id) or None,
+            status=ok(self.status) or "", birth_month=ok(self.birth_month) or None,
+            idle_days=ok(self.idle_days) or None, sort=ok(self.sort) or "recent")
+
+
+class ContactForm(BaseForm):
+    kind = RadioField(_l("How"), default="call", choices=choices(c.CONTACT_KINDS.items()),
+                      validators=[DataRequired(_l("Choose how you contacted the customer."))])
+    content = TextAreaField(_l("What was said or done"), validators=[
+        DataRequired(_l("Write what was said or done.")), Length(max=2000)])
+    outcome = StringField(_l("Outcome"), validators=[Optional(), Length(max=200)])
+    next_follow_up = DateField(_l("Next follow-up"), validators=[Optional()])
+
+
+class BulkForm(BaseForm):
+    """A bulk action on the customers ticked in the list (checkboxes named "ids" that belong to
+    this form through their form= attribute; the pressed button gives the action)."""
+    action = HiddenField()
+    to_owner_id = SelectField(_l("To marketer"), coerce=int, validators=[Optional()])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
+
+    def __init__(self, actor, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.to_owner_id.choices = _marketer_choices(actor, _l("Choose a marketer"))
+
+    def customer_ids(self):
+        from flask import request
+        return sorted({int(x) for x in request.form.getlist("ids") if x.isdigit()})
+
+
+class HandoverForm(BaseForm):
+    from_owner_id = SelectField(_l("Leaving marketer"), coerce=int, validators=[
+        DataRequired(_l("Choose the marketer whose customers are handed over."))])
+    to_owner_id = SelectField(_l("Receiving marketer"), coerce=int, validators=[
+        DataRequired(_l("Choose the marketer who takes them over."))])
+    reason = StringField(_l("Reason"), default=_l("Handover (left the company)"),
+                         validators=[DataRequired(_l("Say why.")), Length(max=200)])
+
+    def __init__(self, actor, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from models.accounts import User
+        from models.scoping import visible_users
+        owners = db.session.scalars(visible_users(actor).where(
+            User.role_rows.any(role="marketer")).order_by(User.is_active.desc(),
+                                                          User.display_name)).all()
+        self.from_owner_id.choices = choices([(0, _l("Choose"))] + [
+            (u.id, u.display_name + ("" if u.is_active else "（已停用）")) for u in owners])
+        self.to_owner_id.choices = _marketer_choices(actor, _l("Choose"))
+
+
+class ImportUploadForm(BaseForm):
+    file = FileField(_l("Spreadsheet (.xlsx)"), validators=[
+        FileRequired(_l("Choose an .xlsx file.")),
+        FileAllowed(["xlsx"], _l("Only .xlsx spreadsheets can be imported."))])
+
+
+class ListsForm(BaseForm):
+    kind = HiddenField()
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")),
+                                               Length(max=30)])

@@ -1,0 +1,392 @@
+"""Customers: the list and search, the customer page and timeline, contact logs, ownership,
+the public pool, import and export."""
+from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from blueprints.access import role_required
+from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, FilterForm,
+                                        HandoverForm, ImportUploadForm, ListsForm)
+from blueprints.forms import BaseForm
+from extensions import db
+from models import customer_import as imports, customers as c
+from models.accounts import User
+from models.base import InvalidInput, NotFound, OperationError, utcnow
+from models.scoping import can_see_full_phone, visible_users
+from models.timeline import timeline_of
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+#: Who works with the customer archive.
+CUSTOMER_ROLES = ("admin", "manager", "dept_head", "marketer")
+#: Who moves customers between owners and the pool.
+OWNERSHIP_ROLES = ("admin", "manager", "dept_head")
+PER_PAGE = 30
+
+
+def _status(form):
+    return 422 if form.is_submitted() else 200
+
+
+def _owner(owner_id):
+    """The user chosen as an owner, or None for "no choice"."""
+    return db.session.get(User, owner_id) if owner_id else None
+
+
+@bp.get("/")
+@role_required(*CUSTOMER_ROLES)
+def index():
+    """The customer list: one search box, filters, sortable, paginated (htmx updates rows)."""
+    form = FilterForm(current_user, request.args)
+    form.validate()
+    query = c.find_customers(current_user, form.to_filter())
+    page = db.paginate(query, per_page=PER_PAGE, error_out=False, count=True)
+    template = "customers/_results.html" if request.headers.get("HX-Request") \
+        else "customers/index.html"
+    return render_template(template, form=form, page=page,
+                           bulk=BulkForm(current_user), may_export=c.may_export(current_user),
+                           ownership=current_user.has_role(*OWNERSHIP_ROLES))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*CUSTOMER_ROLES)
+def new():
+    form = CustomerForm(current_user)
+    if not form.validate_on_submit():
+        return render_template("customers/form.html", form=form, customer=None), _status(form)
+    try:
+        customer = c.create_customer(form.to_data(), actor=current_user,
+                                     owner=_owner(form.owner_id.data))
+    except c.DuplicateCustomer as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("customers/form.html", form=form, customer=None,
+                               duplicate=_visible_or_none(exc.existing)), exc.status
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("customers/form.html", form=form, customer=None), exc.status
+    db.session.commit()
+    flash(_("Customer %(name)s registered.", name=customer.name), "success")
+    return redirect(url_for("customers.show", customer_id=customer.id))
+
+
+def _visible_or_none(customer):
+    """The customer if the current user may open them (to link a duplicate), else None."""
+    try:
+        return c.get_customer_or_404(customer.id, current_user)
+    except OperationError:
+        return None
+
+
+@bp.get("/<int:customer_id>")
+@role_required(*CUSTOMER_ROLES)
+def show(customer_id):
+    customer = c.get_customer_or_404(customer_id, current_user)
+    return render_template("customers/show.html", customer=customer,
+                           contact_form=ContactForm(), action_form=BaseForm(),
+                           timeline=timeline_of(customer), **_page_flags(customer))
+
+
+def _page_flags(customer):
+    return {"may_see_phone": can_see_full_phone(current_user, owner_id=customer.owner_id,
+                                                department_id=customer.department_id),
+            "may_edit": customer.status != "pool" and (
+                customer.owner_id == current_user.id
+                or current_user.has_role(*OWNERSHIP_ROLES)),
+            "may_claim": customer.status == "pool" and current_user.has_role("marketer")}
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@role_required(*CUSTOMER_ROLES)
+def edit(customer_id):
+    customer = c.get_customer_or_404(customer_id, current_user)
+    if not _page_flags(customer)["may_edit"]:
+        abort(403)
+    form = CustomerForm(current_user, obj=customer, data=None if request.method == "POST" else {
+        "phone": customer.phone_national, "phone2": customer.phone2[3:] if
+        customer.phone2.startswith("+86") else customer.phone2,
+        "channel_id": customer.channel_id or 0, "tag_ids": [t.id for t in customer.tags]})
+    del form.owner_id  # ownership changes by transfer, not by editing
+    if not form.validate_on_submit():
+        return render_template("customers/form.html", form=form, customer=customer), \
+            _status(form)
+    try:
+        c.update_customer(customer, form.to_data(), actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("customers/form.html", form=form, customer=customer), exc.status
+    db.session.commit()
+    flash(_("Changes to %(name)s saved.", name=customer.name), "success")
+    return redirect(url_for("customers.show", customer_id=customer.id))
+
+
+@bp.post("/<int:customer_id>/contacts")
+@role_required(*CUSTOMER_ROLES)
+def add_contact(customer_id):
+    customer = c.get_customer_or_404(customer_id, current_user)
+    form = ContactForm()
+    if form.validate_on_submit():
+        try:
+            c.record_contact(customer, kind=form.kind.data, content=form.content.data,
+                             outcome=form.outcome.data, next_follow_up=form.next_follow_up.data,
+                             actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            form.add_error(exc)
+        else:
+            db.session.commit()
+            flash(_("Follow-up recorded."), "success")
+            return redirect(url_for("customers.show", customer_id=customer.id))
+    return render_template("customers/show.html", customer=customer, contact_form=form,
+                           action_form=BaseForm(), timeline=timeline_of(customer),
+                           **_page_flags(customer)), 422
+
+
+@bp.post("/<int:customer_id>/phone")
+@role_required(*CUSTOMER_ROLES)
+def reveal_phone(customer_id):
+    """Show the full number (htmx), recording that the user looked."""
+    customer = c.get_customer_or_404(customer_id, current_user)
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    phone, phone2 = c.reveal_phone(customer, actor=current_user, ip=request.remote_addr)
+    db.session.commit()
+    return render_template("customers/_phone.html", customer=customer, phone=phone,
+                           phone2=phone2)
+
+
+@bp.post("/<int:customer_id>/claim")
+@role_required("marketer")
+def claim(customer_id):
+    customer = c.get_customer_or_404(customer_id, current_user)
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    try:
+        c.claim_from_pool(customer, actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("%(name)s is now your customer.", name=customer.name), "success")
+    return redirect(request.form.get("back") if request.form.get("back", "").startswith(
+        "/customers") else url_for("customers.show", customer_id=customer.id))
+
+
+@bp.post("/bulk")
+@role_required(*OWNERSHIP_ROLES)
+def bulk():
+    """Transfer, release to the pool, or assign from it, the customers ticked in the list."""
+    form = BulkForm(current_user)
+    back = request.form.get("back", "")
+    back = back if back.startswith("/customers") and not back.startswith("//") \
+        else url_for("customers.index")
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
+        return redirect(back)
+    ids = form.customer_ids()
+    operations = {
+        "transfer": lambda: c.transfer_customers(ids, _owner(form.to_owner_id.data),
+                                                 actor=current_user, reason=form.reason.data),
+        "release": lambda: c.release_to_pool(ids, actor=current_user, reason=form.reason.data),
+        "assign": lambda: c.assign_from_pool(ids, _owner(form.to_owner_id.data),
+                                             actor=current_user, reason=form.reason.data),
+    }
+    if form.action.data not in operations:
+        abort(400)
+    try:
+        if not ids:
+            raise InvalidInput(_("Tick at least one customer first."))
+        count = operations[form.action.data]()
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(back)
+    db.session.commit()
+    flash({"transfer": _("%(n)s customers transferred.", n=count),
+           "release": _("%(n)s customers released to the public pool.", n=count),
+           "assign": _("%(n)s customers assigned.", n=count)}[form.action.data], "success")
+    return redirect(back)
+
+
+@bp.route("/handover", methods=["GET", "POST"])
+@role_required(*OWNERSHIP_ROLES)
+def handover():
+    """Hand a leaving marketer's whole book to another marketer (离职交接)."""
+    form = HandoverForm(current_user)
+    counts = dict(db.session.execute(
+        select(c.Customer.owner_id, func.count(c.Customer.id))
+        .where(c.Customer.owner_id.in_(visible_users(current_user).with_only_columns(User.id)))
+        .group_by(c.Customer.owner_id)).all())
+    if not form.validate_on_submit():
+        return render_template("customers/handover.html", form=form, counts=counts), \
+            _status(form)
+    from_owner = db.session.scalar(visible_users(current_user).where(
+        User.id == form.from_owner_id.data))
+    try:
+        if from_owner is None:
+            raise NotFound(_("Choose the marketer whose customers are handed over."))
+        moved = c.transfer_book(from_owner, _owner(form.to_owner_id.data), actor=current_user,
+                                reason=form.reason.data)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("customers/handover.html", form=form, counts=counts), exc.status
+    db.session.commit()
+    flash(_("%(n)s customers of %(name)s handed over.", n=moved, name=from_owner.display_name),
+          "success")
+    return redirect(url_for("customers.index", owner_id=form.to_owner_id.data))
+
+
+@bp.get("/pool")
+@role_required(*CUSTOMER_ROLES)
+def pool():
+    """The public pool (公海): customers nobody owns, to claim or assign."""
+    form = FilterForm(current_user, request.args)
+    form.validate()
+    filters = form.to_filter()
+    filters.status, filters.owner_id = "pool", None
+    page = db.paginate(c.find_customers(current_user, filters), per_page=PER_PAGE,
+                       error_out=False)
+    stats = None
+    if current_user.has_role("marketer"):
+        from models.settings import get_setting
+        stats = {"claimed": c.claims_today(current_user),
+                 "limit": get_setting("customers.claims_per_day"),
+                 "owned": c.owned_count(current_user),
+                 "cap": get_setting("customers.max_owned")}
+    return render_template("customers/pool.html", form=form, page=page, stats=stats,
+                           bulk=BulkForm(current_user), action_form=BaseForm(),
+                           ownership=current_user.has_role(*OWNERSHIP_ROLES))
+
+
+@bp.get("/export.xlsx")
+@role_required(*CUSTOMER_ROLES)
+def export():
+    form = FilterForm(current_user, request.args)
+    form.validate()
+    content, count = imports.export_workbook(c.find_customers(current_user, form.to_filter()),
+                                             actor=current_user)
+    db.session.commit()
+    name = f"customers-{utcnow():%Y%m%d-%H%M}.xlsx"
+    return Response(content, headers={"Content-Disposition": f"attachment; filename={name}"},
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/import/template.xlsx")
+@role_required(*CUSTOMER_ROLES)
+def import_template():
+    return Response(imports.template_workbook(), headers={
+        "Content-Disposition": "attachment; filename=customers-template.xlsx"},
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(*CUSTOMER_ROLES)
+def import_upload():
+    form = ImportUploadForm()
+    if not form.validate_on_submit():
+        return render_template("customers/import_upload.html", form=form), _status(form)
+    upload = form.file.data
+    try:
+        batch = imports.upload(upload.filename, upload.read(), actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("customers/import_upload.html", form=form), exc.status
+    db.session.commit()
+    return redirect(url_for("customers.import_map", token=batch.token))
+
+
+@bp.route("/import/<token>/map", methods=["GET", "POST"])
+@role_required(*CUSTOMER_ROLES)
+def import_map(token):
+    batch = imports.get_batch_or_404(token, current_user)
+    if batch.status != "uploaded":
+        return redirect(url_for("customers.import_preview", token=token))
+    form = BaseForm()
+    error = None
+    if form.validate_on_submit():
+        mapping = {}
+        for f in imports.IMPORT_FIELDS:
+            value = request.form.get(f"col_{f.key}", "")
+            if value.lstrip("-").isdigit() and int(value) >= 0:
+                mapping[f.key] = int(value)
+        try:
+            imports.set_mapping(batch, mapping)
+        except OperationError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            return redirect(url_for("customers.import_preview", token=token))
+    return render_template("customers/import_map.html", batch=batch, form=form, error=error,
+                           fields=imports.IMPORT_FIELDS), 422 if error else 200
+
+
+@bp.route("/import/<token>", methods=["GET", "POST"])
+@role_required(*CUSTOMER_ROLES)
+def import_preview(token):
+    """The dry run, row by row; POST confirms the import (all or nothing)."""
+    batch = imports.get_batch_or_404(token, current_user)
+    form = BaseForm()
+    if batch.status == "done":
+        return render_template("customers/import_done.html", batch=batch)
+    error = None
+    if form.validate_on_submit():
+        try:
+            counts = imports.confirm(batch, actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            error = exc.message
+        else:
+            db.session.commit()
+            flash(_("%(created)s customers imported; %(duplicates)s already existed.",
+                    created=counts["create"], duplicates=counts["duplicate"]), "success")
+            return redirect(url_for("customers.import_preview", token=token))
+    try:
+        results = imports.dry_run(batch, actor=current_user)
+    except OperationError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("customers.import_map", token=token))
+    return render_template("customers/import_preview.html", batch=batch, form=form,
+                           results=results, counts=imports.summarise(results), error=error), \
+        422 if error else 200
+
+
+@bp.route("/lists", methods=["GET", "POST"])
+@role_required("admin", "manager")
+def lists():
+    """The managed lists: source channels and tags."""
+    form = ListsForm()
+    if form.validate_on_submit():
+        try:
+            c.add_list_item(form.kind.data, form.name.data, actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            form.add_error(exc)
+        else:
+            db.session.commit()
+            flash(_("%(name)s added.", name=form.name.data), "success")
+            return redirect(url_for("customers.lists"))
+    return render_template("customers/lists.html", form=form,
+                           channels=db.session.scalars(select(c.Channel).order_by(
+                               c.Channel.sort, c.Channel.name)).all(),
+                           tags=db.session.scalars(select(c.Tag).order_by(c.Tag.name)).all()), \
+        422 if form.errors else 200
+
+
+@bp.post("/lists/<kind>/<int:item_id>/toggle")
+@role_required("admin", "manager")
+def toggle_list_item(kind, item_id):
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    item = c.toggle_list_item(kind, item_id, actor=current_user)
+    db.session.commit()
+    flash(_("%(name)s is in use.", name=item.name) if item.is_active
+          else _("%(name)s is no longer offered.", name=item.name), "success")
+    return redirect(url_for("customers.lists"))

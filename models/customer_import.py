@@ -1,0 +1,413 @@
+"""Customers in and out of spreadsheets: .xlsx import (upload → map columns → dry run → confirm,
+all or nothing), the template workbook, and the .xlsx export of a filtered list."""
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils.exceptions import InvalidFileException
+from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from formatting import company_zone, local_dt, masked_phone
+from models import customers as c
+from models.accounts import User
+from models.audit import audit, register_targets
+from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
+                         new_token, utcnow)
+from models.scoping import can_see_full_phone
+from models.settings import get_setting
+
+
+@dataclass(frozen=True)
+class ImportField:
+    key: str
+    label: object
+    required: bool = False
+    #: Header texts that map to this field without asking (lower-case).
+    aliases: tuple = ()
+
+
+IMPORT_FIELDS = [
+    ImportField("name", _l("Name"), True, ("姓名", "顾客姓名", "客户姓名", "name")),
+    ImportField("phone", _l("Mobile"), True, ("手机", "手机号", "手机号码", "电话", "联系电话",
+                                               "mobile", "phone")),
+    ImportField("gender", _l("Gender"), False, ("性别", "gender")),
+    ImportField("phone2", _l("Second phone"), False, ("备用电话", "第二电话", "phone2")),
+    ImportField("district", _l("District"), False, ("区域", "片区", "区县", "district")),
+    ImportField("address", _l("Address"), False, ("地址", "住址", "address")),
+    ImportField("channel", _l("Source channel"), False, ("来源", "来源渠道", "渠道", "channel")),
+    ImportField("grade", _l("Grade"), False, ("等级", "级别", "grade")),
+    ImportField("birthday", _l("Solar birthday"), False, ("生日", "出生日期", "阳历生日",
+                                                           "birthday")),
+    ImportField("lunar_birthday", _l("Lunar birthday (month-day)"), False,
+                ("农历生日", "阴历生日", "lunar birthday")),
+    ImportField("owner", _l("Owner (sign-in name or name)"), False,
+                ("业务员", "归属业务员", "归属", "owner")),
+    ImportField("tags", _l("Tags (separated by commas)"), False, ("标签", "tags")),
+    ImportField("health_notes", _l("Health notes"), False, ("健康备注", "健康情况", "备注",
+                                                             "health notes")),
+    ImportField("do_not_call", _l("Do not call (yes/no)"), False, ("勿扰", "勿电", "拒接电话",
+                                                                   "do not call")),
+]
+FIELDS_BY_KEY = {f.key: f for f in IMPORT_FIELDS}
+TEMPLATE_EXAMPLE = {"name": "张秀兰", "phone": "13800138000", "gender": "女",
+                    "district": "朝阳区", "address": "幸福里小区3号楼", "channel": "转介绍",
+                    "grade": "B", "birthday": "1952-03-08", "lunar_birthday": "",
+                    "owner": "marketer", "tags": "高血压,老会员", "health_notes": "",
+                    "do_not_call": "否"}
+YES = {"是", "y", "yes", "true", "1", "√", "对"}
+
+
+class ImportBatch(db.Model):
+    """An uploaded spreadsheet waiting for its column mapping and confirmation."""
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: In the URL instead of the id: unguessable.
+    token: Mapped[str] = mapped_column(String(36), unique=True, default=new_token)
+    filename: Mapped[str] = mapped_column(String(200))
+    #: The file itself (kept in the database: any worker on any host can continue the import).
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[list] = mapped_column(JSON)
+    row_count: Mapped[int] = mapped_column(Integer)
+    #: {field key: column index}
+    mapping: Mapped[dict | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="uploaded")
+    #: Counts after confirmation: {"created": n, "duplicates": n}
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Reading a workbook ------------------------------------------------------------------------
+
+def _read(content):
+    """(headers, rows) of the first sheet; rows are lists of cell values. Raises InvalidInput."""
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+        raise InvalidInput(_("This file is not an .xlsx spreadsheet (save it from Excel or "
+                             "WPS as .xlsx and try again)."), field="file") from None
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        headers = next(rows, None)
+        if not headers or not any(h not in (None, "") for h in headers):
+            raise InvalidInput(_("The first row of the sheet must hold the column headers."),
+                               field="file")
+        headers = ["" if h is None else str(h).strip() for h in headers]
+        limit = get_setting("customers.import_max_rows")
+        data = []
+        for row in rows:
+            if row is None or all(v in (None, "") for v in row):
+                continue
+            data.append(list(row))
+            if len(data) > limit:
+                raise InvalidInput(_("The sheet has more than %(n)s rows; split it into "
+                                     "smaller files.", n=limit), field="file")
+    finally:
+        workbook.close()
+    if not data:
+        raise InvalidInput(_("The sheet has headers but no rows."), field="file")
+    return headers, data
+
+
+def guess_mapping(headers):
+    """{field key: column index} for headers that match a field's aliases."""
+    mapping = {}
+    for index, header in enumerate(headers):
+        key = header.strip().lower()
+        for f in IMPORT_FIELDS:
+            if f.key not in mapping and (key in f.aliases or key == str(f.label).lower()):
+                mapping[f.key] = index
+                break
+    return mapping
+
+
+def upload(filename, content, *, actor, now=None):
+    """Keep an uploaded spreadsheet for mapping; check it is a readable .xlsx first."""
+    headers, rows = _read(content)
+    batch = ImportBatch(filename=(filename or "import.xlsx")[:200], content=content,
+                        headers=headers, row_count=len(rows), mapping=guess_mapping(headers),
+                        created_by_id=actor.id, created_at=now or utcnow())
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def get_batch_or_404(token, actor):
+    """The actor's own pending import, by its token."""
+    batch = db.session.scalar(select(ImportBatch).where(ImportBatch.token == str(token),
+                                                        ImportBatch.created_by_id == actor.id))
+    if batch is None:
+        raise NotFound(_("This import does not exist or is not yours."))
+    return batch
+
+
+def set_mapping(batch, mapping):
+    """Save the column mapping: name and mobile are required; a column maps to one field."""
+    clean = {key: int(index) for key, index in mapping.items()
+             if key in FIELDS_BY_KEY and index is not None and int(index) >= 0}
+    for f in IMPORT_FIELDS:
+        if f.required and f.key not in clean:
+            raise InvalidInput(_("Choose the column that holds %(field)s.", field=f.label),
+                               field=f.key)
+    if any(index >= len(batch.headers) for index in clean.values()):
+        raise InvalidInput(_("Unknown column."))
+    if len(set(clean.values())) != len(clean):
+        raise InvalidInput(_("A column can be used for one field only."))
+    batch.mapping = clean
+    db.session.flush()
+
+
+# --- Dry run and confirmation ------------------------------------------------------------------
+
+@dataclass
+class RowResult:
+    number: int  # the row number in the spreadsheet (headers are row 1)
+    status: str  # "create", "duplicate", "invalid"
+    name: str = ""
+    phone: str = ""
+    message: str = ""
+    existing_id: int | None = None
+    data: c.CustomerData | None = None
+    owner: User | None = None
+    issues: list = field(default_factory=list)
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _date(value):
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value).replace("/", "-").replace(".", "-").replace("年", "-") \
+        .replace("月", "-").replace("日", "")
+    try:
+        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
+    except ValueError:
+        raise InvalidInput(_("%(value)s is not a date (write it like 1950-03-08).",
+                             value=_text(value))) from None
+
+
+def _lunar(value):
+    """"3-8", "闰3-8", "03/08" → (month, day, leap)."""
+    text = _text(value)
+    leap = text.startswith("闰")
+    match = re.fullmatch(r"闰?\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
+    if not match:
+        raise InvalidInput(_("%(value)s is not a lunar month-day (write it like 3-8, or 闰4-1 "
+                             "for a leap month).", value=text))
+    return int(match[1]), int(match[2]), leap
+
+
+class _Lookups:
+    """Names → ids for channels, tags and owners, read once per import."""
+
+    def __init__(self, actor):
+        self.channels = {ch.name: ch.id for ch in db.session.scalars(select(c.Channel))}
+        self.tags = {t.name: t.id for t in db.session.scalars(select(c.Tag))}
+        marketers = c.active_marketers(actor)
+        self.owners = {}
+        for user in marketers:
+            self.owners.setdefault(user.username.lower(), user)
+            self.owners.setdefault(user.display_name, user)
+
+
+def _row_data(values, lookups, actor):
+    """CustomerData and owner of one row; InvalidInput for a cell that makes no sense."""
+    get = values.get
+    data = c.CustomerData(name=_text(get("name")), phone=_text(get("phone")),
+                          phone2=_text(get("phone2")), district=_text(get("district")),
+                          address=_text(get("address")), health_notes=_text(get("health_notes")),
+                          grade=_text(get("grade")).upper())
+    gender = _text(get("gender"))
+    data.gender = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "F"}.get(
+        gender.lower(), "" if not gender else None)
+    if data.gender is None:
+        raise InvalidInput(_("Gender must be 男 or 女, not %(value)s.", value=gender))
+    if channel := _text(get("channel")):
+        if channel not in lookups.channels:
+            raise InvalidInput(_("Unknown source channel: %(value)s.", value=channel))
+        data.channel_id = lookups.channels[channel]
+    if tags := _text(get("tags")):
+        names = [t.strip() for t in re.split(r"[,，、;；]", tags) if t.strip()]
+        unknown = [t for t in names if t not in lookups.tags]
+        if unknown:
+            raise InvalidInput(_("Unknown tag: %(value)s.", value="、".join(unknown)))
+        data.tag_ids = tuple(lookups.tags[t] for t in names)
+    if get("birthday") not in (None, ""):
+        data.birthday_kind, data.birthday = "solar", _date(get("birthday"))
+    elif get("lunar_birthday") not in (None, ""):
+        data.birthday_kind = "lunar"
+        data.lunar_month, data.lunar_day, data.lunar_leap = _lunar(get("lunar_birthday"))
+    data.do_not_call = _text(get("do_not_call")).lower() in YES
+    owner = None
+    if owner_text := _text(get("owner")):
+        owner = lookups.owners.get(owner_text.lower()) or lookups.owners.get(owner_text)
+        if owner is None:
+            raise InvalidInput(_("Unknown marketer (or not yours to assign): %(value)s.",
+                                 value=owner_text))
+    elif not actor.has_role("marketer"):
+        raise InvalidInput(_("Say which marketer the customer belongs to."))
+    return data, owner
+
+
+def dry_run(batch, *, actor, now=None):
+    """What confirming would do, row by row: create, duplicate (with whom), or invalid (why).
+    Writes nothing."""
+    if not batch.mapping:
+        raise InvalidInput(_("Map the columns first."))
+    _, rows = _read(batch.content)
+    today = (now or utcnow()).astimezone(company_zone()).date()
+    lookups = _Lookups(actor)
+    results, phones = [], {}
+    for offset, row in enumerate(rows):
+        values = {key: row[index] if index < len(row) else None
+                  for key, index in batch.mapping.items()}
+        result = RowResult(number=offset + 2, status="create", name=_text(values.get("name")),
+                           phone=_text(values.get("phone")))
+        try:
+            data, owner = _row_data(values, lookups, actor)
+            cleaned = c._clean(data, today=today)  # same rules as the form
+            result.data, result.owner, result.phone = data, owner, cleaned["phone"]
+            if cleaned["phone"] in phones:
+                result.status = "duplicate"
+                result.message = _("Same mobile as row %(n)s of this file.",
+                                   n=phones[cleaned["phone"]])
+            else:
+                phones[cleaned["phone"]] = result.number
+        except InvalidInput as exc:
+            result.status, result.message = "invalid", str(exc.message)
+        results.append(result)
+    existing = {}
+    candidates = [r.phone for r in results if r.status == "create"]
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start:start + 500]
+        for phone, cid, name in db.session.execute(
+                select(c.Customer.phone, c.Customer.id, c.Customer.name)
+                .where(c.Customer.phone.in_(chunk))):
+            existing[phone] = (cid, name)
+    for result in results:
+        if result.status == "create" and result.phone in existing:
+            cid, name = existing[result.phone]
+            result.status, result.existing_id = "duplicate", cid
+            result.message = _("Already a customer: %(name)s (No. %(id)s).", name=name, id=cid)
+    return results
+
+
+def summarise(results):
+    counts = {"create": 0, "duplicate": 0, "invalid": 0}
+    for result in results:
+        counts[result.status] += 1
+    return counts
+
+
+def confirm(batch, *, actor, now=None):
+    """Create every new customer of the batch in this one transaction, or none: refused while
+    any row is invalid; any failure on the way undoes the whole import (the caller rolls back).
+    Duplicates are left alone. Returns the counts."""
+    now = now or utcnow()
+    if batch.status != "uploaded":
+        raise Conflict(_("This import has already been confirmed."))
+    results = dry_run(batch, actor=actor, now=now)
+    counts = summarise(results)
+    if counts["invalid"]:
+        raise InvalidInput(_("%(n)s rows are invalid. Correct them in the spreadsheet and "
+                             "upload it again; nothing was imported.", n=counts["invalid"]))
+    for result in results:
+        if result.status != "create":
+            continue
+        try:
+            c.create_customer(result.data, actor=actor, owner=result.owner, now=now, quiet=True)
+        except InvalidInput as exc:
+            raise InvalidInput(_("Row %(n)s: %(message)s Nothing was imported.",
+                                 n=result.number, message=exc.message)) from None
+    batch.status, batch.result = "done", {"created": counts["create"],
+                                          "duplicates": counts["duplicate"]}
+    batch.content = b""  # the file is not kept once imported
+    audit(actor, "customer.import", batch, summary=_(
+        "%(file)s: %(created)s created, %(duplicates)s duplicates skipped",
+        file=batch.filename, created=counts["create"], duplicates=counts["duplicate"]), now=now)
+    db.session.flush()
+    return counts
+
+
+# --- Writing workbooks -------------------------------------------------------------------------
+
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+def _safe(value):
+    """A cell value that a spreadsheet will not run as a formula (= + - @ at the start)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _workbook(title, headers, rows):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    sheet.append([str(h) for h in headers])
+    for cell in sheet[1]:
+        cell.font, cell.fill = Font(bold=True), HEADER_FILL
+    for row in rows:
+        sheet.append([_safe(v) for v in row])
+    for index, header in enumerate(headers, start=1):
+        sheet.column_dimensions[sheet.cell(1, index).column_letter].width = max(
+            10, len(str(header)) * 2 + 2)
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def template_workbook():
+    """The import template: the headers the importer maps by itself, and one example row."""
+    headers = [FIELDS_BY_KEY[key].aliases[0] for key in TEMPLATE_EXAMPLE]
+    return _workbook(_("Customers"), headers, [list(TEMPLATE_EXAMPLE.values())])
+
+
+EXPORT_COLUMNS = [_l("No."), _l("Name"), _l("Gender"), _l("Mobile"), _l("District"),
+                  _l("Address"), _l("Source channel"), _l("Grade"), _l("Tags"), _l("Birthday"),
+                  _l("Owner"), _l("Department"), _l("Status"), _l("Last contact"),
+                  _l("Registered")]
+
+
+def export_workbook(query, *, actor, now=None):
+    """The customers of `query` (already scoped and filtered) as .xlsx bytes; audited."""
+    if not c.may_export(actor):
+        raise PermissionDenied(_("Exporting customers is not allowed for your role."))
+    customers = db.session.scalars(query).all()
+    rows = []
+    for x in customers:
+        full = can_see_full_phone(actor, owner_id=x.owner_id, department_id=x.department_id)
+        rows.append([x.id, x.name, str(c.GENDERS.get(x.gender, "")),
+                     x.phone_national if full else masked_phone(x.phone), x.district,
+                     x.address, x.channel.name if x.channel else "", x.grade,
+                     "、".join(t.name for t in x.tags), x.birthday_text,
+                     x.owner.display_name if x.owner else "",
+                     x.department.path if x.department else "", str(c.STATUSES[x.status]),
+                     local_dt(x.last_contact_at), local_dt(x.created_at)])
+    audit(actor, "customer.export", summary=_("%(n)s customers exported", n=len(rows)),
+          now=now)
+    return _workbook(_("Customers"), EXPORT_COLUMNS, rows), len(rows)
+
+
+register_targets({"import_batches": _l("Import")})

@@ -1,0 +1,233 @@
+"""The customer archive: dedupe, search, scoping, birthdays, ownership, the public pool."""
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models import customers as c
+from models.audit import AuditEntry
+from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
+from models.settings import update_settings
+from models.timeline import timeline_of
+from tests.factories import make_customer, make_department, make_user
+
+
+def names(db, user, **filters):
+    return [x.name for x in db.session.scalars(c.find_customers(user, c.CustomerFilter(
+        **filters)))]
+
+
+def test_phone_is_normalised_and_one_mobile_is_one_customer(db):
+    owner = make_user(["marketer"])
+    first = make_customer(owner, name="张三", phone="138 0013 8000")
+    assert first.phone == "+8613800138000" and first.phone_reversed == "00083100831"
+    assert (first.name_pinyin, first.name_initials) == ("zhangsan", "zs")
+    with pytest.raises(c.DuplicateCustomer) as caught:
+        make_customer(owner, name="张三丰", phone="+86 13800138000")
+    assert caught.value.existing is first and "张三" in caught.value.message
+    other = make_customer(owner, name="李四")
+    with pytest.raises(c.DuplicateCustomer):
+        c.update_customer(other, c.CustomerData(name="李四", phone="13800138000"), actor=owner)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"phone": "12345"}, "不是有效的手机号"),
+    ({"phone": "010 6512 3456"}, "不是有效的手机号"),
+    ({"name": " "}, "请输入顾客姓名"),
+    ({"birthday_kind": "solar", "birthday": date.today() + timedelta(days=2)}, "不能是将来"),
+    ({"birthday_kind": "lunar", "lunar_month": 13, "lunar_day": 1}, "1–12"),
+    ({"birthday_kind": "lunar", "lunar_month": 2, "lunar_day": 31}, "1–30"),
+    # 农历2023年正月只有29天; 2023 has a leap 2nd month but no leap 3rd.
+    ({"birthday_kind": "lunar", "lunar_month": 1, "lunar_day": 30, "birth_year": 2023},
+     "只有 29 天"),
+    ({"birthday_kind": "lunar", "lunar_month": 3, "lunar_day": 1, "lunar_leap": True,
+      "birth_year": 2023}, "没有闰 3 月"),
+    ({"grade": "E"}, "A、B、C 或 D"),
+])
+def test_bad_customer_input_is_refused_and_nothing_written(db, fields, message):
+    owner = make_user(["marketer"])
+    data = c.CustomerData(**{"name": "王五", "phone": "13912345678", **fields})
+    with pytest.raises(InvalidInput, match=message):
+        c.create_customer(data, actor=owner)
+    assert db.session.scalar(select(c.Customer)) is None
+
+
+def test_lunar_birthday_with_a_real_leap_month(db):
+    customer = make_customer(name="赵六", birthday_kind="lunar", lunar_month=2, lunar_day=29,
+                             lunar_leap=True, birth_year=2023)
+    assert (customer.lunar_month, customer.lunar_day, customer.lunar_leap) == (2, 29, True)
+    assert "闰" in customer.birthday_text
+
+
+def test_referrer_cannot_be_the_customer_themself(db):
+    owner = make_user(["marketer"])
+    customer = make_customer(owner, name="钱七")
+    with pytest.raises(InvalidInput, match="不能是自己的介绍人"):
+        c.update_customer(customer, c.CustomerData(name="钱七", phone=customer.phone,
+                                                   referrer_id=customer.id), actor=owner)
+
+
+def test_search_by_tail_full_phone_name_pinyin_and_initials(db):
+    owner = make_user(["marketer"])
+    make_customer(owner, name="张三", phone="13800138000")
+    make_customer(owner, name="张三丰", phone="13900001234")
+    make_customer(owner, name="李四", phone="13700008000")
+    assert sorted(names(db, owner, q="8000")) == ["张三", "李四"]
+    assert names(db, owner, q="1234") == ["张三丰"]
+    assert names(db, owner, q="138 0013 8000") == ["张三"]
+    assert sorted(names(db, owner, q="zs")) == ["张三", "张三丰"]
+    assert names(db, owner, q="zsf") == ["张三丰"]
+    assert sorted(names(db, owner, q="zhangsan")) == ["张三", "张三丰"]
+    assert sorted(names(db, owner, q="ZhangSan")) == ["张三", "张三丰"]
+    assert sorted(names(db, owner, q="张三")) == ["张三", "张三丰"]
+    assert names(db, owner, q="ls") == ["李四"]
+    assert names(db, owner, q="王") == []
+    assert names(db, owner, q="%") == [] and names(db, owner, q="_") == []
+
+
+def test_each_role_sees_its_customers_and_the_pool(db):
+    hq = make_department("总部")
+    sales1, sales2 = make_department("一部", parent=hq), make_department("二部", parent=hq)
+    m1 = make_user(["marketer"], department=sales1)
+    m2 = make_user(["marketer"], department=sales2)
+    head1 = make_user(["dept_head"], department=sales1)
+    manager = make_user(["manager"], department=hq)
+    make_customer(m1, name="甲")
+    make_customer(m2, name="乙")
+    pooled = make_customer(m2, name="丙")
+    c.release_to_pool([pooled.id], actor=manager, reason="长期不来")
+    assert sorted(names(db, m1)) == ["丙", "甲"]
+    assert sorted(names(db, m2)) == ["丙", "乙"]
+    assert names(db, head1) == ["甲"]
+    assert sorted(names(db, manager)) == ["丙", "乙", "甲"]
+    staff = make_user(["event_staff"])
+    assert names(db, staff) == []
+    with pytest.raises(NotFound):
+        c.get_customer_or_404(pooled.id + 1000, m1)
+
+
+def test_filters(db):
+    owner = make_user(["marketer"])
+    now = utcnow()
+    a = make_customer(owner, name="甲", grade="A", birthday_kind="solar",
+                      birthday=date(1950, 3, 8))
+    make_customer(owner, name="乙", grade="B", birthday_kind="lunar", lunar_month=3,
+                  lunar_day=15)
+    c.record_contact(a, kind="call", content="问候", actor=owner, now=now)
+    assert names(db, owner, grade="A") == ["甲"]
+    assert sorted(names(db, owner, birth_month=3)) == ["乙", "甲"]
+    assert names(db, owner, idle_days=7) == ["乙"]
+    assert names(db, owner, sort="name") == ["甲", "乙"]  # jia < yi
+
+
+def test_reveal_phone_is_audited_and_limited(db):
+    hq = make_department("总部")
+    owner = make_user(["marketer"], department=hq)
+    customer = make_customer(owner, phone="13800138000")
+    assert c.reveal_phone(customer, actor=owner)[0] == "13800138000"
+    entry = db.session.scalar(select(AuditEntry).where(
+        AuditEntry.action == "customer.show_phone"))
+    assert entry.target_id == customer.id and entry.actor_id == owner.id
+    finance = make_user(["finance"])
+    with pytest.raises(PermissionDenied):
+        c.reveal_phone(customer, actor=finance)
+
+
+def test_transfer_one_and_a_whole_book_with_timeline_and_audit(db):
+    hq = make_department("总部")
+    leaving = make_user(["marketer"], department=hq, display_name="离职员")
+    heir = make_user(["marketer"], department=hq, display_name="接手员")
+    manager = make_user(["manager"])
+    mine = [make_customer(leaving, name=f"顾客{i}") for i in range(3)]
+    assert c.transfer_book(leaving, heir, actor=manager, reason="离职交接") == 3
+    assert all(x.owner is heir for x in mine)
+    items = timeline_of(mine[0])
+    assert items[0].kind == "ownership.transfer" and "离职员 → 接手员" in items[0].detail
+    assert db.session.scalar(select(AuditEntry).where(
+        AuditEntry.action == "customer.transfer", AuditEntry.target_id == mine[0].id))
+    with pytest.raises(InvalidInput, match="没有顾客"):
+        c.transfer_book(leaving, heir, actor=manager, reason="再来一次")
+
+
+def test_dept_head_transfers_only_within_the_department(db):
+    hq = make_department("总部")
+    one, two = make_department("一部", parent=hq), make_department("二部", parent=hq)
+    head = make_user(["dept_head"], department=one)
+    m1a, m1b = make_user(["marketer"], department=one), make_user(["marketer"], department=one)
+    m2 = make_user(["marketer"], department=two)
+    inside, outside = make_customer(m1a), make_customer(m2)
+    assert c.transfer_customers([inside.id], m1b, actor=head, reason="调整") == 1
+    with pytest.raises(PermissionDenied):
+        c.transfer_customers([inside.id], m2, actor=head, reason="调整")
+    with pytest.raises(NotFound):
+        c.transfer_customers([outside.id], m1b, actor=head, reason="调整")
+    with pytest.raises(PermissionDenied):
+        c.transfer_customers([inside.id], m1a, actor=m1b, reason="抢客户")
+
+
+def test_claim_limits(db):
+    admin = make_user(["admin"])
+    update_settings({"customers.claims_per_day": 2, "customers.max_owned": 3}, actor=admin)
+    manager = make_user(["manager"])
+    owner = make_user(["marketer"])
+    pool = [make_customer(owner, name=f"公海{i}") for i in range(4)]
+    c.release_to_pool([x.id for x in pool], actor=manager, reason="整理")
+    taker = make_user(["marketer"])
+    c.claim_from_pool(pool[0], actor=taker)
+    c.claim_from_pool(pool[1], actor=taker)
+    with pytest.raises(Conflict, match="今天已领取 2 位"):
+        c.claim_from_pool(pool[2], actor=taker)
+    with pytest.raises(Conflict, match="已不在公海"):
+        c.claim_from_pool(pool[0], actor=make_user(["marketer"]))
+    # Tomorrow the daily limit is fresh, but the cap on owned customers holds.
+    tomorrow = utcnow() + timedelta(days=1)
+    make_customer(taker, name="自有")
+    with pytest.raises(Conflict, match="最多"):
+        c.claim_from_pool(pool[2], actor=taker, now=tomorrow)
+    assert pool[0].owner is taker and pool[0].status == "active"
+
+
+def test_assign_from_pool_and_release_rules(db):
+    owner = make_user(["marketer"])
+    manager = make_user(["manager"])
+    customer = make_customer(owner)
+    with pytest.raises(PermissionDenied):
+        c.release_to_pool([customer.id], actor=owner, reason="不想要")
+    c.release_to_pool([customer.id], actor=manager, reason="整理")
+    assert customer.status == "pool" and customer.owner is None
+    other = make_user(["marketer"])
+    assert c.assign_from_pool([customer.id], other, actor=manager, reason="分配") == 1
+    assert customer.owner is other
+    with pytest.raises(Conflict):
+        c.assign_from_pool([customer.id], owner, actor=manager)
+
+
+def test_nightly_reclaim_moves_idle_customers_once(db):
+    owner = make_user(["marketer"])
+    now = utcnow()
+    idle = make_customer(owner, name="久未跟进")
+    idle.created_at = now - timedelta(days=40)
+    fresh = make_customer(owner, name="刚跟进")
+    fresh.created_at = now - timedelta(days=40)
+    c.record_contact(fresh, kind="visit", content="上门", actor=owner,
+                     now=now - timedelta(days=3))
+    later = now + timedelta(minutes=1)
+    assert c.reclaim_stale_customers(later, days=30) == 1
+    assert idle.status == "pool" and fresh.status == "active"
+    assert c.reclaim_stale_customers(later, days=30) == 0
+    assert timeline_of(idle)[0].kind == "ownership.reclaim"
+
+
+def test_contact_log_updates_last_contact_and_timeline(db):
+    owner = make_user(["marketer"])
+    customer = make_customer(owner)
+    tomorrow = date.today() + timedelta(days=1)
+    log = c.record_contact(customer, kind="call", content="询问用后感受", outcome="满意",
+                           next_follow_up=tomorrow, actor=owner)
+    assert customer.last_contact_at == log.at
+    first = timeline_of(customer)[0]
+    assert first.kind == "contact.call" and "询问用后感受" in first.detail
+    with pytest.raises(InvalidInput, match="写下"):
+        c.record_contact(customer, kind="call", content=" ", actor=owner)
+    with pytest.raises(InvalidInput):
+        c.record_contact(customer, kind="fax", content="x", actor=owner)
