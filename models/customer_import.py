@@ -59,7 +59,7 @@ FIELDS_BY_KEY = {f.key: f for f in IMPORT_FIELDS}
 TEMPLATE_EXAMPLE = {"name": "张秀兰", "phone": "13800138000", "gender": "女",
                     "district": "朝阳区", "address": "幸福里小区3号楼", "channel": "转介绍",
                     "grade": "B", "birthday": "1952-03-08", "lunar_birthday": "",
-                    "owner": "marketer", "tags": "高血压,老会员", "health_notes": "",
+                    "owner": "", "tags": "高血压,老会员", "health_notes": "",
                     "do_not_call": "否"}
 YES = {"是", "y", "yes", "true", "1", "√", "对"}
 
@@ -273,7 +273,7 @@ def dry_run(batch, *, actor, now=None):
     Writes nothing."""
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
-    _, rows = _read(batch.content)
+    _headers, rows = _read(batch.content)
     today = (now or utcnow()).astimezone(company_zone()).date()
     lookups = _Lookups(actor)
     results, phones = [], {}

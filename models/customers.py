@@ -76,7 +76,7 @@ class Customer(db.Model):
                  "pool": lambda: Customer.status == "pool"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(40), index=True)
     #: Lower-case pinyin of the name without spaces ("zhangsan") and its initials ("zs").
     name_pinyin: Mapped[str] = mapped_column(String(160), index=True)
     name_initials: Mapped[str] = mapped_column(String(40), index=True)

@@ -13,7 +13,7 @@ from blueprints.admin.forms import (AuditFilterForm, ConfirmForm, DepartmentForm
                                     ResetPasswordForm, UserFilterForm, UserForm, field_name,
                                     settings_form)
 from extensions import db
-from formatting import company_zone
+from formatting import company_zone, national_phone
 from models import accounts, settings
 from models.accounts import Department, User, UserRole
 from models.audit import ACTIONS, find_audit_entries
@@ -90,9 +90,7 @@ def new_user():
 @role_required("admin")
 def user(user_id):
     target = _user_or_404(user_id)
-    form = UserForm(obj=target, data=None if request.method == "POST" else {
-        "department_id": target.department_id or 0, "roles": target.roles,
-        "phone": target.phone[3:] if target.phone.startswith("+86") else target.phone})
+    form = UserForm(obj=target) if request.method == "POST" else _user_form(target)
     if not form.validate_on_submit():
         return _user_page(target, form), _status(form)
     try:
@@ -108,6 +106,14 @@ def user(user_id):
     return redirect(url_for("admin.user", user_id=target.id))
 
 
+def _user_form(target):
+    """The profile form filled from the user as it is (phone shown as typed, not stored)."""
+    form = UserForm(obj=target, formdata=None)
+    form.phone.data = national_phone(target.phone)
+    form.department_id.data = target.department_id or 0
+    return form
+
+
 def _user_page(target, form, reset_form=None):
     return render_template("admin/user.html", target=target, form=form,
                            reset_form=reset_form or ResetPasswordForm(prefix="reset"),
@@ -119,8 +125,7 @@ def _user_page(target, form, reset_form=None):
 def reset_password(user_id):
     target = _user_or_404(user_id)
     reset_form = ResetPasswordForm(prefix="reset")
-    form = UserForm(obj=target, formdata=None, data={
-        "department_id": target.department_id or 0, "roles": target.roles})
+    form = _user_form(target)
     if not reset_form.validate_on_submit():
         return _user_page(target, form, reset_form), 422
     try:

@@ -11,6 +11,7 @@ from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, Fil
                                         HandoverForm, ImportUploadForm, ListsForm)
 from blueprints.forms import BaseForm
 from extensions import db
+from formatting import national_phone
 from models import customer_import as imports, customers as c
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
@@ -61,9 +62,13 @@ def new():
                                      owner=_owner(form.owner_id.data))
     except c.DuplicateCustomer as exc:
         db.session.rollback()
+        duplicate = _visible_or_none(exc.existing)
+        if duplicate is None:  # not theirs to see: say so without naming the customer
+            exc.message = _("This mobile already belongs to a customer of another marketer "
+                            "(No. %(id)s). Ask your department head.", id=exc.existing.id)
         form.add_error(exc)
         return render_template("customers/form.html", form=form, customer=None,
-                               duplicate=_visible_or_none(exc.existing)), exc.status
+                               duplicate=duplicate), exc.status
     except OperationError as exc:
         db.session.rollback()
         form.add_error(exc)
@@ -105,10 +110,12 @@ def edit(customer_id):
     customer = c.get_customer_or_404(customer_id, current_user)
     if not _page_flags(customer)["may_edit"]:
         abort(403)
-    form = CustomerForm(current_user, obj=customer, data=None if request.method == "POST" else {
-        "phone": customer.phone_national, "phone2": customer.phone2[3:] if
-        customer.phone2.startswith("+86") else customer.phone2,
-        "channel_id": customer.channel_id or 0, "tag_ids": [t.id for t in customer.tags]})
+    form = CustomerForm(current_user, obj=customer)
+    if request.method == "GET":  # shown as typed, not as stored
+        form.phone.data = customer.phone_national
+        form.phone2.data = national_phone(customer.phone2)
+        form.channel_id.data = customer.channel_id or 0
+        form.tag_ids.data = [t.id for t in customer.tags]
     del form.owner_id  # ownership changes by transfer, not by editing
     if not form.validate_on_submit():
         return render_template("customers/form.html", form=form, customer=customer), \

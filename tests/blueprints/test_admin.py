@@ -154,3 +154,10 @@ def test_audit_log_for_admins_and_managers_with_filters(db, client, app, login):
     # A bad date is ignored with a note, never a 500.
     response = client.get("/admin/audit?start=2026-13-45&actor_id=abc")
     assert response.status_code == 200 and "日期" in page_text(response)
+
+
+def test_user_page_shows_the_phone_as_typed(db, client, login):
+    login("admin")
+    target = make_user(["marketer"], phone="13912345678")
+    html = client.get(f"/admin/users/{target.id}").get_data(as_text=True)
+    assert 'value="13912345678"' in html and "+86" not in html

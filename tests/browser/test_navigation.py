@@ -3,12 +3,14 @@ import pytest
 
 from blueprints.admin.commands import DEMO_USERS
 
+CUSTOMERS = ["customers.index", "customers.pool"]
 EXPECTED_NAV = {
-    "admin": ["main.index", "admin.users", "admin.departments", "admin.settings", "admin.audit"],
-    "manager": ["main.index", "admin.audit"],
-    "depthead": ["main.index"],
-    "marketer": ["main.index"],
-    "marketer2": ["main.index"],
+    "admin": ["main.index", *CUSTOMERS, "customers.lists", "admin.users", "admin.departments",
+              "admin.settings", "admin.audit"],
+    "manager": ["main.index", *CUSTOMERS, "customers.lists", "admin.audit"],
+    "depthead": ["main.index", *CUSTOMERS],
+    "marketer": ["main.index", *CUSTOMERS],
+    "marketer2": ["main.index", *CUSTOMERS],
     "staff": ["main.index"],
     "warehouse": ["main.index"],
     "finance": ["main.index"],

@@ -1,0 +1,164 @@
+"""Speed of the customer archive (issue 3), on its own SQLite database built by the migrations.
+
+    .venv/bin/python bench/customers.py [--customers 200000] [--queries 200]
+
+Builds N customers (Faker zh_CN, seeded) owned by 100 marketers, then measures the search box
+in-process with the test client (the htmx partial a tablet gets), as a manager (every customer in
+scope) and as a marketer (own + pool): phone tail, initials and name queries, p95 in ms. Then the
+dry run of a 10,000-row import. Ends with one JSON line of the figures.
+"""
+import argparse
+import io
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from faker import Faker  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from itsdangerous import URLSafeTimedSerializer  # noqa: E402
+from openpyxl import Workbook  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+
+from app import create_app  # noqa: E402
+from extensions import db  # noqa: E402
+from models import accounts, customer_import, customers as c  # noqa: E402
+from models.base import utcnow  # noqa: E402
+
+
+def build(n, seed=7):
+    fake = Faker("zh_CN")
+    Faker.seed(seed)
+    random.seed(seed)
+    hq = accounts.create_department("总部", actor=None)
+    departments = [accounts.create_department(f"销售{i}部", parent=hq, actor=None)
+                   for i in range(1, 11)]
+    marketers = [accounts.create_user(username=f"m{i}", display_name=fake.name(),
+                                      password="bench2026x", roles=["marketer"],
+                                      department=departments[i % 10], actor=None)
+                 for i in range(100)]
+    manager = accounts.create_user(username="boss", display_name="老板", password="bench2026x",
+                                   roles=["manager"], department=hq, actor=None)
+    c.ensure_default_channels()
+    db.session.commit()
+    channels = list(db.session.scalars(select(c.Channel.id)))
+    now = utcnow()
+    used, rows = set(), []
+    table = c.Customer.__table__
+    while len(used) < n:
+        phone = f"1{random.choice('3589')}{random.randint(0, 999999999):09d}"
+        if phone in used:
+            continue
+        used.add(phone)
+        name = fake.name()
+        pinyin, initials = c.pinyin_of(name)
+        owner = random.choice(marketers)
+        pooled = random.random() < 0.05
+        rows.append({
+            "name": name, "name_pinyin": pinyin, "name_initials": initials,
+            "gender": random.choice("MF"), "phone": "+86" + phone, "phone_reversed": phone[::-1],
+            "phone2": "", "address": "", "district": "", "channel_id": random.choice(channels),
+            "grade": random.choice(["", "A", "B", "C", "D"]), "grade_is_manual": False,
+            "health_notes": "", "birthday_kind": "", "lunar_leap": False, "do_not_call": False,
+            "do_not_sms": False, "owner_id": None if pooled else owner.id,
+            "department_id": owner.department_id, "status": "pool" if pooled else "active",
+            "created_at": now - timedelta(minutes=len(rows)),
+        })
+        if len(rows) == 5000:
+            db.session.execute(insert(table), rows)
+            rows = []
+    if rows:
+        db.session.execute(insert(table), rows)
+    db.session.commit()
+    return manager, marketers[0], sorted(used)
+
+
+def signed_in_client(app, username):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["csrf_token"] = "b" * 40
+    token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps("b" * 40)
+    response = client.post("/auth/login", data={"username": username, "password": "bench2026x",
+                                                "csrf_token": token})
+    assert response.status_code == 302, response.status_code
+    return client
+
+
+def p95_ms(client, queries):
+    timings = []
+    for query in queries:
+        started = time.perf_counter()
+        response = client.get("/customers/", query_string={"q": query},
+                              headers={"HX-Request": "true"})
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    return round(statistics.quantiles(timings, n=20)[-1], 1)
+
+
+def import_dry_run(app, marketer_name, rows=10000, seed=11):
+    fake = Faker("zh_CN")
+    Faker.seed(seed)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["姓名", "手机号", "性别", "生日", "来源"])
+    for i in range(rows):
+        sheet.append([fake.name(), f"166{i:08d}", random.choice(["男", "女"]),
+                      fake.date_of_birth(minimum_age=55, maximum_age=85).isoformat(), "门店"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with app.app_context():
+        marketer = accounts.find_user_by_username(marketer_name)
+        started = time.perf_counter()
+        batch = customer_import.upload("bench.xlsx", buffer.getvalue(), actor=marketer)
+        results = customer_import.dry_run(batch, actor=marketer)
+        elapsed = time.perf_counter() - started
+        counts = customer_import.summarise(results)
+        db.session.rollback()
+    return round(elapsed, 2), counts
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=200000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-customers-"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
+                      "INSTANCE_DIR": str(folder), "SECRET_KEY": "bench",
+                      "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    started = time.perf_counter()
+    with app.app_context():
+        upgrade()
+        manager, marketer, phones = build(args.customers)
+        names = list(db.session.scalars(select(c.Customer.name).order_by(c.Customer.id)
+                                        .limit(args.queries * 10)))
+        manager_name, marketer_name = manager.username, marketer.username
+        own_phones = list(db.session.scalars(select(c.Customer.phone).where(
+            c.Customer.owner_id == marketer.id)))
+    build_s = round(time.perf_counter() - started, 1)
+    rng = random.Random(3)
+    tails = [p[-4:] for p in rng.sample(phones, args.queries)]
+    initials = [c.pinyin_of(n)[1] for n in rng.sample(names, args.queries)]
+    name_queries = [n[:2] for n in rng.sample(names, args.queries)]
+    figures = {"customers": args.customers, "build_s": build_s}
+    for who in (manager_name, marketer_name):
+        client = signed_in_client(app, who)
+        p95_ms(client, tails[:20])  # warm the caches
+        suffix = "" if who == manager_name else "_marketer"
+        figures[f"search_phone_tail_p95_ms{suffix}"] = p95_ms(client, tails)
+        figures[f"search_initials_p95_ms{suffix}"] = p95_ms(client, initials)
+        figures[f"search_name_p95_ms{suffix}"] = p95_ms(client, name_queries)
+    figures["marketer_owns"] = len(own_phones)
+    figures["import_dry_run_10k_s"], counts = import_dry_run(app, marketer_name)
+    figures["import_dry_run_counts"] = counts
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

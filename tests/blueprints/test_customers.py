@@ -1,0 +1,209 @@
+"""The customer screens over HTTP: search, scoping by URL, masking, follow-ups, ownership, the
+pool, export permission."""
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from models import customers as c
+from models.audit import AuditEntry
+from models.settings import update_settings
+from tests.conftest import page_text
+from tests.factories import make_customer, make_department, make_user
+
+
+def rows_text(response):
+    text = page_text(response)
+    return text[text.index("位顾客"):] if "位顾客" in text else text
+
+
+def test_search_box_answers_each_form_and_masks_phones(db, client, login):
+    me = login("marketer")
+    make_customer(me, name="张三", phone="13800138000")
+    make_customer(me, name="李四", phone="13912345678")
+    for query, expected, absent in [("8000", "张三", "李四"), ("zs", "张三", "李四"),
+                                    ("zhangsan", "张三", "李四"), ("李", "李四", "张三"),
+                                    ("13912345678", "李四", "张三")]:
+        response = client.get(f"/customers/?q={query}", headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        text = rows_text(response)
+        assert expected in text and absent not in text, query
+    text = page_text(client.get("/customers/"))
+    assert "138****8000" in text and "13800138000" not in text
+
+
+def test_marketer_cannot_reach_another_marketers_customer_by_url(db, client, login):
+    other = make_user(["marketer"])
+    theirs = make_customer(other, name="别人的顾客")
+    login("marketer")
+    for method, path in [("GET", f"/customers/{theirs.id}"),
+                         ("GET", f"/customers/{theirs.id}/edit"),
+                         ("POST", f"/customers/{theirs.id}/contacts"),
+                         ("POST", f"/customers/{theirs.id}/phone")]:
+        response = client.open(path, method=method, data={"kind": "call", "content": "x"})
+        assert response.status_code == 404, path
+        assert "别人的顾客" not in page_text(response)
+    assert "别人的顾客" not in page_text(client.get("/customers/?q=bie"))
+
+
+def test_register_customer_and_duplicate_phone(db, client, login):
+    me = login("marketer")
+    response = client.post("/customers/new", data={
+        "name": "王秀英", "phone": "13800001111", "gender": "F", "birthday_kind": "lunar",
+        "lunar_month": "8", "lunar_day": "15", "grade": "B"})
+    assert response.status_code == 302
+    customer = db.session.scalar(select(c.Customer).where(c.Customer.name == "王秀英"))
+    assert customer.owner is me and customer.name_initials == "wxy"
+    assert "已登记顾客" in page_text(client.get(response.location))
+    again = client.post("/customers/new", data={"name": "王秀", "phone": "138-0000-1111"})
+    assert again.status_code == 409
+    assert "该手机号已属于顾客 王秀英" in page_text(again)
+    assert f'href="/customers/{customer.id}"' in again.get_data(as_text=True)
+    # Another marketer learns the number is taken, not whose customer it is.
+    other = make_user(["marketer"])
+    client.post("/auth/logout")
+    login(other)
+    response = client.post("/customers/new", data={"name": "王", "phone": "13800001111"})
+    assert response.status_code == 409
+    text = page_text(response)
+    assert "其他业务员的顾客" in text and "王秀英" not in text
+
+
+def test_bad_customer_form_input_gets_chinese_messages(db, client, login):
+    login("marketer")
+    cases = [({"name": "甲", "phone": "12345"}, "不是有效的手机号"),
+             ({"name": "甲", "phone": "13800002222", "birthday_kind": "solar",
+               "birthday": "2999-01-01"}, "不能是将来"),
+             ({"name": "甲", "phone": "13800002222", "birthday_kind": "lunar",
+               "lunar_month": "1", "lunar_day": "30", "birth_year": "2023"}, "只有 29 天"),
+             ({"name": "", "phone": "13800002222"}, "请输入顾客姓名"),
+             ({"name": "甲" * 41, "phone": "13800002222"}, "40"),
+             ({"name": "甲", "phone": "13800002222", "lunar_month": "13",
+               "birthday_kind": "lunar", "lunar_day": "1"}, "12")]
+    for data, message in cases:
+        response = client.post("/customers/new", data=data)
+        assert response.status_code in (409, 422), data
+        assert message in page_text(response), (message, page_text(response)[:300])
+    assert db.session.scalar(select(func.count(c.Customer.id))) == 0
+
+
+def test_show_number_is_audited_and_contact_goes_on_the_timeline(db, client, login):
+    me = login("marketer")
+    customer = make_customer(me, name="周大爷", phone="13800003333")
+    page = page_text(client.get(f"/customers/{customer.id}"))
+    assert "138****3333" in page and "13800003333" not in page
+    response = client.post(f"/customers/{customer.id}/phone", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "13800003333" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "customer.show_phone", AuditEntry.target_id == customer.id)) == 1
+    response = client.post(f"/customers/{customer.id}/contacts", data={
+        "kind": "call", "content": "提醒周六来听讲座", "outcome": "答应来"})
+    assert response.status_code == 302
+    timeline = page_text(client.get(f"/customers/{customer.id}"))
+    assert "提醒周六来听讲座" in timeline and "登记为顾客" in timeline
+    response = client.post(f"/customers/{customer.id}/contacts", data={"kind": "call",
+                                                                      "content": ""})
+    assert response.status_code == 422 and "请写下跟进内容" in page_text(response)
+
+
+def test_pool_claim_over_http_with_limit_message(db, client, login):
+    admin = make_user(["admin"])
+    update_settings({"customers.claims_per_day": 1}, actor=admin)
+    manager = make_user(["manager"])
+    pooled = [make_customer(name=f"公海{i}") for i in range(2)]
+    c.release_to_pool([x.id for x in pooled], actor=manager, reason="整理")
+    me = login("marketer")
+    listing = page_text(client.get("/customers/pool"))
+    assert "公海0" in listing and "今日已领取 0 / 1" in listing
+    response = client.post(f"/customers/{pooled[0].id}/claim")
+    assert response.status_code == 302 and pooled[0].owner is me
+    response = client.post(f"/customers/{pooled[1].id}/claim")
+    assert "每日上限" in page_text(client.get(response.location))
+    assert pooled[1].status == "pool"
+
+
+def test_dept_head_bulk_transfer_and_release(db, client, login):
+    dept = make_department("销售一部")
+    head = make_user(["dept_head"], department=dept)
+    a, b = make_user(["marketer"], department=dept), make_user(["marketer"], department=dept)
+    customers = [make_customer(a, name=f"顾客{i}") for i in range(3)]
+    login(head)
+    response = client.post("/customers/bulk", data={
+        "ids": [str(customers[0].id), str(customers[1].id)], "action": "transfer",
+        "to_owner_id": str(b.id), "reason": "调整"})
+    assert response.status_code == 302
+    assert customers[0].owner is b and customers[1].owner is b and customers[2].owner is a
+    assert "已转移 2 位顾客" in page_text(client.get(response.location))
+    response = client.post("/customers/bulk", data={
+        "ids": [str(customers[2].id)], "action": "release", "reason": ""})
+    assert "请填写放入公海的原因" in page_text(client.get(response.location))
+    assert customers[2].status == "active"
+
+
+def test_handover_of_a_leaving_marketers_book(db, client, login):
+    leaving, heir = make_user(["marketer"]), make_user(["marketer"])
+    for i in range(4):
+        make_customer(leaving, name=f"老顾客{i}")
+    login("manager")
+    response = client.post("/customers/handover", data={
+        "from_owner_id": str(leaving.id), "to_owner_id": str(heir.id), "reason": "离职交接"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(func.count(c.Customer.id)).where(
+        c.Customer.owner_id == heir.id)) == 4
+
+
+def test_export_is_a_permission_audited_and_formula_safe(db, client, login):
+    owner = make_user(["marketer"])
+    make_customer(owner, name="=HYPERLINK(\"http://x\")", phone="13800004444")
+    login(owner)
+    assert client.get("/customers/export.xlsx").status_code == 403
+    client.post("/auth/logout")
+    login("manager")
+    response = client.get("/customers/export.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.values)
+    assert rows[0][:4] == ("编号", "姓名", "性别", "手机号")
+    assert rows[1][1].startswith("'=") and rows[1][3] == "13800004444"
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "customer.export")) == 1
+
+
+def test_edit_keeps_owner_and_records_a_manual_grade(db, client, login):
+    me = login("marketer")
+    customer = make_customer(me, name="赵大妈", phone="13800005555")
+    page = client.get(f"/customers/{customer.id}/edit")
+    assert page.status_code == 200 and 'value="13800005555"' in page.get_data(as_text=True)
+    response = client.post(f"/customers/{customer.id}/edit", data={
+        "name": "赵大妈", "phone": "13800005555", "grade": "A", "do_not_call": "y"})
+    assert response.status_code == 302
+    assert customer.grade == "A" and customer.grade_is_manual and customer.do_not_call
+    assert customer.owner is me
+    assert "请勿给该顾客打电话" in page_text(client.get(f"/customers/{customer.id}"))
+
+
+def test_phone_masking_per_role(db, client, login):
+    dept = make_department("销售一部")
+    owner = make_user(["marketer"], department=dept)
+    customer = make_customer(owner, phone="13800006666")
+    for roles, may_show in [(["dept_head"], True), (["manager"], True), (["admin"], True)]:
+        login(make_user(roles, department=dept))
+        page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+        assert "138****6666" in page and "13800006666" not in page
+        assert ('data-testid="show-phone"' in page) is may_show, roles
+        client.post("/auth/logout")
+    login(make_user(["finance"]))
+    assert client.get(f"/customers/{customer.id}").status_code == 403
+
+
+def test_managed_lists_of_channels_and_tags(db, client, login):
+    login("manager")
+    response = client.post("/customers/lists", data={"kind": "tag", "name": "心脑血管"})
+    assert response.status_code == 302
+    tag = db.session.scalar(select(c.Tag).where(c.Tag.name == "心脑血管"))
+    assert tag.is_active
+    again = client.post("/customers/lists", data={"kind": "tag", "name": "心脑血管"})
+    assert again.status_code == 422 and "已在列表中" in page_text(again)
+    client.post(f"/customers/lists/tag/{tag.id}/toggle")
+    assert not tag.is_active
+    assert client.post("/customers/lists/nope/1/toggle").status_code == 404
