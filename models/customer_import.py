@@ -284,7 +284,7 @@ def dry_run(batch, *, actor, now=None):
                            phone=_text(values.get("phone")))
         try:
             data, owner = _row_data(values, lookups, actor)
-            cleaned = c._clean(data, today=today)  # same rules as the form
+            cleaned = c.clean_customer_data(data, today=today)  # same rules as the form
             result.data, result.owner, result.phone = data, owner, cleaned["phone"]
             if cleaned["phone"] in phones:
                 result.status = "duplicate"

@@ -1,0 +1,299 @@
+"""Customer input rules (normalising, birthdays) and reads (search, filters, counts)."""
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import phonenumbers
+from flask_babel import gettext as _
+from lunar_python import LunarYear
+from pypinyin import Style, lazy_pinyin
+from sqlalchemy import and_, func, or_, select
+
+from extensions import db
+from formatting import company_zone
+from models.audit import audit
+from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
+from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer,
+                                     OwnershipChange, customer_tags)
+from models.scoping import can_see_full_phone, department_subtree_ids, scoped
+from models.settings import get_setting
+
+# --- Normalising input -------------------------------------------------------------------------
+
+def pinyin_of(name):
+    """(full pinyin, initials) of a name, lower-case, no spaces: 张三 → ("zhangsan", "zs")."""
+    syllables = [s.lower() for s in lazy_pinyin(name or "", errors="default") if s.strip()]
+    initials = [s.lower() for s in lazy_pinyin(name or "", style=Style.FIRST_LETTER)
+                if s.strip()]
+    clean = re.compile(r"[^0-9a-z]")
+    return clean.sub("", "".join(syllables)), clean.sub("", "".join(initials))
+
+
+def normalise_phone(raw, field="phone", required=True):
+    """A mainland mobile in E.164, or InvalidInput with the reason."""
+    raw = (raw or "").strip()
+    if not raw:
+        if required:
+            raise InvalidInput(_("Enter the mobile number."), field=field)
+        return ""
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        number = None
+    mobile = (phonenumbers.PhoneNumberType.MOBILE,
+              phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    if number is None or not phonenumbers.is_valid_number(number) or \
+            phonenumbers.number_type(number) not in mobile:
+        raise InvalidInput(_("%(value)s is not a valid mobile number.", value=raw), field=field)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_lunar_birthday(month, day, leap, year=None):
+    """Raise InvalidInput unless month/day (leap) is a lunar date that exists (in `year`)."""
+    if not month or not 1 <= month <= 12:
+        raise InvalidInput(_("The lunar month must be 1–12."), field="lunar_month")
+    if not day or not 1 <= day <= 30:
+        raise InvalidInput(_("The lunar day must be 1–30."), field="lunar_day")
+    if year:
+        lunar_month = LunarYear.fromYear(year).getMonth(-month if leap else month)
+        if lunar_month is None:
+            raise InvalidInput(_("Lunar year %(year)s has no leap month %(month)s.", year=year,
+                                 month=month), field="lunar_month")
+        if day > lunar_month.getDayCount():
+            raise InvalidInput(_("Lunar month %(month)s of %(year)s has only %(n)s days.",
+                                 month=month, year=year, n=lunar_month.getDayCount()),
+                               field="lunar_day")
+
+
+@dataclass
+class CustomerData:
+    """What a person may type about a customer (the form, or an import row), unchecked."""
+    name: str = ""
+    phone: str = ""
+    gender: str = ""
+    phone2: str = ""
+    address: str = ""
+    district: str = ""
+    channel_id: int | None = None
+    referrer_id: int | None = None
+    grade: str = ""
+    health_notes: str = ""
+    birthday_kind: str = ""
+    birthday: date | None = None
+    lunar_month: int | None = None
+    lunar_day: int | None = None
+    lunar_leap: bool = False
+    birth_year: int | None = None
+    anniversary: date | None = None
+    do_not_call: bool = False
+    do_not_sms: bool = False
+    tag_ids: tuple = ()
+
+
+def clean_customer_data(data, *, today, own_id=None):
+    """Check CustomerData (the same rules for the form and an import row); return a dict of
+    column values. Raises InvalidInput."""
+    name = (data.name or "").strip()
+    if not name:
+        raise InvalidInput(_("Enter the customer's name."), field="name")
+    if len(name) > 40:
+        raise InvalidInput(_("The name can be at most 40 characters."), field="name")
+    values = {"name": name, "phone": normalise_phone(data.phone),
+              "phone2": normalise_phone(data.phone2, field="phone2", required=False),
+              "gender": data.gender if data.gender in GENDERS else "",
+              "address": (data.address or "").strip()[:200],
+              "district": (data.district or "").strip()[:40],
+              "health_notes": (data.health_notes or "").strip(),
+              "do_not_call": bool(data.do_not_call), "do_not_sms": bool(data.do_not_sms),
+              "anniversary": data.anniversary}
+    if data.grade and data.grade not in GRADES:
+        raise InvalidInput(_("The grade must be A, B, C or D."), field="grade")
+    values["grade"] = data.grade or ""
+    values["name_pinyin"], values["name_initials"] = pinyin_of(name)
+    values["phone_reversed"] = values["phone"][3:][::-1]
+    if data.channel_id and db.session.get(Channel, data.channel_id) is None:
+        raise InvalidInput(_("Unknown source channel."), field="channel_id")
+    values["channel_id"] = data.channel_id or None
+    if data.referrer_id:
+        if own_id is not None and data.referrer_id == own_id:
+            raise InvalidInput(_("A customer cannot be their own referrer."),
+                               field="referrer_id")
+        if db.session.get(Customer, data.referrer_id) is None:
+            raise InvalidInput(_("The referrer does not exist."), field="referrer_id")
+    values["referrer_id"] = data.referrer_id or None
+    if data.anniversary and data.anniversary > today:
+        raise InvalidInput(_("The anniversary cannot be in the future."), field="anniversary")
+    values.update(birthday_kind="", birthday=None, lunar_month=None, lunar_day=None,
+                  lunar_leap=False, birth_year=None, birth_month=None)
+    if data.birthday_kind == "solar" and data.birthday:
+        if data.birthday > today:
+            raise InvalidInput(_("The birthday cannot be in the future."), field="birthday")
+        if data.birthday.year < 1900:
+            raise InvalidInput(_("The birthday is too long ago."), field="birthday")
+        values.update(birthday_kind="solar", birthday=data.birthday,
+                      birth_year=data.birthday.year, birth_month=data.birthday.month)
+    elif data.birthday_kind == "lunar" and (data.lunar_month or data.lunar_day):
+        year = data.birth_year or None
+        if year and not 1900 <= year <= today.year:
+            raise InvalidInput(_("The year of birth must be between 1900 and this year."),
+                               field="birth_year")
+        check_lunar_birthday(data.lunar_month, data.lunar_day, data.lunar_leap, year)
+        values.update(birthday_kind="lunar", lunar_month=data.lunar_month,
+                      lunar_day=data.lunar_day, lunar_leap=bool(data.lunar_leap),
+                      birth_year=year)
+    elif data.birth_year:
+        values["birth_year"] = data.birth_year
+    return values
+
+
+# --- Reads -------------------------------------------------------------------------------------
+
+def find_by_phone(phone):
+    """The customer with this mobile (any format), or None."""
+    try:
+        normalised = normalise_phone(phone)
+    except InvalidInput:
+        return None
+    return db.session.scalar(select(Customer).where(Customer.phone == normalised))
+
+
+def visible_customers(user):
+    """A select of the customers `user` may see (own + pool for a marketer, and so on)."""
+    return scoped(select(Customer), user, Customer)
+
+
+def get_customer_or_404(customer_id, user):
+    """The customer if `user` may see them, else NotFound."""
+    from models.scoping import get_scoped_or_404
+    return get_scoped_or_404(Customer, customer_id, user)
+
+
+def _prefix(column, text):
+    """column starts with `text`, as an index-friendly range (no LIKE, no escaping)."""
+    return and_(column >= text, column < text + "\uffff")
+
+
+def search_clause(text):
+    """The WHERE clause of the one search box: a phone tail (4+ digits), a full phone, a name,
+    pinyin or initials. None for an empty box."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    digits = re.sub(r"[\s-]", "", text)
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    if digits.isdigit():
+        if len(digits) >= 11:
+            phone = "+86" + digits[-11:]
+            return or_(Customer.phone == phone, Customer.phone2 == phone)
+        if len(digits) >= 4:
+            return _prefix(Customer.phone_reversed, digits[::-1])
+        return Customer.id == int(digits)  # a short number: the customer number
+    lowered = text.lower().replace(" ", "")
+    if re.fullmatch(r"[a-z]+", lowered):
+        return or_(_prefix(Customer.name_initials, lowered),
+                   _prefix(Customer.name_pinyin, lowered))
+    return _prefix(Customer.name, text)
+
+
+@dataclass
+class CustomerFilter:
+    """The filters of the customer list (None/empty means any)."""
+    q: str = ""
+    owner_id: int | None = None
+    department_id: int | None = None
+    grade: str = ""
+    tag_id: int | None = None
+    channel_id: int | None = None
+    status: str = ""
+    birth_month: int | None = None
+    #: Only customers whose last contact is older than this many days (or never).
+    idle_days: int | None = None
+    sort: str = "recent"
+
+
+SORTS = {
+    "recent": (Customer.created_at.desc(), Customer.id.desc()),
+    "name": (Customer.name_pinyin, Customer.id),
+    "last_contact": (Customer.last_contact_at.is_(None).desc(), Customer.last_contact_at,
+                     Customer.id),
+    "grade": (Customer.grade == "", Customer.grade, Customer.id),
+}
+
+
+def find_customers(user, filters, now=None):
+    """A select of the customers `user` may see that match `filters`, sorted."""
+    query = visible_customers(user)
+    if (clause := search_clause(filters.q)) is not None:
+        query = query.where(clause)
+    if filters.owner_id:
+        query = query.where(Customer.owner_id == filters.owner_id)
+    if filters.department_id:
+        query = query.where(Customer.department_id.in_(
+            department_subtree_ids(filters.department_id)))
+    if filters.grade in GRADES:
+        query = query.where(Customer.grade == filters.grade)
+    if filters.tag_id:
+        query = query.where(Customer.id.in_(select(customer_tags.c.customer_id).where(
+            customer_tags.c.tag_id == filters.tag_id)))
+    if filters.channel_id:
+        query = query.where(Customer.channel_id == filters.channel_id)
+    if filters.status in STATUSES:
+        query = query.where(Customer.status == filters.status)
+    if filters.birth_month:
+        query = query.where(or_(Customer.birth_month == filters.birth_month,
+                                and_(Customer.birthday_kind == "lunar",
+                                     Customer.lunar_month == filters.birth_month)))
+    if filters.idle_days:
+        cutoff = (now or utcnow()) - timedelta(days=filters.idle_days)
+        query = query.where(or_(Customer.last_contact_at.is_(None),
+                                Customer.last_contact_at < cutoff))
+    return query.order_by(*SORTS.get(filters.sort, SORTS["recent"]))
+
+
+def duplicate_of(phone, own_id=None):
+    """The customer who already has this mobile (other than `own_id`), or None."""
+    query = select(Customer).where(Customer.phone == phone)
+    if own_id is not None:
+        query = query.where(Customer.id != own_id)
+    return db.session.scalar(query)
+
+
+class DuplicateCustomer(Conflict):
+    """The mobile belongs to another customer; `existing` is that customer."""
+
+    def __init__(self, existing):
+        super().__init__(_("This mobile already belongs to customer %(name)s (No. %(id)s).",
+                           name=existing.name, id=existing.id), field="phone")
+        self.existing = existing
+
+
+def claims_today(user, now=None):
+    """How many customers `user` has claimed from the pool today (company time zone)."""
+    now = now or utcnow()
+    local = now.astimezone(company_zone())
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return db.session.scalar(select(func.count(OwnershipChange.id)).where(
+        OwnershipChange.actor_id == user.id, OwnershipChange.kind == "claim",
+        OwnershipChange.at >= start)) or 0
+
+
+def owned_count(user):
+    return db.session.scalar(select(func.count(Customer.id)).where(
+        Customer.owner_id == user.id, Customer.status != "pool")) or 0
+
+
+def may_export(user):
+    """Exporting the customer list is a permission (a setting: which roles)."""
+    return user.has_role(*get_setting("customers.export_roles"))
+
+
+def reveal_phone(customer, *, actor, ip=None, now=None):
+    """Return the full mobile numbers for an allowed user, recording that they looked."""
+    if not can_see_full_phone(actor, owner_id=customer.owner_id,
+                              department_id=customer.department_id):
+        raise PermissionDenied(_("Only the owner, their department head, managers and "
+                                 "administrators may see the full number."))
+    audit(actor, "customer.show_phone", customer, summary=customer.name, ip=ip, now=now)
+    return customer.phone_national, (customer.phone2[3:] if customer.phone2.startswith("+86")
+                                     else customer.phone2)
