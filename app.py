@@ -86,12 +86,14 @@ def register_blueprints(app):
     from blueprints.admin.routes import bp as admin_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.customers.routes import bp as customers_bp
+    from blueprints.events.routes import bp as events_bp
     from blueprints.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(events_bp)
 
 
 def register_commands(app):
@@ -151,12 +153,17 @@ def register_errorhandlers(app):
 
 def register_jinja(app):
     from blueprints.nav import nav_items
+    from models import events
     from models.accounts import ROLES
     from models.settings import get_setting
 
     app.jinja_env.filters.update(formatting.FILTERS)
     app.jinja_env.globals.update(nav_items=nav_items, ROLES=ROLES, get_setting=get_setting,
-                                 get_locale=get_locale)
+                                 get_locale=get_locale, EVENT_KINDS=events.KINDS,
+                                 EVENT_STATUSES=events.STATUSES,
+                                 EVENT_COST_KINDS=events.COST_KINDS,
+                                 INVITATION_STATUSES=events.INVITATION_STATUSES,
+                                 INVITATION_TRANSITIONS=events.INVITATION_TRANSITIONS)
 
 
 def register_hooks(app):

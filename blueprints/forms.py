@@ -55,3 +55,8 @@ def add_operation_error(form, exc):
 def choices(pairs):
     """(value, label) pairs as WTForms SelectChoice objects (tuples are deprecated in 3.3)."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def error_text(form):
+    """All of a form's errors as one line (for a flash message after a redirect)."""
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)

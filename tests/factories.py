@@ -37,3 +37,22 @@ def make_customer(owner=None, *, name="张三", phone=None, actor=None, **fields
     customer = customers.create_customer(data, actor=actor or owner, owner=owner)
     db.session.flush()
     return customer
+
+
+def make_event(planner=None, *, title="健康讲座", status="open", capacity=100, days=3):
+    """An event starting in `days` days, moved to `status` along the allowed path."""
+    from datetime import timedelta
+
+    from models import events
+    from models.base import utcnow
+    planner = planner or make_user(["manager"])
+    start = utcnow() + timedelta(days=days)
+    event = events.create_event(title=title, kind="lecture", venue="幸福酒店三楼",
+                                starts_at=start, ends_at=start + timedelta(hours=3),
+                                capacity=capacity, actor=planner)
+    path = {"planning": [], "open": ["open"], "in_progress": ["open", "in_progress"],
+            "closed": ["open", "in_progress", "closed"], "cancelled": ["cancelled"]}[status]
+    for step in path:
+        events.change_event_status(event, step, actor=planner)
+    db.session.flush()
+    return event

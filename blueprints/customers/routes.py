@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from blueprints.access import role_required
 from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, FilterForm,
                                         HandoverForm, ImportUploadForm, ListsForm)
-from blueprints.forms import BaseForm
+from blueprints.events.forms import InviteForm
+from blueprints.forms import BaseForm, error_text
 from extensions import db
 from formatting import national_phone
 from models import customer_import as imports, customers as c
@@ -46,7 +47,7 @@ def index():
     page = db.paginate(query, per_page=PER_PAGE, error_out=False, count=True)
     template = "customers/_results.html" if request.headers.get("HX-Request") \
         else "customers/index.html"
-    return render_template(template, form=form, page=page,
+    return render_template(template, form=form, page=page, invite_form=InviteForm(),
                            bulk=BulkForm(current_user), may_export=c.may_export(current_user),
                            ownership=current_user.has_role(*OWNERSHIP_ROLES))
 
@@ -92,7 +93,8 @@ def show(customer_id):
     customer = c.get_customer_or_404(customer_id, current_user)
     return render_template("customers/show.html", customer=customer,
                            contact_form=ContactForm(), action_form=BaseForm(),
-                           timeline=timeline_of(customer), **_page_flags(customer))
+                           invite_form=InviteForm(), timeline=timeline_of(customer),
+                           **_page_flags(customer))
 
 
 def _page_flags(customer):
@@ -149,7 +151,8 @@ def add_contact(customer_id):
             flash(_("Follow-up recorded."), "success")
             return redirect(url_for("customers.show", customer_id=customer.id))
     return render_template("customers/show.html", customer=customer, contact_form=form,
-                           action_form=BaseForm(), timeline=timeline_of(customer),
+                           action_form=BaseForm(), invite_form=InviteForm(),
+                           timeline=timeline_of(customer),
                            **_page_flags(customer)), 422
 
 
@@ -193,7 +196,7 @@ def bulk():
     back = back if back.startswith("/customers") and not back.startswith("//") \
         else url_for("customers.index")
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
+        flash(error_text(form), "danger")
         return redirect(back)
     ids = form.customer_ids()
     operations = {
@@ -268,6 +271,7 @@ def pool():
                  "cap": get_setting("customers.max_owned")}
     return render_template("customers/pool.html", form=form, page=page, stats=stats,
                            bulk=BulkForm(current_user), action_form=BaseForm(),
+                           invite_form=InviteForm(),
                            ownership=current_user.has_role(*OWNERSHIP_ROLES))
 
 

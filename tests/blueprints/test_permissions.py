@@ -44,6 +44,21 @@ MATRIX = {
     "customers.import_upload": CUSTOMER,
     "customers.import_map": CUSTOMER,
     "customers.import_preview": CUSTOMER,
+    "events.index": CUSTOMER | {"event_staff"},
+    "events.show": CUSTOMER | {"event_staff"},
+    "events.new": OWNERSHIP,
+    "events.edit": OWNERSHIP,
+    "events.status": OWNERSHIP,
+    "events.add_cost": OWNERSHIP,
+    "events.remove_cost": OWNERSHIP,
+    "events.add_table": OWNERSHIP,
+    "events.staff": OWNERSHIP,
+    "events.invitations": CUSTOMER,
+    "events.invitation_status": CUSTOMER,
+    "events.invite": CUSTOMER,
+    "events.bulk_invite": CUSTOMER,
+    "events.cards": CUSTOMER,
+    "events.card": CUSTOMER,
     "customers.lists": {"admin", "manager"},
     "customers.toggle_list_item": {"admin", "manager"},
 }
@@ -53,7 +68,8 @@ def routes(app):
     """(endpoint, method, path) for every rule, with ids filled in."""
     values = {"user_id": "1", "department_id": "1", "filename": "css/app.css",
               "customer_id": "1", "token": "00000000-0000-4000-8000-000000000000",
-              "kind": "tag", "item_id": "1"}
+              "kind": "tag", "item_id": "1", "event_id": "1", "invitation_id": "1",
+              "cost_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

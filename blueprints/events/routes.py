@@ -1,0 +1,333 @@
+"""Events and invitations: plan, cost, seat, invite (one or many), confirm, print cards."""
+from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.access import role_required
+from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
+                                     StaffForm, TableForm)
+from blueprints.forms import BaseForm, error_text
+from extensions import db
+from models import customers as c, events as ev
+from models.accounts import Department, User
+from models.base import InvalidInput, NotFound, OperationError, utcnow
+from reports import invitation_cards
+
+bp = Blueprint("events", __name__, url_prefix="/events")
+
+OFFICE = ("admin", "manager", "dept_head", "marketer")
+PLANNERS = ev.PLANNER_ROLES
+
+
+def _status(form):
+    return 422 if form.is_submitted() else 200
+
+
+def _back_to(event, anchor=""):
+    return redirect(url_for("events.show", event_id=event.id) + anchor)
+
+
+@bp.get("/")
+@role_required(*OFFICE, "event_staff")
+def index():
+    status = request.args.get("status", "")
+    query = ev.visible_events(current_user).order_by(ev.Event.starts_at.desc())
+    if status in ev.STATUSES:
+        query = query.where(ev.Event.status == status)
+    page = db.paginate(query, per_page=30, error_out=False)
+    return render_template("events/index.html", page=page, status=status)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def new():
+    form = EventForm()
+    if not form.validate_on_submit():
+        return render_template("events/form.html", form=form, event=None), _status(form)
+    try:
+        starts_at, ends_at = form.times()
+        event = ev.create_event(
+            title=form.title.data, kind=form.kind.data, venue=form.venue.data,
+            address=form.address.data, starts_at=starts_at, ends_at=ends_at,
+            capacity=form.capacity.data, lecturer=form.lecturer.data,
+            featured=form.featured.data,
+            department=db.session.get(Department, form.department_id.data or 0),
+            actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("events/form.html", form=form, event=None), exc.status
+    db.session.commit()
+    flash(_("Event %(title)s planned.", title=event.title), "success")
+    return _back_to(event)
+
+
+@bp.route("/<int:event_id>/edit", methods=["GET", "POST"])
+@role_required(*PLANNERS)
+def edit(event_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    form = EventForm(obj=event)
+    if request.method == "GET":
+        form.fill_from(event)
+    if not form.validate_on_submit():
+        return render_template("events/form.html", form=form, event=event), _status(form)
+    try:
+        starts_at, ends_at = form.times()
+        ev.update_event(event, title=form.title.data, kind=form.kind.data,
+                        venue=form.venue.data, address=form.address.data, starts_at=starts_at,
+                        ends_at=ends_at, capacity=form.capacity.data,
+                        lecturer=form.lecturer.data, featured=form.featured.data,
+                        department=db.session.get(Department, form.department_id.data or 0),
+                        actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("events/form.html", form=form, event=event), exc.status
+    db.session.commit()
+    flash(_("Event %(title)s saved.", title=event.title), "success")
+    return _back_to(event)
+
+
+def _event_page(event, status=200, **forms):
+    marketers = c.active_marketers()
+    staff_people = db.session.scalars(select(User).where(
+        User.is_active, User.role_rows.any(role="event_staff")).order_by(User.display_name)).all()
+    invitations = ev.visible_invitations(current_user, event)
+    context = {
+        "event": event, "action_form": BaseForm(),
+        "cost_form": forms.get("cost_form") or CostForm(prefix="cost"),
+        "table_form": forms.get("table_form") or TableForm(marketers, prefix="table"),
+        "staff_form": forms.get("staff_form") or StaffForm(
+            staff_people, prefix="staff", data={"staff": [u.id for u in event.staff]}),
+        "counts": ev.status_counts(invitations),
+        "by_inviter": ev.counts_by_inviter(invitations),
+        "confirmed_total": ev.confirmed_count(event),
+        "transitions": [s for s in ev.STATUSES if s in ev.TRANSITIONS[event.status]],
+        "planner": current_user.has_role(*PLANNERS),
+    }
+    return render_template("events/show.html", **context), status
+
+
+@bp.get("/<int:event_id>")
+@role_required(*OFFICE, "event_staff")
+def show(event_id):
+    return _event_page(ev.get_event_or_404(event_id, current_user))
+
+
+@bp.post("/<int:event_id>/status")
+@role_required(*PLANNERS)
+def status(event_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    try:
+        ev.change_event_status(event, request.form.get("to", ""), actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("The event is now: %(status)s.", status=ev.STATUSES[event.status]), "success")
+    return _back_to(event)
+
+
+@bp.post("/<int:event_id>/costs")
+@role_required(*PLANNERS)
+def add_cost(event_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    form = CostForm(prefix="cost")
+    if not form.validate_on_submit():
+        return _event_page(event, 422, cost_form=form)
+    try:
+        ev.add_cost(event, kind=form.kind.data, amount_fen=form.amount_fen(),
+                    note=form.note.data, actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return _event_page(event, exc.status, cost_form=form)
+    db.session.commit()
+    flash(_("Cost added."), "success")
+    return _back_to(event, "#costs")
+
+
+@bp.post("/<int:event_id>/costs/<int:cost_id>/remove")
+@role_required(*PLANNERS)
+def remove_cost(event_id, cost_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    cost = db.session.get(ev.EventCost, cost_id)
+    if cost is None or cost.event_id != event.id or not BaseForm().validate_on_submit():
+        abort(404)
+    try:
+        ev.remove_cost(cost, actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("Cost removed."), "success")
+    return _back_to(event, "#costs")
+
+
+@bp.post("/<int:event_id>/tables")
+@role_required(*PLANNERS)
+def add_table(event_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    form = TableForm(c.active_marketers(), prefix="table")
+    if not form.validate_on_submit():
+        return _event_page(event, 422, table_form=form)
+    try:
+        ev.save_table(event, number=form.number.data, seats=form.seats.data,
+                      label=form.label.data, host=db.session.get(User, form.host_id.data or 0),
+                      actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return _event_page(event, exc.status, table_form=form)
+    db.session.commit()
+    flash(_("Table saved."), "success")
+    return _back_to(event, "#tables")
+
+
+@bp.post("/<int:event_id>/staff")
+@role_required(*PLANNERS)
+def staff(event_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    people = db.session.scalars(select(User).where(
+        User.is_active, User.role_rows.any(role="event_staff"))).all()
+    form = StaffForm(people, prefix="staff")
+    if not form.validate_on_submit():
+        return _event_page(event, 422, staff_form=form)
+    chosen = [u for u in people if u.id in set(form.staff.data or [])]
+    ev.set_event_staff(event, chosen, actor=current_user)
+    db.session.commit()
+    flash(_("Event staff saved."), "success")
+    return _back_to(event)
+
+
+@bp.get("/<int:event_id>/invitations")
+@role_required(*OFFICE)
+def invitations(event_id):
+    """Who is invited, by whom, in what state: the confirmation call list."""
+    event = ev.get_event_or_404(event_id, current_user)
+    query = ev.visible_invitations(current_user, event)
+    status_filter = request.args.get("status", "")
+    if status_filter in ev.INVITATION_STATUSES:
+        query = query.where(ev.Invitation.status == status_filter)
+    inviter = request.args.get("inviter", type=int)
+    if inviter:
+        query = query.where(ev.Invitation.inviter_id == inviter)
+    page = db.paginate(query.order_by(ev.Invitation.status, c.Customer.name_pinyin),
+                       per_page=50, error_out=False)
+    return render_template("events/invitations.html", event=event, page=page,
+                           status_filter=status_filter, status_form=InvitationStatusForm(),
+                           counts=ev.status_counts(ev.visible_invitations(current_user, event)))
+
+
+@bp.post("/invitations/<int:invitation_id>/status")
+@role_required(*OFFICE)
+def invitation_status(invitation_id):
+    invitation = ev.get_invitation_or_404(invitation_id, current_user)
+    form = InvitationStatusForm()
+    back = url_for("events.invitations", event_id=invitation.event_id,
+                   status=request.args.get("status", ""))
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+        return redirect(back)
+    try:
+        ev.change_invitation(invitation, form.status.data, actor=current_user,
+                             companions=form.companions.data,
+                             override_reason=form.override_reason.data)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(_("%(name)s: %(status)s.", name=invitation.customer.name,
+                status=ev.INVITATION_STATUSES[invitation.status]), "success")
+    return redirect(back)
+
+
+@bp.post("/invite/<int:customer_id>")
+@role_required(*OFFICE)
+def invite(customer_id):
+    """Invite one customer from their page."""
+    customer = c.get_customer_or_404(customer_id, current_user)
+    form = InviteForm()
+    back = url_for("customers.show", customer_id=customer.id)
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+        return redirect(back)
+    try:
+        event = ev.get_event_or_404(form.event_id.data, current_user)
+        ev.invite(event, customer, actor=current_user, companions=form.companions.data or 0,
+                  note=form.note.data)
+    except ev.AlreadyInvited as exc:
+        db.session.rollback()
+        flash(exc.message, "warning")
+        return redirect(url_for("events.invitations", event_id=exc.invitation.event_id))
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(back)
+    db.session.commit()
+    flash(_("%(name)s invited to %(event)s.", name=customer.name, event=event.title), "success")
+    return redirect(back)
+
+
+@bp.post("/bulk-invite")
+@role_required(*OFFICE)
+def bulk_invite():
+    """Invite the customers ticked in the customer list."""
+    form = InviteForm()
+    back = request.form.get("back", "")
+    back = back if back.startswith("/customers") and not back.startswith("//") \
+        else url_for("customers.index")
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+        return redirect(back)
+    ids = sorted({int(x) for x in request.form.getlist("ids") if x.isdigit()})
+    try:
+        event = ev.get_event_or_404(form.event_id.data, current_user)
+        invited, skipped = ev.bulk_invite(event, ids, actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(back)
+    db.session.commit()
+    message = _("%(n)s customers invited to %(event)s.", n=invited, event=event.title)
+    if skipped:
+        message += " " + _("%(n)s were already invited.", n=skipped)
+    flash(message, "success")
+    return redirect(back)
+
+
+@bp.get("/<int:event_id>/cards.pdf")
+@role_required(*OFFICE)
+def cards(event_id):
+    """Invitation cards of every confirmed invitation the user may see, in one PDF."""
+    event = ev.get_event_or_404(event_id, current_user)
+    query = ev.visible_invitations(current_user, event).where(
+        ev.Invitation.status == "confirmed").order_by(c.Customer.name_pinyin)
+    return _cards_pdf(event, db.session.scalars(query).all(), f"cards-{event.id}.pdf")
+
+
+@bp.get("/invitations/<int:invitation_id>/card.pdf")
+@role_required(*OFFICE)
+def card(invitation_id):
+    invitation = ev.get_invitation_or_404(invitation_id, current_user)
+    return _cards_pdf(invitation.event, [invitation], f"card-{invitation.id}.pdf")
+
+
+def _cards_pdf(event, invitations, filename):
+    layout = request.args.get("layout", "a4")
+    if layout not in invitation_cards.LAYOUTS:
+        raise InvalidInput(_("Unknown card layout."))
+    if not invitations:
+        raise NotFound(_("There are no confirmed invitations to print yet."))
+    data = invitation_cards.gather(invitation_cards.Params(
+        event_id=event.id, invitation_ids=tuple(i.id for i in invitations), layout=layout,
+        printed_by=current_user.display_name, printed_at=utcnow()))
+    return Response(invitation_cards.build(data), mimetype="application/pdf",
+                    headers={"Content-Disposition": f"inline; filename={filename}"})
