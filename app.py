@@ -1,7 +1,7 @@
 """The application factory: create_app(config=None)."""
 import logging
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user
@@ -152,6 +152,7 @@ def register_errorhandlers(app):
 
 
 def register_jinja(app):
+    from blueprints.forms import link_args
     from blueprints.nav import nav_items
     from models import events
     from models.accounts import ROLES
@@ -159,7 +160,7 @@ def register_jinja(app):
 
     app.jinja_env.filters.update(formatting.FILTERS)
     app.jinja_env.globals.update(nav_items=nav_items, ROLES=ROLES, get_setting=get_setting,
-                                 get_locale=get_locale, EVENT_KINDS=events.KINDS,
+                                 get_locale=get_locale, link_args=link_args, EVENT_KINDS=events.KINDS,
                                  EVENT_STATUSES=events.STATUSES,
                                  EVENT_COST_KINDS=events.COST_KINDS,
                                  INVITATION_STATUSES=events.INVITATION_STATUSES,
@@ -169,6 +170,13 @@ def register_jinja(app):
 def register_hooks(app):
     from blueprints.access import require_sign_in
     from models.base import begin_write
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No person types U+0000; PostgreSQL refuses it in text. Answer 400 before any query.
+        values = [*request.args.values(), *(request.form.values() if request.form else [])]
+        if any("\x00" in value for value in values):
+            abort(400)
 
     @app.before_request
     def start_write_transaction():

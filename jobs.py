@@ -103,3 +103,12 @@ def scheduler_command():
                           hour=job.at.hour, minute=job.at.minute)
     click.echo(f"调度器已启动 / scheduler started: {len(JOBS)} jobs, time zone {zone}")
     scheduler.start()
+
+
+def _pool_reclaim(now):
+    from models.customers import reclaim_stale_customers
+    return reclaim_stale_customers(now)
+
+
+register_job("pool-reclaim", _pool_reclaim, time(2, 30),
+             "公海回收：长期未跟进的顾客回到公海 / idle customers go to the public pool")

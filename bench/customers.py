@@ -69,6 +69,7 @@ def build(n, seed=7):
             "do_not_sms": False, "owner_id": None if pooled else owner.id,
             "department_id": owner.department_id, "status": "pool" if pooled else "active",
             "created_at": now - timedelta(minutes=len(rows)),
+            "owned_since": now - timedelta(minutes=len(rows)),
         })
         if len(rows) == 5000:
             db.session.execute(insert(table), rows)

@@ -60,3 +60,31 @@ def choices(pairs):
 def error_text(form):
     """All of a form's errors as one line (for a flash message after a redirect)."""
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+#: Page numbers beyond this are treated as this (a huge number would overflow the database).
+MAX_PAGE = 100000
+
+
+def paginate(query, per_page):
+    """db.paginate with the page number from the query string, kept within sane bounds."""
+    from flask import request
+
+    from extensions import db
+    raw = request.args.get("page", "1")
+    page = int(raw) if raw.isdecimal() and len(raw) <= 6 else 1
+    return db.paginate(query, page=max(1, min(page, MAX_PAGE)), per_page=per_page,
+                       error_out=False)
+
+
+def ids_from(values, limit=5000):
+    """Row ids from a list of submitted strings; anything that is not a plain number is
+    dropped."""
+    return sorted({int(v) for v in values[:limit] if v.isdecimal() and v.isascii()
+                   and len(v) <= 12})
+
+
+def link_args(args):
+    """Query-string arguments safe to pass back into url_for(): none of Flask's own
+    (_external, _scheme, _anchor, _method) and no "endpoint"."""
+    return {k: v for k, v in args.items() if not k.startswith("_") and k != "endpoint"}

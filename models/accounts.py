@@ -165,8 +165,13 @@ def all_departments():
 
 # --- Rules -------------------------------------------------------------------------------------
 
-def normalise_mobile(raw):
-    """A mainland mobile number in E.164, or raise InvalidInput. Empty stays empty."""
+MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,
+                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def normalise_mobile(raw, field="phone"):
+    """A mainland China mobile number in E.164 (+8613812348000), or raise InvalidInput.
+    Empty stays empty. The one place phone numbers are checked (users and customers)."""
     raw = (raw or "").strip()
     if not raw:
         return ""
@@ -175,10 +180,10 @@ def normalise_mobile(raw):
     except phonenumbers.NumberParseException:
         number = None
     if (number is None or not phonenumbers.is_valid_number(number)
-            or phonenumbers.number_type(number) not in (phonenumbers.PhoneNumberType.MOBILE,
-                                                        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)):
-        raise InvalidInput(_("%(value)s is not a valid mobile number.", value=raw),
-                           field="phone")
+            or phonenumbers.region_code_for_number(number) != "CN"
+            or phonenumbers.number_type(number) not in MOBILE_TYPES):
+        raise InvalidInput(_("%(value)s is not a valid mobile number.", value=raw[:30]),
+                           field=field)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -247,7 +252,7 @@ def update_department(department, *, name, parent, is_active, actor, now=None):
         node = node.parent
     _refuse_duplicate_department(name, parent, department.id)
     def snapshot():
-        return {"name": department.path,
+        return {"department_name": department.path,
                 "is_active": _("In use") if department.is_active else _("Not in use")}
     before = snapshot()
     department.name, department.parent, department.is_active = name, parent, is_active
@@ -297,6 +302,11 @@ def create_user(*, username, display_name, password, roles, department=None, pho
     return user
 
 
+#: Called as handler(user, old_department_id, actor, now) when a user changes department;
+#: the customers area moves the user's customers with them.
+DEPARTMENT_CHANGE_HANDLERS = []
+
+
 def update_user(user, *, display_name, phone, department, roles, actor, now=None):
     """Change a user's name, phone, department and roles."""
     display_name = (display_name or "").strip()
@@ -308,9 +318,13 @@ def update_user(user, *, display_name, phone, department, roles, actor, now=None
         raise InvalidInput(_("You cannot take the administrator role from yourself."),
                            field="roles")
     before = _user_snapshot(user)
+    old_department_id = user.department_id
     user.display_name, user.phone, user.department = display_name, phone, department
     _set_roles(user, roles)
     db.session.flush()
+    if user.department_id != old_department_id:
+        for handler in DEPARTMENT_CHANGE_HANDLERS:
+            handler(user, old_department_id, actor, now)
     audit(actor, "user.update", user, summary=f"{user.display_name} ({user.username})",
           before=before, after=_user_snapshot(user), now=now)
     return user
@@ -448,7 +462,7 @@ register_actions({
 
 register_targets({"users": _l("User"), "departments": _l("Department")})
 register_fields({"display_name": _l("Name"), "phone": _l("Mobile"), "department": _l("Department"),
-                 "roles": _l("Roles"), "is_active": _l("Status"), "name": _l("Department name")})
+                 "roles": _l("Roles"), "is_active": _l("Status"), "department_name": _l("Department name")})
 
 define_area("security", _l("Sign-in and security"))
 define("security.max_failed_logins", "int", 5, _l("Wrong passwords before lock"),

@@ -2,14 +2,12 @@
 all or nothing), the template workbook, and the .xlsx export of a filtered list."""
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -91,7 +89,7 @@ def _read(content):
     """(headers, rows) of the first sheet; rows are lists of cell values. Raises InvalidInput."""
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+    except Exception:  # any unreadable file (bad zip, bad XML inside, not a workbook at all)
         raise InvalidInput(_("This file is not an .xlsx spreadsheet (save it from Excel or "
                              "WPS as .xlsx and try again)."), field="file") from None
     try:
@@ -222,7 +220,9 @@ class _Lookups:
     def __init__(self, actor):
         self.channels = {ch.name: ch.id for ch in db.session.scalars(select(c.Channel))}
         self.tags = {t.name: t.id for t in db.session.scalars(select(c.Tag))}
-        marketers = c.active_marketers(actor)
+        # A plain marketer imports only for themself; heads and managers for their marketers.
+        marketers = c.active_marketers(actor) if actor.has_role("admin", "manager",
+                                                                "dept_head") else [actor]
         self.owners = {}
         for user in marketers:
             self.owners.setdefault(user.username.lower(), user)
@@ -303,11 +303,19 @@ def dry_run(batch, *, actor, now=None):
                 select(c.Customer.phone, c.Customer.id, c.Customer.name)
                 .where(c.Customer.phone.in_(chunk))):
             existing[phone] = (cid, name)
+    visible = set(db.session.scalars(c.visible_customers(actor).with_only_columns(
+        c.Customer.id).where(c.Customer.id.in_([cid for cid, _name in existing.values()]))))
     for result in results:
         if result.status == "create" and result.phone in existing:
             cid, name = existing[result.phone]
-            result.status, result.existing_id = "duplicate", cid
-            result.message = _("Already a customer: %(name)s (No. %(id)s).", name=name, id=cid)
+            result.status = "duplicate"
+            if cid in visible:
+                result.existing_id = cid
+                result.message = _("Already a customer: %(name)s (No. %(id)s).", name=name,
+                                   id=cid)
+            else:  # not theirs to see: no name
+                result.message = _("Already a customer of another marketer (No. %(id)s).",
+                                   id=cid)
     return results
 
 
@@ -323,6 +331,10 @@ def confirm(batch, *, actor, now=None):
     any row is invalid; any failure on the way undoes the whole import (the caller rolls back).
     Duplicates are left alone. Returns the counts."""
     now = now or utcnow()
+    # Locked: two clicks on "import" must not import twice.
+    db.session.execute(select(ImportBatch.id).where(ImportBatch.id == batch.id)
+                       .with_for_update())
+    db.session.refresh(batch)
     if batch.status != "uploaded":
         raise Conflict(_("This import has already been confirmed."))
     results = dry_run(batch, actor=actor, now=now)

@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import (BooleanField, DateField, IntegerField, PasswordField, SelectField,
                      SelectMultipleField, StringField, widgets)
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange,
+                                Optional, ValidationError)
 
 from blueprints.forms import BaseForm, choices
 from models.accounts import ROLES, all_departments
@@ -84,6 +85,12 @@ class DepartmentForm(BaseForm):
         self.parent_id.choices = department_choices(_l("(top level)"))
 
 
+def sane_date(form, field):
+    """Refuse dates a database or a timedelta would choke on (year 1 or 9999)."""
+    if field.data is not None and not 1900 <= field.data.year <= 2200:
+        raise ValidationError(_l("Not a valid date."))
+
+
 class AuditFilterForm(BaseForm):
     class Meta:
         csrf = False
@@ -91,9 +98,10 @@ class AuditFilterForm(BaseForm):
     actor_id = SelectField(_l("Who"), coerce=int, validators=[Optional()])
     action = SelectField(_l("Action"), validators=[Optional()])
     target_type = StringField(_l("Record type"), validators=[Optional(), Length(max=64)])
-    target_id = IntegerField(_l("Record id"), validators=[Optional()])
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    target_id = IntegerField(_l("Record id"), validators=[Optional(),
+                                                          NumberRange(1, 2**31 - 1)])
+    start = DateField(_l("From"), validators=[Optional(), sane_date])
+    end = DateField(_l("To"), validators=[Optional(), sane_date])
     text = StringField(_l("Contains"), validators=[Optional(), Length(max=60)])
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from blueprints.access import role_required
-from blueprints.forms import choices
+from blueprints.forms import choices, paginate
 from blueprints.admin.forms import (AuditFilterForm, ConfirmForm, DepartmentForm, NewUserForm,
                                     ResetPasswordForm, UserFilterForm, UserForm, field_name,
                                     settings_form)
@@ -62,7 +62,7 @@ def users():
                                         .where(UserRole.role == form.role.data)))
     if (form.status.data or "active") != "all":
         query = query.where(User.is_active.is_((form.status.data or "active") == "active"))
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    page = paginate(query, PER_PAGE)
     return render_template("admin/users.html", form=form, page=page)
 
 
@@ -267,7 +267,7 @@ def _settings_page(form):
 @role_required("admin", "manager")
 def audit():
     form, params = _audit_filters()
-    page = db.paginate(find_audit_entries(**params), per_page=PER_PAGE, error_out=False)
+    page = paginate(find_audit_entries(**params), PER_PAGE)
     return render_template("admin/audit.html", form=form, page=page)
 
 
@@ -299,7 +299,7 @@ def _audit_filters():
         return datetime.combine(day, time.min, tzinfo=zone) if day else None
     params = {
         "actor_id": form.actor_id.data if not form.actor_id.errors and form.actor_id.data
-        else None,
+        and form.actor_id.data < 2**31 else None,
         "action": form.action.data if form.action.data in ACTIONS else None,
         "target_type": form.target_type.data or None,
         "target_id": form.target_id.data if not form.target_id.errors else None,

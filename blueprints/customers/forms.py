@@ -5,7 +5,7 @@ from wtforms import (BooleanField, DateField, HiddenField, IntegerField, RadioFi
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField
-from blueprints.forms import BaseForm, choices
+from blueprints.forms import BaseForm, choices, ids_from
 from extensions import db
 from models import customers as c
 from models.accounts import all_departments
@@ -40,7 +40,7 @@ class CustomerForm(BaseForm):
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
     channel_id = SelectField(_l("Source channel"), coerce=int, validators=[Optional()])
     referrer_id = IntegerField(_l("Referred by (customer number)"), validators=[
-        Optional(), NumberRange(min=1)])
+        Optional(), NumberRange(min=1, max=2**31 - 1)])
     grade = SelectField(_l("Grade"), validators=[Optional()],
                         choices=choices([("", _l("Not graded")), *[(g, g) for g in c.GRADES]]))
     tag_ids = MultiCheckboxField(_l("Tags"), coerce=int, validators=[Optional()])
@@ -144,7 +144,7 @@ class BulkForm(BaseForm):
 
     def customer_ids(self):
         from flask import request
-        return sorted({int(x) for x in request.form.getlist("ids") if x.isdigit()})
+        return ids_from(request.form.getlist("ids"))
 
 
 class HandoverForm(BaseForm):
@@ -175,5 +175,5 @@ class ImportUploadForm(BaseForm):
 
 class ListsForm(BaseForm):
     kind = HiddenField()
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")),
+    name = StringField(_l("Item name"), validators=[DataRequired(_l("Enter a name.")),
                                                Length(max=30)])

@@ -10,7 +10,7 @@ from blueprints.access import role_required
 from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, FilterForm,
                                         HandoverForm, ImportUploadForm, ListsForm)
 from blueprints.events.forms import InviteForm
-from blueprints.forms import BaseForm, error_text
+from blueprints.forms import BaseForm, error_text, paginate
 from extensions import db
 from formatting import national_phone
 from models import customer_import as imports, customers as c
@@ -44,7 +44,7 @@ def index():
     form = FilterForm(current_user, request.args)
     form.validate()
     query = c.find_customers(current_user, form.to_filter())
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False, count=True)
+    page = paginate(query, PER_PAGE)
     template = "customers/_results.html" if request.headers.get("HX-Request") \
         else "customers/index.html"
     return render_template(template, form=form, page=page, invite_form=InviteForm(),
@@ -63,11 +63,7 @@ def new():
                                      owner=_owner(form.owner_id.data))
     except c.DuplicateCustomer as exc:
         db.session.rollback()
-        duplicate = _visible_or_none(exc.existing)
-        if duplicate is None:  # not theirs to see: say so without naming the customer
-            exc.message = _("This mobile already belongs to a customer of another marketer "
-                            "(No. %(id)s). Ask your department head.", id=exc.existing.id)
-        form.add_error(exc)
+        duplicate = _explain_duplicate(exc, form)
         return render_template("customers/form.html", form=form, customer=None,
                                duplicate=duplicate), exc.status
     except OperationError as exc:
@@ -77,6 +73,17 @@ def new():
     db.session.commit()
     flash(_("Customer %(name)s registered.", name=customer.name), "success")
     return redirect(url_for("customers.show", customer_id=customer.id))
+
+
+def _explain_duplicate(exc, form):
+    """Put a duplicate-mobile refusal on the form, naming the other customer only if the user
+    may see them; return that customer (to link) or None."""
+    duplicate = _visible_or_none(exc.existing)
+    if duplicate is None:
+        exc.message = _("This mobile already belongs to a customer of another marketer "
+                        "(No. %(id)s). Ask your department head.", id=exc.existing.id)
+    form.add_error(exc)
+    return duplicate
 
 
 def _visible_or_none(customer):
@@ -98,7 +105,8 @@ def show(customer_id):
 
 
 def _page_flags(customer):
-    return {"may_see_phone": can_see_full_phone(current_user, owner_id=customer.owner_id,
+    return {"referrer": _visible_or_none(customer.referrer) if customer.referrer_id else None,
+            "may_see_phone": can_see_full_phone(current_user, owner_id=customer.owner_id,
                                                 department_id=customer.department_id),
             "may_edit": customer.status != "pool" and (
                 customer.owner_id == current_user.id
@@ -124,6 +132,10 @@ def edit(customer_id):
             _status(form)
     try:
         c.update_customer(customer, form.to_data(), actor=current_user)
+    except c.DuplicateCustomer as exc:
+        db.session.rollback()
+        return render_template("customers/form.html", form=form, customer=customer,
+                               duplicate=_explain_duplicate(exc, form)), exc.status
     except OperationError as exc:
         db.session.rollback()
         form.add_error(exc)
@@ -260,8 +272,7 @@ def pool():
     form.validate()
     filters = form.to_filter()
     filters.status, filters.owner_id = "pool", None
-    page = db.paginate(c.find_customers(current_user, filters), per_page=PER_PAGE,
-                       error_out=False)
+    page = paginate(c.find_customers(current_user, filters), PER_PAGE)
     stats = None
     if current_user.has_role("marketer"):
         from models.settings import get_setting
@@ -275,10 +286,13 @@ def pool():
                            ownership=current_user.has_role(*OWNERSHIP_ROLES))
 
 
-@bp.get("/export.xlsx")
+@bp.post("/export.xlsx")
 @role_required(*CUSTOMER_ROLES)
 def export():
-    form = FilterForm(current_user, request.args)
+    """The filtered list as .xlsx (a POST: it writes an audit entry)."""
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    form = FilterForm(current_user, request.form)
     form.validate()
     content, count = imports.export_workbook(c.find_customers(current_user, form.to_filter()),
                                              actor=current_user)
@@ -325,7 +339,7 @@ def import_map(token):
         mapping = {}
         for f in imports.IMPORT_FIELDS:
             value = request.form.get(f"col_{f.key}", "")
-            if value.lstrip("-").isdigit() and int(value) >= 0:
+            if value.isdecimal() and value.isascii() and len(value) <= 4:
                 mapping[f.key] = int(value)
         try:
             imports.set_mapping(batch, mapping)

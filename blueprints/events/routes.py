@@ -8,7 +8,7 @@ from sqlalchemy import select
 from blueprints.access import role_required
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
                                      StaffForm, TableForm)
-from blueprints.forms import BaseForm, error_text
+from blueprints.forms import BaseForm, error_text, ids_from, paginate
 from extensions import db
 from models import customers as c, events as ev
 from models.accounts import Department, User
@@ -36,7 +36,7 @@ def index():
     query = ev.visible_events(current_user).order_by(ev.Event.starts_at.desc())
     if status in ev.STATUSES:
         query = query.where(ev.Event.status == status)
-    page = db.paginate(query, per_page=30, error_out=False)
+    page = paginate(query, 30)
     return render_template("events/index.html", page=page, status=status)
 
 
@@ -218,8 +218,7 @@ def invitations(event_id):
     inviter = request.args.get("inviter", type=int)
     if inviter:
         query = query.where(ev.Invitation.inviter_id == inviter)
-    page = db.paginate(query.order_by(ev.Invitation.status, c.Customer.name_pinyin),
-                       per_page=50, error_out=False)
+    page = paginate(query.order_by(ev.Invitation.status, c.Customer.name_pinyin), 50)
     return render_template("events/invitations.html", event=event, page=page,
                            status_filter=status_filter, status_form=InvitationStatusForm(),
                            counts=ev.status_counts(ev.visible_invitations(current_user, event)))
@@ -287,7 +286,7 @@ def bulk_invite():
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
         return redirect(back)
-    ids = sorted({int(x) for x in request.form.getlist("ids") if x.isdigit()})
+    ids = ids_from(request.form.getlist("ids"))
     try:
         event = ev.get_event_or_404(form.event_id.data, current_user)
         invited, skipped = ev.bulk_invite(event, ids, actor=current_user)

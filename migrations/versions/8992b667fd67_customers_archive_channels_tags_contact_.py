@@ -65,6 +65,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('last_contact_at', sa.DateTime(), nullable=True),
+    sa.Column('owned_since', sa.DateTime(), nullable=False),
     sa.Column('pooled_at', sa.DateTime(), nullable=True),
     sa.CheckConstraint("birthday_kind IN ('', 'solar', 'lunar')", name=op.f('ck_customers_known_birthday_kind')),
     sa.CheckConstraint("grade IN ('', 'A', 'B', 'C', 'D')", name=op.f('ck_customers_known_grade')),

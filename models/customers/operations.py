@@ -2,11 +2,11 @@
 from datetime import timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import or_, select, update
 
 from extensions import db
 from formatting import company_zone
-from models.accounts import User
+from models.accounts import DEPARTMENT_CHANGE_HANDLERS, User
 from models.audit import audit, register_actions, register_fields, register_targets
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.customers.reads import (DuplicateCustomer, claims_today, clean_customer_data,
@@ -37,14 +37,14 @@ def create_customer(data, *, actor, owner=None, now=None, quiet=False):
     `quiet` skips the per-customer audit entry (an import writes one for the whole file; the
     ownership change is still recorded per customer)."""
     now = now or utcnow()
-    values = clean_customer_data(data, today=now.astimezone(company_zone()).date())
+    values = clean_customer_data(data, today=now.astimezone(company_zone()).date(), actor=actor)
     if (existing := duplicate_of(values["phone"])) is not None:
         raise DuplicateCustomer(existing)
     owner = _default_owner(actor, owner)
     _check_may_own(actor, owner)
     customer = Customer(**values, owner=owner, department_id=owner.department_id,
                         status="active", created_by_id=getattr(actor, "id", None),
-                        created_at=now)
+                        created_at=now, owned_since=now)
     customer.tags = _tags(data.tag_ids)
     db.session.add(customer)
     db.session.flush()
@@ -59,7 +59,8 @@ def create_customer(data, *, actor, owner=None, now=None, quiet=False):
 def update_customer(customer, data, *, actor, now=None):
     """Change a customer's record (not the owner: that is a transfer)."""
     now = now or utcnow()
-    values = clean_customer_data(data, today=now.astimezone(company_zone()).date(), own_id=customer.id)
+    values = clean_customer_data(data, today=now.astimezone(company_zone()).date(),
+                                 own_id=customer.id, actor=actor)
     if (existing := duplicate_of(values["phone"], own_id=customer.id)) is not None:
         raise DuplicateCustomer(existing)
     watched = ("name", "phone", "grade", "do_not_call", "do_not_sms")
@@ -132,7 +133,7 @@ def _change_owner(customer, kind, to_owner, *, actor, reason, now):
     if to_owner is None:
         customer.owner, customer.status, customer.pooled_at = None, "pool", now
     else:
-        customer.owner, customer.status = to_owner, "active"
+        customer.owner, customer.status, customer.owned_since = to_owner, "active", now
         customer.department_id = to_owner.department_id
     db.session.add(change)
     audit(actor, f"customer.{kind}", customer, summary=reason or customer.name,
@@ -170,7 +171,10 @@ def transfer_customers(customer_ids, to_owner, *, actor, reason, now=None):
     if visible != set(customer_ids):
         raise NotFound(_("Some of the chosen customers are not yours to transfer."))
     moved = 0
-    for customer in _lock(customer_ids):
+    locked = _lock(customer_ids)
+    if any(customer.status == "pool" for customer in locked):
+        raise Conflict(_("Customers in the public pool are assigned, not transferred."))
+    for customer in locked:
         if customer.owner_id == to_owner.id:
             continue
         _change_owner(customer, "transfer", to_owner, actor=actor, reason=reason, now=now)
@@ -239,6 +243,10 @@ def assign_from_pool(customer_ids, to_owner, *, actor, reason="", now=None):
         raise InvalidInput(_("Choose an active marketer to receive the customers."),
                            field="to_owner_id")
     _check_may_own(actor, to_owner)
+    visible = set(db.session.scalars(visible_customers(actor).with_only_columns(Customer.id)
+                                     .where(Customer.id.in_(customer_ids))))
+    if not customer_ids or visible != set(customer_ids):
+        raise NotFound(_("Some of the chosen customers are not yours to assign."))
     customers = _lock(customer_ids)
     if not customers or any(c.status != "pool" for c in customers):
         raise Conflict(_("Only customers in the public pool can be assigned."))
@@ -256,7 +264,8 @@ def reclaim_stale_customers(now=None, *, days=None):
     cutoff = now - timedelta(days=days)
     stale = select(Customer.id).where(
         Customer.status == "active", Customer.owner_id.is_not(None),
-        func.coalesce(Customer.last_contact_at, Customer.created_at) < cutoff)
+        Customer.owned_since < cutoff,
+        or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < cutoff))
     ids = list(db.session.scalars(stale))
     for customer in _lock(ids) if ids else []:
         _change_owner(customer, "reclaim", None, actor=None,
@@ -317,7 +326,23 @@ def active_marketers(actor=None):
     return db.session.scalars(query.order_by(User.display_name)).all()
 
 
+def _customers_follow_their_owner(user, old_department_id, actor, now):
+    """A marketer who moves department takes their customers along (department heads see
+    the customers of their department's marketers)."""
+    moved = db.session.execute(
+        update(Customer).where(Customer.owner_id == user.id, Customer.status != "pool")
+        .values(department_id=user.department_id)
+        .execution_options(synchronize_session="fetch")).rowcount
+    if moved:
+        audit(actor, "customer.department", user, summary=_(
+            "%(n)s customers moved with %(name)s to the new department", n=moved,
+            name=user.display_name), now=now)
+
+
+DEPARTMENT_CHANGE_HANDLERS.append(_customers_follow_their_owner)
+
 register_actions({
+    "customer.department": _l("Customers followed their owner to a department"),
     "customer.create": _l("Registered customer"),
     "customer.update": _l("Changed customer"),
     "customer.show_phone": _l("Viewed full phone number"),

@@ -3,7 +3,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import phonenumbers
 from flask_babel import gettext as _
 from lunar_python import LunarYear
 from pypinyin import Style, lazy_pinyin
@@ -11,6 +10,7 @@ from sqlalchemy import and_, func, or_, select
 
 from extensions import db
 from formatting import company_zone
+from models.accounts import normalise_mobile
 from models.audit import audit
 from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
 from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer,
@@ -31,21 +31,9 @@ def pinyin_of(name):
 
 def normalise_phone(raw, field="phone", required=True):
     """A mainland mobile in E.164, or InvalidInput with the reason."""
-    raw = (raw or "").strip()
-    if not raw:
-        if required:
-            raise InvalidInput(_("Enter the mobile number."), field=field)
-        return ""
-    try:
-        number = phonenumbers.parse(raw, "CN")
-    except phonenumbers.NumberParseException:
-        number = None
-    mobile = (phonenumbers.PhoneNumberType.MOBILE,
-              phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
-    if number is None or not phonenumbers.is_valid_number(number) or \
-            phonenumbers.number_type(number) not in mobile:
-        raise InvalidInput(_("%(value)s is not a valid mobile number.", value=raw), field=field)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if required and not (raw or "").strip():
+        raise InvalidInput(_("Enter the mobile number."), field=field)
+    return normalise_mobile(raw, field=field)
 
 
 def check_lunar_birthday(month, day, leap, year=None):
@@ -90,7 +78,7 @@ class CustomerData:
     tag_ids: tuple = ()
 
 
-def clean_customer_data(data, *, today, own_id=None):
+def clean_customer_data(data, *, today, own_id=None, actor=None):
     """Check CustomerData (the same rules for the form and an import row); return a dict of
     column values. Raises InvalidInput."""
     name = (data.name or "").strip()
@@ -118,7 +106,11 @@ def clean_customer_data(data, *, today, own_id=None):
         if own_id is not None and data.referrer_id == own_id:
             raise InvalidInput(_("A customer cannot be their own referrer."),
                                field="referrer_id")
-        if db.session.get(Customer, data.referrer_id) is None:
+        referrer = db.session.get(Customer, data.referrer_id) if data.referrer_id < 2**31 \
+            else None
+        if referrer is None or (actor is not None and not db.session.scalar(
+                visible_customers(actor).with_only_columns(Customer.id)
+                .where(Customer.id == referrer.id))):
             raise InvalidInput(_("The referrer does not exist."), field="referrer_id")
     values["referrer_id"] = data.referrer_id or None
     if data.anniversary and data.anniversary > today:
@@ -182,13 +174,13 @@ def search_clause(text):
     digits = re.sub(r"[\s-]", "", text)
     if digits.startswith("+86"):
         digits = digits[3:]
-    if digits.isdigit():
+    if digits.isdecimal() and digits.isascii():
         if len(digits) >= 11:
             phone = "+86" + digits[-11:]
             return or_(Customer.phone == phone, Customer.phone2 == phone)
         if len(digits) >= 4:
             return _prefix(Customer.phone_reversed, digits[::-1])
-        return Customer.id == int(digits)  # a short number: the customer number
+        return Customer.id == int(digits)  # 1–3 digits: the customer number
     lowered = text.lower().replace(" ", "")
     if re.fullmatch(r"[a-z]+", lowered):
         return or_(_prefix(Customer.name_initials, lowered),

@@ -13,7 +13,7 @@ from models.base import UTCDateTime, utcnow
 
 GENDERS = {"": _l("Unknown"), "F": _l("Female"), "M": _l("Male")}
 GRADES = ("A", "B", "C", "D")
-STATUSES = {"active": _l("Active"), "pool": _l("Public pool"), "dormant": _l("Dormant")}
+STATUSES = {"active": _l("Followed up"), "pool": _l("Public pool"), "dormant": _l("Dormant")}
 CONTACT_KINDS = {"call": _l("Phone call"), "visit": _l("Visit"), "sms": _l("SMS"),
                  "wechat": _l("WeChat")}
 OWNERSHIP_KINDS = {"create": _l("Registered as a customer"), "transfer": _l("Transferred"),
@@ -99,6 +99,9 @@ class Customer(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: When the current owner got the customer (registered, transferred, claimed, assigned):
+    #: the nightly reclaim counts idle days from the later of this and the last contact.
+    owned_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: When the customer last went to the public pool (for the pool list).
     pooled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

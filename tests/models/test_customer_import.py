@@ -173,3 +173,22 @@ def test_upload_screen_refuses_other_files_and_huge_uploads(db, client, login, a
     response = client.post("/customers/import", data={"file": (big, "big.xlsx")},
                            content_type="multipart/form-data")
     assert response.status_code == 413 and "文件过大" in page_text(response)
+
+
+def test_dry_run_does_not_name_another_marketers_customer(db, marketer):
+    other = make_user(["marketer"])
+    make_customer(other, name="别人的秘密顾客", phone="13800000007")
+    batch = imports.upload("x.xlsx", xlsx([("某人", "13800000007", None, None, None, None)]),
+                           actor=marketer)
+    result = imports.dry_run(batch, actor=marketer)[0]
+    assert result.status == "duplicate" and "别人的秘密顾客" not in result.message
+    assert result.existing_id is None and "其他业务员" in result.message
+
+
+def test_a_marketer_imports_only_for_themself(db, marketer):
+    other = make_user(["marketer"], username="other")
+    content = xlsx([("某人", "13800000008", "other")], headers=("姓名", "手机号", "业务员"))
+    batch = imports.upload("x.xlsx", content, actor=marketer)
+    result = imports.dry_run(batch, actor=marketer)[0]
+    assert result.status == "invalid" and "未知的业务员" in result.message
+    assert other is not None

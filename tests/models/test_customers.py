@@ -206,9 +206,9 @@ def test_nightly_reclaim_moves_idle_customers_once(db):
     owner = make_user(["marketer"])
     now = utcnow()
     idle = make_customer(owner, name="久未跟进")
-    idle.created_at = now - timedelta(days=40)
+    idle.owned_since = now - timedelta(days=40)
     fresh = make_customer(owner, name="刚跟进")
-    fresh.created_at = now - timedelta(days=40)
+    fresh.owned_since = now - timedelta(days=40)
     c.record_contact(fresh, kind="visit", content="上门", actor=owner,
                      now=now - timedelta(days=3))
     later = now + timedelta(minutes=1)
@@ -231,3 +231,54 @@ def test_contact_log_updates_last_contact_and_timeline(db):
         c.record_contact(customer, kind="call", content=" ", actor=owner)
     with pytest.raises(InvalidInput):
         c.record_contact(customer, kind="fax", content="x", actor=owner)
+
+
+def test_a_claimed_customer_is_not_reclaimed_the_same_night(db):
+    owner, taker = make_user(["marketer"]), make_user(["marketer"])
+    manager = make_user(["manager"])
+    now = utcnow()
+    customer = make_customer(owner, name="老客户")
+    c.release_to_pool([customer.id], actor=manager, reason="整理", now=now - timedelta(days=60))
+    c.claim_from_pool(customer, actor=taker, now=now - timedelta(days=1))
+    assert c.reclaim_stale_customers(now, days=30) == 0 and customer.owner is taker
+
+
+def test_referrer_must_be_a_customer_the_user_may_see(db):
+    mine, theirs = make_user(["marketer"]), make_user(["marketer"])
+    secret = make_customer(theirs, name="别人的顾客")
+    with pytest.raises(InvalidInput, match="介绍人不存在"):
+        make_customer(mine, name="新顾客", referrer_id=secret.id)
+    with pytest.raises(InvalidInput, match="介绍人不存在"):
+        make_customer(mine, name="新顾客", referrer_id=10**12)
+
+
+def test_dept_head_cannot_assign_another_departments_pool_customer(db):
+    hq = make_department("总部")
+    one, two = make_department("一部", parent=hq), make_department("二部", parent=hq)
+    head = make_user(["dept_head"], department=one)
+    m1, m2 = make_user(["marketer"], department=one), make_user(["marketer"], department=two)
+    manager = make_user(["manager"])
+    theirs = make_customer(m2, name="二部的")
+    c.release_to_pool([theirs.id], actor=manager, reason="整理")
+    with pytest.raises(NotFound):
+        c.assign_from_pool([theirs.id], m1, actor=head)
+    with pytest.raises(Conflict, match="分配"):
+        c.transfer_customers([theirs.id], m1, actor=manager, reason="试试")
+
+
+def test_customers_follow_a_marketer_who_changes_department(db):
+    from models.accounts import update_user
+    hq = make_department("总部")
+    one, two = make_department("一部", parent=hq), make_department("二部", parent=hq)
+    marketer = make_user(["marketer"], department=one)
+    customer = make_customer(marketer)
+    head_two = make_user(["dept_head"], department=two)
+    update_user(marketer, display_name=marketer.display_name, phone="", department=two,
+                roles=["marketer"], actor=make_user(["admin"]))
+    assert customer.department_id == two.id
+    assert c.get_customer_or_404(customer.id, head_two) is customer
+
+
+def test_only_mainland_mobiles(db):
+    with pytest.raises(InvalidInput, match="不是有效的手机号"):
+        make_customer(name="外国号", phone="+1 202 555 0100")
