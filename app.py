@@ -164,7 +164,8 @@ def register_jinja(app):
                                  EVENT_STATUSES=events.STATUSES,
                                  EVENT_COST_KINDS=events.COST_KINDS,
                                  INVITATION_STATUSES=events.INVITATION_STATUSES,
-                                 INVITATION_TRANSITIONS=events.INVITATION_TRANSITIONS)
+                                 INVITATION_TRANSITIONS=events.INVITATION_TRANSITIONS,
+                                 INVITATION_ACTIONS=events.INVITATION_ACTIONS)
 
 
 def register_hooks(app):

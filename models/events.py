@@ -35,6 +35,9 @@ INVITATION_STATUSES = {"invited": _l("Invited"), "confirmed": _l("Confirmed"),
 INVITATION_TRANSITIONS = {"invited": {"confirmed", "declined"},
                           "confirmed": {"invited", "declined"},
                           "declined": {"invited", "confirmed"}}
+#: Button labels for those changes.
+INVITATION_ACTIONS = {"confirmed": _l("Confirm"), "declined": _l("Decline"),
+                      "invited": _l("Back to invited")}
 MAX_COMPANIONS = 5
 #: Roles that plan events.
 PLANNER_ROLES = ("admin", "manager", "dept_head")

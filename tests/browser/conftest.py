@@ -35,8 +35,8 @@ def browser_context_args(browser_context_args):
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """The demo company, served at a local address for the browser."""
+def live_app(tmp_path_factory):
+    """The app the browser talks to: the demo company on a file SQLite database."""
     from blueprints.admin.commands import load_demo_data
     folder = tmp_path_factory.mktemp("browser")
     app = make_test_app(f"sqlite:///{folder / 'browser.db'}", folder)
@@ -45,7 +45,13 @@ def live_server(tmp_path_factory):
         load_demo_data(echo=lambda *a: None)
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    return app
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    """The demo company, served at a local address for the browser."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

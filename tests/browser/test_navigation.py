@@ -3,7 +3,7 @@ import pytest
 
 from blueprints.admin.commands import DEMO_USERS
 
-CUSTOMERS = ["customers.index", "customers.pool"]
+CUSTOMERS = ["customers.index", "customers.pool", "events.index"]
 EXPECTED_NAV = {
     "admin": ["main.index", *CUSTOMERS, "customers.lists", "admin.users", "admin.departments",
               "admin.settings", "admin.audit"],
@@ -11,7 +11,7 @@ EXPECTED_NAV = {
     "depthead": ["main.index", *CUSTOMERS],
     "marketer": ["main.index", *CUSTOMERS],
     "marketer2": ["main.index", *CUSTOMERS],
-    "staff": ["main.index"],
+    "staff": ["main.index", "events.index"],
     "warehouse": ["main.index"],
     "finance": ["main.index"],
 }

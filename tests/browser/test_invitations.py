@@ -1,0 +1,47 @@
+"""A marketer on a tablet invites three customers to an event from a filtered list."""
+import re
+from datetime import timedelta
+
+import pytest
+
+from extensions import db
+from tests.browser.test_navigation import sign_in
+
+
+@pytest.fixture
+def open_event(live_app):
+    from models import accounts, events
+    from models.base import utcnow
+    with live_app.app_context():
+        manager = accounts.find_user_by_username("manager")
+        start = utcnow() + timedelta(days=7)
+        event = events.create_event(title="冬季养生讲座", kind="lecture", venue="幸福酒店",
+                                    starts_at=start, ends_at=start + timedelta(hours=3),
+                                    capacity=80, actor=manager)
+        events.change_event_status(event, "open", actor=manager)
+        db.session.commit()
+        event_id = event.id
+        db.session.remove()
+    return event_id
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1024, "height": 768}])
+def test_marketer_invites_three_customers_from_a_filtered_list(page, live_server, open_event,
+                                                               screenshot, viewport):
+    page.set_viewport_size(viewport)
+    sign_in(page, live_server, "marketer")
+    page.goto(f"{live_server}/customers/?status=active&sort=name")
+    boxes = page.get_by_test_id("select-customer")
+    boxes.first.wait_for()
+    assert boxes.count() == 6  # 刘芳's own customers only
+    for i in range(3):
+        boxes.nth(i).check()
+    page.get_by_label("会议").select_option(str(open_event))
+    screenshot("customers-bulk-invite")
+    page.get_by_test_id("bulk-invite").click()
+    page.wait_for_url(re.compile(r"/customers/"))
+    assert "已邀约 3 位顾客参加 冬季养生讲座" in page.locator(".alert-success").inner_text()
+    page.goto(f"{live_server}/events/{open_event}/invitations")
+    rows = page.get_by_test_id("invitations-table").locator("tbody tr")
+    assert rows.count() == 3
+    screenshot("event-invitations")
