@@ -45,3 +45,12 @@ def test_marketer_invites_three_customers_from_a_filtered_list(page, live_server
     rows = page.get_by_test_id("invitations-table").locator("tbody tr")
     assert rows.count() == 3
     screenshot("event-invitations")
+
+
+def test_manager_sees_the_event_page_with_counts(page, live_server, open_event, screenshot):
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/events/{open_event}")
+    assert "冬季养生讲座" in page.locator("h1").inner_text()
+    assert page.get_by_test_id("event-status").inner_text() == "邀约中"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    screenshot("event-page")
