@@ -88,3 +88,22 @@ def link_args(args):
     """Query-string arguments safe to pass back into url_for(): none of Flask's own
     (_external, _scheme, _anchor, _method) and no "endpoint"."""
     return {k: v for k, v in args.items() if not k.startswith("_") and k != "endpoint"}
+
+
+def run_operation(operation, success):
+    """For one-button actions that redirect: run `operation()`; on success commit and flash
+    `success` (text, or a callable given the operation's result); on an OperationError roll
+    back and flash the refusal. Returns True when it succeeded."""
+    from flask import flash
+
+    from extensions import db
+    from models.base import OperationError
+    try:
+        result = operation()
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return False
+    db.session.commit()
+    flash(success(result) if callable(success) else success, "success")
+    return True

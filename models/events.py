@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String,
-                        Table, Text, UniqueConstraint, case, func, select)
+                        Table, UniqueConstraint, case, func, select)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db

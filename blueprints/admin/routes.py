@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from blueprints.access import role_required
-from blueprints.forms import choices, paginate
+from blueprints.forms import choices, paginate, run_operation
 from blueprints.admin.forms import (AuditFilterForm, ConfirmForm, DepartmentForm, NewUserForm,
                                     ResetPasswordForm, UserFilterForm, UserForm, field_name,
                                     settings_form)
@@ -146,14 +146,7 @@ def _user_action(user_id, operation, success):
     target = _user_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        operation(target, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(success(target), "success")
+    run_operation(lambda: operation(target, actor=current_user), lambda _result: success(target))
     return redirect(url_for("admin.user", user_id=user_id))
 
 

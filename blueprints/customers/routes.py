@@ -10,7 +10,7 @@ from blueprints.access import role_required
 from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, FilterForm,
                                         HandoverForm, ImportUploadForm, ListsForm)
 from blueprints.events.forms import InviteForm
-from blueprints.forms import BaseForm, error_text, paginate
+from blueprints.forms import BaseForm, error_text, paginate, run_operation
 from extensions import db
 from formatting import national_phone
 from models import customer_import as imports, customers as c
@@ -187,14 +187,8 @@ def claim(customer_id):
     customer = c.get_customer_or_404(customer_id, current_user)
     if not BaseForm().validate_on_submit():
         abort(400)
-    try:
-        c.claim_from_pool(customer, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("%(name)s is now your customer.", name=customer.name), "success")
+    run_operation(lambda: c.claim_from_pool(customer, actor=current_user),
+                  _("%(name)s is now your customer.", name=customer.name))
     return redirect(request.form.get("back") if request.form.get("back", "").startswith(
         "/customers") else url_for("customers.show", customer_id=customer.id))
 

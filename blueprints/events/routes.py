@@ -8,7 +8,7 @@ from sqlalchemy import select
 from blueprints.access import role_required
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
                                      StaffForm, TableForm)
-from blueprints.forms import BaseForm, error_text, ids_from, paginate
+from blueprints.forms import BaseForm, error_text, ids_from, paginate, run_operation
 from extensions import db
 from models import customers as c, events as ev
 from models.accounts import Department, User
@@ -122,14 +122,10 @@ def status(event_id):
     event = ev.get_event_or_404(event_id, current_user)
     if not BaseForm().validate_on_submit():
         abort(400)
-    try:
-        ev.change_event_status(event, request.form.get("to", ""), actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("The event is now: %(status)s.", status=ev.STATUSES[event.status]), "success")
+    run_operation(lambda: ev.change_event_status(event, request.form.get("to", ""),
+                                                 actor=current_user),
+                  lambda _result: _("The event is now: %(status)s.",
+                                    status=ev.STATUSES[event.status]))
     return _back_to(event)
 
 
@@ -159,14 +155,7 @@ def remove_cost(event_id, cost_id):
     cost = db.session.get(ev.EventCost, cost_id)
     if cost is None or cost.event_id != event.id or not BaseForm().validate_on_submit():
         abort(404)
-    try:
-        ev.remove_cost(cost, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("Cost removed."), "success")
+    run_operation(lambda: ev.remove_cost(cost, actor=current_user), _("Cost removed."))
     return _back_to(event, "#costs")
 
 
@@ -234,17 +223,11 @@ def invitation_status(invitation_id):
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
         return redirect(back)
-    try:
-        ev.change_invitation(invitation, form.status.data, actor=current_user,
-                             companions=form.companions.data,
-                             override_reason=form.override_reason.data)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(_("%(name)s: %(status)s.", name=invitation.customer.name,
-                status=ev.INVITATION_STATUSES[invitation.status]), "success")
+    run_operation(lambda: ev.change_invitation(
+        invitation, form.status.data, actor=current_user, companions=form.companions.data,
+        override_reason=form.override_reason.data),
+        lambda _result: _("%(name)s: %(status)s.", name=invitation.customer.name,
+                          status=ev.INVITATION_STATUSES[invitation.status]))
     return redirect(back)
 
 
