@@ -85,6 +85,7 @@ def select_timezone():
 def register_blueprints(app):
     from blueprints.admin.routes import bp as admin_bp
     from blueprints.auth.routes import bp as auth_bp
+    from blueprints.checkin.routes import bp as checkin_bp
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.events.routes import bp as events_bp
     from blueprints.main.routes import bp as main_bp
@@ -94,6 +95,7 @@ def register_blueprints(app):
     app.register_blueprint(admin_bp)
     app.register_blueprint(customers_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(checkin_bp)
 
 
 def register_commands(app):

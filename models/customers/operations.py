@@ -31,17 +31,21 @@ def _default_owner(actor, owner):
     raise InvalidInput(_("Choose the marketer this customer belongs to."), field="owner_id")
 
 
-def create_customer(data, *, actor, owner=None, now=None, quiet=False):
+def create_customer(data, *, actor, owner=None, now=None, quiet=False, at_the_door=False):
     """Register a customer. A mobile that already belongs to someone raises DuplicateCustomer.
 
     `quiet` skips the per-customer audit entry (an import writes one for the whole file; the
-    ownership change is still recorded per customer)."""
+    ownership change is still recorded per customer). `at_the_door`: event staff register a
+    walk-in for the marketer the guest belongs to."""
     now = now or utcnow()
-    values = clean_customer_data(data, today=now.astimezone(company_zone()).date(), actor=actor)
+    # At the door the referrer is named by the guest, not looked up in the staff's scope.
+    values = clean_customer_data(data, today=now.astimezone(company_zone()).date(),
+                                 actor=None if at_the_door else actor)
     if (existing := duplicate_of(values["phone"])) is not None:
         raise DuplicateCustomer(existing)
     owner = _default_owner(actor, owner)
-    _check_may_own(actor, owner)
+    if not at_the_door:
+        _check_may_own(actor, owner)
     customer = Customer(**values, owner=owner, department_id=owner.department_id,
                         status="active", created_by_id=getattr(actor, "id", None),
                         created_at=now, owned_since=now)
@@ -254,6 +258,21 @@ def assign_from_pool(customer_ids, to_owner, *, actor, reason="", now=None):
         _change_owner(customer, "assign", to_owner, actor=actor, reason=reason, now=now)
     db.session.flush()
     return len(customers)
+
+
+def assign_at_the_door(customer, owner, *, actor, now=None):
+    """A pool customer walks into an event: the door gives them to the marketer they came
+    with (recorded like any assignment)."""
+    if owner is None or not owner.is_active or not owner.has_role("marketer"):
+        raise InvalidInput(_("Choose an active marketer to receive the customers."),
+                           field="owner_id")
+    customer = _lock([customer.id])[0]
+    if customer.status != "pool":
+        return None
+    change = _change_owner(customer, "assign", owner, actor=actor,
+                           reason=_("Walked into an event"), now=now or utcnow())
+    db.session.flush()
+    return change
 
 
 def reclaim_stale_customers(now=None, *, days=None):

@@ -10,6 +10,7 @@ PUBLIC = {"auth.login", "main.healthz", "static"}
 ALL_SIGNED_IN = set(ROLES)
 CUSTOMER = {"admin", "manager", "dept_head", "marketer"}
 OWNERSHIP = {"admin", "manager", "dept_head"}
+DOOR = {"admin", "manager", "event_staff"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
@@ -59,6 +60,14 @@ MATRIX = {
     "events.bulk_invite": CUSTOMER,
     "events.cards": CUSTOMER,
     "events.card": CUSTOMER,
+    "checkin.index": DOOR,
+    "checkin.screen": DOOR,
+    "checkin.find": DOOR,
+    "checkin.check_in": DOOR,
+    "checkin.scan": DOOR,
+    "checkin.walk_in": DOOR,
+    "checkin.live_board": DOOR | {"dept_head"},
+    "checkin.room": DOOR,
     "customers.lists": {"admin", "manager"},
     "customers.toggle_list_item": {"admin", "manager"},
 }

@@ -5,13 +5,13 @@ from blueprints.admin.commands import DEMO_USERS
 
 CUSTOMERS = ["customers.index", "customers.pool", "events.index"]
 EXPECTED_NAV = {
-    "admin": ["main.index", *CUSTOMERS, "customers.lists", "admin.users", "admin.departments",
-              "admin.settings", "admin.audit"],
-    "manager": ["main.index", *CUSTOMERS, "customers.lists", "admin.audit"],
+    "admin": ["main.index", *CUSTOMERS, "checkin.index", "customers.lists", "admin.users",
+              "admin.departments", "admin.settings", "admin.audit"],
+    "manager": ["main.index", *CUSTOMERS, "checkin.index", "customers.lists", "admin.audit"],
     "depthead": ["main.index", *CUSTOMERS],
     "marketer": ["main.index", *CUSTOMERS],
     "marketer2": ["main.index", *CUSTOMERS],
-    "staff": ["main.index", "events.index"],
+    "staff": ["main.index", "events.index", "checkin.index"],
     "warehouse": ["main.index"],
     "finance": ["main.index"],
 }

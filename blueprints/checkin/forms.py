@@ -1,0 +1,52 @@
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from blueprints.forms import BaseForm, TokenField, choices
+from models import customers as c
+
+
+def _table_choices(event):
+    return choices([(0, _l("As planned"))] + [(t.id, f"{t.name}（{t.seats}）")
+                                               for t in event.tables])
+
+
+class CheckInForm(BaseForm):
+    invitation_id = HiddenField(validators=[DataRequired()])
+    token = TokenField()
+    companions = IntegerField(_l("Companions"), validators=[Optional(), NumberRange(0, 10)])
+    table_id = SelectField(_l("Table"), coerce=int, validators=[Optional()])
+    override = BooleanField(_l("Seat even if the table is full"))
+
+    def __init__(self, event, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.table_id.choices = _table_choices(event)
+
+
+class ScanForm(BaseForm):
+    code = StringField(_l("Scan the card, or type a phone tail, name or initials"),
+                       validators=[DataRequired(_l("Scan a card or type something.")),
+                                   Length(max=60)])
+    token = TokenField()
+
+
+class WalkInForm(BaseForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the customer's name.")),
+                                               Length(max=40)])
+    phone = StringField(_l("Mobile"), validators=[DataRequired(_l("Enter the mobile number.")),
+                                                  Length(max=20)])
+    referrer_phone = StringField(_l("Referred by (their mobile)"),
+                                 validators=[Optional(), Length(max=20)])
+    owner_id = SelectField(_l("Belongs to marketer"), coerce=int, validators=[Optional()])
+    companions = IntegerField(_l("Companions"), default=0, validators=[Optional(),
+                                                                      NumberRange(0, 10)])
+    table_id = SelectField(_l("Table"), coerce=int, validators=[Optional()])
+    #: Set when the tablet offered an existing customer with this mobile and staff accepted.
+    existing_id = HiddenField()
+    token = TokenField()
+
+    def __init__(self, event, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.table_id.choices = _table_choices(event)
+        self.owner_id.choices = choices([(0, _l("The referrer's marketer"))] + [
+            (u.id, u.display_name) for u in c.active_marketers()])

@@ -1,0 +1,289 @@
+"""Check-in at the door (签到): find an invitation, check the guest in once, seat them, register
+walk-ins, count arrivals live.
+
+A check-in is written once per invitation (a unique constraint) and once per form submission
+(its one-time token): a double tap, a retry after a timeout, or two tablets at the same moment
+all end with one check-in.
+"""
+from datetime import datetime
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, case, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from formatting import local_dt
+from models import customers as c
+from models.accounts import User
+from models.audit import audit, register_actions, register_targets
+from models.base import (Conflict, InvalidInput, NotFound, TokenMixin, UTCDateTime, utcnow)
+from models.events import (Event, Invitation, InvitationChange, event_staff,
+                           find_invitation_by_token)
+
+MAX_ARRIVING_COMPANIONS = 10
+#: Roles that work the door.
+DOOR_ROLES = ("admin", "manager", "event_staff")
+
+
+class CheckIn(TokenMixin, db.Model):
+    __tablename__ = "check_ins"
+    __table_args__ = (CheckConstraint("companions BETWEEN 0 AND 10", name="companions_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: One check-in per invitation: the database refuses a second.
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    #: Companions who actually came.
+    companions: Mapped[int] = mapped_column(Integer, default=0)
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    invitation = relationship("Invitation", lazy="joined")
+    by = relationship("User", lazy="joined")
+
+
+class AlreadyCheckedIn(Conflict):
+    """The guest was checked in before; `check_in` is that first check-in."""
+
+    def __init__(self, check_in):
+        super().__init__(_("%(name)s was already checked in at %(time)s by %(who)s.",
+                           name=check_in.invitation.customer.name,
+                           time=local_dt(check_in.at, "%H:%M"), who=check_in.by.display_name))
+        self.check_in = check_in
+
+
+# --- Reads -------------------------------------------------------------------------------------
+
+def door_events(user):
+    """Events this user may work the door of: assigned event staff, or managers and admins."""
+    query = select(Event).where(Event.status.in_(("open", "in_progress")))
+    if user.has_role("admin", "manager"):
+        return query
+    return query.where(Event.id.in_(select(event_staff.c.event_id).where(
+        event_staff.c.user_id == user.id)))
+
+
+def get_door_event_or_404(event_id, user):
+    """An event the user works the door of (any status: the board stays readable)."""
+    query = select(Event).where(Event.id == event_id)
+    if not user.has_role("admin", "manager"):
+        query = query.where(Event.id.in_(select(event_staff.c.event_id).where(
+            event_staff.c.user_id == user.id)))
+    event = db.session.scalar(query)
+    if event is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return event
+
+
+def find_at_door(event, text, limit=12):
+    """Invitations of `event` matching what was typed or scanned: the card's QR token, a phone
+    tail, a name, pinyin or initials."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    exact = db.session.scalar(select(Invitation).where(Invitation.event_id == event.id,
+                                                       Invitation.token == text[:40]))
+    if exact is not None:
+        return [exact]
+    clause = c.search_clause(text)
+    if clause is None:
+        return []
+    return db.session.scalars(
+        select(Invitation).join(c.Customer, Invitation.customer_id == c.Customer.id)
+        .where(Invitation.event_id == event.id, clause)
+        .order_by(c.Customer.name_pinyin).limit(limit)).all()
+
+
+def check_in_of(invitation):
+    return db.session.scalar(select(CheckIn).where(CheckIn.invitation_id == invitation.id))
+
+
+def seats_taken(table):
+    """People seated at a table: each arrival and the companions who came with them."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(CheckIn.companions + 1), 0))
+        .join(Invitation, CheckIn.invitation_id == Invitation.id)
+        .where(Invitation.table_id == table.id)) or 0
+
+
+def room(event):
+    """[(table, taken, [names])] for the room view."""
+    rows = []
+    for table in event.tables:
+        names = list(db.session.scalars(
+            select(c.Customer.name).join(Invitation, Invitation.customer_id == c.Customer.id)
+            .join(CheckIn, CheckIn.invitation_id == Invitation.id)
+            .where(Invitation.table_id == table.id).order_by(CheckIn.at)))
+        rows.append((table, seats_taken(table), names))
+    return rows
+
+
+def board(event):
+    """The live board: per marketer and in total — invited, confirmed, arrived, companions,
+    walk-ins, arrival rate — and the confirmed guests not yet here."""
+    arrived = case((CheckIn.id.is_not(None), 1), else_=0)
+    invited_and_came = case((CheckIn.id.is_not(None) & ~Invitation.is_walk_in, 1), else_=0)
+    confirmed = case((Invitation.status.in_(("confirmed", "attended")) & ~Invitation.is_walk_in,
+                      1), else_=0)
+    rows = db.session.execute(
+        select(Invitation.inviter_id,
+               func.count(Invitation.id),
+               func.sum(confirmed),
+               func.sum(arrived),
+               func.coalesce(func.sum(CheckIn.companions), 0),
+               func.sum(case((Invitation.is_walk_in, 1), else_=0)),
+               func.sum(invited_and_came))
+        .outerjoin(CheckIn, CheckIn.invitation_id == Invitation.id)
+        .where(Invitation.event_id == event.id, Invitation.status != "declined")
+        .group_by(Invitation.inviter_id)).all()
+    users = {u.id: u for u in db.session.scalars(select(User).where(
+        User.id.in_([r[0] for r in rows])))}
+    lines = [{"marketer": users[r[0]].display_name, "invited": r[1], "confirmed": int(r[2] or 0),
+              "arrived": int(r[3] or 0), "companions": int(r[4] or 0),
+              "walk_ins": int(r[5] or 0), "came_invited": int(r[6] or 0)} for r in rows]
+    lines.sort(key=lambda line: (-line["arrived"], line["marketer"]))
+    total = {key: sum(line[key] for line in lines) for key in (
+        "invited", "confirmed", "arrived", "companions", "walk_ins", "came_invited")}
+    for line in [*lines, total]:
+        # 到场率: invited guests who came, out of those confirmed (walk-ins are extra).
+        line["rate"] = round(100 * line["came_invited"] / line["confirmed"]) \
+            if line["confirmed"] else 0
+    missing = db.session.scalars(
+        select(Invitation).outerjoin(CheckIn, CheckIn.invitation_id == Invitation.id)
+        .join(c.Customer, Invitation.customer_id == c.Customer.id)
+        .where(Invitation.event_id == event.id, Invitation.status == "confirmed",
+               CheckIn.id.is_(None)).order_by(Invitation.inviter_id, c.Customer.name_pinyin)
+    ).all()
+    return {"lines": lines, "total": total, "missing": missing}
+
+
+# --- Operations --------------------------------------------------------------------------------
+
+def _check_door_open(event):
+    if event.status not in ("open", "in_progress"):
+        raise Conflict(_("Check-in is closed: the event is %(status)s.",
+                         status=_status_label(event.status)))
+
+
+def _status_label(status):
+    from models.events import STATUSES
+    return STATUSES.get(status, status)
+
+
+def _seat(invitation, table, companions, *, override, actor, now):
+    """Put the guest at `table` (None keeps the planned one); a full table needs an override."""
+    if table is None:
+        return
+    if table.event_id != invitation.event_id:
+        raise InvalidInput(_("That table is not in this event's room."), field="table_id")
+    taken = seats_taken(table)
+    if taken + companions + 1 > table.seats and not override:
+        raise Conflict(_("%(table)s is full (%(taken)s of %(seats)s seats). Choose another "
+                         "table, or tick the override.", table=table.name, taken=taken,
+                         seats=table.seats), field="table_id")
+    if taken + companions + 1 > table.seats:
+        audit(actor, "checkin.table_override", invitation, summary=table.name, now=now)
+    invitation.table = table
+
+
+def check_in(event, invitation, *, actor, token, companions=None, table=None, override=False,
+             now=None):
+    """Check a guest in. Idempotent: the same token returns the first check-in; a guest already
+    checked in raises AlreadyCheckedIn naming when and by whom."""
+    if (prior := CheckIn.by_token(token)) is not None:
+        return prior
+    now = now or utcnow()
+    if invitation.event_id != event.id:
+        raise NotFound(_("This invitation card is not valid for this event."))
+    _check_door_open(event)
+    if (existing := check_in_of(invitation)) is not None:
+        raise AlreadyCheckedIn(existing)
+    if invitation.status == "declined":
+        raise Conflict(_("%(name)s declined this invitation. Register them as a walk-in if they "
+                         "came anyway.", name=invitation.customer.name))
+    companions = invitation.companions if companions is None else companions
+    if not 0 <= companions <= MAX_ARRIVING_COMPANIONS:
+        raise InvalidInput(_("Companions must be 0–10."), field="companions")
+    _seat(invitation, table, companions, override=override, actor=actor, now=now)
+    record = CheckIn(invitation_id=invitation.id, event_id=event.id,
+                     customer_id=invitation.customer_id, companions=companions, by_id=actor.id,
+                     at=now, token=token)
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError:  # the other tablet won the race, or this token was just written
+        if (prior := CheckIn.by_token(token)) is not None:
+            return prior
+        raise AlreadyCheckedIn(check_in_of(invitation)) from None
+    db.session.add(InvitationChange(
+        invitation_id=invitation.id, from_status=invitation.status, to_status="attended",
+        note=_("with %(n)s companions", n=companions) if companions else "",
+        actor_id=actor.id, at=now))
+    invitation.status, invitation.status_changed_at = "attended", now
+    if event.status == "open":
+        event.status = "in_progress"  # the first arrival starts the event
+    db.session.flush()
+    return record
+
+
+def check_in_by_card(event, qr_token, *, actor, token, now=None):
+    """Check in whoever's card was scanned (a scanner types the QR token and Enter)."""
+    if (prior := CheckIn.by_token(token)) is not None:
+        return prior
+    return check_in(event, find_invitation_by_token(event, qr_token), actor=actor, token=token,
+                    now=now)
+
+
+def register_walk_in(event, *, name, phone, actor, token, owner=None, referrer=None,
+                     companions=0, table=None, existing=None, now=None):
+    """A guest who came without an invitation: the customer (created, or `existing` when the
+    mobile is already known), a walk-in invitation, and the check-in, in one step.
+
+    Without `existing`, a known mobile raises DuplicateCustomer so the tablet can offer that
+    customer instead. The owner is the referrer's owner by default, else the chosen marketer.
+    """
+    if (prior := CheckIn.by_token(token)) is not None:
+        return prior
+    now = now or utcnow()
+    _check_door_open(event)
+    if existing is None:
+        if referrer is not None and owner is None:
+            owner = referrer.owner
+        if owner is None:
+            raise InvalidInput(_("Choose the marketer this guest belongs to."), field="owner_id")
+        customer = c.create_customer(
+            c.CustomerData(name=name, phone=phone, referrer_id=referrer.id if referrer else None,
+                           channel_id=_walk_in_channel()),
+            actor=actor, owner=owner, now=now, at_the_door=True)
+    else:
+        customer = existing
+        if customer.status == "pool" or customer.owner_id is None:
+            if owner is None:
+                raise InvalidInput(_("Choose the marketer this guest belongs to."),
+                                   field="owner_id")
+            c.assign_at_the_door(customer, owner, actor=actor, now=now)
+    invitation = db.session.scalar(select(Invitation).where(
+        Invitation.event_id == event.id, Invitation.customer_id == customer.id))
+    if invitation is None:
+        invitation = Invitation(event_id=event.id, customer_id=customer.id,
+                                inviter_id=customer.owner_id, is_walk_in=True, created_at=now,
+                                status_changed_at=now)
+        db.session.add(invitation)
+        db.session.flush()
+        db.session.add(InvitationChange(invitation_id=invitation.id, to_status="invited",
+                                        note=str(_l("Walk-in")), actor_id=actor.id, at=now))
+    elif invitation.status == "declined":
+        invitation.status = "invited"
+    return check_in(event, invitation, actor=actor, token=token, companions=companions,
+                    table=table, now=now)
+
+
+def _walk_in_channel():
+    """The "会议营销" channel if it exists (walk-ins come from the event)."""
+    return db.session.scalar(select(c.Channel.id).where(c.Channel.name == "会议营销"))
+
+
+register_actions({"checkin.table_override": _l("Seated beyond a table's seats")})
+register_targets({"check_ins": _l("Check-in")})

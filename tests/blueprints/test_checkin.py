@@ -1,0 +1,119 @@
+"""The door over HTTP: event staff scope, masked phones, scan, tap, double tap, walk-in."""
+from sqlalchemy import func, select
+
+from models import checkin as ci, events as ev
+from tests.conftest import page_text
+from tests.factories import make_customer, make_event, make_user
+
+
+def setup_door(db):
+    manager, marketer = make_user(["manager"]), make_user(["marketer"])
+    event = make_event(manager, title="养生讲座")
+    table = ev.save_table(event, number=5, seats=10, actor=manager)
+    invitation = ev.invite(event, make_customer(marketer, name="张秀兰", phone="13800138000"),
+                           actor=marketer)
+    ev.change_invitation(invitation, "confirmed", actor=marketer)
+    invitation.table = table
+    return event, invitation, manager, marketer
+
+
+def staff_of(event, manager):
+    staff = make_user(["event_staff"])
+    ev.set_event_staff(event, [staff], actor=manager)
+    return staff
+
+
+def test_staff_see_only_their_events_and_masked_phones(db, client, login):
+    event, invitation, manager, _ = setup_door(db)
+    other = make_event(manager, title="别的场次")
+    login(staff_of(event, manager))
+    assert client.get(f"/checkin/{other.id}").status_code == 404
+    assert client.get(f"/events/{other.id}").status_code == 404
+    response = client.get(f"/checkin/{event.id}/find?code=8000", headers={"HX-Request": "1"})
+    text = page_text(response)
+    assert "张秀兰" in text and "138****8000" in text and "13800138000" not in text
+    assert client.get(f"/customers/{invitation.customer_id}").status_code == 403
+
+
+def test_scan_checks_in_and_a_second_scan_says_already(db, client, login):
+    event, invitation, manager, _ = setup_door(db)
+    login(staff_of(event, manager))
+    response = client.post(f"/checkin/{event.id}/scan", headers={"HX-Request": "1"},
+                           data={"code": invitation.token,
+                                 "token": "11111111-1111-4111-8111-111111111111"})
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "签到成功" in text and "请到 5 号桌" in text
+    again = client.post(f"/checkin/{event.id}/scan", headers={"HX-Request": "1"},
+                        data={"code": invitation.token,
+                              "token": "22222222-2222-4222-8222-222222222222"})
+    assert again.status_code == 409 and "不重复计数" in page_text(again)
+    assert db.session.scalar(select(func.count(ci.CheckIn.id))) == 1
+
+
+def test_double_tap_on_the_card_checks_in_once(db, client, login):
+    event, invitation, manager, _ = setup_door(db)
+    login(staff_of(event, manager))
+    data = {"invitation_id": str(invitation.id), "companions": "2", "table_id": "0",
+            "token": "33333333-3333-4333-8333-333333333333"}
+    first = client.post(f"/checkin/{event.id}/check-in", data=data, headers={"HX-Request": "1"})
+    second = client.post(f"/checkin/{event.id}/check-in", data=data, headers={"HX-Request": "1"})
+    assert first.status_code == second.status_code == 200
+    assert "签到成功" in page_text(second)
+    assert db.session.scalar(select(func.count(ci.CheckIn.id))) == 1
+    assert invitation.status == "attended"
+
+
+def test_bad_codes_get_a_clear_message(db, client, login):
+    event, invitation, manager, _ = setup_door(db)
+    login(staff_of(event, manager))
+    response = client.post(f"/checkin/{event.id}/scan", headers={"HX-Request": "1"},
+                           data={"code": "不存在的人", "token": "44444444-4444-4444-8444-444444444444"})
+    assert response.status_code == 200 and "没有与" in page_text(response)
+    response = client.post(f"/checkin/{event.id}/check-in", headers={"HX-Request": "1"},
+                           data={"invitation_id": "999999", "token":
+                                 "55555555-5555-4555-8555-555555555555"})
+    assert response.status_code == 404 and "不属于本场会议" in page_text(response)
+    response = client.post(f"/checkin/{event.id}/check-in", headers={"HX-Request": "1"},
+                           data={"invitation_id": str(invitation.id), "token": "not-a-token"})
+    assert response.status_code == 422 and "表单已过期" in page_text(response)
+
+
+def test_walk_in_and_the_offer_of_an_existing_customer(db, client, login):
+    event, invitation, manager, marketer = setup_door(db)
+    login(staff_of(event, manager))
+    response = client.post(f"/checkin/{event.id}/walk-in", data={
+        "name": "新来宾", "phone": "13911112222", "owner_id": str(marketer.id),
+        "companions": "0", "table_id": "0", "token": "66666666-6666-4666-8666-666666666666"})
+    assert response.status_code == 200 and "签到成功" in page_text(response)
+    response = client.post(f"/checkin/{event.id}/walk-in", data={
+        "name": "张", "phone": "13800138000", "owner_id": str(marketer.id), "table_id": "0",
+        "token": "77777777-7777-4777-8777-777777777777"})
+    assert response.status_code == 409 and "已有顾客 张秀兰" in page_text(response)
+    response = client.post(f"/checkin/{event.id}/walk-in", data={
+        "name": "张", "phone": "13800138000", "owner_id": str(marketer.id), "table_id": "0",
+        "existing_id": str(invitation.customer_id),
+        "token": "88888888-8888-4888-8888-888888888888"})
+    assert response.status_code == 200 and "请到 5 号桌" in page_text(response)
+    board = page_text(client.get(f"/checkin/{event.id}/board"))
+    assert "到场率" in board
+
+
+def test_live_board_after_a_scripted_run_of_fifty_check_ins(db, client, login):
+    manager, marketer = make_user(["manager"]), make_user(["marketer"])
+    event = make_event(manager)
+    staff = staff_of(event, manager)
+    invitations = []
+    for i in range(50):
+        invitation = ev.invite(event, make_customer(marketer, name=f"客{i}"), actor=marketer)
+        ev.change_invitation(invitation, "confirmed", actor=marketer)
+        invitations.append(invitation)
+    login(staff)
+    for i, invitation in enumerate(invitations):
+        response = client.post(f"/checkin/{event.id}/scan", headers={"HX-Request": "1"},
+                               data={"code": invitation.token,
+                                     "token": f"00000000-0000-4000-8000-{i:012d}"})
+        assert response.status_code == 200
+    response = client.get(f"/checkin/{event.id}/board", headers={"HX-Request": "1"})
+    html = response.get_data(as_text=True)
+    assert 'data-board="arrived">50<' in html and 'data-board="rate">100%<' in html

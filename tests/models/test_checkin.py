@@ -1,0 +1,176 @@
+"""Check-in: once per invitation and per token, seating, walk-ins, the live board."""
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from extensions import db as _db
+from models import checkin as ci, events as ev
+from models.base import Conflict, InvalidInput, NotFound, new_token
+from models.customers import DuplicateCustomer, release_to_pool
+from tests.conftest import is_postgres
+from tests.factories import make_customer, make_event, make_user
+
+
+@pytest.fixture
+def door(db):
+    manager = make_user(["manager"])
+    staff = make_user(["event_staff"])
+    marketer = make_user(["marketer"])
+    event = make_event(manager, title="养生讲座")
+    ev.set_event_staff(event, [staff], actor=manager)
+    return event, staff, marketer, manager
+
+
+def invite(event, marketer, name="张三", **kw):
+    invitation = ev.invite(event, make_customer(marketer, name=name, **kw), actor=marketer)
+    ev.change_invitation(invitation, "confirmed", actor=marketer)
+    return invitation
+
+
+def count(db, model=ci.CheckIn):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_check_in_once_by_token_and_by_invitation(db, door):
+    event, staff, marketer, _ = door
+    invitation = invite(event, marketer)
+    token = new_token()
+    first = ci.check_in(event, invitation, actor=staff, token=token)
+    assert ci.check_in(event, invitation, actor=staff, token=token) is first  # double tap
+    with pytest.raises(ci.AlreadyCheckedIn, match="已于 .* 由 .* 签到"):
+        ci.check_in(event, invitation, actor=staff, token=new_token())  # another tablet
+    assert count(db) == 1 and invitation.status == "attended"
+    assert event.status == "in_progress"  # the first arrival starts the event
+
+
+def test_scan_finds_the_card_of_this_event_only(db, door):
+    event, staff, marketer, manager = door
+    invitation = invite(event, marketer)
+    other = make_event(manager, title="别的场次")
+    other_invitation = invite(other, marketer, name="李四")
+    for code in (other_invitation.token, invitation.token[:-2] + "xx", "", "<script>"):
+        with pytest.raises(NotFound, match="不属于本场会议"):
+            ci.check_in_by_card(event, code, actor=staff, token=new_token())
+    record = ci.check_in_by_card(event, invitation.token, actor=staff, token=new_token())
+    assert record.invitation is invitation and count(db) == 1
+
+
+def test_declined_and_closed_are_refused(db, door):
+    event, staff, marketer, manager = door
+    declined = invite(event, marketer, name="拒绝者")
+    ev.change_invitation(declined, "declined", actor=marketer)
+    with pytest.raises(Conflict, match="已拒绝"):
+        ci.check_in(event, declined, actor=staff, token=new_token())
+    late = invite(event, marketer, name="迟到者")
+    ev.change_event_status(event, "in_progress", actor=manager)
+    ev.change_event_status(event, "closed", actor=manager)
+    with pytest.raises(Conflict, match="不能签到"):
+        ci.check_in(event, late, actor=staff, token=new_token())
+    assert count(db) == 0
+
+
+def test_find_at_door_by_tail_name_initials_and_token(db, door):
+    event, _, marketer, _ = door
+    a = invite(event, marketer, name="张秀兰", phone="13800138000")
+    invite(event, marketer, name="王桂英", phone="13900001111")
+    make_customer(marketer, name="张未邀", phone="13700008000")  # not invited: never shown
+    assert [i.customer.name for i in ci.find_at_door(event, "8000")] == ["张秀兰"]
+    assert [i.customer.name for i in ci.find_at_door(event, "zxl")] == ["张秀兰"]
+    assert [i.customer.name for i in ci.find_at_door(event, "张")] == ["张秀兰"]
+    assert ci.find_at_door(event, a.token) == [a]
+    assert ci.find_at_door(event, "") == []
+
+
+def test_full_table_needs_the_override(db, door):
+    event, staff, marketer, manager = door
+    table = ev.save_table(event, number=1, seats=3, actor=manager)
+    one, two = invite(event, marketer, name="甲"), invite(event, marketer, name="乙")
+    ci.check_in(event, one, actor=staff, token=new_token(), companions=1, table=table)
+    with pytest.raises(Conflict, match="已满"):
+        ci.check_in(event, two, actor=staff, token=new_token(), companions=1, table=table)
+    ci.check_in(event, two, actor=staff, token=new_token(), companions=1, table=table,
+                override=True)
+    assert ci.seats_taken(table) == 4
+
+
+def test_walk_in_registers_and_checks_in_in_one_step(db, door):
+    event, staff, marketer, _ = door
+    referrer = make_customer(marketer, name="老介绍人")
+    record = ci.register_walk_in(event, name="新来宾", phone="13812345678", actor=staff,
+                                 token=new_token(), referrer=referrer, companions=1)
+    customer = record.invitation.customer
+    assert customer.owner is marketer and customer.referrer_id == referrer.id
+    assert record.invitation.is_walk_in and record.companions == 1
+    with pytest.raises(DuplicateCustomer) as caught:
+        ci.register_walk_in(event, name="同号", phone="13812345678", actor=staff,
+                            token=new_token(), owner=marketer)
+    assert caught.value.existing is customer
+    with pytest.raises(InvalidInput, match="归属业务员"):
+        ci.register_walk_in(event, name="无主", phone="13812340000", actor=staff,
+                            token=new_token())
+
+
+def test_walk_in_of_a_known_pool_customer_goes_to_the_chosen_marketer(db, door):
+    event, staff, marketer, manager = door
+    pooled = make_customer(make_user(["marketer"]), name="公海客", phone="13811112222")
+    release_to_pool([pooled.id], actor=manager, reason="整理")
+    record = ci.register_walk_in(event, name="公海客", phone="13811112222", actor=staff,
+                                 token=new_token(), owner=marketer, existing=pooled)
+    assert pooled.owner is marketer and record.invitation.customer is pooled
+
+
+def test_live_board_counts_after_fifty_check_ins(db, door):
+    event, staff, marketer, _ = door
+    other = make_user(["marketer"])
+    invitations = [invite(event, marketer if i % 2 else other, name=f"客{i}")
+                   for i in range(60)]
+    for invitation in invitations[:50]:
+        ci.check_in(event, invitation, actor=staff, token=new_token(), companions=1)
+    ci.register_walk_in(event, name="临时", phone="13899990000", actor=staff,
+                        token=new_token(), owner=marketer)
+    board = ci.board(event)
+    assert board["total"]["arrived"] == 51 and board["total"]["companions"] == 50
+    assert board["total"]["confirmed"] == 60 and board["total"]["walk_ins"] == 1
+    assert board["total"]["invited"] == 61 and board["total"]["rate"] == 83  # 50 of 60
+    assert len(board["missing"]) == 10
+    assert sum(line["arrived"] for line in board["lines"]) == 51
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row-level races are proven on PostgreSQL")
+def test_two_tablets_checking_in_the_same_guest_at_once_make_one_check_in(app,
+                                                                          committed_db):
+    manager, staff, marketer = (make_user(["manager"]), make_user(["event_staff"]),
+                                make_user(["marketer"]))
+    event = make_event(manager)
+    invitation = invite(event, marketer)
+    committed_db.session.commit()
+    event_id, invitation_id, staff_id = event.id, invitation.id, staff.id
+    barrier, outcomes = threading.Barrier(8), []
+
+    def tablet():
+        with app.app_context():
+            try:
+                from models.accounts import User
+                actor = _db.session.get(User, staff_id)
+                e = _db.session.get(ev.Event, event_id)
+                i = _db.session.get(ev.Invitation, invitation_id)
+                barrier.wait()
+                ci.check_in(e, i, actor=actor, token=new_token())
+                _db.session.commit()
+                outcomes.append("checked in")
+            except ci.AlreadyCheckedIn:
+                _db.session.rollback()
+                outcomes.append("already")
+            except Exception as exc:  # reported below
+                _db.session.rollback()
+                outcomes.append(repr(exc))
+            finally:
+                _db.session.remove()
+    threads = [threading.Thread(target=tablet) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["already"] * 7 + ["checked in"], outcomes
+    assert committed_db.session.scalar(select(func.count(ci.CheckIn.id))) == 1
