@@ -17,7 +17,7 @@ run: setup db
 		exec $(BIN)/flask run --host $(HOST) --port $(PORT) --debug; \
 	else \
 		exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) \
-			--access-logfile - "app:create_app()"; \
+			--worker-class gthread --threads 4 --access-logfile - "app:create_app()"; \
 	fi
 
 test: setup

@@ -96,6 +96,14 @@ def find_at_door(event, text, limit=12):
         .order_by(c.Customer.name_pinyin).limit(limit)).all()
 
 
+def summary(record):
+    """Plain facts of a check-in for the tablet's answer (read before the commit expires it)."""
+    invitation = record.invitation
+    return {"name": invitation.customer.name, "at": record.at, "by": record.by.display_name,
+            "companions": record.companions, "inviter": invitation.inviter.display_name,
+            "table": invitation.table.name if invitation.table else ""}
+
+
 def check_in_of(invitation):
     return db.session.scalar(select(CheckIn).where(CheckIn.invitation_id == invitation.id))
 
@@ -230,8 +238,6 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
 
 def check_in_by_card(event, qr_token, *, actor, token, now=None):
     """Check in whoever's card was scanned (a scanner types the QR token and Enter)."""
-    if (prior := CheckIn.by_token(token)) is not None:
-        return prior
     return check_in(event, find_invitation_by_token(event, qr_token), actor=actor, token=token,
                     now=now)
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, selectinload
 
 from extensions import db
 from formatting import company_zone, local_dt, masked_phone
@@ -406,7 +406,7 @@ def export_workbook(query, *, actor, now=None):
     """The customers of `query` (already scoped and filtered) as .xlsx bytes; audited."""
     if not c.may_export(actor):
         raise PermissionDenied(_("Exporting customers is not allowed for your role."))
-    customers = db.session.scalars(query).all()
+    customers = db.session.scalars(query.options(selectinload(c.Customer.tags))).all()
     rows = []
     for x in customers:
         full = can_see_full_phone(actor, owner_id=x.owner_id, department_id=x.department_id)

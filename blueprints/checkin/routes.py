@@ -45,14 +45,16 @@ def find(event_id):
     """Matches as the staff types (htmx): invitations of this event only."""
     event = ci.get_door_event_or_404(event_id, current_user)
     text = request.args.get("code", "")[:60]
+    if not text.strip():
+        return "", 204  # nothing typed: leave the screen as it is
     matches = ci.find_at_door(event, text)
     cards = [(m, ci.check_in_of(m), CheckInForm(event, formdata=None, invitation_id=m.id,
                                                 companions=m.companions)) for m in matches]
     return _fragment("matches", event=event, cards=cards, text=text)
 
 
-def _result(event, record, *, already=False, status=200):
-    return _fragment("result", event=event, record=record, already=already), status
+def _result(event, facts, *, already=False, status=200):
+    return _fragment("result", event=event, record=facts, already=already), status
 
 
 def _refused(event, message, status):
@@ -80,13 +82,15 @@ def check_in(event_id):
                              table=db.session.get(EventTable, form.table_id.data or 0),
                              override=form.override.data)
     except ci.AlreadyCheckedIn as exc:
+        facts = ci.summary(exc.check_in)
         db.session.rollback()
-        return _result(event, exc.check_in, already=True, status=409)
+        return _result(event, facts, already=True, status=409)
     except OperationError as exc:
         db.session.rollback()
         return _refused(event, exc.message, exc.status)
+    facts = ci.summary(record)
     db.session.commit()
-    return _result(event, record)
+    return _result(event, facts)
 
 
 @bp.post("/<int:event_id>/scan")
@@ -100,21 +104,24 @@ def scan(event_id):
         return _refused(event, " ".join(str(e) for errs in form.errors.values() for e in errs),
                         422)
     code = form.code.data
-    if db.session.scalar(select(Invitation.id).where(Invitation.token == code[:40])) is None:
+    try:
+        record = ci.check_in_by_card(event, code, actor=current_user, token=form.token.data)
+    except ci.AlreadyCheckedIn as exc:
+        facts = ci.summary(exc.check_in)
+        db.session.rollback()
+        return _result(event, facts, already=True, status=409)
+    except NotFound:  # not a card of this event: what was typed is a search
+        db.session.rollback()
         matches = ci.find_at_door(event, code)
         cards = [(m, ci.check_in_of(m), CheckInForm(event, formdata=None, invitation_id=m.id,
                                                     companions=m.companions)) for m in matches]
         return _fragment("matches", event=event, cards=cards, text=code)
-    try:
-        record = ci.check_in_by_card(event, code, actor=current_user, token=form.token.data)
-    except ci.AlreadyCheckedIn as exc:
-        db.session.rollback()
-        return _result(event, exc.check_in, already=True, status=409)
     except OperationError as exc:
         db.session.rollback()
         return _refused(event, exc.message, exc.status)
+    facts = ci.summary(record)
     db.session.commit()
-    return _result(event, record)
+    return _result(event, facts)
 
 
 @bp.route("/<int:event_id>/walk-in", methods=["GET", "POST"])
@@ -146,16 +153,18 @@ def walk_in(event_id):
         return render_template("checkin/walk_in.html", event=event, form=form,
                                offer=exc.existing), 409
     except ci.AlreadyCheckedIn as exc:
+        facts = ci.summary(exc.check_in)
         db.session.rollback()
         return render_template("checkin/screen.html", event=event, scan_form=ScanForm(),
-                               fragment="result", record=exc.check_in, already=True), 409
+                               fragment="result", record=facts, already=True), 409
     except OperationError as exc:
         db.session.rollback()
         form.add_error(exc)
         return render_template("checkin/walk_in.html", event=event, form=form), exc.status
+    facts = ci.summary(record)
     db.session.commit()
     return render_template("checkin/screen.html", event=event, scan_form=ScanForm(),
-                           fragment="result", record=record, already=False)
+                           fragment="result", record=facts, already=False)
 
 
 @bp.get("/<int:event_id>/board")

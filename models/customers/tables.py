@@ -109,7 +109,8 @@ class Customer(db.Model):
     department = relationship("Department", lazy="joined")
     channel = relationship("Channel", lazy="joined")
     referrer = relationship("Customer", remote_side=[id], lazy="select")
-    tags = relationship("Tag", secondary=customer_tags, lazy="selectin", order_by="Tag.name")
+    #: Loaded when read (most screens that load a customer never show the tags).
+    tags = relationship("Tag", secondary=customer_tags, lazy="select", order_by="Tag.name")
     created_by = relationship("User", foreign_keys=[created_by_id])
 
     def __repr__(self):

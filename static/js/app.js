@@ -33,3 +33,21 @@ function uuid4() {
   var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
   return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
 }
+
+// A scanner types the card's code and Enter at once, so the search-as-you-type request can
+// still be on its way (or just about to start) when the check-in answer arrives: a search that
+// was sent before the last scan, or for an empty box, never replaces the answer.
+var lastScanAt = 0;
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var elt = event.detail && event.detail.elt;
+  if (!elt) { return; }
+  if (elt.id === "scan-form") { lastScanAt = Date.now(); }
+  if (elt.hasAttribute && elt.hasAttribute("data-scan-input")) { elt.dataset.sentAt = Date.now(); }
+});
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var elt = event.detail && event.detail.elt;
+  if (elt && elt.hasAttribute && elt.hasAttribute("data-scan-input") &&
+      (Number(elt.dataset.sentAt || 0) <= lastScanAt || !elt.value)) {
+    event.detail.shouldSwap = false;
+  }
+});
