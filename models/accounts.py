@@ -93,8 +93,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    department = relationship("Department", lazy="joined")
-    role_rows = relationship("UserRole", cascade="all, delete-orphan", lazy="selectin",
+    #: Loaded when read: most screens load users (owners, inviters) only for their names.
+    department = relationship("Department", lazy="select")
+    role_rows = relationship("UserRole", cascade="all, delete-orphan", lazy="select",
                              order_by="UserRole.role")
 
     def __repr__(self):

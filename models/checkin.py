@@ -215,7 +215,7 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
     if not 0 <= companions <= MAX_ARRIVING_COMPANIONS:
         raise InvalidInput(_("Companions must be 0–10."), field="companions")
     _seat(invitation, table, companions, override=override, actor=actor, now=now)
-    record = CheckIn(invitation_id=invitation.id, event_id=event.id,
+    record = CheckIn(invitation=invitation, event_id=event.id,
                      customer_id=invitation.customer_id, companions=companions, by_id=actor.id,
                      at=now, token=token)
     try:

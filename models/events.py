@@ -157,10 +157,12 @@ class Invitation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    event = relationship("Event", lazy="joined")
+    # Events, inviters and tables are few and usually in the session already: loaded by id
+    # when read, not joined into every invitation query.
+    event = relationship("Event", lazy="select")
     customer = relationship("Customer", lazy="joined")
-    inviter = relationship("User", foreign_keys=[inviter_id], lazy="joined")
-    table = relationship("EventTable", lazy="joined")
+    inviter = relationship("User", foreign_keys=[inviter_id], lazy="select")
+    table = relationship("EventTable", lazy="select")
 
 
 class InvitationChange(db.Model):
