@@ -243,17 +243,23 @@ def check_in_by_card(event, qr_token, *, actor, token, now=None):
 
 
 def register_walk_in(event, *, name, phone, actor, token, owner=None, referrer=None,
-                     companions=0, table=None, existing=None, now=None):
+                     referrer_phone="", companions=0, table=None, existing=None, now=None):
     """A guest who came without an invitation: the customer (created, or `existing` when the
     mobile is already known), a walk-in invitation, and the check-in, in one step.
 
     Without `existing`, a known mobile raises DuplicateCustomer so the tablet can offer that
-    customer instead. The owner is the referrer's owner by default, else the chosen marketer.
+    customer instead. The referrer may be given as a customer or by their mobile. The owner is
+    the referrer's owner by default, else the chosen marketer.
     """
     if (prior := CheckIn.by_token(token)) is not None:
         return prior
     now = now or utcnow()
     _check_door_open(event)
+    if referrer is None and (referrer_phone or "").strip():
+        referrer = c.find_by_phone(referrer_phone)
+        if referrer is None:
+            raise InvalidInput(_("No customer has the referrer's mobile."),
+                               field="referrer_phone")
     if existing is None:
         if referrer is not None and owner is None:
             owner = referrer.owner

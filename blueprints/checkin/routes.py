@@ -138,15 +138,11 @@ def walk_in(event_id):
         existing = c.find_by_phone(form.phone.data)
         if existing is None or str(existing.id) != form.existing_id.data:
             existing = None
-    referrer = c.find_by_phone(form.referrer_phone.data) if form.referrer_phone.data else None
     try:
-        if form.referrer_phone.data and referrer is None:
-            raise c.InvalidInput(_("No customer has the referrer's mobile."),
-                                 field="referrer_phone")
         record = ci.register_walk_in(
             event, name=form.name.data, phone=form.phone.data, actor=current_user,
             token=form.token.data, owner=db.session.get(User, form.owner_id.data or 0),
-            referrer=referrer, companions=form.companions.data or 0,
+            referrer_phone=form.referrer_phone.data, companions=form.companions.data or 0,
             table=db.session.get(EventTable, form.table_id.data or 0), existing=existing)
     except c.DuplicateCustomer as exc:
         db.session.rollback()

@@ -163,7 +163,9 @@ class HandoverForm(BaseForm):
             User.role_rows.any(role="marketer")).order_by(User.is_active.desc(),
                                                           User.display_name)).all()
         self.from_owner_id.choices = choices([(0, _l("Choose"))] + [
-            (u.id, u.display_name + ("" if u.is_active else "（已停用）")) for u in owners])
+            (u.id, u.display_name if u.is_active else _l("%(name)s (deactivated)",
+                                                          name=u.display_name))
+            for u in owners])
         self.to_owner_id.choices = _marketer_choices(actor, _l("Choose"))
 
 

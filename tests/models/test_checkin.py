@@ -174,3 +174,15 @@ def test_two_tablets_checking_in_the_same_guest_at_once_make_one_check_in(app,
         thread.join(30)
     assert sorted(outcomes) == ["already"] * 7 + ["checked in"], outcomes
     assert committed_db.session.scalar(select(func.count(ci.CheckIn.id))) == 1
+
+
+def test_walk_in_referrer_by_mobile(db, door):
+    event, staff, marketer, _ = door
+    referrer = make_customer(marketer, name="老顾客", phone="13800001234")
+    record = ci.register_walk_in(event, name="朋友", phone="13800004321", actor=staff,
+                                 token=new_token(), referrer_phone="138 0000 1234")
+    assert record.invitation.customer.referrer_id == referrer.id
+    assert record.invitation.customer.owner is marketer
+    with pytest.raises(InvalidInput, match="没有顾客使用这个介绍人手机号"):
+        ci.register_walk_in(event, name="另一位", phone="13800005555", actor=staff,
+                            token=new_token(), referrer_phone="13900000000")
