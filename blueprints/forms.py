@@ -1,7 +1,11 @@
 """What every form shares: whitespace stripped, and the one-time token field."""
-from flask_babel import lazy_gettext as _l
+from functools import lru_cache
+
+from babel import support
+from flask_babel import get_locale, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice
+from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
 from models.base import is_token, new_token
@@ -15,6 +19,11 @@ class BaseForm(FlaskForm):
     """A FlaskForm (CSRF on) whose text input arrives with surrounding whitespace removed."""
 
     class Meta:
+        def get_translations(self, form):
+            # WTForms' own messages ("This field is required.") in the user's language, read
+            # from disk once per locale instead of once per request as Flask-WTF does.
+            return _wtforms_translations(str(get_locale() or "zh_CN"))
+
         def bind_field(self, form, unbound_field, options):
             filters = unbound_field.kwargs.get("filters", ())
             if _strip not in filters:
@@ -24,6 +33,11 @@ class BaseForm(FlaskForm):
     def add_error(self, exc):
         """Show an OperationError next to its field, or at the top of the form."""
         add_operation_error(self, exc)
+
+
+@lru_cache(maxsize=8)
+def _wtforms_translations(locale):
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 def _valid_token(form, field):

@@ -84,6 +84,25 @@ def begin_write(session=None):
     return session.connection(execution_options=SQLITE_WRITE)
 
 
+def end_reads(session=None):
+    """End a transaction that has only read, keeping what it loaded usable (not expired).
+
+    Lets a request read who is asking before its write transaction begins. Refuses if anything
+    is pending to be written: that would be committed here by mistake.
+    """
+    session = session or db.session()
+    if not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_reads() with unwritten changes")
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
 # --- One-time form tokens --------------------------------------------------------------------
 
 def new_token():

@@ -8,7 +8,7 @@ all end with one check-in.
 from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, case, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -200,14 +200,18 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
              now=None):
     """Check a guest in. Idempotent: the same token returns the first check-in; a guest already
     checked in raises AlreadyCheckedIn naming when and by whom."""
-    if (prior := CheckIn.by_token(token)) is not None:
-        return prior
+    # One query for both: this form's token already written (a resubmission returns the first
+    # check-in), or this guest already checked in (by another tablet, or an earlier scan).
+    prior = db.session.execute(select(CheckIn.id, CheckIn.token).where(
+        or_(CheckIn.token == token, CheckIn.invitation_id == invitation.id))).all()
+    if (mine := next((row.id for row in prior if row.token == token), None)) is not None:
+        return db.session.get(CheckIn, mine)
     now = now or utcnow()
     if invitation.event_id != event.id:
         raise NotFound(_("This invitation card is not valid for this event."))
     _check_door_open(event)
-    if (existing := check_in_of(invitation)) is not None:
-        raise AlreadyCheckedIn(existing)
+    if prior:
+        raise AlreadyCheckedIn(db.session.get(CheckIn, prior[0].id))
     if invitation.status == "declined":
         raise Conflict(_("%(name)s declined this invitation. Register them as a walk-in if they "
                          "came anyway.", name=invitation.customer.name))

@@ -9,7 +9,7 @@ from datetime import datetime
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String,
                         Table, UniqueConstraint, case, func, select)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
 from models.accounts import User
@@ -219,8 +219,10 @@ def get_invitation_or_404(invitation_id, user):
 
 def find_invitation_by_token(event, token):
     """The invitation of `event` whose card carries `token`, or NotFound."""
+    # The guest's name is all the door shows: not their owner, department and channel.
     invitation = db.session.scalar(select(Invitation).where(
-        Invitation.token == str(token or "")[:40]))
+        Invitation.token == str(token or "")[:40]).options(
+            joinedload(Invitation.customer).lazyload("*"), joinedload(Invitation.inviter)))
     if invitation is None or invitation.event_id != event.id:
         raise NotFound(_("This invitation card is not valid for this event."))
     return invitation

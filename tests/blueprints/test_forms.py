@@ -1,6 +1,6 @@
 """Shared form pieces: whitespace stripping, the one-time token field, operation errors."""
 from werkzeug.datastructures import MultiDict
-from wtforms import StringField
+from wtforms import IntegerField, StringField
 
 from blueprints.forms import BaseForm, TokenField
 from models.base import InvalidInput, is_token
@@ -41,3 +41,22 @@ def test_operation_errors_land_next_to_their_field_or_on_top(app):
         form.add_error(InvalidInput("订单已关闭"))
         assert form.reference.errors == ["流水号重复"]
         assert form.form_errors == ["订单已关闭"]
+
+
+class CountForm(BaseForm):
+    class Meta:
+        csrf = False
+
+    quantity = IntegerField()
+
+
+def test_wtforms_own_messages_speak_the_users_language(app):
+    from flask_babel import force_locale
+    with app.test_request_context():
+        form = CountForm(MultiDict({"quantity": "三"}))
+        assert not form.validate()
+        assert form.quantity.errors == ["不是有效的整数。"]
+        with force_locale("en"):
+            form = CountForm(MultiDict({"quantity": "three"}))
+            assert not form.validate()
+            assert form.quantity.errors == ["Not a valid integer value."]

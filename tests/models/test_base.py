@@ -94,3 +94,20 @@ def test_rows_without_token_are_always_written(db, receipts):
     add_once(receipts(amount_fen=1))
     add_once(receipts(amount_fen=1))
     assert db.session.scalar(select(func.count()).select_from(receipts)) == 2
+
+
+def test_end_reads_keeps_what_was_read_and_refuses_unwritten_changes(db):
+    from sqlalchemy import inspect
+
+    from models.accounts import User
+    from models.base import end_reads
+    from tests.factories import make_user
+    user = make_user(username="reader")
+    db.session.commit()
+    loaded = db.session.get(User, user.id)
+    end_reads()
+    assert not inspect(loaded).expired_attributes
+    assert not db.session().in_transaction()
+    loaded.display_name = "改了"
+    with pytest.raises(RuntimeError):
+        end_reads()

@@ -108,3 +108,73 @@ def test_concurrent_wrong_passwords_lock_exactly_once(app, committed_db):
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "auth.locked")) == 1
     assert db.session.get(User, user.id).locked_until is not None
+
+
+def _gate_is_free(app):
+    import fcntl
+    import os
+    path = os.path.abspath(db.engine.url.database) + "-writers"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(is_postgres(), reason="the write gate is SQLite's")
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+def test_sqlite_write_gate_is_held_for_the_write_and_opens_after_it(app, committed_db, end):
+    """Writers queue at the gate (an OS lock next to the database file) and leave it when the
+    transaction ends, so the next writer goes in at once."""
+    assert _gate_is_free(app)
+    db.session.scalar(select(func.count(User.id)))  # a read takes no gate
+    assert _gate_is_free(app)
+    db.session.rollback()
+    begin_write()
+    assert not _gate_is_free(app)
+    getattr(db.session, end)()
+    assert _gate_is_free(app)
+
+
+@pytest.mark.skipif(is_postgres(), reason="the write gate is SQLite's")
+def test_sqlite_writers_wait_at_the_gate_instead_of_failing(app, committed_db):
+    """A second writer waits while the first holds the gate, and goes in when it commits."""
+    order = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def first():
+        with app.app_context():
+            begin_write()
+            order.append("first in")
+            first_in.set()
+            release.wait(10)
+            db.session.add(Setting(key="test.first", value=1))
+            db.session.commit()
+            order.append("first out")
+            db.session.remove()
+
+    def second():
+        with app.app_context():
+            first_in.wait(10)
+            begin_write()
+            order.append("second in")
+            db.session.add(Setting(key="test.second", value=2))
+            db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    first_in.wait(10)
+    threading.Event().wait(0.2)  # the second is at the gate by now
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert order == ["first in", "first out", "second in"]
+    assert db.session.scalar(select(func.count(Setting.key)).where(
+        Setting.key.in_(["test.first", "test.second"]))) == 2
