@@ -110,11 +110,13 @@ def register_blueprints(app):
 
 
 def register_commands(app):
-    from blueprints.admin.commands import create_admin_command, demo_data_command
+    from blueprints.admin.commands import (check_ledgers_command, create_admin_command,
+                                           demo_data_command)
     from jobs import run_job_command, scheduler_command
 
     app.cli.add_command(demo_data_command)
     app.cli.add_command(create_admin_command)
+    app.cli.add_command(check_ledgers_command)
     app.cli.add_command(run_job_command)
     app.cli.add_command(scheduler_command)
 

@@ -48,6 +48,11 @@ def local_date(value, zone=None):
     return str(value)
 
 
+def local_day(value, zone=None):
+    """The date of a stored (UTC) datetime in the company's time zone, as a date."""
+    return to_local(value, zone).date()
+
+
 def masked_phone(value):
     """A phone number with its middle hidden: +8613812348000 → 138****8000."""
     digits = national_phone(value)

@@ -56,3 +56,26 @@ def make_event(planner=None, *, title="健康讲座", status="open", capacity=10
         events.change_event_status(event, step, actor=planner)
     db.session.flush()
     return event
+
+
+_skus = itertools.count(1)
+
+
+def make_warehouse(name=None, *, code=None, kind="main", actor=None):
+    from models import inventory
+    n = next(_skus)
+    warehouse = inventory.create_warehouse(
+        {"code": code or f"WH{n}", "name": name or f"仓库{n}", "kind": kind},
+        actor=actor or make_user(["warehouse"]))
+    db.session.flush()
+    return warehouse
+
+
+def make_product(name="灵芝孢子粉", *, sku=None, unit="盒", actor=None, **fields):
+    """A product for sale (and whatever flags are given), ¥198 a box, cost ¥60."""
+    from models import inventory
+    data = {"sku": sku or f"SKU{next(_skus):05d}", "name": name, "unit": unit,
+            "sale_price": 19800, "standard_cost": 6000, "for_sale": True, **fields}
+    product = inventory.create_product(data, actor=actor or make_user(["warehouse"]))
+    db.session.flush()
+    return product

@@ -1,4 +1,4 @@
-"""CLI: `flask --app app demo-data` and `flask --app app create-admin`."""
+"""CLI: `flask --app app demo-data`, `create-admin` and `check-ledgers`."""
 from datetime import date
 
 import click
@@ -138,3 +138,21 @@ def create_admin_command(username, name, password):
         raise click.ClickException(str(exc.message)) from None
     db.session.commit()
     click.echo(f"已创建管理员 {username}。 Administrator {username} created.")
+
+
+@click.command("check-ledgers")
+@with_appcontext
+def check_ledgers_command():
+    """Recompute every ledger's balances from its entries; exit 1 on any mismatch."""
+    from models.ledgers import check_ledgers
+    failed = 0
+    for name, problems in check_ledgers().items():
+        if problems:
+            failed += len(problems)
+            click.echo(f"✗ {name}: {len(problems)} 处不符 mismatches")
+            for problem in problems:
+                click.echo(f"    {problem}")
+        else:
+            click.echo(f"✓ {name}: 账实相符 balances agree")
+    if failed:
+        raise SystemExit(1)
