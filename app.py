@@ -99,6 +99,7 @@ def register_blueprints(app):
     from blueprints.checkin.routes import bp as checkin_bp
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.events.routes import bp as events_bp
+    from blueprints.inventory.routes import bp as inventory_bp
     from blueprints.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
@@ -107,6 +108,7 @@ def register_blueprints(app):
     app.register_blueprint(customers_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(checkin_bp)
+    app.register_blueprint(inventory_bp)
 
 
 def register_commands(app):
@@ -169,7 +171,7 @@ def register_errorhandlers(app):
 def register_jinja(app):
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
-    from models import events
+    from models import events, inventory
     from models.accounts import ROLES
     from models.settings import get_setting
 
@@ -180,7 +182,15 @@ def register_jinja(app):
                                  EVENT_COST_KINDS=events.COST_KINDS,
                                  INVITATION_STATUSES=events.INVITATION_STATUSES,
                                  INVITATION_TRANSITIONS=events.INVITATION_TRANSITIONS,
-                                 INVITATION_ACTIONS=events.INVITATION_ACTIONS)
+                                 INVITATION_ACTIONS=events.INVITATION_ACTIONS,
+                                 INVENTORY_REASONS=inventory.REASONS,
+                                 INVENTORY_UNITS=inventory.UNITS,
+                                 PRODUCT_FLAGS=inventory.PRODUCT_FLAGS,
+                                 PRICE_FIELDS=inventory.PRICE_FIELDS,
+                                 WAREHOUSE_KINDS=inventory.WAREHOUSE_KINDS,
+                                 DOCUMENT_KINDS=inventory.DOCUMENT_KINDS,
+                                 COUNT_STATUSES=inventory.COUNT_STATUSES,
+                                 LOCATION_KINDS=inventory.LOCATION_KINDS)
 
 
 def register_hooks(app):

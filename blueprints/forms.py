@@ -4,7 +4,7 @@ from functools import lru_cache
 from babel import support
 from flask_babel import get_locale, lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectChoice
+from wtforms import FieldList, FormField, HiddenField, SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
@@ -26,7 +26,9 @@ class BaseForm(FlaskForm):
 
         def bind_field(self, form, unbound_field, options):
             filters = unbound_field.kwargs.get("filters", ())
-            if _strip not in filters:
+            if unbound_field.field_class in (FieldList, FormField):
+                pass  # their enclosed fields are stripped by their own form
+            elif _strip not in filters:
                 unbound_field.kwargs["filters"] = (_strip, *filters)
             return unbound_field.bind(form=form, **options)
 

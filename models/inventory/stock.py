@@ -182,6 +182,12 @@ def find_or_make_batch(product, number="", *, produced_on=None, expiry_date=None
     return batch
 
 
+def batch_named(product, number):
+    """The product's batch with this number (as printed on the box), or None."""
+    return db.session.scalar(select(Batch).where(Batch.product_id == product.id,
+                                                 Batch.number == (number or "").strip()[:40]))
+
+
 # --- The operations --------------------------------------------------------------------------
 
 def receive(*, product, quantity, warehouse, actor, batch_number="", produced_on=None,

@@ -43,6 +43,7 @@ NO_EXPIRED_REASONS = ("sale_issue", "gift_issue", "redemption_issue", "custody_d
 
 DOCUMENT_KINDS = {"receipt": _l("Receipt"), "transfer": _l("Transfer"), "scrap": _l("Scrap"),
                   "count": _l("Stock count")}
+COUNT_STATUSES = {"open": _l("Counting"), "posted": _l("Posted"), "cancelled": _l("Cancelled")}
 #: Document number prefixes: 入库 RK, 调拨 DB, 报损 BS, 盘点 PD.
 DOCUMENT_PREFIXES = {"receipt": "RK", "transfer": "DB", "scrap": "BS", "count": "PD"}
 

@@ -11,6 +11,8 @@ ALL_SIGNED_IN = set(ROLES)
 CUSTOMER = {"admin", "manager", "dept_head", "marketer"}
 OWNERSHIP = {"admin", "manager", "dept_head"}
 DOOR = {"admin", "manager", "event_staff"}
+STOCK_VIEW = {"admin", "manager", "warehouse", "finance"}
+STOCK_WRITE = {"admin", "manager", "warehouse"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
@@ -70,6 +72,28 @@ MATRIX = {
     "checkin.room": DOOR,
     "customers.lists": {"admin", "manager"},
     "customers.toggle_list_item": {"admin", "manager"},
+    "inventory.index": STOCK_VIEW,
+    "inventory.expiry": STOCK_VIEW,
+    "inventory.low_stock": STOCK_VIEW,
+    "inventory.moves": STOCK_VIEW,
+    "inventory.products": STOCK_VIEW,
+    "inventory.product": STOCK_VIEW,
+    "inventory.new_product": STOCK_WRITE,
+    "inventory.edit_product": STOCK_WRITE,
+    "inventory.warehouses": STOCK_VIEW,
+    "inventory.new_warehouse": STOCK_WRITE,
+    "inventory.edit_warehouse": STOCK_WRITE,
+    "inventory.documents": STOCK_VIEW,
+    "inventory.new_document": STOCK_WRITE,
+    "inventory.document": STOCK_VIEW,
+    "inventory.document_slip": STOCK_VIEW,
+    "inventory.reverse_document": STOCK_WRITE,
+    "inventory.counts": STOCK_VIEW,
+    "inventory.start_count": STOCK_WRITE,
+    "inventory.count": STOCK_VIEW,
+    "inventory.count_line": STOCK_WRITE,
+    "inventory.post_count": STOCK_WRITE,
+    "inventory.cancel_count": STOCK_WRITE,
 }
 
 
@@ -78,7 +102,8 @@ def routes(app):
     values = {"user_id": "1", "department_id": "1", "filename": "css/app.css",
               "customer_id": "1", "token": "00000000-0000-4000-8000-000000000000",
               "kind": "tag", "item_id": "1", "event_id": "1", "invitation_id": "1",
-              "cost_id": "1"}
+              "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
+              "count_id": "1", "line_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -5,15 +5,17 @@ from blueprints.admin.commands import DEMO_USERS
 
 CUSTOMERS = ["customers.index", "customers.pool", "events.index"]
 EXPECTED_NAV = {
-    "admin": ["main.index", *CUSTOMERS, "checkin.index", "customers.lists", "admin.users",
+    "admin": ["main.index", *CUSTOMERS, "checkin.index", "inventory.index", "customers.lists",
+              "admin.users",
               "admin.departments", "admin.settings", "admin.audit"],
-    "manager": ["main.index", *CUSTOMERS, "checkin.index", "customers.lists", "admin.audit"],
+    "manager": ["main.index", *CUSTOMERS, "checkin.index", "inventory.index", "customers.lists",
+                "admin.audit"],
     "depthead": ["main.index", *CUSTOMERS],
     "marketer": ["main.index", *CUSTOMERS],
     "marketer2": ["main.index", *CUSTOMERS],
     "staff": ["main.index", "events.index", "checkin.index"],
-    "warehouse": ["main.index"],
-    "finance": ["main.index"],
+    "warehouse": ["main.index", "inventory.index"],
+    "finance": ["main.index", "inventory.index"],
 }
 PASSWORDS = {username: password for username, _n, _r, _d, password in DEMO_USERS}
 NAMES = {username: name for username, name, _r, _d, _p in DEMO_USERS}

@@ -1,0 +1,1 @@
+"""The warehouse: products, warehouses, documents, counts, stock views."""

@@ -1,0 +1,195 @@
+"""Forms of the warehouse: products, warehouses, the clerks' multi-line documents, counts."""
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
+                     IntegerField, SelectField, StringField, TextAreaField)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from blueprints.forms import BaseForm, TokenField, choices
+from models import inventory as inv
+
+MAX_YUAN = 1_000_000
+
+
+def to_fen(value):
+    """Yuan (Decimal from a form) → integer fen; None stays None."""
+    return None if value is None else int((Decimal(value) * 100).to_integral_value())
+
+
+def yuan(fen):
+    return None if fen is None else Decimal(fen) / 100
+
+
+def _money(label, required=False):
+    return DecimalField(label, places=2, validators=[
+        InputRequired(_l("Enter the amount.")) if required else Optional(),
+        NumberRange(min=0, max=MAX_YUAN, message=_l("Enter an amount from ¥0 to ¥1,000,000."))])
+
+
+class ProductForm(BaseForm):
+    sku = StringField(_l("SKU / barcode"), validators=[InputRequired(_l("Enter the SKU.")),
+                                                       Length(max=40)])
+    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the product's name.")),
+                                               Length(max=80)])
+    specification = StringField(_l("Specification"), validators=[Optional(), Length(max=80)],
+                                description=_l("e.g. 60 capsules × 0.5 g"))
+    unit = StringField(_l("Unit"), default="盒",
+                       validators=[InputRequired(_l("Enter the unit (盒, 瓶, 袋...).")),
+                                   Length(max=10)])
+    category = StringField(_l("Category"), validators=[Optional(), Length(max=40)])
+    for_sale = BooleanField(_l("For sale"), default=True)
+    is_gift = BooleanField(_l("Gift"))
+    redeemable = BooleanField(_l("Redeemable with points"))
+    is_spare = BooleanField(_l("Spare"))
+    sale_price = _money(_l("Sale price (yuan)"))
+    standard_cost = _money(_l("Standard cost (yuan)"))
+    points_price = IntegerField(_l("Points price"), validators=[Optional(), NumberRange(
+        min=1, max=10_000_000, message=_l("The points price must be a whole number above zero."))])
+    shelf_life_days = IntegerField(_l("Shelf life (days)"), validators=[Optional(), NumberRange(
+        min=1, max=36500, message=_l("The shelf life is 1 to 36,500 days."))])
+    low_stock_threshold = IntegerField(_l("Low-stock threshold"), default=0, validators=[
+        Optional(), NumberRange(min=0, max=1_000_000,
+                                message=_l("The low-stock threshold cannot be negative."))])
+    is_active = BooleanField(_l("In use"), default=True)
+
+    def data_for_operation(self):
+        return {"sku": self.sku.data, "name": self.name.data,
+                "specification": self.specification.data, "unit": self.unit.data,
+                "category": self.category.data, "for_sale": self.for_sale.data,
+                "is_gift": self.is_gift.data, "redeemable": self.redeemable.data,
+                "is_spare": self.is_spare.data, "sale_price": to_fen(self.sale_price.data),
+                "standard_cost": to_fen(self.standard_cost.data),
+                "points_price": self.points_price.data,
+                "shelf_life_days": self.shelf_life_days.data,
+                "low_stock_threshold": self.low_stock_threshold.data,
+                "is_active": self.is_active.data}
+
+    def fill_from(self, product):
+        for key in ("sku", "name", "specification", "unit", "for_sale", "is_gift", "redeemable",
+                    "is_spare", "points_price", "shelf_life_days", "low_stock_threshold",
+                    "is_active"):
+            getattr(self, key).data = getattr(product, key)
+        self.category.data = product.category.name if product.category else ""
+        self.sale_price.data = yuan(product.sale_price)
+        self.standard_cost.data = yuan(product.standard_cost)
+
+
+class WarehouseForm(BaseForm):
+    code = StringField(_l("Code"), validators=[InputRequired(_l("Enter a code.")),
+                                               Length(max=20)])
+    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")),
+                                               Length(max=40)])
+    kind = SelectField(_l("Kind"), choices=choices(inv.WAREHOUSE_KINDS.items()))
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
+    is_active = BooleanField(_l("In use"), default=True)
+
+
+# --- Multi-line documents --------------------------------------------------------------------
+
+class _Line(Form):
+    """One line of a document (a plain Form: no CSRF of its own), whitespace stripped."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            return BaseForm.Meta.bind_field(self, form, unbound_field, options)
+
+    sku = StringField(_l("Product"), validators=[Optional(), Length(max=40)])
+    quantity = IntegerField(_l("Quantity"), validators=[Optional(), NumberRange(
+        min=1, max=1_000_000, message=_l("The quantity must be a whole number above zero."))])
+    batch_number = StringField(_l("Batch"), validators=[Optional(), Length(max=40)])
+
+
+class ReceiptLine(_Line):
+    produced_on = DateField(_l("Produced on"), validators=[Optional()])
+    expiry_date = DateField(_l("Expires on"), validators=[Optional()])
+    unit_cost = _money(_l("Unit cost (yuan)"))
+
+
+class _DocumentForm(BaseForm):
+    token = TokenField()
+    warehouse_id = SelectField(_l("Warehouse"), coerce=int)
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        options = [(w.id, f"{w.code} {w.name}") for w in inv.warehouses()]
+        self.warehouse_id.choices = choices(options)
+        if hasattr(self, "to_warehouse_id"):
+            self.to_warehouse_id.choices = choices(options)
+
+    def operation_lines(self, receipt=False):
+        """The filled lines as the operation wants them; unknown SKUs and batches become
+        errors on their field. Returns None when there are such errors."""
+        result, ok = [], True
+        for entry in self.lines.entries:
+            line = entry.form
+            if not (line.sku.data or line.quantity.data):
+                result.append({})
+                continue
+            product = inv.product_by_code(line.sku.data)
+            if product is None:
+                line.sku.errors = [*line.sku.errors, _l("No product in use has this SKU.")]
+                ok = False
+                continue
+            item = {"product": product, "quantity": line.quantity.data}
+            if receipt:
+                item.update(batch_number=line.batch_number.data,
+                            produced_on=line.produced_on.data,
+                            expiry_date=line.expiry_date.data,
+                            unit_cost=to_fen(line.unit_cost.data))
+            elif line.batch_number.data:
+                item["batch"] = inv.batch_named(product, line.batch_number.data)
+                if item["batch"] is None:
+                    line.batch_number.errors = [*line.batch_number.errors,
+                                                _l("No such batch of this product.")]
+                    ok = False
+            result.append(item)
+        return result if ok else None
+
+
+class ReceiptForm(_DocumentForm):
+    supplier = StringField(_l("Supplier"), validators=[Optional(), Length(max=80)])
+    lines = FieldList(FormField(ReceiptLine), min_entries=6, max_entries=inv.MAX_LINES)
+
+
+class TransferForm(_DocumentForm):
+    warehouse_id = SelectField(_l("From warehouse"), coerce=int)
+    to_warehouse_id = SelectField(_l("To warehouse"), coerce=int)
+    lines = FieldList(FormField(_Line), min_entries=6, max_entries=inv.MAX_LINES)
+
+
+class ScrapForm(_DocumentForm):
+    note = TextAreaField(_l("Why"), validators=[InputRequired(_l("Say why the goods are "
+                                                                "scrapped.")),
+                                                Length(max=1000)])
+    lines = FieldList(FormField(_Line), min_entries=6, max_entries=inv.MAX_LINES)
+
+
+class ReverseForm(BaseForm):
+    note = StringField(_l("Reason"), validators=[
+        InputRequired(_l("Say why the document is reversed.")), Length(max=200)])
+
+
+# --- Counts ----------------------------------------------------------------------------------
+
+class StartCountForm(BaseForm):
+    token = TokenField()
+    warehouse_id = SelectField(_l("Warehouse"), coerce=int)
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.warehouse_id.choices = choices(
+            [(w.id, f"{w.code} {w.name}") for w in inv.warehouses()])
+
+
+class CountedForm(BaseForm):
+    counted = IntegerField(_l("Counted"), validators=[
+        InputRequired(_l("Enter the counted quantity: a whole number, 0 or more.")),
+        NumberRange(min=0, max=1_000_000,
+                    message=_l("Enter the counted quantity: a whole number, 0 or more."))])
+
+
+class PostCountForm(BaseForm):
+    uncounted_as_book = BooleanField(_l("Lines not counted keep their book quantity"))

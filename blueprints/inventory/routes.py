@@ -1,0 +1,393 @@
+"""The warehouse: stock on hand, products, warehouses, receipts, transfers, scraps, stock counts,
+expiry and low-stock lists, the day's moves."""
+from datetime import date
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.access import role_required
+from blueprints.forms import paginate, run_operation
+from blueprints.inventory.forms import (CountedForm, PostCountForm, ProductForm, ReceiptForm,
+                                        ReverseForm, ScrapForm, StartCountForm, TransferForm,
+                                        WarehouseForm)
+from extensions import db
+from formatting import local_day
+from models import inventory as inv
+from models.base import NotFound, OperationError, utcnow
+from models.settings import get_setting
+from reports import stock_slip
+
+bp = Blueprint("inventory", __name__, url_prefix="/inventory")
+
+#: Who sees the warehouse (finance reconciles against it) and who changes it.
+VIEW = ("admin", "manager", "warehouse", "finance")
+WRITE = ("admin", "manager", "warehouse")
+
+
+def _status(form):
+    return 422 if form.is_submitted() else 200
+
+
+def _int_arg(name):
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
+
+
+def _warehouse_arg():
+    warehouse_id = _int_arg("warehouse")
+    return db.session.get(inv.Warehouse, warehouse_id) if warehouse_id else None
+
+
+def _day_arg():
+    try:
+        return date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        return local_day(utcnow())
+
+
+# --- Stock on hand and the lists -------------------------------------------------------------
+
+@bp.get("/")
+@role_required(*VIEW)
+def index():
+    warehouse = _warehouse_arg()
+    text = request.args.get("q", "").strip()[:60]
+    rows = inv.stock_on_hand(warehouse, text_clause=inv.product_search_clause(text))
+    return render_template("inventory/index.html", rows=rows, totals=inv.totals(rows),
+                           warehouse=warehouse, warehouses=inv.warehouses(False), text=text,
+                           today=local_day(utcnow()))
+
+
+@bp.get("/expiry")
+@role_required(*VIEW)
+def expiry():
+    days = _int_arg("days") or None
+    days = min(days, 3650) if days else None
+    near, expired = inv.expiring(local_day(utcnow()), within_days=days,
+                                 warehouse=_warehouse_arg())
+    return render_template("inventory/expiry.html", near=near, expired=expired,
+                           days=days or get_setting("inventory.near_expiry_days"),
+                           warehouse=_warehouse_arg(), warehouses=inv.warehouses(False))
+
+
+@bp.get("/low-stock")
+@role_required(*VIEW)
+def low_stock():
+    return render_template("inventory/low_stock.html", rows=inv.below_threshold())
+
+
+@bp.get("/moves")
+@role_required(*VIEW)
+def moves():
+    day = _day_arg()
+    reason = request.args.get("reason", "")
+    reason = reason if reason in inv.REASONS else ""
+    warehouse = _warehouse_arg()
+    page = paginate(inv.moves_query(day=day, reason=reason or None, warehouse=warehouse), 100)
+    return render_template("inventory/moves.html", page=page, day=day, reason=reason,
+                           warehouse=warehouse, warehouses=inv.warehouses(False))
+
+
+# --- Products --------------------------------------------------------------------------------
+
+@bp.get("/products")
+@role_required(*VIEW)
+def products():
+    text = request.args.get("q", "").strip()[:60]
+    flag = request.args.get("kind", "")
+    show_all = request.args.get("all") == "1"
+    page = paginate(inv.find_products(text, active_only=not show_all,
+                                      flag=flag if flag in inv.PRODUCT_FLAGS else None), 50)
+    return render_template("inventory/products.html", page=page, text=text, flag=flag,
+                           show_all=show_all)
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@role_required(*WRITE)
+def new_product():
+    form = ProductForm()
+    if form.validate_on_submit():
+        try:
+            product = inv.create_product(form.data_for_operation(), actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            form.add_error(exc)
+        else:
+            db.session.commit()
+            flash(_("Product %(name)s added.", name=product.name), "success")
+            return redirect(url_for("inventory.product", product_id=product.id))
+    return render_template("inventory/product_form.html", form=form, product=None,
+                           categories=inv.categories()), _status(form)
+
+
+@bp.get("/products/<int:product_id>")
+@role_required(*VIEW)
+def product(product_id):
+    item = inv.get_product_or_404(product_id)
+    page = paginate(inv.moves_query(product=item), 50)
+    return render_template("inventory/product.html", product=item,
+                           stock=inv.stock_on_hand(product=item),
+                           history=inv.price_history(item), page=page)
+
+
+@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+@role_required(*WRITE)
+def edit_product(product_id):
+    item = inv.get_product_or_404(product_id)
+    form = ProductForm()
+    if not form.is_submitted():
+        form.fill_from(item)
+    elif form.validate():
+        try:
+            inv.update_product(item, form.data_for_operation(), actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            form.add_error(exc)
+        else:
+            db.session.commit()
+            flash(_("Product %(name)s saved.", name=item.name), "success")
+            return redirect(url_for("inventory.product", product_id=item.id))
+    return render_template("inventory/product_form.html", form=form, product=item,
+                           categories=inv.categories()), _status(form)
+
+
+# --- Warehouses ------------------------------------------------------------------------------
+
+@bp.get("/warehouses")
+@role_required(*VIEW)
+def warehouses():
+    return render_template("inventory/warehouses.html", warehouses=inv.warehouses(False))
+
+
+@bp.route("/warehouses/new", methods=["GET", "POST"])
+@role_required(*WRITE)
+def new_warehouse():
+    return _warehouse_form(None)
+
+
+@bp.route("/warehouses/<int:warehouse_id>/edit", methods=["GET", "POST"])
+@role_required(*WRITE)
+def edit_warehouse(warehouse_id):
+    return _warehouse_form(inv.get_warehouse_or_404(warehouse_id))
+
+
+def _warehouse_form(warehouse):
+    form = WarehouseForm(obj=warehouse)
+    if form.validate_on_submit():
+        data = {key: getattr(form, key).data for key in ("code", "name", "kind", "address",
+                                                         "is_active")}
+        try:
+            if warehouse is None:
+                inv.create_warehouse(data, actor=current_user)
+            else:
+                inv.update_warehouse(warehouse, data, actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            form.add_error(exc)
+        else:
+            db.session.commit()
+            flash(_("Warehouse saved."), "success")
+            return redirect(url_for("inventory.warehouses"))
+    return render_template("inventory/warehouse_form.html", form=form,
+                           warehouse=warehouse), _status(form)
+
+
+# --- Documents -------------------------------------------------------------------------------
+
+DOCUMENT_FORMS = {"receipt": ReceiptForm, "transfer": TransferForm, "scrap": ScrapForm}
+
+
+@bp.get("/documents")
+@role_required(*VIEW)
+def documents():
+    kind = request.args.get("kind", "")
+    query = select(inv.StockDocument).order_by(inv.StockDocument.created_at.desc(),
+                                               inv.StockDocument.id.desc())
+    if kind in inv.DOCUMENT_KINDS:
+        query = query.where(inv.StockDocument.kind == kind)
+    return render_template("inventory/documents.html", page=paginate(query, 50), kind=kind)
+
+
+@bp.route("/documents/new/<kind>", methods=["GET", "POST"])
+@role_required(*WRITE)
+def new_document(kind):
+    if kind not in DOCUMENT_FORMS:
+        raise NotFound(_("No such document."))
+    form = DOCUMENT_FORMS[kind]()
+    status = _status(form)
+    if form.validate_on_submit() and (lines := form.operation_lines(kind == "receipt")) \
+            is not None:
+        warehouse = db.session.get(inv.Warehouse, form.warehouse_id.data or 0)
+        try:
+            if kind == "receipt":
+                document = inv.create_receipt(warehouse=warehouse, lines=lines,
+                                              supplier=form.supplier.data, note=form.note.data,
+                                              actor=current_user, token=form.token.data)
+            elif kind == "transfer":
+                document = inv.create_transfer(
+                    warehouse=warehouse, lines=lines, note=form.note.data, actor=current_user,
+                    to_warehouse=db.session.get(inv.Warehouse, form.to_warehouse_id.data or 0),
+                    token=form.token.data)
+            else:
+                document = inv.create_scrap(warehouse=warehouse, lines=lines,
+                                            note=form.note.data, actor=current_user,
+                                            token=form.token.data)
+        except OperationError as exc:
+            db.session.rollback()
+            _place_line_error(form, exc)
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(_("%(number)s saved.", number=document.number), "success")
+            return redirect(url_for("inventory.document", document_id=document.id))
+    products = db.session.scalars(inv.find_products()).all()
+    return render_template("inventory/document_form.html", form=form, kind=kind,
+                           products=products), status
+
+
+def _place_line_error(form, exc):
+    """An error on "lines-2-quantity" goes under that field of the third line."""
+    parts = (exc.field or "").split("-")
+    if len(parts) == 3 and parts[0] == "lines" and parts[1].isdecimal() and \
+            int(parts[1]) < len(form.lines.entries):
+        line = form.lines.entries[int(parts[1])].form
+        field = line._fields.get(parts[2]) or line.quantity
+        field.errors = [*field.errors, exc.message]
+        form.form_errors.append(exc.message)
+    else:
+        form.add_error(exc)
+
+
+@bp.get("/documents/<int:document_id>")
+@role_required(*VIEW)
+def document(document_id):
+    item = inv.get_document_or_404(document_id)
+    return render_template("inventory/document.html", document=item,
+                           moves=inv.document_moves(item), reversed=inv.is_reversed(item),
+                           reverse_form=ReverseForm())
+
+
+@bp.get("/documents/<int:document_id>/slip.pdf")
+@role_required(*VIEW)
+def document_slip(document_id):
+    item = inv.get_document_or_404(document_id)
+    pdf = stock_slip.build(stock_slip.gather(item, printed_by=current_user.display_name))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{item.number}.pdf"'})
+
+
+@bp.post("/documents/<int:document_id>/reverse")
+@role_required(*WRITE)
+def reverse_document(document_id):
+    item = inv.get_document_or_404(document_id)
+    form = ReverseForm()
+    if not form.validate_on_submit():
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+    else:
+        run_operation(lambda: inv.reverse_document(item, actor=current_user,
+                                                   note=form.note.data),
+                      _("%(number)s reversed.", number=item.number))
+    return redirect(url_for("inventory.document", document_id=item.id))
+
+
+# --- Stock counts ----------------------------------------------------------------------------
+
+@bp.get("/counts")
+@role_required(*VIEW)
+def counts():
+    return render_template("inventory/counts.html", page=paginate(inv.counts(), 30),
+                           form=StartCountForm())
+
+
+@bp.post("/counts")
+@role_required(*WRITE)
+def start_count():
+    form = StartCountForm()
+    if not form.validate_on_submit():
+        return render_template("inventory/counts.html", page=paginate(inv.counts(), 30),
+                               form=form), 422
+    warehouse = db.session.get(inv.Warehouse, form.warehouse_id.data or 0)
+    try:
+        count = inv.start_count(warehouse, actor=current_user, token=form.token.data,
+                                note=form.note.data)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return render_template("inventory/counts.html", page=paginate(inv.counts(), 30),
+                               form=form), exc.status
+    db.session.commit()
+    return redirect(url_for("inventory.count", count_id=count.id))
+
+
+@bp.get("/counts/<int:count_id>")
+@role_required(*VIEW)
+def count(count_id):
+    item = inv.get_count_or_404(count_id)
+    text = request.args.get("q", "").strip()[:60]
+    only = request.args.get("only", "")
+    only = only if only in ("uncounted", "differences") else None
+    error = None
+    try:
+        lines = inv.find_count_lines(item, text) if only is None else \
+            inv.count_lines(item, text, only=only)
+    except NotFound as exc:
+        lines, error = [], exc.message
+    context = {"count": item, "lines": lines, "text": text, "only": only, "error": error,
+               "progress": inv.progress(item), "post_form": PostCountForm()}
+    if request.headers.get("HX-Request") and request.args.get("fragment") == "lines":
+        return render_template("inventory/_count_lines.html", **context)
+    return render_template("inventory/count.html", **context)
+
+
+@bp.post("/counts/<int:count_id>/lines/<int:line_id>")
+@role_required(*WRITE)
+def count_line(count_id, line_id):
+    """One counted quantity (htmx: the row comes back, saved or with its error)."""
+    item = inv.get_count_or_404(count_id)
+    form = CountedForm()
+    error, status = None, 200
+    if not form.validate_on_submit():
+        error, status = " ".join(str(e) for errs in form.errors.values() for e in errs), 422
+    else:
+        try:
+            inv.enter_counted(item, line_id, form.counted.data, actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            error, status = exc.message, exc.status
+        else:
+            db.session.commit()
+    line = db.session.get(inv.StockCountLine, line_id)
+    if line is None or line.count_id != item.id:
+        raise NotFound(_("That line is not on this count: a product not in the warehouse "
+                         "cannot be counted here."))
+    if not request.headers.get("HX-Request"):
+        if error:
+            flash(error, "danger")
+        return redirect(url_for("inventory.count", count_id=item.id))
+    return render_template("inventory/_count_line.html", count=item, line=line, line_error=error,
+                           submitted=request.form.get("counted", "")), status
+
+
+@bp.post("/counts/<int:count_id>/post")
+@role_required(*WRITE)
+def post_count(count_id):
+    item = inv.get_count_or_404(count_id)
+    form = PostCountForm()
+    if form.validate_on_submit():
+        run_operation(lambda: inv.post_count(item, actor=current_user,
+                                             uncounted_as_book=form.uncounted_as_book.data),
+                      lambda moves: _("%(number)s posted: %(n)s differences adjusted.",
+                                      number=item.number, n=len(moves)))
+    return redirect(url_for("inventory.count", count_id=item.id))
+
+
+@bp.post("/counts/<int:count_id>/cancel")
+@role_required(*WRITE)
+def cancel_count(count_id):
+    item = inv.get_count_or_404(count_id)
+    if PostCountForm().validate_on_submit():
+        run_operation(lambda: inv.cancel_count(item, actor=current_user),
+                      _("%(number)s cancelled.", number=item.number))
+    return redirect(url_for("inventory.count", count_id=item.id))
