@@ -23,7 +23,7 @@ ROLES = {
     "dept_head": _l("Department head"),
     "marketer": _l("Marketer"),
     "event_staff": _l("Event staff"),
-    "warehouse": _l("Warehouse"),
+    "warehouse": _l("Warehouse staff"),
     "finance": _l("Finance"),
 }
 

@@ -1,6 +1,4 @@
 """A receipt, transfer or scrap slip (入库单 / 调拨单 / 报损单), printed for signatures."""
-from flask_babel import gettext as _
-
 from formatting import local_dt
 from models import inventory as inv
 from models.base import utcnow
@@ -29,7 +27,7 @@ def gather(document, *, printed_by):
         "total_value": sum(line["value"] for line in lines),
         "reversed": any(line["reversal"] for line in lines),
         "printed_by": printed_by, "printed_at": utcnow(),
-        "period": _("Document %(number)s", number=document.number),
+        "period": local_dt(document.created_at, "%Y-%m-%d"),
     }
 
 

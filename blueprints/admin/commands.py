@@ -101,7 +101,53 @@ def load_demo_data(echo=print):
             department=departments[path], actor=None)
         written += 1
         echo(f"  {username:<10} {password:<14} {name}  ({', '.join(roles)})")
-    return written + load_demo_customers(users, echo)
+    return written + load_demo_customers(users, echo) + \
+        load_demo_stock(users["warehouse"], echo)
+
+
+#: sku, name, specification, unit, category, flags, price (fen), cost (fen), points, shelf life
+DEMO_PRODUCTS = [
+    ("LZ-001", "灵芝孢子粉", "60 粒 × 0.5 克", "盒", "保健品", ("for_sale",), 19800, 6000, None,
+     730),
+    ("YY-002", "深海鱼油软胶囊", "100 粒", "瓶", "保健品", ("for_sale", "redeemable"), 16800,
+     4500, 3000, 540),
+    ("FJ-003", "蜂胶胶囊", "90 粒", "瓶", "保健品", ("for_sale",), 12800, 3800, None, 720),
+    ("BZ-101", "艾灸理疗仪", "家用款", "台", "器械", ("for_sale",), 168000, 52000, None, None),
+    ("GF-201", "养生保温杯", "500 毫升", "个", "礼品", ("is_gift", "redeemable"), 0, 1500, 800,
+     None),
+    ("GF-202", "小米（5 斤装）", "2.5 千克", "袋", "礼品", ("is_gift",), 0, 2200, None, 180),
+    ("SP-301", "会议手提袋", "", "个", "物料", ("is_spare",), 0, 150, None, None),
+]
+
+
+def load_demo_stock(clerk, echo=print):
+    """Demo products, a venue warehouse and a first receipt, written only into an empty
+    catalogue."""
+    from datetime import timedelta
+
+    from models import inventory as inv
+    from models.base import new_token, utcnow
+    if db.session.scalar(select(inv.Product.id).limit(1)) is not None:
+        return 0
+    main = db.session.scalar(select(inv.Warehouse).where(inv.Warehouse.code == "MAIN")) or \
+        inv.create_warehouse({"code": "MAIN", "name": "总仓", "kind": "main"}, actor=clerk)
+    inv.create_warehouse({"code": "VENUE", "name": "会场物料", "kind": "venue"}, actor=clerk)
+    today = utcnow().date()
+    lines = []
+    for sku, name, spec, unit, category, flags, price, cost, points, life in DEMO_PRODUCTS:
+        product = inv.create_product(
+            {"sku": sku, "name": name, "specification": spec, "unit": unit,
+             "category": category, **{flag: True for flag in flags}, "sale_price": price,
+             "standard_cost": cost, "points_price": points, "shelf_life_days": life,
+             "low_stock_threshold": 10}, actor=clerk)
+        produced = today - timedelta(days=90)
+        lines.append({"product": product, "quantity": 40, "batch_number": f"{produced:%Y%m%d}",
+                      "produced_on": produced if life else None})
+    lines[0]["quantity"], lines[2]["quantity"] = 120, 6  # one plentiful, one below threshold
+    inv.create_receipt(warehouse=main, lines=lines, supplier="康源生物科技", actor=clerk,
+                       token=new_token())
+    echo(f"  {len(DEMO_PRODUCTS)} 个示例商品已入库 demo products received")
+    return len(DEMO_PRODUCTS) + 2
 
 
 @click.command("demo-data")
