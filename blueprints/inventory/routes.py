@@ -42,9 +42,10 @@ def _warehouse_arg():
 
 def _day_arg():
     try:
-        return date.fromisoformat(request.args.get("day", ""))
+        day = date.fromisoformat(request.args.get("day", ""))
     except ValueError:
         return local_day(utcnow())
+    return day if 2000 <= day.year <= 2100 else local_day(utcnow())
 
 
 # --- Stock on hand and the lists -------------------------------------------------------------

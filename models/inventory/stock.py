@@ -151,6 +151,9 @@ def find_or_make_batch(product, number="", *, produced_on=None, expiry_date=None
     """The product's batch with this number, made on first receipt. A batch keeps the dates it
     was first received with: a receipt that gives other dates is refused."""
     number = (number or "").strip()[:40]
+    for value, field in ((produced_on, "produced_on"), (expiry_date, "expiry_date")):
+        if value is not None and not 1990 <= value.year <= 2200:
+            raise InvalidInput(_("Enter a real date."), field=f"{field_prefix}{field}")
     if produced_on and expiry_date and expiry_date < produced_on:
         raise InvalidInput(_("The expiry date is before the production date."),
                            field=f"{field_prefix}expiry_date")

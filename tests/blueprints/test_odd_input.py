@@ -34,3 +34,41 @@ def test_odd_form_values_never_500(db, client, login, value):
     for path, data in posts:
         response = client.post(path, data=data)
         assert response.status_code < 500, (path, value)
+
+
+@pytest.mark.parametrize("value", ODD)
+def test_odd_values_in_the_warehouse_never_500(db, client, login, value):
+    from models import inventory as inv
+    from models.base import new_token
+    from tests.factories import make_product, make_warehouse
+    me = login(make_user(["warehouse", "manager"]))
+    warehouse = make_warehouse(actor=me)
+    product = make_product(sku="ODD1", actor=me)
+    inv.receive(product=product, quantity=5, warehouse=warehouse, actor=me)
+    count = inv.start_count(warehouse, actor=me)
+    line = inv.count_lines(count)[0]
+    for path in ["/inventory/", "/inventory/expiry", "/inventory/moves", "/inventory/products",
+                 "/inventory/documents", f"/inventory/counts/{count.id}"]:
+        for key in ("q", "page", "warehouse", "day", "days", "reason", "kind", "only", "all"):
+            response = client.get(path, query_string={key: value})
+            assert response.status_code < 500, (path, key, value)
+    line_fields = {f"lines-0-{key}": value for key in ("sku", "quantity", "batch_number",
+                                                       "produced_on", "expiry_date",
+                                                       "unit_cost")}
+    posts = [("/inventory/products/new", {"sku": value, "name": value, "unit": value,
+                                          "sale_price": value, "points_price": value,
+                                          "shelf_life_days": value, "for_sale": "y"}),
+             ("/inventory/documents/new/receipt", {"token": new_token(),
+                                                   "warehouse_id": value, **line_fields}),
+             ("/inventory/documents/new/receipt", {"token": new_token(),
+                                                   "warehouse_id": warehouse.id,
+                                                   **line_fields, "lines-0-sku": "ODD1"}),
+             ("/inventory/documents/new/transfer", {"token": value, "warehouse_id": value,
+                                                    "to_warehouse_id": value, **line_fields}),
+             ("/inventory/warehouses/new", {"code": value, "name": value, "kind": value}),
+             ("/inventory/counts", {"token": new_token(), "warehouse_id": value}),
+             (f"/inventory/counts/{count.id}/lines/{line.id}", {"counted": value}),
+             (f"/inventory/counts/{count.id}/post", {"uncounted_as_book": value})]
+    for path, data in posts:
+        response = client.post(path, data=data)
+        assert response.status_code < 500, (path, value)

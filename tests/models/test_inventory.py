@@ -391,3 +391,9 @@ def test_check_ledgers_finds_a_tampered_balance(db, clerk, main):
     db.session.flush()
     [problem] = check_ledgers()["stock"]
     assert "balance 7, moves sum to 5" in problem
+
+
+def test_dates_far_outside_a_products_life_are_refused(db, clerk, main):
+    product = make_product(actor=clerk, shelf_life_days=730)
+    with pytest.raises(InvalidInput, match="有效的日期"):
+        receive(product, 1, main, clerk, produced_on=date(9999, 12, 31))
