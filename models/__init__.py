@@ -1,3 +1,3 @@
 """Every area's tables and operations. Importing this package registers the complete metadata
 (Alembic's autogenerate and the tests rely on it)."""
-from models import base, audit, settings, accounts, scoping, timeline, customers, customer_import, events, checkin, inventory  # noqa: F401
+from models import base, audit, settings, accounts, scoping, timeline, customers, customer_import, events, checkin, inventory, orders  # noqa: F401

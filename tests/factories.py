@@ -79,3 +79,30 @@ def make_product(name="灵芝孢子粉", *, sku=None, unit="盒", actor=None, **
     product = inventory.create_product(data, actor=actor or make_user(["warehouse"]))
     db.session.flush()
     return product
+
+
+def make_stocked_product(warehouse, quantity=100, *, actor=None, **fields):
+    """A product for sale with `quantity` in stock in `warehouse`."""
+    from models import inventory
+    actor = actor or make_user(["warehouse"])
+    product = make_product(actor=actor, **fields)
+    inventory.receive(product=product, quantity=quantity, warehouse=warehouse, actor=actor,
+                      batch_number="B1")
+    db.session.flush()
+    return product
+
+
+def make_order(customer=None, *, lines=None, warehouse=None, actor=None, channel="store",
+               **kwargs):
+    """An order (by default one product ¥198 × 2, taken home) for a customer."""
+    from models import orders
+    from models.base import new_token
+    warehouse = warehouse or make_warehouse()
+    customer = customer or make_customer()
+    actor = actor or customer.owner
+    if lines is None:
+        lines = [{"product": make_stocked_product(warehouse), "quantity": 2}]
+    order = orders.create_order(customer, lines=lines, actor=actor, token=new_token(),
+                                warehouse=warehouse, channel=channel, **kwargs)
+    db.session.flush()
+    return order

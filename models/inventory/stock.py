@@ -302,14 +302,18 @@ def scrap(*, product, quantity, warehouse, actor, batch=None, document=None, not
 
 
 def take_back(*, product, batch, quantity, warehouse, actor, customer=None, event=None,
-              document=None, note="", now=None):
-    """Goods a customer returns, back onto free stock, into the batch they left in."""
-    _check_product(product)
-    _check_warehouse(warehouse)
+              document=None, note="", into="stock", now=None):
+    """Goods a customer returns: back onto a warehouse's free stock, into the batch they left
+    in, or (into="scrap") straight to scrap when they cannot be sold again."""
     if batch is None or batch.product_id != product.id:
         raise InvalidInput(_("Choose the batch the goods came from."), field="batch")
+    if into == "scrap":
+        target = outside("scrap")
+    else:
+        _check_warehouse(warehouse)
+        target = location_of(warehouse)
     return _write_move(product=product, batch=batch, source=outside("customer"),
-                       target=location_of(warehouse), quantity=quantity,
+                       target=target, quantity=quantity,
                        reason="customer_return", actor=actor, document=document,
                        customer=customer, event=event, note=note, now=now)
 

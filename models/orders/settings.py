@@ -1,0 +1,71 @@
+"""The orders area's settings, audit labels, timeline entries and ledger check."""
+from flask import has_request_context, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import select
+
+from extensions import db
+from formatting import fen
+from models.audit import register_actions, register_targets
+from models.ledgers import register_check
+from models.settings import define, define_area
+from models.timeline import TimelineItem, register_provider
+
+define_area("orders", _l("Orders and payments"))
+define("orders.due_days", "int", 30, _l("Days to pay the balance"),
+       _l("The due date an order gets when none is entered."), min=0, max=365)
+
+register_actions({
+    "order.create": _l("Took an order"), "order.cancel": _l("Cancelled an order"),
+    "order.return": _l("Took goods back"), "payment.receive": _l("Received a payment"),
+    "payment.refund": _l("Refunded"), "payment.reverse": _l("Reversed a payment"),
+    "cash.close": _l("Closed a cashier's day"), "package.save": _l("Saved a package"),
+})
+register_targets({"orders": _l("Order"), "cash_closes": _l("Daily close"),
+                  "packages": _l("Package")})
+
+
+def _order_url(order_id):
+    return url_for("orders.show", order_id=order_id) if has_request_context() else None
+
+
+@register_provider
+def _order_items(customer, limit):
+    from models.orders.tables import METHODS, PAYMENT_KINDS, Order, OrderReturn, Payment
+    items = []
+    for order in db.session.scalars(select(Order).where(Order.customer_id == customer.id)
+                                    .order_by(Order.created_at.desc()).limit(limit)):
+        lines = "、".join(f"{line.product.name}×{line.quantity}" for line in order.lines)
+        items.append(TimelineItem(
+            at=order.created_at, kind="order.create",
+            title=_("Order %(number)s: %(total)s", number=order.number, total=fen(order.total)),
+            detail=lines, actor=order.marketer.display_name,
+            url=_order_url(order.id)))
+    for payment, number in db.session.execute(
+            select(Payment, Order.number).join(Order, Payment.order_id == Order.id)
+            .where(Order.customer_id == customer.id).order_by(Payment.at.desc()).limit(limit)):
+        items.append(TimelineItem(
+            at=payment.at, kind=f"payment.{payment.kind}",
+            title=_("%(kind)s %(amount)s on %(number)s", kind=PAYMENT_KINDS[payment.kind],
+                    amount=fen(abs(payment.amount)), number=number),
+            detail=f"{METHODS[payment.method]} {payment.reference or payment.reason}".strip(),
+            actor=payment.cashier.display_name,
+            url=_order_url(payment.order_id)))
+    for record, number in db.session.execute(
+            select(OrderReturn, Order.number).join(Order, OrderReturn.order_id == Order.id)
+            .where(Order.customer_id == customer.id).order_by(OrderReturn.at.desc())
+            .limit(limit)):
+        items.append(TimelineItem(
+            at=record.at, kind="order.return",
+            title=_("Returned %(name)s × %(n)s on %(number)s", name=record.line.product.name,
+                    n=record.quantity, number=number),
+            detail=record.reason, actor=record.approved_by.display_name,
+            url=_order_url(record.order_id)))
+    return items
+
+
+def _register_check():
+    from models.orders.reads import check_payments
+    register_check("payments")(check_payments)
+
+
+_register_check()

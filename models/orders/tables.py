@@ -1,0 +1,254 @@
+"""The sale and the money: packages, orders and their lines, payments (a ledger), returns, and
+the cashiers' daily close.
+
+An order's total is the sum of its lines. Its money is the payments ledger: receipts (deposit,
+balance, full payment) are positive, refunds negative, and a reversal (by finance) is the
+opposite of the entry it names. Paid = the sum; due = total − paid. The order row caches paid
+and total (updated in the same transaction, proven by `check-ledgers`) and is the row locked
+while a balance is checked.
+"""
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import TokenMixin, UTCDateTime, utcnow
+
+CHANNELS = {"event": _l("At an event"), "store": _l("In the shop"), "phone": _l("By phone")}
+ORDER_STATUSES = {"open": _l("Open"), "cancelled": _l("Cancelled")}
+PAYMENT_STATES = {"unpaid": _l("Unpaid"), "part_paid": _l("Part-paid"), "paid": _l("Paid"),
+                  "refunded": _l("Refunded")}
+PAYMENT_KINDS = {"deposit": _l("Deposit (定金)"), "balance": _l("Balance payment (补款)"),
+                 "full": _l("Full payment"), "refund": _l("Refund"),
+                 "reversal": _l("Reversal")}
+RECEIPT_KINDS = ("deposit", "balance", "full")
+METHODS = {"cash": _l("Cash"), "wechat": _l("WeChat Pay"), "alipay": _l("Alipay"),
+           "card": _l("Bank card"), "transfer": _l("Bank transfer"), "other": _l("Other")}
+RETURN_DISPOSITIONS = {"restock": _l("Back into stock"), "scrap": _l("Scrapped")}
+AGEING = {"not_due": _l("Not yet due"), "1_30": _l("1–30 days"), "31_60": _l("31–60 days"),
+          "61_90": _l("61–90 days"), "over_90": _l("Over 90 days")}
+
+
+class Package(db.Model):
+    """A named bundle of products at one price (套餐: 大单/小单), so a deal is two taps."""
+    __tablename__ = "packages"
+    __table_args__ = (CheckConstraint("price > 0", name="price_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    price: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    items = relationship("PackageItem", back_populates="package", lazy="selectin",
+                         order_by="PackageItem.id", cascade="all, delete-orphan")
+
+    @property
+    def list_price(self):
+        return sum(item.quantity * item.product.sale_price for item in self.items)
+
+
+class PackageItem(db.Model):
+    __tablename__ = "package_items"
+    __table_args__ = (UniqueConstraint("package_id", "product_id"),
+                      CheckConstraint("quantity > 0", name="quantity_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    package = relationship("Package", back_populates="items")
+    product = relationship("Product", lazy="joined")
+
+
+class Order(TokenMixin, db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'cancelled')", name="known_status"),
+        CheckConstraint("channel IN ('event', 'store', 'phone')", name="known_channel"),
+        CheckConstraint("total >= 0 AND paid >= 0 AND paid <= total", name="paid_within_total"),
+        CheckConstraint("returned_value >= 0 AND returned_value <= total",
+                        name="returned_within_total"),
+        Index("ix_orders_marketer_created", "marketer_id", "created_at"),
+        Index("ix_orders_department_balance", "department_id", "balance_due"),
+        Index("ix_orders_marketer_balance", "marketer_id", "balance_due"),
+        Index("ix_orders_customer_balance", "customer_id", "balance_due"),
+    )
+    #: Orders are seen by the marketer credited, their department head, managers and finance.
+    __scope__ = {"owner": "marketer_id", "department": "department_id"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: XS20261125-00012
+    number: Mapped[str | None] = mapped_column(String(30), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    #: The marketer credited with the deal: performance is counted by this field.
+    marketer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The marketer's department when the deal was made (department figures).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    channel: Mapped[str] = mapped_column(String(10), default="event")
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"))
+    #: Where the goods taken now were issued from.
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    #: Fen: the sum of the lines' amounts; the value of goods returned since; the sum of the
+    #: payments ledger; and what the customer still owes (total − returned − paid; below zero
+    #: when money is owed back). All four are proven by `check-ledgers`.
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    returned_value: Mapped[int] = mapped_column(Integer, default=0)
+    paid: Mapped[int] = mapped_column(Integer, default=0)
+    balance_due: Mapped[int] = mapped_column(Integer, default=0)
+    #: The day the money still due should be paid by.
+    due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    customer = relationship("Customer", lazy="joined")
+    marketer = relationship("User", foreign_keys=[marketer_id], lazy="joined")
+    created_by = relationship("User", foreign_keys=[created_by_id], lazy="select")
+    event = relationship("Event", lazy="select")
+    warehouse = relationship("Warehouse", lazy="select")
+    lines = relationship("OrderLine", back_populates="order", lazy="selectin",
+                         order_by="OrderLine.id")
+
+    @property
+    def payment_state(self):
+        if self.paid == 0:
+            return "refunded" if self.returned_value and self.returned_value >= self.total \
+                else "unpaid"
+        return "paid" if self.balance_due <= 0 else "part_paid"
+
+    payments = relationship("Payment", back_populates="order", lazy="select",
+                            order_by="Payment.id")
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0 AND discount >= 0", name="prices_not_negative"),
+        CheckConstraint("discount <= quantity * unit_price", name="discount_within_price"),
+        CheckConstraint("taken + held = quantity", name="taken_or_held"),
+        CheckConstraint("returned >= 0 AND returned <= quantity", name="returned_within_sold"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    #: The package the line came from, if any.
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: Fen per unit; the discount is fen off the whole line.
+    unit_price: Mapped[int] = mapped_column(Integer)
+    discount: Mapped[int] = mapped_column(Integer, default=0)
+    #: Taken home now (issued from the warehouse) or left in the company's custody.
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    #: Returned so far (the sum of the line's returns).
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+
+    order = relationship("Order", back_populates="lines")
+    product = relationship("Product", lazy="joined")
+    package = relationship("Package", lazy="select")
+
+    @property
+    def amount(self):
+        return self.quantity * self.unit_price - self.discount
+
+
+class Payment(TokenMixin, db.Model):
+    """One entry of the payments ledger. Append-only; a mistake is reversed by finance."""
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        CheckConstraint("kind IN ('deposit', 'balance', 'full', 'refund', 'reversal')",
+                        name="known_kind"),
+        CheckConstraint("(kind IN ('deposit', 'balance', 'full')) = (amount > 0) OR "
+                        "kind = 'reversal'", name="sign_follows_kind"),
+        Index("ix_payments_cashier_at", "cashier_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    method: Mapped[str] = mapped_column(String(10))
+    #: Fen, signed: receipts positive, refunds negative, a reversal the opposite of its entry.
+    amount: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    #: Who took (or paid out) the money: the cashier whose day it belongs to.
+    cashier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: Refunds: the manager or finance clerk who approved.
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When the money changed hands (finance may enter an earlier day that is not closed).
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("order_returns.id"))
+
+    order = relationship("Order", back_populates="payments", lazy="select")
+    cashier = relationship("User", foreign_keys=[cashier_id], lazy="joined")
+    approved_by = relationship("User", foreign_keys=[approved_by_id], lazy="select")
+
+
+class OrderReturn(TokenMixin, db.Model):
+    """Goods a customer brought back (退货): into a warehouse and batch, or scrapped."""
+    __tablename__ = "order_returns"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),
+                      CheckConstraint("disposition IN ('restock', 'scrap')",
+                                      name="known_disposition"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: Of which were still in custody (nothing to move back: they never left).
+    from_held: Mapped[int] = mapped_column(Integer, default=0)
+    disposition: Mapped[str] = mapped_column(String(10), default="restock")
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    #: Fen: the share of the line's amount the goods returned were sold for.
+    value: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    line = relationship("OrderLine", lazy="joined")
+    approved_by = relationship("User", foreign_keys=[approved_by_id], lazy="joined")
+
+
+class CashClose(db.Model):
+    """A cashier's day, closed by finance (日结): what the ledger says by method, what the cashier
+    counted, the difference. After it, nothing more is recorded on that cashier's day."""
+    __tablename__ = "cash_closes"
+    __table_args__ = (UniqueConstraint("cashier_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cashier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    #: {method: {"received": fen, "refunded": fen, "net": fen}} from the ledger at closing.
+    expected: Mapped[dict] = mapped_column(JSON)
+    #: {method: fen} the cashier declared counted.
+    declared: Mapped[dict] = mapped_column(JSON)
+    expected_total: Mapped[int] = mapped_column(Integer)
+    declared_total: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    closed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    cashier = relationship("User", foreign_keys=[cashier_id], lazy="joined")
+    closed_by = relationship("User", foreign_keys=[closed_by_id], lazy="joined")
+
+    @property
+    def difference(self):
+        return self.declared_total - self.expected_total

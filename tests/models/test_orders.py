@@ -1,0 +1,314 @@
+"""Orders and money: packages, lines taken or held, payments, refunds, reversals, returns,
+cancelling, arrears, the daily close, the ledger check."""
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from formatting import company_zone, local_day
+from models import inventory as inv, orders as o
+from models.base import Conflict, InvalidInput, PermissionDenied, new_token, utcnow
+from models.ledgers import check_ledgers
+from models.timeline import timeline_of
+from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
+                             make_user, make_warehouse)
+
+
+@pytest.fixture
+def shop(db):
+    warehouse = make_warehouse("总仓")
+    marketer = make_user(["marketer"], display_name="刘芳")
+    finance = make_user(["finance"], display_name="周静")
+    manager = make_user(["manager"], display_name="李总")
+    customer = make_customer(marketer, name="王大爷")
+    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=19800)
+    return warehouse, marketer, finance, manager, customer, product
+
+
+def order_of(shop, quantity=2, held=0, **kwargs):
+    warehouse, marketer, _f, _m, customer, product = shop
+    return make_order(customer, warehouse=warehouse, actor=marketer,
+                      lines=[{"product": product, "quantity": quantity, "held": held}], **kwargs)
+
+
+def pay(order, amount, actor, method="wechat", **kwargs):
+    return o.receive_payment(order, amount=amount, method=method, actor=actor, token=new_token(),
+                             **kwargs)
+
+
+def stock(shop):
+    warehouse, *_rest, product = shop
+    return inv.quantity_in(inv.location_of(warehouse), product)
+
+
+# --- Orders ----------------------------------------------------------------------------------
+
+def test_a_package_becomes_lines_that_add_up_to_its_price(db, shop):
+    warehouse, marketer, _f, manager, customer, product = shop
+    oil = make_stocked_product(warehouse, 50, name="鱼油", sale_price=16800)
+    big = o.save_package(None, name="大单", price=88800, actor=manager,
+                         items=[(product, 3), (oil, 2)])
+    assert big.list_price == 3 * 19800 + 2 * 16800
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=o.package_lines(big, count=1))
+    assert order.total == 88800 == sum(line.amount for line in order.lines)
+    assert all(line.package_id == big.id for line in order.lines)
+    with pytest.raises(InvalidInput, match="高于"):
+        o.save_package(None, name="贵单", price=10**7, actor=manager, items=[(product, 1)])
+    with pytest.raises(PermissionDenied):
+        o.save_package(None, name="小单", price=100, actor=marketer, items=[(product, 1)])
+
+
+def test_goods_taken_leave_the_warehouse_and_goods_held_do_not(db, shop):
+    order = order_of(shop, quantity=5, held=3)
+    [line] = order.lines
+    assert (line.taken, line.held) == (2, 3)
+    assert stock(shop) == 48
+    moves = db.session.scalars(select(inv.StockMove).where(
+        inv.StockMove.document_type == "orders", inv.StockMove.document_id == order.id)).all()
+    assert [(m.reason, m.quantity, m.customer_id) for m in moves] == [
+        ("sale_issue", 2, order.customer_id)]
+    assert order.number.startswith("XS") and order.balance_due == order.total == 5 * 19800
+
+
+def test_the_marketer_credited_is_the_customers_owner_by_default(db, shop):
+    _w, marketer, _f, manager, customer, product = shop
+    order = make_order(customer, warehouse=shop[0], actor=manager,
+                       lines=[{"product": product, "quantity": 1}])
+    assert order.marketer_id == marketer.id and order.department_id == marketer.department_id
+
+
+def test_an_order_at_an_event_links_the_check_in(db, shop):
+    from models import checkin as ci, events as ev
+    warehouse, marketer, _f, manager, customer, product = shop
+    event = make_event(manager)
+    invitation = ev.invite(event, customer, actor=marketer)
+    record = ci.check_in(event, invitation, actor=manager, token=new_token())
+    order = make_order(customer, warehouse=warehouse, actor=marketer, channel="event",
+                       event=event, lines=[{"product": product, "quantity": 1}])
+    assert (order.event_id, order.check_in_id) == (event.id, record.id)
+    with pytest.raises(InvalidInput, match="会议"):
+        make_order(customer, warehouse=warehouse, actor=marketer, channel="event",
+                   lines=[{"product": product, "quantity": 1}])
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"quantity": 1, "discount": 19801}, "优惠"),
+    ({"quantity": 0}, "大于零的整数"),
+    ({"quantity": 1, "unit_price": -1}, "单价"),
+    ({"quantity": 999}, "仅有 50 盒"),
+])
+def test_bad_lines_are_refused_and_nothing_is_written(db, shop, line, message):
+    _w, marketer, _f, _m, customer, product = shop
+    with pytest.raises((InvalidInput, Conflict), match=message):
+        make_order(customer, warehouse=shop[0], actor=marketer,
+                   lines=[{"product": product, **line}])
+    db.session.rollback()
+
+
+def test_an_order_is_written_once_per_token(db, shop):
+    warehouse, marketer, _f, _m, customer, product = shop
+    token = new_token()
+    first = o.create_order(customer, lines=[{"product": product, "quantity": 1}],
+                           actor=marketer, token=token, warehouse=warehouse, channel="store")
+    again = o.create_order(customer, lines=[{"product": product, "quantity": 1}],
+                           actor=marketer, token=token, warehouse=warehouse, channel="store")
+    assert again is first and stock(shop) == 49
+
+
+def test_cancel_only_while_nothing_is_paid_or_handed_over(db, shop):
+    _w, marketer, finance, *_r = shop
+    held = order_of(shop, quantity=2, held=2)
+    with pytest.raises(InvalidInput):
+        o.cancel_order(held, reason=" ", actor=marketer)
+    o.cancel_order(held, reason="客户改主意", actor=marketer)
+    assert held.status == "cancelled" and held.balance_due == 0
+    with pytest.raises(Conflict, match="已取消"):
+        pay(held, 100, finance)
+    taken = order_of(shop, quantity=1)
+    with pytest.raises(Conflict, match="退货"):
+        o.cancel_order(taken, reason="x", actor=marketer)
+    paid = order_of(shop, quantity=1, held=1)
+    pay(paid, 100, finance)
+    with pytest.raises(Conflict, match="退款"):
+        o.cancel_order(paid, reason="x", actor=marketer)
+
+
+# --- Payments --------------------------------------------------------------------------------
+
+def test_deposit_then_balance(db, shop):
+    _w, marketer, finance, *_r = shop
+    order = order_of(shop, quantity=2)  # ¥396
+    deposit = pay(order, 10000, marketer, reference="4200001234")
+    assert deposit.kind == "deposit" and order.payment_state == "part_paid"
+    assert (order.paid, order.balance_due) == (10000, 29600)
+    balance = pay(order, 29600, finance, method="cash")
+    assert balance.kind == "balance" and order.payment_state == "paid" and order.balance_due == 0
+    with pytest.raises(Conflict, match="已付清"):
+        pay(order, 1, finance)
+
+
+@pytest.mark.parametrize("amount", [0, -100, None, 1.5])
+def test_zero_negative_or_odd_amounts_are_refused(db, shop, amount):
+    order = order_of(shop)
+    with pytest.raises(InvalidInput, match="大于零"):
+        pay(order, amount, shop[2])
+    assert order.paid == 0
+
+
+def test_more_than_due_is_refused(db, shop):
+    order = order_of(shop, quantity=1)
+    with pytest.raises(Conflict, match="只欠 ¥198.00"):
+        pay(order, 19801, shop[2])
+
+
+def test_a_payment_is_written_once_per_token_and_a_token_fits_one_order(db, shop):
+    finance = shop[2]
+    order, other = order_of(shop), order_of(shop)
+    token = new_token()
+    first = o.receive_payment(order, amount=500, method="cash", actor=finance, token=token)
+    assert o.receive_payment(order, amount=500, method="cash", actor=finance,
+                             token=token) is first
+    assert order.paid == 500
+    with pytest.raises(Conflict, match="另一个订单"):
+        o.receive_payment(other, amount=500, method="cash", actor=finance, token=token)
+
+
+def test_refunds_need_an_approver_and_never_exceed_paid(db, shop):
+    _w, marketer, finance, manager, *_r = shop
+    order = order_of(shop, quantity=1)
+    pay(order, 10000, marketer)
+    with pytest.raises(PermissionDenied):
+        o.refund(order, amount=100, method="cash", reason="x", actor=marketer,
+                 approver=marketer, token=new_token())
+    with pytest.raises(Conflict, match="只付了 ¥100.00"):
+        o.refund(order, amount=10001, method="cash", reason="退差价", actor=finance,
+                 approver=manager, token=new_token())
+    refund = o.refund(order, amount=4000, method="cash", reason="退差价", actor=finance,
+                      approver=manager, token=new_token())
+    assert refund.amount == -4000 and order.paid == 6000 and refund.approved_by_id == manager.id
+
+
+def test_only_finance_reverses_and_a_reversal_is_final(db, shop):
+    _w, marketer, finance, manager, *_r = shop
+    order = order_of(shop, quantity=1)
+    wrong = pay(order, 5000, marketer)
+    with pytest.raises(PermissionDenied):
+        o.reverse_payment(wrong, reason="录错", actor=manager)
+    reversal = o.reverse_payment(wrong, reason="录错了金额", actor=finance)
+    assert reversal.amount == -5000 and order.paid == 0 and order.balance_due == order.total
+    with pytest.raises(Conflict, match="已经冲销"):
+        o.reverse_payment(wrong, reason="再来", actor=finance)
+    with pytest.raises(Conflict):
+        o.reverse_payment(reversal, reason="再来", actor=finance)
+
+
+def test_payments_and_refunds_appear_on_the_customers_timeline(db, shop):
+    _w, marketer, finance, manager, customer, _p = shop
+    order = order_of(shop, quantity=1)
+    pay(order, 5000, marketer)
+    o.refund(order, amount=1000, method="cash", reason="退差价", actor=finance, approver=manager,
+             token=new_token())
+    kinds = [item.kind for item in timeline_of(customer)]
+    assert {"order.create", "payment.deposit", "payment.refund"} <= set(kinds)
+    assert o.customer_due(customer) == 19800 - 4000
+
+
+# --- Returns ---------------------------------------------------------------------------------
+
+def test_a_return_takes_custody_units_first_then_goods_back_into_stock(db, shop):
+    _w, marketer, finance, manager, *_r = shop
+    order = order_of(shop, quantity=4, held=1)  # 3 taken, 1 held
+    assert stock(shop) == 47
+    first = o.return_goods(order, order.lines[0], quantity=2, reason="不想要了",
+                           approver=manager, actor=finance, token=new_token())
+    assert (first.from_held, stock(shop)) == (1, 48)  # one from custody, one back on the shelf
+    assert first.value == 2 * 19800 and order.returned_value == 2 * 19800
+    assert order.balance_due == 2 * 19800
+    with pytest.raises(Conflict, match="还能退 2"):
+        o.return_goods(order, order.lines[0], quantity=3, reason="x", approver=manager,
+                       actor=finance, token=new_token())
+    o.return_goods(order, order.lines[0], quantity=1, reason="包装破损", approver=manager,
+                   actor=finance, token=new_token(), disposition="scrap")
+    assert stock(shop) == 48  # scrapped, not restocked
+    assert check_ledgers()["payments"] == [] and check_ledgers()["stock"] == []
+
+
+def test_return_then_refund_what_was_paid(db, shop):
+    _w, marketer, finance, manager, *_r = shop
+    order = order_of(shop, quantity=2)
+    pay(order, order.total, finance)
+    o.return_goods(order, order.lines[0], quantity=1, reason="不合适", approver=manager,
+                   actor=finance, token=new_token())
+    assert order.balance_due == -19800  # owed back to the customer
+    o.refund(order, amount=19800, method="wechat", reason="退货退款", actor=finance,
+             approver=finance, token=new_token())
+    assert order.balance_due == 0 and order.paid == 19800
+
+
+# --- Arrears and the daily close ---------------------------------------------------------------
+
+def test_arrears_are_aged_from_the_due_date(db, shop):
+    _w, marketer, finance, manager, *_r = shop
+    today = local_day(utcnow())
+    ages = {}
+    for days in (-5, 10, 45, 75, 120):
+        order = order_of(shop, quantity=1)
+        order.due_date = today - timedelta(days=days)
+        ages[order.id] = days
+    paid_up = order_of(shop, quantity=1)
+    pay(paid_up, paid_up.total, finance)
+    rows, totals = o.arrears(manager, today)
+    assert [(order.id, bucket) for order, _d, bucket in rows] == [
+        (oid, b) for oid, b in zip(sorted(ages, key=lambda k: -ages[k]),
+                                   ["over_90", "61_90", "31_60", "1_30", "not_due"])]
+    assert totals == {key: 19800 for key in ("not_due", "1_30", "31_60", "61_90", "over_90")}
+    other = make_user(["marketer"])
+    assert o.arrears(other, today)[0] == []  # not theirs
+
+
+def test_the_daily_close_and_no_back_dated_payments_into_a_closed_day(db, shop):
+    _w, marketer, finance, manager, *_r = shop
+    order = order_of(shop, quantity=3)
+    now = utcnow()
+    yesterday = now - timedelta(days=1)
+    pay(order, 10000, finance, method="cash", at=yesterday, now=now)
+    pay(order, 20000, finance, method="wechat", at=yesterday, now=now)
+    o.refund(order, amount=3000, method="cash", reason="退差价", actor=finance,
+             approver=manager, token=new_token(), at=yesterday, now=now)
+    day = local_day(yesterday)
+    expected, entries = o.day_summary(finance, day)
+    assert expected == {"cash": {"received": 10000, "refunded": 3000, "net": 7000},
+                        "wechat": {"received": 20000, "refunded": 0, "net": 20000}}
+    close = o.close_day(finance, day, declared={"cash": 6900, "wechat": 20000}, actor=finance)
+    assert (close.expected_total, close.declared_total, close.difference) == (27000, 26900, -100)
+    with pytest.raises(Conflict, match="已日结"):
+        pay(order, 100, finance, at=yesterday, now=now)
+    with pytest.raises(Conflict, match="已经日结"):
+        o.close_day(finance, day, declared={}, actor=finance)
+    with pytest.raises(PermissionDenied):
+        o.close_day(finance, day - timedelta(days=1), declared={}, actor=marketer)
+    pay(order, 100, finance, now=now)  # today is still open
+    midnight = datetime.combine(day, datetime.min.time(), tzinfo=company_zone())
+    assert local_day(midnight) == day
+
+
+def test_check_ledgers_proves_the_payments_and_finds_tampering(db, shop):
+    _w, marketer, finance, *_r = shop
+    order = order_of(shop, quantity=2)
+    pay(order, 5000, marketer)
+    assert check_ledgers()["payments"] == []
+    order.paid = 6000
+    db.session.flush()
+    problems = check_ledgers()["payments"]
+    assert any("paid 6000, payments sum to 5000" in p for p in problems)
+
+
+def test_a_future_or_ancient_payment_date_is_refused(db, shop):
+    order = order_of(shop)
+    with pytest.raises(InvalidInput, match="未来"):
+        pay(order, 100, shop[2], at=utcnow() + timedelta(days=1))
+    with pytest.raises(InvalidInput):
+        pay(order, 100, shop[2], at=utcnow() - timedelta(days=400))
+    assert date.today()
+    assert db.session.scalar(select(func.count(o.Payment.id))) == 0
