@@ -101,6 +101,7 @@ def register_blueprints(app):
     from blueprints.events.routes import bp as events_bp
     from blueprints.inventory.routes import bp as inventory_bp
     from blueprints.main.routes import bp as main_bp
+    from blueprints.orders.routes import bp as orders_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -109,6 +110,7 @@ def register_blueprints(app):
     app.register_blueprint(events_bp)
     app.register_blueprint(checkin_bp)
     app.register_blueprint(inventory_bp)
+    app.register_blueprint(orders_bp)
 
 
 def register_commands(app):
@@ -171,7 +173,7 @@ def register_errorhandlers(app):
 def register_jinja(app):
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
-    from models import events, inventory
+    from models import events, inventory, orders
     from models.accounts import ROLES
     from models.settings import get_setting
 
@@ -190,7 +192,13 @@ def register_jinja(app):
                                  WAREHOUSE_KINDS=inventory.WAREHOUSE_KINDS,
                                  DOCUMENT_KINDS=inventory.DOCUMENT_KINDS,
                                  COUNT_STATUSES=inventory.COUNT_STATUSES,
-                                 LOCATION_KINDS=inventory.LOCATION_KINDS)
+                                 LOCATION_KINDS=inventory.LOCATION_KINDS,
+                                 ORDER_CHANNELS=orders.CHANNELS,
+                                 PAYMENT_KINDS=orders.PAYMENT_KINDS,
+                                 PAYMENT_METHODS=orders.METHODS,
+                                 PAYMENT_STATES=orders.PAYMENT_STATES,
+                                 AGEING=orders.AGEING,
+                                 RETURN_DISPOSITIONS=orders.RETURN_DISPOSITIONS)
 
 
 def register_hooks(app):

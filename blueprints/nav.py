@@ -30,6 +30,7 @@ NAV = [
     NavItem("customers.pool", _l("Public pool"), _l("Customers nobody owns: claim or assign")),
     NavItem("events.index", _l("Events"), _l("Plan sessions, invite, print cards")),
     NavItem("checkin.index", _l("Check-in"), _l("The door: scan, check in, seat")),
+    NavItem("orders.index", _l("Orders"), _l("Deals, payments, arrears, the daily close")),
     NavItem("inventory.index", _l("Stock"),
             _l("Products, stock on hand, receipts, transfers, counts")),
     NavItem("customers.lists", _l("Channels and tags"), _l("The lists customers are sorted by")),

@@ -4,9 +4,6 @@ from models import inventory as inv
 from models.base import utcnow
 from reports import render_pdf
 
-TITLES = {"receipt": "入库单", "transfer": "调拨单", "scrap": "报损单"}
-
-
 def gather(document, *, printed_by):
     """Plain data for the slip (no ORM objects leave this function)."""
     moves = inv.document_moves(document)

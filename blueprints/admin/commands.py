@@ -102,7 +102,7 @@ def load_demo_data(echo=print):
         written += 1
         echo(f"  {username:<10} {password:<14} {name}  ({', '.join(roles)})")
     return written + load_demo_customers(users, echo) + \
-        load_demo_stock(users["warehouse"], echo)
+        load_demo_stock(users, echo)
 
 
 #: sku, name, specification, unit, category, flags, price (fen), cost (fen), points, shelf life
@@ -120,15 +120,16 @@ DEMO_PRODUCTS = [
 ]
 
 
-def load_demo_stock(clerk, echo=print):
-    """Demo products, a venue warehouse and a first receipt, written only into an empty
-    catalogue."""
+def load_demo_stock(users, echo=print):
+    """Demo products, a venue warehouse, a first receipt and two packages (大单 / 小单), written
+    only into an empty catalogue."""
     from datetime import timedelta
 
     from models import inventory as inv
     from models.base import new_token, utcnow
     if db.session.scalar(select(inv.Product.id).limit(1)) is not None:
         return 0
+    clerk = users["warehouse"]
     main = db.session.scalar(select(inv.Warehouse).where(inv.Warehouse.code == "MAIN")) or \
         inv.create_warehouse({"code": "MAIN", "name": "总仓", "kind": "main"}, actor=clerk)
     inv.create_warehouse({"code": "VENUE", "name": "会场物料", "kind": "venue"}, actor=clerk)
@@ -146,8 +147,17 @@ def load_demo_stock(clerk, echo=print):
     lines[0]["quantity"], lines[2]["quantity"] = 120, 6  # one plentiful, one below threshold
     inv.create_receipt(warehouse=main, lines=lines, supplier="康源生物科技", actor=clerk,
                        token=new_token())
-    echo(f"  {len(DEMO_PRODUCTS)} 个示例商品已入库 demo products received")
-    return len(DEMO_PRODUCTS) + 2
+    from models import orders
+    by_sku = {line["product"].sku: line["product"] for line in lines}
+    orders.save_package(None, name="大单", price=198000, actor=users["manager"],
+                        description="一年量，送艾灸仪",
+                        items=[(by_sku["LZ-001"], 6), (by_sku["YY-002"], 4),
+                               (by_sku["BZ-101"], 1)])
+    orders.save_package(None, name="小单", price=49800, actor=users["manager"],
+                        description="三个月量", items=[(by_sku["LZ-001"], 2),
+                                                   (by_sku["YY-002"], 1)])
+    echo(f"  {len(DEMO_PRODUCTS)} 个示例商品已入库，2 个套餐 demo products and packages")
+    return len(DEMO_PRODUCTS) + 4
 
 
 @click.command("demo-data")

@@ -13,7 +13,7 @@ from blueprints.events.forms import InviteForm
 from blueprints.forms import BaseForm, error_text, paginate, run_operation
 from extensions import db
 from formatting import national_phone
-from models import customer_import as imports, customers as c
+from models import customer_import as imports, customers as c, orders
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
@@ -98,10 +98,16 @@ def _visible_or_none(customer):
 @role_required(*CUSTOMER_ROLES)
 def show(customer_id):
     customer = c.get_customer_or_404(customer_id, current_user)
+    return _customer_page(customer, ContactForm())
+
+
+def _customer_page(customer, contact_form, status=200):
     return render_template("customers/show.html", customer=customer,
-                           contact_form=ContactForm(), action_form=BaseForm(),
+                           contact_form=contact_form, action_form=BaseForm(),
                            invite_form=InviteForm(), timeline=timeline_of(customer),
-                           **_page_flags(customer))
+                           orders=orders.orders_of_customer(customer),
+                           customer_due=orders.customer_due(customer),
+                           **_page_flags(customer)), status
 
 
 def _page_flags(customer):
@@ -162,10 +168,7 @@ def add_contact(customer_id):
             db.session.commit()
             flash(_("Follow-up recorded."), "success")
             return redirect(url_for("customers.show", customer_id=customer.id))
-    return render_template("customers/show.html", customer=customer, contact_form=form,
-                           action_form=BaseForm(), invite_form=InviteForm(),
-                           timeline=timeline_of(customer),
-                           **_page_flags(customer)), 422
+    return _customer_page(customer, form, 422)
 
 
 @bp.post("/<int:customer_id>/phone")

@@ -195,6 +195,7 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
     if token and (prior := Order.by_token(token)) is not None:
         return prior
     now = now or utcnow()
+    inv.stock._check_warehouse(warehouse)
     if channel not in CHANNELS:
         raise InvalidInput(_("Choose where the deal was made."), field="channel")
     if channel == "event" and event is None:

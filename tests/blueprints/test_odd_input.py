@@ -72,3 +72,51 @@ def test_odd_values_in_the_warehouse_never_500(db, client, login, value):
     for path, data in posts:
         response = client.post(path, data=data)
         assert response.status_code < 500, (path, value)
+
+
+@pytest.mark.parametrize("value", ODD)
+def test_odd_values_in_orders_never_500(db, client, login, value):
+    from models import orders as o
+    from models.base import new_token
+    from tests.factories import make_order, make_stocked_product, make_warehouse
+    me = login(make_user(["manager", "marketer", "finance"]))
+    warehouse = make_warehouse()
+    customer = make_customer(me)
+    order = make_order(customer, warehouse=warehouse, actor=me,
+                       lines=[{"product": make_stocked_product(warehouse, sku="ODD2"),
+                               "quantity": 1}])
+    payment = o.receive_payment(order, amount=100, method="cash", actor=me, token=new_token())
+    for path in ["/orders/", "/orders/arrears", "/orders/close"]:
+        for key in ("q", "page", "state", "event_id", "department_id", "marketer_id", "day"):
+            response = client.get(path, query_string={key: value})
+            assert response.status_code < 500, (path, key, value)
+    posts = [(f"/orders/new/{customer.id}", {
+                "token": new_token(), "payment_token": new_token(), "channel": value,
+                "event_id": value, "warehouse_id": value, "marketer_id": value,
+                "lines-0-sku": value, "lines-0-quantity": value, "lines-0-unit_price": value,
+                "lines-0-discount": value, "package-1": value, "deposit": value,
+                "deposit_method": value, "due_date": value}),
+             (f"/orders/new/{customer.id}", {
+                "token": new_token(), "payment_token": new_token(), "channel": "store",
+                "event_id": "0", "warehouse_id": warehouse.id, "marketer_id": me.id,
+                "lines-0-sku": "ODD2", "lines-0-quantity": "1", "deposit": value,
+                "deposit_method": "cash", "due_date": value, "deposit_reference": value}),
+             (f"/orders/{order.id}/payments", {"pay-token": new_token(), "pay-amount": value,
+                                               "pay-method": "cash", "pay-day": value,
+                                               "pay-reference": value}),
+             (f"/orders/{order.id}/refunds", {"refund-token": value, "refund-amount": value,
+                                              "refund-method": value, "refund-reason": value}),
+             (f"/orders/{order.id}/returns", {"return-token": new_token(),
+                                              "return-line_id": value,
+                                              "return-quantity": value,
+                                              "return-disposition": value,
+                                              "return-warehouse_id": value,
+                                              "return-reason": value}),
+             (f"/orders/payments/{payment.id}/reverse", {"reverse-reason": value}),
+             (f"/orders/{order.id}/cancel", {"cancel-reason": value}),
+             ("/orders/close", {"cashier_id": value, "day": value, "declared-cash": value}),
+             ("/orders/packages/new", {"name": value, "price": value, "items-0-sku": value,
+                                       "items-0-quantity": value})]
+    for path, data in posts:
+        response = client.post(path, data=data)
+        assert response.status_code < 500, (path, value)

@@ -13,6 +13,8 @@ OWNERSHIP = {"admin", "manager", "dept_head"}
 DOOR = {"admin", "manager", "event_staff"}
 STOCK_VIEW = {"admin", "manager", "warehouse", "finance"}
 STOCK_WRITE = {"admin", "manager", "warehouse"}
+SELLERS = {"manager", "dept_head", "marketer"}
+ORDER_VIEW = SELLERS | {"finance"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
@@ -72,6 +74,21 @@ MATRIX = {
     "checkin.room": DOOR,
     "customers.lists": {"admin", "manager"},
     "customers.toggle_list_item": {"admin", "manager"},
+    "orders.index": ORDER_VIEW,
+    "orders.arrears": ORDER_VIEW,
+    "orders.new": SELLERS,
+    "orders.show": ORDER_VIEW,
+    "orders.receipt": ORDER_VIEW,
+    "orders.pay": SELLERS | {"finance"},
+    "orders.refund": {"manager", "finance"},
+    "orders.return_goods": {"manager", "finance"},
+    "orders.cancel": SELLERS,
+    "orders.reverse_payment": {"finance"},
+    "orders.close": {"manager", "finance"},
+    "orders.close_pdf": {"manager", "finance"},
+    "orders.packages": ORDER_VIEW,
+    "orders.new_package": {"manager"},
+    "orders.edit_package": {"manager"},
     "inventory.index": STOCK_VIEW,
     "inventory.expiry": STOCK_VIEW,
     "inventory.low_stock": STOCK_VIEW,
@@ -103,7 +120,8 @@ def routes(app):
               "customer_id": "1", "token": "00000000-0000-4000-8000-000000000000",
               "kind": "tag", "item_id": "1", "event_id": "1", "invitation_id": "1",
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
-              "count_id": "1", "line_id": "1"}
+              "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
+              "close_id": "1", "package_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

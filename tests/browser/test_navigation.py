@@ -4,18 +4,20 @@ import pytest
 from blueprints.admin.commands import DEMO_USERS
 
 CUSTOMERS = ["customers.index", "customers.pool", "events.index"]
+ORDERS = ["orders.index"]
 EXPECTED_NAV = {
     "admin": ["main.index", *CUSTOMERS, "checkin.index", "inventory.index", "customers.lists",
               "admin.users",
               "admin.departments", "admin.settings", "admin.audit"],
-    "manager": ["main.index", *CUSTOMERS, "checkin.index", "inventory.index", "customers.lists",
+    "manager": ["main.index", *CUSTOMERS, "checkin.index", *ORDERS, "inventory.index",
+                "customers.lists",
                 "admin.audit"],
-    "depthead": ["main.index", *CUSTOMERS],
-    "marketer": ["main.index", *CUSTOMERS],
-    "marketer2": ["main.index", *CUSTOMERS],
+    "depthead": ["main.index", *CUSTOMERS, *ORDERS],
+    "marketer": ["main.index", *CUSTOMERS, *ORDERS],
+    "marketer2": ["main.index", *CUSTOMERS, *ORDERS],
     "staff": ["main.index", "events.index", "checkin.index"],
     "warehouse": ["main.index", "inventory.index"],
-    "finance": ["main.index", "inventory.index"],
+    "finance": ["main.index", *ORDERS, "inventory.index"],
 }
 PASSWORDS = {username: password for username, _n, _r, _d, password in DEMO_USERS}
 NAMES = {username: name for username, name, _r, _d, _p in DEMO_USERS}

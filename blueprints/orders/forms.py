@@ -1,0 +1,141 @@
+"""Forms of the sale and the money."""
+from datetime import datetime, time
+
+from flask_babel import lazy_gettext as _l
+from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
+                     HiddenField, IntegerField, SelectField, StringField, TextAreaField)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from blueprints.forms import BaseForm, TokenField, choices
+from blueprints.inventory.forms import to_fen
+from formatting import company_zone
+from models import inventory as inv, orders as o
+
+MAX_YUAN = 1_000_000
+
+
+def _yuan(label, required=False, minimum=0):
+    return DecimalField(label, places=2, validators=[
+        InputRequired(_l("Enter the amount.")) if required else Optional(),
+        NumberRange(min=minimum, max=MAX_YUAN,
+                    message=_l("Enter an amount from ¥0.01 to ¥1,000,000.") if minimum else
+                    _l("Enter an amount from ¥0 to ¥1,000,000."))])
+
+
+def _methods():
+    return choices(o.METHODS.items())
+
+
+class _OrderLine(Form):
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            return BaseForm.Meta.bind_field(self, form, unbound_field, options)
+
+    sku = StringField(_l("Product (SKU)"), validators=[Optional(), Length(max=40)])
+    quantity = IntegerField(_l("Quantity"), validators=[Optional(), NumberRange(
+        min=1, max=100000, message=_l("The quantity must be a whole number above zero."))])
+    unit_price = _yuan(_l("Unit price (yuan)"))
+    discount = _yuan(_l("Discount (yuan)"))
+    held = BooleanField(_l("Left in custody"))
+
+
+class OrderForm(BaseForm):
+    token = TokenField()
+    payment_token = TokenField()
+    channel = SelectField(_l("Where"), choices=choices(o.CHANNELS.items()))
+    event_id = SelectField(_l("Event"), coerce=int, validators=[Optional()])
+    warehouse_id = SelectField(_l("Goods from"), coerce=int)
+    marketer_id = SelectField(_l("Credited to"), coerce=int)
+    lines = FieldList(FormField(_OrderLine), min_entries=3, max_entries=o.operations.MAX_LINES)
+    due_date = DateField(_l("Balance due by"), validators=[Optional()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+    deposit = _yuan(_l("Paid now (yuan)"))
+    deposit_method = SelectField(_l("Paid by"), choices=_methods())
+    deposit_reference = StringField(_l("Transaction number"), validators=[Optional(),
+                                                                          Length(max=64)])
+
+    def __init__(self, events, marketers, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.event_id.choices = choices([(0, "—"), *[(e.id, e.title) for e in events]])
+        self.warehouse_id.choices = choices([(w.id, w.name) for w in inv.warehouses()])
+        self.marketer_id.choices = choices([(u.id, u.display_name) for u in marketers])
+
+    def product_lines(self):
+        """(lines for the operation, ok). Unknown SKUs become errors on their field."""
+        result, ok = [], True
+        for entry in self.lines.entries:
+            line = entry.form
+            if not (line.sku.data or line.quantity.data):
+                continue
+            product = inv.product_by_code(line.sku.data)
+            if product is None:
+                line.sku.errors = [*line.sku.errors, _l("No product in use has this SKU.")]
+                ok = False
+                continue
+            result.append({"product": product, "quantity": line.quantity.data,
+                           "unit_price": to_fen(line.unit_price.data),
+                           "discount": to_fen(line.discount.data) or 0,
+                           "held": bool(line.held.data)})
+        return result, ok
+
+
+class PaymentForm(BaseForm):
+    token = TokenField()
+    amount = _yuan(_l("Amount (yuan)"), required=True, minimum=0.01)
+    method = SelectField(_l("Paid by"), choices=_methods())
+    reference = StringField(_l("Transaction number"), validators=[Optional(), Length(max=64)])
+    day = DateField(_l("Received on (if not today)"), validators=[Optional()])
+
+    def received_at(self, now):
+        """Midday of the day entered (company time), or now."""
+        if not self.day.data:
+            return None
+        return datetime.combine(self.day.data, time(12), tzinfo=company_zone()) \
+            if self.day.data.year > 1990 else datetime(1990, 1, 1, tzinfo=company_zone())
+
+
+class RefundForm(BaseForm):
+    token = TokenField()
+    amount = _yuan(_l("Amount (yuan)"), required=True, minimum=0.01)
+    method = SelectField(_l("Paid back by"), choices=_methods())
+    reason = StringField(_l("Reason"), validators=[
+        InputRequired(_l("Say why the money is refunded.")), Length(max=200)])
+
+
+class ReturnForm(BaseForm):
+    token = TokenField()
+    line_id = SelectField(_l("Goods"), coerce=int)
+    quantity = IntegerField(_l("Quantity"), validators=[
+        InputRequired(_l("The quantity must be a whole number above zero.")),
+        NumberRange(min=1, max=100000,
+                    message=_l("The quantity must be a whole number above zero."))])
+    disposition = SelectField(_l("The goods go"), choices=choices(o.RETURN_DISPOSITIONS.items()))
+    warehouse_id = SelectField(_l("Into warehouse"), coerce=int)
+    reason = StringField(_l("Reason"), validators=[
+        InputRequired(_l("Say why the goods are returned.")), Length(max=200)])
+
+    def __init__(self, order, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.line_id.choices = choices(
+            [(line.id, f"{line.product.name} × {line.quantity - line.returned}")
+             for line in order.lines if line.quantity > line.returned])
+        self.warehouse_id.choices = choices([(w.id, w.name) for w in inv.warehouses()])
+
+
+class ReasonForm(BaseForm):
+    reason = StringField(_l("Reason"), validators=[InputRequired(_l("Give a reason.")),
+                                                   Length(max=200)])
+
+
+class CloseForm(BaseForm):
+    cashier_id = HiddenField()
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class PackageForm(BaseForm):
+    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")),
+                                               Length(max=40)])
+    price = _yuan(_l("Package price (yuan)"), required=True, minimum=0.01)
+    description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])
+    is_active = BooleanField(_l("In use"), default=True)
+    items = FieldList(FormField(_OrderLine), min_entries=5, max_entries=20)

@@ -1,0 +1,419 @@
+"""The sale and the money: take an order (packages in two taps), payments, refunds, returns,
+arrears, the daily close, packages."""
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from flask import (Blueprint, Response, flash, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.access import role_required
+from blueprints.forms import BaseForm, error_text, paginate, run_operation
+from blueprints.inventory.forms import to_fen, yuan
+from blueprints.orders.forms import (CloseForm, OrderForm, PackageForm, PaymentForm,
+                                     ReasonForm, RefundForm, ReturnForm)
+from extensions import db
+from formatting import fen, local_day
+from models import customers as c, events as ev, inventory as inv, orders as o
+from models.accounts import Department, User
+from models.base import NotFound, OperationError, utcnow
+from models.scoping import visible_users
+from reports import order_receipt
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+VIEW = ("manager", "dept_head", "marketer", "finance")
+SELL = o.SELLER_ROLES
+CASHIERS = o.CASHIER_ROLES
+APPROVERS = o.APPROVER_ROLES
+
+
+def _today():
+    return local_day(utcnow())
+
+
+def _int_arg(name):
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
+
+
+# --- Lists -----------------------------------------------------------------------------------
+
+@bp.get("/")
+@role_required(*VIEW)
+def index():
+    state = request.args.get("state", "")
+    text = request.args.get("q", "").strip()[:40]
+    query = o.find_orders(current_user, text=text, state=state,
+                          event_id=_int_arg("event_id"))
+    return render_template("orders/index.html", page=paginate(query, 30), state=state,
+                           text=text)
+
+
+@bp.get("/arrears")
+@role_required(*VIEW)
+def arrears():
+    department_id, marketer_id = _int_arg("department_id"), _int_arg("marketer_id")
+    rows, totals = o.arrears(current_user, _today(), department_id=department_id,
+                             marketer_id=marketer_id)
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all() \
+        if current_user.has_role("manager", "finance") else []
+    return render_template("orders/arrears.html", rows=rows, totals=totals,
+                           departments=departments, department_id=department_id,
+                           marketer_id=marketer_id, today=_today())
+
+
+# --- Taking an order -------------------------------------------------------------------------
+
+def _events_for(customer):
+    """Events on now or soon that the customer was invited to (or any open one, for managers)."""
+    query = select(ev.Event).where(ev.Event.status.in_(("open", "in_progress")))
+    if not current_user.has_role("manager"):
+        query = query.where(ev.Event.id.in_(select(ev.Invitation.event_id).where(
+            ev.Invitation.customer_id == customer.id)))
+    return db.session.scalars(query.order_by(ev.Event.starts_at.desc()).limit(20)).all()
+
+
+def _marketers(customer):
+    users = [u for u in db.session.scalars(visible_users(current_user)
+                                           .order_by(User.display_name))
+             if u.is_active and u.has_role("marketer", "dept_head", "manager")]
+    for person in (customer.owner, current_user):
+        if person is not None and person not in users:
+            users.insert(0, person)
+    return users
+
+
+@bp.route("/new/<int:customer_id>", methods=["GET", "POST"])
+@role_required(*SELL)
+def new(customer_id):
+    customer = c.get_customer_or_404(customer_id, current_user)
+    events = _events_for(customer)
+    form = OrderForm(events, _marketers(customer))
+    packages = o.packages()
+    if request.method == "GET":
+        form.marketer_id.data = (customer.owner or current_user).id
+        event_id = _int_arg("event_id")
+        if event_id and any(e.id == event_id for e in events):
+            form.event_id.data, form.channel.data = event_id, "event"
+        elif not events:
+            form.channel.data = "store"
+    status = 422 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        lines, ok = form.product_lines()
+        counts = _package_counts(packages)
+        if counts is None:
+            form.form_errors.append(_("Package counts are whole numbers, 0 to 99."))
+            ok = False
+        for package, count, held in counts or []:
+            lines.extend(o.package_lines(package, count, held=held))
+        if ok:
+            try:
+                order = o.create_order(
+                    customer, lines=lines, actor=current_user, token=form.token.data,
+                    warehouse=db.session.get(inv.Warehouse, form.warehouse_id.data or 0),
+                    marketer=db.session.get(User, form.marketer_id.data or 0),
+                    channel=form.channel.data,
+                    event=db.session.get(ev.Event, form.event_id.data or 0)
+                    if form.channel.data == "event" else None,
+                    due_date=form.due_date.data, note=form.note.data)
+                deposit = to_fen(form.deposit.data)
+                if deposit:
+                    o.receive_payment(order, amount=deposit, method=form.deposit_method.data,
+                                      reference=form.deposit_reference.data,
+                                      actor=current_user, token=form.payment_token.data)
+            except OperationError as exc:
+                db.session.rollback()
+                _place_error(form, exc)
+                status = exc.status
+            else:
+                db.session.commit()
+                flash(_("Order %(number)s taken: %(total)s.", number=order.number,
+                        total=fen(order.total)), "success")
+                return redirect(url_for("orders.show", order_id=order.id))
+    return render_template("orders/new.html", form=form, customer=customer, packages=packages,
+                           chosen=_chosen_packages(packages),
+                           products=db.session.scalars(inv.find_products(flag="for_sale"))
+                           .all(), due=o.customer_due(customer)), status
+
+
+def _package_counts(packages):
+    """[(package, count, held)] from the form's package-<id> fields; None if one is not a
+    count."""
+    result = []
+    for package in packages:
+        raw = (request.form.get(f"package-{package.id}") or "").strip()
+        if not raw or raw == "0":
+            continue
+        if not raw.isdecimal() or int(raw) > 99:
+            return None
+        result.append((package, int(raw), bool(request.form.get(f"package-{package.id}-held"))))
+    return result
+
+
+def _chosen_packages(packages):
+    return {package.id: (request.form.get(f"package-{package.id}", ""),
+                         bool(request.form.get(f"package-{package.id}-held")))
+            for package in packages}
+
+
+def _place_error(form, exc):
+    """Errors on "lines-2-quantity" land on that field of the third line, others on their
+    field or at the top of the form."""
+    parts = (exc.field or "").split("-")
+    if len(parts) == 3 and parts[0] == "lines" and parts[1].isdecimal() and \
+            int(parts[1]) < len(form.lines.entries):
+        line = form.lines.entries[int(parts[1])].form
+        field = line._fields.get(parts[2]) or line.quantity
+        field.errors = [*field.errors, exc.message]
+    if exc.field == "amount":
+        form.deposit.errors = [*form.deposit.errors, exc.message]
+    form.form_errors.append(exc.message)
+
+
+# --- An order --------------------------------------------------------------------------------
+
+def _order_page(order, status=200, **forms):
+    today = _today()
+    context = {
+        "order": order, "payments": o.payments_of(order), "returns": o.returns_of(order),
+        "payment_form": forms.get("payment_form") or PaymentForm(prefix="pay"),
+        "refund_form": forms.get("refund_form") or RefundForm(prefix="refund"),
+        "return_form": forms.get("return_form") or ReturnForm(order, prefix="return"),
+        "reason_form": forms.get("reason_form") or ReasonForm(prefix="cancel"),
+        "action_form": BaseForm(), "today": today,
+        "overdue_days": (today - order.due_date).days if order.due_date else 0,
+    }
+    return render_template("orders/show.html", **context), status
+
+
+@bp.get("/<int:order_id>")
+@role_required(*VIEW)
+def show(order_id):
+    return _order_page(o.get_order_or_404(order_id, current_user))
+
+
+@bp.get("/<int:order_id>/receipt.pdf")
+@role_required(*VIEW)
+def receipt(order_id):
+    order = o.get_order_or_404(order_id, current_user)
+    pdf = order_receipt.build(order_receipt.gather(order, printed_by=current_user.display_name))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{order.number}.pdf"'})
+
+
+def _money_action(order_id, form_class, prefix, operation, success):
+    order = o.get_order_or_404(order_id, current_user)
+    form = form_class(order, prefix=prefix) if form_class is ReturnForm else \
+        form_class(prefix=prefix)
+    if not form.validate_on_submit():
+        return _order_page(order, 422, **{f"{_FORM_NAMES[form_class]}": form})
+    try:
+        result = operation(order, form)
+    except OperationError as exc:
+        db.session.rollback()
+        form.add_error(exc)
+        return _order_page(o.get_order_or_404(order_id, current_user), exc.status,
+                           **{f"{_FORM_NAMES[form_class]}": form})
+    db.session.commit()
+    flash(success(result), "success")
+    return redirect(url_for("orders.show", order_id=order_id))
+
+
+_FORM_NAMES = {PaymentForm: "payment_form", RefundForm: "refund_form",
+               ReturnForm: "return_form", ReasonForm: "reason_form"}
+
+
+@bp.post("/<int:order_id>/payments")
+@role_required(*CASHIERS)
+def pay(order_id):
+    def operation(order, form):
+        now = utcnow()
+        return o.receive_payment(order, amount=to_fen(form.amount.data), method=form.method.data,
+                                 reference=form.reference.data, actor=current_user,
+                                 token=form.token.data, at=form.received_at(now), now=now)
+    return _money_action(order_id, PaymentForm, "pay", operation,
+                         lambda p: _("Received %(amount)s.", amount=fen(p.amount)))
+
+
+@bp.post("/<int:order_id>/refunds")
+@role_required(*APPROVERS)
+def refund(order_id):
+    def operation(order, form):
+        return o.refund(order, amount=to_fen(form.amount.data), method=form.method.data,
+                        reason=form.reason.data, actor=current_user, approver=current_user,
+                        token=form.token.data)
+    return _money_action(order_id, RefundForm, "refund", operation,
+                         lambda p: _("Refunded %(amount)s.", amount=fen(-p.amount)))
+
+
+@bp.post("/<int:order_id>/returns")
+@role_required(*APPROVERS)
+def return_goods(order_id):
+    def operation(order, form):
+        line = next((line for line in order.lines if line.id == form.line_id.data), None)
+        if line is None:
+            raise NotFound(_("That line is not on this order."))
+        return o.return_goods(order, line, quantity=form.quantity.data, reason=form.reason.data,
+                              approver=current_user, actor=current_user, token=form.token.data,
+                              disposition=form.disposition.data,
+                              warehouse=db.session.get(inv.Warehouse,
+                                                       form.warehouse_id.data or 0))
+    return _money_action(order_id, ReturnForm, "return", operation,
+                         lambda r: _("Return recorded: %(value)s off the order.",
+                                     value=fen(r.value)))
+
+
+@bp.post("/<int:order_id>/cancel")
+@role_required(*SELL)
+def cancel(order_id):
+    return _money_action(order_id, ReasonForm, "cancel",
+                         lambda order, form: o.cancel_order(order, reason=form.reason.data,
+                                                            actor=current_user),
+                         lambda order: _("Order %(number)s cancelled.", number=order.number))
+
+
+@bp.post("/payments/<int:payment_id>/reverse")
+@role_required("finance")
+def reverse_payment(payment_id):
+    payment = db.session.get(o.Payment, payment_id) if payment_id < 2**31 else None
+    if payment is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    order = o.get_order_or_404(payment.order_id, current_user)
+    form = ReasonForm(prefix="reverse")
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+    else:
+        run_operation(lambda: o.reverse_payment(payment, reason=form.reason.data,
+                                                actor=current_user), _("Entry reversed."))
+    return redirect(url_for("orders.show", order_id=order.id))
+
+
+# --- The daily close -------------------------------------------------------------------------
+
+def _day_arg():
+    try:
+        day = date.fromisoformat(request.args.get("day", "") or request.form.get("day", ""))
+    except ValueError:
+        return _today()
+    return day if _today() - timedelta(days=3660) <= day <= _today() else _today()
+
+
+@bp.route("/close", methods=["GET", "POST"])
+@role_required(*o.CLOSE_ROLES)
+def close():
+    day = _day_arg()
+    form = CloseForm()
+    status = 200
+    if form.validate_on_submit():
+        cashier = db.session.get(User, int(form.cashier_id.data)) \
+            if (form.cashier_id.data or "").isdecimal() and len(form.cashier_id.data) < 10 \
+            else None
+        declared = _declared()
+        if cashier is None:
+            flash(_("Choose whose day to close."), "danger")
+            status = 422
+        elif declared is None:
+            flash(_("Enter what was counted for each method."), "danger")
+            status = 422
+        elif run_operation(lambda: o.close_day(cashier, day, declared=declared,
+                                               actor=current_user, note=form.note.data),
+                           _("%(name)s's day is closed.", name=cashier.display_name)):
+            return redirect(url_for("orders.close", day=day.isoformat()))
+        else:
+            status = 409
+    cashiers = [(user, closed, o.day_summary(user, day)[0])
+                for user, closed in o.cashiers_of_day(day)]
+    return render_template("orders/close.html", day=day, cashiers=cashiers, form=form,
+                           today=_today()), status
+
+
+def _declared():
+    declared = {}
+    for method in o.METHODS:
+        raw = (request.form.get(f"declared-{method}") or "").strip()
+        if not raw:
+            continue
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            return None
+        if not value.is_finite() or abs(value) > 1_000_000:
+            return None
+        declared[method] = to_fen(value)
+    return declared
+
+
+@bp.get("/close/<int:close_id>.pdf")
+@role_required(*o.CLOSE_ROLES)
+def close_pdf(close_id):
+    from reports import daily_close
+    record = db.session.get(o.CashClose, close_id) if close_id < 2**31 else None
+    if record is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    pdf = daily_close.build(daily_close.gather(record, printed_by=current_user.display_name))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="close-{record.day}.pdf"'})
+
+
+# --- Packages --------------------------------------------------------------------------------
+
+@bp.get("/packages")
+@role_required(*VIEW)
+def packages():
+    return render_template("orders/packages.html", packages=o.packages(active_only=False))
+
+
+@bp.route("/packages/new", methods=["GET", "POST"])
+@role_required("manager")
+def new_package():
+    return _package_form(None)
+
+
+@bp.route("/packages/<int:package_id>/edit", methods=["GET", "POST"])
+@role_required("manager")
+def edit_package(package_id):
+    package = db.session.get(o.Package, package_id) if package_id < 2**31 else None
+    if package is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return _package_form(package)
+
+
+def _package_form(package):
+    form = PackageForm()
+    if request.method == "GET" and package is not None:
+        form.name.data, form.price.data = package.name, yuan(package.price)
+        form.description.data, form.is_active.data = package.description, package.is_active
+        for entry, item in zip(form.items.entries, package.items):
+            entry.form.sku.data, entry.form.quantity.data = item.product.sku, item.quantity
+    status = 422 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        items, ok = [], True
+        for entry in form.items.entries:
+            line = entry.form
+            if not (line.sku.data or line.quantity.data):
+                continue
+            product = inv.product_by_code(line.sku.data)
+            if product is None:
+                line.sku.errors = [*line.sku.errors, _("No product in use has this SKU.")]
+                ok = False
+            items.append((product, line.quantity.data or 0))
+        if ok:
+            try:
+                saved = o.save_package(package, name=form.name.data,
+                                       price=to_fen(form.price.data), items=items,
+                                       description=form.description.data,
+                                       is_active=form.is_active.data, actor=current_user)
+            except OperationError as exc:
+                db.session.rollback()
+                form.add_error(exc)
+                status = exc.status
+            else:
+                db.session.commit()
+                flash(_("Package %(name)s saved.", name=saved.name), "success")
+                return redirect(url_for("orders.packages"))
+    return render_template("orders/package_form.html", form=form, package=package,
+                           products=db.session.scalars(inv.find_products(flag="for_sale"))
+                           .all()), status

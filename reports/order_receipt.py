@@ -1,0 +1,37 @@
+"""An order's receipt (收据): what was bought, what was paid and how, what is still due."""
+from flask_babel import gettext as _
+
+from formatting import local_dt
+from models import orders as o
+from models.base import utcnow
+from reports import render_pdf
+
+
+def gather(order, *, printed_by):
+    """Plain data for the receipt (no ORM objects leave this function)."""
+    lines = [{"name": line.product.name, "spec": line.product.specification,
+              "unit": line.product.unit, "quantity": line.quantity,
+              "unit_price": line.unit_price, "discount": line.discount, "amount": line.amount,
+              "held": line.held, "returned": line.returned,
+              "package": line.package.name if line.package_id else ""} for line in order.lines]
+    payments = [{"at": local_dt(p.at), "kind": str(o.PAYMENT_KINDS[p.kind]),
+                 "method": str(o.METHODS[p.method]), "amount": p.amount,
+                 "reference": p.reference or p.reason, "cashier": p.cashier.display_name}
+                for p in o.payments_of(order)]
+    return {
+        "title": _("Payment receipt"), "number": order.number, "customer": order.customer.name,
+        "marketer": order.marketer.display_name, "created_at": local_dt(order.created_at),
+        "channel": str(o.CHANNELS[order.channel]),
+        "event": order.event.title if order.event_id else "",
+        "lines": lines, "payments": payments, "total": order.total,
+        "returned_value": order.returned_value, "paid": order.paid,
+        "balance_due": order.balance_due, "due_date": order.due_date,
+        "cancelled": order.status == "cancelled",
+        "held": [(line["name"], line["held"], line["unit"]) for line in lines if line["held"]],
+        "printed_by": printed_by, "printed_at": utcnow(),
+        "period": local_dt(order.created_at, "%Y-%m-%d"),
+    }
+
+
+def build(data):
+    return render_pdf("print/order_receipt.html", data)

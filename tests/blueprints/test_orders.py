@@ -1,0 +1,204 @@
+"""The sale and the money over HTTP: take an order with a deposit, pay the balance, refund,
+return, cancel, arrears, the daily close, packages; scope and bad input."""
+import io
+from datetime import timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from formatting import local_day
+from models import orders as o
+from models.base import new_token, utcnow
+from tests.conftest import page_text
+from tests.factories import (make_customer, make_department, make_order, make_stocked_product,
+                             make_user, make_warehouse)
+
+
+@pytest.fixture
+def shop(db):
+    department = make_department("销售一部")
+    marketer = make_user(["marketer"], display_name="刘芳", department=department)
+    manager = make_user(["manager"], display_name="李总")
+    warehouse = make_warehouse("总仓")
+    customer = make_customer(marketer, name="王大爷")
+    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sku="LZ-001",
+                                   sale_price=19800)
+    big = o.save_package(None, name="大单", price=99000, actor=manager, items=[(product, 6)])
+    return marketer, manager, warehouse, customer, product, big
+
+
+def order_form(shop, **extra):
+    marketer, _m, warehouse, *_r = shop
+    return {"token": new_token(), "payment_token": new_token(), "channel": "store",
+            "event_id": "0", "warehouse_id": warehouse.id, "marketer_id": marketer.id,
+            "deposit_method": "wechat", **extra}
+
+
+def test_a_package_with_a_deposit_in_one_step(client, login, shop, db):
+    marketer, _m, warehouse, customer, product, big = shop
+    login(marketer)
+    page = client.get(f"/orders/new/{customer.id}")
+    assert "大单" in page_text(page) and "¥990.00" in page_text(page)
+    data = order_form(shop, **{f"package-{big.id}": "1", "deposit": "200",
+                               "deposit_reference": "4200009999"})
+    response = client.post(f"/orders/new/{customer.id}", data=data)
+    assert response.status_code == 302
+    order = db.session.scalar(select(o.Order))
+    assert (order.total, order.paid, order.balance_due) == (99000, 20000, 79000)
+    assert client.post(f"/orders/new/{customer.id}", data=data).status_code == 302
+    assert db.session.scalar(select(func.count(o.Order.id))) == 1  # the double tap
+    assert db.session.scalar(select(func.count(o.Payment.id))) == 1
+    text = page_text(client.get(response.location))
+    assert "定金" in text and "4200009999" in text and "尚欠 ¥790.00" in text
+    customer_page = page_text(client.get(f"/customers/{customer.id}"))
+    assert "欠款 ¥790.00" in customer_page and order.number in customer_page
+
+
+def test_single_products_taken_and_held(client, login, shop, db):
+    marketer, _m, warehouse, customer, product, _big = shop
+    login(marketer)
+    response = client.post(f"/orders/new/{customer.id}", data=order_form(shop, **{
+        "lines-0-sku": "lz-001", "lines-0-quantity": "3", "lines-0-discount": "10",
+        "lines-1-sku": "LZ-001", "lines-1-quantity": "2", "lines-1-held": "y"}))
+    assert response.status_code == 302
+    order = db.session.scalar(select(o.Order))
+    assert order.total == 5 * 19800 - 1000
+    assert [(line.taken, line.held) for line in order.lines] == [(3, 0), (0, 2)]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"lines-0-sku": "NOPE", "lines-0-quantity": "1"}, "没有在用的商品是这个编码"),
+    ({"lines-0-sku": "LZ-001", "lines-0-quantity": "1", "lines-0-discount": "500"},
+     "超过了这一行的金额"),
+    ({"lines-0-sku": "LZ-001", "lines-0-quantity": "1", "deposit": "300"}, "只欠 ¥198.00"),
+    ({}, "请在订单中加入套餐或商品"),
+    ({"package-X": "abc"}, "套餐份数"),
+    ({"channel": "event"}, "请选择成交的会议"),
+])
+def test_bad_orders_are_refused_in_chinese_and_write_nothing(client, login, shop, db, extra,
+                                                             message):
+    marketer, _m, _w, customer, _p, big = shop
+    login(marketer)
+    extra = {key.replace("package-X", f"package-{big.id}"): value for key, value in extra.items()}
+    response = client.post(f"/orders/new/{customer.id}", data=order_form(shop, **extra))
+    assert response.status_code in (409, 422)
+    assert message in page_text(response)
+    assert db.session.scalar(select(func.count(o.Order.id))) == 0
+    assert db.session.scalar(select(func.count(o.Payment.id))) == 0
+
+
+def test_finance_takes_the_balance_refunds_and_prints(client, login, shop, db):
+    marketer, manager, warehouse, customer, product, _big = shop
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 2}])
+    o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
+    db.session.flush()
+    login(make_user(["finance"], display_name="周静"))
+    refused = client.post(f"/orders/{order.id}/payments", data={
+        "pay-token": new_token(), "pay-amount": "300", "pay-method": "cash"})
+    assert refused.status_code == 409 and "只欠 ¥296.00" in page_text(refused)
+    response = client.post(f"/orders/{order.id}/payments", data={
+        "pay-token": new_token(), "pay-amount": "296", "pay-method": "alipay",
+        "pay-reference": "2026112522001"})
+    assert response.status_code == 302 and order.balance_due == 0
+    too_much = client.post(f"/orders/{order.id}/refunds", data={
+        "refund-token": new_token(), "refund-amount": "500", "refund-method": "cash",
+        "refund-reason": "退差价"})
+    assert too_much.status_code == 409 and "只付了 ¥396.00" in page_text(too_much)
+    client.post(f"/orders/{order.id}/refunds", data={
+        "refund-token": new_token(), "refund-amount": "10", "refund-method": "cash",
+        "refund-reason": "退差价"})
+    assert order.paid == 38600
+    pdf = client.get(f"/orders/{order.id}/receipt.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "收据" in text and "王大爷" in text and "¥386.00" in text and "尚欠" in text
+
+
+def test_a_return_through_the_order_page(client, login, shop, db):
+    marketer, manager, warehouse, customer, product, _big = shop
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 2}])
+    login(manager)
+    response = client.post(f"/orders/{order.id}/returns", data={
+        "return-token": new_token(), "return-line_id": order.lines[0].id,
+        "return-quantity": "3", "return-disposition": "restock",
+        "return-warehouse_id": warehouse.id, "return-reason": "不要了"})
+    assert response.status_code == 409 and "还能退 2" in page_text(response)
+    response = client.post(f"/orders/{order.id}/returns", data={
+        "return-token": new_token(), "return-line_id": order.lines[0].id,
+        "return-quantity": "1", "return-disposition": "restock",
+        "return-warehouse_id": warehouse.id, "return-reason": "不要了"})
+    assert response.status_code == 302
+    assert order.returned_value == 19800 and order.lines[0].returned == 1
+
+
+def test_cancel_and_reverse(client, login, shop, db):
+    marketer, manager, warehouse, customer, product, _big = shop
+    held = make_order(customer, warehouse=warehouse, actor=marketer,
+                      lines=[{"product": product, "quantity": 1, "held": 1}])
+    login(marketer)
+    assert client.post(f"/orders/{held.id}/cancel", data={"cancel-reason": ""}).status_code == 422
+    assert client.post(f"/orders/{held.id}/cancel",
+                       data={"cancel-reason": "客户反悔"}).status_code == 302
+    assert held.status == "cancelled"
+    paid = make_order(customer, warehouse=warehouse, actor=marketer,
+                      lines=[{"product": product, "quantity": 1, "held": 1}])
+    payment = o.receive_payment(paid, amount=5000, method="cash", actor=marketer,
+                                token=new_token())
+    db.session.flush()
+    assert client.post(f"/orders/payments/{payment.id}/reverse",
+                       data={"reverse-reason": "错"}).status_code == 403
+
+
+def test_arrears_and_scope(client, login, shop, db):
+    marketer, manager, warehouse, customer, product, _big = shop
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 1}])
+    order.due_date = local_day(utcnow()) - timedelta(days=40)
+    db.session.flush()
+    login(marketer)
+    text = page_text(client.get("/orders/arrears"))
+    assert order.number in text and "逾期 31–60 天" in text
+    other = make_user(["marketer"])
+    client.post("/auth/logout")
+    login(other)
+    assert client.get(f"/orders/{order.id}").status_code == 404
+    assert order.number not in page_text(client.get("/orders/"))
+    assert client.get(f"/orders/new/{customer.id}").status_code == 404
+
+
+def test_the_daily_close_screen(client, login, shop, db):
+    marketer, manager, warehouse, customer, product, _big = shop
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 2}])
+    o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
+    o.receive_payment(order, amount=5000, method="wechat", actor=marketer, token=new_token())
+    db.session.flush()
+    login(make_user(["finance"]))
+    text = page_text(client.get("/orders/close"))
+    assert "刘芳" in text and "¥100.00" in text and "¥50.00" in text
+    bad = client.post("/orders/close", data={"cashier_id": marketer.id,
+                                             "declared-cash": "一百"})
+    assert bad.status_code == 422
+    client.post("/orders/close", data={"cashier_id": marketer.id, "declared-cash": "99",
+                                       "declared-wechat": "50"})
+    close = db.session.scalar(select(o.CashClose))
+    assert (close.expected_total, close.declared_total, close.difference) == (15000, 14900, -100)
+    pdf = client.get(f"/orders/close/{close.id}.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "收款日结单" in text and "刘芳" in text and "-¥1.00" in text
+    again = client.post("/orders/close", data={"cashier_id": marketer.id})
+    assert again.status_code == 409
+
+
+def test_packages_are_set_by_managers(client, login, shop, db):
+    marketer, manager, *_r = shop
+    login(manager)
+    response = client.post("/orders/packages/new", data={
+        "name": "小单", "price": "300", "items-0-sku": "LZ-001", "items-0-quantity": "2"})
+    assert response.status_code == 302
+    response = client.post("/orders/packages/new", data={
+        "name": "贵单", "price": "999", "items-0-sku": "LZ-001", "items-0-quantity": "1"})
+    assert response.status_code == 422 and "高于商品原价合计" in page_text(response)
+    assert "小单" in page_text(client.get("/orders/packages"))
