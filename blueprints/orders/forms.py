@@ -42,7 +42,7 @@ class _OrderLine(Form):
 class OrderForm(BaseForm):
     token = TokenField()
     payment_token = TokenField()
-    channel = SelectField(_l("Where"), choices=choices(o.CHANNELS.items()))
+    channel = SelectField(_l("Deal made"), choices=choices(o.CHANNELS.items()))
     event_id = SelectField(_l("Event"), coerce=int, validators=[Optional()])
     warehouse_id = SelectField(_l("Goods from"), coerce=int)
     marketer_id = SelectField(_l("Credited to"), coerce=int)
