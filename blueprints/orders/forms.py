@@ -111,6 +111,8 @@ class ReturnForm(BaseForm):
                     message=_l("The quantity must be a whole number above zero."))])
     disposition = SelectField(_l("The goods go"), choices=choices(o.RETURN_DISPOSITIONS.items()))
     warehouse_id = SelectField(_l("Into warehouse"), coerce=int)
+    batch_number = StringField(_l("Batch (if not the one sold)"),
+                               validators=[Optional(), Length(max=40)])
     reason = StringField(_l("Reason"), validators=[
         InputRequired(_l("Say why the goods are returned.")), Length(max=200)])
 

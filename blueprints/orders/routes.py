@@ -18,7 +18,7 @@ from extensions import db
 from formatting import fen, local_day
 from models import customers as c, events as ev, inventory as inv, orders as o
 from models.accounts import Department, User
-from models.base import NotFound, OperationError, utcnow
+from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import visible_users
 from reports import order_receipt
 
@@ -256,7 +256,13 @@ def return_goods(order_id):
         line = next((line for line in order.lines if line.id == form.line_id.data), None)
         if line is None:
             raise NotFound(_("That line is not on this order."))
+        batch = None
+        if form.batch_number.data:
+            batch = inv.batch_named(line.product, form.batch_number.data)
+            if batch is None:
+                raise InvalidInput(_("No such batch of this product."), field="batch_number")
         return o.return_goods(order, line, quantity=form.quantity.data, reason=form.reason.data,
+                              batch=batch,
                               approver=current_user, actor=current_user, token=form.token.data,
                               disposition=form.disposition.data,
                               warehouse=db.session.get(inv.Warehouse,

@@ -202,3 +202,22 @@ def test_packages_are_set_by_managers(client, login, shop, db):
         "name": "贵单", "price": "999", "items-0-sku": "LZ-001", "items-0-quantity": "1"})
     assert response.status_code == 422 and "高于商品原价合计" in page_text(response)
     assert "小单" in page_text(client.get("/orders/packages"))
+
+
+def test_a_return_into_a_named_batch(client, login, shop, db):
+    from models import inventory as inv
+    marketer, manager, warehouse, customer, product, _big = shop
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 2}])
+    other = inv.receive(product=product, quantity=1, warehouse=warehouse, actor=manager,
+                        batch_number="B2").batch
+    login(manager)
+    data = {"return-token": new_token(), "return-line_id": order.lines[0].id,
+            "return-quantity": "1", "return-disposition": "restock",
+            "return-warehouse_id": warehouse.id, "return-reason": "换批次",
+            "return-batch_number": "NOPE"}
+    response = client.post(f"/orders/{order.id}/returns", data=data)
+    assert response.status_code == 422 and "没有这个批次" in page_text(response)
+    data.update({"return-batch_number": "B2", "return-token": new_token()})
+    assert client.post(f"/orders/{order.id}/returns", data=data).status_code == 302
+    assert inv.quantity_in(inv.location_of(warehouse), product, other) == 2
