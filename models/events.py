@@ -73,6 +73,8 @@ class Event(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="planning", index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Where the event's gifts (and goods sold there) come from; the main warehouse if unset.
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
 
     department = relationship("Department", lazy="joined")
     staff = relationship("User", secondary=event_staff, order_by="User.display_name")

@@ -318,7 +318,7 @@ def take_back(*, product, batch, quantity, warehouse, actor, customer=None, even
                        customer=customer, event=event, note=note, now=now)
 
 
-def reverse(move, *, actor, note="", now=None):
+def reverse(move, *, actor, note="", document=None, now=None):
     """Reverse a move (红冲): the same goods back the other way, naming the move reversed. A
     move is reversed once; a reversal is not reversed (make a new move instead)."""
     if move.reverses_id is not None:
@@ -332,7 +332,8 @@ def reverse(move, *, actor, note="", now=None):
                                    source=db.session.get(Location, move.to_location_id),
                                    target=db.session.get(Location, move.from_location_id),
                                    quantity=move.quantity, reason=move.reason, actor=actor,
-                                   document=(move.document_type, move.document_id),
+                                   document=document or (move.document_type,
+                                                          move.document_id),
                                    customer=move.customer_id, event=move.event_id,
                                    note=note or _("Reversal of move %(id)s", id=move.id),
                                    reverses=move, now=now)

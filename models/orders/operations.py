@@ -462,6 +462,8 @@ def return_goods(order, line, *, quantity, reason, approver, actor, token, dispo
     order.returned_value += value
     _refresh_balance(order)
     db.session.flush()
+    from models.gifts import after_return
+    after_return(order, actor=actor, now=now)  # gifts the order no longer earns come back
     audit(actor, "order.return", order, summary=f"{order.number} {line.product.name} "
           f"×{quantity} {fen(value)}: {record.reason}", now=now)
     return record

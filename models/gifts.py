@@ -1,0 +1,612 @@
+"""Gifts (赠品管理): attendance gifts at the door and buy-X-get-gift with orders, each one a
+recorded issue with its own gift-issue stock move, costed and charged to its event and marketer.
+
+Rules belong to an event (or to the whole company, for shop sales). An attendance rule gives
+each arrival (or each invited arrival) a gift, and optionally one per companion. A purchase rule
+gives M of a gift product when an order has N of a product, or a package, or spends at least ¥X;
+rules in the same exclusive group compete and only the most valuable applies. Staff may drop a
+proposed gift; a gift outside the rules needs a manager.
+
+A gift issue is never edited: a mistaken one is reversed by an issue that names it, with a
+reversing stock move (the goods come back).
+"""
+from datetime import datetime
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, case,
+                        func, select, text)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from formatting import fen
+from models import inventory as inv
+from models.audit import audit, register_actions, register_targets
+from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
+                         utcnow)
+from models.settings import define, define_area, get_setting
+from models.timeline import TimelineItem, register_provider
+
+RULE_KINDS = {"attendance": _l("Attendance gift"), "purchase": _l("Purchase gift")}
+ATTENDANCE_FOR = {"arrival": _l("Every arrival"), "invited": _l("Invited customers who come")}
+CONDITIONS = {"product": _l("Buys N of a product"), "package": _l("Buys a package"),
+              "spend": _l("Spends at least")}
+ISSUE_KINDS = {"attendance": _l("Attendance gift"), "companion": _l("Companion gift"),
+               "purchase": _l("Purchase gift"), "manual": _l("Gift approved by a manager")}
+DOCUMENT = "gift_issues"
+GIFT_ROLES = ("admin", "manager", "event_staff", "warehouse", "marketer", "dept_head")
+RULE_ROLES = ("manager",)
+
+
+class GiftRule(db.Model):
+    __tablename__ = "gift_rules"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("companion_quantity >= 0", name="companion_not_negative"),
+        CheckConstraint("min_quantity >= 0 AND min_spend >= 0", name="thresholds_not_negative"),
+        CheckConstraint("kind IN ('attendance', 'purchase')", name="known_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: NULL: a company-wide rule (shop sales).
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(60), default="")
+    #: Attendance: "arrival" or "invited".
+    attendance_for: Mapped[str] = mapped_column(String(10), default="arrival")
+    #: Purchase: "product", "package" or "spend", with its threshold.
+    condition: Mapped[str] = mapped_column(String(10), default="")
+    condition_product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    condition_package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    min_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    min_spend: Mapped[int] = mapped_column(Integer, default=0)
+    #: Given again for every further N bought (buy 2 get 1, buy 4 get 2).
+    repeats: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Rules sharing a group compete: only the most valuable one applies.
+    exclusive_group: Mapped[str] = mapped_column(String(20), default="")
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: Attendance: a gift per companion who came (0: none).
+    companion_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product = relationship("Product", foreign_keys=[product_id], lazy="joined")
+    condition_product = relationship("Product", foreign_keys=[condition_product_id],
+                                     lazy="joined")
+    condition_package = relationship("Package", lazy="joined")
+
+    @property
+    def label(self):
+        if self.kind == "attendance":
+            return _("%(for)s: %(gift)s × %(n)s", **{"for": ATTENDANCE_FOR[self.attendance_for],
+                                                     "gift": self.product.name,
+                                                     "n": self.quantity})
+        if self.condition == "product":
+            condition = _("buy %(n)s %(product)s", n=self.min_quantity,
+                          product=self.condition_product.name)
+        elif self.condition == "package":
+            condition = _("buy the %(package)s package", package=self.condition_package.name)
+        else:
+            condition = _("spend %(amount)s", amount=fen(self.min_spend))
+        return _("%(condition)s, get %(gift)s × %(n)s", condition=condition,
+                 gift=self.product.name, n=self.quantity)
+
+
+class GiftIssue(TokenMixin, db.Model):
+    """A gift handed to a customer (or its reversal). Append-only."""
+    __tablename__ = "gift_issues"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        # One attendance gift per customer per event: the database refuses a second.
+        Index("uq_gift_issues_attendance", "event_id", "customer_id", unique=True,
+              sqlite_where=text("kind = 'attendance' AND reverses_id IS NULL"),
+              postgresql_where=text("kind = 'attendance' AND reverses_id IS NULL")),
+        Index("ix_gift_issues_event_at", "event_id", "at"),
+        Index("ix_gift_issues_marketer_at", "marketer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("gift_rules.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: The marketer charged with the gift: the order's, else the customer's owner.
+    marketer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: A gift outside the rules: the manager who approved it.
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Fen: what the goods cost (the batches' unit cost × quantity).
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("gift_issues.id"), unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product = relationship("Product", lazy="joined")
+    customer = relationship("Customer", lazy="joined")
+    staff = relationship("User", foreign_keys=[staff_id], lazy="joined")
+    marketer = relationship("User", foreign_keys=[marketer_id], lazy="select")
+    rule = relationship("GiftRule", lazy="select")
+
+    @property
+    def signed_quantity(self):
+        return -self.quantity if self.reverses_id else self.quantity
+
+    @property
+    def signed_cost(self):
+        return -self.cost if self.reverses_id else self.cost
+
+
+# --- Rules -----------------------------------------------------------------------------------
+
+def save_rule(rule, *, event, kind, product, quantity, actor, name="", attendance_for="arrival",
+              companion_quantity=0, condition="", condition_product=None, condition_package=None,
+              min_quantity=0, min_spend=0, repeats=False, exclusive_group="", is_active=True):
+    """Create (rule=None) or change a gift rule."""
+    if not actor.has_role(*RULE_ROLES):
+        raise PermissionDenied(_("Only a manager sets gift rules."))
+    if kind not in RULE_KINDS:
+        raise InvalidInput(_("Choose the kind of gift."), field="kind")
+    if product is None:
+        raise InvalidInput(_("Choose the gift."), field="product")
+    if not product.is_gift or not product.is_active:
+        raise InvalidInput(_("%(name)s is not flagged as a gift in the catalogue.",
+                             name=product.name), field="product")
+    for value, field in ((quantity, "quantity"), (companion_quantity, "companion_quantity"),
+                         (min_quantity, "min_quantity"), (min_spend, "min_spend")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or \
+                value > 100_000_000:
+            raise InvalidInput(_("Quantities and amounts are whole numbers, 0 or more."),
+                               field=field)
+    if quantity == 0:
+        raise InvalidInput(_("Give at least one."), field="quantity")
+    if kind == "attendance":
+        if attendance_for not in ATTENDANCE_FOR:
+            raise InvalidInput(_("Choose who gets the gift."), field="attendance_for")
+        if event is None:
+            raise InvalidInput(_("An attendance gift belongs to an event."), field="kind")
+        condition, condition_product, condition_package = "", None, None
+        min_quantity = min_spend = 0
+    else:
+        companion_quantity = 0
+        if condition not in CONDITIONS:
+            raise InvalidInput(_("Choose what earns the gift."), field="condition")
+        if condition == "product" and (condition_product is None or min_quantity < 1):
+            raise InvalidInput(_("Name the product and how many must be bought (1 or more)."),
+                               field="min_quantity")
+        if condition == "package" and condition_package is None:
+            raise InvalidInput(_("Choose the package."), field="condition_package")
+        if condition == "spend" and min_spend < 1:
+            raise InvalidInput(_("Enter the amount to spend."), field="min_spend")
+    rule = rule or GiftRule(created_by_id=actor.id)
+    rule.event_id = event.id if event else None
+    rule.kind, rule.name = kind, (name or "").strip()[:60]
+    rule.attendance_for, rule.companion_quantity = attendance_for, companion_quantity
+    rule.condition = condition
+    rule.condition_product_id = condition_product.id if condition_product else None
+    rule.condition_package_id = condition_package.id if condition_package else None
+    rule.min_quantity, rule.min_spend, rule.repeats = min_quantity, min_spend, bool(repeats)
+    rule.exclusive_group = (exclusive_group or "").strip()[:20]
+    rule.product_id, rule.quantity, rule.is_active = product.id, quantity, bool(is_active)
+    db.session.add(rule)
+    db.session.flush()
+    db.session.refresh(rule)
+    audit(actor, "gift.rule", rule, summary=rule.label)
+    return rule
+
+
+def rules_for(event, kind=None, active_only=True):
+    """An event's rules and the company-wide ones (for purchase gifts)."""
+    clause = GiftRule.event_id.is_(None)
+    if event is not None:
+        clause = clause | (GiftRule.event_id == event.id)
+    query = select(GiftRule).where(clause).order_by(GiftRule.kind, GiftRule.id)
+    if kind:
+        query = query.where(GiftRule.kind == kind)
+    if active_only:
+        query = query.where(GiftRule.is_active.is_(True))
+    return db.session.scalars(query).all()
+
+
+def event_warehouse(event):
+    """Where an event's gifts come from: its own warehouse, else the main one."""
+    if event is not None and event.warehouse_id:
+        return db.session.get(inv.Warehouse, event.warehouse_id)
+    return db.session.scalar(select(inv.Warehouse).where(inv.Warehouse.is_active.is_(True))
+                             .order_by(inv.Warehouse.kind != "main", inv.Warehouse.id).limit(1))
+
+
+def set_event_warehouse(event, warehouse, *, actor):
+    if not actor.has_role(*RULE_ROLES, "admin"):
+        raise PermissionDenied(_("Only a manager sets gift rules."))
+    inv.stock._check_warehouse(warehouse)
+    event.warehouse_id = warehouse.id
+    db.session.flush()
+    audit(actor, "gift.event_warehouse", event, summary=warehouse.name)
+
+
+# --- Purchase rules: what a cart earns -------------------------------------------------------
+
+def earned(rule, cart):
+    """How many times `rule` is earned by `cart` = {"products": {product_id: qty},
+    "packages": {package_id: count}, "spend": fen}."""
+    if rule.condition == "product":
+        bought = cart["products"].get(rule.condition_product_id, 0)
+        if bought < rule.min_quantity:
+            return 0
+        return bought // rule.min_quantity if rule.repeats else 1
+    if rule.condition == "package":
+        count = cart["packages"].get(rule.condition_package_id, 0)
+        return (count if rule.repeats else 1) if count else 0
+    if rule.condition == "spend":
+        if cart["spend"] < rule.min_spend:
+            return 0
+        return cart["spend"] // rule.min_spend if rule.repeats else 1
+    return 0
+
+
+def propose(rules, cart):
+    """The best applicable set: [(rule, quantity)]. Every earned rule applies, except that in
+    an exclusive group only the most valuable (gift cost × quantity; then the lower id) does."""
+    earned_rules = [(rule, earned(rule, cart) * rule.quantity) for rule in rules
+                    if rule.kind == "purchase" and rule.is_active]
+    earned_rules = [(rule, quantity) for rule, quantity in earned_rules if quantity]
+    best = {}
+    chosen = []
+    for rule, quantity in earned_rules:
+        if not rule.exclusive_group:
+            chosen.append((rule, quantity))
+            continue
+        value = (quantity * rule.product.standard_cost, -rule.id)
+        if rule.exclusive_group not in best or value > best[rule.exclusive_group][0]:
+            best[rule.exclusive_group] = (value, rule, quantity)
+    chosen += [(rule, quantity) for _value, rule, quantity in best.values()]
+    return sorted(chosen, key=lambda pair: pair[0].id)
+
+
+def cart_of(order, *, after_returns=True):
+    """An order as a cart: products and packages bought (less what was returned) and spend."""
+    products, packages = {}, {}
+    for line in order.lines:
+        kept = line.quantity - (line.returned if after_returns else 0)
+        products[line.product_id] = products.get(line.product_id, 0) + kept
+    for line in order.lines:
+        if line.package_id:
+            item = next((i for i in line.package.items if i.product_id == line.product_id), None)
+            if item:
+                count = (line.quantity - (line.returned if after_returns else 0)) // item.quantity
+                packages[line.package_id] = min(packages.get(line.package_id, count), count)
+    spend = order.total - (order.returned_value if after_returns else 0)
+    return {"products": products, "packages": packages, "spend": spend}
+
+
+# --- Issuing ---------------------------------------------------------------------------------
+
+def _issue(*, kind, customer, product, quantity, warehouse, actor, token=None, event=None,
+           order=None, rule=None, marketer=None, approved_by=None, note="", now=None):
+    """Write one gift issue and its stock move(s) (FEFO, never an expired batch)."""
+    now = now or utcnow()
+    issue = GiftIssue(kind=kind, event_id=event.id if event else None, customer_id=customer.id,
+                      order_id=order.id if order else None, rule_id=rule.id if rule else None,
+                      product_id=product.id, quantity=quantity,
+                      marketer_id=(marketer or customer.owner).id
+                      if (marketer or customer.owner) else None,
+                      warehouse_id=warehouse.id, staff_id=actor.id,
+                      approved_by_id=approved_by.id if approved_by else None,
+                      note=(note or "")[:200], at=now, token=token or None)
+    with db.session.begin_nested():
+        db.session.add(issue)
+        db.session.flush()
+        moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
+                          reason="gift_issue", actor=actor, customer=customer, event=event,
+                          document=(DOCUMENT, issue.id), now=now)
+        issue.cost = sum(move.value for move in moves)
+    return issue
+
+
+def attendance_gift_of(event, customer):
+    return db.session.scalar(select(GiftIssue).where(
+        GiftIssue.event_id == event.id, GiftIssue.customer_id == customer.id,
+        GiftIssue.kind == "attendance", GiftIssue.reverses_id.is_(None)))
+
+
+def issue_attendance_gifts(event, customer, *, actor, token, now=None):
+    """One tap at the door: the attendance gift (and companion gifts) for a customer who has
+    checked in. A second tap, tablet or resubmission returns the first issue."""
+    from models.checkin import CheckIn
+    if not actor.has_role(*GIFT_ROLES):
+        raise PermissionDenied(_("You may not hand out gifts."))
+    if (prior := GiftIssue.by_token(token)) is not None:
+        return prior
+    if (prior := attendance_gift_of(event, customer)) is not None:
+        return prior
+    check_in = db.session.scalar(select(CheckIn).where(CheckIn.event_id == event.id,
+                                                       CheckIn.customer_id == customer.id))
+    if check_in is None:
+        raise Conflict(_("%(name)s has not checked in at this event: check them in first.",
+                         name=customer.name))
+    rules = [rule for rule in rules_for(event, "attendance") if rule.event_id == event.id]
+    if not rules:
+        raise Conflict(_("This event has no attendance gift. A manager sets it on the event's "
+                         "gift page."))
+    walk_in = check_in.invitation.is_walk_in
+    rules = [rule for rule in rules if rule.attendance_for == "arrival" or not walk_in]
+    if not rules:
+        raise Conflict(_("The attendance gift of this event is for invited customers only."))
+    warehouse = event_warehouse(event)
+    rule = rules[0]  # one attendance gift per customer per event: the first rule that fits
+    try:
+        first = _issue(kind="attendance", customer=customer, product=rule.product,
+                       quantity=rule.quantity, warehouse=warehouse, actor=actor, token=token,
+                       event=event, rule=rule, now=now)
+    except IntegrityError:  # the other tablet won, or this token was just written
+        prior = GiftIssue.by_token(token) or attendance_gift_of(event, customer)
+        if prior is None:
+            raise
+        return prior
+    if rule.companion_quantity and check_in.companions:
+        _issue(kind="companion", customer=customer, product=rule.product,
+               quantity=rule.companion_quantity * check_in.companions, warehouse=warehouse,
+               actor=actor, event=event, rule=rule, now=now)
+    audit(actor, "gift.attendance", first, summary=f"{customer.name} {rule.product.name}",
+          now=now)
+    return first
+
+
+def purchase_gifts_of(order):
+    return db.session.scalars(select(GiftIssue).where(
+        GiftIssue.order_id == order.id, GiftIssue.reverses_id.is_(None),
+        ~GiftIssue.id.in_(select(GiftIssue.reverses_id).where(
+            GiftIssue.reverses_id.is_not(None)))).order_by(GiftIssue.id)).all()
+
+
+def proposal_for(order):
+    """[(rule, quantity)] the order earns and has not been given yet."""
+    from models.events import Event
+    event = db.session.get(Event, order.event_id) if order.event_id else None
+    given = {issue.rule_id for issue in purchase_gifts_of(order) if issue.rule_id}
+    return [(rule, quantity) for rule, quantity in propose(rules_for(event, "purchase"),
+                                                            cart_of(order))
+            if rule.id not in given]
+
+
+def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
+    """Issue the proposed gifts of an order that staff kept (rule_ids ⊆ the proposal)."""
+    from models.events import Event
+    if not actor.has_role(*GIFT_ROLES):
+        raise PermissionDenied(_("You may not hand out gifts."))
+    if token and (prior := GiftIssue.by_token(token)) is not None:
+        return [prior]
+    if order.status != "open":
+        raise Conflict(_("Order %(number)s is cancelled.", number=order.number))
+    proposal = {rule.id: (rule, quantity) for rule, quantity in proposal_for(order)}
+    unknown = set(rule_ids) - set(proposal)
+    if unknown:
+        raise PermissionDenied(_("Only the gifts the rules propose can be given; a manager "
+                                 "approves anything else."))
+    event = db.session.get(Event, order.event_id) if order.event_id else None
+    warehouse = db.session.get(inv.Warehouse, order.warehouse_id)
+    issues = []
+    for index, rule_id in enumerate(sorted(rule_ids)):
+        rule, quantity = proposal[rule_id]
+        issues.append(_issue(kind="purchase", customer=order.customer, product=rule.product,
+                             quantity=quantity, warehouse=warehouse, actor=actor,
+                             token=token if index == 0 else None, event=event, order=order,
+                             rule=rule, marketer=order.marketer, now=now))
+    if issues:
+        audit(actor, "gift.purchase", order, summary=f"{order.number}: " + "、".join(
+            f"{i.product.name}×{i.quantity}" for i in issues), now=now)
+    return issues
+
+
+def issue_manual_gift(order, *, product, quantity, actor, token, note, now=None):
+    """A gift outside the rules, approved (and given) by a manager."""
+    from models.events import Event
+    if not actor.has_role("manager"):
+        raise PermissionDenied(_("Only the gifts the rules propose can be given; a manager "
+                                 "approves anything else."))
+    if token and (prior := GiftIssue.by_token(token)) is not None:
+        return prior
+    if product is None or not product.is_gift:
+        raise InvalidInput(_("Choose a product flagged as a gift."), field="product")
+    inv.check_quantity(quantity)
+    if not (note or "").strip():
+        raise InvalidInput(_("Say why the gift is given."), field="note")
+    event = db.session.get(Event, order.event_id) if order.event_id else None
+    issue = _issue(kind="manual", customer=order.customer, product=product, quantity=quantity,
+                   warehouse=db.session.get(inv.Warehouse, order.warehouse_id), actor=actor,
+                   token=token, event=event, order=order, marketer=order.marketer,
+                   approved_by=actor, note=note.strip(), now=now)
+    audit(actor, "gift.manual", order, summary=f"{order.number}: {product.name}×{quantity}",
+          now=now)
+    return issue
+
+
+def reverse_gift(issue, *, reason, actor, now=None):
+    """Take a gift back (a mistake at the door, or a returned order): the goods return to the
+    warehouse and the gift's cost leaves its event and marketer."""
+    if not actor.has_role("warehouse", "manager", "finance"):
+        raise PermissionDenied(_("Gifts are taken back by the warehouse or a manager."))
+    if not (reason or "").strip():
+        raise InvalidInput(_("Say why the gift is taken back."), field="reason")
+    if issue.reverses_id is not None:
+        raise Conflict(_("This is itself a reversal."))
+    if db.session.scalar(select(GiftIssue.id).where(GiftIssue.reverses_id == issue.id)):
+        raise Conflict(_("This gift has already been taken back."))
+    now = now or utcnow()
+    reversal = GiftIssue(kind=issue.kind, event_id=issue.event_id, customer_id=issue.customer_id,
+                         order_id=issue.order_id, rule_id=issue.rule_id,
+                         product_id=issue.product_id, quantity=issue.quantity,
+                         marketer_id=issue.marketer_id, warehouse_id=issue.warehouse_id,
+                         staff_id=actor.id, cost=issue.cost, note=reason.strip()[:200],
+                         reverses_id=issue.id, at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(reversal)
+            db.session.flush()
+            for move in db.session.scalars(select(inv.StockMove).where(
+                    inv.StockMove.document_type == DOCUMENT,
+                    inv.StockMove.document_id == issue.id,
+                    inv.StockMove.reverses_id.is_(None))):
+                inv.reverse(move, actor=actor, note=reason, document=(DOCUMENT, reversal.id),
+                            now=now)
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict(_("This gift has already been taken back.")) from None
+    audit(actor, "gift.reverse", issue, summary=f"{issue.product.name}×{issue.quantity}: "
+          f"{reason.strip()}", now=now)
+    return reversal
+
+
+def after_return(order, *, actor, now=None):
+    """After goods of an order come back: purchase gifts the order no longer earns are taken
+    back too, or (setting) their cost stays as a charge on the return. Returns the gifts
+    taken back."""
+    from models.events import Event
+    if get_setting("gifts.on_return") != "return":
+        return []
+    event = db.session.get(Event, order.event_id) if order.event_id else None
+    still = {rule.id: quantity for rule, quantity in propose(rules_for(event, "purchase"),
+                                                              cart_of(order))}
+    taken_back = []
+    for issue in purchase_gifts_of(order):
+        if issue.kind == "purchase" and issue.rule_id not in still:
+            taken_back.append(reverse_gift(issue, reason=_("Order %(number)s returned",
+                                                           number=order.number),
+                                           actor=actor, now=now))
+    return taken_back
+
+
+# --- Reads -----------------------------------------------------------------------------------
+
+def event_ledger(event):
+    return db.session.scalars(select(GiftIssue).where(GiftIssue.event_id == event.id)
+                              .order_by(GiftIssue.at.desc(), GiftIssue.id.desc())).all()
+
+
+def _signed(column):
+    return case((GiftIssue.reverses_id.is_(None), column), else_=-column)
+
+
+def summary_by_product(event):
+    """[(product name, unit, quantity, cost)] of an event's gifts, net of reversals."""
+    from models.inventory import Product
+    return db.session.execute(
+        select(Product.name, Product.unit, func.sum(_signed(GiftIssue.quantity)),
+               func.sum(_signed(GiftIssue.cost)))
+        .join(Product, GiftIssue.product_id == Product.id)
+        .where(GiftIssue.event_id == event.id)
+        .group_by(Product.id, Product.name, Product.unit).order_by(Product.name)).all()
+
+
+def event_gift_cost(event):
+    return db.session.scalar(select(func.coalesce(func.sum(_signed(GiftIssue.cost)), 0))
+                             .where(GiftIssue.event_id == event.id))
+
+
+def marketer_gift_cost(marketer_id, start=None, end=None):
+    query = select(func.coalesce(func.sum(_signed(GiftIssue.cost)), 0)).where(
+        GiftIssue.marketer_id == marketer_id)
+    if start is not None:
+        query = query.where(GiftIssue.at >= start)
+    if end is not None:
+        query = query.where(GiftIssue.at < end)
+    return db.session.scalar(query)
+
+
+def cost_per_arrival(event):
+    """The event's gift cost divided by its arrivals (fen), or None without arrivals."""
+    from models.checkin import CheckIn
+    arrivals = db.session.scalar(select(func.count(CheckIn.id))
+                                 .where(CheckIn.event_id == event.id))
+    return event_gift_cost(event) // arrivals if arrivals else None
+
+
+def cost_per_deal(event):
+    from models.orders import Order
+    deals = db.session.scalar(select(func.count(Order.id)).where(
+        Order.event_id == event.id, Order.status == "open"))
+    return event_gift_cost(event) // deals if deals else None
+
+
+def summary_by_marketer(event):
+    from models.accounts import User
+    return db.session.execute(
+        select(User.display_name, func.sum(_signed(GiftIssue.quantity)),
+               func.sum(_signed(GiftIssue.cost)))
+        .join(User, GiftIssue.marketer_id == User.id)
+        .where(GiftIssue.event_id == event.id)
+        .group_by(User.id, User.display_name).order_by(User.display_name)).all()
+
+
+def gift_stock(event):
+    """[(product, free quantity)] of the event's gift products at its warehouse."""
+    warehouse = event_warehouse(event)
+    if warehouse is None:
+        return []
+    products = {rule.product for rule in rules_for(event) if rule.event_id == event.id}
+    location = inv.location_of(warehouse)
+    return sorted(((p, inv.quantity_in(location, p)) for p in products),
+                  key=lambda pair: pair[0].name)
+
+
+def check_gifts():
+    """Every gift issue has stock moves for exactly its quantity (a reversal: reversing moves
+    for exactly its quantity); their cost is the moves' value."""
+    moves = {}
+    for document_id, quantity, value in db.session.execute(
+            select(inv.StockMove.document_id, func.sum(inv.StockMove.quantity),
+                   func.sum(inv.StockMove.quantity * inv.StockMove.unit_cost))
+            .where(inv.StockMove.document_type == DOCUMENT)
+            .group_by(inv.StockMove.document_id)):
+        moves[document_id] = (quantity, value)
+    problems = []
+    for issue in db.session.execute(select(GiftIssue.id, GiftIssue.quantity, GiftIssue.cost)):
+        quantity, value = moves.pop(issue.id, (0, 0))
+        if quantity != issue.quantity or value != issue.cost:
+            problems.append(f"gift issue {issue.id}: quantity {issue.quantity} cost {issue.cost}, "
+                            f"moves {quantity} worth {value}")
+    problems += [f"stock moves of gift issue {doc}: no such gift" for doc in sorted(moves)]
+    return problems
+
+
+define_area("gifts", _l("Gifts"))
+define("gifts.low_stock_warning", "int", 20, _l("Warn at the door below (gifts)"),
+       _l("The check-in tablet warns when fewer gifts than this remain."), min=0, max=100000)
+define("gifts.on_return", "str", "return", _l("Purchase gifts of a returned order"),
+       _l("“return”: the gifts come back with the goods; “charge”: they stay with the customer "
+          "and their cost stays charged."), choices=("return", "charge"))
+register_actions({"gift.rule": _l("Saved a gift rule"), "gift.attendance": _l("Gave an "
+                                                                             "attendance gift"),
+                  "gift.purchase": _l("Gave purchase gifts"),
+                  "gift.manual": _l("Gave a gift outside the rules"),
+                  "gift.reverse": _l("Took a gift back"),
+                  "gift.event_warehouse": _l("Set the event's gift warehouse")})
+register_targets({"gift_rules": _l("Gift rule"), "gift_issues": _l("Gift")})
+
+
+@register_provider
+def _gift_items(customer, limit):
+    items = []
+    for issue in db.session.scalars(select(GiftIssue).where(GiftIssue.customer_id ==
+                                                            customer.id)
+                                    .order_by(GiftIssue.at.desc()).limit(limit)):
+        title = _("Took back %(gift)s × %(n)s", gift=issue.product.name, n=issue.quantity) \
+            if issue.reverses_id else _("%(kind)s: %(gift)s × %(n)s", kind=ISSUE_KINDS.get(
+                issue.kind, issue.kind), gift=issue.product.name, n=issue.quantity)
+        items.append(TimelineItem(at=issue.at, kind=f"gift.{issue.kind}", title=title,
+                                  detail=issue.note, actor=issue.staff.display_name))
+    return items
+
+
+def _register_check():
+    from models.ledgers import register_check
+    register_check("gifts")(check_gifts)
+
+
+_register_check()
