@@ -99,6 +99,7 @@ def register_blueprints(app):
     from blueprints.checkin.routes import bp as checkin_bp
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.events.routes import bp as events_bp
+    from blueprints.gifts.routes import bp as gifts_bp
     from blueprints.inventory.routes import bp as inventory_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.orders.routes import bp as orders_bp
@@ -111,6 +112,7 @@ def register_blueprints(app):
     app.register_blueprint(checkin_bp)
     app.register_blueprint(inventory_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(gifts_bp)
 
 
 def register_commands(app):
@@ -173,7 +175,8 @@ def register_errorhandlers(app):
 def register_jinja(app):
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
-    from models import events, inventory, orders
+    from models import events, gifts, inventory, orders
+    from models.base import new_token
     from models.accounts import ROLES
     from models.settings import get_setting
 
@@ -198,7 +201,9 @@ def register_jinja(app):
                                  PAYMENT_METHODS=orders.METHODS,
                                  PAYMENT_STATES=orders.PAYMENT_STATES,
                                  AGEING=orders.AGEING,
-                                 RETURN_DISPOSITIONS=orders.RETURN_DISPOSITIONS)
+                                 RETURN_DISPOSITIONS=orders.RETURN_DISPOSITIONS,
+                                 RULE_KINDS=gifts.RULE_KINDS, GIFT_KINDS=gifts.ISSUE_KINDS,
+                                 new_token=new_token)
 
 
 def register_hooks(app):

@@ -99,7 +99,8 @@ def find_at_door(event, text, limit=12):
 def summary(record):
     """Plain facts of a check-in for the tablet's answer (read before the commit expires it)."""
     invitation = record.invitation
-    return {"name": invitation.customer.name, "at": record.at, "by": record.by.display_name,
+    return {"name": invitation.customer.name, "customer_id": invitation.customer_id,
+            "at": record.at, "by": record.by.display_name,
             "companions": record.companions, "inviter": invitation.inviter.display_name,
             "table": invitation.table.name if invitation.table else ""}
 

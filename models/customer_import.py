@@ -423,3 +423,8 @@ def export_workbook(query, *, actor, now=None):
 
 
 register_targets({"import_batches": _l("Import")})
+
+
+#: For other areas' exports (gift ledgers...): a one-sheet .xlsx with a header row, formulas
+#: neutralised.
+write_workbook = _workbook

@@ -365,6 +365,12 @@ def purchase_gifts_of(order):
             GiftIssue.reverses_id.is_not(None)))).order_by(GiftIssue.id)).all()
 
 
+def order_gifts(order):
+    """Every gift issue of an order, reversals included, oldest first."""
+    return db.session.scalars(select(GiftIssue).where(GiftIssue.order_id == order.id)
+                              .order_by(GiftIssue.id)).all()
+
+
 def proposal_for(order):
     """[(rule, quantity)] the order earns and has not been given yet."""
     from models.events import Event
@@ -553,6 +559,22 @@ def gift_stock(event):
     location = inv.location_of(warehouse)
     return sorted(((p, inv.quantity_in(location, p)) for p in products),
                   key=lambda pair: pair[0].name)
+
+
+def door_state(event, customer_id):
+    """What the check-in tablet shows under a check-in: the event's attendance gift, whether
+    this customer has had it, and how many are left (low below the warning setting)."""
+    rules = [rule for rule in rules_for(event, "attendance") if rule.event_id == event.id]
+    if not rules:
+        return None
+    rule = rules[0]
+    warehouse = event_warehouse(event)
+    left = inv.quantity_in(inv.location_of(warehouse), rule.product) if warehouse else 0
+    issued = db.session.scalar(select(GiftIssue).where(
+        GiftIssue.event_id == event.id, GiftIssue.customer_id == customer_id,
+        GiftIssue.kind == "attendance", GiftIssue.reverses_id.is_(None)))
+    return {"rule": rule, "issued": issued, "left": left,
+            "low": left < get_setting("gifts.low_stock_warning")}
 
 
 def check_gifts():

@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.checkin.forms import CheckInForm, ScanForm, WalkInForm
+from blueprints.forms import BaseForm
 from extensions import db
-from models import checkin as ci, customers as c
+from models import checkin as ci, customers as c, gifts
 from models.accounts import User
 from models.base import NotFound, OperationError
 from models.events import EventTable, Invitation
@@ -54,7 +55,9 @@ def find(event_id):
 
 
 def _result(event, facts, *, already=False, status=200):
-    return _fragment("result", event=event, record=facts, already=already), status
+    return _fragment("result", event=event, record=facts, already=already,
+                     gift=gifts.door_state(event, facts["customer_id"]),
+                     gift_form=BaseForm()), status
 
 
 def _refused(event, message, status):

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.forms import BaseForm, error_text, paginate, run_operation
+from blueprints.gifts.forms import ManualGiftForm, PurchaseGiftsForm
 from blueprints.inventory.forms import to_fen, yuan
 from blueprints.orders.forms import (CloseForm, OrderForm, PackageForm, PaymentForm,
                                      ReasonForm, RefundForm, ReturnForm)
 from extensions import db
 from formatting import fen, local_day
-from models import customers as c, events as ev, inventory as inv, orders as o
+from models import customers as c, events as ev, gifts, inventory as inv, orders as o
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import visible_users
@@ -184,6 +185,9 @@ def _order_page(order, status=200, **forms):
         "return_form": forms.get("return_form") or ReturnForm(order, prefix="return"),
         "reason_form": forms.get("reason_form") or ReasonForm(prefix="cancel"),
         "action_form": BaseForm(), "today": today,
+        "gift_proposal": gifts.proposal_for(order) if order.status == "open" else [],
+        "gifts_given": gifts.order_gifts(order), "gift_form": PurchaseGiftsForm(),
+        "manual_form": ManualGiftForm(prefix="manual"),
         "overdue_days": (today - order.due_date).days if order.due_date else 0,
     }
     return render_template("orders/show.html", **context), status

@@ -15,6 +15,7 @@ STOCK_VIEW = {"admin", "manager", "warehouse", "finance"}
 STOCK_WRITE = {"admin", "manager", "warehouse"}
 SELLERS = {"manager", "dept_head", "marketer"}
 ORDER_VIEW = SELLERS | {"finance"}
+GIFT_VIEW = {"admin", "manager", "dept_head", "warehouse", "finance"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
@@ -89,6 +90,17 @@ MATRIX = {
     "orders.packages": ORDER_VIEW,
     "orders.new_package": {"manager"},
     "orders.edit_package": {"manager"},
+    "gifts.index": GIFT_VIEW,
+    "gifts.event": GIFT_VIEW,
+    "gifts.add_rule": {"manager"},
+    "gifts.add_company_rule": {"manager"},
+    "gifts.toggle_rule": {"manager"},
+    "gifts.event_warehouse": {"manager", "admin"},
+    "gifts.ledger_xlsx": GIFT_VIEW,
+    "gifts.attendance": DOOR | {"marketer", "dept_head", "warehouse"},
+    "gifts.purchase": SELLERS | {"finance"},
+    "gifts.manual": {"manager"},
+    "gifts.reverse": {"warehouse", "manager", "finance"},
     "inventory.index": STOCK_VIEW,
     "inventory.expiry": STOCK_VIEW,
     "inventory.low_stock": STOCK_VIEW,
@@ -121,7 +133,7 @@ def routes(app):
               "kind": "tag", "item_id": "1", "event_id": "1", "invitation_id": "1",
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
-              "close_id": "1", "package_id": "1"}
+              "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -3,7 +3,7 @@ gifts proposed for mixed carts (hypothesis), manager approval, returns, reversal
 import threading
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 from sqlalchemy import func, select
 
 from extensions import db as _db

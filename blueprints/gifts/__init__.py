@@ -1,0 +1,1 @@
+"""Gifts: rules per event, the door gift, purchase gifts with orders, ledgers, costs."""

@@ -1,0 +1,113 @@
+"""Gift control over HTTP: rules, the door gift in one tap, purchase gifts with an order, the
+ledger and its export, taking a gift back."""
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from extensions import db as _db
+from models import checkin as ci, events as ev, gifts as g, inventory as inv
+from models.base import new_token
+from tests.conftest import page_text
+from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
+                             make_user, make_warehouse)
+
+
+@pytest.fixture
+def venue(db):
+    manager = make_user(["manager"], display_name="李总")
+    staff = make_user(["event_staff"], display_name="赵敏")
+    marketer = make_user(["marketer"], display_name="刘芳")
+    warehouse = make_warehouse("会场物料", kind="venue")
+    event = make_event(manager, title="养生讲座")
+    ev.set_event_staff(event, [staff], actor=manager)
+    g.set_event_warehouse(event, warehouse, actor=manager)
+    cup = make_stocked_product(warehouse, 21, name="养生杯", sku="GF-1", is_gift=True,
+                               for_sale=False, standard_cost=1500)
+    return event, warehouse, manager, staff, marketer, cup
+
+
+def test_a_manager_adds_rules_and_bad_rules_are_refused(client, login, venue, db):
+    event, warehouse, manager, staff, marketer, cup = venue
+    login(manager)
+    bad = client.post(f"/gifts/events/{event.id}/rules", data={
+        "kind": "attendance", "product_id": cup.id, "quantity": "0",
+        "attendance_for": "arrival", "condition": "product"})
+    assert bad.status_code == 422 and "至少送一件" in page_text(bad)
+    oil = make_stocked_product(warehouse, 5, name="鱼油")
+    not_gift = client.post(f"/gifts/events/{event.id}/rules", data={
+        "kind": "attendance", "product_id": oil.id, "quantity": "1",
+        "attendance_for": "arrival", "condition": "product"})
+    assert not_gift.status_code == 422  # not even offered: not a gift product
+    good = client.post(f"/gifts/events/{event.id}/rules", data={
+        "kind": "attendance", "product_id": cup.id, "quantity": "1",
+        "attendance_for": "arrival", "companion_quantity": "1", "condition": "product"})
+    assert good.status_code == 302
+    assert "每位到场顾客：养生杯 × 1" in page_text(client.get(f"/gifts/events/{event.id}"))
+
+
+def test_the_door_gift_in_one_tap_once(client, login, venue, db):
+    event, warehouse, manager, staff, marketer, cup = venue
+    g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
+    customer = make_customer(marketer, name="王大爷")
+    invitation = ev.invite(event, customer, actor=marketer)
+    login(staff)
+    response = client.post(f"/checkin/{event.id}/scan", headers={"HX-Request": "true"},
+                           data={"code": invitation.token, "token": new_token()})
+    text = page_text(response)
+    assert "发放到场礼：养生杯 × 1" in text and "养生杯 剩余 21" in text
+    url = f"/gifts/events/{event.id}/attendance/{customer.id}"
+    for _ in range(2):  # a double tap
+        tap = client.post(url, data={"token": new_token()}, headers={"HX-Request": "true"})
+        assert tap.status_code == 200
+    assert "已发赠品：养生杯 × 1" in page_text(tap) and "养生杯 剩余 20" in page_text(tap)
+    assert "库存不多" not in page_text(tap)
+    assert _db.session.scalar(select(func.count(g.GiftIssue.id))) == 1
+    stranger = make_customer(marketer, name="路人甲")
+    refused = client.post(f"/gifts/events/{event.id}/attendance/{stranger.id}",
+                          data={"token": new_token()}, headers={"HX-Request": "true"})
+    assert refused.status_code == 409 and "还没有在本场签到" in page_text(refused)
+
+
+def test_purchase_gifts_from_the_order_page(client, login, venue, db):
+    event, warehouse, manager, staff, marketer, cup = venue
+    lz = make_stocked_product(warehouse, 20, name="灵芝孢子粉", sale_price=19800)
+    g.save_rule(None, event=event, kind="purchase", product=cup, quantity=1, actor=manager,
+                condition="product", condition_product=lz, min_quantity=2)
+    customer = make_customer(marketer)
+    order = make_order(customer, warehouse=warehouse, actor=marketer, channel="event",
+                       event=event, lines=[{"product": lz, "quantity": 2}])
+    login(marketer)
+    page = client.get(f"/orders/{order.id}")
+    assert "养生杯 × 1" in page_text(page) and "发放这些赠品" in page_text(page)
+    [rule] = g.rules_for(event, "purchase")
+    response = client.post(f"/gifts/orders/{order.id}", data={"token": new_token(),
+                                                              "rule_ids": [rule.id]})
+    assert response.status_code == 302
+    assert [(i.kind, i.quantity) for i in g.order_gifts(order)] == [("purchase", 1)]
+    assert "发放这些赠品" not in page_text(client.get(f"/orders/{order.id}"))
+    manual = client.post(f"/gifts/orders/{order.id}/manual", data={
+        "manual-token": new_token(), "manual-product_id": cup.id, "manual-quantity": "1",
+        "manual-note": "老顾客"})
+    assert manual.status_code == 403
+
+
+def test_the_ledger_its_export_and_taking_a_gift_back(client, login, venue, db):
+    event, warehouse, manager, staff, marketer, cup = venue
+    g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
+    customer = make_customer(marketer, name="王大爷")
+    ci.check_in(event, ev.invite(event, customer, actor=marketer), actor=staff,
+                token=new_token())
+    gift = g.issue_attendance_gifts(event, customer, actor=staff, token=new_token())
+    login(make_user(["warehouse"]))
+    page = page_text(client.get(f"/gifts/events/{event.id}"))
+    assert "王大爷" in page and "¥15.00" in page
+    sheet = load_workbook(io.BytesIO(client.get(f"/gifts/events/{event.id}/ledger.xlsx").data))
+    rows = list(sheet.active.values)
+    assert rows[1][1] == "王大爷" and rows[1][3] == "养生杯" and rows[1][4] == 1
+    response = client.post(f"/gifts/issues/{gift.id}/reverse",
+                           data={"reverse-reason": "发错了"})
+    assert response.status_code == 302
+    assert inv.quantity_in(inv.location_of(warehouse), cup) == 21
+    assert g.event_gift_cost(event) == 0
