@@ -57,13 +57,20 @@ def index():
 @role_required(*VIEW)
 def arrears():
     department_id, marketer_id = _int_arg("department_id"), _int_arg("marketer_id")
-    rows, totals = o.arrears(current_user, _today(), department_id=department_id,
-                             marketer_id=marketer_id)
+    today = _today()
+    query = o.arrears_query(current_user, department_id=department_id,
+                            marketer_id=marketer_id)
+    page = paginate(query, 100)
+    rows = [(order, (today - order.due_date).days if order.due_date else 0) for order in
+            page.items]
+    rows = [(order, days, o.bucket_of(days)) for order, days in rows]
+    totals = o.ageing_totals(query, today)
     departments = db.session.scalars(select(Department).order_by(Department.name)).all() \
         if current_user.has_role("manager", "finance") else []
-    return render_template("orders/arrears.html", rows=rows, totals=totals,
+    return render_template("orders/arrears.html", rows=rows, totals=totals, page=page,
+                           labels={code: str(label) for code, label in o.AGEING.items()},
                            departments=departments, department_id=department_id,
-                           marketer_id=marketer_id, today=_today())
+                           marketer_id=marketer_id, today=today)
 
 
 # --- Taking an order -------------------------------------------------------------------------

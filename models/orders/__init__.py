@@ -9,6 +9,6 @@ from models.orders.operations import (  # noqa: F401
     close_day, create_order, day_summary, held_left, lock_order, package_lines, packages,
     receive_payment, refund, return_goods, reverse_payment, save_package, sold_batch)
 from models.orders.reads import (  # noqa: F401
-    AGEING_BUCKETS, arrears, bucket_of, check_payments, customer_due, find_orders,
+    AGEING_BUCKETS, ageing_totals, arrears, arrears_query, bucket_of, check_payments, customer_due, find_orders,
     get_order_or_404, orders_of_customer, payments_of, returns_of, visible_orders)
 from models.orders import settings as _settings  # noqa: F401,E402

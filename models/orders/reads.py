@@ -1,6 +1,9 @@
 """Reading orders: lists scoped to the user, a customer's orders and what they owe, arrears with
 ageing, and the check that proves the payments ledger."""
+from datetime import timedelta
+
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from extensions import db
 from models.customers import Customer
@@ -57,22 +60,48 @@ def bucket_of(days_overdue):
     return "over_90"
 
 
-def arrears(user, today, *, department_id=None, marketer_id=None, limit=5000):
-    """Open orders with money due, oldest due date first, each with its ageing bucket, within
-    the user's scope: [(order, days_overdue, bucket)] and totals per bucket."""
+def arrears_query(user, *, department_id=None, marketer_id=None):
+    """Open orders with money due within the user's scope, oldest due date first (only the
+    names of customer and marketer are loaded: a long list stays quick)."""
+    from models.accounts import User
     query = (visible_orders(user).where(Order.status == "open", Order.balance_due > 0)
-             .order_by(Order.due_date, Order.id).limit(limit))
+             .options(lazyload(Order.lines),
+                      joinedload(Order.customer).load_only(Customer.id, Customer.name)
+                      .lazyload("*"),
+                      joinedload(Order.marketer).load_only(User.id, User.display_name)
+                      .lazyload("*"))
+             .order_by(Order.due_date, Order.id))
     if department_id:
         query = query.where(Order.department_id.in_(department_subtree(department_id)))
     if marketer_id:
         query = query.where(Order.marketer_id == marketer_id)
-    rows, totals = [], {code: 0 for code, _low, _high in AGEING_BUCKETS}
-    for order in db.session.scalars(query):
+    return query
+
+
+def ageing_totals(query, today):
+    """{bucket: fen due} over every order of an arrears query (not just one page)."""
+    bucket = case((Order.due_date >= today, "not_due"),
+                  (Order.due_date >= today - timedelta(days=30), "1_30"),
+                  (Order.due_date >= today - timedelta(days=60), "31_60"),
+                  (Order.due_date >= today - timedelta(days=90), "61_90"),
+                  else_="over_90")
+    inner = query.order_by(None).options().with_only_columns(
+        bucket.label("bucket"), Order.balance_due.label("due")).subquery()
+    totals = {code: 0 for code, _low, _high in AGEING_BUCKETS}
+    for code, due in db.session.execute(select(inner.c.bucket, func.sum(inner.c.due))
+                                        .group_by(inner.c.bucket)):
+        totals[code] = due
+    return totals
+
+
+def arrears(user, today, *, department_id=None, marketer_id=None, limit=5000):
+    """[(order, days_overdue, bucket)] (at most `limit`) and the totals per bucket over all."""
+    query = arrears_query(user, department_id=department_id, marketer_id=marketer_id)
+    rows = []
+    for order in db.session.scalars(query.limit(limit)):
         days = (today - order.due_date).days if order.due_date else 0
-        bucket = bucket_of(days)
-        rows.append((order, days, bucket))
-        totals[bucket] += order.balance_due
-    return rows, totals
+        rows.append((order, days, bucket_of(days)))
+    return rows, ageing_totals(query, today)
 
 
 def payments_of(order):
