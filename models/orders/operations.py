@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from formatting import company_zone, fen, local_day
-from models import inventory as inv
+from models import custody, inventory as inv
 from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.orders.tables import (CHANNELS, METHODS, RECEIPT_KINDS, CashClose, Order,
@@ -240,10 +240,20 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
     order.number = f"XS{today:%Y%m%d}-{order.id:05d}"
     for index, line in enumerate(cleaned):
         product, taken = line["product"], line["quantity"] - line["held"]
-        db.session.add(OrderLine(order_id=order.id, product_id=product.id,
-                                 package_id=line["package"].id if line["package"] else None,
-                                 quantity=line["quantity"], unit_price=line["unit_price"],
-                                 discount=line["discount"], taken=taken, held=line["held"]))
+        order_line = OrderLine(order_id=order.id, product_id=product.id,
+                               package_id=line["package"].id if line["package"] else None,
+                               quantity=line["quantity"], unit_price=line["unit_price"],
+                               discount=line["discount"], taken=taken, held=line["held"],
+                               product=product)
+        db.session.add(order_line)
+        db.session.flush()
+        if line["held"]:
+            try:
+                custody.deposit(order, order_line, actor=actor, now=now)
+            except (Conflict, InvalidInput) as exc:
+                exc.message = _("Line %(n)s: %(message)s", n=index + 1, message=exc.message)
+                exc.field = f"lines-{index}-quantity"
+                raise
         if taken:
             try:
                 inv.issue(product=product, quantity=taken, warehouse=warehouse,
@@ -273,6 +283,9 @@ def cancel_order(order, *, reason, actor, now=None):
         raise Conflict(_("Goods of %(number)s have been handed over: take them back as a "
                          "return instead of cancelling.", number=order.number))
     now = now or utcnow()
+    for line in order.lines:  # goods left in custody go back on the free shelf
+        if (held := held_left(line)):
+            custody.return_out(order, line, held, actor=actor, now=now)
     order.status, order.cancelled_by_id, order.cancelled_at = "cancelled", actor.id, now
     order.cancel_reason = reason.strip()[:200]
     order.balance_due = 0
@@ -395,10 +408,8 @@ def reverse_payment(payment, *, reason, actor, now=None):
 # --- Returns ---------------------------------------------------------------------------------
 
 def held_left(line):
-    """Units of the line still in custody (left there and not returned)."""
-    returned_held = db.session.scalar(select(func.coalesce(func.sum(OrderReturn.from_held), 0))
-                                      .where(OrderReturn.line_id == line.id))
-    return line.held - returned_held
+    """Units of the line still in the company's custody (left, not collected, not returned)."""
+    return custody.line_held(line.id)
 
 
 def sold_batch(order, line):
@@ -437,6 +448,9 @@ def return_goods(order, line, *, quantity, reason, approver, actor, token, dispo
         raise InvalidInput(_("Choose where the goods go."), field="disposition")
     now = now or utcnow()
     from_held = min(quantity, held_left(line))
+    if from_held:
+        custody.return_out(order, line, from_held, actor=actor, disposition=disposition,
+                           now=now)
     from_taken = quantity - from_held
     if from_taken:
         batch = batch or sold_batch(order, line)

@@ -163,12 +163,13 @@ def check_payments():
     expected_moves = {}
     for line in db.session.execute(select(OrderLine.id, OrderLine.order_id,
                                           OrderLine.product_id, OrderLine.taken,
-                                          OrderLine.returned)):
+                                          OrderLine.held, OrderLine.returned)):
         if line.returned != line_returns.get(line.id, 0):
             problems.append(f"order line {line.id}: returned {line.returned}, returns sum to "
                             f"{line_returns.get(line.id, 0)}")
-        key = (line.order_id, line.product_id, "sale_issue")
-        expected_moves[key] = expected_moves.get(key, 0) + line.taken
+        for reason, quantity in (("sale_issue", line.taken), ("custody_deposit", line.held)):
+            key = (line.order_id, line.product_id, reason)
+            expected_moves[key] = expected_moves.get(key, 0) + quantity
     for order_id, product_id, quantity in db.session.execute(
             select(OrderReturn.order_id, OrderLine.product_id,
                    func.sum(OrderReturn.quantity - OrderReturn.from_held))
@@ -177,6 +178,13 @@ def check_payments():
         if quantity:
             key = (order_id, product_id, "customer_return")
             expected_moves[key] = expected_moves.get(key, 0) + quantity
+    from models.custody import CustodyEntry
+    for order_id, product_id, quantity in db.session.execute(
+            select(CustodyEntry.order_id, CustodyEntry.product_id, func.sum(CustodyEntry.quantity))
+            .where(CustodyEntry.kind == "return")
+            .group_by(CustodyEntry.order_id, CustodyEntry.product_id)):
+        key = (order_id, product_id, "custody_return")
+        expected_moves[key] = expected_moves.get(key, 0) - quantity
     for key in sorted(set(expected_moves) | set(moved)):
         if expected_moves.get(key, 0) != moved.get(key, 0):
             problems.append(f"order {key[0]} product {key[1]}: {key[2]} moves "

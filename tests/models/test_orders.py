@@ -59,15 +59,17 @@ def test_a_package_becomes_lines_that_add_up_to_its_price(db, shop):
         o.save_package(None, name="小单", price=100, actor=marketer, items=[(product, 1)])
 
 
-def test_goods_taken_leave_the_warehouse_and_goods_held_do_not(db, shop):
+def test_goods_taken_leave_the_warehouse_and_goods_held_go_on_the_custody_shelf(db, shop):
+    warehouse = shop[0]
     order = order_of(shop, quantity=5, held=3)
     [line] = order.lines
     assert (line.taken, line.held) == (2, 3)
-    assert stock(shop) == 48
+    assert stock(shop) == 45
+    assert inv.quantity_in(inv.location_of(warehouse, "custody"), shop[5]) == 3
     moves = db.session.scalars(select(inv.StockMove).where(
         inv.StockMove.document_type == "orders", inv.StockMove.document_id == order.id)).all()
-    assert [(m.reason, m.quantity, m.customer_id) for m in moves] == [
-        ("sale_issue", 2, order.customer_id)]
+    assert sorted((m.reason, m.quantity, m.customer_id) for m in moves) == [
+        ("custody_deposit", 3, order.customer_id), ("sale_issue", 2, order.customer_id)]
     assert order.number.startswith("XS") and order.balance_due == order.total == 5 * 19800
 
 
@@ -219,10 +221,10 @@ def test_payments_and_refunds_appear_on_the_customers_timeline(db, shop):
 def test_a_return_takes_custody_units_first_then_goods_back_into_stock(db, shop):
     _w, marketer, finance, manager, *_r = shop
     order = order_of(shop, quantity=4, held=1)  # 3 taken, 1 held
-    assert stock(shop) == 47
+    assert stock(shop) == 46
     first = o.return_goods(order, order.lines[0], quantity=2, reason="不想要了",
                            approver=manager, actor=finance, token=new_token())
-    assert (first.from_held, stock(shop)) == (1, 48)  # one from custody, one back on the shelf
+    assert (first.from_held, stock(shop)) == (1, 48)  # both back on the free shelf
     assert first.value == 2 * 19800 and order.returned_value == 2 * 19800
     assert order.balance_due == 2 * 19800
     with pytest.raises(Conflict, match="还能退 2"):
