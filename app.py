@@ -97,6 +97,7 @@ def register_blueprints(app):
     from blueprints.admin.routes import bp as admin_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.checkin.routes import bp as checkin_bp
+    from blueprints.custody.routes import bp as custody_bp
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.events.routes import bp as events_bp
     from blueprints.gifts.routes import bp as gifts_bp
@@ -113,6 +114,7 @@ def register_blueprints(app):
     app.register_blueprint(inventory_bp)
     app.register_blueprint(orders_bp)
     app.register_blueprint(gifts_bp)
+    app.register_blueprint(custody_bp)
 
 
 def register_commands(app):
@@ -175,7 +177,7 @@ def register_errorhandlers(app):
 def register_jinja(app):
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
-    from models import events, gifts, inventory, orders
+    from models import custody, events, gifts, inventory, orders
     from models.base import new_token
     from models.accounts import ROLES
     from models.settings import get_setting
@@ -203,7 +205,7 @@ def register_jinja(app):
                                  AGEING=orders.AGEING,
                                  RETURN_DISPOSITIONS=orders.RETURN_DISPOSITIONS,
                                  RULE_KINDS=gifts.RULE_KINDS, GIFT_KINDS=gifts.ISSUE_KINDS,
-                                 new_token=new_token)
+                                 new_token=new_token, CUSTODY_KINDS=custody.ENTRY_KINDS)
 
 
 def register_hooks(app):

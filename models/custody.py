@@ -320,6 +320,43 @@ def reverse_entry(entry, *, reason, actor, now=None):
 
 # --- Reads -----------------------------------------------------------------------------------
 
+def custody_customers(user):
+    """A select of the customers whose goods the user may hand over or look at: the user's
+    customer scope; for event staff, the customers invited to the events they staff now."""
+    from models.customers import Customer, visible_customers
+    from models.events import Event, Invitation, event_staff
+    if user.has_role("admin", "manager", "warehouse", "finance", "dept_head", "marketer"):
+        return visible_customers(user)
+    if user.has_role("event_staff"):
+        events = select(event_staff.c.event_id).join(Event, Event.id == event_staff.c.event_id) \
+            .where(event_staff.c.user_id == user.id,
+                   Event.status.in_(("open", "in_progress")))
+        return select(Customer).where(Customer.id.in_(
+            select(Invitation.customer_id).where(Invitation.event_id.in_(events))))
+    return select(Customer).where(Customer.id.is_(None))
+
+
+def find_holders(user, text, limit=20):
+    """Customers holding goods, found as at the door (name, pinyin, phone tail)."""
+    from models.customers import Customer, search_clause
+    clause = search_clause(text)
+    if clause is None:
+        return []
+    holding = select(CustodyEntry.customer_id).group_by(CustodyEntry.customer_id).having(
+        func.sum(CustodyEntry.quantity) > 0)
+    return db.session.scalars(custody_customers(user).where(clause, Customer.id.in_(holding))
+                              .order_by(Customer.name_pinyin).limit(limit)).all()
+
+
+def get_holder_or_404(customer_id, user):
+    from models.customers import Customer
+    customer = db.session.scalar(custody_customers(user).where(Customer.id == customer_id)) \
+        if isinstance(customer_id, int) and 0 < customer_id < 2**31 else None
+    if customer is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return customer
+
+
 def entries_of(customer):
     return db.session.scalars(select(CustodyEntry).where(CustodyEntry.customer_id ==
                                                          customer.id)

@@ -13,7 +13,7 @@ from blueprints.events.forms import InviteForm
 from blueprints.forms import BaseForm, error_text, paginate, run_operation
 from extensions import db
 from formatting import national_phone
-from models import customer_import as imports, customers as c, orders
+from models import custody, customer_import as imports, customers as c, orders
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
@@ -107,6 +107,7 @@ def _customer_page(customer, contact_form, status=200):
                            invite_form=InviteForm(), timeline=timeline_of(customer),
                            orders=orders.orders_of_customer(customer),
                            customer_due=orders.customer_due(customer),
+                           held=custody.holdings(customer),
                            **_page_flags(customer)), status
 
 

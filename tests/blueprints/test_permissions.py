@@ -16,6 +16,8 @@ STOCK_WRITE = {"admin", "manager", "warehouse"}
 SELLERS = {"manager", "dept_head", "marketer"}
 ORDER_VIEW = SELLERS | {"finance"}
 GIFT_VIEW = {"admin", "manager", "dept_head", "warehouse", "finance"}
+CUSTODY_VIEW = {"admin", "manager", "warehouse", "finance", "dept_head", "marketer",
+                "event_staff"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
@@ -90,6 +92,15 @@ MATRIX = {
     "orders.packages": ORDER_VIEW,
     "orders.new_package": {"manager"},
     "orders.edit_package": {"manager"},
+    "custody.index": CUSTODY_VIEW,
+    "custody.customer": CUSTODY_VIEW,
+    "custody.pick_up": {"warehouse", "manager", "event_staff"},
+    "custody.pickup": CUSTODY_VIEW,
+    "custody.slip": CUSTODY_VIEW,
+    "custody.statement": CUSTODY_VIEW,
+    "custody.expiring": {"admin", "manager", "warehouse", "finance"},
+    "custody.report": {"admin", "manager", "warehouse", "finance", "dept_head"},
+    "custody.reverse": {"warehouse", "manager"},
     "gifts.index": GIFT_VIEW,
     "gifts.event": GIFT_VIEW,
     "gifts.add_rule": {"manager"},
@@ -133,7 +144,8 @@ def routes(app):
               "kind": "tag", "item_id": "1", "event_id": "1", "invitation_id": "1",
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
-              "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1"}
+              "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
+              "pickup_id": "1", "entry_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -6,20 +6,22 @@ from blueprints.admin.commands import DEMO_USERS
 CUSTOMERS = ["customers.index", "customers.pool", "events.index"]
 ORDERS = ["orders.index"]
 EXPECTED_NAV = {
-    "admin": ["main.index", *CUSTOMERS, "checkin.index", "gifts.index", "inventory.index",
+    "admin": ["main.index", *CUSTOMERS, "checkin.index", "custody.index", "gifts.index",
+              "inventory.index",
               "customers.lists",
               "admin.users",
               "admin.departments", "admin.settings", "admin.audit"],
-    "manager": ["main.index", *CUSTOMERS, "checkin.index", *ORDERS, "gifts.index",
+    "manager": ["main.index", *CUSTOMERS, "checkin.index", *ORDERS, "custody.index",
+                "gifts.index",
                 "inventory.index",
                 "customers.lists",
                 "admin.audit"],
-    "depthead": ["main.index", *CUSTOMERS, *ORDERS, "gifts.index"],
-    "marketer": ["main.index", *CUSTOMERS, *ORDERS],
-    "marketer2": ["main.index", *CUSTOMERS, *ORDERS],
-    "staff": ["main.index", "events.index", "checkin.index"],
-    "warehouse": ["main.index", "gifts.index", "inventory.index"],
-    "finance": ["main.index", *ORDERS, "gifts.index", "inventory.index"],
+    "depthead": ["main.index", *CUSTOMERS, *ORDERS, "custody.index", "gifts.index"],
+    "marketer": ["main.index", *CUSTOMERS, *ORDERS, "custody.index"],
+    "marketer2": ["main.index", *CUSTOMERS, *ORDERS, "custody.index"],
+    "staff": ["main.index", "events.index", "checkin.index", "custody.index"],
+    "warehouse": ["main.index", "custody.index", "gifts.index", "inventory.index"],
+    "finance": ["main.index", *ORDERS, "custody.index", "gifts.index", "inventory.index"],
 }
 PASSWORDS = {username: password for username, _n, _r, _d, password in DEMO_USERS}
 NAMES = {username: name for username, name, _r, _d, _p in DEMO_USERS}

@@ -1,0 +1,1 @@
+"""Custody: find a customer, hand over goods held, slips, statements, expiry, reports."""
