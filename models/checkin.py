@@ -20,6 +20,7 @@ from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, TokenMixin, UTCDateTime, utcnow)
 from models.events import (Event, Invitation, InvitationChange, event_staff,
                            find_invitation_by_token)
+from models.settings import get_setting
 
 MAX_ARRIVING_COMPANIONS = 10
 #: Roles that work the door.
@@ -238,7 +239,20 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
     if event.status == "open":
         event.status = "in_progress"  # the first arrival starts the event
     db.session.flush()
+    _reward_arrival(invitation.customer, event, actor=actor, now=now)
     return record
+
+
+def _reward_arrival(customer, event, *, actor, now):
+    """Attendance points (a setting; 0: none) and the referrer's reward when it is earned by
+    attending."""
+    from models import points
+    if get_setting("points.attendance_bonus"):
+        points.bonus(customer, get_setting("points.attendance_bonus"),
+                     key=f"attendance:{event.id}:{customer.id}",
+                     reason=_("Attended %(title)s", title=event.title), actor=actor, now=now)
+    if customer.referrer_id:
+        points.reward_referral(customer, trigger="attend", actor=actor, now=now)
 
 
 def check_in_by_card(event, qr_token, *, actor, token, now=None):

@@ -46,6 +46,10 @@ class ProductForm(BaseForm):
     standard_cost = _money(_l("Standard cost (yuan)"))
     points_price = IntegerField(_l("Points price"), validators=[Optional(), NumberRange(
         min=1, max=10_000_000, message=_l("The points price must be a whole number above zero."))])
+    points_multiplier = IntegerField(_l("Points earned (% of usual)"), validators=[
+        Optional(), NumberRange(min=0, max=1000,
+                                message=_l("The points multiplier is 0 to 1000 percent."))],
+        description=_l("Empty: 100 %. 0: buying it earns no points."))
     shelf_life_days = IntegerField(_l("Shelf life (days)"), validators=[Optional(), NumberRange(
         min=1, max=36500, message=_l("The shelf life is 1 to 36,500 days."))])
     low_stock_threshold = IntegerField(_l("Low-stock threshold"), default=0, validators=[
@@ -61,14 +65,15 @@ class ProductForm(BaseForm):
                 "is_spare": self.is_spare.data, "sale_price": to_fen(self.sale_price.data),
                 "standard_cost": to_fen(self.standard_cost.data),
                 "points_price": self.points_price.data,
+                "points_multiplier": self.points_multiplier.data,
                 "shelf_life_days": self.shelf_life_days.data,
                 "low_stock_threshold": self.low_stock_threshold.data,
                 "is_active": self.is_active.data}
 
     def fill_from(self, product):
         for key in ("sku", "name", "specification", "unit", "for_sale", "is_gift", "redeemable",
-                    "is_spare", "points_price", "shelf_life_days", "low_stock_threshold",
-                    "is_active"):
+                    "is_spare", "points_price", "points_multiplier", "shelf_life_days",
+                    "low_stock_threshold", "is_active"):
             getattr(self, key).data = getattr(product, key)
         self.category.data = product.category.name if product.category else ""
         self.sale_price.data = yuan(product.sale_price)

@@ -53,6 +53,8 @@ class ProductCategory(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
+    #: Percent of the usual points the category's products earn (NULL: 100).
+    points_multiplier: Mapped[int | None] = mapped_column(Integer)
 
 
 class Product(db.Model):
@@ -84,6 +86,9 @@ class Product(db.Model):
     standard_cost: Mapped[int] = mapped_column(Integer, default=0)
     #: Points a customer spends to redeem one unit (redeemable products).
     points_price: Mapped[int | None] = mapped_column(Integer)
+    #: Percent of the usual points the product earns when bought (NULL: its category's; 0:
+    #: earns nothing).
+    points_multiplier: Mapped[int | None] = mapped_column(Integer)
     shelf_life_days: Mapped[int | None] = mapped_column(Integer)
     low_stock_threshold: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from formatting import company_zone, fen, local_day
-from models import custody, inventory as inv
+from models import custody, inventory as inv, points
 from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.orders.tables import (CHANNELS, METHODS, RECEIPT_KINDS, CashClose, Order,
@@ -264,6 +264,7 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
                 exc.field = f"lines-{index}-quantity"
                 raise
     db.session.flush()
+    points.reward_referral(customer, trigger="buy", actor=actor, now=now)
     audit(actor, "order.create", order, summary=f"{order.number} {customer.name} {fen(total)}",
           now=now)
     return order
@@ -333,6 +334,7 @@ def receive_payment(order, *, amount, method, actor, token, kind=None, reference
     order.paid += amount
     _refresh_balance(order)
     db.session.flush()
+    points.earn_on_payment(order, payment, actor=actor, now=now)
     audit(actor, "payment.receive", order, summary=f"{order.number} {fen(amount)} "
           f"{METHODS[method]}", now=now)
     return payment
@@ -368,6 +370,7 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
     order.paid -= amount
     _refresh_balance(order)
     db.session.flush()
+    points.take_back_on_refund(order, payment, actor=actor, now=now)
     audit(actor, "payment.refund", order, summary=f"{order.number} −{fen(amount)}: "
           f"{payment.reason}", now=now)
     return payment
@@ -400,6 +403,10 @@ def reverse_payment(payment, *, reason, actor, now=None):
     order.paid = paid
     _refresh_balance(order)
     db.session.flush()
+    if reversal.amount < 0:  # a receipt undone: the points it earned go back
+        points.take_back_on_refund(order, reversal, actor=actor, now=now)
+    else:  # a refund undone: the points come back
+        points.earn_on_payment(order, reversal, actor=actor, now=now)
     audit(actor, "payment.reverse", order, summary=f"{order.number} #{payment.id}: "
           f"{reversal.reason}", now=now)
     return reversal

@@ -1,0 +1,480 @@
+"""Membership points (积分) and referral rewards (转介绍), exact to the point.
+
+The points ledger has an entry per change: earned (money received), bonus (attendance,
+birthday, referral), adjusted (by a manager, with a reason), redeemed, expired, taken back (a
+refund) and reversals. A customer's balance is the sum; each customer has an account row that
+caches it (proven by `check-ledgers`) and is the row locked while a balance is checked.
+
+Earned, bonus and positive adjusted entries are lots with an expiry date (the end of the
+following calendar year by default). Spending takes the oldest lots first (FIFO); the nightly
+expiry run expires only what is left of a lot, once. A refund takes back the points its money
+earned; what the customer no longer has becomes a debt that later earnings pay first — a
+balance is never negative.
+"""
+from datetime import date, datetime
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, func, select,
+                        text)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from formatting import local_day
+from models import inventory as inv
+from models.audit import audit, register_actions, register_targets
+from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
+                         utcnow)
+from models.settings import define, define_area, get_setting
+from models.timeline import TimelineItem, register_provider
+
+KINDS = {"earned": _l("Earned"), "bonus": _l("Bonus"), "adjusted": _l("Adjusted"),
+         "redeemed": _l("Redeemed"), "expired": _l("Expired"), "clawback": _l("Taken back"),
+         "reversed": _l("Reversal")}
+LOT_KINDS = ("earned", "bonus", "adjusted")
+MAX_POINTS = 10_000_000
+
+
+class PointsAccount(db.Model):
+    """A customer's points: the cached balance and debt, and the row locked while either is
+    checked."""
+    __tablename__ = "points_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0 AND debt >= 0", name="not_negative"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    #: Points taken back by refunds that the customer no longer had: paid from later earnings.
+    debt: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PointsEntry(TokenMixin, db.Model):
+    __tablename__ = "points_entries"
+    __table_args__ = (
+        CheckConstraint("points <> 0", name="points_not_zero"),
+        Index("ix_points_entries_customer_at", "customer_id", "at"),
+        Index("ix_points_entries_expiry", "expires_on"),
+        # A lot expires once: the expiry run is idempotent.
+        Index("uq_points_entries_expired_lot", "lot_id", unique=True,
+              sqlite_where=text("kind = 'expired'"), postgresql_where=text("kind = 'expired'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    #: Signed.
+    points: Mapped[int] = mapped_column(Integer)
+    #: Lots (earned, bonus, positive adjustments): the day after which what is left expires.
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    #: An expiry entry: the lot it expires.
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("points_entries.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("points_redemptions.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("points_entries.id"), unique=True)
+    #: Bonuses: what earned it ("attendance:12", "referral:345", "birthday:2026-11").
+    bonus_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor = relationship("User", lazy="joined")
+
+
+class Redemption(TokenMixin, db.Model):
+    """Products exchanged for points at the counter; a slip is printed."""
+    __tablename__ = "points_redemptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(30), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    marketer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    points: Mapped[int] = mapped_column(Integer)
+    #: Fen: what the goods cost (units × unit cost).
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    customer = relationship("Customer", lazy="joined")
+    actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
+
+
+# --- The account -----------------------------------------------------------------------------
+
+def lock_account(customer_id):
+    """The customer's account row, locked (made at zero when missing)."""
+    query = select(PointsAccount).where(PointsAccount.customer_id == customer_id) \
+        .with_for_update().execution_options(populate_existing=True)
+    account = db.session.scalar(query)
+    if account is None:
+        try:
+            with db.session.begin_nested():
+                account = PointsAccount(customer_id=customer_id, balance=0, debt=0)
+                db.session.add(account)
+        except IntegrityError:
+            account = db.session.scalar(query)
+    return account
+
+
+def balance_of(customer_id):
+    return db.session.scalar(select(PointsAccount.balance).where(
+        PointsAccount.customer_id == customer_id)) or 0
+
+
+def default_expiry(day):
+    """The end of the following calendar year."""
+    return date(day.year + 1, 12, 31)
+
+
+def _write(account, *, kind, points, actor, now, expires_on=None, **links):
+    entry = PointsEntry(customer_id=account.customer_id, kind=kind, points=points,
+                        expires_on=expires_on, actor_id=actor.id if actor else None, at=now,
+                        **links)
+    db.session.add(entry)
+    account.balance += points
+    if account.balance < 0:
+        raise Conflict(_("The customer has only %(n)s points.", n=account.balance - points),
+                       field="points")
+    return entry
+
+
+def _credit(account, points, *, kind, actor, now, **links):
+    """Add points (a lot), paying the customer's debt first."""
+    paid_debt = min(account.debt, points)
+    account.debt -= paid_debt
+    points -= paid_debt
+    if points <= 0:
+        return None
+    return _write(account, kind=kind, points=points, actor=actor, now=now,
+                  expires_on=default_expiry(local_day(now)), **links)
+
+
+# --- Earning ---------------------------------------------------------------------------------
+
+def multiplier(product):
+    """Percent of the points a product earns: its own, else its category's, else 100."""
+    if product.points_multiplier is not None:
+        return product.points_multiplier
+    if product.category is not None and product.category.points_multiplier is not None:
+        return product.category.points_multiplier
+    return 100
+
+
+def points_for(order, amount):
+    """Points earned by `amount` fen paid on `order`: per yuan (the setting), weighted by the
+    multipliers of what the order's money is for."""
+    if order.total <= 0:
+        return 0
+    weighted = sum(line.amount * multiplier(line.product) for line in order.lines)
+    return amount * get_setting("points.per_yuan") * weighted // (order.total * 100 * 100)
+
+
+def earn_on_payment(order, payment, *, actor, now=None):
+    """Called when money is received: the points it earns (a deposit earns on the deposit)."""
+    points = points_for(order, payment.amount)
+    if points <= 0:
+        return None
+    account = lock_account(order.customer_id)
+    return _credit(account, points, kind="earned", actor=actor, now=now or utcnow(),
+                   order_id=order.id, payment_id=payment.id,
+                   reason=_("Paid %(number)s", number=order.number))
+
+
+def take_back_on_refund(order, payment, *, actor, now=None):
+    """Called when money is refunded: the points that money earned, never more than the order
+    earned net; what the customer no longer has becomes a debt."""
+    now = now or utcnow()
+    wanted = points_for(order, -payment.amount)
+    earned_net = db.session.scalar(select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+        PointsEntry.order_id == order.id, PointsEntry.kind.in_(("earned", "clawback"))))
+    wanted = min(wanted, max(earned_net, 0))
+    if wanted <= 0:
+        return None
+    account = lock_account(order.customer_id)
+    taken = min(wanted, account.balance)
+    account.debt += wanted - taken
+    entry = _write(account, kind="clawback", points=-taken, actor=actor, now=now,
+                   order_id=order.id, payment_id=payment.id,
+                   reason=_("Refund on %(number)s", number=order.number)) if taken else None
+    if wanted > taken:
+        audit(actor, "points.debt", summary=_("%(n)s points owed by customer %(id)s after a "
+                                              "refund", n=wanted - taken, id=order.customer_id),
+              now=now)
+    return entry
+
+
+def bonus(customer, points, *, key, reason, actor=None, now=None):
+    """A bonus (attendance, birthday, referral), once per key."""
+    if points <= 0:
+        return None
+    if db.session.scalar(select(PointsEntry.id).where(PointsEntry.bonus_key == key)):
+        return None
+    account = lock_account(customer.id)
+    try:
+        with db.session.begin_nested():
+            return _credit(account, points, kind="bonus", actor=actor, now=now or utcnow(),
+                           bonus_key=key, reason=reason)
+    except IntegrityError:
+        return None
+
+
+def adjust(customer, points, *, reason, actor, token, now=None):
+    """A manual adjustment by a manager, with a reason; never below zero."""
+    if not actor.has_role("manager"):
+        raise PermissionDenied(_("Only a manager adjusts points."))
+    if token and (prior := PointsEntry.by_token(token)) is not None:
+        return prior
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0 or \
+            abs(points) > MAX_POINTS:
+        raise InvalidInput(_("Enter the points to add or (negative) take away."),
+                           field="points")
+    if not (reason or "").strip():
+        raise InvalidInput(_("Say why the points are adjusted."), field="reason")
+    now = now or utcnow()
+    account = lock_account(customer.id)
+    if points < 0 and -points > account.balance:
+        raise Conflict(_("The customer has only %(n)s points: an adjustment cannot go below "
+                         "zero.", n=account.balance), field="points")
+    entry = _write(account, kind="adjusted", points=points, actor=actor, now=now,
+                   expires_on=default_expiry(local_day(now)) if points > 0 else None,
+                   reason=reason.strip()[:200], token=token or None)
+    audit(actor, "points.adjust", summary=f"{customer.name} {points:+d}: {reason.strip()}",
+          now=now)
+    return entry
+
+
+# --- Redemption ------------------------------------------------------------------------------
+
+def redeem(customer, items, *, warehouse, actor, token, event=None, now=None):
+    """Exchange points for redeemable products at their points price: the balance checked under
+    the account's lock, a redemption-issue stock move each (FEFO, never expired)."""
+    if not actor.has_role("manager", "warehouse", "event_staff", "marketer", "dept_head"):
+        raise PermissionDenied(_("You may not redeem points."))
+    if token and (prior := Redemption.by_token(token)) is not None:
+        return prior
+    items = [(product, quantity) for product, quantity in items if quantity]
+    if not items:
+        raise InvalidInput(_("Choose what the customer takes."), field="items")
+    total = 0
+    for product, quantity in items:
+        inv.check_quantity(quantity)
+        if not product.redeemable or not product.points_price or not product.is_active:
+            raise InvalidInput(_("%(name)s cannot be redeemed with points.", name=product.name),
+                               field="items")
+        total += product.points_price * quantity
+    now = now or utcnow()
+    account = lock_account(customer.id)
+    if total > account.balance:
+        raise Conflict(_("%(name)s has %(n)s points; these come to %(total)s.",
+                         name=customer.name, n=account.balance, total=total), field="items")
+    redemption = Redemption(customer_id=customer.id, warehouse_id=warehouse.id,
+                            event_id=event.id if event else None,
+                            marketer_id=customer.owner_id, points=total, actor_id=actor.id,
+                            at=now, token=token or None)
+    db.session.add(redemption)
+    db.session.flush()
+    redemption.number = f"DH{local_day(now):%Y%m%d}-{redemption.id:05d}"
+    cost = 0
+    for product, quantity in items:
+        moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
+                          reason="redemption_issue", actor=actor, customer=customer, event=event,
+                          document=("points_redemptions", redemption.id),
+                          note=redemption.number, now=now)
+        cost += sum(move.value for move in moves)
+    redemption.cost = cost
+    _write(account, kind="redeemed", points=-total, actor=actor, now=now,
+           redemption_id=redemption.id, reason=redemption.number)
+    db.session.flush()
+    audit(actor, "points.redeem", redemption, summary=f"{customer.name} −{total}", now=now)
+    return redemption
+
+
+def reverse_redemption(redemption, *, reason, actor, now=None):
+    """A manager undoes a redemption: points back, goods back."""
+    if not actor.has_role("manager"):
+        raise PermissionDenied(_("Only a manager reverses a redemption."))
+    if not (reason or "").strip():
+        raise InvalidInput(_("Say why the redemption is reversed."), field="reason")
+    if redemption.reversed_at is not None:
+        raise Conflict(_("This redemption has already been reversed."))
+    now = now or utcnow()
+    account = lock_account(redemption.customer_id)
+    entry = db.session.scalar(select(PointsEntry).where(
+        PointsEntry.redemption_id == redemption.id, PointsEntry.kind == "redeemed"))
+    for move in db.session.scalars(select(inv.StockMove).where(
+            inv.StockMove.document_type == "points_redemptions",
+            inv.StockMove.document_id == redemption.id, inv.StockMove.reverses_id.is_(None))):
+        inv.reverse(move, actor=actor, note=reason, now=now)
+    _write(account, kind="reversed", points=-entry.points, actor=actor, now=now,
+           expires_on=default_expiry(local_day(now)), reverses_id=entry.id,
+           redemption_id=redemption.id, reason=reason.strip()[:200])
+    redemption.reversed_at = now
+    db.session.flush()
+    audit(actor, "points.reverse", redemption, summary=f"{redemption.number}: {reason.strip()}",
+          now=now)
+    return redemption
+
+
+# --- Lots and expiry -------------------------------------------------------------------------
+
+def lots(customer_id):
+    """[(lot entry, left)] of a customer: what is left of each lot after spending oldest first.
+    Reversals of redemptions are lots of their own."""
+    entries = db.session.scalars(select(PointsEntry).where(
+        PointsEntry.customer_id == customer_id).order_by(PointsEntry.at, PointsEntry.id)).all()
+    open_lots = []
+    for entry in entries:
+        if entry.points > 0:
+            open_lots.append([entry, entry.points])
+            continue
+        need = -entry.points
+        if entry.kind == "expired":
+            for lot in open_lots:
+                if lot[0].id == entry.lot_id:
+                    taken = min(need, lot[1])
+                    lot[1] -= taken
+                    need -= taken
+        ordered = sorted(open_lots, key=lambda lot: (lot[0].expires_on or date.max,
+                                                     lot[0].id))
+        for lot in ordered:
+            if not need:
+                break
+            taken = min(need, lot[1])
+            lot[1] -= taken
+            need -= taken
+    return [(lot, left) for lot, left in open_lots if left > 0]
+
+
+def expiring(customer_id, today, within_days=60):
+    """[(date, points)] that will expire within the coming days, soonest first."""
+    from datetime import timedelta
+    soon = {}
+    for lot, left in lots(customer_id):
+        if lot.expires_on and today <= lot.expires_on <= today + timedelta(days=within_days):
+            soon[lot.expires_on] = soon.get(lot.expires_on, 0) + left
+    return sorted(soon.items())
+
+
+def run_expiry(today, *, now=None):
+    """The nightly expiry: what is left of every lot whose date has passed expires, once.
+    Returns the number of expiry entries written (0 on a second run)."""
+    now = now or utcnow()
+    customers = db.session.scalars(
+        select(PointsEntry.customer_id).where(PointsEntry.expires_on < today,
+                                              PointsEntry.points > 0).distinct()).all()
+    written = 0
+    for customer_id in customers:
+        expired_lots = set(db.session.scalars(select(PointsEntry.lot_id).where(
+            PointsEntry.customer_id == customer_id, PointsEntry.kind == "expired")))
+        due = [(lot, left) for lot, left in lots(customer_id)
+               if lot.expires_on and lot.expires_on < today and lot.id not in expired_lots]
+        if not due:
+            continue
+        account = lock_account(customer_id)
+        for lot, left in due:
+            _write(account, kind="expired", points=-left, actor=None, now=now, lot_id=lot.id,
+                   reason=_("Expired %(day)s", day=lot.expires_on))
+            written += 1
+    db.session.flush()
+    return written
+
+
+# --- Referrals -------------------------------------------------------------------------------
+
+def reward_referral(customer, *, trigger, actor=None, now=None):
+    """When a referred customer first attends or first buys (the setting says which), their
+    referrer gets the referral bonus, once."""
+    if get_setting("points.referral_trigger") != trigger or not customer.referrer_id:
+        return None
+    from models.customers import Customer
+    referrer = db.session.get(Customer, customer.referrer_id)
+    if referrer is None:
+        return None
+    return bonus(referrer, get_setting("points.referral_bonus"),
+                 key=f"referral:{customer.id}",
+                 reason=_("Referred %(name)s", name=customer.name), actor=actor, now=now)
+
+
+def referrals_of(customer):
+    """[(referred customer, attended?, bought?)] of a customer."""
+    from models.checkin import CheckIn
+    from models.customers import Customer
+    from models.orders import Order
+    people = db.session.scalars(select(Customer).where(Customer.referrer_id == customer.id)
+                                .order_by(Customer.created_at)).all()
+    return [(person,
+             bool(db.session.scalar(select(CheckIn.id).where(CheckIn.customer_id == person.id)
+                                    .limit(1))),
+             bool(db.session.scalar(select(Order.id).where(Order.customer_id == person.id,
+                                                           Order.status == "open").limit(1))))
+            for person in people]
+
+
+# --- Reads and the ledger check ----------------------------------------------------------------
+
+def history(customer_id, limit=200):
+    return db.session.scalars(select(PointsEntry).where(PointsEntry.customer_id == customer_id)
+                              .order_by(PointsEntry.at.desc(), PointsEntry.id.desc())
+                              .limit(limit)).all()
+
+
+def liability():
+    """Outstanding points over all customers, and their value at the finance setting."""
+    points = db.session.scalar(select(func.coalesce(func.sum(PointsAccount.balance), 0)))
+    holders = db.session.scalar(select(func.count()).select_from(PointsAccount)
+                                .where(PointsAccount.balance > 0))
+    debt = db.session.scalar(select(func.coalesce(func.sum(PointsAccount.debt), 0)))
+    return {"points": points, "holders": holders, "debt": debt,
+            "value": points * get_setting("points.value_fen") // 100}
+
+
+def check_points():
+    problems = []
+    sums = dict(db.session.execute(select(PointsEntry.customer_id, func.sum(PointsEntry.points))
+                                   .group_by(PointsEntry.customer_id)).all())
+    accounts = dict(db.session.execute(select(PointsAccount.customer_id,
+                                              PointsAccount.balance)).all())
+    for customer_id in sorted(set(sums) | set(accounts)):
+        if sums.get(customer_id, 0) != accounts.get(customer_id, 0):
+            problems.append(f"points customer={customer_id}: balance "
+                            f"{accounts.get(customer_id, 0)}, entries sum to "
+                            f"{sums.get(customer_id, 0)}")
+        if accounts.get(customer_id, 0) < 0:
+            problems.append(f"points customer={customer_id}: below zero")
+    return problems
+
+
+define_area("points", _l("Points"))
+define("points.per_yuan", "int", 1, _l("Points per ¥1 paid"), min=0, max=100)
+define("points.attendance_bonus", "int", 0, _l("Bonus points for attending an event"),
+       min=0, max=100000)
+define("points.referral_bonus", "int", 100, _l("Bonus points for a referral"), min=0,
+       max=100000)
+define("points.referral_trigger", "str", "buy", _l("A referral is rewarded when the new "
+                                                    "customer first"),
+       _l("“attend”: first attends an event; “buy”: first buys."), choices=("attend", "buy"))
+define("points.value_fen", "int", 1, _l("Value of one point (fen), for the liability"),
+       min=0, max=10000)
+register_actions({"points.adjust": _l("Adjusted points"), "points.redeem": _l("Redeemed points"),
+                  "points.reverse": _l("Reversed a redemption"),
+                  "points.debt": _l("Points owed after a refund")})
+register_targets({"points_redemptions": _l("Redemption")})
+
+
+@register_provider
+def _points_items(customer, limit):
+    return [TimelineItem(at=e.at, kind=f"points.{e.kind}",
+                         title=_("%(kind)s %(points)+d points", kind=KINDS[e.kind],
+                                 points=e.points),
+                         detail=e.reason, actor=e.actor.display_name if e.actor else "")
+            for e in history(customer.id, limit)]
+
+
+def _register_check():
+    from models.ledgers import register_check
+    register_check("points")(check_points)
+
+
+_register_check()
