@@ -1,0 +1,231 @@
+"""Points: earned on money, taken back on refunds (a debt, never below zero), bonuses once,
+adjustments, redemptions and their reversal, FIFO expiry once, referrals; under random
+sequences and under two concurrent redemptions."""
+import threading
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlalchemy import func, select
+
+from extensions import db as _db
+from models import checkin as ci, events as ev, inventory as inv, orders as o, points as pt
+from models.accounts import User
+from models.base import Conflict, InvalidInput, PermissionDenied, begin_write, new_token, utcnow
+from models.customers import Customer
+from models.ledgers import check_ledgers
+from models.settings import update_settings
+from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
+                             make_user, make_warehouse)
+
+
+@pytest.fixture
+def shop(db):
+    warehouse = make_warehouse("总仓")
+    marketer, finance, manager = make_user(["marketer"]), make_user(["finance"]), \
+        make_user(["manager"])
+    customer = make_customer(marketer, name="王大爷")
+    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=10000)
+    cup = make_stocked_product(warehouse, 10, name="保温杯", is_gift=True, for_sale=False,
+                               redeemable=True, points_price=300, standard_cost=1500)
+    return warehouse, marketer, finance, manager, customer, product, cup
+
+
+def pay(order, amount, actor):
+    return o.receive_payment(order, amount=amount, method="cash", actor=actor,
+                             token=new_token())
+
+
+def clean():
+    return all(problems == [] for problems in check_ledgers().values())
+
+
+def test_money_received_earns_points_weighted_by_multipliers(db, shop):
+    warehouse, marketer, finance, manager, customer, product, cup = shop
+    free = make_stocked_product(warehouse, 5, name="体验装", sale_price=10000,
+                                points_multiplier=0)
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 1},
+                              {"product": free, "quantity": 1}])  # ¥200, half earns nothing
+    pay(order, 5000, finance)  # a deposit earns on the deposit: ¥50 × ½
+    assert pt.balance_of(customer.id) == 25
+    pay(order, 15000, finance)
+    assert pt.balance_of(customer.id) == 100
+    assert clean()
+
+
+def test_a_refund_takes_points_back_and_a_shortfall_is_a_debt(db, shop):
+    warehouse, marketer, finance, manager, customer, product, cup = shop
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 10}])  # ¥1,000
+    pay(order, 100000, finance)
+    assert pt.balance_of(customer.id) == 1000
+    pt.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
+    assert pt.balance_of(customer.id) == 100
+    o.refund(order, amount=50000, method="cash", reason="退货", actor=finance, approver=manager,
+             token=new_token())
+    account = _db.session.get(pt.PointsAccount, customer.id)
+    assert (account.balance, account.debt) == (0, 400)  # never negative: 400 owed
+    other = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 5}])
+    pay(other, 50000, finance)  # 500 earned: the debt first
+    assert (account.balance, account.debt) == (100, 0)
+    assert clean()
+
+
+def test_redemption_checks_the_balance_and_stock_and_is_reversed_by_a_manager(db, shop):
+    warehouse, marketer, finance, manager, customer, product, cup = shop
+    pt.adjust(customer, 700, reason="老顾客回馈", actor=manager, token=new_token())
+    with pytest.raises(Conflict, match="只有 700 积分"):
+        pt.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
+    with pytest.raises(InvalidInput, match="不能用积分兑换"):
+        pt.redeem(customer, [(product, 1)], warehouse=warehouse, actor=manager,
+                  token=new_token())
+    token = new_token()
+    redemption = pt.redeem(customer, [(cup, 2)], warehouse=warehouse, actor=manager,
+                           token=token)
+    assert pt.redeem(customer, [(cup, 2)], warehouse=warehouse, actor=manager,
+                     token=token) is redemption
+    assert (redemption.points, redemption.cost, pt.balance_of(customer.id)) == (600, 3000, 100)
+    assert inv.quantity_in(inv.location_of(warehouse), cup) == 8
+    with pytest.raises(PermissionDenied):
+        pt.reverse_redemption(redemption, reason="拿错", actor=marketer)
+    pt.reverse_redemption(redemption, reason="拿错", actor=manager)
+    assert pt.balance_of(customer.id) == 700
+    assert inv.quantity_in(inv.location_of(warehouse), cup) == 10
+    with pytest.raises(Conflict, match="已经撤销"):
+        pt.reverse_redemption(redemption, reason="再来", actor=manager)
+    assert clean()
+
+
+def test_adjustments_need_a_manager_a_reason_and_stay_above_zero(db, shop):
+    *_r, manager, customer, product, cup = shop
+    with pytest.raises(PermissionDenied):
+        pt.adjust(customer, 10, reason="x", actor=make_user(["marketer"]), token=new_token())
+    with pytest.raises(InvalidInput, match="原因"):
+        pt.adjust(customer, 10, reason=" ", actor=manager, token=new_token())
+    with pytest.raises(Conflict, match="不能小于零"):
+        pt.adjust(customer, -1, reason="扣", actor=manager, token=new_token())
+
+
+def test_expiry_takes_only_what_is_left_oldest_first_and_runs_once(db, shop):
+    *_r, manager, customer, product, cup = shop
+    now = utcnow()
+    old = pt.adjust(customer, 500, reason="去年", actor=manager, token=new_token(),
+                    now=now - timedelta(days=800))
+    new = pt.adjust(customer, 300, reason="今年", actor=manager, token=new_token())
+    assert old.expires_on < date.today() < new.expires_on
+    pt.redeem(customer, [(cup, 1)], warehouse=shop[0], actor=manager, token=new_token())
+    # 300 spent from the oldest lot: 200 of it is left to expire, the new lot is untouched.
+    assert pt.run_expiry(date.today()) == 1
+    assert pt.run_expiry(date.today()) == 0
+    assert pt.balance_of(customer.id) == 300
+    assert [left for _lot, left in pt.lots(customer.id)] == [300]
+    soon = pt.expiring(customer.id, new.expires_on - timedelta(days=10))
+    assert soon == [(new.expires_on, 300)]
+    assert clean()
+
+
+def test_attendance_and_referral_bonuses_once(db, shop):
+    warehouse, marketer, finance, manager, customer, product, cup = shop
+    admin = make_user(["admin"])
+    update_settings({"points.attendance_bonus": 50, "points.referral_trigger": "attend",
+                     "points.referral_bonus": 200}, actor=admin)
+    friend = make_customer(marketer, name="李阿姨", referrer_id=customer.id)
+    event = make_event(manager)
+    staff = make_user(["event_staff"])
+    ci.check_in(event, ev.invite(event, friend, actor=marketer), actor=staff, token=new_token())
+    assert pt.balance_of(friend.id) == 50
+    assert pt.balance_of(customer.id) == 200
+    assert pt.reward_referral(friend, trigger="attend") is None  # once
+    [(person, attended, bought)] = pt.referrals_of(customer)
+    assert (person.id, attended, bought) == (friend.id, True, False)
+
+
+steps = st.lists(st.one_of(
+    st.tuples(st.just("pay"), st.integers(1, 50000)),
+    st.tuples(st.just("refund"), st.integers(1, 50000)),
+    st.tuples(st.just("redeem"), st.integers(1, 3)),
+    st.tuples(st.just("expire"), st.integers(0, 800)),
+    st.tuples(st.just("reverse"), st.integers(0, 10)),
+), min_size=1, max_size=15)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=steps)
+def test_random_points_keep_every_rule(db, sequence):
+    warehouse = make_warehouse()
+    finance, manager = make_user(["finance"]), make_user(["manager"])
+    customer = make_customer()
+    product = make_stocked_product(warehouse, 20, sale_price=30000)
+    cup = make_stocked_product(warehouse, 30, is_gift=True, for_sale=False, redeemable=True,
+                               points_price=100)
+    order = make_order(customer, warehouse=warehouse, actor=customer.owner,
+                       lines=[{"product": product, "quantity": 5}])
+    redemptions = []
+    for step in sequence:
+        try:
+            if step[0] == "pay":
+                pay(order, step[1], finance)
+            elif step[0] == "refund":
+                o.refund(order, amount=step[1], method="cash", reason="退", actor=finance,
+                         approver=manager, token=new_token())
+            elif step[0] == "redeem":
+                redemptions.append(pt.redeem(customer, [(cup, step[1])], warehouse=warehouse,
+                                             actor=manager, token=new_token()))
+            elif step[0] == "expire":
+                pt.run_expiry(date.today() + timedelta(days=step[1]))
+            elif redemptions:
+                pt.reverse_redemption(redemptions[step[1] % len(redemptions)], reason="错",
+                                      actor=manager)
+        except (Conflict, InvalidInput):
+            pass
+        balance = pt.balance_of(customer.id)
+        assert balance >= 0
+        assert balance == sum(left for _lot, left in pt.lots(customer.id))
+    assert clean()
+
+
+def test_two_redemptions_at_once_beyond_the_balance_leave_one(app, committed_db):
+    warehouse = make_warehouse()
+    manager = make_user(["manager"])
+    clerks = [make_user(["warehouse"]) for _ in range(2)]
+    customer = make_customer()
+    cup = make_stocked_product(warehouse, 10, is_gift=True, for_sale=False, redeemable=True,
+                               points_price=300)
+    pt.adjust(customer, 500, reason="开户", actor=manager, token=new_token())
+    _db.session.commit()
+    ids = (customer.id, cup.id, warehouse.id, [c.id for c in clerks])
+    done, refused, errors = [], [], []
+    barrier = threading.Barrier(2)
+
+    def tablet(clerk_id):
+        with app.app_context():
+            try:
+                barrier.wait()
+                begin_write()
+                pt.redeem(_db.session.get(Customer, ids[0]),
+                          [(_db.session.get(inv.Product, ids[1]), 1)],
+                          warehouse=_db.session.get(inv.Warehouse, ids[2]),
+                          actor=_db.session.get(User, clerk_id), token=new_token())
+                _db.session.commit()
+                done.append(clerk_id)
+            except Conflict:
+                _db.session.rollback()
+                refused.append(clerk_id)
+            except Exception as exc:  # collected and asserted on below
+                errors.append(exc)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=tablet, args=(i,)) for i in ids[3]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and (len(done), len(refused)) == (1, 1)
+    _db.session.rollback()
+    assert _db.session.scalar(select(func.count(pt.Redemption.id))) == 1
+    assert pt.balance_of(ids[0]) == 200
+    assert clean()
