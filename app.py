@@ -104,6 +104,7 @@ def register_blueprints(app):
     from blueprints.inventory.routes import bp as inventory_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.orders.routes import bp as orders_bp
+    from blueprints.points.routes import bp as points_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -115,6 +116,7 @@ def register_blueprints(app):
     app.register_blueprint(orders_bp)
     app.register_blueprint(gifts_bp)
     app.register_blueprint(custody_bp)
+    app.register_blueprint(points_bp)
 
 
 def register_commands(app):
@@ -177,7 +179,7 @@ def register_errorhandlers(app):
 def register_jinja(app):
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
-    from models import custody, events, gifts, inventory, orders
+    from models import custody, events, gifts, inventory, orders, points
     from models.base import new_token
     from models.accounts import ROLES
     from models.settings import get_setting
@@ -205,7 +207,8 @@ def register_jinja(app):
                                  AGEING=orders.AGEING,
                                  RETURN_DISPOSITIONS=orders.RETURN_DISPOSITIONS,
                                  RULE_KINDS=gifts.RULE_KINDS, GIFT_KINDS=gifts.ISSUE_KINDS,
-                                 new_token=new_token, CUSTODY_KINDS=custody.ENTRY_KINDS)
+                                 new_token=new_token, CUSTODY_KINDS=custody.ENTRY_KINDS,
+                                 POINTS_KINDS=points.KINDS)
 
 
 def register_hooks(app):

@@ -8,9 +8,9 @@ two years in bulk: receipts from the supplier, transfers out of MAIN, sale and g
 customers taken first expiry first (expired batches skipped), scrap and count differences. The
 balances (stock_quants) are summed while the moves are made, and check_ledgers() proves them.
 Then measures in-process (p95, ms): stock on hand for the busiest warehouse
-(`inventory.stock_on_hand`, a fresh session each time) and an issue of 1-3 units of a product
-in stock there (BEGIN IMMEDIATE, load, `inventory.issue`, commit). Ends with one JSON line of
-the figures.
+(`inventory.stock_on_hand`, a fresh session each time; then its page from the test client, as
+the clerk gets it) and an issue of 1-3 units of a product in stock there (BEGIN IMMEDIATE, load,
+`inventory.issue`, commit). Ends with one JSON line of the figures.
 """
 import argparse
 import bisect
@@ -26,11 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
+from customers import signed_in_client  # noqa: E402  (bench/customers.py)
 from extensions import db  # noqa: E402
 from models import accounts, inventory as inv  # noqa: E402
 from models.base import begin_write, end_reads, utcnow  # noqa: E402
@@ -198,9 +200,12 @@ def build_moves(n_moves, clerk, warehouses, products, batches, rng):
             else:
                 ledger.move(product_id, stage, outside["adjustment"], here, rng.randint(1, 3),
                             kind, at)
-        if kind == "receipt" or not taken:  # nothing there to take: goods come in instead
+        if kind == "receipt":
             target = stock[bisect.bisect(receipt_to, rng.random())]
             ledger.move(product_id, stage, outside["supplier"], target, rng.randint(10, 60),
+                        "receipt", at)
+        elif not taken:  # nothing there to take: a small receipt there instead
+            ledger.move(product_id, stage, outside["supplier"], here, rng.randint(5, 25),
                         "receipt", at)
     ledger.flush()
     insert_chunks(inv.StockQuant.__table__,
@@ -236,6 +241,18 @@ def measure_stock_on_hand(app, warehouse_id, samples=30):
             timings.append((time.perf_counter() - started) * 1000)
         db.session.rollback()
     return p95(timings[1:]), len(rows)
+
+
+def measure_page(app, warehouse_id, samples=30):
+    """The stock-on-hand page of the warehouse as the clerk gets it from the test client."""
+    client = signed_in_client(app, "stock")
+    timings = []
+    for _sample in range(samples + 1):
+        started = time.perf_counter()
+        response = client.get("/inventory/", query_string={"warehouse": warehouse_id})
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    return p95(timings[1:]), round(len(response.data) / 1e6, 1)
 
 
 def measure_issues(app, warehouse_id, samples=200, seed=5):
@@ -298,13 +315,15 @@ def main():
         warehouse_id = busiest_warehouse()
         db.session.rollback()
     on_hand_p95, on_hand_rows = measure_stock_on_hand(app, warehouse_id)
+    page_p95, page_mb = measure_page(app, warehouse_id)
     issue_p95, issue_moves = measure_issues(app, warehouse_id, args.issues)
     with app.app_context():
         problems = check_ledgers()  # the measured issues kept the books right too
         assert not any(problems.values()), {k: v[:5] for k, v in problems.items()}
     print(json.dumps({"moves": n_moves, "quants": n_quants, "build_s": build_s,
                       "check_ledgers_s": check_ledgers_s, "stock_on_hand_rows": on_hand_rows,
-                      "stock_on_hand_p95_ms": on_hand_p95, "issues": args.issues,
+                      "stock_on_hand_p95_ms": on_hand_p95, "stock_on_hand_page_p95_ms": page_p95,
+                      "stock_on_hand_page_mb": page_mb, "issues": args.issues,
                       "issue_moves": issue_moves, "issue_p95_ms": issue_p95}))
 
 

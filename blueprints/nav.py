@@ -31,6 +31,7 @@ NAV = [
     NavItem("events.index", _l("Events"), _l("Plan sessions, invite, print cards")),
     NavItem("checkin.index", _l("Check-in"), _l("The door: scan, check in, seat")),
     NavItem("orders.index", _l("Orders"), _l("Deals, payments, arrears, the daily close")),
+    NavItem("points.index", _l("Points"), _l("Redeem points, balances, the liability")),
     NavItem("custody.index", _l("Custody"), _l("Goods held for customers: hand over, slips")),
     NavItem("gifts.index", _l("Gifts"), _l("Gift rules, who got what, what it cost")),
     NavItem("inventory.index", _l("Stock"),

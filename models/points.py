@@ -347,8 +347,9 @@ def lots(customer_id):
     return [(lot, left) for lot, left in open_lots if left > 0]
 
 
-def expiring(customer_id, today, within_days=60):
-    """[(date, points)] that will expire within the coming days, soonest first."""
+def expiring(customer_id, today, within_days=800):
+    """[(date, points)] that will expire within the coming days (by default: all that can,
+    since points last until the end of the following year), soonest first."""
     from datetime import timedelta
     soon = {}
     for lot, left in lots(customer_id):

@@ -12,8 +12,8 @@ from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, Fil
 from blueprints.events.forms import InviteForm
 from blueprints.forms import BaseForm, error_text, paginate, run_operation
 from extensions import db
-from formatting import national_phone
-from models import custody, customer_import as imports, customers as c, orders
+from formatting import local_day, national_phone
+from models import custody, customer_import as imports, customers as c, orders, points
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
@@ -108,6 +108,8 @@ def _customer_page(customer, contact_form, status=200):
                            orders=orders.orders_of_customer(customer),
                            customer_due=orders.customer_due(customer),
                            held=custody.holdings(customer),
+                           points_balance=points.balance_of(customer.id),
+                           points_expiring=points.expiring(customer.id, local_day(utcnow())),
                            **_page_flags(customer)), status
 
 

@@ -112,6 +112,15 @@ def clean_customer_data(data, *, today, own_id=None, actor=None):
                 visible_customers(actor).with_only_columns(Customer.id)
                 .where(Customer.id == referrer.id))):
             raise InvalidInput(_("The referrer does not exist."), field="referrer_id")
+        if own_id is not None:  # A refers B refers A: walk up the referrer's chain
+            seen, up = set(), referrer
+            while up is not None and up.referrer_id and up.id not in seen:
+                seen.add(up.id)
+                if up.referrer_id == own_id:
+                    raise InvalidInput(_("%(name)s was referred (directly or through others) "
+                                         "by this customer: referrals cannot go in a circle.",
+                                         name=referrer.name), field="referrer_id")
+                up = db.session.get(Customer, up.referrer_id)
     values["referrer_id"] = data.referrer_id or None
     if data.anniversary and data.anniversary > today:
         raise InvalidInput(_("The anniversary cannot be in the future."), field="anniversary")

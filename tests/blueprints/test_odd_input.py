@@ -120,3 +120,26 @@ def test_odd_values_in_orders_never_500(db, client, login, value):
     for path, data in posts:
         response = client.post(path, data=data)
         assert response.status_code < 500, (path, value)
+
+
+@pytest.mark.parametrize("value", ODD)
+def test_odd_values_in_points_and_custody_never_500(db, client, login, value):
+    from models.base import new_token
+    me = login(make_user(["manager", "warehouse"]))
+    customer = make_customer(make_user(["marketer"]))
+    for path in ["/points/", "/custody/", "/custody/report", "/custody/expiring"]:
+        for key in ("q", "department_id", "page"):
+            response = client.get(path, query_string={key: value})
+            assert response.status_code < 500, (path, key, value)
+    posts = [(f"/points/customers/{customer.id}/redeem", {"token": value, "warehouse_id": value,
+                                                          "product-1": value, "product-x": value}),
+             (f"/points/customers/{customer.id}/adjust", {"token": new_token(), "points": value,
+                                                          "reason": value}),
+             (f"/custody/customers/{customer.id}/pickups", {"token": value, "line-1": value,
+                                                           "event_id": value,
+                                                           "collected_by": value,
+                                                           "release_reason": value})]
+    for path, data in posts:
+        response = client.post(path, data=data)
+        assert response.status_code < 500, (path, value)
+    assert me.id

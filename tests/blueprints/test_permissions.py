@@ -18,6 +18,7 @@ ORDER_VIEW = SELLERS | {"finance"}
 GIFT_VIEW = {"admin", "manager", "dept_head", "warehouse", "finance"}
 CUSTODY_VIEW = {"admin", "manager", "warehouse", "finance", "dept_head", "marketer",
                 "event_staff"}
+POINTS_REDEEM = {"manager", "warehouse", "event_staff", "marketer", "dept_head"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
@@ -92,6 +93,14 @@ MATRIX = {
     "orders.packages": ORDER_VIEW,
     "orders.new_package": {"manager"},
     "orders.edit_package": {"manager"},
+    "points.index": POINTS_REDEEM,
+    "points.customer": CUSTODY_VIEW,
+    "points.redeem": POINTS_REDEEM,
+    "points.adjust": {"manager"},
+    "points.redemption": CUSTODY_VIEW,
+    "points.slip": CUSTODY_VIEW,
+    "points.reverse": {"manager"},
+    "points.liability": {"finance", "manager"},
     "custody.index": CUSTODY_VIEW,
     "custody.customer": CUSTODY_VIEW,
     "custody.pick_up": {"warehouse", "manager", "event_staff"},
@@ -145,7 +154,7 @@ def routes(app):
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
-              "pickup_id": "1", "entry_id": "1"}
+              "pickup_id": "1", "entry_id": "1", "redemption_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -282,3 +282,15 @@ def test_customers_follow_a_marketer_who_changes_department(db):
 def test_only_mainland_mobiles(db):
     with pytest.raises(InvalidInput, match="不是有效的手机号"):
         make_customer(name="外国号", phone="+1 202 555 0100")
+
+
+def test_referrals_cannot_go_in_a_circle(db):
+    owner = make_user(["marketer"])
+    a = make_customer(owner, name="甲")
+    b = make_customer(owner, name="乙", referrer_id=a.id)
+    c_ = make_customer(owner, name="丙", referrer_id=b.id)
+    for referrer in (b, c_):
+        with pytest.raises(InvalidInput, match="不能循环"):
+            c.update_customer(a, c.CustomerData(name="甲", phone=a.phone_national,
+                                                referrer_id=referrer.id), actor=owner)
+    assert a.referrer_id is None

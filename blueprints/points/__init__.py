@@ -1,0 +1,1 @@
+"""Points: a customer's points, redemption at the counter, slips, the liability."""

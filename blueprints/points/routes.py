@@ -1,0 +1,160 @@
+"""Points at the counter: a customer's points (balance, what expires soon, history, referrals),
+redemption on a tablet with a printed slip, a manager's adjustment and reversal, the points
+liability for finance."""
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.access import role_required
+from blueprints.forms import BaseForm
+from extensions import db
+from formatting import local_day
+from models import custody as cu, customers as c, inventory as inv, points as pt
+from models.base import NotFound, OperationError, new_token, utcnow
+from reports import points_slip
+
+bp = Blueprint("points", __name__, url_prefix="/points")
+
+VIEW = ("admin", "manager", "dept_head", "marketer", "warehouse", "event_staff", "finance")
+REDEEM = ("manager", "warehouse", "event_staff", "marketer", "dept_head")
+
+
+def _customer(customer_id):
+    return cu.get_holder_or_404(customer_id, current_user)
+
+
+@bp.get("/")
+@role_required(*REDEEM)
+def index():
+    text = request.args.get("q", "").strip()[:40]
+    found = []
+    if text and (clause := c.search_clause(text)) is not None:
+        found = db.session.scalars(cu.custody_customers(current_user).where(clause)
+                                   .order_by(c.Customer.name_pinyin).limit(20)).all()
+    balances = {person.id: pt.balance_of(person.id) for person in found}
+    template = "points/_found.html" if request.headers.get("HX-Request") else "points/index.html"
+    return render_template(template, found=found, balances=balances, text=text)
+
+
+@bp.get("/customers/<int:customer_id>")
+@role_required(*VIEW)
+def customer(customer_id):
+    person = _customer(customer_id)
+    return _customer_page(person)
+
+
+def _customer_page(person, status=200, error=None):
+    today = local_day(utcnow())
+    account = db.session.get(pt.PointsAccount, person.id)
+    redeemable = db.session.scalars(inv.find_products(flag="redeemable")).all()
+    return render_template(
+        "points/customer.html", customer=person, balance=account.balance if account else 0,
+        debt=account.debt if account else 0, expiring=pt.expiring(person.id, today),
+        history=pt.history(person.id), referrals=pt.referrals_of(person), form=BaseForm(),
+        token=new_token(), redeemable=redeemable, error=error,
+        stock={p.id: sum(inv.quantity_in(inv.location_of(w), p) for w in inv.warehouses())
+               for p in redeemable}, warehouses=inv.warehouses()), status
+
+
+@bp.post("/customers/<int:customer_id>/redeem")
+@role_required(*REDEEM)
+def redeem(customer_id):
+    person = _customer(customer_id)
+    if not BaseForm().validate_on_submit():
+        return _customer_page(person, 400, _("The form has expired. Reload the page."))
+    items = []
+    for key, raw in request.form.items():
+        if key.startswith("product-") and key[8:].isdecimal() and len(key) < 20 and raw.strip():
+            if not raw.strip().isdecimal() or len(raw.strip()) > 5:
+                return _customer_page(person, 422, _("Quantities are whole numbers."))
+            product = db.session.get(inv.Product, int(key[8:]))
+            if product is None:
+                raise NotFound(_("No such product."))
+            items.append((product, int(raw.strip())))
+    raw_warehouse = request.form.get("warehouse_id", "")
+    warehouse = db.session.get(inv.Warehouse, int(raw_warehouse)) \
+        if raw_warehouse.isdecimal() and len(raw_warehouse) < 10 else None
+    if warehouse is None:
+        return _customer_page(person, 422, _("Choose a warehouse."))
+    try:
+        redemption = pt.redeem(person, items, warehouse=warehouse, actor=current_user,
+                               token=request.form.get("token", ""))
+    except OperationError as exc:
+        db.session.rollback()
+        return _customer_page(person, exc.status, exc.message)
+    db.session.commit()
+    flash(_("Redeemed %(n)s points: slip %(number)s.", n=redemption.points,
+            number=redemption.number), "success")
+    return redirect(url_for("points.redemption", redemption_id=redemption.id))
+
+
+@bp.post("/customers/<int:customer_id>/adjust")
+@role_required("manager")
+def adjust(customer_id):
+    person = _customer(customer_id)
+    raw = request.form.get("points", "").strip()
+    number = raw[1:] if raw.startswith("-") else raw
+    if not BaseForm().validate_on_submit() or not number.isdecimal() or len(number) > 8:
+        return _customer_page(person, 422, _("Enter the points to add or (negative) take "
+                                             "away."))
+    try:
+        pt.adjust(person, int(raw), reason=request.form.get("reason", "")[:200],
+                  actor=current_user, token=request.form.get("token", ""))
+    except OperationError as exc:
+        db.session.rollback()
+        return _customer_page(person, exc.status, exc.message)
+    db.session.commit()
+    flash(_("Points adjusted."), "success")
+    return redirect(url_for("points.customer", customer_id=person.id))
+
+
+def _redemption_or_404(redemption_id):
+    record = db.session.get(pt.Redemption, redemption_id) if redemption_id < 2**31 else None
+    if record is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    _customer(record.customer_id)
+    return record
+
+
+@bp.get("/redemptions/<int:redemption_id>")
+@role_required(*VIEW)
+def redemption(redemption_id):
+    record = _redemption_or_404(redemption_id)
+    moves = db.session.scalars(select(inv.StockMove).where(
+        inv.StockMove.document_type == "points_redemptions",
+        inv.StockMove.document_id == record.id).order_by(inv.StockMove.id)).all()
+    return render_template("points/redemption.html", redemption=record, moves=moves,
+                           balance=pt.balance_of(record.customer_id), form=BaseForm())
+
+
+@bp.get("/redemptions/<int:redemption_id>/slip.pdf")
+@role_required(*VIEW)
+def slip(redemption_id):
+    record = _redemption_or_404(redemption_id)
+    pdf = points_slip.build(points_slip.gather(record, printed_by=current_user.display_name))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{record.number}.pdf"'})
+
+
+@bp.post("/redemptions/<int:redemption_id>/reverse")
+@role_required("manager")
+def reverse(redemption_id):
+    record = _redemption_or_404(redemption_id)
+    if BaseForm().validate_on_submit():
+        try:
+            pt.reverse_redemption(record, reason=request.form.get("reason", "")[:200],
+                                  actor=current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Redemption reversed: points and goods are back."), "success")
+    return redirect(url_for("points.redemption", redemption_id=record.id))
+
+
+@bp.get("/liability")
+@role_required("finance", "manager")
+def liability():
+    return render_template("points/liability.html", figures=pt.liability())

@@ -1,0 +1,71 @@
+"""Points over HTTP: the customer's points, redemption with a slip, adjustment, reversal,
+the liability; bad input."""
+import io
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from models import inventory as inv, points as pt
+from models.base import new_token
+from tests.conftest import page_text
+from tests.factories import make_customer, make_stocked_product, make_user, make_warehouse
+
+
+@pytest.fixture
+def counter(db):
+    warehouse = make_warehouse("总仓")
+    manager = make_user(["manager"], display_name="李总")
+    customer = make_customer(make_user(["marketer"]), name="王大爷", phone="13812347777")
+    cup = make_stocked_product(warehouse, 5, name="保温杯", is_gift=True, for_sale=False,
+                               redeemable=True, points_price=300)
+    pt.adjust(customer, 1000, reason="开户礼", actor=manager, token=new_token())
+    db.session.flush()
+    return warehouse, manager, customer, cup
+
+
+def test_redeem_print_and_reverse(client, login, counter, db):
+    warehouse, manager, customer, cup = counter
+    login(manager)
+    found = client.get("/points/", query_string={"q": "7777"}, headers={"HX-Request": "true"})
+    assert "王大爷" in page_text(found) and "1000 积分" in page_text(found)
+    too_many = client.post(f"/points/customers/{customer.id}/redeem", data={
+        "token": new_token(), "warehouse_id": warehouse.id, f"product-{cup.id}": "4"})
+    assert too_many.status_code == 409 and "只有 1000 积分" in page_text(too_many)
+    response = client.post(f"/points/customers/{customer.id}/redeem", data={
+        "token": new_token(), "warehouse_id": warehouse.id, f"product-{cup.id}": "2"})
+    assert response.status_code == 302
+    assert "剩余积分： 400" in page_text(client.get(response.location))
+    redemption = db.session.scalar(select(pt.Redemption))
+    slip = client.get(f"/points/redemptions/{redemption.id}/slip.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(slip.data)).pages)
+    assert "积分兑换单" in text and "保温杯" in text and "600" in text
+    client.post(f"/points/redemptions/{redemption.id}/reverse", data={"reason": "拿错了"})
+    assert pt.balance_of(customer.id) == 1000
+    assert inv.quantity_in(inv.location_of(warehouse), cup) == 5
+
+
+def test_adjustments_and_bad_input(client, login, counter, db):
+    warehouse, manager, customer, cup = counter
+    login(manager)
+    bad = client.post(f"/points/customers/{customer.id}/adjust",
+                      data={"token": new_token(), "points": "abc", "reason": "x"})
+    assert bad.status_code == 422
+    no_reason = client.post(f"/points/customers/{customer.id}/adjust",
+                            data={"token": new_token(), "points": "50", "reason": ""})
+    assert no_reason.status_code == 422 and "原因" in page_text(no_reason)
+    below = client.post(f"/points/customers/{customer.id}/adjust",
+                        data={"token": new_token(), "points": "-2000", "reason": "扣"})
+    assert below.status_code == 409 and "不能小于零" in page_text(below)
+    client.post(f"/points/customers/{customer.id}/adjust",
+                data={"token": new_token(), "points": "-100", "reason": "更正"})
+    assert pt.balance_of(customer.id) == 900
+    page = page_text(client.get(f"/points/customers/{customer.id}"))
+    assert "900" in page and "更正" in page
+    assert "未兑积分" in page_text(client.get("/points/liability"))
+
+
+def test_a_marketer_redeems_only_for_own_customers(client, login, counter, db):
+    warehouse, manager, customer, cup = counter
+    login(make_user(["marketer"]))
+    assert client.get(f"/points/customers/{customer.id}").status_code == 404
