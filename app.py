@@ -105,6 +105,7 @@ def register_blueprints(app):
     from blueprints.main.routes import bp as main_bp
     from blueprints.orders.routes import bp as orders_bp
     from blueprints.points.routes import bp as points_bp
+    from blueprints.tasks.routes import bp as tasks_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -117,17 +118,18 @@ def register_blueprints(app):
     app.register_blueprint(gifts_bp)
     app.register_blueprint(custody_bp)
     app.register_blueprint(points_bp)
+    app.register_blueprint(tasks_bp)
 
 
 def register_commands(app):
     from blueprints.admin.commands import (check_ledgers_command, create_admin_command,
                                            demo_data_command)
-    from jobs import run_job_command, scheduler_command
+    from jobs import jobs_cli, scheduler_command
 
     app.cli.add_command(demo_data_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(check_ledgers_command)
-    app.cli.add_command(run_job_command)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(scheduler_command)
 
 

@@ -1,114 +1,212 @@
-"""Scheduled jobs: the declared table, run_job(), and the `scheduler` / `run-job` CLI commands.
+"""Scheduled jobs: the declared list, run_job(), catch-up, and the `jobs` / `scheduler` commands.
 
-Each job is a plain function ``job(now) -> int`` (rows written) that calls operations in models/.
-run_job() gives it an app context and a write transaction, commits once, logs, and re-raises on
-failure. The scheduler is its own process (`flask --app app scheduler`), never inside web
-workers; jobs must be idempotent (unique keys on what they write) so a re-run writes nothing
-twice. The areas that need jobs (callbacks, birthdays, pool reclaim) add them to JOBS.
+Each job is a plain function ``job(day, now) -> int`` (rows written) that calls operations in
+models/. run_job() gives it an app context and one write transaction, commits once, and logs the
+run (job, date, started, finished, rows, error) in job_runs, which admins see. The scheduler is
+its own process (`flask --app app scheduler`), never inside web workers: once a day, at an hour
+set in the settings (company time zone), it runs every job for every day since the last
+successful run — so a missed day is caught up on the next start. Jobs are idempotent (unique keys
+on what they write): a re-run, a second scheduler or a catch-up writes nothing twice.
 """
 import logging
 import time as clock
+import traceback
 from dataclasses import dataclass
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
 
 from extensions import db
+from formatting import company_zone, local_day
+from models import tasks
 from models.base import begin_write, utcnow
+from models.settings import get_setting
 
 logger = logging.getLogger(__name__)
+
+#: The longest stretch of missed days a catch-up fills in.
+MAX_CATCH_UP_DAYS = 31
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
     func: object
-    #: Local time of day (company time zone) at which the scheduler runs it.
-    at: time
-    description: str = ""
+    description: object = ""
 
 
-#: name → Job. Filled by the areas that schedule work.
+#: name → Job, in the order the nightly run takes them.
 JOBS = {}
 
 
-def register_job(name, func, at, description=""):
-    """Declare a daily job."""
-    JOBS[name] = Job(name, func, at, description)
+def register_job(name, func, description=""):
+    """Declare a nightly job."""
+    JOBS[name] = Job(name, func, description)
 
 
-def run_job(app, name, now=None):
-    """Run one job in its own app context and transaction; return rows written."""
+def moment_of(day):
+    """The `now` a run for `day` sees: the present for today, else the end of that day."""
+    today = local_day(utcnow())
+    if day >= today:
+        return utcnow()
+    return datetime.combine(day, time(23, 59), tzinfo=company_zone()).astimezone(
+        utcnow().tzinfo)
+
+
+def run_job(app, name, day=None, *, trigger="cli"):
+    """Run one job for a day in its own app context and transaction; log the run; return rows
+    written. A failure writes nothing but its log line, and is re-raised."""
     job = JOBS[name]
-    now = now or utcnow()
     with app.app_context():
-        started = clock.monotonic()
+        day = day or local_day(utcnow())
+        started, clock_started = utcnow(), clock.monotonic()
         try:
             begin_write()
-            written = job.func(now)
+            written = job.func(day, moment_of(day))
+            db.session.add(tasks.JobRun(job=name, run_date=day, trigger=trigger,
+                                        started_at=started, finished_at=utcnow(),
+                                        rows=written, status="ok"))
             db.session.commit()
-        except Exception:
+        except Exception as error:
             db.session.rollback()
-            logger.exception("Job %s failed (now=%s)", name, now.isoformat())
+            logger.exception("Job %s failed for %s", name, day.isoformat())
+            begin_write()
+            db.session.add(tasks.JobRun(
+                job=name, run_date=day, trigger=trigger, started_at=started,
+                finished_at=utcnow(), rows=0, status="failed",
+                error="".join(traceback.format_exception_only(error)).strip()[:2000]))
+            db.session.commit()
             raise
         finally:
             db.session.remove()
-        logger.info("Job %s wrote %s rows in %.2fs", name, written, clock.monotonic() - started)
+        logger.info("Job %s for %s wrote %s rows in %.2fs", name, day.isoformat(), written,
+                    clock.monotonic() - clock_started)
         return written
 
 
-def _parse_now(value):
+def days_to_run(name, today):
+    """The days a job has not yet run successfully, up to today (today alone the first time)."""
+    last = db.session.scalar(select(func.max(tasks.JobRun.run_date)).where(
+        tasks.JobRun.job == name, tasks.JobRun.status == "ok"))
+    if last is None:
+        return [today]
+    first = max(last + timedelta(days=1), today - timedelta(days=MAX_CATCH_UP_DAYS - 1))
+    return [first + timedelta(days=n) for n in range((today - first).days + 1)]
+
+
+def catch_up(app, today=None, *, trigger="schedule"):
+    """Run every job for every day it missed, oldest day first. Returns {job: rows}. A job that
+    fails is logged and the others still run."""
+    with app.app_context():
+        today = today or local_day(utcnow())
+        plan = {name: days_to_run(name, today) for name in JOBS}
+        db.session.remove()
+    written = {}
+    for day in sorted({day for days in plan.values() for day in days}):
+        for name, days in plan.items():
+            if day in days:
+                try:
+                    written[name] = written.get(name, 0) + run_job(
+                        app, name, day, trigger=trigger if day == today else "catch-up")
+                except Exception:  # logged in job_runs; the other jobs still run
+                    written.setdefault(name, 0)
+    return written
+
+
+def last_runs(limit=200):
+    return db.session.scalars(select(tasks.JobRun).order_by(tasks.JobRun.started_at.desc(),
+                                                            tasks.JobRun.id.desc())
+                              .limit(limit)).all()
+
+
+# --- Commands ------------------------------------------------------------------------------------
+
+jobs_cli = AppGroup("jobs", help="Run the nightly jobs by hand.")
+
+
+def _parse_day(value):
     if not value:
-        return utcnow()
+        return local_day(utcnow())
     try:
-        moment = datetime.fromisoformat(value)
+        return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"不是有效的时间 / not a valid time: {value} "
-                                 "(例如 / e.g. 2026-11-25T02:00+08:00)") from None
-    if moment.tzinfo is None:
-        from models.settings import get_setting
-        moment = moment.replace(tzinfo=ZoneInfo(get_setting("general.timezone")))
-    return moment
+        raise click.BadParameter(f"不是有效的日期 / not a valid date: {value} "
+                                 "(例如 / e.g. 2026-11-25)", param_hint="--date") from None
 
 
-@click.command("run-job")
+@jobs_cli.command("run")
 @click.argument("name")
-@click.option("--now", help="Run as if at this time (ISO 8601; company time zone if naive).")
+@click.option("--date", "day", help="The day to run for (YYYY-MM-DD, company time zone; "
+                                    "default today).")
 @with_appcontext
-def run_job_command(name, now):
-    """Run one scheduled job now."""
-    if name not in JOBS:
-        known = ", ".join(sorted(JOBS)) or "（无 / none）"
-        raise click.ClickException(f"没有名为 {name} 的任务 / no job named {name}. 可用 / known: {known}")
-    written = run_job(current_app._get_current_object(), name, _parse_now(now))
-    click.echo(f"{name}: {written}")
+def run_command(name, day):
+    """Run one job (or `nightly`: all of them in order) for a day."""
+    if name != "nightly" and name not in JOBS:
+        known = ", ".join(["nightly", *JOBS])
+        raise click.ClickException(f"没有名为 {name} 的任务 / no job named {name}. "
+                                   f"可用 / known: {known}")
+    day = _parse_day(day)
+    app = current_app._get_current_object()
+    db.session.remove()
+    for job in JOBS if name == "nightly" else [name]:
+        try:
+            written = run_job(app, job, day)
+        except Exception as error:
+            raise click.ClickException(f"{job} {day.isoformat()} 失败 / failed: {error}") \
+                from None
+        click.echo(f"{job} {day.isoformat()}: {written}")
+
+
+@jobs_cli.command("list")
+def list_command():
+    """The jobs, in the order the nightly run takes them."""
+    for job in JOBS.values():
+        click.echo(f"{job.name:16} {job.description}")
+
+
+@jobs_cli.command("catch-up")
+@with_appcontext
+def catch_up_command():
+    """Run every job for every day it missed, up to today."""
+    app = current_app._get_current_object()
+    db.session.remove()
+    for name, written in catch_up(app, trigger="cli").items():
+        click.echo(f"{name}: {written}")
 
 
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command():
-    """Run the scheduler process (blocking): each job daily at its time, company time zone."""
+    """Run the scheduler process (blocking): catch up now, then every day at the set hour."""
     from apscheduler.schedulers.blocking import BlockingScheduler
-    from models.settings import get_setting
 
     app = current_app._get_current_object()
-    zone = ZoneInfo(get_setting("general.timezone"))
+    zone = company_zone()
+    hour = get_setting("tasks.nightly_hour")
+    db.session.remove()
     scheduler = BlockingScheduler(timezone=zone, job_defaults={
-        "max_instances": 1, "coalesce": True, "misfire_grace_time": 3600})
-    for job in JOBS.values():
-        scheduler.add_job(run_job, "cron", args=(app, job.name), id=job.name,
-                          hour=job.at.hour, minute=job.at.minute)
-    click.echo(f"调度器已启动 / scheduler started: {len(JOBS)} jobs, time zone {zone}")
+        "max_instances": 1, "coalesce": True, "misfire_grace_time": 6 * 3600})
+    scheduler.add_job(catch_up, "cron", args=(app,), id="nightly", hour=hour, minute=0)
+    click.echo(f"调度器已启动 / scheduler started: {len(JOBS)} jobs daily at {hour:02d}:00 "
+               f"({zone}); catching up first")
+    catch_up(app)
     scheduler.start()
 
 
-def _pool_reclaim(now):
-    from models.customers import reclaim_stale_customers
-    return reclaim_stale_customers(now)
-
-
-register_job("pool-reclaim", _pool_reclaim, time(2, 30),
-             "公海回收：长期未跟进的顾客回到公海 / idle customers go to the public pool")
+register_job("grading", tasks.grading, _l("Customer grades A/B/C/D"))
+register_job("pool-reclaim", tasks.pool_reclaim,
+             _l("Public pool: warnings, then idle customers go to the pool"))
+register_job("callbacks", tasks.callbacks, _l("Callbacks after purchases"))
+register_job("event-follow-ups", tasks.event_follow_ups,
+             _l("Follow-ups of attendees who did not buy and invitees who did not come"))
+register_job("care", tasks.care, _l("Birthday and anniversary care"))
+register_job("arrears", tasks.arrears, _l("Arrears collection"))
+register_job("custody", tasks.custody_reminders,
+             _l("Custody pickup reminders and held goods near expiry"))
+register_job("repurchase", tasks.repurchase, _l("Repurchase reminders"))
+register_job("follow-ups", tasks.planned_follow_ups, _l("Planned follow-ups from contact logs"))
+register_job("points-expiry", tasks.points_expiry, _l("Points expiry"))

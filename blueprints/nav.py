@@ -26,6 +26,7 @@ class NavItem:
 
 NAV = [
     NavItem("main.index", _l("Home"), _l("Your work at a glance")),
+    NavItem("tasks.today", _l("Today"), _l("Callbacks and care due: call, note, done")),
     NavItem("customers.index", _l("Customers"), _l("Search, follow up, hand over")),
     NavItem("customers.pool", _l("Public pool"), _l("Customers nobody owns: claim or assign")),
     NavItem("events.index", _l("Events"), _l("Plan sessions, invite, print cards")),

@@ -2,4 +2,4 @@
 (Alembic's autogenerate and the tests rely on it)."""
 from models import base, audit, settings, accounts, scoping, timeline  # noqa: F401
 from models import customers, customer_import, events, checkin  # noqa: F401
-from models import inventory, orders, gifts, custody, points  # noqa: F401
+from models import inventory, orders, gifts, custody, points, tasks  # noqa: F401

@@ -52,6 +52,9 @@ class ProductForm(BaseForm):
         description=_l("Empty: 100 %. 0: buying it earns no points."))
     shelf_life_days = IntegerField(_l("Shelf life (days)"), validators=[Optional(), NumberRange(
         min=1, max=36500, message=_l("The shelf life is 1 to 36,500 days."))])
+    days_per_unit = IntegerField(_l("Days one unit lasts"), default=0, validators=[
+        Optional(), NumberRange(min=0, max=3650, message=_l("Days one unit lasts: 0 to 3,650."))],
+        description=_l("For repurchase reminders; 0: none."))
     low_stock_threshold = IntegerField(_l("Low-stock threshold"), default=0, validators=[
         Optional(), NumberRange(min=0, max=1_000_000,
                                 message=_l("The low-stock threshold cannot be negative."))])
@@ -67,13 +70,14 @@ class ProductForm(BaseForm):
                 "points_price": self.points_price.data,
                 "points_multiplier": self.points_multiplier.data,
                 "shelf_life_days": self.shelf_life_days.data,
+                "days_per_unit": self.days_per_unit.data,
                 "low_stock_threshold": self.low_stock_threshold.data,
                 "is_active": self.is_active.data}
 
     def fill_from(self, product):
         for key in ("sku", "name", "specification", "unit", "for_sale", "is_gift", "redeemable",
                     "is_spare", "points_price", "points_multiplier", "shelf_life_days",
-                    "low_stock_threshold", "is_active"):
+                    "days_per_unit", "low_stock_threshold", "is_active"):
             getattr(self, key).data = getattr(product, key)
         self.category.data = product.category.name if product.category else ""
         self.sale_price.data = yuan(product.sale_price)

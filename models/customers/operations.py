@@ -1,8 +1,7 @@
 """Operations on customers: register, change, follow up, transfer, the public pool, lists."""
-from datetime import timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from extensions import db
 from formatting import company_zone
@@ -16,6 +15,10 @@ from models.customers.tables import (CONTACT_KINDS, DEFAULT_CHANNELS, OWNERSHIP_
 from models.scoping import department_subtree_ids
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
+
+#: Called as handler(customer, new owner or None) whenever a customer changes hands (tasks
+#: follow the customer).
+OWNER_CHANGE_HANDLERS = []
 
 # --- Operations --------------------------------------------------------------------------------
 
@@ -140,6 +143,8 @@ def _change_owner(customer, kind, to_owner, *, actor, reason, now):
         customer.owner, customer.status, customer.owned_since = to_owner, "active", now
         customer.department_id = to_owner.department_id
     db.session.add(change)
+    for handler in OWNER_CHANGE_HANDLERS:
+        handler(customer, to_owner)
     audit(actor, f"customer.{kind}", customer, summary=reason or customer.name,
           before={"owner": before},
           after={"owner": to_owner.display_name if to_owner else _("Public pool")}, now=now)
@@ -149,7 +154,8 @@ def _change_owner(customer, kind, to_owner, *, actor, reason, now):
 def _lock(customer_ids):
     """Load customers for an ownership change, rows locked (PostgreSQL)."""
     return db.session.scalars(select(Customer).where(Customer.id.in_(customer_ids))
-                              .order_by(Customer.id).with_for_update(of=Customer)).all()
+                              .order_by(Customer.id).with_for_update(of=Customer)
+                              .execution_options(populate_existing=True)).all()
 
 
 def transfer_customers(customer_ids, to_owner, *, actor, reason, now=None):
@@ -275,22 +281,19 @@ def assign_at_the_door(customer, owner, *, actor, now=None):
     return change
 
 
-def reclaim_stale_customers(now=None, *, days=None):
-    """The nightly pool reclaim: owned customers with no contact in `days` days (a setting)
-    go to the public pool. Returns how many moved. Idempotent: a second run moves none."""
+def release_idle(customer_ids, owner_id, *, reason, now=None):
+    """The nightly pool reclaim's move: customers of `owner_id` go to the public pool. Each is
+    locked and checked again (still active, still that owner's), so two runs at once move it
+    once. Returns the ids moved."""
     now = now or utcnow()
-    days = days or get_setting("customers.pool_days")
-    cutoff = now - timedelta(days=days)
-    stale = select(Customer.id).where(
-        Customer.status == "active", Customer.owner_id.is_not(None),
-        Customer.owned_since < cutoff,
-        or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < cutoff))
-    ids = list(db.session.scalars(stale))
-    for customer in _lock(ids) if ids else []:
-        _change_owner(customer, "reclaim", None, actor=None,
-                      reason=_("No follow-up in %(n)s days", n=days), now=now)
+    moved = []
+    for customer in _lock(customer_ids):
+        if customer.status != "active" or customer.owner_id != owner_id:
+            continue
+        _change_owner(customer, "reclaim", None, actor=None, reason=reason, now=now)
+        moved.append(customer.id)
     db.session.flush()
-    return len(ids)
+    return moved
 
 
 LIST_MODELS = {"channel": Channel, "tag": Tag}
@@ -389,8 +392,9 @@ define("customers.claims_per_day", "int", 10, _l("Claims per marketer per day"),
        min=0, max=1000)
 define("customers.max_owned", "int", 2000, _l("Most customers one marketer may own"),
        _l("A marketer at this number cannot claim more from the pool."), min=1, max=100000)
-define("customers.pool_days", "int", 30, _l("Days without follow-up before the pool"),
-       _l("Customers nobody followed up for this many days go to the public pool at night."),
+define("customers.pool_days", "int", 180, _l("Has bought: days without follow-up before the pool"),
+       _l("Customers who have bought and whom nobody followed up for this many days go to the "
+          "public pool at night (unless arrears, held goods or a planned task protect them)."),
        min=1, max=3650)
 define("customers.import_max_rows", "int", 20000, _l("Most rows in one import"),
        _l("Larger spreadsheets must be split."), min=1, max=200000)

@@ -76,6 +76,8 @@ def clean_product(data, *, own_id=None):
         "points_multiplier": _int_in(data.get("points_multiplier"), 0, 1000,
                                      "points_multiplier",
                                      _("The points multiplier is 0 to 1000 percent.")),
+        "days_per_unit": _int_in(data.get("days_per_unit") or 0, 0, 3650, "days_per_unit",
+                                 _("Days one unit lasts: 0 to 3,650.")),
         "low_stock_threshold": _int_in(data.get("low_stock_threshold") or 0, 0, 1_000_000,
                                        "low_stock_threshold",
                                        _("The low-stock threshold cannot be negative.")),

@@ -90,6 +90,9 @@ class Product(db.Model):
     #: earns nothing).
     points_multiplier: Mapped[int | None] = mapped_column(Integer)
     shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    #: Days one unit lasts a customer (a box of 30 capsules: 30), for repurchase reminders; 0:
+    #: no reminder.
+    days_per_unit: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     low_stock_threshold: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ ORDER_VIEW = SELLERS | {"finance"}
 GIFT_VIEW = {"admin", "manager", "dept_head", "warehouse", "finance"}
 CUSTODY_VIEW = {"admin", "manager", "warehouse", "finance", "dept_head", "marketer",
                 "event_staff"}
+TASK_WORKERS = {"manager", "dept_head", "marketer"}
 POINTS_REDEEM = {"manager", "warehouse", "event_staff", "marketer", "dept_head"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
@@ -143,6 +144,14 @@ MATRIX = {
     "inventory.count_line": STOCK_WRITE,
     "inventory.post_count": STOCK_WRITE,
     "inventory.cancel_count": STOCK_WRITE,
+    "tasks.today": TASK_WORKERS,
+    "tasks.done": TASK_WORKERS,
+    "tasks.skip": TASK_WORKERS,
+    "tasks.team": {"manager", "dept_head"},
+    "tasks.reassign": {"manager", "dept_head"},
+    "tasks.birthdays": TASK_WORKERS,
+    "tasks.birthdays_pdf": TASK_WORKERS,
+    "tasks.job_runs": {"admin"},
 }
 
 
@@ -154,7 +163,7 @@ def routes(app):
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
-              "pickup_id": "1", "entry_id": "1", "redemption_id": "1"}
+              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -4,7 +4,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from models import customers as c
+from formatting import local_day
+from models import customers as c, tasks
 from models.audit import AuditEntry
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.settings import update_settings
@@ -212,9 +213,10 @@ def test_nightly_reclaim_moves_idle_customers_once(db):
     c.record_contact(fresh, kind="visit", content="上门", actor=owner,
                      now=now - timedelta(days=3))
     later = now + timedelta(minutes=1)
-    assert c.reclaim_stale_customers(later, days=30) == 1
+    today = local_day(later)
+    assert tasks.pool_reclaim(today, later) == 1  # never invited: 30 days
     assert idle.status == "pool" and fresh.status == "active"
-    assert c.reclaim_stale_customers(later, days=30) == 0
+    assert tasks.pool_reclaim(today, later) == 0
     assert timeline_of(idle)[0].kind == "ownership.reclaim"
 
 
@@ -240,7 +242,7 @@ def test_a_claimed_customer_is_not_reclaimed_the_same_night(db):
     customer = make_customer(owner, name="老客户")
     c.release_to_pool([customer.id], actor=manager, reason="整理", now=now - timedelta(days=60))
     c.claim_from_pool(customer, actor=taker, now=now - timedelta(days=1))
-    assert c.reclaim_stale_customers(now, days=30) == 0 and customer.owner is taker
+    assert tasks.pool_reclaim(local_day(now), now) == 0 and customer.owner is taker
 
 
 def test_referrer_must_be_a_customer_the_user_may_see(db):

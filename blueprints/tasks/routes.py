@@ -1,0 +1,211 @@
+"""Worklists: "Today" for a marketer (overdue, due today, coming — done in at most three taps),
+completion and overdue counts per marketer for department heads and managers (who hand tasks
+over), the birthday care list (printable), and the log of the nightly jobs for admins."""
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from blueprints.access import role_required
+from blueprints.forms import BaseForm
+from extensions import db
+from formatting import local_day
+from models import customers as c, tasks as t
+from models.accounts import User
+from models.base import InvalidInput, NotFound, OperationError, utcnow
+from models.scoping import can_see_full_phone, visible_users
+from reports import care_list as care_report
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+WORKERS = ("marketer", "dept_head", "manager")
+SUPERVISORS = ("dept_head", "manager")
+CONTACT_KINDS = ("call", "visit", "sms", "wechat")
+
+
+def _today():
+    return local_day(utcnow())
+
+
+def _assignee():
+    """Whose list: the user's own, or (for a supervisor) a marketer they may see."""
+    raw = request.args.get("assignee", "")
+    if raw.isdecimal() and len(raw) < 10 and int(raw) != current_user.id:
+        if not current_user.has_role(*SUPERVISORS):
+            raise NotFound(_("Not found, or not yours to see."))
+        user = db.session.scalar(visible_users(current_user).where(User.id == int(raw)))
+        if user is None:
+            raise NotFound(_("Not found, or not yours to see."))
+        return user
+    return current_user
+
+
+@bp.get("/")
+@role_required(*WORKERS)
+def today():
+    assignee = _assignee()
+    if assignee is current_user and not current_user.has_role("marketer"):
+        return redirect(url_for("tasks.team"))
+    day = _today()
+    worklist = t.today_list(assignee.id, day)
+    marketers = db.session.scalars(visible_users(current_user).where(User.is_active.is_(True))
+                                   .order_by(User.display_name)).all() \
+        if current_user.has_role(*SUPERVISORS) else []
+    return render_template("tasks/today.html", worklist=worklist, today=day, assignee=assignee,
+                           form=BaseForm(), kinds=t.KINDS, quick_notes=t.QUICK_NOTES,
+                           marketers=[m for m in marketers if m.has_role("marketer")],
+                           full_phone=lambda task: can_see_full_phone(
+                               current_user, owner_id=task.customer.owner_id,
+                               department_id=task.customer.department_id))
+
+
+def _task(task_id):
+    if task_id >= 2**31:
+        raise NotFound(_("Not found, or not yours to see."))
+    return t.get_task_or_404(task_id, current_user)
+
+
+def _card(task, error=None, status=200):
+    return render_template("tasks/_card.html", task=task, today=_today(), form=BaseForm(),
+                           quick_notes=t.QUICK_NOTES, error=error, full_phone=lambda task:
+                           can_see_full_phone(current_user, owner_id=task.customer.owner_id,
+                                              department_id=task.customer.department_id)), \
+        status
+
+
+def _answer(task, message):
+    """htmx: the card in its new state; a plain form post: back to the list."""
+    if request.headers.get("HX-Request"):
+        return _card(task)
+    flash(message, "success")
+    return redirect(request.form.get("next") or url_for("tasks.today"))
+
+
+@bp.post("/<int:task_id>/done")
+@role_required(*WORKERS)
+def done(task_id):
+    task = _task(task_id)
+    if not BaseForm().validate_on_submit():
+        return _card(task, _("The form has expired. Reload the page."), 400)
+    kind = request.form.get("kind", "call")
+    try:
+        if kind not in CONTACT_KINDS:
+            raise InvalidInput(_("Choose how you contacted the customer."), field="kind")
+        t.complete_task(task, note=request.form.get("note", "")[:500], kind=kind,
+                        actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        return _card(_task(task_id), exc.message, exc.status)
+    db.session.commit()
+    return _answer(task, _("Done: %(name)s.", name=task.customer.name))
+
+
+@bp.post("/<int:task_id>/skip")
+@role_required(*WORKERS)
+def skip(task_id):
+    task = _task(task_id)
+    if not BaseForm().validate_on_submit():
+        return _card(task, _("The form has expired. Reload the page."), 400)
+    try:
+        t.skip_task(task, reason=request.form.get("reason", "")[:200], actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        return _card(_task(task_id), exc.message, exc.status)
+    db.session.commit()
+    return _answer(task, _("Skipped: %(name)s.", name=task.customer.name))
+
+
+@bp.get("/team")
+@role_required(*SUPERVISORS)
+def team():
+    day = _today()
+    return render_template("tasks/team.html", figures=t.team_figures(current_user, day),
+                           today=day)
+
+
+@bp.post("/reassign")
+@role_required(*SUPERVISORS)
+def reassign():
+    back = request.form.get("next") or url_for("tasks.team")
+    if not BaseForm().validate_on_submit():
+        flash(_("The form has expired. Reload the page."), "danger")
+        return redirect(back)
+    raw = request.form.get("to_user", "")
+    to_user = db.session.scalar(visible_users(current_user).where(User.id == int(raw))) \
+        if raw.isdecimal() and len(raw) < 10 else None
+    ids = [x for x in request.form.getlist("task_ids") if x.isdecimal() and len(x) < 10]
+    try:
+        moved = t.reassign_tasks(ids, to_user, actor=current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(back)
+    db.session.commit()
+    flash(_("%(n)s tasks handed to %(name)s.", n=moved, name=to_user.display_name), "success")
+    return redirect(back)
+
+
+def _care_params():
+    """(start, end, marketer or None, errors) from the query string; default the next 7 days."""
+    today = _today()
+    errors = []
+    values = {}
+    for key, default in (("start", today), ("end", today + timedelta(days=6))):
+        raw = request.args.get(key, "").strip()
+        try:
+            values[key] = date.fromisoformat(raw) if raw else default
+        except ValueError:
+            errors.append(_("Not a valid date: %(value)s", value=raw[:20]))
+            values[key] = default
+    if values["end"] < values["start"]:
+        errors.append(_("The end date is before the start date."))
+        values["end"] = values["start"]
+    if (values["end"] - values["start"]).days > 62:
+        errors.append(_("Choose at most two months."))
+        values["end"] = values["start"] + timedelta(days=62)
+    marketer = None
+    raw = request.args.get("marketer", "")
+    if raw.isdecimal() and len(raw) < 10:
+        marketer = db.session.scalar(visible_users(current_user).where(User.id == int(raw)))
+    return values["start"], values["end"], marketer, errors
+
+
+def _care_rows(start, end, marketer):
+    customers = c.visible_customers(current_user).where(c.Customer.owner_id.is_not(None))
+    if marketer is not None:
+        customers = customers.where(c.Customer.owner_id == marketer.id)
+    return t.care_list(start, end, customers=customers)
+
+
+@bp.get("/birthdays")
+@role_required(*WORKERS)
+def birthdays():
+    start, end, marketer, errors = _care_params()
+    marketers = db.session.scalars(visible_users(current_user).where(User.is_active.is_(True))
+                                   .order_by(User.display_name)).all()
+    return render_template("tasks/birthdays.html", rows=_care_rows(start, end, marketer),
+                           start=start, end=end, marketer=marketer, errors=errors,
+                           marketers=[m for m in marketers if m.has_role("marketer")],
+                           lunar_label=t.lunar_label), 422 if errors else 200
+
+
+@bp.get("/birthdays.pdf")
+@role_required(*WORKERS)
+def birthdays_pdf():
+    start, end, marketer, errors = _care_params()
+    if errors:
+        flash(" ".join(errors), "danger")
+        return redirect(url_for("tasks.birthdays"))
+    pdf = care_report.build(care_report.gather(
+        _care_rows(start, end, marketer), start=start, end=end, marketer=marketer,
+        printed_by=current_user.display_name))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="birthdays-{start}-{end}.pdf"'})
+
+
+@bp.get("/jobs")
+@role_required("admin")
+def job_runs():
+    import jobs
+    return render_template("tasks/jobs.html", runs=jobs.last_runs(), jobs=jobs.JOBS)

@@ -1,0 +1,47 @@
+"""The birthday care list (生日关怀名单): customers whose birthday falls in a period, per
+marketer, with age, lunar date, owner, last contact and a suggested gift — printed for the
+marketer or the department."""
+from flask_babel import gettext as _
+
+from formatting import local_dt, masked_phone
+from models.base import utcnow
+from models.tasks import lunar_label
+from reports import render_pdf
+
+#: Suggested gift by age reached (a round birthday gets more).
+GIFTS = ((80, "寿桃礼盒 + 贺卡"), (70, "长寿面礼盒 + 贺卡"), (60, "生日蛋糕券 + 贺卡"),
+         (0, "贺卡 + 问候电话"))
+
+
+def suggested_gift(age):
+    if age and age % 10 == 0:
+        return "整寿大礼包 + 上门祝寿"
+    for floor, gift in GIFTS:
+        if (age or 0) >= floor:
+            return gift
+    return GIFTS[-1][1]
+
+
+def gather(rows, *, start, end, marketer, printed_by):
+    groups = {}
+    for row in rows:
+        customer = row["customer"]
+        owner = customer.owner.display_name if customer.owner else _("Public pool")
+        groups.setdefault(owner, []).append({
+            "date": f"{row['date'].month}月{row['date'].day}日",
+            "name": customer.name, "age": row["age"] or "",
+            "lunar": lunar_label(customer.lunar_month, customer.lunar_day, customer.lunar_leap)
+            if customer.birthday_kind == "lunar" else "",
+            "note": row["note"], "phone": masked_phone(customer.phone),
+            "last_contact": local_dt(customer.last_contact_at, "%Y-%m-%d")
+            if customer.last_contact_at else _("never"),
+            "gift": suggested_gift(row["age"])})
+    return {"title": _("Birthday care list"),
+            "period": f"{start.isoformat()} — {end.isoformat()}",
+            "marketer": marketer.display_name if marketer else _("All I may see"),
+            "groups": sorted(groups.items()), "total": len(rows),
+            "printed_by": printed_by, "printed_at": utcnow()}
+
+
+def build(data):
+    return render_pdf("print/care_list.html", data)
