@@ -8,7 +8,7 @@ PORT ?= 5000
 WORKERS ?= 2
 export FLASK_APP := app
 
-.PHONY: run test test-pg setup os-deps venv i18n i18n-update i18n-check db demo clean
+.PHONY: run scheduler test test-pg setup os-deps venv i18n i18n-update i18n-check db demo clean
 
 run: setup db
 	@$(BIN)/flask demo-data --if-empty
@@ -19,6 +19,11 @@ run: setup db
 		exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) \
 			--worker-class gthread --threads 4 --access-logfile - "app:create_app()"; \
 	fi
+
+# The nightly jobs in their own process: catches up missed days, then runs daily at the hour set
+# in the settings (company time zone). One per installation is enough; a second one is harmless.
+scheduler: setup db
+	exec $(BIN)/flask scheduler
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
