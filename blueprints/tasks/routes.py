@@ -92,8 +92,9 @@ def done(task_id):
     try:
         if kind not in CONTACT_KINDS:
             raise InvalidInput(_("Choose how you contacted the customer."), field="kind")
-        t.complete_task(task, note=request.form.get("note", "")[:500], kind=kind,
-                        actor=current_user)
+        # A ready-made note is the button tapped; else what was typed.
+        note = request.form.get("note") or request.form.get("note_text", "")
+        t.complete_task(task, note=note[:500], kind=kind, actor=current_user)
     except OperationError as exc:
         db.session.rollback()
         return _card(_task(task_id), exc.message, exc.status)
