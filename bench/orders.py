@@ -60,6 +60,12 @@ def split(amount, parts, rng):
 def build_orders(n_orders, n_payments, seed=17):
     """Customers, products, a finance clerk, then the orders, lines and payments in bulk."""
     manager, _marketer, _phones = build(max(1000, n_orders // 5))
+    return add_orders(manager, n_orders, n_payments, seed)
+
+
+def add_orders(manager, n_orders, n_payments, seed=17, days=230):
+    """Products, a finance clerk, then N orders over the last `days` days for the customers
+    there are, their lines and M payments, in bulk. Returns (orders, payments)."""
     rng = random.Random(seed)
     finance = accounts.create_user(username="cashier", display_name="财务", password="bench2026x",
                                    roles=["finance"], actor=None)
@@ -85,7 +91,7 @@ def build_orders(n_orders, n_payments, seed=17):
     for order_id in range(1, n_orders + 1):
         customer_id, owner_id = rng.choice(customers)
         marketer_id = owner_id or rng.choice(marketer_ids)
-        created = now - timedelta(days=rng.uniform(0, 230))
+        created = now - timedelta(days=rng.uniform(0, days))
         total = 0
         for _line in range(rng.choice((1, 1, 2))):
             product_id, price = rng.choice(prices)

@@ -14,13 +14,14 @@ that number; a day 30 in a month of 29 days becomes day 29 (the month's last day
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from lunar_python import Lunar, LunarYear
 from lunar_python.util import LunarUtil
 from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, and_, case, exists, func, or_, select, update)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from extensions import db
 from formatting import company_zone, fen, local_day
@@ -49,7 +50,7 @@ STATUSES = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped"),
 QUICK_NOTES = (_l("Reached, all is well"), _l("Reached, will come to the next event"),
                _l("No answer, will call again"), _l("Reached, asked for a visit"))
 MAX_OVERDUE_SHOWN = 200
-CHUNK = 500
+CHUNK = 5000
 
 
 class Task(db.Model):
@@ -138,28 +139,42 @@ def window(day):
     return day, day + timedelta(days=get_setting("tasks.plan_days"))
 
 
+@lru_cache(maxsize=256)
+def leap_month_of(year):
+    """The leap month of a lunar year (0: none) — calendar arithmetic, cached."""
+    return LunarYear.fromYear(year).getLeapMonth()
+
+
 def _lunar_month(year, month, leap):
     """The lunar month of `year` a (leap) month birthday falls in, by the stated rule."""
     lunar_year = LunarYear.fromYear(year)
-    if leap and lunar_year.getLeapMonth() == month:
+    if leap and leap_month_of(year) == month:
         return lunar_year.getMonth(-month), True
     return lunar_year.getMonth(month), False
+
+
+@lru_cache(maxsize=4096)
+def _lunar_to_solar(lunar_year, month, day, leap):
+    """(solar date, leap month kept, days in the month) — the calendar arithmetic alone, cached
+    (a pure function of its arguments: a few hundred combinations a year)."""
+    lunar_month, in_leap = _lunar_month(lunar_year, month, leap)
+    days = lunar_month.getDayCount()
+    solar = Lunar.fromYmd(lunar_year, -month if in_leap else month, min(day, days)).getSolar()
+    return date(solar.getYear(), solar.getMonth(), solar.getDay()), in_leap, days
 
 
 def lunar_birthday_in(lunar_year, month, day, leap):
     """(solar date, note) of a lunar birthday in lunar year `lunar_year`. The note says how the
     stated rule moved it ("" when it exists as it is)."""
-    lunar_month, in_leap = _lunar_month(lunar_year, month, leap)
+    solar, in_leap, days = _lunar_to_solar(lunar_year, month, day, bool(leap))
     notes = []
     if leap and not in_leap:
         notes.append(_("no leap month %(month)s this year: the ordinary month is used",
                        month=month))
-    if day > lunar_month.getDayCount():
+    if day > days:
         notes.append(_("month %(month)s has %(n)s days this year: day %(n)s is used",
-                       month=month, n=lunar_month.getDayCount()))
-        day = lunar_month.getDayCount()
-    solar = Lunar.fromYmd(lunar_year, -month if in_leap else month, day).getSolar()
-    return date(solar.getYear(), solar.getMonth(), solar.getDay()), "; ".join(notes)
+                       month=month, n=days))
+    return solar, "; ".join(notes)
 
 
 def lunar_label(month, day, leap):
@@ -226,10 +241,14 @@ def write_tasks(rows, *, now=None, once_per_source=False):
                         Task.kind == kind, Task.customer_id.in_(ids[start:start + 5000]))))
         unique = [row for row in unique
                   if (row["kind"], row["customer_id"], row["source_key"]) not in known]
+    # One statement, compiled once, sent as batches of many rows ("insertmanyvalues"); the ids
+    # it returns are the rows written (rowcount is -1 on psycopg).
+    statement = insert(Task.__table__).on_conflict_do_nothing(
+        index_elements=["kind", "customer_id", "source_key", "due_date"]).returning(
+        Task.__table__.c.id)
+    connection = db.session.connection()
     for start in range(0, len(unique), CHUNK):
-        statement = insert(Task).values(unique[start:start + CHUNK]).on_conflict_do_nothing(
-            index_elements=["kind", "customer_id", "source_key", "due_date"]).returning(Task.id)
-        written += len(db.session.execute(statement).all())  # rowcount is -1 on psycopg
+        written += len(connection.execute(statement, unique[start:start + CHUNK]).all())
     return written
 
 
@@ -263,21 +282,23 @@ def callbacks(day, now=None):
     from models.orders import Order
     first, last = window(day)
     rows = []
-    owned = _owned().subquery()
+    title_text, detail_text = _("Day %(n)s: %(text)s"), _("Order %(number)s")
+    zone = company_zone()
     for days, text in callback_plan():
         since, until = day_start(first - timedelta(days=days)), \
             day_start(last - timedelta(days=days) + timedelta(days=1))
         found = db.session.execute(
-            select(owned.c.id, owned.c.owner_id, owned.c.department_id, Order.id,
-                   Order.created_at, Order.number)
-            .join(Order, Order.customer_id == owned.c.id)
+            select(Order.customer_id, Order.id, Order.created_at, Order.number)
             .where(Order.status == "open", Order.created_at >= since, Order.created_at < until,
                    Order.returned_value < Order.total)).all()
-        for cid, owner, dept, order_id, created_at, number in found:
-            due = local_day(created_at) + timedelta(days=days)
-            rows.append(_row("callback", (cid, owner, dept), due, f"order:{order_id}",
-                             _("Day %(n)s: %(text)s", n=days, text=text),
-                             _("Order %(number)s", number=number or order_id)))
+        idents = _idents({row[0] for row in found})
+        for cid, order_id, created_at, number in found:
+            if cid not in idents:
+                continue
+            due = local_day(created_at, zone) + timedelta(days=days)
+            rows.append(_row("callback", idents[cid], due, f"order:{order_id}",
+                             title_text % {"n": days, "text": text},
+                             detail_text % {"number": number or order_id}))
     return write_tasks(rows, now=now)
 
 
@@ -288,7 +309,6 @@ def event_follow_ups(day, now=None):
     from models.events import Event, Invitation
     from models.orders import Order
     after = get_setting("tasks.event_follow_up_days")
-    owned = _owned().subquery()
     # Events held on the days whose follow-up falls in the window and which are over.
     first, last = window(day)
     first_event_day = max(first - timedelta(days=after), day - timedelta(days=after))
@@ -305,21 +325,20 @@ def event_follow_ups(day, now=None):
         bought = select(Order.customer_id).where(Order.event_id == event_id,
                                                  Order.status == "open")
         came = select(CheckIn.customer_id).where(CheckIn.event_id == event_id)
-        for customer in db.session.execute(
-                select(owned.c.id, owned.c.owner_id, owned.c.department_id)
-                .join(Invitation, Invitation.customer_id == owned.c.id)
-                .where(Invitation.event_id == event_id, Invitation.status == "attended",
-                       owned.c.id.not_in(bought))):
-            rows.append(_row("no_buy", tuple(customer), due, f"event:{event_id}",
-                             _("Came to %(event)s but did not buy", event=name)))
-        for customer in db.session.execute(
-                select(owned.c.id, owned.c.owner_id, owned.c.department_id)
-                .join(Invitation, Invitation.customer_id == owned.c.id)
-                .where(Invitation.event_id == event_id,
-                       Invitation.status.in_(("invited", "confirmed", "no_show")),
-                       owned.c.id.not_in(came))):
-            rows.append(_row("no_show", tuple(customer), due, f"event:{event_id}",
-                             _("Invited to %(event)s but did not come", event=name)))
+        no_buy = db.session.scalars(select(Invitation.customer_id).where(
+            Invitation.event_id == event_id, Invitation.status == "attended",
+            Invitation.customer_id.not_in(bought))).all()
+        no_show = db.session.scalars(select(Invitation.customer_id).where(
+            Invitation.event_id == event_id,
+            Invitation.status.in_(("invited", "confirmed", "no_show")),
+            Invitation.customer_id.not_in(came))).all()
+        idents = _idents(set(no_buy) | set(no_show))
+        title = _("Came to %(event)s but did not buy", event=name)
+        rows.extend(_row("no_buy", idents[cid], due, f"event:{event_id}", title)
+                    for cid in no_buy if cid in idents)
+        title = _("Invited to %(event)s but did not come", event=name)
+        rows.extend(_row("no_show", idents[cid], due, f"event:{event_id}", title)
+                    for cid in no_show if cid in idents)
     return write_tasks(rows, now=now)
 
 
@@ -338,7 +357,7 @@ def care_list(start, end, *, customers=None):
     for lunar_year in range(start.year - 1, end.year + 1):
         for month in range(1, 13):
             for leap in (False, True):
-                if leap and LunarYear.fromYear(lunar_year).getLeapMonth() != month:
+                if leap and leap_month_of(lunar_year) != month:
                     continue
                 first, _note = lunar_birthday_in(lunar_year, month, 1, leap)
                 last = first + timedelta(days=30)
@@ -367,18 +386,20 @@ def care(day, now=None):
     lead = get_setting("tasks.birthday_lead_days")
     first, last = window(day)
     start, end = first + timedelta(days=lead), last + timedelta(days=lead)
-    owned = select(Customer).where(Customer.owner_id.is_not(None))
+    # Only the columns matter here: the owner, channel... are not loaded with each customer.
+    owned = select(Customer).where(Customer.owner_id.is_not(None)).options(lazyload("*"))
     rows = []
+    age_text, title_text = _(", %(n)s years old"), _("Birthday on %(date)s%(lunar)s%(age)s")
     for hit in care_list(start, end, customers=owned):
         customer = hit["customer"]
         ident = (customer.id, customer.owner_id, customer.department_id)
-        age = _(", %(n)s years old", n=hit["age"]) if hit["age"] else ""
+        age = age_text % {"n": hit["age"]} if hit["age"] else ""
         lunar = f"（{lunar_label(customer.lunar_month, customer.lunar_day, customer.lunar_leap)}）" \
             if customer.birthday_kind == "lunar" else ""
         rows.append(_row("birthday", ident, hit["date"] - timedelta(days=lead),
                          f"birthday:{hit['date'].isoformat()}",
-                         _("Birthday on %(date)s%(lunar)s%(age)s", date=_md(hit["date"]),
-                           lunar=lunar, age=age), hit["note"]))
+                         title_text % {"date": _md(hit["date"]), "lunar": lunar, "age": age},
+                         hit["note"]))
     for customer in db.session.execute(
             select(Customer.id, Customer.owner_id, Customer.department_id, Customer.anniversary)
             .where(Customer.status == "active", Customer.owner_id.is_not(None),
@@ -402,26 +423,32 @@ def arrears(day, now=None):
     before = get_setting("tasks.arrears_before_days")
     repeat = get_setting("tasks.arrears_repeat_days")
     first, last = window(day)
-    owned = _owned().subquery()
     rows = []
-    for cid, owner, dept, order_id, number, due_date, balance in db.session.execute(
-            select(owned.c.id, owned.c.owner_id, owned.c.department_id, Order.id, Order.number,
-                   Order.due_date, Order.balance_due)
-            .join(Order, Order.customer_id == owned.c.id)
-            .where(Order.status == "open", Order.balance_due > 0, Order.due_date.is_not(None),
-                   Order.due_date <= last + timedelta(days=before))):
-        ident = (cid, owner, dept)
-        detail = _("Order %(number)s: %(amount)s due on %(date)s", number=number or order_id,
-                   amount=fen(balance), date=due_date.isoformat())
+    detail_text, soon_text, late_text = (_("Order %(number)s: %(amount)s due on %(date)s"),
+                                         _("Balance due in %(n)s days"),
+                                         _("Arrears %(n)s days overdue"))
+    found = db.session.execute(
+        select(Order.customer_id, Order.id, Order.number, Order.due_date, Order.balance_due)
+        .where(Order.status == "open", Order.balance_due > 0, Order.due_date.is_not(None),
+               Order.due_date <= last + timedelta(days=before))).all()
+    idents = _idents({row[0] for row in found})
+    for cid, order_id, number, due_date, balance in found:
+        if cid not in idents:
+            continue
         reminder = due_date - timedelta(days=before)
+        late = (day - due_date).days
+        # Overdue: the day after the due date, then every `repeat` days — written on the day
+        # itself (a missed night is caught up by running that day).
+        if not (first <= reminder <= last or (late >= 1 and (late - 1) % repeat == 0)):
+            continue
+        detail = detail_text % {"number": number or order_id, "amount": fen(balance),
+                                "date": due_date.isoformat()}
         if first <= reminder <= last:
-            rows.append(_row("arrears", ident, reminder, f"order:{order_id}",
-                             _("Balance due in %(n)s days", n=before), detail))
-        if due_date < day:  # overdue: the day after, then every `repeat` days, never ahead
-            late = (day - due_date).days
-            due = due_date + timedelta(days=1 + ((late - 1) // repeat) * repeat)
-            rows.append(_row("arrears", ident, due, f"order:{order_id}",
-                             _("Arrears %(n)s days overdue", n=(due - due_date).days), detail))
+            rows.append(_row("arrears", idents[cid], reminder, f"order:{order_id}",
+                             soon_text % {"n": before}, detail))
+        if late >= 1 and (late - 1) % repeat == 0:
+            rows.append(_row("arrears", idents[cid], day, f"order:{order_id}",
+                             late_text % {"n": late}, detail))
     return write_tasks(rows, now=now)
 
 
@@ -470,45 +497,46 @@ def repurchase(day, now=None):
     from models.orders import Order, OrderLine
     lead = get_setting("tasks.repurchase_lead_days")
     first, last = window(day)
-    owned = _owned().subquery()
     longest = db.session.scalar(select(func.max(inv.Product.days_per_unit))) or 0
     if not longest:
         return 0
-    rows = []
-    for cid, owner, dept, line_id, created_at, quantity, returned, per_unit, name in \
-            db.session.execute(
-                select(owned.c.id, owned.c.owner_id, owned.c.department_id, OrderLine.id,
-                       Order.created_at, OrderLine.quantity, OrderLine.returned,
-                       inv.Product.days_per_unit, inv.Product.name)
-                .join(Order, Order.customer_id == owned.c.id)
-                .join(OrderLine, OrderLine.order_id == Order.id)
-                .join(inv.Product, inv.Product.id == OrderLine.product_id)
-                .where(Order.status == "open", inv.Product.days_per_unit > 0,
-                       OrderLine.quantity > OrderLine.returned,
-                       Order.created_at >= day_start(first - timedelta(days=longest * 1000)))):
-        runs_out = local_day(created_at) + timedelta(days=(quantity - returned) * per_unit)
+    due_rows = []
+    zone = company_zone()
+    for cid, line_id, created_at, quantity, returned, per_unit, name in db.session.execute(
+            select(Order.customer_id, OrderLine.id, Order.created_at, OrderLine.quantity,
+                   OrderLine.returned, inv.Product.days_per_unit, inv.Product.name)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .join(inv.Product, inv.Product.id == OrderLine.product_id)
+            .where(Order.status == "open", inv.Product.days_per_unit > 0,
+                   OrderLine.quantity > OrderLine.returned,
+                   # a generous bound: no purchase lasts beyond ten years
+                   Order.created_at >= day_start(first - timedelta(days=3650)))):
+        runs_out = local_day(created_at, zone) + timedelta(days=(quantity - returned) * per_unit)
         due = runs_out - timedelta(days=lead)
         if first <= due <= last:
-            rows.append(_row("repurchase", (cid, owner, dept), due, f"line:{line_id}",
-                             _("%(product)s runs out about %(date)s", product=name,
-                               date=runs_out.isoformat())))
-    return write_tasks(rows, now=now)
+            due_rows.append((cid, line_id, due, runs_out, name))
+    idents = _idents({row[0] for row in due_rows})
+    text = _("%(product)s runs out about %(date)s")
+    return write_tasks([_row("repurchase", idents[cid], due, f"line:{line_id}",
+                             text % {"product": name, "date": runs_out.isoformat()})
+                        for cid, line_id, due, runs_out, name in due_rows if cid in idents],
+                       now=now)
 
 
 def planned_follow_ups(day, now=None):
     """The next follow-up a marketer wrote on a contact log, as a task on that day."""
     from models.customers import ContactLog
     first, last = window(day)
-    owned = _owned().subquery()
-    rows = []
-    for cid, owner, dept, log_id, due, outcome, content in db.session.execute(
-            select(owned.c.id, owned.c.owner_id, owned.c.department_id, ContactLog.id,
-                   ContactLog.next_follow_up, ContactLog.outcome, ContactLog.content)
-            .join(ContactLog, ContactLog.customer_id == owned.c.id)
-            .where(ContactLog.next_follow_up >= first, ContactLog.next_follow_up <= last)):
-        rows.append(_row("follow_up", (cid, owner, dept), due, f"contact:{log_id}",
-                         _("Follow up as planned"), (outcome or content)[:200]))
-    return write_tasks(rows, now=now)
+    found = db.session.execute(
+        select(ContactLog.customer_id, ContactLog.id, ContactLog.next_follow_up,
+               ContactLog.outcome, ContactLog.content)
+        .where(ContactLog.next_follow_up >= first, ContactLog.next_follow_up <= last)).all()
+    idents = _idents({row[0] for row in found})
+    title = _("Follow up as planned")
+    return write_tasks([_row("follow_up", idents[cid], due, f"contact:{log_id}", title,
+                             (outcome or content)[:200])
+                        for cid, log_id, due, outcome, content in found if cid in idents],
+                       now=now)
 
 
 # --- Public pool and grades --------------------------------------------------------------------
@@ -556,10 +584,11 @@ def pool_candidates(day):
         .where(Customer.status == "active", Customer.owner_id.is_not(None),
                idle_since < horizon)).all()
     found = []
+    zone = company_zone()
     for cid, owner, dept, since, was_invited, came, has_bought, protected in rows:
         rule = "bought" if has_bought else "never_bought" if came else \
             "never_attended" if was_invited else "never_invited"
-        reclaim_on = local_day(since) + timedelta(days=days[rule])
+        reclaim_on = local_day(since, zone) + timedelta(days=days[rule])
         if reclaim_on <= day + timedelta(days=warn):
             found.append((cid, owner, dept, rule, reclaim_on, bool(protected)))
     return found
@@ -571,8 +600,10 @@ def pool_reclaim(day, now=None):
     before. Returns rows written (warnings and moves)."""
     from models.customers import release_idle
     now = now or utcnow()
-    labels = dict(POOL_RULES)
     days = _pool_days()
+    why = {rule: _("%(rule)s, no follow-up in %(n)s days", rule=label, n=days[rule])
+           for rule, label in POOL_RULES}
+    title = _("Goes to the public pool on %(date)s unless followed up")
     rows, reclaim = [], {}
     for cid, owner, dept, rule, reclaim_on, protected in pool_candidates(day):
         if protected:
@@ -582,14 +613,10 @@ def pool_reclaim(day, now=None):
         else:
             rows.append(_row("pool_warning", (cid, owner, dept), day,
                              f"pool:{reclaim_on.isoformat()}",
-                             _("Goes to the public pool on %(date)s unless followed up",
-                               date=reclaim_on.isoformat()),
-                             _("%(rule)s, no follow-up in %(n)s days", rule=labels[rule],
-                               n=days[rule])))
+                             title % {"date": reclaim_on.isoformat()}, why[rule]))
     written = write_tasks(rows, now=now, once_per_source=True)
     for (rule, owner), ids in reclaim.items():
-        moved = release_idle(ids, owner, reason=_("%(rule)s, no follow-up in %(n)s days",
-                                                  rule=labels[rule], n=days[rule]), now=now)
+        moved = release_idle(ids, owner, reason=why[rule], now=now)
         written += len(moved)
     return written
 

@@ -55,9 +55,7 @@ def today():
     return render_template("tasks/today.html", worklist=worklist, today=day, assignee=assignee,
                            form=BaseForm(), kinds=t.KINDS, quick_notes=t.QUICK_NOTES,
                            marketers=[m for m in marketers if m.has_role("marketer")],
-                           full_phone=lambda task: can_see_full_phone(
-                               current_user, owner_id=task.customer.owner_id,
-                               department_id=task.customer.department_id))
+                           full_phone=_full_phone_check())
 
 
 def _task(task_id):
@@ -68,10 +66,21 @@ def _task(task_id):
 
 def _card(task, error=None, status=200):
     return render_template("tasks/_card.html", task=task, today=_today(), form=BaseForm(),
-                           quick_notes=t.QUICK_NOTES, error=error, full_phone=lambda task:
-                           can_see_full_phone(current_user, owner_id=task.customer.owner_id,
-                                              department_id=task.customer.department_id)), \
-        status
+                           quick_notes=t.QUICK_NOTES, error=error,
+                           full_phone=_full_phone_check()), status
+
+
+def _full_phone_check():
+    """full_phone(task): may the user see (and so call) the customer's number? Answered once
+    per owner and department on a page, not once per card."""
+    seen = {}
+
+    def full_phone(task):
+        key = (task.customer.owner_id, task.customer.department_id)
+        if key not in seen:
+            seen[key] = can_see_full_phone(current_user, owner_id=key[0], department_id=key[1])
+        return seen[key]
+    return full_phone
 
 
 def _answer(task, message):

@@ -120,3 +120,31 @@ def test_two_nightly_runs_at_once_write_every_task_once(app, committed_db):
     # reminder (3 days before): written once whichever run got there first.
     assert tasks == 80 and sum(results) == 80
     assert jobs.run_job(app, "callbacks", day + timedelta(days=1)) == 0
+
+
+def test_two_pool_reclaims_at_once_move_each_customer_once(app, committed_db):
+    from models.customers import OwnershipChange
+    from models.base import utcnow
+    db = committed_db
+    marketer = make_user(["marketer"])
+    for n in range(10):
+        customer = make_customer(marketer, name=f"久未跟进{n}")
+        customer.owned_since = utcnow() - timedelta(days=45)
+    db.session.commit()
+    day = date.today()
+    errors = []
+
+    def run():
+        try:
+            jobs.run_job(app, "pool-reclaim", day)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+    threads = [threading.Thread(target=run) for _n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert db.session.scalar(select(func.count()).select_from(OwnershipChange).where(
+        OwnershipChange.kind == "reclaim")) == 10
+    assert sum(r.rows for r in runs(db, "pool-reclaim")) == 10
