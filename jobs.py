@@ -210,3 +210,4 @@ register_job("custody", tasks.custody_reminders,
 register_job("repurchase", tasks.repurchase, _l("Repurchase reminders"))
 register_job("follow-ups", tasks.planned_follow_ups, _l("Planned follow-ups from contact logs"))
 register_job("points-expiry", tasks.points_expiry, _l("Points expiry"))
+register_job("birthday-points", tasks.birthday_points, _l("Birthday-month bonus points"))

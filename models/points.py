@@ -17,7 +17,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, func, select,
                         text)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from extensions import db
 from formatting import local_day
@@ -218,6 +218,32 @@ def bonus(customer, points, *, key, reason, actor=None, now=None):
                            bonus_key=key, reason=reason)
     except IntegrityError:
         return None
+
+
+def birthday_bonuses(day, now=None):
+    """The birthday-month bonus (a setting; 0: none): every customer whose birthday — solar, or
+    lunar as it falls this year — is in the month of `day` gets it once per year. Idempotent:
+    keyed by customer and month. Returns the bonuses written."""
+    from calendar import monthrange
+
+    from models.customers import Customer
+    from models.tasks import care_list
+    points = get_setting("points.birthday_bonus")
+    if points <= 0:
+        return 0
+    first = day.replace(day=1)
+    last = day.replace(day=monthrange(day.year, day.month)[1])
+    month = f"{day.year}-{day.month:02d}"
+    done = set(db.session.scalars(select(PointsEntry.bonus_key).where(
+        PointsEntry.bonus_key.like(f"birthday:%:{month}"))))
+    reason = _("Birthday month %(month)s", month=month)
+    written = 0
+    for hit in care_list(first, last, customers=select(Customer).options(lazyload("*"))):
+        key = f"birthday:{hit['customer'].id}:{month}"
+        if key not in done and bonus(hit["customer"], points, key=key, reason=reason,
+                                     now=now) is not None:
+            written += 1
+    return written
 
 
 def adjust(customer, points, *, reason, actor, token, now=None):
@@ -451,6 +477,9 @@ define_area("points", _l("Points"))
 define("points.per_yuan", "int", 1, _l("Points per ¥1 paid"), min=0, max=100)
 define("points.attendance_bonus", "int", 0, _l("Bonus points for attending an event"),
        min=0, max=100000)
+define("points.birthday_bonus", "int", 0, _l("Bonus points in the birthday month"),
+       _l("Given once a year by the nightly run, early in the month; 0: none."), min=0,
+       max=100000)
 define("points.referral_bonus", "int", 100, _l("Bonus points for a referral"), min=0,
        max=100000)
 define("points.referral_trigger", "str", "buy", _l("A referral is rewarded when the new "

@@ -695,6 +695,11 @@ def points_expiry(day, now=None):
     return run_expiry(day, now=now)
 
 
+def birthday_points(day, now=None):
+    from models.points import birthday_bonuses
+    return birthday_bonuses(day, now=now)
+
+
 # --- Worklists -----------------------------------------------------------------------------------
 
 def visible_tasks(user):
@@ -709,37 +714,52 @@ def get_task_or_404(task_id, user):
     return task
 
 
+SECTIONS = ("overdue", "today", "upcoming")
+
+
 @dataclass
 class Worklist:
-    overdue: dict
-    today: dict
-    upcoming: dict
-    overdue_total: int
+    """section ("overdue", "today", "upcoming") → kind → (the first tasks, how many there are).
+    """
+    sections: dict
 
     @property
     def empty(self):
-        return not (self.overdue or self.today or self.upcoming)
+        return not any(self.sections.values())
+
+    def total(self, section):
+        return sum(count for _tasks, count in self.sections.get(section, {}).values())
+
+    def shown(self, section):
+        return sum(len(tasks) for tasks, _count in self.sections.get(section, {}).values())
 
 
-def _grouped(tasks):
-    groups = {}
-    for task in tasks:
-        groups.setdefault(task.kind, []).append(task)
-    return {kind: groups[kind] for kind in KINDS if kind in groups}
-
-
-def today_list(assignee_id, today, *, upcoming_days=7):
-    """A marketer's "Today": open tasks overdue, due today and coming, grouped by kind."""
-    base = select(Task).where(Task.assignee_id == assignee_id, Task.status == "open")
-    overdue_total = db.session.scalar(select(func.count()).select_from(
-        base.where(Task.due_date < today).subquery()))
-    overdue = db.session.scalars(base.where(Task.due_date < today)
-                                 .order_by(Task.due_date, Task.id).limit(MAX_OVERDUE_SHOWN)).all()
-    due_today = db.session.scalars(base.where(Task.due_date == today).order_by(Task.id)).all()
-    coming = db.session.scalars(base.where(Task.due_date > today,
-                                           Task.due_date <= today + timedelta(days=upcoming_days))
-                                .order_by(Task.due_date, Task.id)).all()
-    return Worklist(_grouped(overdue), _grouped(due_today), _grouped(coming), overdue_total)
+def today_list(assignee_id, today, *, upcoming_days=7, per_kind=6, kind=None, section=None):
+    """A marketer's "Today": open tasks overdue, due today and coming (the next week), grouped by
+    kind — the oldest `per_kind` of each group with the group's size (one kind of one section
+    when asked: up to MAX_OVERDUE_SHOWN)."""
+    horizon = today + timedelta(days=upcoming_days)
+    part = case((Task.due_date < today, "overdue"), (Task.due_date == today, "today"),
+                else_="upcoming")
+    base = select(Task).where(Task.assignee_id == assignee_id, Task.status == "open",
+                              Task.due_date <= horizon)
+    counts = db.session.execute(
+        select(part, Task.kind, func.count()).where(
+            Task.assignee_id == assignee_id, Task.status == "open", Task.due_date <= horizon)
+        .group_by(part, Task.kind)).all()
+    bounds = {"overdue": Task.due_date < today, "today": Task.due_date == today,
+              "upcoming": Task.due_date > today}
+    sections = {name: {} for name in SECTIONS}
+    limit = MAX_OVERDUE_SHOWN if kind else per_kind
+    for name, task_kind, count in counts:
+        if (kind and task_kind != kind) or (section and name != section):
+            continue
+        tasks = db.session.scalars(base.where(bounds[name], Task.kind == task_kind)
+                                   .order_by(Task.due_date, Task.id).limit(limit)).all()
+        sections[name][task_kind] = (tasks, count)
+    ordered = {name: {k: sections[name][k] for k in KINDS if k in sections[name]}
+               for name in SECTIONS}
+    return Worklist({name: groups for name, groups in ordered.items() if groups})
 
 
 def complete_task(task, *, note, kind="call", actor, now=None):

@@ -48,11 +48,15 @@ def today():
     if assignee is current_user and not current_user.has_role("marketer"):
         return redirect(url_for("tasks.team"))
     day = _today()
-    worklist = t.today_list(assignee.id, day)
+    kind = request.args.get("kind") if request.args.get("kind") in t.KINDS else None
+    section = request.args.get("section") if request.args.get("section") in t.SECTIONS \
+        else None
+    worklist = t.today_list(assignee.id, day, kind=kind, section=section if kind else None)
     marketers = db.session.scalars(visible_users(current_user).where(User.is_active.is_(True))
                                    .order_by(User.display_name)).all() \
         if current_user.has_role(*SUPERVISORS) else []
     return render_template("tasks/today.html", worklist=worklist, today=day, assignee=assignee,
+                           kind=kind, section=section,
                            form=BaseForm(), kinds=t.KINDS, quick_notes=t.QUICK_NOTES,
                            marketers=[m for m in marketers if m.has_role("marketer")],
                            full_phone=_full_phone_check())
@@ -66,7 +70,7 @@ def _task(task_id):
 
 def _card(task, error=None, status=200):
     return render_template("tasks/_card.html", task=task, today=_today(), form=BaseForm(),
-                           quick_notes=t.QUICK_NOTES, error=error,
+                           quick_notes=t.QUICK_NOTES, error=error, open_form=error is not None,
                            full_phone=_full_phone_check()), status
 
 
@@ -89,6 +93,14 @@ def _answer(task, message):
         return _card(task)
     flash(message, "success")
     return redirect(request.form.get("next") or url_for("tasks.today"))
+
+
+@bp.get("/<int:task_id>/done")
+@role_required(*WORKERS)
+def done_form(task_id):
+    """The "done" form under a card (htmx), so the list itself stays light."""
+    task = _task(task_id)
+    return render_template("tasks/_done_form.html", task=task, quick_notes=t.QUICK_NOTES)
 
 
 @bp.post("/<int:task_id>/done")

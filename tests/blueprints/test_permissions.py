@@ -146,6 +146,7 @@ MATRIX = {
     "inventory.cancel_count": STOCK_WRITE,
     "tasks.today": TASK_WORKERS,
     "tasks.done": TASK_WORKERS,
+    "tasks.done_form": TASK_WORKERS,
     "tasks.skip": TASK_WORKERS,
     "tasks.team": {"manager", "dept_head"},
     "tasks.reassign": {"manager", "dept_head"},

@@ -262,12 +262,18 @@ def test_today_list_groups_overdue_today_and_coming(db, shop):
     for day in (TODAY - timedelta(days=2), TODAY):
         t.callbacks(day)
     worklist = t.today_list(marketer.id, TODAY)
-    assert [x.due_date for x in worklist.overdue["callback"]] == [TODAY - timedelta(days=2)]
-    assert [x.due_date for x in worklist.today["callback"]] == [TODAY]
-    assert sorted(x.due_date for x in worklist.upcoming["callback"]) == \
+    overdue, n_overdue = worklist.sections["overdue"]["callback"]
+    assert [x.due_date for x in overdue] == [TODAY - timedelta(days=2)] and n_overdue == 1
+    assert [x.due_date for x in worklist.sections["today"]["callback"][0]] == [TODAY]
+    assert sorted(x.due_date for x in worklist.sections["upcoming"]["callback"][0]) == \
         [TODAY + timedelta(days=2), TODAY + timedelta(days=4)]
-    assert worklist.overdue_total == 1
-    assert worklist.overdue["callback"][0].state(TODAY) == "overdue"
+    assert worklist.total("overdue") == 1 and worklist.total("upcoming") == 2
+    assert overdue[0].state(TODAY) == "overdue"
+    # A long group shows its oldest few, and says how many there are.
+    few = t.today_list(marketer.id, TODAY, per_kind=1)
+    assert few.shown("upcoming") == 1 and few.total("upcoming") == 2
+    one_kind = t.today_list(marketer.id, TODAY, kind="callback", section="upcoming")
+    assert list(one_kind.sections) == ["upcoming"] and one_kind.shown("upcoming") == 2
     assert customer.id
 
 
@@ -371,3 +377,21 @@ def test_grades_from_purchases_and_attendance_manual_wins(db, shop):
     _db.session.expire_all()
     assert (big.grade, customer.grade, nobody.grade, manual.grade) == ("A", "B", "D", "A")
     assert t.grading(TODAY) == 0
+
+
+def test_birthday_month_bonus_once_a_year(db):
+    from models import points
+    owner = make_user()
+    admin = make_user(["admin"])
+    solar = make_customer(owner, name="十一月生", birthday_kind="solar", birthday=date(1950, 11, 30))
+    lunar = make_customer(owner, name="农历十月初五", birthday_kind="lunar", lunar_month=10,
+                          lunar_day=5)  # 13 November 2026
+    december = make_customer(owner, name="十二月生", birthday_kind="solar",
+                             birthday=date(1950, 12, 1))
+    assert points.birthday_bonuses(TODAY) == 0  # the setting is off by default
+    update_settings({"points.birthday_bonus": 200}, actor=admin)
+    assert points.birthday_bonuses(TODAY) == 2
+    assert points.balance_of(solar.id) == 200 and points.balance_of(lunar.id) == 200
+    assert points.balance_of(december.id) == 0
+    assert points.birthday_bonuses(TODAY + timedelta(days=1)) == 0  # once per month and year
+    assert points.birthday_bonuses(date(2026, 12, 1)) == 1
