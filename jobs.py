@@ -57,15 +57,29 @@ def moment_of(day):
         utcnow().tzinfo)
 
 
-def run_job(app, name, day=None, *, trigger="cli"):
+def already_ran(name, day):
+    """The successful run of a job for a day, if there was one."""
+    return db.session.scalar(select(tasks.JobRun).where(
+        tasks.JobRun.job == name, tasks.JobRun.run_date == day, tasks.JobRun.status == "ok")
+        .order_by(tasks.JobRun.id).limit(1))
+
+
+def run_job(app, name, day=None, *, trigger="cli", force=False):
     """Run one job for a day in its own app context and transaction; log the run; return rows
-    written. A failure writes nothing but its log line, and is re-raised."""
+    written. A failure writes nothing but its log line, and is re-raised.
+
+    A job that already ran successfully for the day is not run again unless forced (a forced
+    run is safe too: every job is idempotent, it only costs the time of the scan)."""
     job = JOBS[name]
     with app.app_context():
         day = day or local_day(utcnow())
         started, clock_started = utcnow(), clock.monotonic()
         try:
             begin_write()
+            if not force and already_ran(name, day) is not None:
+                db.session.rollback()
+                logger.info("Job %s for %s already ran; skipped", name, day.isoformat())
+                return 0
             written = job.func(day, moment_of(day))
             db.session.add(tasks.JobRun(job=name, run_date=day, trigger=trigger,
                                         started_at=started, finished_at=utcnow(),
@@ -142,8 +156,9 @@ def _parse_day(value):
 @click.argument("name")
 @click.option("--date", "day", help="The day to run for (YYYY-MM-DD, company time zone; "
                                     "default today).")
+@click.option("--force", is_flag=True, help="Run again even if it already ran for that day.")
 @with_appcontext
-def run_command(name, day):
+def run_command(name, day, force):
     """Run one job (or `nightly`: all of them in order) for a day."""
     if name != "nightly" and name not in JOBS:
         known = ", ".join(["nightly", *JOBS])
@@ -153,8 +168,16 @@ def run_command(name, day):
     app = current_app._get_current_object()
     db.session.remove()
     for job in JOBS if name == "nightly" else [name]:
+        if not force:
+            with app.app_context():
+                done = already_ran(job, day)
+                db.session.remove()
+            if done is not None:
+                click.echo(f"{job} {day.isoformat()}: 已运行过，未重复运行 / already ran "
+                           f"(--force 重新运行 / to run again)")
+                continue
         try:
-            written = run_job(app, job, day)
+            written = run_job(app, job, day, force=force)
         except Exception as error:
             raise click.ClickException(f"{job} {day.isoformat()} 失败 / failed: {error}") \
                 from None

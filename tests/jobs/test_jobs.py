@@ -148,3 +148,16 @@ def test_two_pool_reclaims_at_once_move_each_customer_once(app, committed_db):
     assert db.session.scalar(select(func.count()).select_from(OwnershipChange).where(
         OwnershipChange.kind == "reclaim")) == 10
     assert sum(r.rows for r in runs(db, "pool-reclaim")) == 10
+
+
+def test_a_day_already_run_is_not_run_again_unless_forced(app, committed_db, fake_jobs, runner):
+    day = date(2026, 11, 25)
+    assert jobs.run_job(app, "writes", day) == 1
+    assert jobs.run_job(app, "writes", day) == 0 and fake_jobs == [day]
+    result = runner.invoke(args=["jobs", "run", "writes", "--date", "2026-11-25"])
+    assert result.exit_code == 0 and "已运行过" in result.output and fake_jobs == [day]
+    committed_db.session.query(Setting).filter(Setting.key.like("test.job.%")).delete()
+    committed_db.session.commit()
+    result = runner.invoke(args=["jobs", "run", "writes", "--date", "2026-11-25", "--force"])
+    assert result.exit_code == 0 and "writes 2026-11-25: 1" in result.output
+    assert fake_jobs == [day, day]
