@@ -1,6 +1,7 @@
 """What the warehouse looks at: stock on hand with its value, near-expiry and expired goods,
 products below their threshold, a product's moves, the day's moves; and the check that proves
 the cached balances equal the sum of the moves."""
+from collections import namedtuple
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import case, func, select, union_all
@@ -18,13 +19,23 @@ def _held(kind):
                                        else_=0)), 0)
 
 
+#: What a stock-on-hand row says of its warehouse, product and batch: plain values, read in the
+#: same query (thousands of rows would otherwise each load three ORM objects).
+WarehouseRow = namedtuple("WarehouseRow", "id code name")
+ProductRow = namedtuple("ProductRow", "id sku name unit")
+BatchRow = namedtuple("BatchRow", "id number expiry_date unit_cost")
+
+
 def stock_on_hand(warehouse=None, *, text_clause=None, product=None, nonzero=True):
     """Rows per warehouse, product and batch: free, held for customers, total, value at cost.
 
-    Each row: warehouse, product, batch, free, held, total, value (fen).
+    Each row: warehouse, product, batch (named tuples of their shown fields), free, held, total,
+    value (fen).
     """
     free, held = _held("stock"), _held("custody")
-    query = (select(Warehouse, Product, Batch, free.label("free"), held.label("held"))
+    query = (select(Warehouse.id, Warehouse.code, Warehouse.name, Product.id, Product.sku,
+                    Product.name, Product.unit, Batch.id, Batch.number, Batch.expiry_date,
+                    Batch.unit_cost, free.label("free"), held.label("held"))
              .select_from(StockQuant)
              .join(Location, StockQuant.location_id == Location.id)
              .join(Warehouse, Location.warehouse_id == Warehouse.id)
@@ -42,12 +53,17 @@ def stock_on_hand(warehouse=None, *, text_clause=None, product=None, nonzero=Tru
         query = query.where(text_clause)
     if nonzero:
         query = query.having(func.sum(func.abs(StockQuant.quantity)) != 0)
-    rows = []
-    for row in db.session.execute(query):
-        total = row.free + row.held
-        rows.append({"warehouse": row.Warehouse, "product": row.Product, "batch": row.Batch,
-                     "free": row.free, "held": row.held, "total": total,
-                     "value": total * row.Batch.unit_cost})
+    rows, warehouses, products = [], {}, {}
+    for (w_id, w_code, w_name, p_id, sku, p_name, unit, b_id, number, expiry, unit_cost,
+         row_free, row_held) in db.session.execute(query):
+        if w_id not in warehouses:
+            warehouses[w_id] = WarehouseRow(w_id, w_code, w_name)
+        if p_id not in products:
+            products[p_id] = ProductRow(p_id, sku, p_name, unit)
+        total = row_free + row_held
+        rows.append({"warehouse": warehouses[w_id], "product": products[p_id],
+                     "batch": BatchRow(b_id, number, expiry, unit_cost), "free": row_free,
+                     "held": row_held, "total": total, "value": total * unit_cost})
     return rows
 
 
