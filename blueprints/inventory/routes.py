@@ -48,6 +48,9 @@ def _day_arg():
     return day if 2000 <= day.year <= 2100 else local_day(utcnow())
 
 
+#: Stock-on-hand rows on one page (a big warehouse has thousands of batches).
+SHOWN_ROWS = 200
+
 # --- Stock on hand and the lists -------------------------------------------------------------
 
 @bp.get("/")
@@ -56,7 +59,12 @@ def index():
     warehouse = _warehouse_arg()
     text = request.args.get("q", "").strip()[:60]
     rows = inv.stock_on_hand(warehouse, text_clause=inv.product_search_clause(text))
-    return render_template("inventory/index.html", rows=rows, totals=inv.totals(rows),
+    # The totals cover every row; the page shows SHOWN_ROWS of them at a time.
+    pages = max(1, -(-len(rows) // SHOWN_ROWS))
+    page = min(max(_int_arg("page") or 1, 1), pages)
+    return render_template("inventory/index.html",
+                           rows=rows[(page - 1) * SHOWN_ROWS:page * SHOWN_ROWS],
+                           totals=inv.totals(rows), count=len(rows), page=page, pages=pages,
                            warehouse=warehouse, warehouses=inv.warehouses(False), text=text,
                            today=local_day(utcnow()))
 

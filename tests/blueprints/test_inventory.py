@@ -190,3 +190,20 @@ def test_finance_sees_the_stock_but_cannot_change_it(client, login, db):
     assert "/inventory/documents/new/receipt" not in client.get("/inventory/").get_data(
         as_text=True)
     assert client.get("/inventory/documents/new/receipt").status_code == 403
+
+
+def test_stock_on_hand_pages_through_many_batches_with_totals_of_all(client, clerk, main, db,
+                                                                    monkeypatch):
+    import blueprints.inventory.routes as routes
+    monkeypatch.setattr(routes, "SHOWN_ROWS", 2)
+    product = make_product(actor=clerk, name="鱼油")
+    for n in range(3):
+        inv.receive(product=product, quantity=10 + n, warehouse=main, actor=clerk,
+                    batch_number=f"B{n}", unit_cost=100)
+    first = page_text(client.get("/inventory/", query_string={"warehouse": main.id}))
+    assert "B0" in first and "B1" in first and "B2" not in first
+    assert "第 1 / 2 页 · 共 3 行" in first and "¥33.00" in first  # the total covers every row
+    second = page_text(client.get("/inventory/", query_string={"warehouse": main.id,
+                                                               "page": 2}))
+    assert "B2" in second and "B0" not in second and "¥33.00" in second
+    assert client.get("/inventory/", query_string={"page": "99999"}).status_code == 200
