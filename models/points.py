@@ -11,11 +11,14 @@ expiry run expires only what is left of a lot, once. A refund takes back the poi
 earned; what the customer no longer has becomes a debt that later earnings pay first — a
 balance is never negative.
 """
+from bisect import insort
 from datetime import date, datetime
+from itertools import groupby
+from operator import itemgetter
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, func, select,
-                        text)
+from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, bindparam,
+                        exists, func, insert, literal_column, select, text, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
@@ -345,32 +348,55 @@ def reverse_redemption(redemption, *, reason, actor, now=None):
 
 # --- Lots and expiry -------------------------------------------------------------------------
 
+#: Customers an expiry run locks, reads and writes at a time.
+EXPIRY_CHUNK = 2000
+
+
+def _lot_order(lot):
+    return (lot[1] or date.max, lot[0])
+
+
+def _open_lots(rows):
+    """The spending rule, the one implementation of it: `rows` are a customer's entries as
+    (id, kind, points, expires_on, lot_id), in (at, id) order. Every positive entry is a lot;
+    an expiry takes from its own lot first; what else is spent comes from the lots that expire
+    first (then the oldest). Returns [[lot id, expires_on, left]] of the lots with points left,
+    in the order they came."""
+    lots = {}  # lot id → [id, expires_on, left], in the order they came
+    queue = []  # the same lots, soonest expiry first
+    for entry_id, kind, points, expires_on, lot_id in rows:
+        if points > 0:
+            lot = [entry_id, expires_on, points]
+            lots[entry_id] = lot
+            if queue and _lot_order(lot) < _lot_order(queue[-1]):
+                insort(queue, lot, key=_lot_order)
+            else:
+                queue.append(lot)
+            continue
+        need = -points
+        if kind == "expired" and (lot := lots.get(lot_id)) is not None:
+            taken = min(need, lot[2])
+            lot[2] -= taken
+            need -= taken
+        for lot in queue:
+            if not need:
+                break
+            taken = min(need, lot[2])
+            lot[2] -= taken
+            need -= taken
+        while queue and not queue[0][2]:  # spent: never counted again
+            del queue[0]
+    return [lot for lot in lots.values() if lot[2] > 0]
+
+
 def lots(customer_id):
     """[(lot entry, left)] of a customer: what is left of each lot after spending oldest first.
     Reversals of redemptions are lots of their own."""
     entries = db.session.scalars(select(PointsEntry).where(
         PointsEntry.customer_id == customer_id).order_by(PointsEntry.at, PointsEntry.id)).all()
-    open_lots = []
-    for entry in entries:
-        if entry.points > 0:
-            open_lots.append([entry, entry.points])
-            continue
-        need = -entry.points
-        if entry.kind == "expired":
-            for lot in open_lots:
-                if lot[0].id == entry.lot_id:
-                    taken = min(need, lot[1])
-                    lot[1] -= taken
-                    need -= taken
-        ordered = sorted(open_lots, key=lambda lot: (lot[0].expires_on or date.max,
-                                                     lot[0].id))
-        for lot in ordered:
-            if not need:
-                break
-            taken = min(need, lot[1])
-            lot[1] -= taken
-            need -= taken
-    return [(lot, left) for lot, left in open_lots if left > 0]
+    by_id = {entry.id: entry for entry in entries}
+    return [(by_id[lot_id], left) for lot_id, _expires_on, left in _open_lots(
+        (e.id, e.kind, e.points, e.expires_on, e.lot_id) for e in entries)]
 
 
 def expiring(customer_id, today, within_days=800):
@@ -384,27 +410,78 @@ def expiring(customer_id, today, within_days=800):
     return sorted(soon.items())
 
 
-def run_expiry(today, *, now=None):
+def run_expiry(today, *, now=None, chunk=EXPIRY_CHUNK):
     """The nightly expiry: what is left of every lot whose date has passed expires, once.
-    Returns the number of expiry entries written (0 on a second run)."""
+    Returns the number of expiry entries written (0 on a second run).
+
+    Only customers holding a lot past its date that has not expired yet are visited, `chunk`
+    at a time: their accounts locked first, then their entries read as plain rows and counted
+    by `_open_lots` (as `lots` counts them), then the expiry entries written in one insert and
+    the cached balances lowered in one update. An expiry entry is dated `now`, or later when
+    the customer has entries after `now` (a catch-up run for a past day): it is counted after
+    every entry it was worked out from, so `lots` replays it exactly as it was written."""
     now = now or utcnow()
-    customers = db.session.scalars(
-        select(PointsEntry.customer_id).where(PointsEntry.expires_on < today,
-                                              PointsEntry.points > 0).distinct()).all()
-    written = 0
-    for customer_id in customers:
-        expired_lots = set(db.session.scalars(select(PointsEntry.lot_id).where(
-            PointsEntry.customer_id == customer_id, PointsEntry.kind == "expired")))
-        due = [(lot, left) for lot, left in lots(customer_id)
-               if lot.expires_on and lot.expires_on < today and lot.id not in expired_lots]
+    db.session.flush()
+    entries, accounts = PointsEntry.__table__, PointsAccount.__table__
+    expired = entries.alias("expired")
+    # (No ORDER BY or DISTINCT here: the lots past their date are found by their index.)
+    customers = sorted(set(db.session.scalars(
+        select(entries.c.customer_id).where(
+            entries.c.expires_on < today, entries.c.points > 0,
+            ~exists().where(expired.c.lot_id == entries.c.id,
+                            expired.c.kind == literal_column("'expired'"))))))
+    reasons = {}
+    written, touched = 0, set()
+    for start in range(0, len(customers), chunk):
+        ids = customers[start:start + chunk]
+        # Lock first, then read: nothing is spent between the count and the write.
+        balances = dict(db.session.execute(
+            select(accounts.c.customer_id, accounts.c.balance)
+            .where(accounts.c.customer_id.in_(ids)).order_by(accounts.c.customer_id)
+            .with_for_update()).all())
+        rows = db.session.execute(
+            select(entries.c.customer_id, entries.c.id, entries.c.kind, entries.c.points,
+                   entries.c.expires_on, entries.c.lot_id)
+            .where(entries.c.customer_id.in_(ids))
+            .order_by(entries.c.customer_id, entries.c.at, entries.c.id)).all()
+        due = {}  # customer id → [(lot id, expires_on, points to expire)]
+        for customer_id, group in groupby(rows, key=itemgetter(0)):
+            group = [row[1:] for row in group]
+            done = {row[4] for row in group if row[1] == "expired"}
+            # Never below zero (the account's cached balance, which check_points proves).
+            available = balances.get(customer_id, 0)
+            for lot_id, expires_on, left in _open_lots(group):
+                if expires_on and expires_on < today and lot_id not in done and available:
+                    points = min(left, available)
+                    available -= points
+                    due.setdefault(customer_id, []).append((lot_id, expires_on, points))
         if not due:
             continue
-        account = lock_account(customer_id)
-        for lot, left in due:
-            _write(account, kind="expired", points=-left, actor=None, now=now, lot_id=lot.id,
-                   reason=_("Expired %(day)s", day=lot.expires_on))
-            written += 1
-    db.session.flush()
+        latest = dict(db.session.execute(
+            select(entries.c.customer_id, func.max(entries.c.at))
+            .where(entries.c.customer_id.in_(list(due)))
+            .group_by(entries.c.customer_id)).all())
+        expiries, debits = [], []
+        for customer_id, expiring_lots in due.items():
+            at = max(now, latest.get(customer_id) or now)
+            for lot_id, expires_on, points in expiring_lots:
+                if expires_on not in reasons:
+                    reasons[expires_on] = _("Expired %(day)s", day=expires_on)
+                expiries.append({"customer_id": customer_id, "kind": "expired",
+                                 "points": -points, "lot_id": lot_id,
+                                 "reason": reasons[expires_on], "actor_id": None, "at": at})
+            debits.append({"customer": customer_id,
+                           "points": sum(points for _l, _e, points in expiring_lots)})
+        db.session.execute(insert(entries), expiries)
+        db.session.execute(
+            update(accounts).where(accounts.c.customer_id == bindparam("customer"))
+            .values(balance=accounts.c.balance - bindparam("points")), debits)
+        written += len(expiries)
+        touched.update(due)
+    # Accounts already loaded in the session: their balances were changed under them.
+    for account in list(db.session.identity_map.values()):
+        if isinstance(account, PointsAccount) and account.customer_id in touched:
+            db.session.expire(account, ["balance"])
     return written
 
 
@@ -454,7 +531,7 @@ def liability():
                                 .where(PointsAccount.balance > 0))
     debt = db.session.scalar(select(func.coalesce(func.sum(PointsAccount.debt), 0)))
     return {"points": points, "holders": holders, "debt": debt,
-            "value": points * get_setting("points.value_fen") // 100}
+            "value": points * get_setting("points.value_fen")}
 
 
 def check_points():

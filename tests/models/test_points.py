@@ -229,3 +229,165 @@ def test_two_redemptions_at_once_beyond_the_balance_leave_one(app, committed_db)
     assert _db.session.scalar(select(func.count(pt.Redemption.id))) == 1
     assert pt.balance_of(ids[0]) == 200
     assert clean()
+
+
+def test_a_catch_up_run_for_a_past_day_then_later_activity_expires_once(db, shop):
+    """A missed day is caught up later with `now` at 23:59 of that day, while the customer has
+    already spent since: the expiry counts that spending, is dated after it (so `lots` replays
+    it as it was written), and neither later activity nor later runs expire the lot again or
+    leave any of it unspent."""
+    from datetime import datetime, time
+
+    from formatting import company_zone
+    warehouse, marketer, finance, manager, customer, product, cup = shop
+    real_now = utcnow()
+    old = pt.adjust(customer, 500, reason="去年", actor=manager, token=new_token(),
+                    now=real_now - timedelta(days=800))
+    missed = old.expires_on + timedelta(days=1)  # the first day the old lot is due
+    assert missed < date.today()
+    moment = datetime.combine(missed, time(23, 59), tzinfo=company_zone())
+    new = pt.adjust(customer, 300, reason="今年", actor=manager, token=new_token(),
+                    now=real_now - timedelta(minutes=5))
+    spent = pt.redeem(customer, [(cup, 1)], warehouse=warehouse, actor=manager,
+                      token=new_token(), now=real_now - timedelta(minutes=1))  # 300 of the old
+    assert pt.run_expiry(missed, now=moment) == 1  # the catch-up
+    [entry] = _db.session.scalars(select(pt.PointsEntry).where(
+        pt.PointsEntry.kind == "expired")).all()
+    assert (entry.customer_id, entry.lot_id, entry.points, entry.actor_id) == \
+        (customer.id, old.id, -200, None)
+    assert str(old.expires_on) in entry.reason
+    assert entry.at >= spent.at  # counted after everything it was worked out from
+    assert pt.balance_of(customer.id) == 300
+    assert [(lot.id, left) for lot, left in pt.lots(customer.id)] == [(new.id, 300)]
+    assert pt.run_expiry(missed, now=moment) == 0
+    # Later: more spending, a new lot, and the nightly runs up to today.
+    pt.redeem(customer, [(cup, 1)], warehouse=warehouse, actor=manager, token=new_token())
+    pt.adjust(customer, 50, reason="补", actor=manager, token=new_token())
+    for day in (missed + timedelta(days=1), date.today()):
+        assert pt.run_expiry(day) == 0
+    assert _db.session.scalar(select(func.count()).where(pt.PointsEntry.kind == "expired",
+                                                         pt.PointsEntry.lot_id == old.id)) == 1
+    lots = pt.lots(customer.id)
+    assert not [lot for lot, _left in lots if lot.expires_on < date.today()]
+    assert pt.balance_of(customer.id) == sum(left for _lot, left in lots) == 50
+    assert [item.kind for item in pt._points_items(customer, 10)].count("points.expired") == 1
+    assert clean()
+
+
+def test_expiry_over_many_customers_in_chunks_matches_lots_and_keeps_the_books(db, shop):
+    """Chunked, bulk expiry writes exactly what `lots` says is left of each past-date lot,
+    skips lots already expired or spent, refreshes accounts already loaded, and runs once."""
+    import random
+    warehouse, marketer, finance, manager, customer, product, cup = shop
+    rng = random.Random(7)
+    now = utcnow()
+    people = [customer] + [make_customer(marketer, name=f"顾客{n}") for n in range(8)]
+    for person in people:
+        for _step in range(rng.randint(0, 6)):
+            roll = rng.random()
+            when = now - timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 999))
+            if roll < 0.6:
+                pt.adjust(person, rng.randint(1, 9) * 100, reason="送", actor=manager,
+                          token=new_token(), now=when)
+            elif pt.balance_of(person.id) >= 300:
+                pt.redeem(person, [(cup, 1)], warehouse=warehouse, actor=manager,
+                          token=new_token())
+    # Lots expired by an earlier run (one of them for sure): never again.
+    pt.adjust(customer, 100, reason="前年", actor=manager, token=new_token(),
+              now=now - timedelta(days=1200))
+    assert pt.run_expiry(date.today() - timedelta(days=400)) >= 1
+    today = date.today()
+    expected = sorted((person.id, lot.id, left) for person in people
+                      for lot, left in pt.lots(person.id)
+                      if lot.expires_on < today)
+    already = set(_db.session.scalars(select(pt.PointsEntry.lot_id).where(
+        pt.PointsEntry.kind == "expired")))
+    assert not {lot_id for _c, lot_id, _left in expected} & already
+    loaded = _db.session.get(pt.PointsAccount, customer.id)
+    before = loaded.balance
+    assert pt.run_expiry(today, chunk=2) == len(expected)
+    found = sorted(_db.session.execute(select(
+        pt.PointsEntry.customer_id, pt.PointsEntry.lot_id, -pt.PointsEntry.points).where(
+        pt.PointsEntry.kind == "expired", pt.PointsEntry.lot_id.not_in(already or [0]))).all())
+    assert [tuple(row) for row in found] == expected
+    assert loaded.balance == before - sum(left for c, _l, left in expected if c == customer.id)
+    assert pt.run_expiry(today, chunk=2) == 0
+    assert pt.run_expiry(today) == 0
+    for person in people:
+        lots = pt.lots(person.id)
+        assert not [lot for lot, _left in lots if lot.expires_on < today]
+        assert pt.balance_of(person.id) == sum(left for _lot, left in lots) >= 0
+    assert clean()
+
+
+def test_a_redemption_while_the_expiry_runs_is_counted_before_anything_expires(
+        app, committed_db):
+    """The counter holds the account (a redemption under way) when the nightly run reaches the
+    customer: the run waits for it and counts what the redemption spent — it does not expire
+    points already spent, fail below zero, or take them from a newer lot."""
+    import time as clock
+    warehouse = make_warehouse()
+    manager, clerk = make_user(["manager"]), make_user(["warehouse"])
+    customer = make_customer()
+    cup = make_stocked_product(warehouse, 10, is_gift=True, for_sale=False, redeemable=True,
+                               points_price=300)
+    old = pt.adjust(customer, 500, reason="去年", actor=manager, token=new_token(),
+                    now=utcnow() - timedelta(days=800))
+    new = pt.adjust(customer, 100, reason="今年", actor=manager, token=new_token())
+    _db.session.commit()
+    ids = (customer.id, cup.id, warehouse.id, clerk.id)
+    locked, results, errors = threading.Event(), {}, []
+
+    def counter():
+        with app.app_context():
+            try:
+                begin_write()
+                pt.lock_account(ids[0])
+                locked.set()
+                clock.sleep(1)  # the run starts meanwhile and waits for the account
+                pt.redeem(_db.session.get(Customer, ids[0]),
+                          [(_db.session.get(inv.Product, ids[1]), 1)],
+                          warehouse=_db.session.get(inv.Warehouse, ids[2]),
+                          actor=_db.session.get(User, ids[3]), token=new_token())
+                _db.session.commit()
+            except Exception as exc:  # collected and asserted on below
+                errors.append(exc)
+            finally:
+                locked.set()
+                _db.session.remove()
+
+    def nightly():
+        with app.app_context():
+            try:
+                locked.wait(30)
+                begin_write()
+                results["written"] = pt.run_expiry(date.today())
+                _db.session.commit()
+            except Exception as exc:  # collected and asserted on below
+                errors.append(exc)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=counter), threading.Thread(target=nightly)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and results == {"written": 1}
+    _db.session.rollback()
+    [points] = _db.session.scalars(select(pt.PointsEntry.points).where(
+        pt.PointsEntry.kind == "expired", pt.PointsEntry.lot_id == old.id)).all()
+    assert points == -200  # 300 of the old lot was spent at the counter
+    assert pt.balance_of(ids[0]) == 100
+    assert [(lot.id, left) for lot, left in pt.lots(ids[0])] == [(new.id, 100)]
+    assert clean()
+
+
+def test_the_liability_values_points_in_fen(db):
+    from models import points as pts
+    from models.settings import update_settings
+    customer = make_customer(make_user(["marketer"]), name="积分多")
+    pts.bonus(customer, 400, key="test:liability", reason="测试")
+    assert pts.liability()["points"] == 400 and pts.liability()["value"] == 400  # 1 fen each
+    update_settings({"points.value_fen": 5}, actor=make_user(["admin"]))
+    assert pts.liability()["value"] == 2000  # ¥20.00
