@@ -490,9 +490,16 @@ def after_return(order, *, actor, now=None):
 
 # --- Reads -----------------------------------------------------------------------------------
 
-def event_ledger(event):
+def event_ledger(event, limit=None):
+    """The event's gift issues, newest first (the latest `limit` of them)."""
     return db.session.scalars(select(GiftIssue).where(GiftIssue.event_id == event.id)
-                              .order_by(GiftIssue.at.desc(), GiftIssue.id.desc())).all()
+                              .order_by(GiftIssue.at.desc(), GiftIssue.id.desc())
+                              .limit(limit)).all()
+
+
+def ledger_size(event):
+    return db.session.scalar(select(func.count()).select_from(GiftIssue).where(
+        GiftIssue.event_id == event.id))
 
 
 def _signed(column):

@@ -45,13 +45,18 @@ def event(event_id):
     return _event_page(item)
 
 
+#: Gift issues listed on the event's page (the .xlsx has them all).
+LEDGER_SHOWN = 50
+
+
 def _event_page(item, status=200, rule_form=None):
     warehouse = g.event_warehouse(item)
     return render_template(
         "gifts/event.html", event=item, rules=[r for r in g.rules_for(item, active_only=False)
                                                if r.event_id == item.id],
         company_rules=[r for r in g.rules_for(None) if r.event_id is None],
-        stock=g.gift_stock(item), warehouse=warehouse, ledger=g.event_ledger(item),
+        stock=g.gift_stock(item), warehouse=warehouse,
+        ledger=g.event_ledger(item, limit=LEDGER_SHOWN), ledger_size=g.ledger_size(item),
         by_product=g.summary_by_product(item), by_marketer=g.summary_by_marketer(item),
         cost=g.event_gift_cost(item), per_arrival=g.cost_per_arrival(item),
         per_deal=g.cost_per_deal(item), rule_form=rule_form or RuleForm(),

@@ -111,3 +111,21 @@ def test_the_ledger_its_export_and_taking_a_gift_back(client, login, venue, db):
     assert response.status_code == 302
     assert inv.quantity_in(inv.location_of(warehouse), cup) == 21
     assert g.event_gift_cost(event) == 0
+
+
+
+def test_the_event_page_lists_the_latest_gifts_and_says_how_many(client, login, venue, db,
+                                                                 monkeypatch):
+    import blueprints.gifts.routes as routes
+    event, warehouse, manager, staff, marketer, cup = venue
+    monkeypatch.setattr(routes, "LEDGER_SHOWN", 2)
+    g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
+    invitations = [ev.invite(event, make_customer(marketer, name=name), actor=marketer)
+                   for name in ("甲", "乙", "丙")]
+    ev.change_event_status(event, "in_progress", actor=manager)
+    for invitation in invitations:
+        ci.check_in(event, invitation, actor=staff, token=new_token())
+        g.issue_attendance_gifts(event, invitation.customer, actor=staff, token=new_token())
+    login(manager)
+    text = page_text(client.get(f"/gifts/events/{event.id}"))
+    assert "最近 2 条，共 3 条" in text and "¥45.00" in text  # the totals still count all three
