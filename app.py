@@ -106,6 +106,7 @@ def register_blueprints(app):
     from blueprints.orders.routes import bp as orders_bp
     from blueprints.points.routes import bp as points_bp
     from blueprints.tasks.routes import bp as tasks_bp
+    from blueprints.reports.routes import bp as reports_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -119,6 +120,7 @@ def register_blueprints(app):
     app.register_blueprint(custody_bp)
     app.register_blueprint(points_bp)
     app.register_blueprint(tasks_bp)
+    app.register_blueprint(reports_bp)
 
 
 def register_commands(app):

@@ -27,7 +27,8 @@ STATUSES = {"planning": _l("Planning"), "open": _l("Open for invitations"),
 TRANSITIONS = {"planning": {"open", "cancelled"}, "open": {"planning", "in_progress", "cancelled"},
                "in_progress": {"closed"}, "closed": set(), "cancelled": set()}
 COST_KINDS = {"venue": _l("Venue"), "meals": _l("Meals"), "transport": _l("Transport"),
-              "expert": _l("Expert fee"), "printing": _l("Printing"), "other": _l("Other")}
+              "staff": _l("Staff costs"), "expert": _l("Expert fee"), "printing": _l("Printing"),
+              "other": _l("Other")}
 INVITATION_STATUSES = {"invited": _l("Invited"), "confirmed": _l("Confirmed"),
                        "attended": _l("Attended"), "no_show": _l("No-show"),
                        "declined": _l("Declined")}

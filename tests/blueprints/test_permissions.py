@@ -153,6 +153,23 @@ MATRIX = {
     "tasks.birthdays": TASK_WORKERS,
     "tasks.birthdays_pdf": TASK_WORKERS,
     "tasks.job_runs": {"admin"},
+    "reports.index": TASK_WORKERS | {"admin", "finance"},
+    "reports.performance_view": TASK_WORKERS | {"admin", "finance"},
+    "reports.performance_pdf": TASK_WORKERS | {"admin", "finance"},
+    "reports.performance_xlsx": TASK_WORKERS | {"admin", "finance"},
+    "reports.rows": TASK_WORKERS | {"admin", "finance"},
+    "reports.company": {"admin", "manager", "finance"},
+    "reports.company_pdf": {"admin", "manager", "finance"},
+    "reports.finance_view": {"admin", "manager", "finance", "dept_head"},
+    "reports.finance_pdf": {"admin", "manager", "finance", "dept_head"},
+    "reports.finance_xlsx": {"admin", "manager", "finance", "dept_head"},
+    "reports.events": {"admin", "manager", "finance", "dept_head"},
+    "reports.event_roi": {"admin", "manager", "finance", "dept_head"},
+    "reports.event_roi_pdf": {"admin", "manager", "finance", "dept_head"},
+    "reports.event_roi_xlsx": {"admin", "manager", "finance", "dept_head"},
+    "reports.event_orders": {"admin", "manager", "finance", "dept_head"},
+    "reports.event_guests": {"admin", "manager", "finance", "dept_head"},
+    "reports.event_redemptions": {"admin", "manager", "finance", "dept_head"},
 }
 
 
@@ -164,7 +181,7 @@ def routes(app):
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
-              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1"}
+              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -7,24 +7,27 @@ CUSTOMERS = ["customers.index", "customers.pool", "events.index"]
 ORDERS = ["orders.index"]
 EXPECTED_NAV = {
     "admin": ["main.index", *CUSTOMERS, "checkin.index", "custody.index", "gifts.index",
-              "inventory.index",
+              "inventory.index", "reports.index",
               "customers.lists",
               "admin.users",
               "admin.departments", "admin.settings", "admin.audit"],
     "manager": ["main.index", "tasks.today", *CUSTOMERS, "checkin.index", *ORDERS, "points.index",
                 "custody.index",
                 "gifts.index",
-                "inventory.index",
+                "inventory.index", "reports.index",
                 "customers.lists",
                 "admin.audit"],
     "depthead": ["main.index", "tasks.today", *CUSTOMERS, *ORDERS, "points.index", "custody.index",
-                 "gifts.index"],
-    "marketer": ["main.index", "tasks.today", *CUSTOMERS, *ORDERS, "points.index", "custody.index"],
-    "marketer2": ["main.index", "tasks.today", *CUSTOMERS, *ORDERS, "points.index", "custody.index"],
+                 "gifts.index", "reports.index"],
+    "marketer": ["main.index", "tasks.today", *CUSTOMERS, *ORDERS, "points.index", "custody.index",
+                 "reports.index"],
+    "marketer2": ["main.index", "tasks.today", *CUSTOMERS, *ORDERS, "points.index",
+                  "custody.index", "reports.index"],
     "staff": ["main.index", "events.index", "checkin.index", "points.index", "custody.index"],
     "warehouse": ["main.index", "points.index", "custody.index", "gifts.index",
                   "inventory.index"],
-    "finance": ["main.index", *ORDERS, "custody.index", "gifts.index", "inventory.index"],
+    "finance": ["main.index", *ORDERS, "custody.index", "gifts.index", "inventory.index",
+                "reports.index"],
 }
 PASSWORDS = {username: password for username, _n, _r, _d, password in DEMO_USERS}
 NAMES = {username: name for username, name, _r, _d, _p in DEMO_USERS}

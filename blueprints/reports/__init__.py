@@ -1,0 +1,1 @@
+"""Reports: filter pages, HTML views, PDFs and .xlsx of the printed reports."""

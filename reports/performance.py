@@ -1,0 +1,381 @@
+"""Performance (业绩考核): per marketer for a period, every figure a query over recorded facts,
+beside the department's average and a rank; the same figures per department with totals and
+the period before (month on month); a company summary per department.
+
+The figures (period = [start, end] in the company's time zone; "now" figures are as of today):
+- owned: active customers the marketer owns now;
+- new: customers registered for the marketer in the period; lost: customers of theirs that went
+  to the public pool (released or reclaimed) in the period;
+- invitations: invitations they made in the period; confirmed: of those, the ones the customer
+  confirmed (confirmed, attended or no-show); arrivals: check-ins in the period of customers they
+  invited; attendance = arrivals / confirmed;
+- deals: their open (not cancelled) orders taken in the period; buyers: arrivals who bought at
+  that event; conversion = buyers / arrivals;
+- sales: the deals' totals; collections: money received in the period on their orders
+  (deposits, balance and full payments, less reversals of those); refunds: money paid back in
+  the period; returns: value of goods returned in the period;
+- arrears: money due now on their orders, by age (not yet due, 1–30, 31–60, 61–90, > 90 days);
+- gift cost: cost of gifts issued in the period charged to them (less gifts taken back); points
+  cost: cost of goods redeemed with points by their customers in the period (not reversed);
+- callbacks: tasks due in the period — done on time (on or before the due day), late or still
+  open past the due day (overdue);
+- referrals: customers registered for them in the period who were referred by a customer.
+
+The department average is the mean over the department's active marketers (zeros included); the
+rank is by sales within the department (1 = most).
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
+
+from extensions import db
+from formatting import local_day
+from models.accounts import Department, User
+from models.base import utcnow
+from models.scoping import department_subtree_ids
+from reports import render_pdf
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: object
+    money: bool = False
+    #: A rate in percent computed from two other figures (numerator, denominator).
+    rate: tuple | None = None
+    #: The rows behind it can be listed (reports.rows).
+    rows: bool = False
+    #: As of today, not of the period (no "period before" to compare).
+    now: bool = False
+
+
+FIGURES = (
+    Figure("owned", _l("Customers owned"), now=True),
+    Figure("new", _l("New customers"), rows=True),
+    Figure("lost", _l("Lost to the pool"), rows=True),
+    Figure("invitations", _l("Invitations"), rows=True),
+    Figure("confirmed", _l("Confirmed"), rows=True),
+    Figure("arrivals", _l("Arrivals"), rows=True),
+    Figure("attendance", _l("Attendance rate"), rate=("arrivals", "confirmed")),
+    Figure("deals", _l("Deals"), rows=True),
+    Figure("buyers", _l("Arrivals who bought")),
+    Figure("conversion", _l("Conversion"), rate=("buyers", "arrivals")),
+    Figure("sales", _l("Sales"), money=True, rows=True),
+    Figure("collections", _l("Collections"), money=True, rows=True),
+    Figure("refunds", _l("Refunds"), money=True, rows=True),
+    Figure("returns", _l("Returns"), money=True),
+    Figure("arrears", _l("Arrears now"), money=True, now=True),
+    Figure("arrears_over_90", _l("of which over 90 days"), money=True, now=True),
+    Figure("gift_cost", _l("Gift cost"), money=True, rows=True),
+    Figure("points_cost", _l("Points cost"), money=True),
+    Figure("callbacks_on_time", _l("Callbacks on time"), rows=True),
+    Figure("callbacks_overdue", _l("Callbacks late or overdue"), rows=True),
+    Figure("referrals", _l("Referrals")),
+)
+COUNTED = [f.key for f in FIGURES if f.rate is None]
+BY_KEY = {f.key: f for f in FIGURES}
+
+
+def marketers_in(params):
+    """The marketers a report covers: the department's (and below), else every marketer the
+    user may see; a one-marketer report covers that marketer's department (for the average)."""
+    query = select(User).where(User.is_active.is_(True)).order_by(User.display_name)
+    if params.marketer is not None:
+        department_id = params.marketer.department_id
+        if department_id is None:
+            return [params.marketer]
+        query = query.where(User.department_id == department_id)
+    elif params.department is not None:
+        query = query.where(User.department_id.in_(department_subtree_ids(
+            params.department.id)))
+    elif not params.user.has_role("admin", "manager", "finance"):
+        query = query.where(User.department_id.in_(department_subtree_ids(
+            params.user.department_id)))
+    marketers = [u for u in db.session.scalars(query) if u.has_role("marketer")]
+    if params.marketer is not None and params.marketer not in marketers:
+        marketers.append(params.marketer)
+    return marketers
+
+
+def _grouped(statement):
+    return {key: value or 0 for key, value in db.session.execute(statement)}
+
+
+def figures(params, marketer_ids):
+    """marketer id → {figure: value} (counts and fen; rates added after)."""
+    from models.checkin import CheckIn
+    from models.customers import Customer, OwnershipChange
+    from models.events import Invitation
+    from models.gifts import GiftIssue
+    from models.orders import Order, OrderReturn, Payment
+    from models.points import Redemption
+    from models.tasks import Task
+    since, until = params.since, params.until
+    ids = list(marketer_ids)
+    today = local_day(utcnow())
+    in_period = lambda column: and_(column >= since, column < until)  # noqa: E731
+    got = {
+        "owned": _grouped(select(Customer.owner_id, func.count()).where(
+            Customer.owner_id.in_(ids), Customer.status == "active")
+            .group_by(Customer.owner_id)),
+        "new": _grouped(select(OwnershipChange.to_owner_id, func.count()).where(
+            OwnershipChange.to_owner_id.in_(ids), OwnershipChange.kind == "create",
+            in_period(OwnershipChange.at)).group_by(OwnershipChange.to_owner_id)),
+        "lost": _grouped(select(OwnershipChange.from_owner_id, func.count()).where(
+            OwnershipChange.from_owner_id.in_(ids), OwnershipChange.to_owner_id.is_(None),
+            in_period(OwnershipChange.at)).group_by(OwnershipChange.from_owner_id)),
+        "invitations": _grouped(select(Invitation.inviter_id, func.count()).where(
+            Invitation.inviter_id.in_(ids), in_period(Invitation.created_at))
+            .group_by(Invitation.inviter_id)),
+        "confirmed": _grouped(select(Invitation.inviter_id, func.count()).where(
+            Invitation.inviter_id.in_(ids), in_period(Invitation.created_at),
+            Invitation.status.in_(("confirmed", "attended", "no_show")))
+            .group_by(Invitation.inviter_id)),
+        "arrivals": _grouped(select(Invitation.inviter_id, func.count()).join(
+            CheckIn, CheckIn.invitation_id == Invitation.id).where(
+            Invitation.inviter_id.in_(ids), in_period(CheckIn.at))
+            .group_by(Invitation.inviter_id)),
+        "buyers": _grouped(select(Invitation.inviter_id, func.count(func.distinct(
+            CheckIn.customer_id))).join(CheckIn, CheckIn.invitation_id == Invitation.id)
+            .join(Order, and_(Order.event_id == CheckIn.event_id,
+                              Order.customer_id == CheckIn.customer_id,
+                              Order.status == "open"))
+            .where(Invitation.inviter_id.in_(ids), in_period(CheckIn.at))
+            .group_by(Invitation.inviter_id)),
+        "deals": _grouped(select(Order.marketer_id, func.count()).where(
+            Order.marketer_id.in_(ids), Order.status == "open", in_period(Order.created_at))
+            .group_by(Order.marketer_id)),
+        "sales": _grouped(select(Order.marketer_id, func.sum(Order.total)).where(
+            Order.marketer_id.in_(ids), Order.status == "open", in_period(Order.created_at))
+            .group_by(Order.marketer_id)),
+        "returns": _grouped(select(Order.marketer_id, func.sum(OrderReturn.value)).join(
+            Order, Order.id == OrderReturn.order_id).where(
+            Order.marketer_id.in_(ids), in_period(OrderReturn.at))
+            .group_by(Order.marketer_id)),
+        "gift_cost": _grouped(select(GiftIssue.marketer_id, func.sum(case(
+            (GiftIssue.reverses_id.is_(None), GiftIssue.cost), else_=-GiftIssue.cost))).where(
+            GiftIssue.marketer_id.in_(ids), in_period(GiftIssue.at))
+            .group_by(GiftIssue.marketer_id)),
+        "points_cost": _grouped(select(Customer.owner_id, func.sum(Redemption.cost)).join(
+            Customer, Customer.id == Redemption.customer_id).where(
+            Customer.owner_id.in_(ids), Redemption.reversed_at.is_(None),
+            in_period(Redemption.at)).group_by(Customer.owner_id)),
+        "callbacks_on_time": _grouped(select(Task.assignee_id, func.count()).where(
+            Task.assignee_id.in_(ids), Task.due_date >= params.start,
+            Task.due_date <= params.end, Task.status == "done", Task.done_on <= Task.due_date)
+            .group_by(Task.assignee_id)),
+        "callbacks_overdue": _grouped(select(Task.assignee_id, func.count()).where(
+            Task.assignee_id.in_(ids), Task.due_date >= params.start,
+            Task.due_date <= params.end,
+            or_(and_(Task.status == "done", Task.done_on > Task.due_date),
+                and_(Task.status == "open", Task.due_date < today)))
+            .group_by(Task.assignee_id)),
+        "referrals": _grouped(select(OwnershipChange.to_owner_id, func.count()).join(
+            Customer, Customer.id == OwnershipChange.customer_id).where(
+            OwnershipChange.to_owner_id.in_(ids), OwnershipChange.kind == "create",
+            Customer.referrer_id.is_not(None), in_period(OwnershipChange.at))
+            .group_by(OwnershipChange.to_owner_id)),
+    }
+    # Money received and paid back: a reversal counts with the kind of the entry it reverses.
+    original = aliased(Payment)
+    kind = func.coalesce(original.kind, Payment.kind)
+    for marketer_id, what, amount in db.session.execute(
+            select(Order.marketer_id, kind, func.sum(Payment.amount))
+            .join(Order, Order.id == Payment.order_id)
+            .outerjoin(original, original.id == Payment.reverses_id)
+            .where(Order.marketer_id.in_(ids), in_period(Payment.at))
+            .group_by(Order.marketer_id, kind)):
+        key = "refunds" if what == "refund" else "collections"
+        got.setdefault(key, {})
+        got[key][marketer_id] = got[key].get(marketer_id, 0) + (
+            -(amount or 0) if key == "refunds" else (amount or 0))
+    arrears, old = {}, {}
+    for marketer_id, due_date, due in db.session.execute(
+            select(Order.marketer_id, Order.due_date, func.sum(Order.balance_due)).where(
+                Order.marketer_id.in_(ids), Order.status == "open", Order.balance_due > 0)
+            .group_by(Order.marketer_id, Order.due_date)):
+        arrears[marketer_id] = arrears.get(marketer_id, 0) + due
+        if due_date is not None and (today - due_date).days > 90:
+            old[marketer_id] = old.get(marketer_id, 0) + due
+    got["arrears"], got["arrears_over_90"] = arrears, old
+    return {m: {key: got.get(key, {}).get(m, 0) for key in COUNTED} for m in ids}
+
+
+def with_rates(row):
+    for figure in FIGURES:
+        if figure.rate:
+            top, bottom = row[figure.rate[0]], row[figure.rate[1]]
+            row[figure.key] = round(100 * top / bottom, 1) if bottom else None
+    return row
+
+
+def _average(rows):
+    if not rows:
+        return {key: 0 for key in COUNTED}
+    average = {key: sum(r[key] for r in rows) / len(rows) for key in COUNTED}
+    return with_rates(average)
+
+
+def _total(rows):
+    return with_rates({key: sum(r[key] for r in rows) for key in COUNTED})
+
+
+def gather(params):
+    """Plain data for the marketer and department reports: one row per marketer covered (with
+    the department's average and a rank by sales), totals, and the totals of the period before.
+    """
+    marketers = marketers_in(params)
+    values = figures(params, [m.id for m in marketers])
+    previous = figures(params.previous(), [m.id for m in marketers])
+    departments = {d.id: d.name for d in db.session.scalars(select(Department))}
+    by_department = {}
+    for marketer in marketers:
+        by_department.setdefault(marketer.department_id, []).append(marketer)
+    rows = []
+    for department_id, people in by_department.items():
+        dept_rows = [values[m.id] for m in people]
+        average = _average(dept_rows)
+        ranked = sorted(people, key=lambda m: (-values[m.id]["sales"], m.display_name))
+        for marketer in people:
+            rows.append({"id": marketer.id, "name": marketer.display_name,
+                         "department": departments.get(department_id, _("No department")),
+                         "department_id": department_id,
+                         "values": with_rates(dict(values[marketer.id])),
+                         "average": average,
+                         "rank": ranked.index(marketer) + 1, "of": len(people)})
+    rows.sort(key=lambda r: (r["department"], r["rank"]))
+    if params.marketer is not None:
+        rows = [r for r in rows if r["id"] == params.marketer.id]
+    total = _total([values[r["id"]] for r in rows])
+    before = _total([previous[r["id"]] for r in rows])
+    return {"title": _("Marketer performance") if params.marketer else
+            _("Department performance"),
+            "period": params.label, "previous_period": params.previous().label,
+            "scope": params.marketer.display_name if params.marketer else
+            params.department.name if params.department else _("All I may see"),
+            "figures": [{"key": f.key, "label": str(f.label), "money": f.money,
+                         "rate": bool(f.rate), "rows": f.rows, "now": f.now} for f in FIGURES],
+            "rows": rows, "total": total, "before": before,
+            "change": {key: _change(total[key], before[key]) for key in total},
+            "args": params.as_args()}
+
+
+def gather_company(params):
+    """The company summary: one row per department (its marketers' figures added up), totals,
+    and the period before."""
+    marketers = marketers_in(params)
+    values = figures(params, [m.id for m in marketers])
+    previous = figures(params.previous(), [m.id for m in marketers])
+    departments = {d.id: d.name for d in db.session.scalars(select(Department))}
+    groups = {}
+    for marketer in marketers:
+        groups.setdefault(marketer.department_id, []).append(marketer.id)
+    rows = [{"id": department_id, "name": departments.get(department_id, _("No department")),
+             "people": len(ids), "values": _total([values[i] for i in ids])}
+            for department_id, ids in groups.items()]
+    rows.sort(key=lambda r: -r["values"]["sales"])
+    total = _total([values[m.id] for m in marketers])
+    before = _total([previous[m.id] for m in marketers])
+    return {"title": _("Company summary"), "period": params.label,
+            "previous_period": params.previous().label, "rows": rows, "total": total,
+            "before": before, "change": {key: _change(total[key], before[key]) for key in total},
+            "figures": [{"key": f.key, "label": str(f.label), "money": f.money,
+                         "rate": bool(f.rate), "rows": f.rows, "now": f.now} for f in FIGURES],
+            "args": params.as_args()}
+
+
+def _change(now, before):
+    if now is None or before is None or not before:
+        return None
+    return round(100 * (now - before) / before, 1)
+
+
+def build(data, *, printed_by):
+    return render_pdf("print/performance.html", {**data, "printed_by": printed_by,
+                                                 "printed_at": utcnow()})
+
+
+def rows_behind(params, key, marketer_id):
+    """The records a figure counts, for one marketer: [(label, value, url or None)], newest
+    first, at most 500."""
+    from flask import url_for
+
+    from models.checkin import CheckIn
+    from models.customers import Customer, OwnershipChange
+    from models.events import Invitation
+    from models.gifts import GiftIssue
+    from models.orders import PAYMENT_KINDS, Order, Payment
+    from models.tasks import Task
+    since, until = params.since, params.until
+    today = local_day(utcnow())
+    period = lambda column: and_(column >= since, column < until)  # noqa: E731
+    if key in ("deals", "sales"):
+        found = db.session.scalars(select(Order).where(
+            Order.marketer_id == marketer_id, Order.status == "open", period(Order.created_at))
+            .order_by(Order.created_at.desc()).limit(500))
+        return [(f"{o.number} · {o.customer.name}", o.total, True,
+                 url_for("orders.show", order_id=o.id)) for o in found]
+    if key in ("collections", "refunds"):
+        original = aliased(Payment)
+        kind = func.coalesce(original.kind, Payment.kind)
+        wanted = kind == "refund" if key == "refunds" else kind != "refund"
+        found = db.session.execute(select(Payment, Order).join(
+            Order, Order.id == Payment.order_id).outerjoin(
+            original, original.id == Payment.reverses_id).where(
+            Order.marketer_id == marketer_id, period(Payment.at), wanted)
+            .order_by(Payment.at.desc()).limit(500))
+        return [(f"{o.number} · {local_day(p.at)} · {PAYMENT_KINDS.get(p.kind, p.kind)}",
+                 -p.amount if key == "refunds" else p.amount, True,
+                 url_for("orders.show", order_id=o.id)) for p, o in found]
+    if key in ("invitations", "confirmed"):
+        query = select(Invitation).where(Invitation.inviter_id == marketer_id,
+                                         period(Invitation.created_at))
+        if key == "confirmed":
+            query = query.where(Invitation.status.in_(("confirmed", "attended", "no_show")))
+        return [(f"{i.customer.name} · {i.event.title}", None, False,
+                 url_for("events.show", event_id=i.event_id))
+                for i in db.session.scalars(query.order_by(Invitation.created_at.desc())
+                                            .limit(500))]
+    if key == "arrivals":
+        found = db.session.execute(select(CheckIn, Invitation).join(
+            Invitation, Invitation.id == CheckIn.invitation_id).where(
+            Invitation.inviter_id == marketer_id, period(CheckIn.at))
+            .order_by(CheckIn.at.desc()).limit(500))
+        return [(f"{i.customer.name} · {i.event.title} · {local_day(c.at)}", None, False,
+                 url_for("events.show", event_id=i.event_id)) for c, i in found]
+    if key in ("new", "lost"):
+        query = select(OwnershipChange).where(period(OwnershipChange.at))
+        query = query.where(OwnershipChange.to_owner_id == marketer_id,
+                            OwnershipChange.kind == "create") if key == "new" else \
+            query.where(OwnershipChange.from_owner_id == marketer_id,
+                        OwnershipChange.to_owner_id.is_(None))
+        found = db.session.execute(select(OwnershipChange, Customer).join(
+            Customer, Customer.id == OwnershipChange.customer_id).where(
+            OwnershipChange.id.in_(query.with_only_columns(OwnershipChange.id)))
+            .order_by(OwnershipChange.at.desc()).limit(500))
+        return [(f"{c.name} · {local_day(change.at)}", None, False,
+                 url_for("customers.show", customer_id=c.id)) for change, c in found]
+    if key == "gift_cost":
+        found = db.session.scalars(select(GiftIssue).where(
+            GiftIssue.marketer_id == marketer_id, period(GiftIssue.at))
+            .order_by(GiftIssue.at.desc()).limit(500))
+        return [(f"{g.customer.name} · {g.product.name} × {g.quantity}", g.signed_cost, True,
+                 None) for g in found]
+    if key in ("callbacks_on_time", "callbacks_overdue"):
+        query = select(Task).where(Task.assignee_id == marketer_id,
+                                   Task.due_date >= params.start, Task.due_date <= params.end)
+        query = query.where(Task.status == "done", Task.done_on <= Task.due_date) \
+            if key == "callbacks_on_time" else query.where(or_(
+                and_(Task.status == "done", Task.done_on > Task.due_date),
+                and_(Task.status == "open", Task.due_date < today)))
+        return [(f"{x.customer.name} · {x.kind_label} · {x.due_date}", None, False,
+                 url_for("customers.show", customer_id=x.customer_id))
+                for x in db.session.scalars(query.order_by(Task.due_date.desc()).limit(500))]
+    return []
+
+
+def period_days(params):
+    return [params.start + timedelta(days=n) for n in range(params.days)]

@@ -1,0 +1,160 @@
+"""Performance reports on hand-built data: every figure compared with numbers worked out by hand,
+the department's average and rank, the period before, scope, the rows behind a figure, the PDF
+and the .xlsx, bad input."""
+import io
+from datetime import timedelta
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from formatting import local_day
+from models import customers as c, events as ev, orders as o, tasks as t
+from models.base import new_token, utcnow
+from models.checkin import check_in
+from reports import performance
+from reports.params import parse
+from tests.conftest import page_text
+from tests.factories import (make_customer, make_department, make_event, make_order,
+                             make_stocked_product, make_user, make_warehouse)
+
+
+@pytest.fixture
+def company(db):
+    """一部: 刘芳 (A) and 赵敏 (B); 二部: 王强 (C). Worked out by hand:
+    A — 4 customers registered (one released to the pool), 3 invited to one event, 2 confirmed,
+        1 arrived and bought ¥1,000 with ¥400 paid (¥600 due, not yet due); one callback done on
+        the day, one left open two days past its day; one referred customer.
+    B — 1 customer, a store order of ¥500 paid in full.
+    C — nothing."""
+    one, two = make_department("一部"), make_department("二部")
+    a = make_user(["marketer"], display_name="刘芳", department=one)
+    b = make_user(["marketer"], display_name="赵敏", department=one)
+    make_user(["marketer"], display_name="王强", department=two)
+    manager = make_user(["manager"], display_name="李总")
+    finance = make_user(["finance"])
+    warehouse = make_warehouse("总仓")
+    product = make_stocked_product(warehouse, 100, name="灵芝孢子粉", sale_price=50000)
+    guests = [make_customer(a, name=f"顾客{n}") for n in range(3)]
+    make_customer(a, name="被介绍的", referrer_id=guests[0].id)
+    c.release_to_pool([guests[2].id], actor=manager, reason="不再跟进")
+    event = make_event(manager, status="open", days=0)
+    invitations = [ev.invite(event, guest, actor=a) for guest in guests[:2]]
+    invitations.append(ev.invite(event, make_customer(a, name="只邀约"), actor=a))
+    for invitation in invitations[:2]:
+        ev.change_invitation(invitation, "confirmed", actor=a)
+    ev.change_event_status(event, "in_progress", actor=manager)
+    check_in(event, invitations[0], actor=manager, token=new_token())
+    deal = make_order(guests[0], warehouse=warehouse, actor=a, channel="event", event=event,
+                      lines=[{"product": product, "quantity": 2}])
+    o.receive_payment(deal, amount=40000, method="cash", actor=finance, token=new_token())
+    store = make_order(make_customer(b, name="门店客"), warehouse=warehouse, actor=b,
+                       lines=[{"product": product, "quantity": 1}], channel="store")
+    o.receive_payment(store, amount=store.total, method="wechat", actor=finance,
+                      token=new_token())
+    today = local_day(utcnow())
+    ident = (guests[0].id, a.id, one.id)
+    t.write_tasks([t._row("callback", ident, today, "order:1", "第3天"),
+                   t._row("callback", ident, today - timedelta(days=2), "order:2", "第7天")])
+    first = t.db.session.scalar(t.visible_tasks(a).where(t.Task.due_date == today))
+    t.complete_task(first, note="已接通", actor=a)
+    return a, b, one, manager, event, deal, store
+
+
+def args(**extra):
+    today = local_day(utcnow())
+    return {"start": (today - timedelta(days=10)).isoformat(), "end": today.isoformat(), **extra}
+
+
+def test_every_figure_of_a_marketer_against_the_hand_count(db, company):
+    a, b, one, manager, event, deal, store = company
+    data = performance.gather(parse(args(department=one.id), manager))
+    rows = {row["name"]: row for row in data["rows"]}
+    assert set(rows) == {"刘芳", "赵敏"}
+    mine = rows["刘芳"]["values"]
+    assert {key: mine[key] for key in (
+        "owned", "new", "lost", "invitations", "confirmed", "arrivals", "attendance", "deals",
+        "buyers", "conversion", "sales", "collections", "refunds", "arrears",
+        "arrears_over_90", "callbacks_on_time", "callbacks_overdue", "referrals")} == {
+        "owned": 4, "new": 5, "lost": 1, "invitations": 3, "confirmed": 2, "arrivals": 1,
+        "attendance": 50.0, "deals": 1, "buyers": 1, "conversion": 100.0, "sales": 100000,
+        "collections": 40000, "refunds": 0, "arrears": 60000, "arrears_over_90": 0,
+        "callbacks_on_time": 1, "callbacks_overdue": 1, "referrals": 1}
+    theirs = rows["赵敏"]["values"]
+    assert (theirs["deals"], theirs["sales"], theirs["collections"], theirs["arrears"]) == \
+        (1, 50000, 50000, 0)
+    # Rank by sales within 一部, the department's average beside each figure.
+    assert (rows["刘芳"]["rank"], rows["赵敏"]["rank"], rows["刘芳"]["of"]) == (1, 2, 2)
+    assert rows["刘芳"]["average"]["sales"] == 75000 and rows["赵敏"]["average"]["deals"] == 1
+    assert data["total"]["sales"] == 150000 and data["total"]["collections"] == 90000
+    assert data["before"]["sales"] == 0 and data["change"]["sales"] is None
+
+
+def test_a_marketer_sees_only_their_own_report(db, company, client, login):
+    a, b, one, manager, event, deal, store = company
+    login(b)
+    text = page_text(client.get("/reports/performance", query_string=args()))
+    assert "赵敏" in text and "刘芳" not in text
+    # Asking for someone else's report still shows only their own.
+    text = page_text(client.get("/reports/performance", query_string=args(marketer=a.id)))
+    assert "刘芳" not in text
+    assert client.get("/reports/company").status_code == 403
+
+
+def test_figures_link_to_the_rows_behind_them(db, company, client, login):
+    a, b, one, manager, event, deal, store = company
+    login(manager)
+    page = client.get("/reports/performance", query_string=args(department=one.id))
+    assert f"/reports/rows/sales?marketer={a.id}" in page.get_data(as_text=True)
+    rows = client.get("/reports/rows/sales", query_string=args(marketer=a.id))
+    text = page_text(rows)
+    assert deal.number in text and "¥1,000.00" in text and store.number not in text
+    paid = page_text(client.get("/reports/rows/collections", query_string=args(marketer=a.id)))
+    assert "¥400.00" in paid
+    invited = page_text(client.get("/reports/rows/invitations",
+                                   query_string=args(marketer=a.id)))
+    assert "只邀约" in invited and "顾客0" in invited
+    assert client.get("/reports/rows/owned", query_string=args(marketer=a.id)).status_code \
+        == 404
+    client.post("/auth/logout")
+    outsider_head = make_user(["dept_head"], department=make_department("三部"))
+    login(outsider_head)
+    assert client.get("/reports/rows/sales", query_string=args(marketer=a.id)).status_code \
+        == 404
+
+
+def test_pdf_and_xlsx_carry_the_same_figures(db, company, client, login):
+    a, b, one, manager, event, deal, store = company
+    login(manager)
+    pdf = client.get("/reports/performance.pdf", query_string=args(department=one.id))
+    assert pdf.mimetype == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "部门业绩" in text and "刘芳" in text and "¥1,000.00" in text and "会销通示范公司" in text
+    sheet = load_workbook(io.BytesIO(client.get(
+        "/reports/performance.xlsx", query_string=args(department=one.id)).data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header, first = rows[0], rows[1]
+    assert first[1] == "刘芳" and first[header.index("销售额")] == 1000
+    company_pdf = client.get("/reports/company.pdf", query_string=args())
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(company_pdf.data)).pages)
+    assert "公司汇总" in text and "一部" in text
+
+
+def test_bad_periods_and_scope_get_clear_answers(db, company, client, login):
+    a, b, one, manager, event, deal, store = company
+    login(manager)
+    backwards = client.get("/reports/performance", query_string={"start": "2026-11-20",
+                                                                "end": "2026-11-01"})
+    assert backwards.status_code == 422 and "结束日期早于开始日期" in page_text(backwards)
+    too_long = client.get("/reports/performance", query_string={"start": "2020-01-01",
+                                                               "end": "2026-11-01"})
+    assert too_long.status_code == 422 and "最长" in page_text(too_long)
+    odd = client.get("/reports/performance", query_string={"start": "2026-02-30"})
+    assert odd.status_code == 422 and "不是有效的日期" in page_text(odd)
+    client.post("/auth/logout")
+    head = make_user(["dept_head"], department=make_department("三部"))
+    login(head)
+    assert client.get("/reports/performance", query_string=args(department=one.id)) \
+        .status_code == 404
+    empty = page_text(client.get("/reports/performance", query_string=args()))
+    assert "没有业务员" in empty
