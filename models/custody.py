@@ -11,11 +11,12 @@ A customer may collect only what is paid for: in proportion to what is paid on t
 default), or only once it is paid in full (a setting); a manager may release early with a
 reason.
 """
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String, func, select)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Load, Mapped, lazyload, mapped_column, relationship
 
 from extensions import db
 from formatting import fen, local_day
@@ -121,12 +122,50 @@ def deposit(order, line, *, actor, now=None):
                    now=now) for move in moves]
 
 
+@dataclass
+class LineFigures:
+    """What the ledger says of one order line: the balance per batch (batches still holding
+    something), the units deposited, the units collected (pickups less their reversals), and
+    the batches themselves."""
+    balances: dict = field(default_factory=dict)
+    deposited: int = 0
+    collected: int = 0
+    batches: dict = field(default_factory=dict)
+
+    @property
+    def held(self):
+        return sum(self.balances.values())
+
+
+def line_figures(condition):
+    """{order_line_id: LineFigures} of the lines whose entries match `condition` (a clause on
+    CustodyEntry: one line, a pickup's lines, a customer's lines), in one grouped query."""
+    figures = {}
+    for line_id, kind, quantity, batch in db.session.execute(
+            select(CustodyEntry.order_line_id, CustodyEntry.kind,
+                   func.sum(CustodyEntry.quantity), inv.Batch)
+            .join(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
+            .where(condition, CustodyEntry.order_line_id.is_not(None))
+            .group_by(CustodyEntry.order_line_id, CustodyEntry.kind, inv.Batch.id)):
+        line = figures.setdefault(line_id, LineFigures())
+        line.balances[batch.id] = line.balances.get(batch.id, 0) + quantity
+        line.batches[batch.id] = batch
+        if kind == "deposit":
+            line.deposited += quantity
+        elif kind in ("pickup", "reversal"):
+            line.collected -= quantity
+    for line in figures.values():
+        line.balances = {batch_id: held for batch_id, held in line.balances.items() if held}
+    return figures
+
+
+def _figures_of(line_id):
+    return line_figures(CustodyEntry.order_line_id == line_id).get(line_id, LineFigures())
+
+
 def line_balances(line_id):
     """{batch_id: held} of one order line, batches still holding something."""
-    rows = db.session.execute(select(CustodyEntry.batch_id, func.sum(CustodyEntry.quantity))
-                              .where(CustodyEntry.order_line_id == line_id)
-                              .group_by(CustodyEntry.batch_id)).all()
-    return {batch_id: held for batch_id, held in rows if held}
+    return _figures_of(line_id).balances
 
 
 def line_held(line_id):
@@ -161,10 +200,10 @@ def return_out(order, line, quantity, *, actor, disposition="restock", now=None)
 
 # --- The release rule ------------------------------------------------------------------------
 
-def pickable(order, line):
-    """How much of a line the customer may collect now: what is held, limited by what is paid
-    (in proportion, or nothing until paid in full — the setting)."""
-    held = line_held(line.id)
+def may_collect(order, figures):
+    """The release rule, on figures already read: what is held, limited by what is paid (in
+    proportion, or nothing until paid in full — the setting). The one place the rule lives."""
+    held = figures.held
     if held <= 0 or order.status != "open":
         return 0
     worth = order.total - order.returned_value
@@ -173,42 +212,64 @@ def pickable(order, line):
     if get_setting("custody.release_rule") == "full" or worth <= 0:
         return 0
     # The line's entitlement: its deposit × paid share; less what was collected already.
-    deposited = db.session.scalar(select(func.coalesce(func.sum(CustodyEntry.quantity), 0))
-                                  .where(CustodyEntry.order_line_id == line.id,
-                                         CustodyEntry.kind == "deposit"))
-    collected = -db.session.scalar(select(func.coalesce(func.sum(CustodyEntry.quantity), 0))
-                                   .where(CustodyEntry.order_line_id == line.id,
-                                          CustodyEntry.kind.in_(("pickup", "reversal"))))
-    entitled = deposited * order.paid // worth
-    return max(0, min(held, entitled - collected))
+    entitled = figures.deposited * order.paid // worth
+    return max(0, min(held, entitled - figures.collected))
+
+
+def pickable(order, line):
+    """How much of a line the customer may collect now: what is held, limited by what is paid
+    (in proportion, or nothing until paid in full — the setting)."""
+    return may_collect(order, _figures_of(line.id))
 
 
 def holdings(customer):
     """The customer's held goods, one row per order line still holding something: order, line,
-    held, pickable, paid, due, and the nearest expiry among its batches."""
+    held, pickable, paid, due, and the nearest expiry among its batches. A few set-based queries
+    whatever the number of lines: the figures, the lines, their orders."""
     from models.orders import Order, OrderLine
-    today = local_day(utcnow())
     line_ids = select(CustodyEntry.order_line_id).where(
         CustodyEntry.customer_id == customer.id).group_by(CustodyEntry.order_line_id).having(
         func.sum(CustodyEntry.quantity) != 0)
+    figures = line_figures(CustodyEntry.order_line_id.in_(line_ids))
+    if not figures:
+        return []
+    lines = db.session.scalars(select(OrderLine).where(OrderLine.id.in_(list(figures)))
+                               .order_by(OrderLine.id)).all()
+    orders = {order.id: order for order in db.session.scalars(
+        select(Order).where(Order.id.in_({line.order_id for line in lines}))
+        .options(lazyload("*")))}
+    today = local_day(utcnow())
+    near = today + timedelta(days=get_setting("inventory.near_expiry_days"))
     rows = []
-    for line in db.session.scalars(select(OrderLine).where(OrderLine.id.in_(line_ids))
-                                   .order_by(OrderLine.id)):
-        order = db.session.get(Order, line.order_id)
-        balances = line_balances(line.id)
-        expiries = [db.session.get(inv.Batch, batch_id).expiry_date for batch_id in balances]
+    for line in lines:
+        order, figure = orders[line.order_id], figures[line.id]
+        expiries = [figure.batches[batch_id].expiry_date for batch_id in figure.balances]
         expiries = [e for e in expiries if e]
         nearest = min(expiries) if expiries else None
-        rows.append({"order": order, "line": line, "held": sum(balances.values()),
-                     "pickable": pickable(order, line), "paid": order.paid,
+        rows.append({"order": order, "line": line, "held": figure.held,
+                     "pickable": may_collect(order, figure), "paid": order.paid,
                      "due": max(order.balance_due, 0), "expiry": nearest,
-                     "near_expiry": nearest is not None and nearest <= today + timedelta(
-                         days=get_setting("inventory.near_expiry_days")),
+                     "near_expiry": nearest is not None and nearest <= near,
                      "expired": nearest is not None and nearest < today})
     return rows
 
 
 # --- Pickup ----------------------------------------------------------------------------------
+
+def _lines_locked(line_ids):
+    """{line id: (line, order)} of these order lines, their orders locked (FOR UPDATE on
+    PostgreSQL, in id order; on SQLite the write transaction already serialises writers) and
+    re-read as `lock_order` does, in one query and without the orders' relationships."""
+    from models.orders import Order, OrderLine
+    if not line_ids:
+        return {}
+    rows = db.session.execute(
+        select(OrderLine, Order).join(Order, Order.id == OrderLine.order_id)
+        .where(OrderLine.id.in_(line_ids)).order_by(Order.id, OrderLine.id)
+        .options(Load(Order).lazyload("*")).with_for_update(of=Order)
+        .execution_options(populate_existing=True))
+    return {line.id: (line, order) for line, order in rows}
+
 
 def pick_up(customer, quantities, *, actor, token, collected_by="", relation="", event=None,
             release_reason="", now=None):
@@ -216,7 +277,6 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
     balance and the release rule (a manager may release early with a reason), the goods leave
     the custody shelf first expiry first (never an expired batch), and one pickup slip records
     the visit."""
-    from models.orders import Order, OrderLine, lock_order
     if not actor.has_role(*PICKUP_ROLES):
         raise PermissionDenied(_("Pickups are handed over by the warehouse, or by event staff "
                                  "at an event."))
@@ -239,26 +299,31 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
     db.session.flush()
     pickup.number = f"TH{local_day(now):%Y%m%d}-{pickup.id:05d}"
     today = local_day(now)
+    # Read once, set-based: the lines asked for with their orders locked, then every line's
+    # balances (read under the locks, used for both the balance check and the release rule).
+    lines = _lines_locked({int(line_id) for line_id in quantities if isinstance(line_id, int)})
+    figures = line_figures(CustodyEntry.order_line_id.in_(list(lines))) if lines else {}
+    shelves, handed_to = {}, None
     for line_id, quantity in sorted(quantities.items()):
-        line = db.session.get(OrderLine, line_id) if isinstance(line_id, int) else None
-        order = db.session.get(Order, line.order_id) if line else None
+        line, order = lines.get(line_id, (None, None)) if isinstance(line_id, int) \
+            else (None, None)
         if line is None or order.customer_id != customer.id:
             raise NotFound(_("That order line is not this customer's."))
         inv.check_quantity(quantity, f"line-{line_id}")
-        order = lock_order(order)  # the balance is read under the order's lock
-        held = line_held(line.id)
+        figure = figures.get(line.id) or LineFigures()
+        held = figure.held
         if quantity > held:
             raise Conflict(_("%(name)s: only %(n)s held for this customer.",
                              name=line.product.name, n=held), field=f"line-{line_id}")
-        allowed = pickable(order, line)
+        allowed = may_collect(order, figure)
         if quantity > allowed and not release_reason:
             raise Conflict(_("%(name)s: %(n)s may be collected now — %(paid)s of %(worth)s is "
                              "paid on %(number)s.", name=line.product.name, n=allowed,
                              paid=fen(order.paid), worth=fen(order.total -
                                                              order.returned_value),
                              number=order.number), field=f"line-{line_id}")
-        balances = line_balances(line.id)
-        batches = sorted((db.session.get(inv.Batch, b) for b in balances),
+        balances = figure.balances
+        batches = sorted((figure.batches[b] for b in balances),
                          key=lambda b: (b.expiry_date is None, b.expiry_date, b.id))
         warehouse = db.session.get(inv.Warehouse, order.warehouse_id)
         left = quantity
@@ -267,10 +332,13 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
                 break
             if batch.is_expired(today):
                 continue
+            if warehouse.id not in shelves:  # looked up once per pickup, not per batch
+                shelves[warehouse.id] = inv.location_of(warehouse, "custody")
+            if handed_to is None:
+                handed_to = inv.outside("customer")
             share = min(left, balances[batch.id])
-            inv.take(product=line.product, quantity=share,
-                     source=inv.location_of(warehouse, "custody"),
-                     target=inv.outside("customer"), reason="custody_pickup", actor=actor,
+            inv.take(product=line.product, quantity=share, source=shelves[warehouse.id],
+                     target=handed_to, reason="custody_pickup", actor=actor,
                      batch=batch, customer=customer, event=event,
                      document=(DOCUMENT, pickup.id), note=pickup.number, now=now)
             _entry(kind="pickup", customer_id=customer.id, product=line.product, batch=batch,
@@ -342,8 +410,10 @@ def find_holders(user, text, limit=20):
     clause = search_clause(text)
     if clause is None:
         return []
-    holding = select(CustodyEntry.customer_id).group_by(CustodyEntry.customer_id).having(
-        func.sum(CustodyEntry.quantity) > 0)
+    # Only the balances of the customers the search matched are summed, not the whole ledger.
+    holding = select(CustodyEntry.customer_id).where(
+        CustodyEntry.customer_id.in_(select(Customer.id).where(clause))).group_by(
+        CustodyEntry.customer_id).having(func.sum(CustodyEntry.quantity) > 0)
     return db.session.scalars(custody_customers(user).where(clause, Customer.id.in_(holding))
                               .order_by(Customer.name_pinyin).limit(limit)).all()
 

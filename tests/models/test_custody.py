@@ -1,11 +1,12 @@
 """Custody: goods left with the company, collected only as far as they are paid for, box by box;
 the ledger always equals the custody shelf."""
 import threading
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from extensions import db as _db
 from models import custody as cu, inventory as inv, orders as o
@@ -252,3 +253,102 @@ def test_two_tablets_picking_the_last_box_leave_one_pickup(app, committed_db):
     _db.session.rollback()
     assert _db.session.scalar(select(func.count(cu.CustodyPickup.id))) == 1
     assert ledgers_clean()
+
+
+@contextmanager
+def count_queries():
+    """The SQL statements sent inside the block: `with count_queries() as n: ...`, then n[0]."""
+    seen = [0]
+
+    def saw(*_args):
+        seen[0] += 1
+    event.listen(_db.engine, "before_cursor_execute", saw)
+    try:
+        yield seen
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", saw)
+
+
+def test_holdings_and_a_pickup_over_several_orders_lines_and_batches(db, shop):
+    warehouse, marketer, clerk, finance, customer, _product, first = shop
+    today = date.today()
+    fish_oil = make_product("深海鱼油", sale_price=10000)
+    inv.receive(product=fish_oil, quantity=3, warehouse=warehouse, actor=clerk,
+                batch_number="EARLY", expiry_date=today + timedelta(days=100))
+    inv.receive(product=fish_oil, quantity=20, warehouse=warehouse, actor=clerk,
+                batch_number="LATE", expiry_date=today + timedelta(days=300))
+    paid = make_order(customer, warehouse=warehouse, actor=marketer,
+                      lines=[{"product": fish_oil, "quantity": 5, "held": 5}])  # 3 EARLY, 2 LATE
+    o.receive_payment(paid, amount=paid.total, method="cash", actor=finance, token=new_token())
+    o.receive_payment(first, amount=50000, method="cash", actor=finance, token=new_token())
+    oil, half = paid.lines[0], first.lines[0]
+
+    cu.holdings(customer)  # settings read once
+    with count_queries() as two_rows:
+        rows = cu.holdings(customer)
+    assert [(r["line"].id, r["held"], r["pickable"]) for r in rows] == [
+        (half.id, 10, 5), (oil.id, 5, 5)]
+    for row in rows:  # one rule: the page says what pickable() says
+        assert row["pickable"] == cu.pickable(row["order"], row["line"])
+        assert row["held"] == cu.line_held(row["line"].id)
+    assert rows[1]["expiry"] == today + timedelta(days=100) and not rows[1]["near_expiry"]
+    more = make_order(customer, warehouse=warehouse, actor=marketer,
+                      lines=[{"product": fish_oil, "quantity": 2, "held": 2}])
+    with count_queries() as three_rows:
+        assert len(cu.holdings(customer)) == 3
+    assert three_rows[0] == two_rows[0] <= 5  # set-based: not a query per row
+
+    # A refused line refuses the whole slip, whatever came before it.
+    entries = _db.session.scalar(select(func.count(cu.CustodyEntry.id)))
+    with pytest.raises(Conflict, match="现在只能领 0"), _db.session.begin_nested():
+        cu.pick_up(customer, {oil.id: 1, half.id: 1, more.lines[0].id: 1}, actor=clerk,
+                   token=new_token())
+    assert _db.session.scalar(select(func.count(cu.CustodyEntry.id))) == entries
+
+    slip = cu.pick_up(customer, {half.id: 5, oil.id: 4}, actor=clerk, token=new_token())
+    taken = _db.session.execute(select(cu.CustodyEntry.order_line_id, inv.Batch.number,
+                                       cu.CustodyEntry.quantity)
+                                .join(inv.Batch, inv.Batch.id == cu.CustodyEntry.batch_id)
+                                .where(cu.CustodyEntry.pickup_id == slip.id)
+                                .order_by(cu.CustodyEntry.id)).all()
+    assert [tuple(t) for t in taken] == [(half.id, "B1", -5), (oil.id, "EARLY", -3),
+                                         (oil.id, "LATE", -1)]  # first expiry first
+    assert [(r["line"].id, r["held"], r["pickable"]) for r in cu.holdings(customer)] == [
+        (half.id, 5, 0), (oil.id, 1, 1), (more.lines[0].id, 2, 0)]
+    assert cu.line_balances(oil.id) == {_db.session.scalar(select(inv.Batch.id).where(
+        inv.Batch.number == "LATE", inv.Batch.product_id == fish_oil.id)): 1}
+    assert ledgers_clean()
+
+
+def test_a_pickup_skips_an_expired_batch_for_a_fresh_one(db, shop):
+    warehouse, marketer, clerk, finance, customer, *_r = shop
+    honey = make_product("蜂胶")
+    inv.receive(product=honey, quantity=1, warehouse=warehouse, actor=clerk, batch_number="OLD",
+                expiry_date=date.today() + timedelta(days=5))
+    inv.receive(product=honey, quantity=4, warehouse=warehouse, actor=clerk, batch_number="NEW",
+                expiry_date=date.today() + timedelta(days=400))
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": honey, "quantity": 5, "held": 5}])
+    o.receive_payment(order, amount=order.total, method="cash", actor=finance,
+                      token=new_token())
+    later = utcnow() + timedelta(days=10)
+    slip = cu.pick_up(customer, {order.lines[0].id: 4}, actor=clerk, token=new_token(), now=later)
+    [entry] = _db.session.scalars(select(cu.CustodyEntry).where(
+        cu.CustodyEntry.pickup_id == slip.id)).all()
+    assert (entry.batch.number, entry.quantity) == ("NEW", -4)
+    with pytest.raises(Conflict, match="已过期"):
+        cu.pick_up(customer, {order.lines[0].id: 1}, actor=clerk, token=new_token(), now=later)
+
+
+def test_finding_holders_leaves_out_matches_holding_nothing(db, shop):
+    warehouse, marketer, clerk, finance, customer, product, _order = shop
+    empty_handed = make_customer(marketer, name="王二")
+    collected = make_customer(marketer, name="王三")
+    done = make_order(collected, warehouse=warehouse, actor=marketer,
+                      lines=[{"product": product, "quantity": 1, "held": 1}])
+    o.receive_payment(done, amount=done.total, method="cash", actor=finance, token=new_token())
+    pick(collected, done.lines[0], 1, clerk)
+    assert empty_handed.id and cu.find_holders(clerk, "王") == [customer]
+    assert cu.find_holders(clerk, customer.phone[-4:]) == [customer]
+    assert cu.find_holders(marketer, "王") == [customer]
+    assert cu.find_holders(make_user(["marketer"]), "王") == []
