@@ -104,8 +104,9 @@ def _grouped(statement):
     return {key: value or 0 for key, value in db.session.execute(statement)}
 
 
-def figures(params, marketer_ids):
-    """marketer id → {figure: value} (counts and fen; rates added after)."""
+def figures(params, marketer_ids, *, now_figures=True):
+    """marketer id → {figure: value} (counts and fen; rates added after). `now_figures`: also
+    those as of today (owned, arrears) — the period before needs none of them."""
     from models.checkin import CheckIn
     from models.customers import Customer, OwnershipChange
     from models.events import Invitation
@@ -120,20 +121,13 @@ def figures(params, marketer_ids):
     got = {
         "owned": _grouped(select(Customer.owner_id, func.count()).where(
             Customer.owner_id.in_(ids), Customer.status == "active")
-            .group_by(Customer.owner_id)),
+            .group_by(Customer.owner_id)) if now_figures else {},
         "new": _grouped(select(OwnershipChange.to_owner_id, func.count()).where(
             OwnershipChange.to_owner_id.in_(ids), OwnershipChange.kind == "create",
             in_period(OwnershipChange.at)).group_by(OwnershipChange.to_owner_id)),
         "lost": _grouped(select(OwnershipChange.from_owner_id, func.count()).where(
             OwnershipChange.from_owner_id.in_(ids), OwnershipChange.to_owner_id.is_(None),
             in_period(OwnershipChange.at)).group_by(OwnershipChange.from_owner_id)),
-        "invitations": _grouped(select(Invitation.inviter_id, func.count()).where(
-            Invitation.inviter_id.in_(ids), in_period(Invitation.created_at))
-            .group_by(Invitation.inviter_id)),
-        "confirmed": _grouped(select(Invitation.inviter_id, func.count()).where(
-            Invitation.inviter_id.in_(ids), in_period(Invitation.created_at),
-            Invitation.status.in_(("confirmed", "attended", "no_show")))
-            .group_by(Invitation.inviter_id)),
         "arrivals": _grouped(select(Invitation.inviter_id, func.count()).join(
             CheckIn, CheckIn.invitation_id == Invitation.id).where(
             Invitation.inviter_id.in_(ids), in_period(CheckIn.at))
@@ -145,12 +139,6 @@ def figures(params, marketer_ids):
                               Order.status == "open"))
             .where(Invitation.inviter_id.in_(ids), in_period(CheckIn.at))
             .group_by(Invitation.inviter_id)),
-        "deals": _grouped(select(Order.marketer_id, func.count()).where(
-            Order.marketer_id.in_(ids), Order.status == "open", in_period(Order.created_at))
-            .group_by(Order.marketer_id)),
-        "sales": _grouped(select(Order.marketer_id, func.sum(Order.total)).where(
-            Order.marketer_id.in_(ids), Order.status == "open", in_period(Order.created_at))
-            .group_by(Order.marketer_id)),
         "returns": _grouped(select(Order.marketer_id, func.sum(OrderReturn.value)).join(
             Order, Order.id == OrderReturn.order_id).where(
             Order.marketer_id.in_(ids), in_period(OrderReturn.at))
@@ -179,21 +167,53 @@ def figures(params, marketer_ids):
             Customer.referrer_id.is_not(None), in_period(OwnershipChange.at))
             .group_by(OwnershipChange.to_owner_id)),
     }
-    # Money received and paid back: a reversal counts with the kind of the entry it reverses.
+    got["invitations"], got["confirmed"] = {}, {}
+    for inviter_id, invited, confirmed in db.session.execute(
+            select(Invitation.inviter_id, func.count(), func.sum(case(
+                (Invitation.status.in_(("confirmed", "attended", "no_show")), 1), else_=0)))
+            .where(Invitation.inviter_id.in_(ids), in_period(Invitation.created_at))
+            .group_by(Invitation.inviter_id)):
+        got["invitations"][inviter_id], got["confirmed"][inviter_id] = invited, confirmed or 0
+    got["deals"], got["sales"] = {}, {}
+    for marketer_id, deals, sales in db.session.execute(
+            select(Order.marketer_id, func.count(), func.sum(Order.total)).where(
+                Order.marketer_id.in_(ids), Order.status == "open",
+                in_period(Order.created_at)).group_by(Order.marketer_id)):
+        got["deals"][marketer_id], got["sales"][marketer_id] = deals, sales or 0
+    # Money received and paid back. Reversals are few: they count with the kind of the entry
+    # they reverse, read apart so the big sum needs no self-join.
+    got["collections"], got["refunds"] = {}, {}
+    refund = Payment.kind == "refund"
+    per_order = (select(Payment.order_id,
+                        func.sum(case((refund, 0), else_=Payment.amount)).label("received"),
+                        func.sum(case((refund, -Payment.amount), else_=0)).label("paid_back"))
+                 .where(in_period(Payment.at), Payment.kind != "reversal")
+                 .group_by(Payment.order_id).subquery())  # summed per order first: far fewer
+    for marketer_id, received, paid_back in db.session.execute(  # rows to join
+            select(Order.marketer_id, func.sum(per_order.c.received),
+                   func.sum(per_order.c.paid_back))
+            .join(Order, Order.id == per_order.c.order_id)
+            .where(Order.marketer_id.in_(ids)).group_by(Order.marketer_id)):
+        got["collections"][marketer_id] = received or 0
+        got["refunds"][marketer_id] = paid_back or 0
     original = aliased(Payment)
-    kind = func.coalesce(original.kind, Payment.kind)
-    for marketer_id, what, amount in db.session.execute(
-            select(Order.marketer_id, kind, func.sum(Payment.amount))
-            .join(Order, Order.id == Payment.order_id)
-            .outerjoin(original, original.id == Payment.reverses_id)
-            .where(Order.marketer_id.in_(ids), in_period(Payment.at))
-            .group_by(Order.marketer_id, kind)):
+    reversals = db.session.execute(
+        select(Payment.order_id, original.kind, Payment.amount)
+        .join(original, original.id == Payment.reverses_id)
+        .where(Payment.reverses_id > 0, in_period(Payment.at))).all()
+    credited = dict(db.session.execute(select(Order.id, Order.marketer_id).where(
+        Order.id.in_({order_id for order_id, _kind, _amount in reversals}))).all()) \
+        if reversals else {}
+    wanted = set(ids)
+    for order_id, what, amount in reversals:
+        marketer_id = credited.get(order_id)
+        if marketer_id not in wanted:
+            continue
         key = "refunds" if what == "refund" else "collections"
-        got.setdefault(key, {})
         got[key][marketer_id] = got[key].get(marketer_id, 0) + (
-            -(amount or 0) if key == "refunds" else (amount or 0))
+            -amount if key == "refunds" else amount)
     arrears, old = {}, {}
-    for marketer_id, due_date, due in db.session.execute(
+    for marketer_id, due_date, due in [] if not now_figures else db.session.execute(
             select(Order.marketer_id, Order.due_date, func.sum(Order.balance_due)).where(
                 Order.marketer_id.in_(ids), Order.status == "open", Order.balance_due > 0)
             .group_by(Order.marketer_id, Order.due_date)):
@@ -229,7 +249,7 @@ def gather(params):
     """
     marketers = marketers_in(params)
     values = figures(params, [m.id for m in marketers])
-    previous = figures(params.previous(), [m.id for m in marketers])
+    previous = figures(params.previous(), [m.id for m in marketers], now_figures=False)
     departments = {d.id: d.name for d in db.session.scalars(select(Department))}
     by_department = {}
     for marketer in marketers:
@@ -268,7 +288,7 @@ def gather_company(params):
     and the period before."""
     marketers = marketers_in(params)
     values = figures(params, [m.id for m in marketers])
-    previous = figures(params.previous(), [m.id for m in marketers])
+    previous = figures(params.previous(), [m.id for m in marketers], now_figures=False)
     departments = {d.id: d.name for d in db.session.scalars(select(Department))}
     groups = {}
     for marketer in marketers:
