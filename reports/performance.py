@@ -53,7 +53,7 @@ class Figure:
 
 
 FIGURES = (
-    Figure("owned", _l("Customers owned"), now=True),
+    Figure("owned", _l("Customers owned"), now=True, rows=True),
     Figure("new", _l("New customers"), rows=True),
     Figure("lost", _l("Lost to the pool"), rows=True),
     Figure("invitations", _l("Invitations"), rows=True),
@@ -66,14 +66,14 @@ FIGURES = (
     Figure("sales", _l("Sales"), money=True, rows=True),
     Figure("collections", _l("Collections"), money=True, rows=True),
     Figure("refunds", _l("Refunds"), money=True, rows=True),
-    Figure("returns", _l("Returns"), money=True),
-    Figure("arrears", _l("Arrears now"), money=True, now=True),
+    Figure("returns", _l("Returns"), money=True, rows=True),
+    Figure("arrears", _l("Arrears now"), money=True, now=True, rows=True),
     Figure("arrears_over_90", _l("of which over 90 days"), money=True, now=True),
     Figure("gift_cost", _l("Gift cost"), money=True, rows=True),
     Figure("points_cost", _l("Points cost"), money=True),
     Figure("callbacks_on_time", _l("Callbacks on time"), rows=True),
     Figure("callbacks_overdue", _l("Callbacks late or overdue"), rows=True),
-    Figure("referrals", _l("Referrals")),
+    Figure("referrals", _l("Referrals"), rows=True),
 )
 COUNTED = [f.key for f in FIGURES if f.rate is None]
 BY_KEY = {f.key: f for f in FIGURES}
@@ -394,6 +394,33 @@ def rows_behind(params, key, marketer_id):
         return [(f"{x.customer.name} · {x.kind_label} · {x.due_date}", None, False,
                  url_for("customers.show", customer_id=x.customer_id))
                 for x in db.session.scalars(query.order_by(Task.due_date.desc()).limit(500))]
+    if key == "owned":
+        return [(x.name, None, False, url_for("customers.show", customer_id=x.id))
+                for x in db.session.scalars(select(Customer).where(
+                    Customer.owner_id == marketer_id, Customer.status == "active")
+                    .order_by(Customer.name_pinyin).limit(500))]
+    if key == "referrals":
+        found = db.session.execute(select(OwnershipChange, Customer).join(
+            Customer, Customer.id == OwnershipChange.customer_id).where(
+            OwnershipChange.to_owner_id == marketer_id, OwnershipChange.kind == "create",
+            Customer.referrer_id.is_not(None), period(OwnershipChange.at))
+            .order_by(OwnershipChange.at.desc()).limit(500))
+        return [(f"{c.name} · {local_day(change.at)}", None, False,
+                 url_for("customers.show", customer_id=c.id)) for change, c in found]
+    if key == "returns":
+        from models.orders import OrderReturn
+        found = db.session.execute(select(OrderReturn, Order).join(
+            Order, Order.id == OrderReturn.order_id).where(
+            Order.marketer_id == marketer_id, period(OrderReturn.at))
+            .order_by(OrderReturn.at.desc()).limit(500))
+        return [(f"{o.number} · {local_day(r.at)}", r.value, True,
+                 url_for("orders.show", order_id=o.id)) for r, o in found]
+    if key == "arrears":
+        found = db.session.scalars(select(Order).where(
+            Order.marketer_id == marketer_id, Order.status == "open", Order.balance_due > 0)
+            .order_by(Order.due_date, Order.id).limit(500))
+        return [(f"{o.number} · {o.customer.name} · {o.due_date or ''}", o.balance_due, True,
+                 url_for("orders.show", order_id=o.id)) for o in found]
     return []
 
 

@@ -114,8 +114,15 @@ def test_figures_link_to_the_rows_behind_them(db, company, client, login):
     invited = page_text(client.get("/reports/rows/invitations",
                                    query_string=args(marketer=a.id)))
     assert "只邀约" in invited and "顾客0" in invited
-    assert client.get("/reports/rows/owned", query_string=args(marketer=a.id)).status_code \
-        == 404
+    owned = page_text(client.get("/reports/rows/owned", query_string=args(marketer=a.id)))
+    assert "4 条记录" in owned and "顾客0" in owned and "顾客2" not in owned  # 顾客2 was pooled
+    due = page_text(client.get("/reports/rows/arrears", query_string=args(marketer=a.id)))
+    assert deal.number in due and "¥600.00" in due
+    referred = page_text(client.get("/reports/rows/referrals",
+                                    query_string=args(marketer=a.id)))
+    assert "被介绍的" in referred and "1 条记录" in referred
+    assert client.get("/reports/rows/attendance", query_string=args(marketer=a.id)) \
+        .status_code == 404  # a rate has no rows of its own
     client.post("/auth/logout")
     outsider_head = make_user(["dept_head"], department=make_department("三部"))
     login(outsider_head)
