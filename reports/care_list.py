@@ -1,7 +1,7 @@
 """The birthday care list (生日关怀名单): customers whose birthday falls in a period, per
 marketer, with age, lunar date, owner, last contact and a suggested gift — printed for the
 marketer or the department."""
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from formatting import local_dt, masked_phone
 from models.base import utcnow
@@ -9,17 +9,19 @@ from models.tasks import lunar_label
 from reports import render_pdf
 
 #: Suggested gift by age reached (a round birthday gets more).
-GIFTS = ((80, "寿桃礼盒 + 贺卡"), (70, "长寿面礼盒 + 贺卡"), (60, "生日蛋糕券 + 贺卡"),
-         (0, "贺卡 + 问候电话"))
+GIFTS = ((80, _l("Longevity peach gift box and a card")),
+         (70, _l("Longevity noodle gift box and a card")),
+         (60, _l("Birthday cake voucher and a card")), (0, _l("A card and a greeting call")))
+ROUND_BIRTHDAY = _l("Round-birthday gift pack and a visit")
 
 
 def suggested_gift(age):
     if age and age % 10 == 0:
-        return "整寿大礼包 + 上门祝寿"
+        return str(ROUND_BIRTHDAY)
     for floor, gift in GIFTS:
         if (age or 0) >= floor:
-            return gift
-    return GIFTS[-1][1]
+            return str(gift)
+    return str(GIFTS[-1][1])
 
 
 def gather(rows, *, start, end, marketer, printed_by):

@@ -125,6 +125,7 @@ def test_birthday_care_list_and_pdf(client, login, work, db):
     assert pdf.mimetype == "application/pdf"
     content = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "生日关怀名单" in content and "王大爷" in content and "刘芳" in content
+    assert "长寿面礼盒" in content  # the suggested gift at 76, in the reader's language
     bad = client.get("/tasks/birthdays", query_string={"start": "2026-13-01", "end": "x"})
     assert bad.status_code == 422 and "不是有效的日期" in page_text(bad)
     backwards = client.get("/tasks/birthdays", query_string={"start": "2026-11-16",
