@@ -3,7 +3,9 @@
     python scripts/i18n.py update    # extract messages, merge into the zh_CN catalogue
     python scripts/i18n.py compile   # .po -> .mo (the set-up does this; .mo files are not kept)
     python scripts/i18n.py check     # every message of the code has a zh_CN translation
+    python scripts/i18n.py fill F.json ...  # fill empty zh_CN entries from {msgid: 中文} files
 """
+import json
 import re
 import sys
 from pathlib import Path
@@ -54,6 +56,24 @@ def update():
     print(f"{len(template)} messages")
 
 
+def fill(paths, locale="zh_CN"):
+    """Fill the catalogue's empty translations from JSON files of {msgid: translation} (a
+    translator's worksheet); entries already translated are left as they are."""
+    table = {}
+    for path in paths:
+        table.update(json.loads(Path(path).read_text(encoding="utf-8")))
+    catalog = load(locale)
+    filled = 0
+    for message in catalog:
+        if message.id and not message.string and message.id in table:
+            message.string = table[message.id]
+            filled += 1
+    with open(po_path(locale), "wb") as fh:
+        write_po(fh, catalog, omit_header=False, sort_output=True, width=100,
+                 include_previous=False)
+    print(f"{filled} filled")
+
+
 def compile_all():
     """Write each catalogue's .mo where Flask-Babel looks for it. Babel parses "zh_CN" into
     zh_Hans_CN and gettext then searches translations/zh_Hans_CN and translations/zh, never
@@ -92,6 +112,8 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "check"
     if command == "update":
         update()
+    elif command == "fill":
+        fill(sys.argv[2:])
     elif command == "compile":
         compile_all()
     elif command == "check":
