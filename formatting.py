@@ -67,5 +67,13 @@ def national_phone(value):
     return value[3:] if value.startswith("+86") else value
 
 
-FILTERS = {"fen": fen, "local_dt": local_dt, "local_date": local_date,
+def long_date(value):
+    """A day in words for customers and receipts: 2026年12月2日星期三 (the locale's full form)."""
+    if value is None:
+        return ""
+    from flask_babel import format_date
+    return format_date(value, "full")
+
+
+FILTERS = {"long_date": long_date, "fen": fen, "local_dt": local_dt, "local_date": local_date,
            "masked_phone": masked_phone, "phone": national_phone}

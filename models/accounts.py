@@ -81,6 +81,9 @@ class User(UserMixin, db.Model):
     phone: Mapped[str] = mapped_column(String(20), default="")
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    #: A short PIN (hashed) a department head or manager types on a tablet to confirm a large
+    #: order at the marketer's side; empty until they set one.
+    pin_hash: Mapped[str] = mapped_column(String(255), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Interface language ("zh_CN", "en"); empty means the company default.
     locale: Mapped[str] = mapped_column(String(10), default="")

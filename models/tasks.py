@@ -43,6 +43,7 @@ KINDS = {
     "repurchase": _l("Repurchase reminder"),
     "follow_up": _l("Planned follow-up"),
     "pool_warning": _l("Going to the public pool"),
+    "confirm_call": _l("Large-order confirmation call"),
 }
 STATUSES = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped"),
             "overdue": _l("Overdue")}
@@ -637,7 +638,9 @@ def follow_owner(customer, to_owner):
     if to_owner is None:
         close_open_tasks([customer.id], reason=_("The customer went to the public pool."))
         return
-    db.session.execute(update(Task).where(Task.customer_id == customer.id, Task.status == "open")
+    # A large order's confirmation call stays with its confirmer: never the marketer's task.
+    db.session.execute(update(Task).where(Task.customer_id == customer.id, Task.status == "open",
+                                          Task.kind != "confirm_call")
                        .values(assignee_id=to_owner.id, department_id=to_owner.department_id)
                        .execution_options(synchronize_session=False))
 

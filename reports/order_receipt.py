@@ -1,8 +1,9 @@
 """An order's receipt (收据): what was bought, what was paid and how, what is still due."""
 from flask_babel import gettext as _
 
-from formatting import local_dt
+from formatting import local_dt, long_date
 from models import orders as o
+from models.orders import safeguards
 from models.base import utcnow
 from reports import render_pdf
 
@@ -27,6 +28,7 @@ def gather(order, *, printed_by):
         "returned_value": order.returned_value, "paid": order.paid,
         "balance_due": order.balance_due, "due_date": order.due_date,
         "cancelled": order.status == "cancelled",
+        "cooling_off_day": long_date(safeguards.cooling_off_last_day(order)),
         "held": [(line["name"], line["held"], line["unit"]) for line in lines if line["held"]],
         "printed_by": printed_by, "printed_at": utcnow(),
         "period": local_dt(order.created_at, "%Y-%m-%d"),

@@ -55,6 +55,10 @@ class CustomerForm(BaseForm):
                                                                NumberRange(1900, 2100)])
     anniversary = DateField(_l("Anniversary"), validators=[Optional()])
     health_notes = TextAreaField(_l("Health notes"), validators=[Optional(), Length(max=2000)])
+    family_name = StringField(_l("Family contact"), validators=[Optional(), Length(max=40)])
+    family_relation = StringField(_l("Relation"), validators=[Optional(), Length(max=20)])
+    family_phone = StringField(_l("Family contact's mobile"),
+                               validators=[Optional(), Length(max=20)])
     do_not_call = BooleanField(_l("Do not call"))
     do_not_sms = BooleanField(_l("Do not SMS"))
     owner_id = SelectField(_l("Owner (marketer)"), coerce=int, validators=[Optional()])
@@ -72,6 +76,9 @@ class CustomerForm(BaseForm):
             phone2=self.phone2.data, address=self.address.data, district=self.district.data,
             channel_id=self.channel_id.data or None, referrer_id=self.referrer_id.data,
             grade=self.grade.data or "", health_notes=self.health_notes.data,
+            family_name=self.family_name.data or "",
+            family_relation=self.family_relation.data or "",
+            family_phone=self.family_phone.data or "",
             birthday_kind=self.birthday_kind.data or "", birthday=self.birthday.data,
             lunar_month=self.lunar_month.data, lunar_day=self.lunar_day.data,
             lunar_leap=self.lunar_leap.data, birth_year=self.birth_year.data,

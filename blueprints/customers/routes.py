@@ -133,6 +133,7 @@ def edit(customer_id):
     if request.method == "GET":  # shown as typed, not as stored
         form.phone.data = customer.phone_national
         form.phone2.data = national_phone(customer.phone2)
+        form.family_phone.data = national_phone(customer.family_phone)
         form.channel_id.data = customer.channel_id or 0
         form.tag_ids.data = [t.id for t in customer.tags]
     del form.owner_id  # ownership changes by transfer, not by editing

@@ -3,7 +3,8 @@ from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
-                     HiddenField, IntegerField, SelectField, StringField, TextAreaField)
+                     HiddenField, IntegerField, PasswordField, SelectField, StringField,
+                     TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from blueprints.forms import BaseForm, TokenField, choices
@@ -122,6 +123,26 @@ class ReturnForm(BaseForm):
             [(line.id, f"{line.product.name} × {line.quantity - line.returned}")
              for line in order.lines if line.quantity > line.returned])
         self.warehouse_id.choices = choices([(w.id, w.name) for w in inv.warehouses()])
+
+
+class ConfirmForm(BaseForm):
+    """The second confirmation of a large order: by the head on their own device, or on the
+    marketer's tablet with the head's PIN."""
+    confirmer_id = SelectField(_l("Confirmed by"), coerce=int)
+    pin = PasswordField(_l("Their PIN"), validators=[Optional(), Length(max=8)])
+    family_informed = BooleanField(_l("The family contact was told of this order"))
+
+    def __init__(self, confirmers, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.confirmer_id.choices = choices([(user.id, user.display_name)
+                                             for user in confirmers])
+
+
+class PinForm(BaseForm):
+    password = PasswordField(_l("Your password"), validators=[
+        InputRequired(_l("Enter your password."))])
+    pin = PasswordField(_l("New PIN (4 to 8 digits)"), validators=[
+        InputRequired(_l("The PIN is 4 to 8 digits.")), Length(max=8)])
 
 
 class ReasonForm(BaseForm):

@@ -13,15 +13,17 @@ from blueprints.access import role_required
 from blueprints.forms import BaseForm, error_text, paginate, run_operation
 from blueprints.gifts.forms import ManualGiftForm, PurchaseGiftsForm
 from blueprints.inventory.forms import to_fen, yuan
-from blueprints.orders.forms import (CloseForm, OrderForm, PackageForm, PaymentForm,
-                                     ReasonForm, RefundForm, ReturnForm)
+from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageForm,
+                                     PaymentForm, PinForm, ReasonForm, RefundForm, ReturnForm)
 from extensions import db
 from formatting import fen, local_day
 from models import customers as c, events as ev, gifts, inventory as inv, orders as o
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import visible_users
-from reports import order_receipt
+from models.settings import get_setting
+from models.orders import safeguards
+from reports import order_receipt, order_summary
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -196,7 +198,15 @@ def _order_page(order, status=200, **forms):
         "gifts_given": gifts.order_gifts(order), "gift_form": PurchaseGiftsForm(),
         "manual_form": ManualGiftForm(prefix="manual"),
         "overdue_days": (today - order.due_date).days if order.due_date else 0,
+        "cooling_off_last_day": safeguards.cooling_off_last_day(order),
+        "in_cooling_off": today <= safeguards.cooling_off_last_day(order),
     }
+    if order.is_pending:
+        confirmers = safeguards.confirmers_for(order, current_user)
+        context["confirm_form"] = forms.get("confirm_form") or ConfirmForm(confirmers,
+                                                                           prefix="confirm")
+        context["confirmers"] = confirmers
+        context["family_needed"] = get_setting("orders.large_needs_family")
     return render_template("orders/show.html", **context), status
 
 
@@ -213,6 +223,62 @@ def receipt(order_id):
     pdf = order_receipt.build(order_receipt.gather(order, printed_by=current_user.display_name))
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{order.number}.pdf"'})
+
+
+@bp.get("/<int:order_id>/summary.pdf")
+@role_required(*VIEW)
+def summary(order_id):
+    """The large-print summary (A5) the customer takes home."""
+    order = o.get_order_or_404(order_id, current_user)
+    pdf = order_summary.build(order_summary.gather(order, printed_by=current_user.display_name))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{order.number}-summary.pdf"'})
+
+
+@bp.post("/<int:order_id>/confirm")
+@role_required(*SELL)
+def confirm(order_id):
+    order = o.get_order_or_404(order_id, current_user)
+    form = ConfirmForm(safeguards.confirmers_for(order, current_user), prefix="confirm")
+    if not form.validate_on_submit():
+        return _order_page(order, 422, confirm_form=form)
+    confirmer = db.session.get(User, form.confirmer_id.data)
+    try:
+        safeguards.confirm_order(order, confirmer=confirmer, actor=current_user,
+                                 pin=form.pin.data, family_informed=form.family_informed.data)
+    except OperationError as exc:
+        db.session.rollback()
+        if isinstance(exc, safeguards.WrongPin):
+            safeguards.record_pin_failure(exc, actor=current_user, order_number=order.number)
+            db.session.commit()
+        form.add_error(exc)
+        return _order_page(o.get_order_or_404(order_id, current_user), exc.status,
+                           confirm_form=form)
+    db.session.commit()
+    flash(_("Order %(number)s is confirmed by %(name)s; a confirmation call is on their list "
+            "for tomorrow.", number=order.number, name=confirmer.display_name), "success")
+    return redirect(url_for("orders.show", order_id=order_id))
+
+
+@bp.route("/my-pin", methods=["GET", "POST"])
+@role_required(*safeguards.CONFIRMER_ROLES)
+def my_pin():
+    """A department head or manager sets the PIN they type on a marketer's tablet."""
+    form = PinForm()
+    status = 422 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        try:
+            safeguards.set_pin(current_user._get_current_object(), pin=form.pin.data,
+                               password=form.password.data)
+        except OperationError as exc:
+            db.session.rollback()
+            form.add_error(exc)
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(_("Your PIN is set."), "success")
+            return redirect(url_for("main.index"))
+    return render_template("orders/pin.html", form=form), status
 
 
 def _money_action(order_id, form_class, prefix, operation, success):

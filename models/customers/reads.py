@@ -66,6 +66,9 @@ class CustomerData:
     referrer_id: int | None = None
     grade: str = ""
     health_notes: str = ""
+    family_name: str = ""
+    family_relation: str = ""
+    family_phone: str = ""
     birthday_kind: str = ""
     birthday: date | None = None
     lunar_month: int | None = None
@@ -92,8 +95,15 @@ def clean_customer_data(data, *, today, own_id=None, actor=None):
               "address": (data.address or "").strip()[:200],
               "district": (data.district or "").strip()[:40],
               "health_notes": (data.health_notes or "").strip(),
+              "family_name": (data.family_name or "").strip()[:40],
+              "family_relation": (data.family_relation or "").strip()[:20],
+              "family_phone": normalise_phone(data.family_phone, field="family_phone",
+                                              required=False),
               "do_not_call": bool(data.do_not_call), "do_not_sms": bool(data.do_not_sms),
               "anniversary": data.anniversary}
+    if values["family_phone"] and not values["family_name"]:
+        raise InvalidInput(_("Enter the family contact's name with their phone."),
+                           field="family_name")
     if data.grade and data.grade not in GRADES:
         raise InvalidInput(_("The grade must be A, B, C or D."), field="grade")
     values["grade"] = data.grade or ""

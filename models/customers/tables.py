@@ -80,6 +80,10 @@ class Customer(db.Model):
     #: A grade set by hand wins over the nightly grading until cleared.
     grade_is_manual: Mapped[bool] = mapped_column(Boolean, default=False)
     health_notes: Mapped[str] = mapped_column(Text, default="")
+    #: A family member to tell about large orders (safeguards for older customers).
+    family_name: Mapped[str] = mapped_column(String(40), default="")
+    family_relation: Mapped[str] = mapped_column(String(20), default="")
+    family_phone: Mapped[str] = mapped_column(String(20), default="")
     #: "solar" (birthday holds the date), "lunar" (lunar_month/day/leap) or "".
     birthday_kind: Mapped[str] = mapped_column(String(5), default="")
     birthday: Mapped[date | None] = mapped_column(Date)

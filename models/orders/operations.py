@@ -228,46 +228,68 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
         from models.checkin import CheckIn
         check_in = db.session.scalar(select(CheckIn).where(CheckIn.event_id == event.id,
                                                            CheckIn.customer_id == customer.id))
+    from models.orders.safeguards import confirmation_needed
+    reason = confirmation_needed(customer, total, now)
     order = Order(customer_id=customer.id, marketer_id=marketer.id,
                   department_id=marketer.department_id, channel=channel,
                   event_id=event.id if event else None,
                   check_in_id=check_in.id if check_in else None, warehouse_id=warehouse.id,
                   total=total, paid=0, returned_value=0, balance_due=total, due_date=due_date,
                   note=(note or "").strip()[:1000], created_by_id=actor.id, created_at=now,
+                  confirmation="pending" if reason else "", confirmation_reason=reason[:200],
                   token=token or None)
     db.session.add(order)
     db.session.flush()
     order.number = f"XS{today:%Y%m%d}-{order.id:05d}"
-    for index, line in enumerate(cleaned):
-        product, taken = line["product"], line["quantity"] - line["held"]
-        order_line = OrderLine(order_id=order.id, product_id=product.id,
-                               package_id=line["package"].id if line["package"] else None,
-                               quantity=line["quantity"], unit_price=line["unit_price"],
-                               discount=line["discount"], taken=taken, held=line["held"],
-                               product=product)
-        db.session.add(order_line)
-        db.session.flush()
-        if line["held"]:
-            try:
-                custody.deposit(order, order_line, actor=actor, now=now)
-            except (Conflict, InvalidInput) as exc:
-                exc.message = _("Line %(n)s: %(message)s", n=index + 1, message=exc.message)
-                exc.field = f"lines-{index}-quantity"
-                raise
-        if taken:
-            try:
-                inv.issue(product=product, quantity=taken, warehouse=warehouse,
-                          reason="sale_issue", actor=actor, customer=customer, event=event,
-                          document=(DOCUMENT, order.id), note=order.number, now=now)
-            except (Conflict, InvalidInput) as exc:
-                exc.message = _("Line %(n)s: %(message)s", n=index + 1, message=exc.message)
-                exc.field = f"lines-{index}-quantity"
-                raise
+    for line in cleaned:
+        product = line["product"]
+        db.session.add(OrderLine(order_id=order.id, product_id=product.id,
+                                 package_id=line["package"].id if line["package"] else None,
+                                 quantity=line["quantity"], unit_price=line["unit_price"],
+                                 discount=line["discount"], taken=line["quantity"] - line["held"],
+                                 held=line["held"], product=product))
     db.session.flush()
-    points.reward_referral(customer, trigger="buy", actor=actor, now=now)
+    db.session.refresh(order, ["lines"])
+    if reason:  # a large order hands nothing over until it is confirmed: only a trial now,
+        # so that missing stock is said at the table, not at the confirmation
+        savepoint = db.session.begin_nested()
+        try:
+            hand_over(order, actor=actor, now=now, reward=False)
+        finally:
+            savepoint.rollback()
+    else:
+        hand_over(order, actor=actor, now=now)
     audit(actor, "order.create", order, summary=f"{order.number} {customer.name} {fen(total)}",
           now=now)
     return order
+
+
+def hand_over(order, *, actor, now, reward=True):
+    """The goods of a binding order: taken home (a sale-issue move each, FEFO) or left in the
+    company's custody; then the referral reward for a first purchase."""
+    for index, line in enumerate(order.lines):
+        try:
+            if line.held:
+                custody.deposit(order, line, actor=actor, now=now)
+            if line.taken:
+                inv.issue(product=line.product, quantity=line.taken, warehouse=order.warehouse,
+                          reason="sale_issue", actor=actor, customer=order.customer,
+                          event=order.event, document=(DOCUMENT, order.id), note=order.number,
+                          now=now)
+        except (Conflict, InvalidInput) as exc:
+            exc.message = _("Line %(n)s: %(message)s", n=index + 1, message=exc.message)
+            exc.field = f"lines-{index}-quantity"
+            raise
+    db.session.flush()
+    if reward:
+        points.reward_referral(order.customer, trigger="buy", actor=actor, now=now)
+
+
+def _refuse_pending(order):
+    if order.is_pending:
+        raise Conflict(_("Order %(number)s is a large order waiting for a department head's "
+                         "or manager's confirmation: nothing can be paid or handed over yet.",
+                         number=order.number))
 
 
 def cancel_order(order, *, reason, actor, now=None):
@@ -280,7 +302,7 @@ def cancel_order(order, *, reason, actor, now=None):
     if db.session.scalar(select(func.count(Payment.id)).where(Payment.order_id == order.id)):
         raise Conflict(_("Money has been received on %(number)s: refund and return instead of "
                          "cancelling.", number=order.number))
-    if any(line.taken for line in order.lines):
+    if not order.is_pending and any(line.taken for line in order.lines):
         raise Conflict(_("Goods of %(number)s have been handed over: take them back as a "
                          "return instead of cancelling.", number=order.number))
     now = now or utcnow()
@@ -313,6 +335,7 @@ def receive_payment(order, *, amount, method, actor, token, kind=None, reference
     if order.status == "cancelled":
         raise Conflict(_("Order %(number)s is cancelled: no payment can be taken on it.",
                          number=order.number))
+    _refuse_pending(order)
     due = order.balance_due
     if due <= 0:
         raise Conflict(_("Order %(number)s is paid in full.", number=order.number),
@@ -361,6 +384,8 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
                          "refunded.", paid=fen(order.paid), number=order.number,
                          amount=fen(amount)), field="amount")
     at = _when(at, now)
+    from models.orders.safeguards import check_refund_approval
+    check_refund_approval(order, actor=actor, approver=approver, at=at)
     _check_day_open(actor, at)
     payment = Payment(order_id=order.id, kind="refund", method=method, amount=-amount,
                       reason=reason.strip()[:200], cashier_id=actor.id,
@@ -444,6 +469,7 @@ def return_goods(order, line, *, quantity, reason, approver, actor, token, dispo
         raise NotFound(_("That line is not on this order."))
     if order.status == "cancelled":
         raise Conflict(_("Order %(number)s is cancelled.", number=order.number))
+    _refuse_pending(order)
     inv.check_quantity(quantity)
     if quantity > line.quantity - line.returned:
         raise Conflict(_("Only %(n)s of %(name)s can still be returned on this order.",

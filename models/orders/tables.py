@@ -71,6 +71,8 @@ class Order(TokenMixin, db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'cancelled')", name="known_status"),
         CheckConstraint("channel IN ('event', 'store', 'phone')", name="known_channel"),
+        CheckConstraint("confirmation IN ('', 'pending', 'confirmed')",
+                        name="known_confirmation"),
         CheckConstraint("total >= 0 AND paid >= 0 AND paid <= total", name="paid_within_total"),
         CheckConstraint("returned_value >= 0 AND returned_value <= total",
                         name="returned_within_total"),
@@ -111,14 +113,29 @@ class Order(TokenMixin, db.Model):
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(String(200), default="")
+    #: Large orders (safeguards for older customers): "" when none is needed, "pending" until a
+    #: department head or manager confirms (no money taken, no goods leave), then "confirmed".
+    confirmation: Mapped[str] = mapped_column(String(10), default="", index=True)
+    #: Why the order needs a second confirmation, in words (the amount, or 30 days' spending).
+    confirmation_reason: Mapped[str] = mapped_column(String(200), default="")
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The confirmer recorded that the customer's family contact was told of the order.
+    family_informed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     customer = relationship("Customer", lazy="joined")
     marketer = relationship("User", foreign_keys=[marketer_id], lazy="joined")
     created_by = relationship("User", foreign_keys=[created_by_id], lazy="select")
+    confirmed_by = relationship("User", foreign_keys=[confirmed_by_id], lazy="select")
     event = relationship("Event", lazy="select")
     warehouse = relationship("Warehouse", lazy="select")
     lines = relationship("OrderLine", back_populates="order", lazy="selectin",
                          order_by="OrderLine.id")
+
+    @property
+    def is_pending(self):
+        """A large order waiting for its second confirmation: not yet binding."""
+        return self.confirmation == "pending" and self.status == "open"
 
     @property
     def payment_state(self):
