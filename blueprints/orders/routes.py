@@ -130,7 +130,10 @@ def new(customer_id):
                     if form.channel.data == "event" else None,
                     due_date=form.due_date.data, note=form.note.data)
                 deposit = to_fen(form.deposit.data)
-                if deposit:
+                if deposit and order.is_pending:
+                    flash(_("A large order: take the deposit once a department head or manager "
+                            "has confirmed it."), "warning")
+                elif deposit:
                     o.receive_payment(order, amount=deposit, method=form.deposit_method.data,
                                       reference=form.deposit_reference.data,
                                       actor=current_user, token=form.payment_token.data)

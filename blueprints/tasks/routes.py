@@ -45,7 +45,10 @@ def _assignee():
 @role_required(*WORKERS)
 def today():
     assignee = _assignee()
-    if assignee is current_user and not current_user.has_role("marketer"):
+    # A supervisor starts on the team page; their own list (large-order confirmation calls)
+    # opens from their row there.
+    if assignee is current_user and not current_user.has_role("marketer") and \
+            "assignee" not in request.args:
         return redirect(url_for("tasks.team"))
     day = _today()
     kind = request.args.get("kind") if request.args.get("kind") in t.KINDS else None
