@@ -13,7 +13,21 @@
 (function () {
   "use strict";
   var app = document.getElementById("door-app");
-  if (!app || !window.indexedDB) { return; }
+  var index = document.querySelector("[data-door-events]");
+  if (!window.indexedDB || !(app || index)) { return; }
+  if (!app) {
+    // The list of doors: the guest lists of events no longer open here leave the tablet.
+    var open = JSON.parse(index.dataset.doorEvents);
+    var request = indexedDB.open("hxt-door", 1);
+    request.onupgradeneeded = function () { request.transaction.abort(); };  // none kept yet
+    request.onsuccess = function () {
+      var store = request.result.transaction("rosters", "readwrite").objectStore("rosters");
+      store.getAllKeys().onsuccess = function (event) {
+        event.target.result.forEach(function (id) { if (open.indexOf(id) === -1) { store.delete(id); } });
+      };
+    };
+    return;
+  }
   var eventId = Number(app.dataset.eventId);
   var urls = JSON.parse(app.dataset.urls);
   var words = JSON.parse(app.dataset.strings);
@@ -114,6 +128,7 @@
       }
       roster = { event_id: eventId, event: body.event, gift: body.gift, tables: body.tables,
                  guests: body.guests, fetched: Date.now() };
+      document.getElementById("door-status").textContent = body.event.status_label;
       return saveRoster();
     }).catch(function () { /* offline or no answer: keep the cached list */ }).then(showNetwork);
   }
@@ -256,10 +271,10 @@
   // The answer under a scan or a tap: who, the seat, the gift, the deal.
   function showResult(facts) {
     var box = fromTemplate("door-result-template");
-    box.classList.add(facts.already ? "alert-warning" : (facts.waiting ? "alert-info" : "alert-success"));
+    box.classList.add(facts.already || facts.refused ? "alert-warning" : (facts.waiting ? "alert-info" : "alert-success"));
     put(box, "name", facts.name);
-    var state = facts.already ? say("already", { time: facts.at, who: facts.by }) : say("checked_in");
-    if (!facts.already && facts.companions) { state += " · " + say("with_companions", { n: facts.companions }); }
+    var state = facts.state || (facts.already ? say("already", { time: facts.at, who: facts.by }) : say("checked_in"));
+    if (!facts.already && !facts.state && facts.companions) { state += " · " + say("with_companions", { n: facts.companions }); }
     put(box, "state", state);
     put(box, "note", facts.note || "");
     put(box, "table", facts.table ? say("go_to", { table: facts.table }) : say("no_table"));
@@ -334,13 +349,20 @@
                            gift: gift, guest: guest }, extra || {});
   }
 
+  // The server's answer as a result: a check-in done, or the one that came first; under a
+  // gift, the check-in it belongs to, and why the gift was not written if it was not.
   function serverFacts(body, entry) {
     var c = body.check_in;
     var guest = guestBy("invitation_id", c.invitation_id);
-    return { name: c.name, customer_id: c.customer_id, invitation_id: c.invitation_id,
-             table: c.table, inviter: c.inviter, companions: c.companions, at: c.at, by: c.by,
-             walk_in: guest ? guest.walk_in : false, gift: body.gift, guest: guest,
-             already: !body.ok && entry.kind === "check_in" };
+    var facts = { name: c.name, customer_id: c.customer_id, invitation_id: c.invitation_id,
+                  table: c.table, inviter: c.inviter, companions: c.companions, at: c.at, by: c.by,
+                  walk_in: guest ? guest.walk_in : false, gift: body.gift, guest: guest,
+                  already: !body.ok && entry.kind === "check_in" };
+    if (entry.kind === "gift") {
+      facts.state = say("checked_in_at", { time: c.at, who: c.by });
+      if (!body.ok) { facts.note = say("refused", { message: body.message }); facts.refused = true; }
+    }
+    return facts;
   }
 
   function showNetwork() {
@@ -549,10 +571,8 @@
     if (body.conflict) { conflictsAt = 0; }
     if (!shown || shown.token !== entry.token) { return; }
     shown = null;
-    if (body.check_in && (body.ok || entry.kind === "check_in" && answer.status === 409 && !body.conflict)) {
+    if (body.check_in) {
       showResult(serverFacts(body, entry));
-    } else if (body.check_in && body.conflict) {
-      showResult(Object.assign(serverFacts(body, entry), { note: say("refused", { message: body.message }) }));
     } else {
       showRefused(body.message);
     }
