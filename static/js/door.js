@@ -123,12 +123,12 @@
       if (!body) { return; }
       csrf = body.csrf || csrf;
       showConflicts(body.conflicts);
+      document.getElementById("door-status").textContent = body.event.status_label;
       if (!body.event.open) {
         return forgetRoster().then(function () { showClosed(); });
       }
       roster = { event_id: eventId, event: body.event, gift: body.gift, tables: body.tables,
                  guests: body.guests, fetched: Date.now() };
-      document.getElementById("door-status").textContent = body.event.status_label;
       return saveRoster();
     }).catch(function () { /* offline or no answer: keep the cached list */ }).then(showNetwork);
   }
@@ -518,7 +518,7 @@
         entry.next_at = Date.now() + backoff(entry.attempts);
         return saveEntry(entry).then(showQueue);
       }
-      return dropEntry(entry).then(function () { answered(entry, answer); }).then(drain);
+      return dropEntry(entry).then(function () { showQueue(); answered(entry, answer); }).then(drain);
     });
   }
 

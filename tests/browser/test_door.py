@@ -92,6 +92,8 @@ def test_two_offline_tablets_check_the_same_guest_in_once(browser, live_server, 
     context_b.set_offline(True)
     # Tablet A finds the guest by phone tail and taps; tablet B scans the card.
     a.locator("[data-scan-input]").fill(guest["tail"])
+    a.get_by_test_id("match").first.wait_for()
+    snap(a, "door-matches-offline-1024")
     a.get_by_test_id("match").filter(has_text=guest["name"]).get_by_test_id("check-in").click()
     b.locator("[data-scan-input]").type(guest["code"])
     b.locator("[data-scan-input]").press("Enter")
