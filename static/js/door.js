@@ -579,7 +579,6 @@
   }
 
   // --- Wiring -------------------------------------------------------------------------------
-  input.removeAttribute("hx-get");
   form.addEventListener("submit", function (event) { event.preventDefault(); scanned(); });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter") { event.preventDefault(); scanned(); }
