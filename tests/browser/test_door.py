@@ -188,3 +188,49 @@ def test_closing_the_event_clears_the_list_and_refuses_what_was_queued(
     assert facts(live_app, event_id) == (0, 0, 1)
     snap(page, "door-closed-1024")
     context.close()
+
+
+def qr_video(path, text, width=640, height=480):
+    """A camera's view of a card: `text` as a QR code, as a Y4M file Chromium plays as its fake
+    camera."""
+    import segno
+    rows = [list(row) for row in segno.make(text, error="m").matrix_iter(border=4)]
+    scale = min(width, height) * 9 // 10 // len(rows)
+    left, top = (width - scale * len(rows)) // 2, (height - scale * len(rows)) // 2
+    luma = bytearray(b"\xeb" * (width * height))  # white paper
+    for y, row in enumerate(rows):
+        for x, dark in enumerate(row):
+            if dark:
+                for dy in range(scale):
+                    start = (top + y * scale + dy) * width + left + x * scale
+                    luma[start:start + scale] = b"\x10" * scale
+    chroma = b"\x80" * (width * height // 2)
+    frame = b"FRAME\n" + bytes(luma) + chroma
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+                     + frame * 2)
+    return path
+
+
+def test_the_tablet_camera_reads_a_card_and_checks_in_with_no_tap(
+        browser_type, browser_type_launch_args, live_server, live_app, event_at_the_door,
+        tmp_path):
+    event_id, [guest, _other] = event_at_the_door
+    video = qr_video(tmp_path / "card.y4m", guest["code"])
+    browser = browser_type.launch(**{**browser_type_launch_args, "args": [
+        *browser_type_launch_args["args"], "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"]})
+    try:
+        context = browser.new_context(viewport=PORTRAIT, locale="zh-CN")
+        context.grant_permissions(["camera"])
+        page = context.new_page()
+        sign_in(page, live_server, "staff")
+        open_door(page, live_server, event_id, 2)
+        page.get_by_test_id("camera").click()  # then no tap: the card is in view
+        result = page.get_by_test_id("check-in-result").filter(has_text="签到成功")
+        result.wait_for()
+        assert guest["name"] in result.inner_text()
+        assert facts(live_app, event_id)[0] == 1
+        snap(page, "door-camera-800x1280")
+        context.close()
+    finally:
+        browser.close()
