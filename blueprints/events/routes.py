@@ -106,7 +106,7 @@ def _event_page(event, status=200, **forms):
         "confirmed_total": ev.confirmed_count(event),
         "transitions": [s for s in ev.STATUSES if s in ev.TRANSITIONS[event.status]],
         "planner": current_user.has_role(*PLANNERS),
-        "door_conflicts": checkin.door_conflicts(event),
+        "door_conflicts": checkin.door_conflicts(event, current_user),
     }
     return render_template("events/show.html", **context), status
 

@@ -330,7 +330,6 @@ register_actions({"checkin.table_override": _l("Seated beyond a table's seats")}
 register_targets({"check_ins": _l("Check-in"), "door_conflicts": _l("Door conflict")})
 
 # The door tablet's offline list and queue (a module of its own, re-exported here).
-from models.checkin.door import (CONFLICT_REASONS, DOOR_WRITE_KINDS, DoorConflict,  # noqa: E402,F401
-                                 DoorOutcome, DoorWrite, GiftAlreadyGiven, conflict_facts,
-                                 door_conflicts, gift_facts, queued_at_from_ms, replay_door_write,
-                                 roster)
+from models.checkin.door import (  # noqa: E402,F401
+    CONFLICT_REASONS, DOOR_WRITE_KINDS, DoorConflict, DoorOutcome, DoorWrite, GiftAlreadyGiven,
+    conflict_facts, door_conflicts, gift_facts, queued_at_from_ms, replay_door_write, roster)

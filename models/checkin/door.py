@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -20,7 +20,7 @@ from models import customers as c
 from models.accounts import User
 from models.base import (Conflict, InvalidInput, NotFound, OperationError, TokenMixin,
                          UTCDateTime, add_once, utcnow)
-from models.checkin import (AlreadyCheckedIn, CheckIn, DoorClosed, _check_door_open,
+from models.checkin import (DOOR_ROLES, AlreadyCheckedIn, CheckIn, DoorClosed, _check_door_open,
                             _status_label, check_in, check_in_of, is_door_open)
 from models.events import Invitation
 
@@ -119,10 +119,14 @@ def gift_facts(state):
             "issued": state.get("issued") is not None}
 
 
-def door_conflicts(event, limit=50):
-    """The refused queued writes of an event, newest first."""
-    return db.session.scalars(select(DoorConflict).where(DoorConflict.event_id == event.id)
-                              .order_by(DoorConflict.at.desc(), DoorConflict.id.desc())
+def door_conflicts(event, user=None, limit=50):
+    """The refused queued writes of an event, newest first. Given a `user` who does not work the
+    door, only those about customers the user may see (and those about no known customer)."""
+    query = select(DoorConflict).where(DoorConflict.event_id == event.id)
+    if user is not None and not user.has_role(*DOOR_ROLES):
+        query = query.where(or_(DoorConflict.customer_id.is_(None), DoorConflict.customer_id.in_(
+            c.visible_customers(user).with_only_columns(c.Customer.id))))
+    return db.session.scalars(query.order_by(DoorConflict.at.desc(), DoorConflict.id.desc())
                               .limit(limit)).all()
 
 

@@ -152,6 +152,10 @@ def test_two_offline_tablets_end_with_one_check_in_one_gift_and_the_conflicts_li
     login(manager)
     text = page_text(client.get(f"/events/{event.id}"))
     assert "签到冲突" in text and "已在另一台平板办理" in text and "T-B" in text
+    client.post("/auth/logout")
+    login(make_user(["marketer"]))  # another marketer's guest: not theirs to see
+    text = page_text(client.get(f"/events/{event.id}"))
+    assert "签到冲突" not in text and "张秀兰" not in text
 
 
 def test_the_door_screen_passes_its_data_in_attributes_not_inline_scripts(client, login, door,

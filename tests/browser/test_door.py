@@ -182,8 +182,10 @@ def test_closing_the_event_clears_the_list_and_refuses_what_was_queued(
     page.locator("#door-app[data-guests='0']").wait_for()  # the list left the tablet
     assert page.evaluate("""() => new Promise(done => {
         const open = indexedDB.open("hxt-door");
-        open.onsuccess = () => { const get = open.result.transaction("rosters")
-            .objectStore("rosters").get(%d); get.onsuccess = () => done(get.result === undefined); };
+        open.onsuccess = () => {
+            const get = open.result.transaction("rosters").objectStore("rosters").get(%d);
+            get.onsuccess = () => done(get.result === undefined);
+        };
     })""" % event_id)
     assert facts(live_app, event_id) == (0, 0, 1)
     snap(page, "door-closed-1024")
