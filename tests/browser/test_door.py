@@ -180,15 +180,43 @@ def test_closing_the_event_clears_the_list_and_refuses_what_was_queued(
     drained(page)
     page.get_by_test_id("conflict").filter(has_text="会议已结束").wait_for()
     page.locator("#door-app[data-guests='0']").wait_for()  # the list left the tablet
-    assert page.evaluate("""() => new Promise(done => {
-        const open = indexedDB.open("hxt-door");
-        open.onsuccess = () => {
-            const get = open.result.transaction("rosters").objectStore("rosters").get(%d);
-            get.onsuccess = () => done(get.result === undefined);
-        };
-    })""" % event_id)
+    assert not cached_list(page, event_id)
     assert facts(live_app, event_id) == (0, 0, 1)
     snap(page, "door-closed-1024")
+    context.close()
+
+
+def cached_list(page, event_id):
+    """True if this tablet holds the guest list of the event."""
+    return page.evaluate("""id => new Promise(done => {
+        const open = indexedDB.open("hxt-door");
+        open.onsuccess = () => {
+            const get = open.result.transaction("rosters").objectStore("rosters").get(id);
+            get.onsuccess = () => done(get.result !== undefined);
+        };
+    })""", event_id)
+
+
+def test_the_door_list_clears_the_list_of_an_event_that_closed_meanwhile(
+        browser, live_server, live_app, event_at_the_door):
+    from models import accounts, events
+    event_id, _guests = event_at_the_door
+    context, page = tablet(browser, live_server, "manager", LANDSCAPE)
+    open_door(page, live_server, event_id, 2)
+    page.goto(f"{live_server}/checkin/")
+    assert cached_list(page, event_id)  # still open: kept
+    with live_app.app_context():
+        manager = accounts.find_user_by_username("manager")
+        event = db.session.get(events.Event, event_id)
+        events.change_event_status(event, "cancelled", actor=manager)
+        db.session.commit()
+        db.session.remove()
+    page.reload()
+    for _ in range(30):  # the page's script deletes it as it loads
+        if not cached_list(page, event_id):
+            break
+        page.wait_for_timeout(100)
+    assert not cached_list(page, event_id)
     context.close()
 
 
