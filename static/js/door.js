@@ -9,7 +9,8 @@
 //   pauses. The same token sent twice is written once, so a retry after a timeout is safe.
 // - A queued write the server refuses is recorded there as a conflict; every tablet lists them.
 // - A service worker (/checkin/sw.js) keeps this page and its files available offline.
-// No inline scripts: the page passes its URLs and words in data- attributes.
+// No inline scripts: the page passes its URLs and words in data- attributes. Loaded with defer
+// after app.js, whose uuid4() makes the tokens.
 (function () {
   "use strict";
   var app = document.getElementById("door-app");
@@ -42,23 +43,14 @@
 
   var roster = null;        // {event, gift, tables, guests, fetched}
   var queue = [];           // this event's waiting writes, oldest first
-  var conflicts = [];
   var shown = null;         // what the result area is about: {token, guest}
   var signedOut = false;
-  var rosterAt = 0, conflictsAt = 0, lastMade = 0, draining = false, searchTimer = null;
+  var rosterAt = 0, conflictsAt = 0, lastMade = 0, running = null, searchTimer = null;
 
   function say(key, values) {
     return String(words[key]).replace(/\{(\w+)\}/g, function (all, name) {
       return values && name in values ? String(values[name]) : all;
     });
-  }
-
-  function uuid4() {
-    var b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
   function device() {
@@ -400,7 +392,6 @@
 
   function showConflicts(list) {
     if (!list) { return; }
-    conflicts = list;
     conflictsAt = Date.now();
     var box = document.getElementById("door-conflicts");
     box.textContent = "";
@@ -501,24 +492,30 @@
   }
 
   // Send the waiting writes in the order they were made; stop at the first without an answer.
+  // One run at a time: a write queued meanwhile is sent by the run under way.
   function drain() {
-    if (draining || !online() || signedOut) { return Promise.resolve(); }
+    if (!running) {
+      running = sendWaiting().then(function () { running = null; }, function () { running = null; });
+    }
+    return running;
+  }
+
+  function sendWaiting() {
     var entry = queue[0];
-    if (!entry || entry.next_at > Date.now()) { return Promise.resolve(); }
-    draining = true;
+    if (!entry || entry.next_at > Date.now() || !online() || signedOut) { return Promise.resolve(); }
     entry.sending = true;
     showQueue();
     return send(entry).then(function (answer) {
       entry.sending = false;
-      draining = false;
-      if (answer === "again") { return drain(); }
+      if (answer === "again") { return sendWaiting(); }
       if (!answer) {
         entry.attempts += 1;
         entry.queued = true;  // the staff did not see its answer: a refusal becomes a conflict
         entry.next_at = Date.now() + backoff(entry.attempts);
         return saveEntry(entry).then(showQueue);
       }
-      return dropEntry(entry).then(function () { showQueue(); answered(entry, answer); }).then(drain);
+      return dropEntry(entry).then(function () { showQueue(); answered(entry, answer); })
+        .then(sendWaiting);
     });
   }
 
@@ -615,9 +612,9 @@
   setInterval(function () {
     showQueue();
     if (!online()) { return; }
-    if (queue.length && !draining) { drain(); }
+    if (queue.length && !running) { drain(); }
     if (Date.now() - rosterAt > ROSTER_EVERY) { refreshRoster(); }
-    if (Date.now() - conflictsAt > CONFLICTS_EVERY && !draining) {
+    if (Date.now() - conflictsAt > CONFLICTS_EVERY && !running) {
       conflictsAt = Date.now();
       request(urls.conflicts).then(function (body) {
         if (!body) { return; }
