@@ -289,7 +289,7 @@
       var leftNode = put(box, "gift-left", gift.low ? left + " · " + say("running_low") : left);
       if (gift.low) { leftNode.className = "mt-2 text-danger fw-bold"; }
     }
-    if (urls.deal && facts.customer_id) {
+    if (urls.deal && facts.customer_id && online()) {  // the order form needs the network
       var deal = slot(box, "deal");
       deal.href = urls.deal.replace("/new/0", "/new/" + facts.customer_id);
       deal.hidden = false;

@@ -103,6 +103,7 @@ def test_two_offline_tablets_check_the_same_guest_in_once(browser, live_server, 
         assert guest["name"] in result.inner_text()
         assert "6 号桌 寿" in page.get_by_test_id("table").inner_text()
         assert "离线" in page.get_by_test_id("network").inner_text()
+        assert not page.get_by_test_id("start-deal").is_visible()  # orders need the network
         page.get_by_test_id("give-gift").click()
         page.get_by_test_id("gift-issued").wait_for()
         assert page.get_by_test_id("pending-entry").count() == 2
