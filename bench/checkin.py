@@ -190,6 +190,8 @@ def over_http(folder, event_id, rows, clients=8, port=5071):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=200000)
+    parser.add_argument("--port", type=int, default=5071,
+                        help="where gunicorn listens (a free port on a shared machine)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-checkin-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
@@ -197,7 +199,7 @@ def main():
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     event_id, rows = prepare(app, args.customers)
     figures = in_process(app, event_id, rows)
-    rate, answered, errors = over_http(folder, event_id, rows[400:])
+    rate, answered, errors = over_http(folder, event_id, rows[400:], port=args.port)
     print(json.dumps({"customers": args.customers, "invitations": len(rows), **figures,
                       "http_checkins_per_s": rate, "http_answered": answered,
                       "http_errors": errors}))

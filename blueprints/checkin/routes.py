@@ -6,6 +6,7 @@ and sends it through `replay`; refused queued writes are listed as conflicts. A 
 (`service_worker`, scope /checkin/) keeps the page itself available offline. Without JavaScript
 the forms post to `scan` and `check_in`, which answer with whole pages.
 """
+import json
 from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
@@ -123,8 +124,12 @@ def roster(event_id):
     """The guest list a door tablet caches (masked phones only), with a fresh CSRF token for
     the writes it has queued."""
     event = ci.get_door_event_or_404(event_id, current_user)
-    return jsonify({**ci.roster(event), "csrf": generate_csrf(),
-                    "conflicts": [ci.conflict_facts(x) for x in ci.door_conflicts(event)]})
+    body = {**ci.roster(event), "csrf": generate_csrf(),
+            "conflicts": [ci.conflict_facts(x) for x in ci.door_conflicts(event)]}
+    # Chinese as UTF-8 rather than \u escapes: a third of the size on a venue's Wi-Fi.
+    return current_app.response_class(json.dumps(body, ensure_ascii=False,
+                                                 separators=(",", ":")),
+                                      mimetype="application/json")
 
 
 @bp.get("/<int:event_id>/conflicts")

@@ -38,7 +38,7 @@
   var csrf = form.querySelector("input[name=csrf_token]").value;
   var CARD = /^[A-Za-z0-9_-]{24,40}$/;  // what a card's QR code holds
   var SEND_TIMEOUT = 8000;
-  var ROSTER_EVERY = 60000;
+  var ROSTER_EVERY = 300000;  // and whenever a search finds nobody
   var CONFLICTS_EVERY = 15000;
 
   var roster = null;        // {event, gift, tables, guests, fetched}
@@ -121,6 +121,11 @@
       }
       roster = { event_id: eventId, event: body.event, gift: body.gift, tables: body.tables,
                  guests: body.guests, fetched: Date.now() };
+      body.guests.forEach(function (guest) {  // names sent once each, filled in here
+        guest.table = tableName(guest.table_id);
+        guest.inviter = body.people[guest.inviter_id] || "";
+        guest.status_label = body.statuses[guest.status] || guest.status;
+      });
       return saveRoster();
     }).catch(function () { /* offline or no answer: keep the cached list */ }).then(showNetwork);
   }

@@ -59,7 +59,9 @@ def test_the_roster_holds_masked_phones_and_card_codes_only_while_the_door_is_op
     [guest] = body["guests"]
     assert guest["name"] == "张秀兰" and guest["phone"] == "138****8000"
     assert guest["code"] == invitation.token and guest["initials"] == "zxl"
-    assert guest["table"] == "5 号桌" and guest["checked_in"] is None
+    assert body["tables"] == [{"id": guest["table_id"], "name": "5 号桌", "seats": 10}]
+    assert body["people"][str(guest["inviter_id"])] == "刘芳" and guest["checked_in"] is None
+    assert body["statuses"][guest["status"]] == "已邀约"
     assert "13800138000" not in client.get(f"/checkin/{event.id}/roster").get_data(as_text=True)
     assert body["gift"]["product"] == "养生杯" and body["gift"]["left"] == 10 and body["csrf"]
     ev.change_event_status(event, "in_progress", actor=manager)
