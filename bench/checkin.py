@@ -3,7 +3,8 @@
     .venv/bin/python bench/checkin.py [--customers 200000]
 
 With N customers and an event of 2,000 confirmed invitations: find-as-you-type (phone tails,
-initials, names) and check-in POSTs measured in-process with the test client (p95, ms); then
+initials, names), check-in POSTs, the door tablet's guest list (roster) and a check-in through
+its queue measured in-process with the test client (p95, ms); then
 the app under gunicorn (2 workers) on 127.0.0.1 with 8 concurrent clients scanning cards, in
 check-ins per second. Ends with one JSON line of the figures.
 """
@@ -94,7 +95,26 @@ def in_process(app, event_id, rows):
                                      "csrf_token": csrf})
         checkin_ms.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.status_code
-    return p95(find_ms), p95(checkin_ms)
+    # The door tablet: its guest list (fetched when the screen opens and every minute), and a
+    # check-in through its queue.
+    roster_ms, roster_bytes = [], 0
+    for _ in range(20):
+        started = time.perf_counter()
+        response = client.get(f"/checkin/{event_id}/roster")
+        roster_ms.append((time.perf_counter() - started) * 1000)
+        roster_bytes = len(response.get_data())
+        assert response.status_code == 200 and len(response.get_json()["guests"]) == len(rows)
+    queue_ms = []
+    for token, *_rest in rows[200:400]:
+        started = time.perf_counter()
+        response = client.post(f"/checkin/{event_id}/queue",
+                               data={"kind": "check_in", "code": token, "queued": "y",
+                                     "token": str(uuid.uuid4()), "csrf_token": csrf})
+        queue_ms.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    return {"find_p95_ms": p95(find_ms), "checkin_p95_ms": p95(checkin_ms),
+            "roster_p95_ms": p95(roster_ms), "roster_kb": round(roster_bytes / 1024),
+            "queue_checkin_p95_ms": p95(queue_ms)}
 
 
 def over_http(folder, event_id, rows, clients=8, port=5071):
@@ -170,16 +190,17 @@ def over_http(folder, event_id, rows, clients=8, port=5071):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=200000)
+    parser.add_argument("--port", type=int, default=5071,
+                        help="where gunicorn listens (a free port on a shared machine)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-checkin-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
                       "INSTANCE_DIR": str(folder), "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     event_id, rows = prepare(app, args.customers)
-    find_p95, checkin_p95 = in_process(app, event_id, rows)
-    rate, answered, errors = over_http(folder, event_id, rows[200:])
-    print(json.dumps({"customers": args.customers, "invitations": len(rows),
-                      "find_p95_ms": find_p95, "checkin_p95_ms": checkin_p95,
+    figures = in_process(app, event_id, rows)
+    rate, answered, errors = over_http(folder, event_id, rows[400:], port=args.port)
+    print(json.dumps({"customers": args.customers, "invitations": len(rows), **figures,
                       "http_checkins_per_s": rate, "http_answered": answered,
                       "http_errors": errors}))
 

@@ -570,14 +570,15 @@ def gift_stock(event):
 
 def door_state(event, customer_id):
     """What the check-in tablet shows under a check-in: the event's attendance gift, whether
-    this customer has had it, and how many are left (low below the warning setting)."""
+    this customer has had it (customer_id None: nobody asked), and how many are left (low below
+    the warning setting)."""
     rules = [rule for rule in rules_for(event, "attendance") if rule.event_id == event.id]
     if not rules:
         return None
     rule = rules[0]
     warehouse = event_warehouse(event)
     left = inv.quantity_in(inv.location_of(warehouse), rule.product) if warehouse else 0
-    issued = db.session.scalar(select(GiftIssue).where(
+    issued = None if customer_id is None else db.session.scalar(select(GiftIssue).where(
         GiftIssue.event_id == event.id, GiftIssue.customer_id == customer_id,
         GiftIssue.kind == "attendance", GiftIssue.reverses_id.is_(None)))
     return {"rule": rule, "issued": issued, "left": left,

@@ -50,3 +50,22 @@ class WalkInForm(BaseForm):
         self.table_id.choices = _table_choices(event)
         self.owner_id.choices = choices([(0, _l("The referrer's marketer"))] + [
             (u.id, u.display_name) for u in c.active_marketers()])
+
+
+class DoorWriteForm(BaseForm):
+    """One queued write of the door tablet (a check-in or the attendance gift), sent by its
+    script; the same form whether it is sent at once or replayed after the network came back."""
+    kind = SelectField(choices=choices([("check_in", _l("Check-in")),
+                                        ("gift", _l("Attendance gift"))]),
+                       validators=[DataRequired()])
+    token = TokenField()
+    invitation_id = IntegerField(validators=[Optional(), NumberRange(1, 2**31 - 1)])
+    #: A scanned card's code the tablet did not find in its list.
+    code = StringField(validators=[Optional(), Length(max=60)])
+    companions = IntegerField(_l("Companions"), validators=[Optional(), NumberRange(0, 10)])
+    table_id = IntegerField(validators=[Optional(), NumberRange(0, 2**31 - 1)])
+    override = BooleanField()
+    queued = BooleanField()
+    #: When the tablet made the write, by its own clock (milliseconds since 1970).
+    queued_ms = IntegerField(validators=[Optional(), NumberRange(0, 10**14)])
+    device = StringField(validators=[Optional(), Length(max=40)])

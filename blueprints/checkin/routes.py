@@ -1,14 +1,27 @@
-"""The door: find or scan, check in once, seat, register walk-ins, the live board and room."""
-from flask import Blueprint, render_template, request
+"""The door: find or scan, check in once, seat, register walk-ins, the live board and room.
+
+The door screen is one page per event that keeps working on a bad network: its script
+(static/js/door.js) caches the guest list (roster), queues every write with its one-time token
+and sends it through `replay`; refused queued writes are listed as conflicts. A service worker
+(`service_worker`, scope /checkin/) keeps the page itself available offline. Without JavaScript
+the forms post to `scan` and `check_in`, which answer with whole pages.
+"""
+import json
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
-from blueprints.access import role_required
-from blueprints.checkin.forms import CheckInForm, ScanForm, WalkInForm
-from blueprints.forms import BaseForm
+from blueprints.access import public, role_required
+from blueprints.checkin.forms import CheckInForm, DoorWriteForm, ScanForm, WalkInForm
+from blueprints.forms import BaseForm, error_text
 from extensions import db
+from formatting import local_dt
 from models import checkin as ci, customers as c, gifts
+from models.orders import SELLER_ROLES
 from models.accounts import User
 from models.base import NotFound, OperationError
 from models.events import EventTable, Invitation
@@ -21,8 +34,64 @@ def _fragment(name, **context):
     """The htmx fragment for htmx requests, else the whole screen around it."""
     if request.headers.get("HX-Request"):
         return render_template(f"checkin/_{name}.html", **context)
-    return render_template("checkin/screen.html", scan_form=ScanForm(), fragment=name,
+    return _screen(context.pop("event"), fragment=name, **context)
+
+
+def _screen(event, *, fragment=None, **context):
+    """The door screen, with what its script needs in data- attributes (no inline script)."""
+    urls = {"roster": url_for("checkin.roster", event_id=event.id),
+            "replay": url_for("checkin.replay", event_id=event.id),
+            "conflicts": url_for("checkin.conflicts", event_id=event.id),
+            "worker": url_for("checkin.service_worker"),
+            "scope": url_for("checkin.index"),
+            "deal": url_for("orders.new", customer_id=0, event_id=event.id)
+            if current_user.has_role(*SELLER_ROLES) else ""}
+    return render_template("checkin/screen.html", event=event, scan_form=ScanForm(),
+                           fragment=fragment, door_urls=urls, door_strings=_door_strings(),
                            **context)
+
+
+def _door_strings():
+    """The door script's words, translated here; {name}-style slots are filled in by it."""
+    return {
+        "checked_in": _("Checked in"),
+        "with_companions": _("with %(n)s companions", n="{n}"),
+        "go_to": _("Please go to %(table)s", table="{table}"),
+        "no_table": _("No table assigned"),
+        "no_table_yet": _("No table yet"),
+        "invited_by": _("invited by %(name)s", name="{name}"),
+        "already": _("Already checked in at %(time)s by %(who)s.", time="{time}", who="{who}"),
+        "checked_in_at": _("Checked in at %(time)s by %(who)s.", time="{time}", who="{who}"),
+        "expected": _("%(n)s companions expected", n="{n}"),
+        "no_match": _("Nobody invited to this event matches “%(text)s”.", text="{text}"),
+        "give_gift": _("Give the gift: %(gift)s × %(n)s", gift="{gift}", n="{n}"),
+        "gift_given": _("Gift given: %(gift)s × %(n)s", gift="{gift}", n="{n}"),
+        "gift_left": _("%(gift)s left: %(n)s", gift="{gift}", n="{n}"),
+        "running_low": _("running low"),
+        "online": _("Online"),
+        "offline": _("Offline: working from this tablet's list of %(n)s guests",
+                     n="{n}"),
+        "no_list": _("Offline, and this tablet has no guest list of this event yet."),
+        "pending": _("%(n)s waiting to be sent", n="{n}"),
+        "all_sent": _("Everything is sent."),
+        "sending": _("Sending…"),
+        "retry_in": _("No answer; trying again in %(s)s s", s="{s}"),
+        "waiting_network": _("Waiting for the network"),
+        "sign_in": _("Signed out: sign in again in another tab; the queue stays on this "
+                     "tablet."),
+        "queued_check_in": _("Checked in on this tablet. It is sent when the network is back."),
+        "queued_gift": _("Gift noted on this tablet. It is sent when the network is back."),
+        "unknown_card": _("This card is not in this tablet's list: the check-in waits for the "
+                          "network, and the server checks the card."),
+        "closed": _("Check-in is closed for this event. This tablet's guest list was cleared."),
+        "refused": _("Not written: %(message)s", message="{message}"),
+        "check_in": _("Check-in"),
+        "gift": _("Attendance gift"),
+        "no_conflicts": _("Nothing to sort out."),
+        "conflict_line": _("%(time)s · %(kind)s · %(reason)s", time="{time}", kind="{kind}",
+                           reason="{reason}"),
+        "conflict_by": _("replayed by %(who)s %(device)s", who="{who}", device="{device}"),
+    }
 
 
 @bp.get("/")
@@ -35,9 +104,74 @@ def index():
 @bp.get("/<int:event_id>")
 @role_required(*DOOR)
 def screen(event_id):
+    return _screen(ci.get_door_event_or_404(event_id, current_user))
+
+
+@bp.get("/sw.js")
+@public
+def service_worker():
+    """The door's service worker. Served from /checkin/ so that its scope covers the door
+    screens; it holds no data, so it needs no sign-in."""
+    path = Path(current_app.static_folder) / "js" / "door-sw.js"
+    response = current_app.response_class(path.read_bytes(), mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/<int:event_id>/roster")
+@role_required(*DOOR)
+def roster(event_id):
+    """The guest list a door tablet caches (masked phones only), with a fresh CSRF token for
+    the writes it has queued."""
     event = ci.get_door_event_or_404(event_id, current_user)
-    return render_template("checkin/screen.html", event=event, scan_form=ScanForm(),
-                           fragment=None)
+    body = {**ci.roster(event), "csrf": generate_csrf(),
+            "conflicts": [ci.conflict_facts(x) for x in ci.door_conflicts(event)]}
+    # Chinese as UTF-8 rather than \u escapes: a third of the size on a venue's Wi-Fi.
+    return current_app.response_class(json.dumps(body, ensure_ascii=False,
+                                                 separators=(",", ":")),
+                                      mimetype="application/json")
+
+
+@bp.get("/<int:event_id>/conflicts")
+@role_required(*DOOR)
+def conflicts(event_id):
+    """Queued writes the server refused, for every tablet at this door to show."""
+    event = ci.get_door_event_or_404(event_id, current_user)
+    return jsonify({"open": ci.is_door_open(event),
+                    "conflicts": [ci.conflict_facts(x) for x in ci.door_conflicts(event)]})
+
+
+@bp.post("/<int:event_id>/queue")
+@role_required(*DOOR)
+def replay(event_id):
+    """One write of the door tablet's queue (sent at once, or replayed later): a check-in or
+    the attendance gift. Answers JSON; the same token sent again gets the same answer."""
+    event = ci.get_door_event_or_404(event_id, current_user)
+    form = DoorWriteForm()
+    if not form.validate_on_submit():
+        return jsonify({"ok": False, "message": error_text(form)}), 422
+    write = ci.DoorWrite(
+        kind=form.kind.data, token=form.token.data, invitation_id=form.invitation_id.data,
+        code=form.code.data or "", companions=form.companions.data,
+        table=db.session.get(EventTable, form.table_id.data) if form.table_id.data else None,
+        override=form.override.data, queued=form.queued.data,
+        queued_at=ci.queued_at_from_ms(form.queued_ms.data), device=form.device.data or "")
+    outcome = ci.replay_door_write(event, write, actor=current_user)
+    body = _outcome_facts(event, outcome)
+    db.session.commit()
+    return jsonify(body), outcome.status if not outcome.ok else 200
+
+
+def _outcome_facts(event, outcome):
+    """A DoorOutcome as plain data (read before the commit expires it)."""
+    record = outcome.check_in
+    state = gifts.door_state(event, outcome.customer_id) if outcome.customer_id else None
+    return {
+        "ok": outcome.ok, "message": outcome.message,
+        "check_in": {**ci.summary(record), "at": local_dt(record.at, "%H:%M"),
+                     "invitation_id": record.invitation_id} if record else None,
+        "gift": ci.gift_facts(state) if state else None,
+        "conflict": ci.conflict_facts(outcome.conflict) if outcome.conflict else None}
 
 
 @bp.get("/<int:event_id>/find")
@@ -154,16 +288,14 @@ def walk_in(event_id):
     except ci.AlreadyCheckedIn as exc:
         facts = ci.summary(exc.check_in)
         db.session.rollback()
-        return render_template("checkin/screen.html", event=event, scan_form=ScanForm(),
-                               fragment="result", record=facts, already=True), 409
+        return _screen(event, fragment="result", record=facts, already=True), 409
     except OperationError as exc:
         db.session.rollback()
         form.add_error(exc)
         return render_template("checkin/walk_in.html", event=event, form=form), exc.status
     facts = ci.summary(record)
     db.session.commit()
-    return render_template("checkin/screen.html", event=event, scan_form=ScanForm(),
-                           fragment="result", record=facts, already=False)
+    return _screen(event, fragment="result", record=facts, already=False)
 
 
 @bp.get("/<int:event_id>/board")

@@ -5,7 +5,7 @@ import pytest
 from models.accounts import ROLES
 from tests.factories import make_department, make_user
 
-PUBLIC = {"auth.login", "main.healthz", "static"}
+PUBLIC = {"auth.login", "main.healthz", "static", "checkin.service_worker"}
 
 ALL_SIGNED_IN = set(ROLES)
 CUSTOMER = {"admin", "manager", "dept_head", "marketer"}
@@ -77,6 +77,9 @@ MATRIX = {
     "checkin.walk_in": DOOR,
     "checkin.live_board": DOOR | {"dept_head"},
     "checkin.room": DOOR,
+    "checkin.roster": DOOR,
+    "checkin.conflicts": DOOR,
+    "checkin.replay": DOOR,
     "customers.lists": {"admin", "manager"},
     "customers.toggle_list_item": {"admin", "manager"},
     "orders.index": ORDER_VIEW,

@@ -4,6 +4,8 @@ walk-ins, count arrivals live.
 A check-in is written once per invitation (a unique constraint) and once per form submission
 (its one-time token): a double tap, a retry after a timeout, or two tablets at the same moment
 all end with one check-in.
+
+The door tablet on a bad network (its cached guest list and queued writes): models.checkin.door.
 """
 from datetime import datetime
 
@@ -171,9 +173,17 @@ def board(event):
 
 # --- Operations --------------------------------------------------------------------------------
 
+class DoorClosed(Conflict):
+    """The event is not open for check-in."""
+
+
+def is_door_open(event):
+    return event.status in ("open", "in_progress")
+
+
 def _check_door_open(event):
-    if event.status not in ("open", "in_progress"):
-        raise Conflict(_("Check-in is closed: the event is %(status)s.",
+    if not is_door_open(event):
+        raise DoorClosed(_("Check-in is closed: the event is %(status)s.",
                          status=_status_label(event.status)))
 
 
@@ -317,4 +327,9 @@ def _walk_in_channel():
 
 
 register_actions({"checkin.table_override": _l("Seated beyond a table's seats")})
-register_targets({"check_ins": _l("Check-in")})
+register_targets({"check_ins": _l("Check-in"), "door_conflicts": _l("Door conflict")})
+
+# The door tablet's offline list and queue (a module of its own, re-exported here).
+from models.checkin.door import (  # noqa: E402,F401
+    CONFLICT_REASONS, DOOR_WRITE_KINDS, DoorConflict, DoorOutcome, DoorWrite, GiftAlreadyGiven,
+    conflict_facts, door_conflicts, gift_facts, queued_at_from_ms, replay_door_write, roster)

@@ -1,0 +1,293 @@
+"""The door tablet on a bad network (DESIGN §4 item 4).
+
+The tablet caches the event's guest list (roster(), masked phones only) and queues its check-ins
+and gifts, each with its one-time token; the queue is replayed through replay_door_write(). A
+queued write the server refuses (the guest came in on another tablet, the event closed, a token
+reused for something else, another event's card) writes nothing but a DoorConflict, which every
+tablet and the event page list for staff.
+"""
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import ForeignKey, String, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from formatting import local_dt, masked_phone
+from models import customers as c
+from models.accounts import User
+from models.base import (Conflict, InvalidInput, NotFound, OperationError, TokenMixin,
+                         UTCDateTime, add_once, utcnow)
+from models.checkin import (DOOR_ROLES, AlreadyCheckedIn, CheckIn, DoorClosed, _check_door_open,
+                            _status_label, check_in, check_in_of, is_door_open)
+from models.events import Invitation
+
+logger = logging.getLogger(__name__)
+
+#: Why a queued door write was refused (DoorConflict.reason).
+CONFLICT_REASONS = {"duplicate": _l("Done on another tablet"),
+                    "closed": _l("Event closed"),
+                    "token": _l("Token reused for another write"),
+                    "card": _l("Card not for this event"),
+                    "refused": _l("Refused")}
+DOOR_WRITE_KINDS = {"check_in": _l("Check-in"), "gift": _l("Attendance gift")}
+
+
+class DoorConflict(TokenMixin, db.Model):
+    """A write from a door tablet's queue that the server refused when it was replayed: nothing
+    else was written. Kept so every tablet and the event page can show staff what to sort out."""
+    __tablename__ = "door_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    #: "check_in" or "gift" (DOOR_WRITE_KINDS).
+    kind: Mapped[str] = mapped_column(String(10))
+    #: A key of CONFLICT_REASONS.
+    reason: Mapped[str] = mapped_column(String(10))
+    #: The guest the write was about, when the server could tell.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    #: The refusal as the replaying staff read it.
+    message: Mapped[str] = mapped_column(String(300))
+    #: The tablet's own name for itself, to find it in the room.
+    device: Mapped[str] = mapped_column(String(40), default="")
+    #: When the tablet made the write (its own clock), None if it did not say.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer = relationship("Customer", lazy="joined")
+    by = relationship("User", lazy="joined")
+
+
+# --- The door tablet on a bad network ---------------------------------------------------------
+
+def roster(event):
+    """What a door tablet caches to find and check guests in offline: each invitation's guest
+    (name, pinyin, initials, masked phone — never the full number), the card's code, the table,
+    the companions expected, and who is already in or has had the gift; the attendance gift; the
+    tables, the people named and the status labels once each (2,000 guests fit in a few hundred
+    KB). Empty (``open`` false) unless the event is open for check-in."""
+    from models import gifts
+    from models.events import INVITATION_STATUSES
+    facts = {"event": {"id": event.id, "title": event.title, "status": event.status,
+                       "status_label": str(_status_label(event.status)),
+                       "open": is_door_open(event)},
+             "gift": None, "tables": [], "people": {}, "statuses": {}, "guests": []}
+    if not is_door_open(event):
+        return facts
+    state = gifts.door_state(event, None)
+    if state is not None:
+        facts["gift"] = gift_facts(state)
+    facts["tables"] = [{"id": t.id, "name": t.name, "seats": t.seats} for t in event.tables]
+    facts["statuses"] = {code: str(label) for code, label in INVITATION_STATUSES.items()}
+    given = set(db.session.scalars(select(gifts.GiftIssue.customer_id).where(
+        gifts.GiftIssue.event_id == event.id, gifts.GiftIssue.kind == "attendance",
+        gifts.GiftIssue.reverses_id.is_(None))))
+    rows = db.session.execute(
+        select(Invitation.id, Invitation.customer_id, c.Customer.name, c.Customer.name_pinyin,
+               c.Customer.name_initials, c.Customer.phone, Invitation.token, Invitation.table_id,
+               Invitation.companions, Invitation.status, Invitation.is_walk_in,
+               Invitation.inviter_id, CheckIn.at, CheckIn.by_id,
+               CheckIn.companions.label("came_with"))
+        .join(c.Customer, Invitation.customer_id == c.Customer.id)
+        .outerjoin(CheckIn, CheckIn.invitation_id == Invitation.id)
+        .where(Invitation.event_id == event.id)
+        .order_by(c.Customer.name_pinyin, Invitation.id)).all()
+    people = {u.id: u.display_name for u in db.session.execute(
+        select(User.id, User.display_name).where(User.id.in_(
+            {r.inviter_id for r in rows} | {r.by_id for r in rows if r.by_id})))}
+    facts["people"] = people
+    for r in rows:
+        facts["guests"].append({
+            "invitation_id": r.id, "customer_id": r.customer_id, "name": r.name,
+            "pinyin": r.name_pinyin, "initials": r.name_initials, "phone": masked_phone(r.phone),
+            "code": r.token, "table_id": r.table_id, "companions": r.companions,
+            "status": r.status, "walk_in": r.is_walk_in, "inviter_id": r.inviter_id,
+            "checked_in": {"at": local_dt(r.at, "%H:%M"), "by": people.get(r.by_id, ""),
+                           "companions": r.came_with} if r.at else None,
+            "gift_given": r.customer_id in given})
+    return facts
+
+
+def gift_facts(state):
+    """gifts.door_state() as plain data for the tablet."""
+    rule = state["rule"]
+    return {"product": rule.product.name, "quantity": rule.quantity, "left": state["left"],
+            "low": state["low"], "invited_only": rule.attendance_for == "invited",
+            "issued": state.get("issued") is not None}
+
+
+def door_conflicts(event, user=None, limit=50):
+    """The refused queued writes of an event, newest first. Given a `user` who does not work the
+    door, only those about customers the user may see (and those about no known customer)."""
+    query = select(DoorConflict).where(DoorConflict.event_id == event.id)
+    if user is not None and not user.has_role(*DOOR_ROLES):
+        query = query.where(or_(DoorConflict.customer_id.is_(None), DoorConflict.customer_id.in_(
+            c.visible_customers(user).with_only_columns(c.Customer.id))))
+    return db.session.scalars(query.order_by(DoorConflict.at.desc(), DoorConflict.id.desc())
+                              .limit(limit)).all()
+
+
+def conflict_facts(conflict):
+    """A DoorConflict as plain data for the tablet."""
+    return {"id": conflict.id, "kind": str(DOOR_WRITE_KINDS.get(conflict.kind, conflict.kind)),
+            "reason": str(CONFLICT_REASONS.get(conflict.reason, conflict.reason)),
+            "name": conflict.customer.name if conflict.customer else "",
+            "message": conflict.message, "device": conflict.device,
+            "by": conflict.by.display_name, "at": local_dt(conflict.at, "%H:%M"),
+            "queued_at": local_dt(conflict.queued_at, "%H:%M") if conflict.queued_at else ""}
+
+
+@dataclass
+class DoorWrite:
+    """One entry of a door tablet's queue."""
+    #: "check_in" or "gift".
+    kind: str
+    token: str
+    #: The guest's invitation as the tablet knew it, or a scanned card's code it did not know.
+    invitation_id: int | None = None
+    code: str = ""
+    companions: int | None = None
+    table: object = None
+    override: bool = False
+    #: The tablet kept the write in its queue (made offline, or sent again later): staff did not
+    #: see the server's answer when they made it, so a refusal is kept as a DoorConflict.
+    queued: bool = False
+    queued_at: datetime | None = None
+    device: str = ""
+
+
+@dataclass
+class DoorOutcome:
+    """What the server made of a queued write."""
+    ok: bool
+    message: str = ""
+    #: The guest's check-in: this write's, or the one that came before it.
+    check_in: CheckIn | None = None
+    customer_id: int | None = None
+    conflict: DoorConflict | None = None
+    status: int = 200
+
+
+class GiftAlreadyGiven(Conflict):
+    """The guest has had the attendance gift (on another tablet, or by another tap)."""
+
+    def __init__(self, issue):
+        super().__init__(_("%(name)s already received the attendance gift at %(time)s from "
+                           "%(who)s.", name=issue.customer.name,
+                           time=local_dt(issue.at, "%H:%M"), who=issue.staff.display_name))
+
+
+def queued_at_from_ms(value):
+    """A tablet's clock in milliseconds since 1970 as an aware datetime (None if absent)."""
+    if not value:
+        return None
+    return datetime.fromtimestamp(value / 1000, timezone.utc)
+
+
+def _written_with(token):
+    """The check-in or gift issue already written with `token`, or None."""
+    from models import gifts
+    return CheckIn.by_token(token) or gifts.GiftIssue.by_token(token)
+
+
+def _target(event, write):
+    """The invitation a write is about, or None (never raises)."""
+    if write.invitation_id:
+        return db.session.scalar(select(Invitation).where(
+            Invitation.id == write.invitation_id, Invitation.event_id == event.id))
+    if write.code:
+        return db.session.scalar(select(Invitation).where(
+            Invitation.token == write.code[:40], Invitation.event_id == event.id))
+    return None
+
+
+def _same_write(row, event, write):
+    """True if `row` (written with the write's token) is what `write` asks for."""
+    target = _target(event, write)
+    if target is None:
+        return False
+    if isinstance(row, CheckIn):
+        return write.kind == "check_in" and row.invitation_id == target.id and \
+            (write.companions is None or write.companions == row.companions)
+    return write.kind == "gift" and row.kind == "attendance" and row.event_id == event.id \
+        and row.customer_id == target.customer_id
+
+
+def _door_gift(event, invitation, *, actor, token, now):
+    from models import gifts
+    _check_door_open(event)
+    if (prior := gifts.attendance_gift_of(event, invitation.customer)) is not None:
+        raise GiftAlreadyGiven(prior)
+    issue = gifts.issue_attendance_gifts(event, invitation.customer, actor=actor, token=token,
+                                         now=now)
+    if issue.token != token:  # the other tablet won the race
+        raise GiftAlreadyGiven(issue)
+    return issue
+
+
+def replay_door_write(event, write, *, actor, now=None):
+    """Write one entry of a door tablet's queue: a check-in, or the attendance gift.
+
+    Idempotent on write.token: sent again, a write already done returns its result and a
+    refused one its refusal. A token already used for a different write is refused. When the
+    server refuses a queued write (see DoorWrite.queued) nothing is written but a DoorConflict.
+    """
+    now = now or utcnow()
+    if write.kind not in DOOR_WRITE_KINDS:
+        raise InvalidInput(_("Unknown kind of write."))
+    done = _written_with(write.token)
+    if done is not None and _same_write(done, event, write):
+        first = done if isinstance(done, CheckIn) else db.session.scalar(
+            select(CheckIn).where(CheckIn.event_id == done.event_id,
+                                  CheckIn.customer_id == done.customer_id))
+        return DoorOutcome(ok=True, check_in=first, customer_id=done.customer_id)
+    if (conflict := DoorConflict.by_token(write.token)) is not None:
+        return DoorOutcome(ok=False, message=conflict.message, conflict=conflict,
+                           customer_id=conflict.customer_id, status=Conflict.status)
+    target = _target(event, write)
+    if done is not None:
+        return _refuse(event, write, "token", Conflict(_(
+            "This write's one-time token was already used for a different write, so nothing "
+            "was written. Check the guest in again on the tablet.")), target=target,
+            actor=actor, now=now)
+    try:
+        with db.session.begin_nested():
+            if target is None:
+                raise NotFound(_("This invitation card is not valid for this event."))
+            if write.kind == "check_in":
+                record = check_in(event, target, actor=actor, token=write.token,
+                                  companions=write.companions, table=write.table,
+                                  override=write.override, now=now)
+            else:
+                _door_gift(event, target, actor=actor, token=write.token, now=now)
+                record = check_in_of(target)
+    except AlreadyCheckedIn as exc:
+        return _refuse(event, write, "duplicate", exc, target=target, actor=actor, now=now,
+                       record=exc.check_in)
+    except GiftAlreadyGiven as exc:
+        return _refuse(event, write, "duplicate", exc, target=target, actor=actor, now=now,
+                       record=check_in_of(target))
+    except DoorClosed as exc:
+        return _refuse(event, write, "closed", exc, target=target, actor=actor, now=now)
+    except NotFound as exc:
+        return _refuse(event, write, "card", exc, target=target, actor=actor, now=now)
+    except OperationError as exc:
+        return _refuse(event, write, "refused", exc, target=target, actor=actor, now=now)
+    return DoorOutcome(ok=True, check_in=record, customer_id=target.customer_id)
+
+
+def _refuse(event, write, reason, exc, *, target, actor, now, record=None):
+    """The refusal of a door write; a queued one is kept as a DoorConflict (once per token)."""
+    conflict = None
+    if write.queued:
+        conflict, _new = add_once(DoorConflict(
+            token=write.token, event_id=event.id, kind=write.kind, reason=reason,
+            customer_id=target.customer_id if target else None, message=str(exc.message)[:300],
+            device=(write.device or "")[:40], queued_at=write.queued_at, by_id=actor.id, at=now))
+        logger.info("door conflict on event %s: %s (%s)", event.id, reason, write.token)
+    return DoorOutcome(ok=False, message=str(exc.message), check_in=record,
+                       customer_id=target.customer_id if target else None, conflict=conflict,
+                       status=exc.status)

@@ -1,0 +1,175 @@
+"""The door tablet's queue over HTTP: a write sent again is written once, a token reused for
+something else, a closed event and another event's card are refused with nothing written, and
+two tablets that checked the same guest in offline end with one check-in, one gift and the
+conflicts listed for staff."""
+import pytest
+from sqlalchemy import func, select
+
+from extensions import db as _db
+from models import checkin as ci, events as ev, gifts as g, inventory as inv
+from models.base import new_token
+from tests.conftest import page_text
+from tests.factories import (make_customer, make_event, make_stocked_product, make_user,
+                             make_warehouse)
+
+
+@pytest.fixture
+def door(db):
+    manager = make_user(["manager"], display_name="李总")
+    staff = make_user(["event_staff"], display_name="赵敏")
+    marketer = make_user(["marketer"], display_name="刘芳")
+    warehouse = make_warehouse("会场物料", kind="venue")
+    event = make_event(manager, title="养生讲座")
+    ev.set_event_staff(event, [staff], actor=manager)
+    g.set_event_warehouse(event, warehouse, actor=manager)
+    cup = make_stocked_product(warehouse, 10, name="养生杯", sku="GF-1", is_gift=True,
+                               for_sale=False, standard_cost=1500)
+    g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
+    table = ev.save_table(event, number=5, seats=10, actor=manager)
+    invitation = ev.invite(event, make_customer(marketer, name="张秀兰", phone="13800138000"),
+                           actor=marketer)
+    invitation.table = table
+    db.session.flush()
+    return event, invitation, manager, staff, marketer, cup
+
+
+def send(client, event, **fields):
+    data = {"kind": "check_in", "token": new_token(), "queued_ms": "1764050000000",
+            "device": "T-AB12", **fields}
+    response = client.post(f"/checkin/{event.id}/queue", data=data,
+                           headers={"Accept": "application/json"})
+    return response, response.get_json()
+
+
+def counts(event):
+    check_ins = _db.session.scalar(select(func.count(ci.CheckIn.id)).where(
+        ci.CheckIn.event_id == event.id))
+    gifts = _db.session.scalar(select(func.count(g.GiftIssue.id)).where(
+        g.GiftIssue.event_id == event.id))
+    conflicts = _db.session.scalar(select(func.count(ci.DoorConflict.id)).where(
+        ci.DoorConflict.event_id == event.id))
+    return check_ins, gifts, conflicts
+
+
+def test_the_roster_holds_masked_phones_and_card_codes_only_while_the_door_is_open(
+        client, login, door, db):
+    event, invitation, manager, staff, _m, _cup = door
+    login(staff)
+    body = client.get(f"/checkin/{event.id}/roster").get_json()
+    [guest] = body["guests"]
+    assert guest["name"] == "张秀兰" and guest["phone"] == "138****8000"
+    assert guest["code"] == invitation.token and guest["initials"] == "zxl"
+    assert body["tables"] == [{"id": guest["table_id"], "name": "5 号桌", "seats": 10}]
+    assert body["people"][str(guest["inviter_id"])] == "刘芳" and guest["checked_in"] is None
+    assert body["statuses"][guest["status"]] == "已邀约"
+    assert "13800138000" not in client.get(f"/checkin/{event.id}/roster").get_data(as_text=True)
+    assert body["gift"]["product"] == "养生杯" and body["gift"]["left"] == 10 and body["csrf"]
+    ev.change_event_status(event, "in_progress", actor=manager)
+    ev.change_event_status(event, "closed", actor=manager)
+    closed = client.get(f"/checkin/{event.id}/roster").get_json()
+    assert closed["event"]["open"] is False and closed["guests"] == []
+
+
+def test_a_write_sent_again_is_written_once(client, login, door, db):
+    event, invitation, _mgr, staff, _m, _cup = door
+    login(staff)
+    token = new_token()
+    first, body = send(client, event, invitation_id=invitation.id, token=token, companions=1)
+    assert first.status_code == 200 and body["ok"]
+    assert body["check_in"]["name"] == "张秀兰" and body["check_in"]["table"] == "5 号桌"
+    assert body["gift"] == {"product": "养生杯", "quantity": 1, "left": 10, "low": True,
+                            "invited_only": False, "issued": False}
+    # The answer was lost (a timeout): the tablet sends the same write again, queued now.
+    again, body = send(client, event, invitation_id=invitation.id, token=token, companions=1,
+                       queued="y")
+    assert again.status_code == 200 and body["ok"] and body["conflict"] is None
+    gift_token = new_token()
+    for _ in range(2):
+        response, body = send(client, event, kind="gift", invitation_id=invitation.id,
+                              token=gift_token, queued="y")
+        assert response.status_code == 200 and body["gift"]["issued"] and body["gift"]["left"] == 9
+    assert counts(event) == (1, 1, 0)
+
+
+def test_a_token_reused_with_different_content_writes_nothing(client, login, door, db):
+    event, invitation, _mgr, staff, marketer, _cup = door
+    other = ev.invite(event, make_customer(marketer, name="李桂芳"), actor=marketer)
+    login(staff)
+    token = new_token()
+    send(client, event, invitation_id=invitation.id, token=token, companions=0)
+    for fields in ({"invitation_id": other.id, "companions": 0},  # another guest
+                   {"invitation_id": invitation.id, "companions": 2},  # other companions
+                   {"kind": "gift", "invitation_id": invitation.id}):  # a gift
+        response, body = send(client, event, token=token, queued="y", **fields)
+        assert response.status_code == 409 and not body["ok"]
+        assert "一次性令牌已被另一笔记录使用" in body["message"]
+        assert body["conflict"]["reason"] == "令牌被用于另一笔记录"
+    assert counts(event) == (1, 0, 1)  # one conflict per token, however often it is sent
+    assert ci.check_in_of(other) is None
+
+
+def test_a_closed_event_and_another_events_card_are_refused(client, login, door, db):
+    event, invitation, manager, staff, marketer, _cup = door
+    elsewhere = make_event(manager, title="别的场次")
+    ev.set_event_staff(elsewhere, [staff], actor=manager)
+    card = ev.invite(elsewhere, make_customer(marketer, name="王建华"), actor=marketer).token
+    login(staff)
+    response, body = send(client, event, code=card, queued="y")
+    assert response.status_code == 404 and body["message"] == "这张邀请函不属于本场会议，或已失效。"
+    assert body["conflict"]["reason"] == "非本场邀请卡"
+    live, body = send(client, event, code=card)  # at once, staff see the answer: no conflict
+    assert live.status_code == 404 and body["conflict"] is None
+    ev.change_event_status(event, "in_progress", actor=manager)
+    ev.change_event_status(event, "closed", actor=manager)
+    for kind in ("check_in", "gift"):
+        response, body = send(client, event, kind=kind, invitation_id=invitation.id,
+                              queued="y")
+        assert response.status_code == 409 and "会议已结束" in body["conflict"]["reason"]
+    assert counts(event) == (0, 0, 3)
+    bad, body = send(client, event, invitation_id=invitation.id, token="not-a-token")
+    assert bad.status_code == 422 and "表单已过期" in body["message"]
+    assert counts(event) == (0, 0, 3)
+
+
+def test_two_offline_tablets_end_with_one_check_in_one_gift_and_the_conflicts_listed(
+        client, login, door, db):
+    event, invitation, manager, staff, _m, cup = door
+    login(staff)
+    tablet_a = [("check_in", new_token()), ("gift", new_token())]
+    tablet_b = [("check_in", new_token()), ("gift", new_token())]
+    for kind, token in tablet_a + tablet_b:  # A comes back online first, then B
+        response, body = send(client, event, kind=kind, token=token,
+                              invitation_id=invitation.id, queued="y", device="T-B")
+    assert response.status_code == 409 and body["check_in"]["name"] == "张秀兰"
+    assert counts(event) == (1, 1, 2)
+    assert inv.quantity_in(inv.location_of(g.event_warehouse(event)), cup) == 9
+    for kind, token in tablet_b:  # B sends again (its answers were lost): still two
+        send(client, event, kind=kind, token=token, invitation_id=invitation.id, queued="y")
+    assert counts(event) == (1, 1, 2)
+    listed = client.get(f"/checkin/{event.id}/conflicts").get_json()["conflicts"]
+    assert [c["reason"] for c in listed] == ["已在另一台平板办理"] * 2
+    assert {c["kind"] for c in listed} == {"签到", "到场礼"}
+    assert "张秀兰 已于" in " ".join(c["message"] for c in listed)
+    client.post("/auth/logout")
+    login(manager)
+    text = page_text(client.get(f"/events/{event.id}"))
+    assert "签到冲突" in text and "已在另一台平板办理" in text and "T-B" in text
+    client.post("/auth/logout")
+    login(make_user(["marketer"]))  # another marketer's guest: not theirs to see
+    text = page_text(client.get(f"/events/{event.id}"))
+    assert "签到冲突" not in text and "张秀兰" not in text
+
+
+def test_the_door_screen_passes_its_data_in_attributes_not_inline_scripts(client, login, door,
+                                                                          db):
+    event, _inv, manager, staff, _m, _cup = door
+    login(staff)
+    html = client.get(f"/checkin/{event.id}").get_data(as_text=True)
+    assert "<script>" not in html and "data-urls=" in html and "js/door.js" in html
+    worker = client.get("/checkin/sw.js")
+    assert worker.status_code == 200 and worker.mimetype == "text/javascript"
+    assert "/orders/new/" not in html  # event staff take no orders
+    client.post("/auth/logout")
+    login(manager)  # a seller gets the deal link, prefilled for the guest and event
+    html = client.get(f"/checkin/{event.id}").get_data(as_text=True)
+    assert f"/orders/new/0?event_id={event.id}" in html
