@@ -43,6 +43,7 @@ KINDS = {
     "repurchase": _l("Repurchase reminder"),
     "follow_up": _l("Planned follow-up"),
     "pool_warning": _l("Going to the public pool"),
+    "referral_gift": _l("Give an owed referral gift"),
 }
 STATUSES = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped"),
             "overdue": _l("Overdue")}

@@ -264,7 +264,8 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
                 exc.field = f"lines-{index}-quantity"
                 raise
     db.session.flush()
-    points.reward_referral(customer, trigger="buy", actor=actor, now=now)
+    points.reward_referral(customer, trigger="buy", actor=actor, event=event,
+                           warehouse=warehouse, now=now)
     audit(actor, "order.create", order, summary=f"{order.number} {customer.name} {fen(total)}",
           now=now)
     return order

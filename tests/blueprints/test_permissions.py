@@ -101,6 +101,7 @@ MATRIX = {
     "points.redemption": CUSTODY_VIEW,
     "points.slip": CUSTODY_VIEW,
     "points.reverse": {"manager"},
+    "points.give_referral_gift": POINTS_REDEEM,
     "points.liability": {"finance", "manager"},
     "custody.index": CUSTODY_VIEW,
     "custody.customer": CUSTODY_VIEW,
