@@ -61,7 +61,7 @@ FIGURES = (
     Figure("arrivals", _l("Arrivals"), rows=True),
     Figure("attendance", _l("Attendance rate"), rate=("arrivals", "confirmed")),
     Figure("deals", _l("Deals"), rows=True),
-    Figure("buyers", _l("Arrivals who bought")),
+    Figure("buyers", _l("Arrivals who bought"), rows=True),
     Figure("conversion", _l("Conversion"), rate=("buyers", "arrivals")),
     Figure("sales", _l("Sales"), money=True, rows=True),
     Figure("collections", _l("Collections"), money=True, rows=True),
@@ -70,7 +70,7 @@ FIGURES = (
     Figure("arrears", _l("Arrears now"), money=True, now=True, rows=True),
     Figure("arrears_over_90", _l("of which over 90 days"), money=True, now=True),
     Figure("gift_cost", _l("Gift cost"), money=True, rows=True),
-    Figure("points_cost", _l("Points cost"), money=True),
+    Figure("points_cost", _l("Points cost"), money=True, rows=True),
     Figure("callbacks_on_time", _l("Callbacks on time"), rows=True),
     Figure("callbacks_overdue", _l("Callbacks late or overdue"), rows=True),
     Figure("referrals", _l("Referrals"), rows=True),
@@ -384,6 +384,34 @@ def rows_behind(params, key, marketer_id):
             .order_by(GiftIssue.at.desc()).limit(500))
         return [(f"{g.customer.name} · {g.product.name} × {g.quantity}", g.signed_cost, True,
                  None) for g in found]
+    if key == "buyers":
+        # As the figure counts them: each customer once (their latest arrival), with the orders
+        # they placed at the events they arrived at.
+        found = db.session.execute(select(CheckIn, Invitation, Order).join(
+            Invitation, Invitation.id == CheckIn.invitation_id).join(
+            Order, and_(Order.event_id == CheckIn.event_id,
+                        Order.customer_id == CheckIn.customer_id, Order.status == "open"))
+            .where(Invitation.inviter_id == marketer_id, period(CheckIn.at))
+            .order_by(CheckIn.at.desc(), CheckIn.id.desc(), Order.id))
+        buyers = {}
+        for check_in, invitation, order in found:
+            buyer = buyers.setdefault(check_in.customer_id, {
+                "name": invitation.customer.name, "event": invitation.event.title,
+                "day": local_day(check_in.at), "orders": [], "url": url_for(
+                    "orders.show", order_id=order.id)})
+            if order.number not in buyer["orders"]:
+                buyer["orders"].append(order.number)
+        return [(f"{b['name']} · {b['event']} · {b['day']} · {'、'.join(b['orders'])}", None,
+                 False, b["url"]) for b in list(buyers.values())[:500]]
+    if key == "points_cost":
+        from models.points import Redemption
+        found = db.session.execute(select(Redemption, Customer).join(
+            Customer, Customer.id == Redemption.customer_id).where(
+            Customer.owner_id == marketer_id, Redemption.reversed_at.is_(None),
+            period(Redemption.at)).order_by(Redemption.at.desc(), Redemption.id.desc())
+            .limit(500))
+        return [(f"{r.number} · {c.name} · {local_day(r.at)} · {r.points}", r.cost, True,
+                 url_for("points.redemption", redemption_id=r.id)) for r, c in found]
     if key in ("callbacks_on_time", "callbacks_overdue"):
         query = select(Task).where(Task.assignee_id == marketer_id,
                                    Task.due_date >= params.start, Task.due_date <= params.end)

@@ -165,3 +165,57 @@ def test_bad_periods_and_scope_get_clear_answers(db, company, client, login):
         .status_code == 404
     empty = page_text(client.get("/reports/performance", query_string=args()))
     assert "没有业务员" in empty
+
+
+def test_buyers_and_points_cost_open_the_rows_they_count(db, company, client, login):
+    from sqlalchemy import select
+
+    from models import inventory as inv, points as pt
+    a, b, one, manager, event, deal, store = company
+    warehouse = t.db.session.get(inv.Warehouse, deal.warehouse_id)
+    cup = make_stocked_product(warehouse, 10, name="保温杯", is_gift=True, for_sale=False,
+                               redeemable=True, points_price=100, standard_cost=1500)
+    buyer = deal.customer
+    # 顾客1 arrives too but buys nothing; 顾客0 buys a second time at the same event.
+    invitation = t.db.session.scalar(select(ev.Invitation).where(
+        ev.Invitation.event_id == event.id, ev.Invitation.customer_id != buyer.id,
+        ev.Invitation.status == "confirmed"))
+    no_buy = invitation.customer
+    check_in(event, invitation, actor=manager, token=new_token())
+    again = make_order(buyer, warehouse=warehouse, actor=a, channel="event", event=event,
+                       lines=[{"product": deal.lines[0].product, "quantity": 1}])
+    # Points: two redemptions by A's customer (one reversed), one by B's.
+    for person in (buyer, no_buy, store.customer):
+        pt.adjust(person, 1000, reason="开户礼", actor=manager, token=new_token())
+    kept = pt.redeem(buyer, [(cup, 2)], warehouse=warehouse, actor=manager, token=new_token())
+    undone = pt.redeem(no_buy, [(cup, 1)], warehouse=warehouse, actor=manager,
+                       token=new_token())
+    pt.reverse_redemption(undone, reason="拿错", actor=manager)
+    theirs = pt.redeem(store.customer, [(cup, 3)], warehouse=warehouse, actor=manager,
+                       token=new_token())
+    values = {row["name"]: row["values"] for row in performance.gather(
+        parse(args(department=one.id), manager))["rows"]}
+    assert (values["刘芳"]["buyers"], values["刘芳"]["arrivals"], values["刘芳"]["points_cost"]) \
+        == (1, 2, 3000)
+    assert values["赵敏"]["points_cost"] == 4500
+    t.db.session.commit()
+    login(manager)
+    page = client.get("/reports/performance", query_string=args(department=one.id))
+    html = page.get_data(as_text=True)
+    assert f"/reports/rows/buyers?marketer={a.id}" in html
+    assert f"/reports/rows/points_cost?marketer={a.id}" in html
+    bought = page_text(client.get("/reports/rows/buyers", query_string=args(marketer=a.id)))
+    assert "1 条记录" in bought and buyer.name in bought and no_buy.name not in bought
+    assert deal.number in bought and again.number in bought and store.number not in bought
+    cost = page_text(client.get("/reports/rows/points_cost",
+                                query_string=args(marketer=a.id)))
+    assert "1 条记录" in cost and kept.number in cost and "¥30.00" in cost
+    assert undone.number not in cost and theirs.number not in cost
+    other = page_text(client.get("/reports/rows/points_cost",
+                                 query_string=args(marketer=b.id)))
+    assert theirs.number in other and "¥45.00" in other and kept.number not in other
+    client.post("/auth/logout")
+    login(make_user(["dept_head"], department=make_department("三部")))
+    for key in ("buyers", "points_cost"):
+        assert client.get(f"/reports/rows/{key}", query_string=args(marketer=a.id)) \
+            .status_code == 404
