@@ -32,11 +32,12 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from extensions import db
-from formatting import local_day
+from formatting import fen, local_day
 from models.accounts import Department, User
 from models.base import utcnow
 from models.scoping import department_subtree_ids
 from reports import render_pdf
+from reports.charts import bar_chart
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,26 @@ def gather(params):
                          "rate": bool(f.rate), "rows": f.rows, "now": f.now} for f in FIGURES],
             "rows": rows, "total": total, "before": before,
             "change": {key: _change(total[key], before[key]) for key in total},
-            "args": params.as_args()}
+            "charts": sales_charts(rows), "args": params.as_args()}
+
+
+def sales_charts(rows):
+    """Per department: each marketer's sales as a bar, the department's average as a dashed
+    line — [{"department", "svg"}] in the rows' order."""
+    charts, groups = [], {}
+    for row in rows:
+        groups.setdefault(row["department_id"], []).append(row)
+    for people in groups.values():
+        average = round(people[0]["average"]["sales"])
+        charts.append({"department": people[0]["department"], "svg": bar_chart(
+            [{"label": r["name"], "value": r["values"]["sales"],
+              "text": fen(r["values"]["sales"])} for r in people],
+            css_class="sales-chart", value_width=110,
+            title=_("Sales against the department average"),
+            marker={"value": average, "label": _("%(department)s average %(amount)s",
+                                                 department=people[0]["department"],
+                                                 amount=fen(average))})})
+    return charts
 
 
 def gather_company(params):

@@ -182,7 +182,8 @@ def routes(app):
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
-              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales"}
+              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales",
+              "reward_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -219,3 +219,24 @@ def test_buyers_and_points_cost_open_the_rows_they_count(db, company, client, lo
     for key in ("buyers", "points_cost"):
         assert client.get(f"/reports/rows/{key}", query_string=args(marketer=a.id)) \
             .status_code == 404
+
+
+def test_the_sales_chart_draws_each_marketer_against_the_department_average(db, company,
+                                                                            client, login):
+    a, b, one, manager, event, deal, store = company
+    data = performance.gather(parse(args(department=one.id), manager))
+    [chart] = data["charts"]
+    svg = chart["svg"]
+    assert chart["department"] == "一部" and "<script" not in svg
+    # 刘芳 ¥1,000 is the longest bar, 赵敏 ¥500 half of it, the average ¥750 a dashed line.
+    widths = [float(part.split('"')[0]) for part in svg.split('<rect x="90" y="')[1:]
+              for part in [part.split('width="')[1]]]
+    assert widths[0] == 2 * widths[1]
+    assert "刘芳" in svg and "¥1,000.00" in svg and "一部平均 ¥750.00" in svg
+    assert "stroke-dasharray" in svg
+    login(manager)
+    page = client.get("/reports/performance", query_string=args(department=one.id))
+    assert "一部平均 ¥750.00" in page.get_data(as_text=True)
+    pdf = client.get("/reports/performance.pdf", query_string=args(department=one.id)).data
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "销售额与部门平均对比" in text and "一部平均 ¥750.00" in text
