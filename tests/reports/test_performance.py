@@ -240,3 +240,27 @@ def test_the_sales_chart_draws_each_marketer_against_the_department_average(db, 
     pdf = client.get("/reports/performance.pdf", query_string=args(department=one.id)).data
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "销售额与部门平均对比" in text and "一部平均 ¥750.00" in text
+
+
+def test_reversed_payments_count_in_the_period_of_their_reversal_only(db, company):
+    a, b, one, manager, event, deal, store = company
+    finance = make_user(["finance"])
+    [paid] = [p for p in store.payments if p.kind == "full"]
+    o.reverse_payment(paid, reason="录错了", actor=finance)
+    o.refund(deal, amount=10000, method="cash", reason="退一部分", actor=finance,
+             approver=manager, token=new_token())
+    [back] = [p for p in deal.payments if p.kind == "refund"]
+    o.reverse_payment(back, reason="退错了", actor=finance)
+
+    def values(**period):
+        return {row["name"]: row["values"] for row in performance.gather(
+            parse(period or args(department=one.id), manager))["rows"]}
+    now = values()
+    assert (now["赵敏"]["collections"], now["赵敏"]["refunds"]) == (0, 0)
+    assert (now["刘芳"]["collections"], now["刘芳"]["refunds"]) == (40000, 0)
+    today = local_day(utcnow())
+    before = values(start=(today - timedelta(days=10)).isoformat(),
+                    end=(today - timedelta(days=1)).isoformat(), department=one.id)
+    assert (before["赵敏"]["collections"], before["刘芳"]["refunds"]) == (0, 0)
+    company_now = performance.gather_company(parse(args(), manager))["total"]
+    assert (company_now["collections"], company_now["refunds"]) == (40000, 0)
