@@ -456,7 +456,7 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
         locked = {r.id: r for r in db.session.scalars(
             select(Redemption).where(Redemption.id.in_({key[0] for key in redeemed}),
                                      Redemption.customer_id == customer.id)
-            .order_by(Redemption.id).with_for_update())}
+            .order_by(Redemption.id).with_for_update(of=Redemption))}
         held_now = redeemed_figures(CustodyEntry.redemption_id.in_(list(locked))) \
             if locked else {}
         for (redemption_id, product_id), quantity in sorted(redeemed.items()):

@@ -636,7 +636,8 @@ def give_referral_gift(reward, *, actor, token, now=None):
     if token and (prior := gifts.GiftIssue.by_token(token)) is not None:
         return prior
     reward = db.session.scalar(select(ReferralReward).where(ReferralReward.id == reward.id)
-                               .with_for_update().execution_options(populate_existing=True))
+                               .with_for_update(of=ReferralReward)
+                               .execution_options(populate_existing=True))
     if reward.status != "owed":
         raise Conflict(_("This referral reward has already been given."))
     product = reward.product or referral_gift()[0]
