@@ -577,13 +577,16 @@ def reward_referral(customer, *, trigger, actor=None, event=None, warehouse=None
             db.session.add(reward)
             db.session.flush()
             if kind == "points":
-                entry = bonus(referrer, get_setting("points.referral_bonus"),
-                              key=f"referral:{customer.id}",
+                points = get_setting("points.referral_bonus")
+                if points <= 0:
+                    raise _NoReward
+                entry = bonus(referrer, points, key=f"referral:{customer.id}",
                               reason=_("Referred %(name)s", name=customer.name), actor=actor,
                               now=now)
-                if entry is None:  # no points set (0), or all of them paid a debt
-                    raise _NoReward
-                reward.points, reward.points_entry_id = entry.points, entry.id
+                if entry is None:  # every point went to the referrer's debt
+                    reward.note = _("The points paid the referrer's points debt.")
+                else:
+                    reward.points, reward.points_entry_id = entry.points, entry.id
             else:
                 _gift_reward(reward, referrer, customer, actor=actor, event=event,
                              warehouse=warehouse, now=now)

@@ -191,3 +191,27 @@ def test_collected_redeemed_goods_are_not_reversed_until_the_pickup_is(db, shop)
     assert (pt.balance_of(referrer.id), free(warehouse, cup)) == (1000, 3)
     assert held(referrer) == {}
     assert clean()
+
+
+def test_referral_points_that_pay_a_debt_are_still_the_one_reward(db, shop):
+    from models import orders as o
+    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+    finance = make_user(["finance"])
+    order = make_order(referrer, warehouse=warehouse, actor=manager,
+                       lines=[{"product": product, "quantity": 10}])  # ¥1,000
+    o.receive_payment(order, amount=100000, method="cash", actor=finance, token=new_token())
+    pt.redeem(referrer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
+    o.refund(order, amount=50000, method="cash", reason="退货", actor=finance, approver=manager,
+             token=new_token())
+    account = _db.session.get(pt.PointsAccount, referrer.id)
+    assert (account.balance, account.debt) == (0, 400)
+    update_settings({"points.referral_bonus": 150}, actor=admin)
+    make_order(friend, warehouse=warehouse, actor=manager,
+               lines=[{"product": product, "quantity": 1}])
+    assert (account.balance, account.debt) == (0, 250)
+    [reward] = pt.rewards_of(referrer)
+    assert reward.points == 0 and "欠" in reward.note
+    make_order(friend, warehouse=warehouse, actor=manager,
+               lines=[{"product": product, "quantity": 1}])
+    assert (account.balance, account.debt) == (0, 250)  # once
+    assert clean()
