@@ -84,6 +84,9 @@ def test_a_redemption_left_in_custody_is_picked_up_at_the_custody_counter(client
     assert "顾客到寄存处领取" in page_text(client.get(response.location))
     redemption = db.session.scalar(select(pt.Redemption))
     assert redemption.in_custody and inv.quantity_in(inv.location_of(warehouse), cup) == 3
+    slip = client.get(f"/points/redemptions/{redemption.id}/slip.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(slip.data)).pages)
+    assert "积分兑换单" in text and "寄存在公司" in text and "保温杯" in text
     client.post("/auth/logout")
     login(make_user(["warehouse"]))
     page = page_text(client.get(f"/custody/customers/{customer.id}"))
