@@ -218,13 +218,14 @@ def figures(params, marketer_ids, *, now_figures=True):
         got[key][marketer_id] = got[key].get(marketer_id, 0) + (
             -amount if key == "refunds" else amount)
     arrears, old = {}, {}
-    for marketer_id, due_date, due in [] if not now_figures else db.session.execute(
-            select(Order.marketer_id, Order.due_date, func.sum(Order.balance_due)).where(
-                Order.marketer_id.in_(ids), Order.status == "open", Order.balance_due > 0)
-            .group_by(Order.marketer_id, Order.due_date)):
-        arrears[marketer_id] = arrears.get(marketer_id, 0) + due
-        if due_date is not None and (today - due_date).days > 90:
-            old[marketer_id] = old.get(marketer_id, 0) + due
+    # Over 90 days: due more than 90 days before today (summed in SQL: a row per marketer, not
+    # one per due date).
+    for marketer_id, due, overdue in [] if not now_figures else db.session.execute(
+            select(Order.marketer_id, func.sum(Order.balance_due), func.sum(case(
+                (Order.due_date < today - timedelta(days=90), Order.balance_due), else_=0)))
+            .where(Order.marketer_id.in_(ids), Order.status == "open", Order.balance_due > 0)
+            .group_by(Order.marketer_id)):
+        arrears[marketer_id], old[marketer_id] = due or 0, overdue or 0
     got["arrears"], got["arrears_over_90"] = arrears, old
     return {m: {key: got.get(key, {}).get(m, 0) for key in COUNTED} for m in ids}
 

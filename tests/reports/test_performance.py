@@ -264,3 +264,20 @@ def test_reversed_payments_count_in_the_period_of_their_reversal_only(db, compan
     assert (before["赵敏"]["collections"], before["刘芳"]["refunds"]) == (0, 0)
     company_now = performance.gather_company(parse(args(), manager))["total"]
     assert (company_now["collections"], company_now["refunds"]) == (40000, 0)
+
+
+def test_arrears_over_90_days_start_on_the_91st_day(db, company):
+    a, b, one, manager, event, deal, store = company
+    customer = store.customer
+    product = deal.lines[0].product
+    from models import inventory as inv
+    warehouse = t.db.session.get(inv.Warehouse, deal.warehouse_id)
+    today = local_day(utcnow())
+    then = utcnow() - timedelta(days=100)
+    for due_days_ago in (90, 91):
+        make_order(customer, warehouse=warehouse, actor=b, channel="store",
+                   lines=[{"product": product, "quantity": 1}], now=then,
+                   due_date=today - timedelta(days=due_days_ago))  # ¥500 each, unpaid
+    values = {row["name"]: row["values"] for row in performance.gather(
+        parse(args(department=one.id), manager))["rows"]}
+    assert (values["赵敏"]["arrears"], values["赵敏"]["arrears_over_90"]) == (100000, 50000)
