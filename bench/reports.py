@@ -107,8 +107,12 @@ def main():
         with app.app_context():
             manager_id = db.session.scalar(select(accounts.User.id).where(
                 accounts.User.username == "boss"))
-        return measure(app, args, manager_id, build_s=0, marketers=None, n_orders=None,
-                       n_payments=None, event_id=None)
+            marketers = db.session.scalar(select(func.count()).select_from(accounts.User)
+                                          .where(accounts.User.username.like("m%")))
+            n_orders = db.session.scalar(select(func.count()).select_from(o.Order))
+            n_payments = db.session.scalar(select(func.count()).select_from(o.Payment))
+        return measure(app, args, manager_id, build_s=0, marketers=marketers,
+                       n_orders=n_orders, n_payments=n_payments, event_id=None)
     rng = random.Random(13)
     started = time.perf_counter()
     with app.app_context():
