@@ -1,6 +1,7 @@
 """Speed of the printed reports (issue 13), on its own SQLite database built by the migrations.
 
     .venv/bin/python bench/reports.py [--customers 100000] [--orders 100000] [--events 300]
+        [--db FILE] [--only company] [--repeat N]
 
 Builds customers owned by 200 marketers in 10 departments (bench/customers.py makes 100; 100
 more join the same departments and take half of the customers), 300 past events over the year
@@ -9,7 +10,12 @@ their payments and the goods' stock moves (bench/orders.py; the orders of custom
 the measured event are credited to it), and the event's costs. Measured: the department report
 of all 200 marketers for a year gathered and rendered to PDF, one event's ROI report gathered and
 rendered to PDF, and gather() of the company summary for a year. Ends with one JSON line.
+
+`--db FILE` builds the database into FILE, or reuses FILE when it exists (no build);
+`--only company` measures only the company summary's gather(), `--repeat N` times (the median
+is reported, with every run), for profiling it on a machine others share.
 """
+import statistics
 import argparse
 import io
 import json
@@ -87,11 +93,26 @@ def main():
     parser.add_argument("--orders", type=int, default=100000)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--per-event", type=int, default=200)
+    parser.add_argument("--db", help="build into this SQLite file, or reuse it when it exists")
+    parser.add_argument("--only", choices=("company",))
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
-                      "INSTANCE_DIR": str(folder), "SECRET_KEY": "bench",
+    database = Path(args.db).resolve() if args.db else \
+        Path(tempfile.mkdtemp(prefix="bench-reports-")) / "bench.db"
+    reuse = database.exists()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+                      "INSTANCE_DIR": str(database.parent), "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    if reuse:
+        with app.app_context():
+            manager_id = db.session.scalar(select(accounts.User.id).where(
+                accounts.User.username == "boss"))
+            marketers = db.session.scalar(select(func.count()).select_from(accounts.User)
+                                          .where(accounts.User.username.like("m%")))
+            n_orders = db.session.scalar(select(func.count()).select_from(o.Order))
+            n_payments = db.session.scalar(select(func.count()).select_from(o.Payment))
+        return measure(app, args, manager_id, build_s=0, marketers=marketers,
+                       n_orders=n_orders, n_payments=n_payments, event_id=None)
     rng = random.Random(13)
     started = time.perf_counter()
     with app.app_context():
@@ -112,7 +133,11 @@ def main():
             accounts.User.username.like("m%")))
         manager_id = manager.id
         db.session.remove()
+    measure(app, args, manager_id, build_s=build_s, marketers=marketers, n_orders=n_orders,
+            n_payments=n_payments, event_id=event_id)
 
+
+def measure(app, args, manager_id, *, build_s, marketers, n_orders, n_payments, event_id):
     from reports import event_roi, performance
     from reports.params import parse
     with app.test_request_context():
@@ -120,6 +145,23 @@ def main():
         today = local_day(utcnow())
         year = {"start": (today - timedelta(days=364)).isoformat(), "end": today.isoformat()}
         params = parse(year, boss)
+        if args.only == "company":
+            runs, cpu = [], []
+            for _n in range(args.repeat):
+                db.session.expunge_all()
+                started_cpu = time.process_time()
+                _company, seconds = timed(lambda: performance.gather_company(params))
+                runs.append(seconds)
+                cpu.append(round(time.process_time() - started_cpu, 2))
+            # CPU seconds beside the wall clock: on a shared machine they say what the query
+            # costs when the wall clock mostly says how busy the neighbours are.
+            print(json.dumps({"company_gather_s": statistics.median(runs),
+                              "company_gather_runs": runs,
+                              "company_gather_cpu_s": statistics.median(cpu)}))
+            return
+        if event_id is None:
+            event_id = db.session.scalar(select(ev.Event.id).order_by(ev.Event.starts_at.desc())
+                                         .offset(3).limit(1))
         department_data, dept_gather_s = timed(lambda: performance.gather(params))
         pdf, dept_pdf_s = timed(lambda: performance.build(department_data,
                                                           printed_by=boss.display_name))

@@ -77,6 +77,9 @@ class CustodyEntry(db.Model):
     #: Signed: deposits add, pickups and returns take away, a reversal undoes its entry.
     quantity: Mapped[int] = mapped_column(Integer)
     pickup_id: Mapped[int | None] = mapped_column(ForeignKey("custody_pickups.id"), index=True)
+    #: Goods redeemed with points and left with the company (no order line: already paid).
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("points_redemptions.id"),
+                                                      index=True)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("custody_entries.id"),
                                                     unique=True)
     note: Mapped[str] = mapped_column(String(200), default="")
@@ -91,9 +94,11 @@ class CustodyEntry(db.Model):
 # --- Writing ---------------------------------------------------------------------------------
 
 def _entry(*, kind, customer_id, product, batch, warehouse_id, quantity, actor, order_id=None,
-           order_line_id=None, pickup=None, reverses=None, note="", now=None):
+           order_line_id=None, pickup=None, reverses=None, note="", now=None,
+           redemption_id=None):
     entry = CustodyEntry(kind=kind, customer_id=customer_id, order_id=order_id,
-                         order_line_id=order_line_id, product_id=product.id, batch_id=batch.id,
+                         order_line_id=order_line_id, redemption_id=redemption_id,
+                         product_id=product.id, batch_id=batch.id,
                          warehouse_id=warehouse_id, quantity=quantity, actor_id=actor.id,
                          pickup_id=pickup.id if pickup else None,
                          reverses_id=reverses.id if reverses else None,
@@ -120,6 +125,75 @@ def deposit(order, line, *, actor, now=None):
                    batch=move.batch, warehouse_id=warehouse.id, quantity=move.quantity,
                    actor=actor, order_id=order.id, order_line_id=line.id, note=order.number,
                    now=now) for move in moves]
+
+
+def deposit_redeemed(redemption, product, quantity, *, warehouse, actor, event=None, now=None):
+    """Goods redeemed with points left with the company: onto the warehouse's custody shelf
+    (first expiry first, never an expired batch) and credited to the customer under the
+    redemption, batch by batch. Returns the stock moves (their value is the goods' cost)."""
+    moves = inv.take(product=product, quantity=quantity, source=inv.location_of(warehouse),
+                     target=inv.location_of(warehouse, "custody"), reason="custody_deposit",
+                     actor=actor, customer=redemption.customer_id, event=event,
+                     document=("points_redemptions", redemption.id), note=redemption.number,
+                     now=now)
+    for move in moves:
+        _entry(kind="deposit", customer_id=redemption.customer_id, product=product,
+               batch=move.batch, warehouse_id=warehouse.id, quantity=move.quantity, actor=actor,
+               redemption_id=redemption.id, note=redemption.number, now=now)
+    return moves
+
+
+def take_back_redeemed(redemption, *, actor, reason, now=None):
+    """A reversed redemption whose goods are in custody: the deposits are undone (the goods go
+    from the custody shelf back to free stock, the customer's balance back to zero). Refused
+    with a clear message when any of it has been collected — reverse the pickup first."""
+    deposits = db.session.scalars(select(CustodyEntry).where(
+        CustodyEntry.redemption_id == redemption.id, CustodyEntry.kind == "deposit")
+        .order_by(CustodyEntry.id)).all()
+    held = dict(db.session.execute(
+        select(CustodyEntry.batch_id, func.sum(CustodyEntry.quantity))
+        .where(CustodyEntry.redemption_id == redemption.id)
+        .group_by(CustodyEntry.batch_id)).all())
+    deposited = {}
+    for entry in deposits:
+        deposited[entry.batch_id] = deposited.get(entry.batch_id, 0) + entry.quantity
+    if any(held.get(batch_id, 0) != quantity for batch_id, quantity in deposited.items()):
+        raise Conflict(_("Goods of %(number)s have already been collected from custody: reverse "
+                         "the pickup first, or take the goods back as a return.",
+                         number=redemption.number))
+    for move in db.session.scalars(select(inv.StockMove).where(
+            inv.StockMove.document_type == "points_redemptions",
+            inv.StockMove.document_id == redemption.id, inv.StockMove.reverses_id.is_(None))
+            .order_by(inv.StockMove.id)):
+        inv.reverse(move, actor=actor, note=reason, now=now)
+    for entry in deposits:
+        _entry(kind="reversal", customer_id=entry.customer_id, product=entry.product,
+               batch=entry.batch, warehouse_id=entry.warehouse_id, quantity=-entry.quantity,
+               actor=actor, redemption_id=redemption.id, reverses=entry, note=reason, now=now)
+    db.session.flush()
+
+
+def redeemed_figures(condition):
+    """{(redemption_id, product_id): LineFigures} of goods redeemed into custody whose entries
+    match `condition`, in one grouped query (they are paid for: all of it may be collected)."""
+    figures = {}
+    for redemption_id, product_id, kind, quantity, batch in db.session.execute(
+            select(CustodyEntry.redemption_id, CustodyEntry.product_id, CustodyEntry.kind,
+                   func.sum(CustodyEntry.quantity), inv.Batch)
+            .join(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
+            .where(condition, CustodyEntry.redemption_id.is_not(None))
+            .group_by(CustodyEntry.redemption_id, CustodyEntry.product_id, CustodyEntry.kind,
+                      inv.Batch.id)):
+        figure = figures.setdefault((redemption_id, product_id), LineFigures())
+        figure.balances[batch.id] = figure.balances.get(batch.id, 0) + quantity
+        figure.batches[batch.id] = batch
+        if kind == "deposit":
+            figure.deposited += quantity
+        elif kind in ("pickup", "reversal"):
+            figure.collected -= quantity
+    for figure in figures.values():
+        figure.balances = {batch_id: n for batch_id, n in figure.balances.items() if n}
+    return {key: figure for key, figure in figures.items() if figure.balances}
 
 
 @dataclass
@@ -222,35 +296,55 @@ def pickable(order, line):
     return may_collect(order, _figures_of(line.id))
 
 
+def _expiry_flags(figure, today, near):
+    expiries = [figure.batches[batch_id].expiry_date for batch_id in figure.balances]
+    expiries = [e for e in expiries if e]
+    nearest = min(expiries) if expiries else None
+    return {"expiry": nearest, "near_expiry": nearest is not None and nearest <= near,
+            "expired": nearest is not None and nearest < today}
+
+
 def holdings(customer):
     """The customer's held goods, one row per order line still holding something: order, line,
-    held, pickable, paid, due, and the nearest expiry among its batches. A few set-based queries
-    whatever the number of lines: the figures, the lines, their orders."""
+    product, held, pickable, paid, due, the nearest expiry among its batches, and `key` (the
+    pickup form's field); then one row per product of a redemption left in custody (redemption
+    instead of order and line; paid for with points, so all of it may be collected). A few
+    set-based queries whatever the number of lines: the figures, the lines, their orders."""
     from models.orders import Order, OrderLine
+    from models.points import Redemption
+    today = local_day(utcnow())
+    near = today + timedelta(days=get_setting("inventory.near_expiry_days"))
+    rows = []
     line_ids = select(CustodyEntry.order_line_id).where(
         CustodyEntry.customer_id == customer.id).group_by(CustodyEntry.order_line_id).having(
         func.sum(CustodyEntry.quantity) != 0)
     figures = line_figures(CustodyEntry.order_line_id.in_(line_ids))
-    if not figures:
-        return []
-    lines = db.session.scalars(select(OrderLine).where(OrderLine.id.in_(list(figures)))
-                               .order_by(OrderLine.id)).all()
-    orders = {order.id: order for order in db.session.scalars(
-        select(Order).where(Order.id.in_({line.order_id for line in lines}))
-        .options(lazyload("*")))}
-    today = local_day(utcnow())
-    near = today + timedelta(days=get_setting("inventory.near_expiry_days"))
-    rows = []
-    for line in lines:
-        order, figure = orders[line.order_id], figures[line.id]
-        expiries = [figure.batches[batch_id].expiry_date for batch_id in figure.balances]
-        expiries = [e for e in expiries if e]
-        nearest = min(expiries) if expiries else None
-        rows.append({"order": order, "line": line, "held": figure.held,
-                     "pickable": may_collect(order, figure), "paid": order.paid,
-                     "due": max(order.balance_due, 0), "expiry": nearest,
-                     "near_expiry": nearest is not None and nearest <= near,
-                     "expired": nearest is not None and nearest < today})
+    if figures:
+        lines = db.session.scalars(select(OrderLine).where(OrderLine.id.in_(list(figures)))
+                                   .order_by(OrderLine.id)).all()
+        orders = {order.id: order for order in db.session.scalars(
+            select(Order).where(Order.id.in_({line.order_id for line in lines}))
+            .options(lazyload("*")))}
+        for line in lines:
+            order, figure = orders[line.order_id], figures[line.id]
+            rows.append({"order": order, "line": line, "redemption": None,
+                         "product": line.product, "key": f"line-{line.id}",
+                         "held": figure.held, "pickable": may_collect(order, figure),
+                         "paid": order.paid, "due": max(order.balance_due, 0),
+                         **_expiry_flags(figure, today, near)})
+    redeemed = redeemed_figures(CustodyEntry.customer_id == customer.id)
+    if redeemed:
+        redemptions = {r.id: r for r in db.session.scalars(select(Redemption).where(
+            Redemption.id.in_({key[0] for key in redeemed})))}
+        products = {p.id: p for p in db.session.scalars(select(inv.Product).where(
+            inv.Product.id.in_({key[1] for key in redeemed})))}
+        for (redemption_id, product_id), figure in sorted(redeemed.items()):
+            rows.append({"order": None, "line": None,
+                         "redemption": redemptions[redemption_id],
+                         "product": products[product_id],
+                         "key": f"redeemed-{redemption_id}-{product_id}",
+                         "held": figure.held, "pickable": figure.held, "paid": None, "due": 0,
+                         **_expiry_flags(figure, today, near)})
     return rows
 
 
@@ -273,7 +367,8 @@ def _lines_locked(line_ids):
 
 def pick_up(customer, quantities, *, actor, token, collected_by="", relation="", event=None,
             release_reason="", now=None):
-    """Hand held goods over: quantities = {order_line_id: n}. Each line is checked against its
+    """Hand held goods over: quantities = {order_line_id: n, (redemption_id, product_id): n}
+    (goods redeemed with points into custody). Each line is checked against its
     balance and the release rule (a manager may release early with a reason), the goods leave
     the custody shelf first expiry first (never an expired batch), and one pickup slip records
     the visit."""
@@ -299,11 +394,41 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
     db.session.flush()
     pickup.number = f"TH{local_day(now):%Y%m%d}-{pickup.id:05d}"
     today = local_day(now)
+    shelves, handed_to = {}, [None]
+
+    def hand_over(figure, quantity, product, warehouse, field, **links):
+        """The goods off the custody shelf, batch by batch, first expiry first."""
+        batches = sorted((figure.batches[b] for b in figure.balances),
+                         key=lambda b: (b.expiry_date is None, b.expiry_date, b.id))
+        left = quantity
+        for batch in batches:
+            if not left:
+                break
+            if batch.is_expired(today):
+                continue
+            if warehouse.id not in shelves:  # looked up once per pickup, not per batch
+                shelves[warehouse.id] = inv.location_of(warehouse, "custody")
+            if handed_to[0] is None:
+                handed_to[0] = inv.outside("customer")
+            share = min(left, figure.balances[batch.id])
+            inv.take(product=product, quantity=share, source=shelves[warehouse.id],
+                     target=handed_to[0], reason="custody_pickup", actor=actor,
+                     batch=batch, customer=customer, event=event,
+                     document=(DOCUMENT, pickup.id), note=pickup.number, now=now)
+            _entry(kind="pickup", customer_id=customer.id, product=product, batch=batch,
+                   warehouse_id=warehouse.id, quantity=-share, actor=actor, pickup=pickup,
+                   note=pickup.number, now=now, **links)
+            left -= share
+        if left:
+            raise Conflict(_("%(name)s: the goods held have expired and cannot be handed over; "
+                             "the warehouse replaces them.", name=product.name), field=field)
+
+    redeemed = {key: n for key, n in quantities.items() if isinstance(key, tuple)}
+    quantities = {key: n for key, n in quantities.items() if not isinstance(key, tuple)}
     # Read once, set-based: the lines asked for with their orders locked, then every line's
     # balances (read under the locks, used for both the balance check and the release rule).
     lines = _lines_locked({int(line_id) for line_id in quantities if isinstance(line_id, int)})
     figures = line_figures(CustodyEntry.order_line_id.in_(list(lines))) if lines else {}
-    shelves, handed_to = {}, None
     for line_id, quantity in sorted(quantities.items()):
         line, order = lines.get(line_id, (None, None)) if isinstance(line_id, int) \
             else (None, None)
@@ -322,33 +447,32 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
                              paid=fen(order.paid), worth=fen(order.total -
                                                              order.returned_value),
                              number=order.number), field=f"line-{line_id}")
-        balances = figure.balances
-        batches = sorted((figure.batches[b] for b in balances),
-                         key=lambda b: (b.expiry_date is None, b.expiry_date, b.id))
-        warehouse = db.session.get(inv.Warehouse, order.warehouse_id)
-        left = quantity
-        for batch in batches:
-            if not left:
-                break
-            if batch.is_expired(today):
-                continue
-            if warehouse.id not in shelves:  # looked up once per pickup, not per batch
-                shelves[warehouse.id] = inv.location_of(warehouse, "custody")
-            if handed_to is None:
-                handed_to = inv.outside("customer")
-            share = min(left, balances[batch.id])
-            inv.take(product=line.product, quantity=share, source=shelves[warehouse.id],
-                     target=handed_to, reason="custody_pickup", actor=actor,
-                     batch=batch, customer=customer, event=event,
-                     document=(DOCUMENT, pickup.id), note=pickup.number, now=now)
-            _entry(kind="pickup", customer_id=customer.id, product=line.product, batch=batch,
-                   warehouse_id=warehouse.id, quantity=-share, actor=actor, order_id=order.id,
-                   order_line_id=line.id, pickup=pickup, note=pickup.number, now=now)
-            left -= share
-        if left:
-            raise Conflict(_("%(name)s: the goods held have expired and cannot be handed over; "
-                             "the warehouse replaces them.", name=line.product.name),
-                           field=f"line-{line_id}")
+        hand_over(figure, quantity, line.product, db.session.get(inv.Warehouse,
+                                                                 order.warehouse_id),
+                  f"line-{line_id}", order_id=order.id, order_line_id=line.id)
+    if redeemed:
+        from models.points import Redemption
+        # The redemptions locked (PostgreSQL; SQLite serialises writers), then their balances.
+        locked = {r.id: r for r in db.session.scalars(
+            select(Redemption).where(Redemption.id.in_({key[0] for key in redeemed}),
+                                     Redemption.customer_id == customer.id)
+            .order_by(Redemption.id).with_for_update(of=Redemption))}
+        held_now = redeemed_figures(CustodyEntry.redemption_id.in_(list(locked))) \
+            if locked else {}
+        for (redemption_id, product_id), quantity in sorted(redeemed.items()):
+            field = f"redeemed-{redemption_id}-{product_id}"
+            if redemption_id not in locked:
+                raise NotFound(_("That redemption is not this customer's."))
+            inv.check_quantity(quantity, field)
+            figure = held_now.get((redemption_id, product_id)) or LineFigures()
+            product = db.session.get(inv.Product, product_id)
+            if quantity > figure.held:
+                raise Conflict(_("%(name)s: only %(n)s held for this customer.",
+                                 name=product.name if product else "—", n=figure.held),
+                               field=field)
+            hand_over(figure, quantity, product,
+                      db.session.get(inv.Warehouse, locked[redemption_id].warehouse_id), field,
+                      redemption_id=redemption_id)
     db.session.flush()
     audit(actor, "custody.pickup", pickup, summary=f"{pickup.number} {customer.name}", now=now)
     return pickup
@@ -378,7 +502,8 @@ def reverse_entry(entry, *, reason, actor, now=None):
     reversal = _entry(kind="reversal", customer_id=entry.customer_id, product=entry.product,
                       batch=entry.batch, warehouse_id=entry.warehouse_id,
                       quantity=-entry.quantity, actor=actor, order_id=entry.order_id,
-                      order_line_id=entry.order_line_id, pickup=None, reverses=entry,
+                      order_line_id=entry.order_line_id, redemption_id=entry.redemption_id,
+                      pickup=None, reverses=entry,
                       note=reason.strip(), now=now)
     db.session.flush()
     audit(actor, "custody.reverse",

@@ -32,7 +32,8 @@ ATTENDANCE_FOR = {"arrival": _l("Every arrival"), "invited": _l("Invited custome
 CONDITIONS = {"product": _l("Buys N of a product"), "package": _l("Buys a package"),
               "spend": _l("Spends at least")}
 ISSUE_KINDS = {"attendance": _l("Attendance gift"), "companion": _l("Companion gift"),
-               "purchase": _l("Purchase gift"), "manual": _l("Gift approved by a manager")}
+               "purchase": _l("Purchase gift"), "manual": _l("Gift approved by a manager"),
+               "referral": _l("Referral reward")}
 DOCUMENT = "gift_issues"
 GIFT_ROLES = ("admin", "manager", "event_staff", "warehouse", "marketer", "dept_head")
 RULE_ROLES = ("manager",)

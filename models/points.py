@@ -17,8 +17,8 @@ from itertools import groupby
 from operator import itemgetter
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, bindparam,
-                        exists, func, insert, literal_column, select, text, update)
+from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String,
+                        bindparam, exists, func, insert, literal_column, select, text, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
@@ -99,9 +99,43 @@ class Redemption(TokenMixin, db.Model):
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The goods were left with the company (寄存) rather than handed over.
+    in_custody: Mapped[bool] = mapped_column(Boolean, default=False)
 
     customer = relationship("Customer", lazy="joined")
     actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
+
+
+class ReferralReward(db.Model):
+    """The reward a referrer earned for one referred customer: points or a gift product, once
+    per referred customer (the unique key). A gift out of stock is recorded as owed and given
+    later (`give_referral_gift`); stock never goes below zero for it."""
+    __tablename__ = "referral_rewards"
+    __table_args__ = (
+        CheckConstraint("kind IN ('points', 'gift')", name="known_kind"),
+        CheckConstraint("status IN ('given', 'owed')", name="known_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referred_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    #: "attend" or "buy": what earned it.
+    trigger: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="given")
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    points_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_entries.id"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    gift_issue_id: Mapped[int | None] = mapped_column(ForeignKey("gift_issues.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    given_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    referred = relationship("Customer", foreign_keys=[referred_id], lazy="joined")
+    product = relationship("Product", lazy="joined")
 
 
 # --- The account -----------------------------------------------------------------------------
@@ -276,9 +310,11 @@ def adjust(customer, points, *, reason, actor, token, now=None):
 
 # --- Redemption ------------------------------------------------------------------------------
 
-def redeem(customer, items, *, warehouse, actor, token, event=None, now=None):
+def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=False, now=None):
     """Exchange points for redeemable products at their points price: the balance checked under
-    the account's lock, a redemption-issue stock move each (FEFO, never expired)."""
+    the account's lock, a redemption-issue stock move each (FEFO, never expired) — or, when the
+    customer leaves the goods with the company (`in_custody`), a deposit onto the warehouse's
+    custody shelf and into the custody ledger, collected later like goods bought."""
     if not actor.has_role("manager", "warehouse", "event_staff", "marketer", "dept_head"):
         raise PermissionDenied(_("You may not redeem points."))
     if token and (prior := Redemption.by_token(token)) is not None:
@@ -301,16 +337,21 @@ def redeem(customer, items, *, warehouse, actor, token, event=None, now=None):
     redemption = Redemption(customer_id=customer.id, warehouse_id=warehouse.id,
                             event_id=event.id if event else None,
                             marketer_id=customer.owner_id, points=total, actor_id=actor.id,
-                            at=now, token=token or None)
+                            at=now, token=token or None, in_custody=bool(in_custody))
     db.session.add(redemption)
     db.session.flush()
     redemption.number = f"DH{local_day(now):%Y%m%d}-{redemption.id:05d}"
     cost = 0
     for product, quantity in items:
-        moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
-                          reason="redemption_issue", actor=actor, customer=customer, event=event,
-                          document=("points_redemptions", redemption.id),
-                          note=redemption.number, now=now)
+        if in_custody:
+            from models import custody
+            moves = custody.deposit_redeemed(redemption, product, quantity, warehouse=warehouse,
+                                             actor=actor, event=event, now=now)
+        else:
+            moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
+                              reason="redemption_issue", actor=actor, customer=customer,
+                              event=event, document=("points_redemptions", redemption.id),
+                              note=redemption.number, now=now)
         cost += sum(move.value for move in moves)
     redemption.cost = cost
     _write(account, kind="redeemed", points=-total, actor=actor, now=now,
@@ -321,7 +362,8 @@ def redeem(customer, items, *, warehouse, actor, token, event=None, now=None):
 
 
 def reverse_redemption(redemption, *, reason, actor, now=None):
-    """A manager undoes a redemption: points back, goods back."""
+    """A manager undoes a redemption: points back, goods back (goods left in custody come off
+    the custody shelf and the customer's custody balance — refused once any was collected)."""
     if not actor.has_role("manager"):
         raise PermissionDenied(_("Only a manager reverses a redemption."))
     if not (reason or "").strip():
@@ -332,10 +374,15 @@ def reverse_redemption(redemption, *, reason, actor, now=None):
     account = lock_account(redemption.customer_id)
     entry = db.session.scalar(select(PointsEntry).where(
         PointsEntry.redemption_id == redemption.id, PointsEntry.kind == "redeemed"))
-    for move in db.session.scalars(select(inv.StockMove).where(
-            inv.StockMove.document_type == "points_redemptions",
-            inv.StockMove.document_id == redemption.id, inv.StockMove.reverses_id.is_(None))):
-        inv.reverse(move, actor=actor, note=reason, now=now)
+    if redemption.in_custody:
+        from models import custody
+        custody.take_back_redeemed(redemption, actor=actor, reason=reason.strip(), now=now)
+    else:
+        for move in db.session.scalars(select(inv.StockMove).where(
+                inv.StockMove.document_type == "points_redemptions",
+                inv.StockMove.document_id == redemption.id,
+                inv.StockMove.reverses_id.is_(None))):
+            inv.reverse(move, actor=actor, note=reason, now=now)
     _write(account, kind="reversed", points=-entry.points, actor=actor, now=now,
            expires_on=default_expiry(local_day(now)), reverses_id=entry.id,
            redemption_id=redemption.id, reason=reason.strip()[:200])
@@ -487,18 +534,152 @@ def run_expiry(today, *, now=None, chunk=EXPIRY_CHUNK):
 
 # --- Referrals -------------------------------------------------------------------------------
 
-def reward_referral(customer, *, trigger, actor=None, now=None):
+def referral_gift():
+    """(product, quantity) the settings give for a referral, or (None, quantity) when the gift
+    product is not set (or no longer an active gift)."""
+    product = inv.product_by_code(get_setting("points.referral_gift_sku"))
+    quantity = get_setting("points.referral_gift_quantity")
+    return (product if product is not None and product.is_gift else None), quantity
+
+
+def _in_date_stock(product, warehouse, today):
+    """Units of a product in date on a warehouse's free shelf (what may go to a customer)."""
+    rows = inv.available_batches(product, inv.location_of(warehouse), reason="gift_issue",
+                                 today=today)
+    return sum(max(row.StockQuant.quantity, 0) for row in rows)
+
+
+def reward_referral(customer, *, trigger, actor=None, event=None, warehouse=None, now=None):
     """When a referred customer first attends or first buys (the setting says which), their
-    referrer gets the referral bonus, once."""
+    referrer gets the reward, once per referred customer: bonus points, or a gift product
+    issued through the gift ledger (a gift-issue stock move, first expiry first, its cost
+    charged to the referrer's marketer). A gift that is not in stock is recorded as owed, with a
+    task for the referrer's marketer to give it when stock arrives — the check-in or order
+    that triggered it goes through, and stock never goes below zero for it. Returns the
+    ReferralReward written, or None (not the trigger, no referrer, already rewarded)."""
     if get_setting("points.referral_trigger") != trigger or not customer.referrer_id:
         return None
     from models.customers import Customer
     referrer = db.session.get(Customer, customer.referrer_id)
     if referrer is None:
         return None
-    return bonus(referrer, get_setting("points.referral_bonus"),
-                 key=f"referral:{customer.id}",
-                 reason=_("Referred %(name)s", name=customer.name), actor=actor, now=now)
+    if db.session.scalar(select(ReferralReward.id).where(
+            ReferralReward.referred_id == customer.id)) or db.session.scalar(
+            select(PointsEntry.id).where(PointsEntry.bonus_key == f"referral:{customer.id}")):
+        return None  # rewarded already (entries before rewards were recorded have the key)
+    now = now or utcnow()
+    kind = get_setting("points.referral_reward")
+    reward = ReferralReward(referred_id=customer.id, referrer_id=referrer.id, trigger=trigger,
+                            kind=kind, status="given", event_id=event.id if event else None,
+                            at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(reward)
+            db.session.flush()
+            if kind == "points":
+                points = get_setting("points.referral_bonus")
+                if points <= 0:
+                    raise _NoReward
+                entry = bonus(referrer, points, key=f"referral:{customer.id}",
+                              reason=_("Referred %(name)s", name=customer.name), actor=actor,
+                              now=now)
+                if entry is None:  # every point went to the referrer's debt
+                    reward.note = _("The points paid the referrer's points debt.")
+                else:
+                    reward.points, reward.points_entry_id = entry.points, entry.id
+            else:
+                _gift_reward(reward, referrer, customer, actor=actor, event=event,
+                             warehouse=warehouse, now=now)
+            db.session.flush()
+    except (_NoReward, IntegrityError):  # nothing to give; or rewarded a moment ago
+        return None
+    return reward
+
+
+class _NoReward(Exception):
+    pass
+
+
+def _gift_reward(reward, referrer, customer, *, actor, event, warehouse, now):
+    from models import gifts
+    from models.tasks import write_tasks
+    product, quantity = referral_gift()
+    warehouse = warehouse or gifts.event_warehouse(event)
+    reward.product_id, reward.quantity = (product.id if product else None), quantity
+    reward.warehouse_id = warehouse.id if warehouse else None
+    if product is not None and warehouse is not None and actor is not None and \
+            _in_date_stock(product, warehouse, local_day(now)) >= quantity:
+        issue = gifts._issue(kind="referral", customer=referrer, product=product,
+                             quantity=quantity, warehouse=warehouse, actor=actor, event=event,
+                             note=_("Referred %(name)s", name=customer.name), now=now)
+        reward.gift_issue_id, reward.given_at = issue.id, now
+        return
+    reward.status = "owed"
+    reward.note = (_("Out of stock: %(name)s × %(n)s is owed.", name=product.name, n=quantity)
+                   if product is not None else
+                   _("No referral gift is set: a manager sets it under settings."))[:200]
+    if referrer.owner_id:
+        write_tasks([{"kind": "referral_gift", "customer_id": referrer.id,
+                      "assignee_id": referrer.owner_id,
+                      "department_id": referrer.department_id, "due_date": local_day(now),
+                      "source_key": f"referral:{reward.id}",
+                      "title": str(_("Give the referral gift (referred %(name)s)",
+                                     name=customer.name))[:120],
+                      "detail": reward.note}], now=now)
+
+
+def give_referral_gift(reward, *, actor, token, now=None):
+    """Give an owed referral gift now that it is in stock: issued through the gift ledger as a
+    referral gift, the reward marked given and its task done. Refused (nothing written) while
+    stock is still short."""
+    from models import gifts
+    from models.tasks import Task
+    if not actor.has_role(*gifts.GIFT_ROLES):
+        raise PermissionDenied(_("You may not hand out gifts."))
+    if token and (prior := gifts.GiftIssue.by_token(token)) is not None:
+        return prior
+    reward = db.session.scalar(select(ReferralReward).where(ReferralReward.id == reward.id)
+                               .with_for_update(of=ReferralReward)
+                               .execution_options(populate_existing=True))
+    if reward.status != "owed":
+        raise Conflict(_("This referral reward has already been given."))
+    product = reward.product or referral_gift()[0]
+    if product is None:
+        raise InvalidInput(_("No referral gift is set: a manager sets it under settings."))
+    warehouse = db.session.get(inv.Warehouse, reward.warehouse_id) if reward.warehouse_id \
+        else gifts.event_warehouse(None)
+    now = now or utcnow()
+    quantity = reward.quantity or get_setting("points.referral_gift_quantity")
+    left = _in_date_stock(product, warehouse, local_day(now))
+    if left < quantity:
+        raise Conflict(_("Only %(n)s of %(name)s in date in %(place)s: the referral gift is "
+                         "still owed.", n=left, name=product.name, place=warehouse.name))
+    from models.customers import Customer
+    referrer = db.session.get(Customer, reward.referrer_id)
+    from models.events import Event
+    issue = gifts._issue(kind="referral", customer=referrer, product=product, quantity=quantity,
+                         warehouse=warehouse, actor=actor, token=token,
+                         event=db.session.get(Event, reward.event_id) if reward.event_id
+                         else None,
+                         note=_("Referred %(name)s", name=reward.referred.name), now=now)
+    reward.status, reward.gift_issue_id, reward.given_at = "given", issue.id, now
+    reward.product_id, reward.quantity = product.id, quantity
+    db.session.execute(update(Task).where(
+        Task.kind == "referral_gift", Task.source_key == f"referral:{reward.id}",
+        Task.status == "open").values(status="done", done_at=now, done_on=local_day(now),
+                                      done_by_id=actor.id)
+        .execution_options(synchronize_session=False))
+    db.session.flush()
+    audit(actor, "points.referral_gift", summary=f"{referrer.name} {product.name}×{quantity}",
+          now=now)
+    return issue
+
+
+def rewards_of(customer):
+    """The referral rewards a customer earned, newest first."""
+    return db.session.scalars(select(ReferralReward).where(
+        ReferralReward.referrer_id == customer.id).order_by(ReferralReward.at.desc(),
+                                                            ReferralReward.id.desc())).all()
 
 
 def referrals_of(customer):
@@ -559,6 +740,22 @@ define("points.birthday_bonus", "int", 0, _l("Bonus points in the birthday month
        max=100000)
 define("points.referral_bonus", "int", 100, _l("Bonus points for a referral"), min=0,
        max=100000)
+define("points.referral_reward", "str", "points", _l("A referral is rewarded with"),
+       _l("“points”: the bonus points below; “gift”: the gift product below, given once through "
+          "the gift ledger (owed, with a task, while out of stock)."), choices=("points", "gift"))
+
+
+def _check_gift_code(value, definition):
+    product = inv.product_by_code(value)
+    if product is None or not product.is_gift:
+        raise InvalidInput(_("%(code)s is not the code of an active product flagged as a gift.",
+                             code=value), field=definition.key)
+
+
+define("points.referral_gift_sku", "str", "", _l("Referral gift (product code)"),
+       _l("Used when referrals are rewarded with a gift."), max_length=40,
+       check=_check_gift_code)
+define("points.referral_gift_quantity", "int", 1, _l("Referral gift quantity"), min=1, max=100)
 define("points.referral_trigger", "str", "buy", _l("A referral is rewarded when the new "
                                                     "customer first"),
        _l("“attend”: first attends an event; “buy”: first buys."), choices=("attend", "buy"))
@@ -566,7 +763,8 @@ define("points.value_fen", "int", 1, _l("Value of one point (fen), for the liabi
        min=0, max=10000)
 register_actions({"points.adjust": _l("Adjusted points"), "points.redeem": _l("Redeemed points"),
                   "points.reverse": _l("Reversed a redemption"),
-                  "points.debt": _l("Points owed after a refund")})
+                  "points.debt": _l("Points owed after a refund"),
+                  "points.referral_gift": _l("Gave an owed referral gift")})
 register_targets({"points_redemptions": _l("Redemption")})
 
 
@@ -577,6 +775,18 @@ def _points_items(customer, limit):
                                  points=e.points),
                          detail=e.reason, actor=e.actor.display_name if e.actor else "")
             for e in history(customer.id, limit)]
+
+
+@register_provider
+def _referral_items(customer, limit):
+    """Referral gifts that could not be given at once (a note says why). A gift given is on
+    the timeline as a gift, bonus points as points."""
+    return [TimelineItem(at=r.at, kind="points.referral_owed",
+                         title=_("Referral gift owed (referred %(name)s)", name=r.referred.name),
+                         detail=r.note)
+            for r in db.session.scalars(select(ReferralReward).where(
+                ReferralReward.referrer_id == customer.id, ReferralReward.kind == "gift",
+                ReferralReward.note != "").order_by(ReferralReward.at.desc()).limit(limit))]
 
 
 def _register_check():

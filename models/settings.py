@@ -31,6 +31,9 @@ class SettingDef:
     max: int | None = None
     max_length: int = 200
     choices: tuple = field(default=())
+    #: A further check of a cleaned text value (e.g. a product code must exist): raises
+    #: InvalidInput with its message.
+    check: object = None
 
     @property
     def area(self):
@@ -122,6 +125,8 @@ def clean_value(definition, raw):
     if definition.choices and value not in definition.choices:
         raise InvalidInput(_("%(label)s has an invalid choice.", label=label),
                            field=definition.key)
+    if definition.check is not None and value:
+        definition.check(value, definition)
     return value
 
 

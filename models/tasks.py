@@ -44,6 +44,7 @@ KINDS = {
     "follow_up": _l("Planned follow-up"),
     "pool_warning": _l("Going to the public pool"),
     "confirm_call": _l("Large-order confirmation call"),
+    "referral_gift": _l("Give an owed referral gift"),
 }
 STATUSES = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped"),
             "overdue": _l("Overdue")}

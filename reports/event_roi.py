@@ -40,7 +40,6 @@ department (and below), the others summed into one "other departments" row, so t
 add up to the event's totals. The rows behind each figure are listed within the user's scope.
 """
 from flask_babel import gettext as _
-from markupsafe import escape
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
@@ -56,6 +55,7 @@ from models.orders import Order
 from models.points import Redemption
 from models.scoping import visible_users
 from reports import render_pdf
+from reports.charts import BLUES, bar_chart
 from reports.params import ALL_FIGURES
 
 #: The funnel, in order.
@@ -290,27 +290,8 @@ def build(data):
 
 def funnel_svg(steps, width=520):
     """A horizontal bar chart of the funnel as SVG markup (no script; text escaped)."""
-    label_width, bar_height, gap, value_width = 90, 22, 8, 60
-    top = max((s["value"] for s in steps), default=0) or 1
-    span = width - label_width - value_width
-    height = len(steps) * (bar_height + gap) + gap
-    colours = ("#9ec5fe", "#6ea8fe", "#3d8bfd", "#0d6efd", "#0a58ca")
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" class="funnel-chart" '
-             f'aria-label="{escape(_("Funnel"))}" font-family="Noto Sans CJK SC, '
-             f'WenQuanYi Micro Hei, sans-serif" font-size="13">']
-    for index, step in enumerate(steps):
-        y = gap + index * (bar_height + gap)
-        bar = round(span * step["value"] / top) if step["value"] else 0
-        parts.append(
-            f'<text x="{label_width - 8}" y="{y + bar_height - 6}" text-anchor="end" '
-            f'fill="#212529">{escape(step["label"])}</text>'
-            f'<rect x="{label_width}" y="{y}" width="{max(bar, 1)}" height="{bar_height}" '
-            f'rx="2" fill="{colours[index % len(colours)]}"/>'
-            f'<text x="{label_width + max(bar, 1) + 6}" y="{y + bar_height - 6}" '
-            f'fill="#212529">{step["value"]}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+    return bar_chart(steps, width=width, css_class="funnel-chart", title=_("Funnel"),
+                     colours=BLUES)
 
 
 # --- Lists and the rows behind the figures ----------------------------------------------------

@@ -32,11 +32,12 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
 from extensions import db
-from formatting import local_day
-from models.accounts import Department, User
+from formatting import fen, local_day
+from models.accounts import Department, User, UserRole
 from models.base import utcnow
 from models.scoping import department_subtree_ids
 from reports import render_pdf
+from reports.charts import bar_chart
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ FIGURES = (
     Figure("arrivals", _l("Arrivals"), rows=True),
     Figure("attendance", _l("Attendance rate"), rate=("arrivals", "confirmed")),
     Figure("deals", _l("Deals"), rows=True),
-    Figure("buyers", _l("Arrivals who bought")),
+    Figure("buyers", _l("Arrivals who bought"), rows=True),
     Figure("conversion", _l("Conversion"), rate=("buyers", "arrivals")),
     Figure("sales", _l("Sales"), money=True, rows=True),
     Figure("collections", _l("Collections"), money=True, rows=True),
@@ -70,7 +71,7 @@ FIGURES = (
     Figure("arrears", _l("Arrears now"), money=True, now=True, rows=True),
     Figure("arrears_over_90", _l("of which over 90 days"), money=True, now=True),
     Figure("gift_cost", _l("Gift cost"), money=True, rows=True),
-    Figure("points_cost", _l("Points cost"), money=True),
+    Figure("points_cost", _l("Points cost"), money=True, rows=True),
     Figure("callbacks_on_time", _l("Callbacks on time"), rows=True),
     Figure("callbacks_overdue", _l("Callbacks late or overdue"), rows=True),
     Figure("referrals", _l("Referrals"), rows=True),
@@ -82,7 +83,9 @@ BY_KEY = {f.key: f for f in FIGURES}
 def marketers_in(params):
     """The marketers a report covers: the department's (and below), else every marketer the
     user may see; a one-marketer report covers that marketer's department (for the average)."""
-    query = select(User).where(User.is_active.is_(True)).order_by(User.display_name)
+    query = select(User).where(User.is_active.is_(True), User.id.in_(
+        select(UserRole.user_id).where(UserRole.role == "marketer"))).order_by(
+        User.display_name)  # the marketers chosen in SQL: no query per user for their roles
     if params.marketer is not None:
         department_id = params.marketer.department_id
         if department_id is None:
@@ -94,7 +97,7 @@ def marketers_in(params):
     elif not params.user.has_role("admin", "manager", "finance"):
         query = query.where(User.department_id.in_(department_subtree_ids(
             params.user.department_id)))
-    marketers = [u for u in db.session.scalars(query) if u.has_role("marketer")]
+    marketers = list(db.session.scalars(query))
     if params.marketer is not None and params.marketer not in marketers:
         marketers.append(params.marketer)
     return marketers
@@ -196,11 +199,13 @@ def figures(params, marketer_ids, *, now_figures=True):
             .where(Order.marketer_id.in_(ids)).group_by(Order.marketer_id)):
         got["collections"][marketer_id] = received or 0
         got["refunds"][marketer_id] = paid_back or 0
+    # Found by the reversal's link alone (an index of the few reversals), the period applied
+    # here: with the period in SQL too, SQLite walks every payment of the period by date.
     original = aliased(Payment)
-    reversals = db.session.execute(
-        select(Payment.order_id, original.kind, Payment.amount)
+    reversals = [(order_id, what, amount) for order_id, what, amount, at in db.session.execute(
+        select(Payment.order_id, original.kind, Payment.amount, Payment.at)
         .join(original, original.id == Payment.reverses_id)
-        .where(Payment.reverses_id > 0, in_period(Payment.at))).all()
+        .where(Payment.reverses_id > 0)) if since <= at < until]
     credited = dict(db.session.execute(select(Order.id, Order.marketer_id).where(
         Order.id.in_({order_id for order_id, _kind, _amount in reversals}))).all()) \
         if reversals else {}
@@ -213,13 +218,14 @@ def figures(params, marketer_ids, *, now_figures=True):
         got[key][marketer_id] = got[key].get(marketer_id, 0) + (
             -amount if key == "refunds" else amount)
     arrears, old = {}, {}
-    for marketer_id, due_date, due in [] if not now_figures else db.session.execute(
-            select(Order.marketer_id, Order.due_date, func.sum(Order.balance_due)).where(
-                Order.marketer_id.in_(ids), Order.status == "open", Order.balance_due > 0)
-            .group_by(Order.marketer_id, Order.due_date)):
-        arrears[marketer_id] = arrears.get(marketer_id, 0) + due
-        if due_date is not None and (today - due_date).days > 90:
-            old[marketer_id] = old.get(marketer_id, 0) + due
+    # Over 90 days: due more than 90 days before today (summed in SQL: a row per marketer, not
+    # one per due date).
+    for marketer_id, due, overdue in [] if not now_figures else db.session.execute(
+            select(Order.marketer_id, func.sum(Order.balance_due), func.sum(case(
+                (Order.due_date < today - timedelta(days=90), Order.balance_due), else_=0)))
+            .where(Order.marketer_id.in_(ids), Order.status == "open", Order.balance_due > 0)
+            .group_by(Order.marketer_id)):
+        arrears[marketer_id], old[marketer_id] = due or 0, overdue or 0
     got["arrears"], got["arrears_over_90"] = arrears, old
     return {m: {key: got.get(key, {}).get(m, 0) for key in COUNTED} for m in ids}
 
@@ -280,7 +286,31 @@ def gather(params):
                          "rate": bool(f.rate), "rows": f.rows, "now": f.now} for f in FIGURES],
             "rows": rows, "total": total, "before": before,
             "change": {key: _change(total[key], before[key]) for key in total},
-            "args": params.as_args()}
+            "charts": sales_charts(rows), "args": params.as_args()}
+
+
+def sales_charts(rows):
+    """Per department: each marketer's sales as a bar, the department's average as a dashed
+    line — [{"department", "svg", "print_width" (mm: a chart fits on a printed page)}] in the
+    rows' order. Many marketers get thinner bars."""
+    charts, groups = [], {}
+    for row in rows:
+        groups.setdefault(row["department_id"], []).append(row)
+    width = 520
+    for people in groups.values():
+        average = round(people[0]["average"]["sales"])
+        bar_height, gap, font_size = (22, 8, 13) if len(people) <= 8 else (12, 4, 10)
+        height = len(people) * (bar_height + gap) + gap + 18
+        charts.append({"department": people[0]["department"], "svg": bar_chart(
+            [{"label": r["name"], "value": r["values"]["sales"],
+              "text": fen(r["values"]["sales"])} for r in people],
+            width=width, css_class="sales-chart", value_width=110, bar_height=bar_height,
+            gap=gap, font_size=font_size, title=_("Sales against the department average"),
+            marker={"value": average, "label": _("%(department)s average %(amount)s",
+                                                 department=people[0]["department"],
+                                                 amount=fen(average))}),
+            "print_width": min(170, 150 * width // height)})
+    return charts
 
 
 def gather_company(params):
@@ -384,6 +414,34 @@ def rows_behind(params, key, marketer_id):
             .order_by(GiftIssue.at.desc()).limit(500))
         return [(f"{g.customer.name} · {g.product.name} × {g.quantity}", g.signed_cost, True,
                  None) for g in found]
+    if key == "buyers":
+        # As the figure counts them: each customer once (their latest arrival), with the orders
+        # they placed at the events they arrived at.
+        found = db.session.execute(select(CheckIn, Invitation, Order).join(
+            Invitation, Invitation.id == CheckIn.invitation_id).join(
+            Order, and_(Order.event_id == CheckIn.event_id,
+                        Order.customer_id == CheckIn.customer_id, Order.status == "open"))
+            .where(Invitation.inviter_id == marketer_id, period(CheckIn.at))
+            .order_by(CheckIn.at.desc(), CheckIn.id.desc(), Order.id))
+        buyers = {}
+        for check_in, invitation, order in found:
+            buyer = buyers.setdefault(check_in.customer_id, {
+                "name": invitation.customer.name, "event": invitation.event.title,
+                "day": local_day(check_in.at), "orders": [], "url": url_for(
+                    "orders.show", order_id=order.id)})
+            if order.number not in buyer["orders"]:
+                buyer["orders"].append(order.number)
+        return [(f"{b['name']} · {b['event']} · {b['day']} · {'、'.join(b['orders'])}", None,
+                 False, b["url"]) for b in list(buyers.values())[:500]]
+    if key == "points_cost":
+        from models.points import Redemption
+        found = db.session.execute(select(Redemption, Customer).join(
+            Customer, Customer.id == Redemption.customer_id).where(
+            Customer.owner_id == marketer_id, Redemption.reversed_at.is_(None),
+            period(Redemption.at)).order_by(Redemption.at.desc(), Redemption.id.desc())
+            .limit(500))
+        return [(f"{r.number} · {c.name} · {local_day(r.at)} · {r.points}", r.cost, True,
+                 url_for("points.redemption", redemption_id=r.id)) for r, c in found]
     if key in ("callbacks_on_time", "callbacks_overdue"):
         query = select(Task).where(Task.assignee_id == marketer_id,
                                    Task.due_date >= params.start, Task.due_date <= params.end)

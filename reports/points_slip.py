@@ -19,6 +19,7 @@ def gather(redemption, *, printed_by):
             "customer": redemption.customer.name, "at": local_dt(redemption.at),
             "by": redemption.actor.display_name, "points": redemption.points,
             "reversed": redemption.reversed_at is not None,
+            "in_custody": redemption.in_custody,
             "lines": [{"name": m.product.name, "unit": m.product.unit,
                        "quantity": m.quantity, "points": m.product.points_price * m.quantity}
                       for m in moves],

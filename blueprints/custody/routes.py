@@ -65,6 +65,16 @@ def pick_up(customer_id):
             if not raw.isdecimal() or len(raw) > 6:
                 return _customer_page(person, 422, _("Quantities are whole numbers."), entered)
             quantities[int(key[5:])] = int(raw)
+        elif key.startswith("redeemed-") and len(key) < 30 and key.count("-") == 2 and \
+                all(part.isdecimal() for part in key.split("-")[1:]):
+            entered[key] = raw
+            raw = raw.strip()
+            if not raw:
+                continue
+            if not raw.isdecimal() or len(raw) > 6:
+                return _customer_page(person, 422, _("Quantities are whole numbers."), entered)
+            _word, redemption_id, product_id = key.split("-")
+            quantities[(int(redemption_id), int(product_id))] = int(raw)
     event_id = request.form.get("event_id", "")
     event = None
     if event_id.isdecimal() and len(event_id) < 10 and int(event_id):

@@ -51,7 +51,8 @@ def _customer_page(person, status=200, error=None):
     return render_template(
         "points/customer.html", customer=person, balance=account.balance if account else 0,
         debt=account.debt if account else 0, expiring=pt.expiring(person.id, today),
-        history=pt.history(person.id), referrals=pt.referrals_of(person), form=BaseForm(),
+        history=pt.history(person.id), referrals=pt.referrals_of(person),
+        rewards=pt.rewards_of(person), form=BaseForm(),
         token=new_token(), redeemable=redeemable, error=error,
         stock={p.id: sum(inv.quantity_in(inv.location_of(w), p) for w in inv.warehouses())
                for p in redeemable}, warehouses=inv.warehouses()), status
@@ -79,7 +80,8 @@ def redeem(customer_id):
         return _customer_page(person, 422, _("Choose a warehouse."))
     try:
         redemption = pt.redeem(person, items, warehouse=warehouse, actor=current_user,
-                               token=request.form.get("token", ""))
+                               token=request.form.get("token", ""),
+                               in_custody=request.form.get("in_custody") == "1")
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)
@@ -87,6 +89,25 @@ def redeem(customer_id):
     flash(_("Redeemed %(n)s points: slip %(number)s.", n=redemption.points,
             number=redemption.number), "success")
     return redirect(url_for("points.redemption", redemption_id=redemption.id))
+
+
+@bp.post("/referral-rewards/<int:reward_id>/give")
+@role_required(*REDEEM)
+def give_referral_gift(reward_id):
+    reward = db.session.get(pt.ReferralReward, reward_id) if reward_id < 2**31 else None
+    if reward is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    person = _customer(reward.referrer_id)
+    if not BaseForm().validate_on_submit():
+        return _customer_page(person, 400, _("The form has expired. Reload the page."))
+    try:
+        pt.give_referral_gift(reward, actor=current_user, token=request.form.get("token", ""))
+    except OperationError as exc:
+        db.session.rollback()
+        return _customer_page(person, exc.status, exc.message)
+    db.session.commit()
+    flash(_("The referral gift was given."), "success")
+    return redirect(url_for("points.customer", customer_id=person.id))
 
 
 @bp.post("/customers/<int:customer_id>/adjust")

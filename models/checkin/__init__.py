@@ -262,7 +262,7 @@ def _reward_arrival(customer, event, *, actor, now):
                      key=f"attendance:{event.id}:{customer.id}",
                      reason=_("Attended %(title)s", title=event.title), actor=actor, now=now)
     if customer.referrer_id:
-        points.reward_referral(customer, trigger="attend", actor=actor, now=now)
+        points.reward_referral(customer, trigger="attend", actor=actor, event=event, now=now)
 
 
 def check_in_by_card(event, qr_token, *, actor, token, now=None):

@@ -282,7 +282,8 @@ def hand_over(order, *, actor, now, reward=True):
             raise
     db.session.flush()
     if reward:
-        points.reward_referral(order.customer, trigger="buy", actor=actor, now=now)
+        points.reward_referral(order.customer, trigger="buy", actor=actor, event=order.event,
+                               warehouse=order.warehouse, now=now)
 
 
 def _refuse_pending(order):

@@ -76,9 +76,13 @@ class Order(TokenMixin, db.Model):
         CheckConstraint("total >= 0 AND paid >= 0 AND paid <= total", name="paid_within_total"),
         CheckConstraint("returned_value >= 0 AND returned_value <= total",
                         name="returned_within_total"),
-        Index("ix_orders_marketer_created", "marketer_id", "created_at"),
+        # Covering the reports' sums per marketer (deals and sales in a period; arrears by due
+        # date): read from the index alone, not order by order from the table.
+        Index("ix_orders_marketer_created_status_total", "marketer_id", "created_at", "status",
+              "total"),
         Index("ix_orders_department_balance", "department_id", "balance_due"),
-        Index("ix_orders_marketer_balance", "marketer_id", "balance_due"),
+        Index("ix_orders_marketer_balance_status_due", "marketer_id", "balance_due", "status",
+              "due_date"),
         Index("ix_orders_customer_balance", "customer_id", "balance_due"),
     )
     #: Orders are seen by the marketer credited, their department head, managers and finance.
@@ -192,6 +196,9 @@ class Payment(TokenMixin, db.Model):
         CheckConstraint("(kind IN ('deposit', 'balance', 'full')) = (amount > 0) OR "
                         "kind = 'reversal'", name="sign_follows_kind"),
         Index("ix_payments_cashier_at", "cashier_id", "at"),
+        # The day's or period's payments, covering what the reports sum per order (money
+        # received and paid back): read from the index alone.
+        Index("ix_payments_at_order_kind_amount", "at", "order_id", "kind", "amount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -207,7 +214,7 @@ class Payment(TokenMixin, db.Model):
     #: Refunds: the manager or finance clerk who approved.
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: When the money changed hands (finance may enter an earlier day that is not closed).
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
     return_id: Mapped[int | None] = mapped_column(ForeignKey("order_returns.id"))

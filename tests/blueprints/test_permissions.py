@@ -107,6 +107,7 @@ MATRIX = {
     "points.redemption": CUSTODY_VIEW,
     "points.slip": CUSTODY_VIEW,
     "points.reverse": {"manager"},
+    "points.give_referral_gift": POINTS_REDEEM,
     "points.liability": {"finance", "manager"},
     "custody.index": CUSTODY_VIEW,
     "custody.customer": CUSTODY_VIEW,
@@ -187,7 +188,8 @@ def routes(app):
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
-              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales"}
+              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales",
+              "reward_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

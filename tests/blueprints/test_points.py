@@ -69,3 +69,68 @@ def test_a_marketer_redeems_only_for_own_customers(client, login, counter, db):
     warehouse, manager, customer, cup = counter
     login(make_user(["marketer"]))
     assert client.get(f"/points/customers/{customer.id}").status_code == 404
+
+
+def test_a_redemption_left_in_custody_is_picked_up_at_the_custody_counter(client, login,
+                                                                         counter, db):
+    from models import custody as cu
+    warehouse, manager, customer, cup = counter
+    login(manager)
+    assert "寄存在公司" in page_text(client.get(f"/points/customers/{customer.id}"))
+    response = client.post(f"/points/customers/{customer.id}/redeem", data={
+        "token": new_token(), "warehouse_id": warehouse.id, f"product-{cup.id}": "2",
+        "in_custody": "1"})
+    assert response.status_code == 302
+    assert "顾客到寄存处领取" in page_text(client.get(response.location))
+    redemption = db.session.scalar(select(pt.Redemption))
+    assert redemption.in_custody and inv.quantity_in(inv.location_of(warehouse), cup) == 3
+    slip = client.get(f"/points/redemptions/{redemption.id}/slip.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(slip.data)).pages)
+    assert "积分兑换单" in text and "寄存在公司" in text and "保温杯" in text
+    client.post("/auth/logout")
+    login(make_user(["warehouse"]))
+    page = page_text(client.get(f"/custody/customers/{customer.id}"))
+    assert redemption.number in page and "保温杯" in page
+    field = f"redeemed-{redemption.id}-{cup.id}"
+    refused = client.post(f"/custody/customers/{customer.id}/pickups",
+                          data={"token": new_token(), field: "3"})
+    assert refused.status_code == 409 and "只寄存了 2" in page_text(refused)
+    done = client.post(f"/custody/customers/{customer.id}/pickups",
+                       data={"token": new_token(), field: "2"})
+    assert done.status_code == 302
+    assert cu.holdings(customer) == []
+    client.post("/auth/logout")
+    login(manager)
+    client.post(f"/points/redemptions/{redemption.id}/reverse", data={"reason": "不要了"})
+    db.session.expire_all()
+    assert "已从寄存领取" in page_text(client.get(f"/points/redemptions/{redemption.id}"))
+    assert pt.balance_of(customer.id) == 400 and redemption.reversed_at is None
+
+
+def test_an_owed_referral_gift_is_given_from_the_points_page(client, login, counter, db):
+    from models.settings import update_settings
+    warehouse, manager, customer, cup = counter
+    update_settings({"points.referral_reward": "gift", "points.referral_gift_sku": cup.sku,
+                     "points.referral_gift_quantity": 9}, actor=make_user(["admin"]))
+    friend = make_customer(make_user(["marketer"]), name="李阿姨", referrer_id=customer.id,
+                           actor=manager)
+    reward = pt.reward_referral(friend, trigger="buy", actor=manager, warehouse=warehouse)
+    assert reward.status == "owed"
+    login(manager)
+    page = page_text(client.get(f"/points/customers/{customer.id}"))
+    assert "李阿姨" in page and "欠发" in page
+    short = client.post(f"/points/referral-rewards/{reward.id}/give",
+                        data={"token": new_token()})
+    assert short.status_code == 409 and "仍欠" in page_text(short)
+    inv.receive(product=cup, quantity=10, warehouse=warehouse, actor=manager,
+                batch_number="B2")
+    db.session.commit()
+    given = client.post(f"/points/referral-rewards/{reward.id}/give",
+                        data={"token": new_token()})
+    assert given.status_code == 302
+    db.session.expire_all()
+    assert reward.status == "given" and inv.quantity_in(inv.location_of(warehouse), cup) == 6
+    client.post("/auth/logout")
+    login(make_user(["marketer"]))
+    assert client.post(f"/points/referral-rewards/{reward.id}/give",
+                       data={"token": new_token()}).status_code == 404

@@ -165,3 +165,119 @@ def test_bad_periods_and_scope_get_clear_answers(db, company, client, login):
         .status_code == 404
     empty = page_text(client.get("/reports/performance", query_string=args()))
     assert "没有业务员" in empty
+
+
+def test_buyers_and_points_cost_open_the_rows_they_count(db, company, client, login):
+    from sqlalchemy import select
+
+    from models import inventory as inv, points as pt
+    a, b, one, manager, event, deal, store = company
+    warehouse = t.db.session.get(inv.Warehouse, deal.warehouse_id)
+    cup = make_stocked_product(warehouse, 10, name="保温杯", is_gift=True, for_sale=False,
+                               redeemable=True, points_price=100, standard_cost=1500)
+    buyer = deal.customer
+    # 顾客1 arrives too but buys nothing; 顾客0 buys a second time at the same event.
+    invitation = t.db.session.scalar(select(ev.Invitation).where(
+        ev.Invitation.event_id == event.id, ev.Invitation.customer_id != buyer.id,
+        ev.Invitation.status == "confirmed"))
+    no_buy = invitation.customer
+    check_in(event, invitation, actor=manager, token=new_token())
+    again = make_order(buyer, warehouse=warehouse, actor=a, channel="event", event=event,
+                       lines=[{"product": deal.lines[0].product, "quantity": 1}])
+    # Points: two redemptions by A's customer (one reversed), one by B's.
+    for person in (buyer, no_buy, store.customer):
+        pt.adjust(person, 1000, reason="开户礼", actor=manager, token=new_token())
+    kept = pt.redeem(buyer, [(cup, 2)], warehouse=warehouse, actor=manager, token=new_token())
+    undone = pt.redeem(no_buy, [(cup, 1)], warehouse=warehouse, actor=manager,
+                       token=new_token())
+    pt.reverse_redemption(undone, reason="拿错", actor=manager)
+    theirs = pt.redeem(store.customer, [(cup, 3)], warehouse=warehouse, actor=manager,
+                       token=new_token())
+    values = {row["name"]: row["values"] for row in performance.gather(
+        parse(args(department=one.id), manager))["rows"]}
+    assert (values["刘芳"]["buyers"], values["刘芳"]["arrivals"], values["刘芳"]["points_cost"]) \
+        == (1, 2, 3000)
+    assert values["赵敏"]["points_cost"] == 4500
+    t.db.session.commit()
+    login(manager)
+    page = client.get("/reports/performance", query_string=args(department=one.id))
+    html = page.get_data(as_text=True)
+    assert f"/reports/rows/buyers?marketer={a.id}" in html
+    assert f"/reports/rows/points_cost?marketer={a.id}" in html
+    bought = page_text(client.get("/reports/rows/buyers", query_string=args(marketer=a.id)))
+    assert "1 条记录" in bought and buyer.name in bought and no_buy.name not in bought
+    assert deal.number in bought and again.number in bought and store.number not in bought
+    cost = page_text(client.get("/reports/rows/points_cost",
+                                query_string=args(marketer=a.id)))
+    assert "1 条记录" in cost and kept.number in cost and "¥30.00" in cost
+    assert undone.number not in cost and theirs.number not in cost
+    other = page_text(client.get("/reports/rows/points_cost",
+                                 query_string=args(marketer=b.id)))
+    assert theirs.number in other and "¥45.00" in other and kept.number not in other
+    client.post("/auth/logout")
+    login(make_user(["dept_head"], department=make_department("三部")))
+    for key in ("buyers", "points_cost"):
+        assert client.get(f"/reports/rows/{key}", query_string=args(marketer=a.id)) \
+            .status_code == 404
+
+
+def test_the_sales_chart_draws_each_marketer_against_the_department_average(db, company,
+                                                                            client, login):
+    a, b, one, manager, event, deal, store = company
+    data = performance.gather(parse(args(department=one.id), manager))
+    [chart] = data["charts"]
+    svg = chart["svg"]
+    assert chart["department"] == "一部" and "<script" not in svg
+    # 刘芳 ¥1,000 is the longest bar, 赵敏 ¥500 half of it, the average ¥750 a dashed line.
+    widths = [float(part.split('"')[0]) for part in svg.split('<rect x="90" y="')[1:]
+              for part in [part.split('width="')[1]]]
+    assert widths[0] == 2 * widths[1]
+    assert "刘芳" in svg and "¥1,000.00" in svg and "一部平均 ¥750.00" in svg
+    assert "stroke-dasharray" in svg
+    login(manager)
+    page = client.get("/reports/performance", query_string=args(department=one.id))
+    assert "一部平均 ¥750.00" in page.get_data(as_text=True)
+    pdf = client.get("/reports/performance.pdf", query_string=args(department=one.id)).data
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "销售额与部门平均对比" in text and "一部平均 ¥750.00" in text
+
+
+def test_reversed_payments_count_in_the_period_of_their_reversal_only(db, company):
+    a, b, one, manager, event, deal, store = company
+    finance = make_user(["finance"])
+    [paid] = [p for p in store.payments if p.kind == "full"]
+    o.reverse_payment(paid, reason="录错了", actor=finance)
+    o.refund(deal, amount=10000, method="cash", reason="退一部分", actor=finance,
+             approver=manager, token=new_token())
+    [back] = [p for p in deal.payments if p.kind == "refund"]
+    o.reverse_payment(back, reason="退错了", actor=finance)
+
+    def values(**period):
+        return {row["name"]: row["values"] for row in performance.gather(
+            parse(period or args(department=one.id), manager))["rows"]}
+    now = values()
+    assert (now["赵敏"]["collections"], now["赵敏"]["refunds"]) == (0, 0)
+    assert (now["刘芳"]["collections"], now["刘芳"]["refunds"]) == (40000, 0)
+    today = local_day(utcnow())
+    before = values(start=(today - timedelta(days=10)).isoformat(),
+                    end=(today - timedelta(days=1)).isoformat(), department=one.id)
+    assert (before["赵敏"]["collections"], before["刘芳"]["refunds"]) == (0, 0)
+    company_now = performance.gather_company(parse(args(), manager))["total"]
+    assert (company_now["collections"], company_now["refunds"]) == (40000, 0)
+
+
+def test_arrears_over_90_days_start_on_the_91st_day(db, company):
+    a, b, one, manager, event, deal, store = company
+    customer = store.customer
+    product = deal.lines[0].product
+    from models import inventory as inv
+    warehouse = t.db.session.get(inv.Warehouse, deal.warehouse_id)
+    today = local_day(utcnow())
+    then = utcnow() - timedelta(days=100)
+    for due_days_ago in (90, 91):
+        make_order(customer, warehouse=warehouse, actor=b, channel="store",
+                   lines=[{"product": product, "quantity": 1}], now=then,
+                   due_date=today - timedelta(days=due_days_ago))  # ¥500 each, unpaid
+    values = {row["name"]: row["values"] for row in performance.gather(
+        parse(args(department=one.id), manager))["rows"]}
+    assert (values["赵敏"]["arrears"], values["赵敏"]["arrears_over_90"]) == (100000, 50000)
