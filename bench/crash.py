@@ -236,6 +236,8 @@ class Client:
                 self.connection.close()
                 self.connection = None
             self.stats["retries"] += 1
+            if method == "POST":  # sent, and perhaps written: the same token goes again
+                self.stats["post_retries"] += 1
             time.sleep(0.2)
         return None, "", ""
 
@@ -331,7 +333,7 @@ def run_load(port, world, n_requests, n_clients, seconds, server, kills):
     queue = plan(world, n_requests)
     total = len(queue)
     lock = threading.Lock()
-    results, stats = [], {"retries": 0}
+    results, stats = [], {"retries": 0, "post_retries": 0}
     deadline = time.monotonic() + seconds
 
     def worker():
@@ -458,7 +460,7 @@ def main():
             "refused": sum(1 for r in results if r["status"] is not None and not r["acked"]),
             "unanswered": sum(1 for r in results if r["status"] is None),
             "unacked_but_written": unacked_written, "acked_by_kind": by_kind,
-            "retries": stats["retries"], "kills": len(killed),
+            "retries": stats["retries"], "post_retries": stats["post_retries"], "kills": len(killed),
             "processes_killed": sum(killed), "workers": args.workers, "clients": args.clients,
             "seconds": round(elapsed, 1),
             "log": None if ok else str(folder / "gunicorn.log")}, ensure_ascii=False))
