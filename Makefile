@@ -16,8 +16,8 @@ run: setup db
 	@if [ "$$FLASK_DEBUG" = "1" ]; then \
 		exec $(BIN)/flask run --host $(HOST) --port $(PORT) --debug; \
 	else \
-		exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) \
-			--worker-class gthread --threads 4 --access-logfile - "app:create_app()"; \
+		HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) \
+			exec $(BIN)/gunicorn -c deploy/gunicorn.conf.py "app:create_app()"; \
 	fi
 
 # The multi-process set-up on one machine: 4 gunicorn workers on the local PostgreSQL (the

@@ -35,3 +35,9 @@ proc_name = "huixiaotong"
 #: gunicorn's control socket (gunicornc) sits at one path per user: two instances on one host
 #: would share it, and a killed master leaves it stale. The app does not use it.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Each worker logs to stdout: one line per request with its id and duration."""
+    from ops.request_log import configure_logging
+    configure_logging()

@@ -36,8 +36,9 @@ class RequestIdFilter(logging.Filter):
 
 
 def configure_logging(level=logging.INFO):
-    """Send the app's logs to stdout with the request id, unless logging is already set up
-    (a test runner, or a host's own configuration)."""
+    """Send the app's logs to stdout with the request id, unless logging is already set up.
+    Called where a server process starts (deploy/gunicorn.conf.py), not by create_app(): tests,
+    benches and CLI commands keep their own output."""
     root = logging.getLogger()
     if root.handlers:
         return
@@ -67,7 +68,5 @@ def _finish(response):
 def init_app(app):
     """Time and log every request. Runs first among the before-request hooks, so that a request
     refused early (CSRF, sign-in) is logged with its id too."""
-    if not app.testing:
-        configure_logging()
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)

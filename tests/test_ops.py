@@ -3,7 +3,9 @@ PostgreSQL database `make run-pg` needs when the server lacks it."""
 import io
 import logging
 import re
+import runpy
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -70,6 +72,24 @@ def test_requests_refused_before_any_route_are_logged_too(client, request_lines)
     lines = request_lines()
     assert "[r-1] hxt.request: GET /customers/ 302" in lines[0]
     assert "[r-2] hxt.request: POST /auth/login 400" in lines[1]
+
+
+def test_a_gunicorn_worker_logs_to_stdout_with_the_request_id(client, capsys, monkeypatch):
+    monkeypatch.setenv("WORKERS", "4")
+    monkeypatch.setenv("PORT", "5123")
+    config = runpy.run_path(str(Path(__file__).resolve().parent.parent
+                                / "deploy" / "gunicorn.conf.py"))
+    assert (config["workers"], config["bind"]) == (4, "127.0.0.1:5123")
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers = []
+    try:
+        config["post_worker_init"](None)
+        client.get("/healthz", headers={"X-Request-ID": "worker-1"})
+    finally:
+        root.handlers, root.level = saved, level
+    out = capsys.readouterr().out
+    assert re.search(r"INFO \[worker-1\] hxt\.request: GET /healthz 200 \d+\.\dms", out), out
 
 
 @pytest.mark.skipif(not is_postgres(), reason="PostgreSQL only: SQLite makes its file itself")
