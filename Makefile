@@ -8,7 +8,7 @@ PORT ?= 5000
 WORKERS ?= 2
 export FLASK_APP := app
 
-.PHONY: run scheduler test test-pg setup os-deps venv i18n i18n-update i18n-check db demo clean
+.PHONY: run run-pg scheduler test test-pg setup os-deps venv i18n i18n-update i18n-check db demo clean
 
 run: setup db
 	@$(BIN)/flask demo-data --if-empty
@@ -16,9 +16,21 @@ run: setup db
 	@if [ "$$FLASK_DEBUG" = "1" ]; then \
 		exec $(BIN)/flask run --host $(HOST) --port $(PORT) --debug; \
 	else \
-		exec $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) \
-			--worker-class gthread --threads 4 --access-logfile - "app:create_app()"; \
+		HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) \
+			exec $(BIN)/gunicorn -c deploy/gunicorn.conf.py "app:create_app()"; \
 	fi
+
+# The multi-process set-up on one machine: 4 gunicorn workers on the local PostgreSQL (the
+# database is created when missing, migrated, and gets the demo company when it has no users).
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/huixiaotong
+PG_WORKERS ?= 4
+run-pg: setup
+	@export DATABASE_URL="$(PG_URL)"; \
+	$(BIN)/flask create-database && $(BIN)/flask db upgrade && \
+	$(BIN)/flask demo-data --if-empty && \
+	echo "会销通 → http://$(HOST):$(PORT) ($(PG_WORKERS) workers, PostgreSQL)" && \
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(PG_WORKERS) \
+		exec $(BIN)/gunicorn -c deploy/gunicorn.conf.py "app:create_app()"
 
 # The nightly jobs in their own process: catches up missed days, then runs daily at the hour set
 # in the settings (company time zone). One per installation is enough; a second one is harmless.

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 import extensions
 import formatting
+import ops
 from config import build_config
 from extensions import babel, csrf, db, login_manager, migrate
 
@@ -43,6 +44,7 @@ def create_app(config=None):
     register_errorhandlers(app)
     register_jinja(app)
     register_hooks(app)
+    ops.init_app(app)
     return app
 
 
