@@ -23,13 +23,13 @@ class World:
     other_ids: dict = field(default_factory=dict)
 
 
-def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, suffix):
+def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, name):
     """A customer of `marketer` invited to `event` and checked in, an order with a payment and
     goods left in custody, a gift, points redeemed, a task, a contact."""
     from models import checkin, custody, events, gifts, orders, points
     from models.tasks import Task, write_tasks
     manager, clerk = w.users["manager"], w.users["warehouse"]
-    customer = make_customer(marketer, name=f"顾客{suffix}")
+    customer = make_customer(marketer, name=name)
     invitation = events.invite(event, customer, actor=marketer)
     events.change_invitation(invitation, "confirmed", actor=marketer)
     checkin.check_in(event, invitation, actor=manager, token=new_token())
@@ -62,7 +62,9 @@ def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, s
     return customer
 
 
-def build_world():
+def build_world(customer_name="顾客一", marketer_name="业务员一"):
+    """The sample company; the names of department 1's customer and marketer may be given (to
+    see how hostile names are shown)."""
     from models import customer_import, customers, events, gifts, inventory as inv, orders
     w = World()
     hq = make_department("总部")
@@ -73,7 +75,7 @@ def build_world():
     u["manager"] = make_user(["manager"], department=hq, display_name="经理")
     u["head1"] = make_user(["dept_head"], department=d1, display_name="主管一")
     u["head2"] = make_user(["dept_head"], department=d2, display_name="主管二")
-    u["m1"] = make_user(["marketer"], department=d1, display_name="业务员一")
+    u["m1"] = make_user(["marketer"], department=d1, display_name=marketer_name)
     u["m2"] = make_user(["marketer"], department=d2, display_name="业务员二")
     u["staff1"] = make_user(["event_staff"], department=door, display_name="会务一")
     u["staff2"] = make_user(["event_staff"], department=door, display_name="会务二")
@@ -110,8 +112,8 @@ def build_world():
     events.save_table(e1, number=1, seats=10, actor=manager)
     rule = db.session.scalar(db.select(gifts.GiftRule).where(gifts.GiftRule.event_id == e1.id))
 
-    _sales_side(w, u["m1"], d1, e1, warehouse, product, gift, w.ids, "一")
-    _sales_side(w, u["m2"], d2, e2, warehouse, product, gift, w.other_ids, "二")
+    _sales_side(w, u["m1"], d1, e1, warehouse, product, gift, w.ids, customer_name)
+    _sales_side(w, u["m2"], d2, e2, warehouse, product, gift, w.other_ids, "顾客二")
 
     close = orders.close_day(u["finance"], utcnow().date() - timedelta(days=1), declared={},
                              actor=u["finance"])
