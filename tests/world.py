@@ -95,7 +95,8 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
                                          {"product": gift, "quantity": 100,
                                           "batch_number": "G1"}])
     other_wh = make_warehouse("分仓", actor=clerk)
-    inv.receive(product=product, quantity=5, warehouse=other_wh, actor=clerk, batch_number="B2")
+    inv.create_receipt(warehouse=other_wh, actor=clerk, token=new_token(),
+                       lines=[{"product": product, "quantity": 5, "batch_number": "B2"}])
     count = inv.start_count(other_wh, actor=clerk, token=new_token())
     db.session.flush()
     package = orders.save_package(None, name="小单", price=30000, actor=manager,
