@@ -184,7 +184,7 @@ def register_errorhandlers(app):
     def too_large(error):
         return render_error(413, _("The upload is too large: at most %(mb)s MB. Send a smaller "
                                    "file, or split it into several.",
-                                   mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)))
+                                   mb=f"{app.config['MAX_CONTENT_LENGTH'] / 1048576:.3g}"))
 
     @app.errorhandler(HTTPException)
     def http_error(error):
