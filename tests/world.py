@@ -140,6 +140,8 @@ def fill(rule, values):
     """The path of a url_map rule with its arguments taken from `values`."""
     path = rule.rule
     for arg in rule.arguments:
+        assert arg in values, f"tests/world.py has no sample row for <{arg}> of {rule.rule}: " \
+                              "add one to build_world()"
         for converter in ("int:", "path:", ""):
             path = path.replace(f"<{converter}{arg}>", str(values[arg]))
     return path
