@@ -7,7 +7,7 @@ from flask import current_app
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint,
-                        select)
+                        func, select)
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -406,14 +406,44 @@ class SignInRefused(InvalidInput):
     status = 401
 
 
+class SignInThrottled(SignInRefused):
+    """Too many failed sign-ins from one address: refused before any password is checked."""
+    status = 429
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def _check_address(ip, typed, now):
+    """Refuse a sign-in from an address with too many failures in the window (settings). The
+    failures are the audit log's, so every worker and host counts the same ones."""
+    from models.audit import AuditEntry
+    if not ip:
+        return
+    window = get_setting("security.address_window_minutes")
+    failures = db.session.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.at >= now - timedelta(minutes=window),
+        AuditEntry.action.in_(("auth.sign_in_failed", "auth.locked")), AuditEntry.ip == ip))
+    if failures >= get_setting("security.max_failed_per_address"):
+        audit(None, "auth.throttled", actor_name=typed, summary=_l("Too many failed sign-ins "
+                                                                   "from this address"),
+              ip=ip, now=now)
+        raise SignInThrottled(_("Too many failed sign-ins from this device. Wait %(n)s minutes "
+                                "and try again, or ask an administrator.", n=window),
+                              retry_after=window * 60)
+
+
 def sign_in(username, password, *, ip=None, now=None):
     """Check a sign-in; return the user, or record the failure and raise SignInRefused.
 
     Five failures in a row (a setting) lock the account for 15 minutes (a setting); a locked
-    account is refused even with the right password. Every attempt is audited.
+    account is refused even with the right password. Twenty failures from one address within 15
+    minutes (settings) refuse that address, whichever names it tried. Every attempt is audited.
     """
     now = now or utcnow()
     typed = (username or "").strip()[:100]
+    _check_address(ip, typed, now)
     # Locked: two tablets failing at once must not both count from the same number.
     user = find_user_by_username(typed, for_update=True)
     if user is None:
@@ -453,6 +483,7 @@ register_actions({
     "auth.sign_in": _l("Signed in"),
     "auth.sign_in_failed": _l("Failed sign-in"),
     "auth.locked": _l("Account locked"),
+    "auth.throttled": _l("Sign-in refused (too many failures from the address)"),
     "auth.sign_out": _l("Signed out"),
     "user.create": _l("Created user"),
     "user.update": _l("Changed user"),
@@ -474,4 +505,10 @@ define("security.max_failed_logins", "int", 5, _l("Wrong passwords before lock")
        _l("Wrong passwords in a row that lock an account."), min=3, max=20)
 define("security.lockout_minutes", "int", 15, _l("Lock duration (minutes)"),
        _l("How long a locked account stays locked."), min=1, max=1440)
+define("security.max_failed_per_address", "int", 20, _l("Failed sign-ins per address"),
+       _l("Failed sign-ins from one network address, within the window below, after which that "
+          "address must wait."), min=5, max=1000)
+define("security.address_window_minutes", "int", 15, _l("Address window (minutes)"),
+       _l("The window in which failed sign-ins from one address are counted."), min=1,
+       max=1440)
 

@@ -249,10 +249,14 @@ def bonus(customer, points, *, key, reason, actor=None, now=None):
     if db.session.scalar(select(PointsEntry.id).where(PointsEntry.bonus_key == key)):
         return None
     account = lock_account(customer.id)
+    now = now or utcnow()
     try:
         with db.session.begin_nested():
-            return _credit(account, points, kind="bonus", actor=actor, now=now or utcnow(),
-                           bonus_key=key, reason=reason)
+            entry = _credit(account, points, kind="bonus", actor=actor, now=now,
+                            bonus_key=key, reason=reason)
+            audit(actor, "points.bonus", summary=f"{customer.name} +{points}: {reason}",
+                  now=now)
+            return entry
     except IntegrityError:
         return None
 
@@ -529,6 +533,9 @@ def run_expiry(today, *, now=None, chunk=EXPIRY_CHUNK):
     for account in list(db.session.identity_map.values()):
         if isinstance(account, PointsAccount) and account.customer_id in touched:
             db.session.expire(account, ["balance"])
+    if written:
+        audit(None, "points.expire", summary=_("%(n)s lots expired, %(m)s customers",
+                                               n=written, m=len(touched)), now=now)
     return written
 
 
@@ -761,7 +768,9 @@ define("points.referral_trigger", "str", "buy", _l("A referral is rewarded when 
        _l("“attend”: first attends an event; “buy”: first buys."), choices=("attend", "buy"))
 define("points.value_fen", "int", 1, _l("Value of one point (fen), for the liability"),
        min=0, max=10000)
-register_actions({"points.adjust": _l("Adjusted points"), "points.redeem": _l("Redeemed points"),
+register_actions({"points.adjust": _l("Adjusted points"),
+                  "points.bonus": _l("Bonus points"), "points.expire": _l("Points expired"),
+                  "points.redeem": _l("Redeemed points"),
                   "points.reverse": _l("Reversed a redemption"),
                   "points.debt": _l("Points owed after a refund"),
                   "points.referral_gift": _l("Gave an owed referral gift")})

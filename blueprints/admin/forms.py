@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import (BooleanField, DateField, IntegerField, PasswordField, SelectField,
+from wtforms import (BooleanField, DateField, PasswordField, SelectField,
                      SelectMultipleField, StringField, widgets)
 from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange,
                                 Optional, ValidationError)
 
-from blueprints.forms import BaseForm, choices
+from blueprints.forms import BaseForm, IntegerField, choices
 from models.accounts import ROLES, all_departments
 
 

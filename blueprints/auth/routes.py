@@ -30,7 +30,8 @@ def login():
     except accounts.SignInRefused as exc:
         db.session.commit()  # keep the audit entry and the failure count
         form.form_errors.append(exc.message)
-        return render_template("auth/login.html", form=form), exc.status
+        return render_template("auth/login.html", form=form), exc.status, \
+            getattr(exc, "headers", {})
     db.session.commit()
     session.clear()  # a new session at sign-in (no fixation)
     login_user(user)

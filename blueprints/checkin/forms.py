@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, TokenField, choices
+from blueprints.forms import BaseForm, IntegerField, TokenField, choices
 from models import customers as c
 
 

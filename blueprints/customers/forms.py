@@ -1,11 +1,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import (BooleanField, DateField, HiddenField, IntegerField, RadioField,
+from wtforms import (BooleanField, DateField, HiddenField, RadioField,
                      SelectField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField
-from blueprints.forms import BaseForm, choices, ids_from
+from blueprints.forms import BaseForm, IntegerField, choices, ids_from
 from extensions import db
 from models import customers as c
 from models.accounts import all_departments

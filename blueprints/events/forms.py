@@ -1,11 +1,11 @@
 from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
-from wtforms import (DateField, DecimalField, IntegerField, SelectField, StringField, TimeField)
+from wtforms import DateField, DecimalField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField, department_choices
-from blueprints.forms import BaseForm, choices
+from blueprints.forms import BaseForm, IntegerField, choices
 from formatting import company_zone
 from models import events as ev
 

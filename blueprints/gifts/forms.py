@@ -1,10 +1,10 @@
 """Forms of gift control."""
 from flask_babel import lazy_gettext as _l
-from wtforms import (BooleanField, DecimalField, IntegerField, SelectField, SelectMultipleField,
+from wtforms import (BooleanField, DecimalField, SelectField, SelectMultipleField,
                      StringField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, TokenField, choices
+from blueprints.forms import BaseForm, IntegerField, TokenField, choices
 from models import gifts as g, inventory as inv, orders as o
 
 

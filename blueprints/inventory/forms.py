@@ -3,10 +3,10 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
-                     IntegerField, SelectField, StringField, TextAreaField)
+                     SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, TokenField, choices
+from blueprints.forms import BaseForm, IntegerField, TokenField, choices
 from models import inventory as inv
 
 MAX_YUAN = 1_000_000
@@ -48,7 +48,7 @@ class ProductForm(BaseForm):
         min=1, max=10_000_000, message=_l("The points price must be a whole number above zero."))])
     points_multiplier = IntegerField(_l("Points earned (% of usual)"), validators=[
         Optional(), NumberRange(min=0, max=1000,
-                                message=_l("The points multiplier is 0 to 1000 percent."))],
+                                message=_l("The points multiplier is 0 to 1,000 (percent of the usual points)."))],
         description=_l("Empty: 100 %. 0: buying it earns no points."))
     shelf_life_days = IntegerField(_l("Shelf life (days)"), validators=[Optional(), NumberRange(
         min=1, max=36500, message=_l("The shelf life is 1 to 36,500 days."))])

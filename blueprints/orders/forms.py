@@ -3,11 +3,10 @@ from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
-                     HiddenField, IntegerField, PasswordField, SelectField, StringField,
-                     TextAreaField)
+                     HiddenField, PasswordField, SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, TokenField, choices
+from blueprints.forms import BaseForm, IntegerField, TokenField, choices
 from blueprints.inventory.forms import to_fen
 from formatting import company_zone
 from models import inventory as inv, orders as o

@@ -60,3 +60,44 @@ def test_wtforms_own_messages_speak_the_users_language(app):
             form = CountForm(MultiDict({"quantity": "three"}))
             assert not form.validate()
             assert form.quantity.errors == ["Not a valid integer value."]
+
+
+def form_classes():
+    """Every form class of the app's blueprints."""
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import blueprints
+    from wtforms import Form
+    from wtforms.form import BaseForm as WTFormsBase
+    for module in pkgutil.iter_modules(blueprints.__path__):
+        if module.ispkg and importlib.util.find_spec(f"blueprints.{module.name}.forms"):
+            importlib.import_module(f"blueprints.{module.name}.forms")
+
+    def walk(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from walk(sub)
+    return {cls for base in (Form, WTFormsBase) for cls in walk(base)
+            if cls.__module__.startswith("blueprints.")}
+
+
+def test_every_range_and_length_message_formats_in_chinese(app):
+    """WTForms fills NumberRange and Length messages with `%`: a translation with a bare % (as
+    “1000%”) turned a refused number into a 500."""
+    from flask_babel import force_locale
+    from wtforms.fields.core import UnboundField
+    from wtforms.validators import Length, NumberRange
+    checked = 0
+    with app.test_request_context(), force_locale("zh_CN"):
+        for cls in form_classes():
+            for name in dir(cls):
+                field = getattr(cls, name, None)
+                if not isinstance(field, UnboundField):
+                    continue
+                for validator in field.kwargs.get("validators") or ():
+                    if isinstance(validator, (NumberRange, Length)) and validator.message:
+                        str(validator.message) % {"min": 1, "max": 2, "length": 3}
+                        checked += 1
+    assert checked > 20

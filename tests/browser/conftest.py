@@ -69,3 +69,18 @@ def screenshot(page):
         page.screenshot(path=str(path), full_page=True)
         return path
     return take
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(request):
+    """Every browser test fails if the page broke the Content-Security-Policy (a refused script
+    or style shows as a console error in Chromium)."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    yield
+    assert refused == []

@@ -2,6 +2,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_navigation import sign_in
 
@@ -53,16 +54,15 @@ def test_counting_at_the_shelf(page, live_server, screenshot, viewport):
     page.wait_for_url(re.compile(r"/inventory/counts/\d+$"))
     search = page.get_by_test_id("count-search")
     search.fill("lzbzf")  # pinyin initials of 灵芝孢子粉
-    page.wait_for_function(
-        "[...document.querySelectorAll('[data-testid=count-line]')].length > 0 && "
-        "[...document.querySelectorAll('[data-testid=count-line]')]"
-        ".every(row => row.innerText.includes('灵芝孢子粉'))")
+    # Locator assertions, not wait_for_function: its string predicate is an eval the CSP refuses.
+    lines = page.get_by_test_id("count-line")
+    expect(lines.filter(has_not_text="灵芝孢子粉")).to_have_count(0)
+    expect(lines.first).to_contain_text("灵芝孢子粉")
     line = page.get_by_test_id("count-line").first
     book = int(re.search(r"(\d+) 盒", line.inner_text())[1])
     line.locator("input[name=counted]").fill(str(book - 2))
     line.get_by_role("button", name="保存").click()
-    page.wait_for_function("document.querySelector('[data-testid=line-difference]')"
-                           ".innerText.trim() === '-2'")
+    expect(page.get_by_test_id("line-difference").first).to_have_text("-2")
     assert "-2" in page.get_by_test_id("count-line").first.inner_text()
     search.fill("不存在的商品")
     page.get_by_test_id("count-refused").wait_for()
