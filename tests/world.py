@@ -54,6 +54,15 @@ def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, n
                   "department_id": department.id, "due_date": date.today(),
                   "title": "回访"}])
     task = db.session.scalar(db.select(Task).where(Task.customer_id == customer.id))
+    # A friend the customer brought, whose referral gift is owed (out of stock at the time).
+    friend = make_customer(marketer, name=name + "的朋友")
+    reward = points.ReferralReward(referred_id=friend.id, referrer_id=customer.id,
+                                   trigger="buy", kind="gift", status="owed",
+                                   product_id=gift.id, quantity=1, warehouse_id=warehouse.id,
+                                   note="缺货")
+    db.session.add(reward)
+    db.session.flush()
+    ids.update(reward_id=reward.id)
     ids.update(customer_id=customer.id, order_id=order.id, payment_id=payment.id,
                invitation_id=invitation.id, event_id=event.id,
                issue_id=(issue[0] if isinstance(issue, list) else issue).id,
