@@ -137,6 +137,13 @@ def scenario(world):
     customers.transfer_customers([customer.id], u["spare"], actor=manager, reason="交接")
     customers.release_to_pool([customer.id], actor=manager, reason="公海")
     customers.claim_from_pool(customer, actor=u["m1"])
+    # A large order: its goods leave when a department head confirms it.
+    update_settings({"orders.large_order_yuan": 1}, actor=u["admin"])
+    large = orders.create_order(customer, actor=u["m1"], token=new_token(), channel="store",
+                                warehouse=warehouse, lines=[{"product": product, "quantity": 1}])
+    orders.safeguards.confirm_order(large, confirmer=u["head1"], actor=u["head1"])
+    points.give_referral_gift(db.session.get(points.ReferralReward, ids["reward_id"]),
+                              actor=clerk, token=new_token())
     event = db.session.get(events.Event, ids["event_id"])
     checkin.register_walk_in(event, name="散客", phone="13900009999", actor=manager,
                              token=new_token(), owner=u["m1"])
