@@ -46,6 +46,8 @@ def create_app(config=None):
     app.session_interface = SessionInterface()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        # A file on this machine does not drop its connections: no ping before each use.
+        options["pool_pre_ping"] = False
         options.setdefault("connect_args", {}).setdefault(
             "timeout", app.config["SQLITE_BUSY_TIMEOUT_S"])
         extensions.WRITE_GATE_TIMEOUT_S = app.config["SQLITE_BUSY_TIMEOUT_S"]
@@ -239,6 +241,7 @@ def register_jinja(app):
 def register_hooks(app):
     from blueprints.access import require_sign_in
     from models.base import begin_write, end_reads
+    from models.settings import read_settings
 
     if proxies := app.config.get("TRUSTED_PROXIES"):
         # Behind that many reverse proxies, the client's address (sign-in throttling, the audit
@@ -259,9 +262,12 @@ def register_hooks(app):
         # concurrent writer can make it fail mid-way. Who is asking is read first, in a short
         # read transaction of its own, so that SQLite's one write lock is held only for the
         # request's own reads and writes (more check-ins per second at the door).
+        # On PostgreSQL there is no such lock: one transaction serves (one round trip less).
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            current_user._get_current_object()
-            end_reads()
+            if db.engine.dialect.name == "sqlite":
+                current_user._get_current_object()
+                read_settings()
+                end_reads()
             begin_write()
 
     app.before_request(require_sign_in)

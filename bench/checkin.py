@@ -171,6 +171,7 @@ def over_http(folder, event_id, rows, clients=8, port=5071, postgres_url=None):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             headers = {"Cookie": cookie, "HX-Request": "true",
                        "Content-Type": "application/x-www-form-urlencoded"}
+            ready.wait()  # signed in and on the door screen: the clock starts when all are
             while True:
                 with lock:
                     if not queue:
@@ -190,9 +191,11 @@ def over_http(folder, event_id, rows, clients=8, port=5071, postgres_url=None):
                     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
         threads = [threading.Thread(target=client) for _ in range(clients)]
-        started = time.perf_counter()
+        ready = threading.Barrier(clients + 1)
         for thread in threads:
             thread.start()
+        ready.wait()
+        started = time.perf_counter()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started

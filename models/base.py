@@ -95,6 +95,13 @@ def end_reads(session=None):
         return
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("end_reads() with unwritten changes")
+    commit_keeping_loaded(session)
+
+
+def commit_keeping_loaded(session=None):
+    """Commit, and keep what the session loaded as it was (not expired): a page drawn after the
+    commit from what the request just wrote needs no second round of queries for it."""
+    session = session or db.session()
     keep = session.expire_on_commit
     session.expire_on_commit = False
     try:

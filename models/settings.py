@@ -77,6 +77,11 @@ def _cache():
     return g._settings
 
 
+def read_settings():
+    """Read the settings now (once per request), e.g. before SQLite's write lock is taken."""
+    _cache()
+
+
 def get_setting(key):
     """The current value of a declared setting (stored, else its default)."""
     definition = DEFINITIONS[key]

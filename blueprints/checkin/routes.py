@@ -23,7 +23,7 @@ from formatting import local_dt
 from models import checkin as ci, customers as c, gifts
 from models.orders import SELLER_ROLES
 from models.accounts import User
-from models.base import NotFound, OperationError
+from models.base import NotFound, OperationError, commit_keeping_loaded
 from models.events import EventTable, Invitation
 
 bp = Blueprint("checkin", __name__, url_prefix="/checkin")
@@ -194,6 +194,14 @@ def _result(event, facts, *, already=False, status=200):
                      gift_form=BaseForm()), status
 
 
+def _checked_in(event, record):
+    """After a check-in: commit (SQLite's write lock is let go at once) and show it without
+    reading again what the request has loaded."""
+    facts = ci.summary(record)
+    commit_keeping_loaded()
+    return _result(event, facts)
+
+
 def _refused(event, message, status):
     return _fragment("refused", event=event, message=message), status
 
@@ -225,9 +233,7 @@ def check_in(event_id):
     except OperationError as exc:
         db.session.rollback()
         return _refused(event, exc.message, exc.status)
-    facts = ci.summary(record)
-    db.session.commit()
-    return _result(event, facts)
+    return _checked_in(event, record)
 
 
 @bp.post("/<int:event_id>/scan")
@@ -256,9 +262,7 @@ def scan(event_id):
     except OperationError as exc:
         db.session.rollback()
         return _refused(event, exc.message, exc.status)
-    facts = ci.summary(record)
-    db.session.commit()
-    return _result(event, facts)
+    return _checked_in(event, record)
 
 
 @bp.route("/<int:event_id>/walk-in", methods=["GET", "POST"])
