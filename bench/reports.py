@@ -96,6 +96,8 @@ def main():
     parser.add_argument("--db", help="build into this SQLite file, or reuse it when it exists")
     parser.add_argument("--only", choices=("company",))
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--save", metavar="DIR",
+                        help="also write the two PDFs there, to look at (pdftoppm)")
     args = parser.parse_args()
     database = Path(args.db).resolve() if args.db else \
         Path(tempfile.mkdtemp(prefix="bench-reports-")) / "bench.db"
@@ -170,7 +172,11 @@ def measure(app, args, manager_id, *, build_s, marketers, n_orders, n_payments, 
         _company, company_gather_s = timed(lambda: performance.gather_company(params))
         event_params = parse({**year, "event": event_id}, boss)
         roi, roi_gather_s = timed(lambda: event_roi.gather(event_params))
-        _pdf, roi_pdf_s = timed(lambda: event_roi.build(roi))
+        roi_pdf, roi_pdf_s = timed(lambda: event_roi.build(roi))
+        if args.save:
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            (Path(args.save) / "department.pdf").write_bytes(pdf)
+            (Path(args.save) / "event-roi.pdf").write_bytes(roi_pdf)
     print(json.dumps({"marketers": marketers, "customers": args.customers, "orders": n_orders,
                       "payments": n_payments, "events": args.events, "build_s": build_s,
                       "dept_rows": len(department_data["rows"]), "dept_pages": dept_pages,
