@@ -9,8 +9,8 @@ BLUES = ("#9ec5fe", "#6ea8fe", "#3d8bfd", "#0d6efd", "#0a58ca")
 def bar_chart(bars, *, width=520, css_class="bar-chart", title="", marker=None,
               colours=BLUES, label_width=90, value_width=60, bar_height=22, gap=8,
               font_size=13):
-    """Horizontal bars: `bars` = [{"label", "value", "text" (shown after the bar; the value by
-    default)}], scaled to the largest value (or the marker's). `marker` = {"value", "label"}: a
+    """Horizontal bars: `bars` = [{"label", "value", "text" (shown in a column of its own at the
+    right, so a marker line never crosses it; the value by default)}], scaled to the largest value (or the marker's). `marker` = {"value", "label"}: a
     dashed line across the bars at that value (an average), labelled under the last bar."""
     top = max([b["value"] for b in bars] + ([marker["value"]] if marker else []),
               default=0) or 1
@@ -28,7 +28,7 @@ def bar_chart(bars, *, width=520, css_class="bar-chart", title="", marker=None,
             f'fill="#212529">{escape(bar["label"])}</text>'
             f'<rect x="{label_width}" y="{y}" width="{length}" height="{bar_height}" '
             f'rx="2" fill="{colours[index % len(colours)]}"/>'
-            f'<text x="{label_width + length + 6}" y="{y + baseline}" '
+            f'<text x="{width - 4}" y="{y + baseline}" text-anchor="end" '
             f'fill="#212529">{escape(bar.get("text", bar["value"]))}</text>')
     if marker:
         x = label_width + round(span * max(marker["value"], 0) / top)
