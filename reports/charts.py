@@ -10,8 +10,9 @@ def bar_chart(bars, *, width=520, css_class="bar-chart", title="", marker=None,
               colours=BLUES, label_width=90, value_width=60, bar_height=22, gap=8,
               font_size=13):
     """Horizontal bars: `bars` = [{"label", "value", "text" (shown in a column of its own at the
-    right, so a marker line never crosses it; the value by default)}], scaled to the largest value (or the marker's). `marker` = {"value", "label"}: a
-    dashed line across the bars at that value (an average), labelled under the last bar."""
+    right, so a marker line never crosses it; the value by default)}], scaled to the largest
+    value (or the marker's). `marker` = {"value", "label"}: a dashed line across the bars at
+    that value (an average), labelled under the last bar."""
     top = max([b["value"] for b in bars] + ([marker["value"]] if marker else []),
               default=0) or 1
     span = width - label_width - value_width

@@ -122,3 +122,18 @@ def test_create_database_on_sqlite_makes_the_folder(tmp_path):
     folder = tmp_path / "data" / "hxt"
     assert create_database_if_missing(f"sqlite:///{folder / 'hxt.db'}") is False
     assert folder.is_dir()
+
+
+def test_a_migration_run_in_the_same_process_leaves_the_request_log_working(tmp_path,
+                                                                            request_lines):
+    # Alembic's env.py configures logging from alembic.ini; it must not switch off loggers
+    # that already exist (a test run, or an app that migrates on start).
+    from flask_migrate import upgrade
+    app = make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", tmp_path)
+    with app.app_context():
+        upgrade()
+    assert not logging.getLogger("hxt.request").disabled
+    with app.test_client() as client:
+        client.get("/healthz", headers={"X-Request-ID": "after-migrate"})
+    assert any("[after-migrate] hxt.request: GET /healthz 200" in line
+               for line in request_lines())

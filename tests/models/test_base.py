@@ -111,3 +111,29 @@ def test_end_reads_keeps_what_was_read_and_refuses_unwritten_changes(db):
     loaded.display_name = "改了"
     with pytest.raises(RuntimeError):
         end_reads()
+
+
+def test_commit_keeping_loaded_writes_and_reads_nothing_again(committed_db):
+    db = committed_db
+    from sqlalchemy import create_engine, inspect
+
+    from models.accounts import User
+    from models.base import commit_keeping_loaded
+    from tests.factories import make_user
+    user = make_user(username="writer")
+    db.session.commit()
+    loaded = db.session.get(User, user.id)
+    loaded.display_name = "王会务"
+    commit_keeping_loaded()
+    assert not inspect(loaded).expired_attributes  # drawn from memory, no query
+    assert not db.session().in_transaction()
+    # Written: another connection sees it.
+    other = create_engine(db.engine.url)
+    with other.connect() as conn:
+        assert conn.exec_driver_sql(
+            f"SELECT display_name FROM users WHERE id = {user.id}").scalar() == "王会务"
+    other.dispose()
+    # And later commits expire as before.
+    loaded.display_name = "李会务"
+    db.session.commit()
+    assert "display_name" in inspect(loaded).expired_attributes
