@@ -44,6 +44,47 @@ def test_check_in_once_by_token_and_by_invitation(db, door):
     assert event.status == "in_progress"  # the first arrival starts the event
 
 
+def test_a_check_in_writes_the_row_the_status_and_the_history_line(db, door):
+    event, staff, marketer, _ = door
+    invitation = invite(event, marketer)
+    token = new_token()
+    record = ci.check_in(event, invitation, actor=staff, token=token, companions=2)
+    assert not (db.session.new or db.session.dirty)  # written already, nothing left to flush
+    db.session.expire_all()
+    fresh = db.session.get(ci.CheckIn, record.id)
+    assert (fresh.invitation_id, fresh.customer_id, fresh.companions, fresh.by_id,
+            fresh.token) == (invitation.id, invitation.customer_id, 2, staff.id, token)
+    assert db.session.get(ev.Invitation, invitation.id).status == "attended"
+    change = db.session.scalars(select(ev.InvitationChange).where(
+        ev.InvitationChange.invitation_id == invitation.id)
+        .order_by(ev.InvitationChange.id.desc())).first()
+    assert (change.from_status, change.to_status, change.actor_id) == \
+        ("confirmed", "attended", staff.id)
+    assert "2" in change.note
+
+
+def test_the_same_form_after_the_door_closed_still_answers_with_its_check_in(db, door):
+    event, staff, marketer, manager = door
+    invitation = invite(event, marketer)
+    token = new_token()
+    first = ci.check_in(event, invitation, actor=staff, token=token)
+    ev.change_event_status(event, "closed", actor=manager)
+    assert ci.check_in(event, invitation, actor=staff, token=token) is first  # a late retry
+    with pytest.raises(Conflict, match="不能签到"):
+        ci.check_in(event, invitation, actor=staff, token=new_token())
+
+
+def test_a_guest_already_in_is_told_so_even_at_a_full_table(db, door):
+    event, staff, marketer, manager = door
+    table = ev.save_table(event, number=1, seats=1, actor=manager)
+    one, two = invite(event, marketer, name="甲"), invite(event, marketer, name="乙")
+    ci.check_in(event, one, actor=staff, token=new_token(), table=table)
+    ci.check_in(event, two, actor=staff, token=new_token())
+    with pytest.raises(ci.AlreadyCheckedIn, match="乙"):
+        ci.check_in(event, two, actor=staff, token=new_token(), table=table)
+    assert count(db) == 2
+
+
 def test_scan_finds_the_card_of_this_event_only(db, door):
     event, staff, marketer, manager = door
     invitation = invite(event, marketer)
