@@ -51,7 +51,14 @@ def create_app(config=None):
         options.setdefault("connect_args", {}).setdefault(
             "timeout", app.config["SQLITE_BUSY_TIMEOUT_S"])
         extensions.WRITE_GATE_TIMEOUT_S = app.config["SQLITE_BUSY_TIMEOUT_S"]
+    postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    if postgres:
+        # A ping before every use costs a round trip per request: rested connections get one.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})["pool_pre_ping"] = False
     register_extensions(app)
+    if postgres:
+        with app.app_context():
+            extensions.ping_rested_connections(db.engine)
     register_blueprints(app)
     register_commands(app)
     register_errorhandlers(app)

@@ -220,12 +220,19 @@ def get_invitation_or_404(invitation_id, user):
     return invitation
 
 
+def card_loading():
+    """What a scanned card loads with its invitation: the guest's name and who invited them is
+    all the door shows, not the guest's owner, department and channel (any other column is
+    read when something asks for it)."""
+    from models.customers import Customer
+    return (joinedload(Invitation.customer).load_only(Customer.name, Customer.referrer_id)
+            .lazyload("*"), joinedload(Invitation.inviter).load_only(User.display_name))
+
+
 def find_invitation_by_token(event, token):
     """The invitation of `event` whose card carries `token`, or NotFound."""
-    # The guest's name is all the door shows: not their owner, department and channel.
     invitation = db.session.scalar(select(Invitation).where(
-        Invitation.token == str(token or "")[:40]).options(
-            joinedload(Invitation.customer).lazyload("*"), joinedload(Invitation.inviter)))
+        Invitation.token == str(token or "")[:40]).options(*card_loading()))
     if invitation is None or invitation.event_id != event.id:
         raise NotFound(_("This invitation card is not valid for this event."))
     return invitation

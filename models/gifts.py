@@ -16,7 +16,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, case,
                         func, select, text)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relationship
 
 from extensions import db
 from formatting import fen
@@ -214,6 +214,16 @@ def rules_for(event, kind=None, active_only=True):
     return db.session.scalars(query).all()
 
 
+def attendance_rules(event):
+    """The event's own active attendance gift rules (the first one that fits is given)."""
+    return db.session.scalars(
+        select(GiftRule).where(GiftRule.event_id == event.id, GiftRule.kind == "attendance",
+                               GiftRule.is_active.is_(True)).order_by(GiftRule.id)
+        .options(joinedload(GiftRule.product).lazyload("*"),
+                 lazyload(GiftRule.condition_product), lazyload(GiftRule.condition_package))
+    ).all()
+
+
 def event_warehouse(event):
     """Where an event's gifts come from: its own warehouse, else the main one."""
     if event is not None and event.warehouse_id:
@@ -331,7 +341,7 @@ def issue_attendance_gifts(event, customer, *, actor, token, now=None):
     if check_in is None:
         raise Conflict(_("%(name)s has not checked in at this event: check them in first.",
                          name=customer.name))
-    rules = [rule for rule in rules_for(event, "attendance") if rule.event_id == event.id]
+    rules = attendance_rules(event)
     if not rules:
         raise Conflict(_("This event has no attendance gift. A manager sets it on the event's "
                          "gift page."))
@@ -573,7 +583,7 @@ def door_state(event, customer_id):
     """What the check-in tablet shows under a check-in: the event's attendance gift, whether
     this customer has had it (customer_id None: nobody asked), and how many are left (low below
     the warning setting)."""
-    rules = [rule for rule in rules_for(event, "attendance") if rule.event_id == event.id]
+    rules = attendance_rules(event)
     if not rules:
         return None
     rule = rules[0]

@@ -73,7 +73,7 @@ def _cache():
     if not has_app_context():
         return {}
     if "_settings" not in g:
-        g._settings = {row.key: row.value for row in db.session.scalars(select(Setting))}
+        g._settings = dict(db.session.execute(select(Setting.key, Setting.value)).all())
     return g._settings
 
 

@@ -8,7 +8,7 @@ from blueprints.admin.commands import DEMO_CUSTOMERS, DEMO_USERS
 from models.customers import Customer
 from config import ConfigError, build_config
 from models.accounts import Department, User
-from tests.conftest import make_test_app, page_text
+from tests.conftest import is_postgres, make_test_app, page_text
 
 
 def test_healthz_reports_ok(client):
@@ -109,3 +109,39 @@ def test_unexpected_error_is_a_chinese_500_page(app, client, login, monkeypatch)
     response = client.get("/admin/users")
     assert response.status_code == 500
     assert "出错" in page_text(response)
+
+
+def _pooled_backend_pid(engine):
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+def _drop_backend(engine, pid):
+    """What a database restart or a dropped network does to a pooled connection."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+    killer = create_engine(engine.url, poolclass=NullPool)
+    with killer.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    killer.dispose()
+
+
+@pytest.mark.skipif(not is_postgres(), reason="PostgreSQL connections only")
+@pytest.mark.parametrize("rested", [True, False])
+def test_a_rested_connection_the_server_dropped_is_replaced_before_use(app, monkeypatch,
+                                                                       rested):
+    import extensions
+    from sqlalchemy.exc import OperationalError
+    with app.app_context():
+        engine = extensions.db.engine
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
+        engine.dispose()  # one connection in the pool: the one dropped below
+        pid = _pooled_backend_pid(engine)
+        _drop_backend(engine, pid)
+        monkeypatch.setattr(extensions, "PING_AFTER_REST_S", -1 if rested else 3600)
+        if rested:  # pinged, found gone, replaced: the caller never sees it
+            assert _pooled_backend_pid(engine) != pid
+        else:  # used again at once, not pinged: the first statement fails, the pool is renewed
+            with pytest.raises(OperationalError):
+                _pooled_backend_pid(engine)
+            assert _pooled_backend_pid(engine) != pid

@@ -189,9 +189,10 @@ def find(event_id):
 
 
 def _result(event, facts, *, already=False, status=200, gift=...):
-    return _fragment("result", event=event, record=facts, already=already,
-                     gift=gifts.door_state(event, facts["customer_id"]) if gift is ... else gift,
-                     gift_form=BaseForm()), status
+    if gift is ...:
+        gift = gifts.door_state(event, facts["customer_id"])
+    return _fragment("result", event=event, record=facts, already=already, gift=gift,
+                     gift_form=BaseForm() if gift else None), status
 
 
 def _checked_in(event, record):
@@ -244,24 +245,23 @@ def check_in(event_id):
 def scan(event_id):
     """A scanner types the card's code and Enter: check in with no further tap. Anything that
     is not a card's code is a search."""
-    event = ci.get_door_event_or_404(event_id, current_user)
     form = ScanForm()
     if not form.validate_on_submit():
-        return _refused(event, " ".join(str(e) for errs in form.errors.values() for e in errs),
-                        422)
+        return _refused(ci.get_door_event_or_404(event_id, current_user),
+                        " ".join(str(e) for errs in form.errors.values() for e in errs), 422)
     code = form.code.data
-    try:
-        record = ci.check_in_by_card(event, code, actor=current_user, token=form.token.data)
-    except ci.AlreadyCheckedIn as exc:
-        facts = ci.summary(exc.check_in)
-        db.session.rollback()
-        return _result(event, facts, already=True, status=409)
-    except NotFound:  # not a card of this event: what was typed is a search
-        db.session.rollback()
+    event, card = ci.door_event_and_card(event_id, current_user, code)
+    if card is None:  # not a card of this event: what was typed is a search
         matches = ci.find_at_door(event, code)
         cards = [(m, ci.check_in_of(m), CheckInForm(event, formdata=None, invitation_id=m.id,
                                                     companions=m.companions)) for m in matches]
         return _fragment("matches", event=event, cards=cards, text=code)
+    try:
+        record = ci.check_in(event, card, actor=current_user, token=form.token.data)
+    except ci.AlreadyCheckedIn as exc:
+        facts = ci.summary(exc.check_in)
+        db.session.rollback()
+        return _result(event, facts, already=True, status=409)
     except OperationError as exc:
         db.session.rollback()
         return _refused(event, exc.message, exc.status)
