@@ -16,7 +16,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, case,
                         func, select, text)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, joinedload, lazyload, mapped_column, relationship
 
 from extensions import db
 from formatting import fen
@@ -219,9 +219,22 @@ def attendance_rules(event):
     return db.session.scalars(
         select(GiftRule).where(GiftRule.event_id == event.id, GiftRule.kind == "attendance",
                                GiftRule.is_active.is_(True)).order_by(GiftRule.id)
-        .options(joinedload(GiftRule.product).lazyload("*"),
-                 lazyload(GiftRule.condition_product), lazyload(GiftRule.condition_package))
-    ).all()
+        .options(*attendance_rule_loading())).all()
+
+
+def attendance_rule_loading():
+    """An attendance rule needs its product, not the conditions of purchase rules."""
+    return (joinedload(GiftRule.product).lazyload("*"), lazyload(GiftRule.condition_product),
+            lazyload(GiftRule.condition_package))
+
+
+def first_attendance_rule_id(event_id):
+    """The id of the rule the door offers at an event (its first active attendance rule), as a
+    subquery correlated on `event_id` (a column), for loading it with the event."""
+    rule = aliased(GiftRule)
+    return select(rule.id).where(rule.event_id == event_id, rule.kind == "attendance",
+                                 rule.is_active.is_(True)).order_by(rule.id).limit(1) \
+        .scalar_subquery()
 
 
 def event_warehouse(event):
@@ -579,14 +592,15 @@ def gift_stock(event):
                   key=lambda pair: pair[0].name)
 
 
-def door_state(event, customer_id):
+def door_state(event, customer_id, rule=...):
     """What the check-in tablet shows under a check-in: the event's attendance gift, whether
     this customer has had it (customer_id None: nobody asked), and how many are left (low below
-    the warning setting)."""
-    rules = attendance_rules(event)
-    if not rules:
+    the warning setting). `rule`: the door's attendance rule when the caller loaded it already
+    (None: the event has none)."""
+    if rule is ...:
+        rule = next(iter(attendance_rules(event)), None)
+    if rule is None:
         return None
-    rule = rules[0]
     warehouse = event_warehouse(event)
     left = inv.quantity_in(inv.location_of(warehouse), rule.product) if warehouse else 0
     issued = None if customer_id is None else db.session.scalar(select(GiftIssue).where(

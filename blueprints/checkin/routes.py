@@ -188,22 +188,23 @@ def find(event_id):
     return _fragment("matches", event=event, cards=cards, text=text)
 
 
-def _result(event, facts, *, already=False, status=200, gift=...):
+def _result(event, facts, *, already=False, status=200, gift=..., rule=...):
     if gift is ...:
-        gift = gifts.door_state(event, facts["customer_id"])
+        gift = gifts.door_state(event, facts["customer_id"], rule)
     return _fragment("result", event=event, record=facts, already=already, gift=gift,
                      gift_form=BaseForm() if gift else None), status
 
 
-def _checked_in(event, record):
-    """After a check-in: commit and show it without reading again what the request has loaded.
-    SQLite's one write lock is let go before the gift line is read; on PostgreSQL the gift line
-    is read in the same transaction (a second one would cost three more round trips)."""
+def _checked_in(event, record, rule=...):
+    """After a check-in: commit and show it without reading again what the request has loaded
+    (`rule`: the door's gift rule, if loaded already). SQLite's one write lock is let go before
+    the gift line is read; on PostgreSQL the gift line is read in the same transaction (a second
+    one would cost three more round trips)."""
     facts = ci.summary(record)
     gift = ... if db.engine.dialect.name == "sqlite" else \
-        gifts.door_state(event, facts["customer_id"])
+        gifts.door_state(event, facts["customer_id"], rule)
     commit_keeping_loaded()
-    return _result(event, facts, gift=gift)
+    return _result(event, facts, gift=gift, rule=rule)
 
 
 def _refused(event, message, status):
@@ -250,7 +251,7 @@ def scan(event_id):
         return _refused(ci.get_door_event_or_404(event_id, current_user),
                         " ".join(str(e) for errs in form.errors.values() for e in errs), 422)
     code = form.code.data
-    event, card = ci.door_event_and_card(event_id, current_user, code)
+    event, card, gift_rule = ci.door_event_and_card(event_id, current_user, code)
     if card is None:  # not a card of this event: what was typed is a search
         matches = ci.find_at_door(event, code)
         cards = [(m, ci.check_in_of(m), CheckInForm(event, formdata=None, invitation_id=m.id,
@@ -265,7 +266,7 @@ def scan(event_id):
     except OperationError as exc:
         db.session.rollback()
         return _refused(event, exc.message, exc.status)
-    return _checked_in(event, record)
+    return _checked_in(event, record, gift_rule)
 
 
 @bp.route("/<int:event_id>/walk-in", methods=["GET", "POST"])

@@ -90,17 +90,20 @@ def get_door_event_or_404(event_id, user):
 
 
 def door_event_and_card(event_id, user, code):
-    """(event, invitation): the event as get_door_event_or_404 gives it, and its invitation
-    whose card carries `code`, or None when no card of this event does. One query: the
-    scanner's path, hundreds of times a minute at a busy door."""
+    """(event, invitation, gift rule): the event as get_door_event_or_404 gives it, its
+    invitation whose card carries `code` (None when no card of this event does) and the
+    attendance gift rule the door offers (None: no gift). One query: the scanner's path,
+    hundreds of times a minute at a busy door."""
+    from models.gifts import GiftRule, attendance_rule_loading, first_attendance_rule_id
     row = db.session.execute(
-        _door_event_query(event_id, user).add_columns(Invitation)
+        _door_event_query(event_id, user).add_columns(Invitation, GiftRule)
         .outerjoin(Invitation, (Invitation.event_id == Event.id)
                    & (Invitation.token == str(code or "")[:40]))
-        .options(*card_loading())).first()
+        .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id))
+        .options(*card_loading(), *attendance_rule_loading())).first()
     if row is None:
         raise NotFound(_("Not found, or not yours to see."))
-    return row[0], row[1]
+    return tuple(row)
 
 
 def find_at_door(event, text, limit=12):

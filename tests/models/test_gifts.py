@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from extensions import db as _db
 from models import checkin as ci, events as ev, gifts as g, inventory as inv, orders as o
 from models.accounts import User
-from models.base import Conflict, InvalidInput, PermissionDenied, begin_write, new_token
+from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, begin_write,
+                         new_token)
 from models.customers import Customer
 from models.ledgers import check_ledgers
 from models.timeline import timeline_of
@@ -262,3 +263,21 @@ def test_two_tablets_at_once_give_one_attendance_gift(app, committed_db):
     _db.session.rollback()
     assert _db.session.scalar(select(func.count(g.GiftIssue.id))) == 1
     assert check_ledgers()["gifts"] == [] and check_ledgers()["stock"] == []
+
+
+def test_the_scanner_loads_the_door_gift_with_the_event_and_the_card(venue):
+    event, warehouse, manager, staff, marketer, cup = venue
+    ev.set_event_staff(event, [staff], actor=manager)
+    invitation = ev.invite(event, make_customer(marketer, name="张三"), actor=marketer)
+    assert ci.door_event_and_card(event.id, staff, invitation.token) == (event, invitation, None)
+    g.save_rule(None, event=event, kind="purchase", product=cup, quantity=1, actor=manager,
+                condition="spend", min_spend=100000)
+    retired = attendance_rule(event, cup, manager, is_active=False)
+    first, second = attendance_rule(event, cup, manager), attendance_rule(event, cup, manager)
+    loaded = ci.door_event_and_card(event.id, staff, invitation.token)
+    assert loaded == (event, invitation, first) and retired.id < first.id < second.id
+    assert g.door_state(event, None, loaded[2]) == g.door_state(event, None)
+    assert ci.door_event_and_card(event.id, staff, "不是卡号")[1:] == (None, first)
+    other = make_event(manager, title="别的场次")
+    with pytest.raises(NotFound):  # the staff does not work that door
+        ci.door_event_and_card(other.id, staff, invitation.token)
