@@ -228,10 +228,15 @@ def attendance_rule_loading():
             lazyload(GiftRule.condition_package))
 
 
+#: One alias for good: a new one per call measured a millisecond more of CPU per door scan
+#: (SQLAlchemy works out what it has cached for a statement anew for every new alias).
+_FIRST_RULE = aliased(GiftRule)
+
+
 def first_attendance_rule_id(event_id):
     """The id of the rule the door offers at an event (its first active attendance rule), as a
     subquery correlated on `event_id` (a column), for loading it with the event."""
-    rule = aliased(GiftRule)
+    rule = _FIRST_RULE
     return select(rule.id).where(rule.event_id == event_id, rule.kind == "attendance",
                                  rule.is_active.is_(True)).order_by(rule.id).limit(1) \
         .scalar_subquery()
@@ -665,3 +670,4 @@ def _register_check():
 
 
 _register_check()
+
