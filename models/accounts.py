@@ -1,13 +1,14 @@
 """Accounts: departments (a tree), users with several roles, sign-in with lockout, passwords."""
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import phonenumbers
 from flask import current_app
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint,
-                        func, select)
+                        bindparam, func, select)
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -127,12 +128,19 @@ class User(UserMixin, db.Model):
         return self.locked_until is not None and self.locked_until > (now or utcnow())
 
 
+@lru_cache(maxsize=1)
+def _load_user_query():
+    # Built once: every request runs it.
+    return select(User).where(User.id == bindparam("user_id")) \
+        .options(joinedload(User.role_rows))
+
+
 def load_user(session_id):
     """Flask-Login loader: the active user whose id and auth_version match, else None."""
     user_id, _sep, version = str(session_id).partition(".")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id), options=[joinedload(User.role_rows)]) \
+    user = db.session.scalar(_load_user_query(), {"user_id": int(user_id)}) \
         if len(user_id) < 10 else None
     if user is None or not user.is_active or user.auth_version != int(version):
         return None

@@ -69,11 +69,14 @@ class Setting(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+_ALL_SETTINGS = select(Setting.key, Setting.value)
+
+
 def _cache():
     if not has_app_context():
         return {}
     if "_settings" not in g:
-        g._settings = dict(db.session.execute(select(Setting.key, Setting.value)).all())
+        g._settings = dict(db.session.execute(_ALL_SETTINGS).all())
     return g._settings
 
 

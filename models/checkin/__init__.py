@@ -8,10 +8,11 @@ all end with one check-in.
 The door tablet on a bad network (its cached guest list and queued writes): models.checkin.door.
 """
 from datetime import datetime
+from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (CheckConstraint, ForeignKey, Integer, String, case, exists, func, literal,
-                        select)
+from sqlalchemy import (CheckConstraint, ForeignKey, Integer, String, bindparam, case, exists,
+                        func, select)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import (Mapped, lazyload, make_transient_to_detached, mapped_column,
@@ -73,17 +74,34 @@ def door_events(user):
         event_staff.c.user_id == user.id)))
 
 
-def _door_event_query(event_id, user):
-    query = select(Event).where(Event.id == event_id).options(lazyload(Event.department))
-    if not user.has_role("admin", "manager"):
+@lru_cache(maxsize=4)
+def _door_event_query(staff_only, with_card=False):
+    """An event by id (parameter event_id) for its door; `staff_only`: only if the user
+    (user_id) is its staff; `with_card`: with the invitation whose card carries `code` and the
+    door's gift rule. Built once: the scanner runs it hundreds of times a minute."""
+    query = select(Event).where(Event.id == bindparam("event_id")) \
+        .options(lazyload(Event.department))
+    if staff_only:
         query = query.where(Event.id.in_(select(event_staff.c.event_id).where(
-            event_staff.c.user_id == user.id)))
+            event_staff.c.user_id == bindparam("user_id"))))
+    if with_card:
+        from models.gifts import GiftRule, attendance_rule_loading, first_attendance_rule_id
+        query = query.add_columns(Invitation, GiftRule) \
+            .outerjoin(Invitation, (Invitation.event_id == Event.id)
+                       & (Invitation.token == bindparam("code")))  \
+            .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id)) \
+            .options(*card_loading(), *attendance_rule_loading())
     return query
+
+
+def _door_params(event_id, user, **more):
+    return {"event_id": event_id, "user_id": user.id, **more}
 
 
 def get_door_event_or_404(event_id, user):
     """An event the user works the door of (any status: the board stays readable)."""
-    event = db.session.scalar(_door_event_query(event_id, user))
+    event = db.session.scalar(_door_event_query(not user.has_role("admin", "manager")),
+                              _door_params(event_id, user))
     if event is None:
         raise NotFound(_("Not found, or not yours to see."))
     return event
@@ -92,15 +110,10 @@ def get_door_event_or_404(event_id, user):
 def door_event_and_card(event_id, user, code):
     """(event, invitation, gift rule): the event as get_door_event_or_404 gives it, its
     invitation whose card carries `code` (None when no card of this event does) and the
-    attendance gift rule the door offers (None: no gift). One query: the scanner's path,
-    hundreds of times a minute at a busy door."""
-    from models.gifts import GiftRule, attendance_rule_loading, first_attendance_rule_id
+    attendance gift rule the door offers (None: no gift). One query: the scanner's path."""
     row = db.session.execute(
-        _door_event_query(event_id, user).add_columns(Invitation, GiftRule)
-        .outerjoin(Invitation, (Invitation.event_id == Event.id)
-                   & (Invitation.token == str(code or "")[:40]))
-        .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id))
-        .options(*card_loading(), *attendance_rule_loading())).first()
+        _door_event_query(not user.has_role("admin", "manager"), with_card=True),
+        _door_params(event_id, user, code=str(code or "")[:40])).first()
     if row is None:
         raise NotFound(_("Not found, or not yours to see."))
     return tuple(row)
@@ -281,26 +294,15 @@ def _write_check_in(event, invitation, *, actor, token, companions, now):
     values = {"invitation_id": invitation.id, "event_id": event.id,
               "customer_id": invitation.customer_id, "companions": companions,
               "by_id": actor.id, "at": now, "token": token}
-    rows = CheckIn.__table__
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    insert = (postgresql_insert if postgres else sqlite_insert)(rows).values(values) \
-        .on_conflict_do_nothing().returning(rows.c.id)
-    history = select(literal(invitation.id), literal(invitation.status, String),
-                     literal("attended", String),
-                     literal(_("with %(n)s companions", n=companions) if companions else "",
-                             String), literal(actor.id), literal(now, UTCDateTime))
-    changes, invitations = InvitationChange.__table__, Invitation.__table__
-    attended = invitations.update().where(invitations.c.id == invitation.id) \
-        .values(status="attended", status_changed_at=now)
-    columns = ["invitation_id", "from_status", "to_status", "note", "actor_id", "at"]
-    if postgres:
-        new = insert.cte("new_check_in")
-        new_id = db.session.scalar(select(new.c.id).add_cte(
-            changes.insert().from_select(columns, history.select_from(new)).cte("history"),
-            attended.where(exists(select(new.c.id))).cte("attended")))
-    elif (new_id := db.session.scalar(insert)) is not None:
-        db.session.execute(changes.insert().from_select(columns, history))
-        db.session.execute(attended)
+    params = {f"p_{key}": value for key, value in values.items()} | {
+        "p_from_status": invitation.status, "p_to_status": "attended",
+        "p_note": _("with %(n)s companions", n=companions) if companions else ""}
+    statements = _check_in_statements(db.session.get_bind().dialect.name)
+    if "all" in statements:
+        new_id = db.session.scalar(statements["all"], params)
+    elif (new_id := db.session.scalar(statements["check_in"], params)) is not None:
+        db.session.execute(statements["history"], params)
+        db.session.execute(statements["attended"], params)
     if new_id is None:  # written already: a resubmission of this form, or another tablet won
         if (mine := CheckIn.by_token(token)) is not None:
             return mine
@@ -312,6 +314,34 @@ def _write_check_in(event, invitation, *, actor, token, companions, now):
     make_transient_to_detached(record)  # what was written, as if loaded: nothing to flush
     db.session.add(record)
     return record
+
+
+@lru_cache(maxsize=4)
+def _check_in_statements(dialect):
+    """_write_check_in's statements, built once with named parameters (p_<column>): building
+    and keying a statement of this size anew costs more CPU than running it."""
+    rows, changes, invitations = (CheckIn.__table__, InvitationChange.__table__,
+                                  Invitation.__table__)
+    types = {"invitation_id": Integer, "event_id": Integer, "customer_id": Integer,
+             "companions": Integer, "by_id": Integer, "at": UTCDateTime(), "token": String,
+             "from_status": String, "to_status": String, "note": String}
+    p = {name: bindparam(f"p_{name}", type_=type_) for name, type_ in types.items()}
+    check_in = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(rows).values(
+        {name: p[name] for name in ("invitation_id", "event_id", "customer_id", "companions",
+                                    "by_id", "at", "token")}).on_conflict_do_nothing() \
+        .returning(rows.c.id)
+    history = select(p["invitation_id"], p["from_status"], p["to_status"], p["note"],
+                     p["by_id"], p["at"])
+    columns = ["invitation_id", "from_status", "to_status", "note", "actor_id", "at"]
+    attended = invitations.update().where(invitations.c.id == p["invitation_id"]) \
+        .values(status=p["to_status"], status_changed_at=p["at"])
+    if dialect != "postgresql":
+        return {"check_in": check_in, "history": changes.insert().from_select(columns, history),
+                "attended": attended}
+    new = check_in.cte("new_check_in")
+    return {"all": select(new.c.id).add_cte(
+        changes.insert().from_select(columns, history.select_from(new)).cte("history"),
+        attended.where(exists(select(new.c.id))).cte("attended"))}
 
 
 def _reward_arrival(customer, event, *, actor, now):
