@@ -10,6 +10,7 @@ from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 import extensions
 import formatting
@@ -115,7 +116,16 @@ def select_timezone():
     return get_setting("general.timezone")
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` in our URLs: at most what the database's integer ids hold, so /customers/
+    99999999999999999999 is a 404 like any other unknown id, not an error from PostgreSQL."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def register_blueprints(app):
+    app.url_map.converters["int"] = IdConverter
     from blueprints.admin.routes import bp as admin_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.checkin.routes import bp as checkin_bp

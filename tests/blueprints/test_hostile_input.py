@@ -204,3 +204,22 @@ def test_numbers_out_of_range_get_a_message_not_a_500(client, login, db):
     response = client.post(f"/events/{event.id}/tables", data={
         "table-number": "9" * 400, "table-seats": "10"})
     assert response.status_code == 422 and "数字太大" in page_text(response)
+
+
+def test_a_huge_id_in_any_url_is_not_found(app, client, login, db):
+    """/customers/99999999999999999999 is an id no table holds: 404, where PostgreSQL would
+    refuse the number itself (a 500 before ids in URLs were bounded)."""
+    import re
+    login("manager")
+    huge, checked = "99999999999999999999", 0
+    for rule in app.url_map.iter_rules():
+        if "<int:" not in rule.rule or "GET" not in rule.methods:
+            continue
+        path = re.sub(r"<int:\w+>", huge, rule.rule)
+        if "<" in path:  # another kind of argument too
+            continue
+        status = client.get(path).status_code
+        assert status in (403, 404), (path, status)
+        checked += 1
+    assert checked > 40
+    assert client.post(f"/checkin/{huge}/scan", data={"code": "x"}).status_code == 404
