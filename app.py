@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
 import extensions
@@ -117,11 +117,18 @@ def select_timezone():
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in our URLs: at most what the database's integer ids hold, so /customers/
-    99999999999999999999 is a 404 like any other unknown id, not an error from PostgreSQL."""
+    """`<int:…>` in our URLs (all ids): a number larger than the database's integer ids hold is
+    a 404 like any other unknown id, not an error from PostgreSQL, whatever the method."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
-        super().__init__(map, fixed_digits, min, max, signed)
+    def to_python(self, value):
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound()
+        return number
+
+
+#: The largest id an INTEGER column holds.
+MAX_ID = 2**31 - 1
 
 
 def register_blueprints(app):
