@@ -60,6 +60,7 @@ def create_app(config=None):
     if postgres:
         with app.app_context():
             extensions.ping_rested_connections(db.engine)
+            extensions.note_writes(db.engine)
     register_blueprints(app)
     register_commands(app)
     register_errorhandlers(app)
@@ -264,8 +265,16 @@ def register_jinja(app):
 
 def register_hooks(app):
     from blueprints.access import require_sign_in
-    from models.base import begin_write, end_reads
+    from models.base import begin_write, end_read_only, end_reads
     from models.settings import read_settings
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        @app.teardown_appcontext
+        def end_read_only_transaction(exc):
+            # A request that only read ends with COMMIT (psycopg keeps its prepared statements;
+            # extensions.note_writes). Runs before Flask-SQLAlchemy's session.remove().
+            if exc is None:
+                end_read_only()
 
     if proxies := app.config.get("TRUSTED_PROXIES"):
         # Behind that many reverse proxies, the client's address (sign-in throttling, the audit

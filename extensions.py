@@ -157,3 +157,31 @@ def ping_rested_connections(engine):
     event.listen(engine, "connect", note_return)
     event.listen(engine, "checkin", note_return)
     event.listen(engine, "checkout", ping_if_rested)
+
+
+# --- PostgreSQL: a transaction that only read ends with COMMIT --------------------------------
+# psycopg prepares a statement after its fifth run on a connection and throws all of them away
+# at every ROLLBACK. A request that only read used to end with one (the session's close), so at
+# a door that searches and polls between scans statements were hardly ever prepared. For a
+# transaction that only read, COMMIT and ROLLBACK do the same in the database; app.py ends such
+# requests with COMMIT. A transaction that sent anything but a SELECT is marked as writing and
+# still ends with ROLLBACK unless the request committed it.
+_WROTE = "wrote"
+
+
+def note_writes(engine):
+    """Mark each transaction of `engine` that sends anything but a SELECT (see `wrote`)."""
+    def begin(conn):
+        conn.info.pop(_WROTE, None)
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip()[:6].upper() == "SELECT":
+            conn.info[_WROTE] = True
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+
+
+def wrote(connection):
+    """Whether the connection's transaction has sent anything but a SELECT."""
+    return connection.info.get(_WROTE, False)

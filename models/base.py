@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, String, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -108,6 +108,21 @@ def commit_keeping_loaded(session=None):
         session.commit()
     finally:
         session.expire_on_commit = keep
+
+
+def end_read_only(session=None):
+    """At the end of a request: COMMIT the session's transaction if it only read (nothing
+    pending, nothing but SELECTs sent); anything else is left to the ROLLBACK that follows.
+    Keeps psycopg's prepared statements (see extensions.note_writes)."""
+    from extensions import wrote
+    session = session or db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if not wrote(session.connection()):
+        try:
+            session.commit()
+        except SQLAlchemyError:  # the connection went away: there was nothing to keep, and
+            pass                 # the session's close that follows discards it
 
 
 # --- One-time form tokens --------------------------------------------------------------------

@@ -145,3 +145,32 @@ def test_a_rested_connection_the_server_dropped_is_replaced_before_use(app, monk
             with pytest.raises(OperationalError):
                 _pooled_backend_pid(engine)
             assert _pooled_backend_pid(engine) != pid
+
+
+@pytest.mark.skipif(not is_postgres(), reason="psycopg's prepared statements: PostgreSQL only")
+def test_a_request_that_only_read_ends_with_commit_and_one_that_wrote_with_rollback(
+        app, committed_db):
+    """psycopg throws its prepared statements away at every ROLLBACK: a request that only read
+    ends with COMMIT instead; one that wrote and did not commit is still rolled back."""
+    from sqlalchemy import event, insert, select
+    from models.settings import Setting
+    ends = []
+
+    def note(kind):
+        return lambda conn: ends.append(kind)
+    on_commit, on_rollback = note("commit"), note("rollback")
+    engine = committed_db.engine
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "rollback", on_rollback)
+    try:
+        with app.app_context():
+            committed_db.session.execute(select(Setting.key)).all()
+        assert ends == ["commit"]
+        ends.clear()
+        with app.app_context():
+            committed_db.session.execute(insert(Setting).values(key="test.unsaved", value=1))
+        assert ends == ["rollback"]
+        assert committed_db.session.get(Setting, "test.unsaved") is None
+    finally:
+        event.remove(engine, "commit", on_commit)
+        event.remove(engine, "rollback", on_rollback)
