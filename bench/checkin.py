@@ -9,7 +9,9 @@ the app under gunicorn (2 workers) on 127.0.0.1 with 8 concurrent clients scanni
 check-ins per second. Ends with one JSON line of the figures.
 
 With --postgres the same runs on a throwaway PostgreSQL database (dropped at the end), and the
-HTTP part is served by `make run-pg` itself: 4 gunicorn workers on PostgreSQL.
+HTTP part is served by `make run-pg` itself: 4 gunicorn workers on PostgreSQL. With --poll each
+client also polls the door's conflicts before every scan: reads between the writes, as a door
+has (its tablets poll the conflicts now and then and search as staff type), only many more.
 """
 import argparse
 import http.client
@@ -121,7 +123,7 @@ def in_process(app, event_id, rows):
             "queue_checkin_p95_ms": p95(queue_ms)}
 
 
-def over_http(folder, event_id, rows, clients=8, port=5071, postgres_url=None):
+def over_http(folder, event_id, rows, clients=8, port=5071, postgres_url=None, poll=False):
     """Check-ins per second over HTTP: gunicorn with 2 workers on the SQLite file, or, given
     `postgres_url`, the app as `make run-pg` serves it (4 workers on that database)."""
     env = {**os.environ, "DATABASE_URL": postgres_url or f"sqlite:///{folder / 'bench.db'}",
@@ -181,6 +183,10 @@ def over_http(folder, event_id, rows, clients=8, port=5071, postgres_url=None):
                 body = urllib.parse.urlencode({"csrf_token": csrf, "code": token,
                                                "token": str(uuid.uuid4())})
                 try:
+                    if poll:  # a read between the writes
+                        connection.request("GET", f"/checkin/{event_id}/conflicts",
+                                           headers=headers)
+                        connection.getresponse().read()
                     connection.request("POST", f"/checkin/{event_id}/scan", body, headers)
                     response = connection.getresponse()
                     response.read()
@@ -213,6 +219,9 @@ def main():
     parser.add_argument("--postgres", action="store_true",
                         help="on a throwaway PostgreSQL database, over HTTP as `make run-pg` "
                              "serves it (4 workers)")
+    parser.add_argument("--poll", action="store_true",
+                        help="each client also polls the door's conflicts before every scan "
+                             "(a door's mixed traffic)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-checkin-"))
     uri, drop = (throwaway_postgres() if args.postgres
@@ -230,13 +239,15 @@ def main():
             db.session.remove()
             db.engine.dispose()
         rate, answered, errors = over_http(folder, event_id, rows[400:], port=args.port,
-                                           postgres_url=uri if args.postgres else None)
+                                           postgres_url=uri if args.postgres else None,
+                                           poll=args.poll)
     finally:
         if drop:
             drop()
     print(json.dumps({"database": "postgresql, make run-pg (4 workers)" if args.postgres
                       else "sqlite, gunicorn (2 workers)",
-                      "customers": args.customers, "invitations": len(rows), **figures,
+                      "customers": args.customers, "invitations": len(rows),
+                      "poll_before_each_scan": args.poll, **figures,
                       "http_checkins_per_s": rate, "http_answered": answered,
                       "http_errors": errors}))
 
