@@ -2,6 +2,7 @@
 from sqlalchemy import func, select
 
 from models import checkin as ci, events as ev
+from models.base import new_token
 from tests.conftest import page_text
 from tests.factories import make_customer, make_event, make_user
 
@@ -117,3 +118,21 @@ def test_live_board_after_a_scripted_run_of_fifty_check_ins(db, client, login):
     response = client.get(f"/checkin/{event.id}/board", headers={"HX-Request": "1"})
     html = response.get_data(as_text=True)
     assert 'data-board="arrived">50<' in html and 'data-board="rate">100%<' in html
+
+
+def test_a_scan_earns_the_attendance_and_referral_points(db, client, login):
+    """The scanner loads only the guest's name and referrer: the points the check-in earns
+    still reach the guest and the referrer."""
+    from models import points as pt
+    from models.settings import update_settings
+    event, _invitation, manager, marketer = setup_door(db)
+    update_settings({"points.attendance_bonus": 50, "points.referral_trigger": "attend",
+                     "points.referral_bonus": 200}, actor=make_user(["admin"]))
+    referrer = make_customer(marketer, name="老介绍人")
+    guest = make_customer(marketer, name="李阿姨", referrer_id=referrer.id)
+    card = ev.invite(event, guest, actor=marketer).token
+    login(staff_of(event, manager))
+    response = client.post(f"/checkin/{event.id}/scan", headers={"HX-Request": "true"},
+                           data={"code": card, "token": new_token()})
+    assert response.status_code == 200 and "李阿姨" in page_text(response)
+    assert (pt.balance_of(guest.id), pt.balance_of(referrer.id)) == (50, 200)
