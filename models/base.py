@@ -157,6 +157,19 @@ class TokenMixin:
         return db.session.scalar(select(cls).where(cls.token == token))
 
 
+def lock_row(row):
+    """`row` read again under a row lock (SELECT … FOR UPDATE on PostgreSQL; on SQLite the
+    write transaction already holds the one write lock), its attributes refreshed.
+
+    Take it before checking a one-time token or "already reversed": a concurrent duplicate then
+    waits here for the first submission's commit, and its check sees the first result.
+    """
+    model = type(row)
+    return db.session.scalar(select(model).where(model.id == row.id)
+                             .with_for_update(of=model)
+                             .execution_options(populate_existing=True))
+
+
 def add_once(row):
     """Add a TokenMixin row; if its token was already written, return (first row, False).
 

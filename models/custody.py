@@ -23,7 +23,7 @@ from formatting import fen, local_day
 from models import inventory as inv
 from models.audit import audit, register_actions, register_targets
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, TokenMixin, \
-    UTCDateTime, utcnow
+    UTCDateTime, add_once, lock_row, utcnow
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -390,8 +390,9 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
                            released_by_id=actor.id if release_reason else None,
                            release_reason=release_reason[:200], actor_id=actor.id, at=now,
                            token=token or None)
-    db.session.add(pickup)
-    db.session.flush()
+    pickup, new = add_once(pickup)  # the first write: a duplicate sent at once stops here
+    if not new:
+        return pickup
     pickup.number = f"TH{local_day(now):%Y%m%d}-{pickup.id:05d}"
     today = local_day(now)
     shelves, handed_to = {}, [None]
@@ -487,6 +488,7 @@ def reverse_entry(entry, *, reason, actor, now=None):
         raise Conflict(_("Only a pickup can be reversed here; returns go through the order."))
     if not (reason or "").strip():
         raise InvalidInput(_("Say why the entry is reversed."), field="reason")
+    entry = lock_row(entry)
     if db.session.scalar(select(CustodyEntry.id).where(CustodyEntry.reverses_id == entry.id)):
         raise Conflict(_("This entry has already been reversed."))
     now = now or utcnow()

@@ -23,7 +23,7 @@ from formatting import fen
 from models import inventory as inv
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
-                         utcnow)
+                         lock_row, utcnow)
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -414,6 +414,7 @@ def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
     from models.events import Event
     if not actor.has_role(*GIFT_ROLES):
         raise PermissionDenied(_("You may not hand out gifts."))
+    order = lock_row(order)  # a second tap or tablet waits here, then finds the first result
     if token and (prior := GiftIssue.by_token(token)) is not None:
         return [prior]
     if order.status != "open":
@@ -444,6 +445,7 @@ def issue_manual_gift(order, *, product, quantity, actor, token, note, now=None)
     if not actor.has_role("manager"):
         raise PermissionDenied(_("Only the gifts the rules propose can be given; a manager "
                                  "approves anything else."))
+    order = lock_row(order)
     if token and (prior := GiftIssue.by_token(token)) is not None:
         return prior
     if product is None or not product.is_gift:
@@ -468,6 +470,7 @@ def reverse_gift(issue, *, reason, actor, now=None):
         raise PermissionDenied(_("Gifts are taken back by the warehouse or a manager."))
     if not (reason or "").strip():
         raise InvalidInput(_("Say why the gift is taken back."), field="reason")
+    issue = lock_row(issue)
     if issue.reverses_id is not None:
         raise Conflict(_("This is itself a reversal."))
     if db.session.scalar(select(GiftIssue.id).where(GiftIssue.reverses_id == issue.id)):

@@ -27,7 +27,7 @@ from formatting import local_day
 from models import inventory as inv
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
-                         utcnow)
+                         add_once, lock_row, utcnow)
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -291,8 +291,6 @@ def adjust(customer, points, *, reason, actor, token, now=None):
     """A manual adjustment by a manager, with a reason; never below zero."""
     if not actor.has_role("manager"):
         raise PermissionDenied(_("Only a manager adjusts points."))
-    if token and (prior := PointsEntry.by_token(token)) is not None:
-        return prior
     if isinstance(points, bool) or not isinstance(points, int) or points == 0 or \
             abs(points) > MAX_POINTS:
         raise InvalidInput(_("Enter the points to add or (negative) take away."),
@@ -301,6 +299,8 @@ def adjust(customer, points, *, reason, actor, token, now=None):
         raise InvalidInput(_("Say why the points are adjusted."), field="reason")
     now = now or utcnow()
     account = lock_account(customer.id)
+    if token and (prior := PointsEntry.by_token(token)) is not None:
+        return prior
     if points < 0 and -points > account.balance:
         raise Conflict(_("The customer has only %(n)s points: an adjustment cannot go below "
                          "zero.", n=account.balance), field="points")
@@ -321,8 +321,6 @@ def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=F
     custody shelf and into the custody ledger, collected later like goods bought."""
     if not actor.has_role("manager", "warehouse", "event_staff", "marketer", "dept_head"):
         raise PermissionDenied(_("You may not redeem points."))
-    if token and (prior := Redemption.by_token(token)) is not None:
-        return prior
     items = [(product, quantity) for product, quantity in items if quantity]
     if not items:
         raise InvalidInput(_("Choose what the customer takes."), field="items")
@@ -335,6 +333,8 @@ def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=F
         total += product.points_price * quantity
     now = now or utcnow()
     account = lock_account(customer.id)
+    if token and (prior := Redemption.by_token(token)) is not None:
+        return prior
     if total > account.balance:
         raise Conflict(_("%(name)s has %(n)s points; these come to %(total)s.",
                          name=customer.name, n=account.balance, total=total), field="items")
@@ -342,8 +342,9 @@ def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=F
                             event_id=event.id if event else None,
                             marketer_id=customer.owner_id, points=total, actor_id=actor.id,
                             at=now, token=token or None, in_custody=bool(in_custody))
-    db.session.add(redemption)
-    db.session.flush()
+    redemption, new = add_once(redemption)
+    if not new:
+        return redemption
     redemption.number = f"DH{local_day(now):%Y%m%d}-{redemption.id:05d}"
     cost = 0
     for product, quantity in items:
@@ -372,10 +373,11 @@ def reverse_redemption(redemption, *, reason, actor, now=None):
         raise PermissionDenied(_("Only a manager reverses a redemption."))
     if not (reason or "").strip():
         raise InvalidInput(_("Say why the redemption is reversed."), field="reason")
+    account = lock_account(redemption.customer_id)
+    redemption = lock_row(redemption)
     if redemption.reversed_at is not None:
         raise Conflict(_("This redemption has already been reversed."))
     now = now or utcnow()
-    account = lock_account(redemption.customer_id)
     entry = db.session.scalar(select(PointsEntry).where(
         PointsEntry.redemption_id == redemption.id, PointsEntry.kind == "redeemed"))
     if redemption.in_custody:
@@ -643,11 +645,9 @@ def give_referral_gift(reward, *, actor, token, now=None):
     from models.tasks import Task
     if not actor.has_role(*gifts.GIFT_ROLES):
         raise PermissionDenied(_("You may not hand out gifts."))
+    reward = lock_row(reward)
     if token and (prior := gifts.GiftIssue.by_token(token)) is not None:
         return prior
-    reward = db.session.scalar(select(ReferralReward).where(ReferralReward.id == reward.id)
-                               .with_for_update(of=ReferralReward)
-                               .execution_options(populate_existing=True))
     if reward.status != "owed":
         raise Conflict(_("This referral reward has already been given."))
     product = reward.product or referral_gift()[0]

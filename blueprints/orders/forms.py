@@ -104,7 +104,10 @@ class RefundForm(BaseForm):
 
 class ReturnForm(BaseForm):
     token = TokenField()
-    line_id = SelectField(_l("Goods"), coerce=int)
+    #: Offers the lines with goods left to return; any line of the order is accepted, so that
+    #: a resubmission after the last unit came back still finds its first result (the
+    #: operation checks what may be returned).
+    line_id = SelectField(_l("Goods"), coerce=int, validate_choice=False)
     quantity = IntegerField(_l("Quantity"), validators=[
         InputRequired(_l("The quantity must be a whole number above zero.")),
         NumberRange(min=1, max=100000,

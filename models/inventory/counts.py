@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from extensions import db
 from formatting import local_day
 from models.audit import audit
-from models.base import Conflict, InvalidInput, NotFound, utcnow
+from models.base import Conflict, InvalidInput, NotFound, lock_row, utcnow
 from models.inventory import stock
 from models.inventory.catalogue import product_search_clause
 from models.inventory.tables import (INTERNAL_KINDS, Batch, Location, Product, StockCount,
@@ -30,6 +30,7 @@ def start_count(warehouse, *, actor, token=None, note="", now=None):
     """Start counting a warehouse: one line per batch it holds, with the book quantity now.
     One open count per warehouse."""
     stock._check_warehouse(warehouse)
+    warehouse = lock_row(warehouse)  # one open count per warehouse, even from two screens
     if token and (prior := StockCount.by_token(token)) is not None:
         return prior
     if (current := open_count_of(warehouse)) is not None:

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from extensions import db
 from formatting import local_day
 from models.audit import audit
-from models.base import Conflict, InvalidInput, NotFound, OperationError, utcnow
+from models.base import (Conflict, InvalidInput, NotFound, OperationError, add_once, lock_row,
+                         utcnow)
 from models.inventory import stock
 from models.inventory.tables import DOCUMENT_PREFIXES, StockDocument, StockMove
 
@@ -21,17 +22,14 @@ def _number(kind, record, now):
 
 def _start(kind, *, warehouse, actor, token, now, to_warehouse=None, supplier="", note=""):
     """The document row (flushed, numbered), or the first one written with this token."""
-    if token and (prior := StockDocument.by_token(token)) is not None:
-        return prior, False
-    document = StockDocument(kind=kind, warehouse_id=warehouse.id if warehouse else None,
-                             to_warehouse_id=to_warehouse.id if to_warehouse else None,
-                             supplier=(supplier or "").strip()[:80],
-                             note=(note or "").strip()[:1000], created_by_id=actor.id,
-                             created_at=now, token=token or None)
-    db.session.add(document)
-    db.session.flush()
-    document.number = _number(kind, document, now)
-    return document, True
+    document, new = add_once(StockDocument(
+        kind=kind, warehouse_id=warehouse.id if warehouse else None,
+        to_warehouse_id=to_warehouse.id if to_warehouse else None,
+        supplier=(supplier or "").strip()[:80], note=(note or "").strip()[:1000],
+        created_by_id=actor.id, created_at=now, token=token or None))
+    if new:
+        document.number = _number(kind, document, now)
+    return document, new
 
 
 def _lines(lines):
@@ -139,6 +137,7 @@ def reverse_document(document, *, actor, note, now=None):
     longer there to take back (a receipt whose goods were issued)."""
     if not (note or "").strip():
         raise InvalidInput(_("Say why the document is reversed."), field="note")
+    document = lock_row(document)  # a second reversal waits, then finds the first
     moves = [move for move in document_moves(document) if move.reverses_id is None]
     if is_reversed(document):
         raise Conflict(_("Document %(number)s has already been reversed.",

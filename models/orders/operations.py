@@ -13,7 +13,8 @@ from extensions import db
 from formatting import company_zone, fen, local_day
 from models import custody, inventory as inv, points
 from models.audit import audit
-from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
+from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, add_once,
+                         utcnow)
 from models.orders.tables import (CHANNELS, METHODS, RECEIPT_KINDS, CashClose, Order,
                                   OrderLine, OrderReturn, Package, PackageItem, Payment)
 from models.settings import get_setting
@@ -238,8 +239,9 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
                   note=(note or "").strip()[:1000], created_by_id=actor.id, created_at=now,
                   confirmation="pending" if reason else "", confirmation_reason=reason[:200],
                   token=token or None)
-    db.session.add(order)
-    db.session.flush()
+    order, new = add_once(order)
+    if not new:  # the same form, sent at the same moment, was written first
+        return order
     order.number = f"XS{today:%Y%m%d}-{order.id:05d}"
     for line in cleaned:
         product = line["product"]
@@ -326,13 +328,13 @@ def receive_payment(order, *, amount, method, actor, token, kind=None, reference
     """Money received against an order: a deposit, a balance payment or the full amount. Never
     more than is due."""
     _require(actor, CASHIER_ROLES, _("You may not take payments."))
+    order = lock_order(order)
     if (prior := _token_entry(Payment, token, order)) is not None:
         return prior
     now = now or utcnow()
     _check_amount(amount)
     if method not in METHODS:
         raise InvalidInput(_("Choose how the money was paid."), field="method")
-    order = lock_order(order)
     if order.status == "cancelled":
         raise Conflict(_("Order %(number)s is cancelled: no payment can be taken on it.",
                          number=order.number))
@@ -351,10 +353,12 @@ def receive_payment(order, *, amount, method, actor, token, kind=None, reference
             ("deposit" if order.paid == 0 else "balance")
     if kind not in RECEIPT_KINDS:
         raise InvalidInput(_("Choose the kind of payment."), field="kind")
-    payment = Payment(order_id=order.id, kind=kind, method=method, amount=amount,
-                      reference=(reference or "").strip()[:64], cashier_id=actor.id, at=at,
-                      recorded_at=now, token=token or None)
-    db.session.add(payment)
+    payment, new = add_once(Payment(order_id=order.id, kind=kind, method=method,
+                                    amount=amount, reference=(reference or "").strip()[:64],
+                                    cashier_id=actor.id, at=at, recorded_at=now,
+                                    token=token or None))
+    if not new:
+        return payment
     order.paid += amount
     _refresh_balance(order)
     db.session.flush()
@@ -371,6 +375,7 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
     _require(actor, APPROVER_ROLES, _("Refunds are paid out by finance or a manager."))
     if approver is None or not approver.is_active or not approver.has_role(*APPROVER_ROLES):
         raise PermissionDenied(_("A refund must be approved by a manager or a finance clerk."))
+    order = lock_order(order)
     if (prior := _token_entry(Payment, token, order)) is not None:
         return prior
     now = now or utcnow()
@@ -379,7 +384,6 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
         raise InvalidInput(_("Choose how the money was paid back."), field="method")
     if not (reason or "").strip():
         raise InvalidInput(_("Say why the money is refunded."), field="reason")
-    order = lock_order(order)
     if amount > order.paid:
         raise Conflict(_("Only %(paid)s has been paid on %(number)s; %(amount)s cannot be "
                          "refunded.", paid=fen(order.paid), number=order.number,
@@ -392,7 +396,9 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
                       reason=reason.strip()[:200], cashier_id=actor.id,
                       approved_by_id=approver.id, at=at, recorded_at=now,
                       return_id=order_return.id if order_return else None, token=token or None)
-    db.session.add(payment)
+    payment, new = add_once(payment)
+    if not new:
+        return payment
     order.paid -= amount
     _refresh_balance(order)
     db.session.flush()
@@ -410,10 +416,10 @@ def reverse_payment(payment, *, reason, actor, now=None):
         raise InvalidInput(_("Say why the entry is reversed."), field="reason")
     if payment.kind == "reversal":
         raise Conflict(_("A reversal cannot itself be reversed."))
+    order = lock_order(payment.order)
     if db.session.scalar(select(Payment.id).where(Payment.reverses_id == payment.id)):
         raise Conflict(_("This entry has already been reversed."))
     now = now or utcnow()
-    order = lock_order(payment.order)
     paid = order.paid - payment.amount
     if paid < 0:
         raise Conflict(_("Reversing this would leave less than nothing paid: reverse the refunds "
@@ -463,9 +469,9 @@ def return_goods(order, line, *, quantity, reason, approver, actor, token, dispo
     with `refund`."""
     if approver is None or not approver.is_active or not approver.has_role(*APPROVER_ROLES):
         raise PermissionDenied(_("A return must be approved by a manager or a finance clerk."))
+    order = lock_order(order)
     if (prior := _token_entry(OrderReturn, token, order)) is not None:
         return prior
-    order = lock_order(order)
     if line.order_id != order.id:
         raise NotFound(_("That line is not on this order."))
     if order.status == "cancelled":
