@@ -176,7 +176,9 @@ def register_commands(app):
 
 
 def register_errorhandlers(app):
-    from models.base import OperationError
+    from sqlalchemy.exc import IntegrityError
+
+    from models.base import OperationError, is_unique_violation
 
     messages = {
         400: _l("The request could not be understood. Reload the page and try again."),
@@ -219,6 +221,18 @@ def register_errorhandlers(app):
     def http_error(error):
         return render_error(error.code if error.code in messages else 400,
                             None if error.code in messages else error.description)
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error):
+        """A unique key refused a row that a concurrent request (a double tap, a second
+        tablet) wrote first: nothing of this request is kept, and the user is told to look.
+        Any other integrity error is a bug, answered as one."""
+        if not is_unique_violation(error):
+            return server_error(error)
+        logger.warning("A unique key refused a concurrent write on %s %s: %s", request.method,
+                       request.path, str(error.orig).splitlines()[0])
+        return render_error(409, _("This was just saved by another submission (a second tap "
+                                   "or another device). Reload the page to see it."))
 
     @app.errorhandler(Exception)
     def server_error(error):

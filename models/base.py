@@ -157,6 +157,14 @@ class TokenMixin:
         return db.session.scalar(select(cls).where(cls.token == token))
 
 
+def is_unique_violation(error):
+    """True if an IntegrityError is a unique key refusing a duplicate (PostgreSQL's 23505,
+    SQLite's "UNIQUE constraint failed")."""
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23505" or \
+        str(orig).startswith("UNIQUE constraint failed")
+
+
 def lock_row(row):
     """`row` read again under a row lock (SELECT … FOR UPDATE on PostgreSQL; on SQLite the
     write transaction already holds the one write lock), its attributes refreshed.

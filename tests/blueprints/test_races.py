@@ -329,3 +329,67 @@ def test_the_same_submission_from_8_clients_writes_once_and_always_answers(app, 
     assert after - before == 1, (after, before, statuses)
     if not race.per_client:  # a resubmission gets the first result: the same page
         assert len({status for status, _body in answers}) == 1, statuses
+
+
+# --- Unique keys without a token: a double tap on a form that makes a named thing ------------
+
+def _double_taps(w):
+    """Forms without a one-time token whose row a unique key keeps single. Two taps at once
+    write one row; the second is told it was just saved (409), never a 500."""
+    from models.accounts import User
+    from models.events import Invitation
+    from models.inventory import Product
+    from models.orders import CashClose
+    from tests.factories import make_customer, make_event
+    event = make_event(w.users["manager"], title="讲座三")
+    guest = make_customer(w.users["m1"], name="受邀人")
+    today = db.session.scalar(select(func.current_date()))
+    return {
+        "invitation": Race(
+            ("invitations", "event_id, customer_id"), "m1", f"/events/invite/{guest.id}",
+            fields={"event_id": str(event.id), "companions": "0"},
+            count=select(func.count()).select_from(Invitation).where(
+                Invitation.customer_id == guest.id)),
+        "product": Race(
+            ("products", "sku"), "warehouse", "/inventory/products/new",
+            page="/inventory/products/new",
+            fields={"sku": "NEW-1", "name": "新品", "sale_price": "10.00"},
+            count=select(func.count()).select_from(Product).where(Product.sku == "NEW-1")),
+        "daily close": Race(
+            ("cash_closes", "cashier_id, day"), "finance", f"/orders/close?day={today}",
+            fields={"cashier_id": str(w.users["m1"].id), "declared-cash": "0"},
+            count=select(func.count()).select_from(CashClose).where(
+                CashClose.cashier_id == w.users["m1"].id)),
+        "user": Race(
+            ("users", "username"), "admin", "/admin/users/new", page="/admin/users/new",
+            fields={"username": "twice", "display_name": "两次", "password": "Xk9!pass-2026",
+                    "confirm": "Xk9!pass-2026",
+                    "roles": "marketer"},
+            count=select(func.count()).select_from(User).where(User.username == "twice")),
+    }
+
+
+@pytest.mark.parametrize("name", ["invitation", "product", "daily close", "user"])
+def test_a_double_tap_on_a_form_without_a_token_never_answers_500(app, committed_db, name):
+    w = build_world()
+    race = _double_taps(w)[name]
+    db.session.commit()
+    clients = [signed_in(app, w.users[race.who]) for _ in range(CLIENTS)]
+    form = {**(form_of(clients[0], race.page, race.action.split("?")[0])
+               if race.page else {}), **race.fields}
+    answers, barrier = [None] * CLIENTS, threading.Barrier(CLIENTS)
+
+    def post(i):
+        barrier.wait()
+        response = clients[i].post(race.action, data=dict(form))
+        answers[i] = response.status_code
+        response.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    db.session.remove()
+    assert all(status is not None and status < 500 for status in answers), answers
+    assert db.session.scalar(race.count) == 1, answers
