@@ -3,6 +3,7 @@
 Every route needs a signed-in user unless its view is marked @public (an allow-list, not a
 decorator one can forget). Rows are scoped by models.scoping; this module guards routes.
 """
+import re
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -54,11 +55,23 @@ def require_sign_in():
 
 
 def safe_next(target, default):
-    """`target` if it is a relative path on this site, else `default` (no open redirects)."""
-    if not target:
+    """`target` if it is a path on this site ("/customers/?q=王"), else `default`: the one check
+    of every "where to go next" a request names (`next`, `back`), so none is an open redirect.
+
+    Refused: anything with a scheme or host ("https://x", "javascript:"), scheme-relative
+    ("//x", "/\\x": browsers read a backslash as a slash), not starting with "/", and any
+    control character (browsers drop tabs and newlines, which turns "/\\t/x" into "//x").
+    """
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return default
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or \
+            _CONTROL.search(target):
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if parts.scheme or parts.netloc:
         return default
     return target
+
+
+#: C0 and C1 control characters and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -1,5 +1,6 @@
 """Accounts: departments (a tree), users with several roles, sign-in with lockout, passwords."""
 import re
+import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -8,7 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint,
-                        bindparam, func, select)
+                        bindparam, delete, func, select)
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -30,6 +31,12 @@ ROLES = {
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,40}$")
 PASSWORD_MIN_LENGTH = 8
+#: A signed-in session ends at the latest this long after sign-in, however busy (the cookie
+#: itself ends after PERMANENT_SESSION_LIFETIME without a request); its row is removed at the
+#: user's next sign-in.
+SESSION_MAX_AGE = timedelta(days=30)
+#: What the session cookie holds for Flask-Login: "<user id>.<auth_version>.<session id>".
+SESSION_ID_RE = re.compile(r"^(\d{1,9})\.(\d{1,9})\.([A-Za-z0-9_-]{16,64})$", re.ASCII)
 
 
 class Department(db.Model):
@@ -102,13 +109,18 @@ class User(UserMixin, db.Model):
     role_rows = relationship("UserRole", cascade="all, delete-orphan", lazy="select",
                              order_by="UserRole.role")
 
+    #: The signed-in session (UserSession.id) this object was loaded for, if any: set by
+    #: load_user and start_session; not a column.
+    session_key = None
+
     def __repr__(self):
         return f"<User {self.id} {self.username}>"
 
-    # Flask-Login: the session holds id and auth_version, so a password change or a
-    # deactivation signs the user out everywhere.
+    # Flask-Login: the session holds id, auth_version and the session's own id, so a password
+    # change or a deactivation signs the user out everywhere, and signing out ends that one
+    # session (on every copy of its cookie) but not the user's other devices.
     def get_id(self):
-        return f"{self.id}.{self.auth_version}"
+        return f"{self.id}.{self.auth_version}.{self.session_key or ''}"
 
     @property
     def roles(self):
@@ -128,22 +140,40 @@ class User(UserMixin, db.Model):
         return self.locked_until is not None and self.locked_until > (now or utcnow())
 
 
+class UserSession(db.Model):
+    """A signed-in session of one browser or tablet; its id travels in the (signed) session
+    cookie. Signing out deletes the row, so no copy of the cookie works afterwards; a password
+    change or a deactivation deletes all of the user's rows (auth_version ends them anyway)."""
+    __tablename__ = "user_sessions"
+
+    #: Random (secrets.token_urlsafe), never reused.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 @lru_cache(maxsize=1)
 def _load_user_query():
-    # Built once: every request runs it.
-    return select(User).where(User.id == bindparam("user_id")) \
+    # Built once: every request runs it. The session row is joined in: still one query (by
+    # two primary keys) per request, as before sessions had rows.
+    return select(User).join(UserSession, UserSession.user_id == User.id) \
+        .where(User.id == bindparam("user_id"), UserSession.id == bindparam("session_key"),
+               UserSession.created_at > bindparam("oldest")) \
         .options(joinedload(User.role_rows))
 
 
 def load_user(session_id):
-    """Flask-Login loader: the active user whose id and auth_version match, else None."""
-    user_id, _sep, version = str(session_id).partition(".")
-    if not (user_id.isdigit() and version.isdigit()):
+    """Flask-Login loader: the active user whose id and auth_version match and whose session
+    is still recorded (not signed out, not older than SESSION_MAX_AGE), else None."""
+    match = SESSION_ID_RE.match(str(session_id))
+    if match is None:
         return None
-    user = db.session.scalar(_load_user_query(), {"user_id": int(user_id)}) \
-        if len(user_id) < 10 else None
+    user_id, version, key = match.groups()
+    user = db.session.scalar(_load_user_query(), {
+        "user_id": int(user_id), "session_key": key, "oldest": utcnow() - SESSION_MAX_AGE})
     if user is None or not user.is_active or user.auth_version != int(version):
         return None
+    user.session_key = key
     return user
 
 
@@ -349,12 +379,14 @@ def reset_password(user, new_password, *, actor, now=None):
     user.password_hash = _hash(new_password)
     user.failed_logins, user.locked_until = 0, None
     user.auth_version += 1
+    _end_all_sessions(user)
     db.session.flush()
     audit(actor, "user.reset_password", user, summary=user.username, now=now)
 
 
 def change_own_password(user, current_password, new_password, *, now=None):
-    """The user changes their own password, proving the current one."""
+    """The user changes their own password, proving the current one. Every session of theirs
+    ends, this one too: the caller starts a new one (start_session) for the device in hand."""
     if not check_password_hash(user.password_hash, current_password or ""):
         raise InvalidInput(_("The current password is wrong."), field="current_password")
     check_password_rules(new_password, field="new_password")
@@ -363,6 +395,7 @@ def change_own_password(user, current_password, new_password, *, now=None):
                            field="new_password")
     user.password_hash = _hash(new_password)
     user.auth_version += 1
+    _end_all_sessions(user)
     db.session.flush()
     audit(user, "user.change_password", user, summary=user.username, now=now)
 
@@ -376,6 +409,7 @@ def deactivate_user(user, *, actor, now=None):
     now = now or utcnow()
     user.is_active, user.deactivated_at = False, now
     user.auth_version += 1
+    _end_all_sessions(user)
     db.session.flush()
     audit(actor, "user.deactivate", user, summary=f"{user.display_name} ({user.username})",
           before={"is_active": _("Active")}, after={"is_active": _("Deactivated")}, now=now)
@@ -405,6 +439,36 @@ def set_locale(user, locale):
         raise InvalidInput(_("Unknown language."), field="locale")
     user.locale = locale
     db.session.flush()
+
+
+# --- Operations: sessions ----------------------------------------------------------------------
+
+def start_session(user, *, now=None):
+    """Record a new signed-in session for `user` (at sign-in; after a password change) and
+    return its id; user.get_id() names it from then on. Also removes the user's sessions past
+    SESSION_MAX_AGE, so the table holds no more than each user's recent sign-ins."""
+    now = now or utcnow()
+    db.session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id, UserSession.created_at <= now - SESSION_MAX_AGE))
+    key = secrets.token_urlsafe(24)
+    db.session.add(UserSession(id=key, user_id=user.id, created_at=now))
+    db.session.flush()
+    user.session_key = key
+    return key
+
+
+def end_session(user, session_key):
+    """Sign one session out: no copy of its cookie signs in again. The user's other sessions
+    (other devices) stay."""
+    db.session.execute(delete(UserSession).where(UserSession.id == session_key,
+                                                 UserSession.user_id == user.id))
+    user.session_key = None
+
+
+def _end_all_sessions(user):
+    """Every session of `user` ends (a password change, a deactivation)."""
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    user.session_key = None
 
 
 # --- Operations: sign-in -----------------------------------------------------------------------
@@ -448,27 +512,38 @@ def sign_in(username, password, *, ip=None, now=None):
     Five failures in a row (a setting) lock the account for 15 minutes (a setting); a locked
     account is refused even with the right password. Twenty failures from one address within 15
     minutes (settings) refuse that address, whichever names it tried. Every attempt is audited.
+
+    No answer tells whether an account exists: an unknown name, a wrong password, a locked
+    account (whatever the password) all get the same message, which names the lockout rule
+    but never the attempts left, and the password is hashed in every case (the same time).
+    Only the right password of a deactivated account says so.
     """
     now = now or utcnow()
     typed = (username or "").strip()[:100]
     _check_address(ip, typed, now)
     # Locked: two tablets failing at once must not both count from the same number.
     user = find_user_by_username(typed, for_update=True)
+    right = check_password_hash(user.password_hash if user is not None else _decoy_hash(),
+                                password or "")
+    refused = SignInRefused(_("Wrong sign-in name or password. After %(n)s wrong passwords in "
+                              "a row an account is locked for %(m)s minutes.",
+                              n=get_setting("security.max_failed_logins"),
+                              m=get_setting("security.lockout_minutes")))
     if user is None:
         audit(None, "auth.sign_in_failed", actor_name=typed, summary=_l("Unknown user"), ip=ip,
               now=now)
-        raise SignInRefused(_("Wrong sign-in name or password."))
+        raise refused
     if not user.is_active:
         audit(user, "auth.sign_in_failed", user, summary=_l("Account deactivated"), ip=ip,
               now=now)
+        if not right:
+            raise refused
         raise SignInRefused(_("This account has been deactivated. Ask an administrator if you "
                               "need access again."))
     if user.is_locked(now):
-        minutes = max(1, -(-int((user.locked_until - now).total_seconds()) // 60))
         audit(user, "auth.sign_in_failed", user, summary=_l("Account locked"), ip=ip, now=now)
-        raise SignInRefused(_("Too many wrong passwords: this account is locked. Try again in "
-                              "%(n)s minutes, or ask an administrator to unlock it.", n=minutes))
-    if not check_password_hash(user.password_hash, password or ""):
+        raise refused
+    if not right:
         limit = get_setting("security.max_failed_logins")
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= limit:
@@ -476,15 +551,24 @@ def sign_in(username, password, *, ip=None, now=None):
             user.failed_logins, user.locked_until = 0, now + timedelta(minutes=minutes)
             audit(user, "auth.locked", user, summary=_l("Locked after %(n)s wrong passwords",
                                                         n=limit), ip=ip, now=now)
-            raise SignInRefused(_("%(n)s wrong passwords in a row: this account is locked for "
-                                  "%(m)s minutes.", n=limit, m=minutes))
-        audit(user, "auth.sign_in_failed", user, summary=_l("Wrong password"), ip=ip, now=now)
-        left = limit - user.failed_logins
-        raise SignInRefused(_("Wrong sign-in name or password. %(n)s attempts left before the "
-                              "account is locked.", n=left))
+        else:
+            audit(user, "auth.sign_in_failed", user, summary=_l("Wrong password"), ip=ip,
+                  now=now)
+        raise refused
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     audit(user, "auth.sign_in", user, ip=ip, now=now)
     return user
+
+
+def _decoy_hash():
+    """A hash of no one's password, checked when the name is unknown: the answer takes as long
+    as for a real account."""
+    return _decoy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+@lru_cache(maxsize=4)
+def _decoy_hash_for(method):
+    return generate_password_hash(secrets.token_hex(16), method=method)
 
 
 register_actions({

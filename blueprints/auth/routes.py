@@ -21,7 +21,7 @@ def login():
         return redirect(url_for("main.index"))
     form = SignInForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
+        form.next.data = safe_next(request.args.get("next"), "")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
     try:
@@ -32,6 +32,7 @@ def login():
         form.form_errors.append(exc.message)
         return render_template("auth/login.html", form=form), exc.status, \
             getattr(exc, "headers", {})
+    accounts.start_session(user)  # a session of its own: signing out ends just this one
     db.session.commit()
     session.clear()  # a new session at sign-in (no fixation)
     login_user(user)
@@ -43,8 +44,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    audit(current_user, "auth.sign_out", current_user._get_current_object(),
-          ip=request.remote_addr)
+    user = current_user._get_current_object()
+    audit(user, "auth.sign_out", user, ip=request.remote_addr)
+    accounts.end_session(user, user.session_key)  # every copy of this cookie stops working
     db.session.commit()
     logout_user()
     session.clear()
@@ -64,8 +66,9 @@ def password():
         db.session.rollback()
         form.add_error(exc)
         return render_template("auth/password.html", form=form), exc.status
+    accounts.start_session(user)  # every session ended with the old password; a new one here
     db.session.commit()
-    login_user(user)  # the session carries the new auth_version; other sessions end
+    login_user(user)  # the cookie carries the new auth_version and session id
     flash(_("Your password has been changed. Other devices have been signed out."), "success")
     return redirect(url_for("main.index"))
 

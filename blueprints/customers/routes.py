@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from blueprints.access import role_required
+from blueprints.access import role_required, safe_next
 from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, FilterForm,
                                         HandoverForm, ImportUploadForm, ListsForm)
 from blueprints.events.forms import InviteForm
@@ -196,8 +196,8 @@ def claim(customer_id):
         abort(400)
     run_operation(lambda: c.claim_from_pool(customer, actor=current_user),
                   _("%(name)s is now your customer.", name=customer.name))
-    return redirect(request.form.get("back") if request.form.get("back", "").startswith(
-        "/customers") else url_for("customers.show", customer_id=customer.id))
+    return redirect(safe_next(request.form.get("back"),
+                              url_for("customers.show", customer_id=customer.id)))
 
 
 @bp.post("/bulk")
@@ -205,9 +205,7 @@ def claim(customer_id):
 def bulk():
     """Transfer, release to the pool, or assign from it, the customers ticked in the list."""
     form = BulkForm(current_user)
-    back = request.form.get("back", "")
-    back = back if back.startswith("/customers") and not back.startswith("//") \
-        else url_for("customers.index")
+    back = safe_next(request.form.get("back"), url_for("customers.index"))
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
         return redirect(back)

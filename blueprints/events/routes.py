@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from blueprints.access import role_required
+from blueprints.access import role_required, safe_next
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
                                      StaffForm, TableForm)
 from blueprints.forms import BaseForm, error_text, ids_from, paginate, run_operation
@@ -264,9 +264,7 @@ def invite(customer_id):
 def bulk_invite():
     """Invite the customers ticked in the customer list."""
     form = InviteForm()
-    back = request.form.get("back", "")
-    back = back if back.startswith("/customers") and not back.startswith("//") \
-        else url_for("customers.index")
+    back = safe_next(request.form.get("back"), url_for("customers.index"))
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
         return redirect(back)

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.access import role_required
+from blueprints.access import role_required, safe_next
 from blueprints.forms import BaseForm
 from extensions import db
 from formatting import local_day
@@ -95,7 +95,7 @@ def _answer(task, message):
     if request.headers.get("HX-Request"):
         return _card(task)
     flash(message, "success")
-    return redirect(request.form.get("next") or url_for("tasks.today"))
+    return redirect(safe_next(request.form.get("next"), url_for("tasks.today")))
 
 
 @bp.get("/<int:task_id>/done")
@@ -152,7 +152,7 @@ def team():
 @bp.post("/reassign")
 @role_required(*SUPERVISORS)
 def reassign():
-    back = request.form.get("next") or url_for("tasks.team")
+    back = safe_next(request.form.get("next"), url_for("tasks.team"))
     if not BaseForm().validate_on_submit():
         flash(_("The form has expired. Reload the page."), "danger")
         return redirect(back)

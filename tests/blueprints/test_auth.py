@@ -164,3 +164,84 @@ def test_english_is_a_user_preference(db, client, login):
     text = page_text(client.get("/"))
     assert "Home" in text and "首页" not in text
     assert client.post("/auth/preferences", data={"locale": "fr"}).status_code == 422
+
+
+def test_sign_out_ends_the_session_on_the_server(db, client, app):
+    make_user(username="heqing")
+    assert sign_in(client, "heqing").status_code == 302
+    copied = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    assert client.post("/auth/logout").status_code == 302
+    # Whoever copied the cookie before the sign-out (a shared tablet, a stolen cookie) is out.
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], copied)
+    response = thief.get("/auth/password")
+    assert response.status_code == 302 and response.location.startswith("/auth/login")
+
+
+def test_signing_out_of_one_device_leaves_the_others_signed_in(db, client, app):
+    make_user(username="tangmin")
+    other_device = app.test_client()
+    other_device.post("/auth/login", data={"username": "tangmin", "password": PASSWORD,
+                                           "csrf_token": other_device.csrf_token()})
+    assert sign_in(client, "tangmin").status_code == 302
+    assert client.post("/auth/logout").status_code == 302
+    assert other_device.get("/auth/password").status_code == 200
+    assert client.get("/auth/password").status_code == 302
+
+
+def test_each_sign_in_is_a_new_session_and_a_password_change_ends_the_old_one(db, client, app):
+    from models.accounts import UserSession
+    user = make_user(username="fangyu")
+    name = app.config["SESSION_COOKIE_NAME"]
+    sign_in(client, "fangyu")
+    first = client.get_cookie(name).value
+    client.post("/auth/logout")
+    sign_in(client, "fangyu")
+    with client.session_transaction() as session:
+        before_change = session["_user_id"]
+    assert client.get_cookie(name).value != first
+    other_device = app.test_client()
+    other_device.post("/auth/login", data={"username": "fangyu", "password": PASSWORD,
+                                           "csrf_token": other_device.csrf_token()})
+    assert count(db, UserSession, UserSession.user_id == user.id) == 2
+    copied = client.get_cookie(name).value
+    response = client.post("/auth/password", data={
+        "current_password": PASSWORD, "new_password": "newpass789", "confirm": "newpass789"})
+    assert response.status_code == 302
+    with client.session_transaction() as session:
+        assert session["_user_id"] != before_change  # a new session id on this device
+    assert client.get("/auth/password").status_code == 200
+    thief = app.test_client()
+    thief.set_cookie(name, copied)
+    assert thief.get("/auth/password").status_code == 302
+    assert other_device.get("/auth/password").status_code == 302
+    # Only this device's new session is left.
+    assert count(db, UserSession, UserSession.user_id == user.id) == 1
+
+
+def test_an_unknown_name_gets_the_same_answers_as_a_real_one_all_the_way(db, client):
+    """No answer tells whether an account exists: not the wording, not the attempts left,
+    not the lock (a real account locks after five; the unknown name is never locked)."""
+    make_user(username="realname")
+
+    def answers(username, address):
+        seen = []
+        for password in ["wrong-pass1"] * 7 + [PASSWORD]:
+            response = client.post("/auth/login", data={"username": username,
+                                                        "password": password},
+                                   environ_base={"REMOTE_ADDR": address})
+            seen.append((response.status_code, page_text(response),
+                         response.headers.get("Retry-After")))
+        return seen
+
+    real, unknown = answers("realname", "10.9.0.1"), answers("nosuchname", "10.9.0.2")
+    assert real == unknown
+    assert real[0][0] == 401 and "登录名或密码错误" in real[0][1]
+    assert db.session.scalar(select(User.locked_until).where(User.username == "realname"))
+
+
+def test_the_sign_in_page_does_not_carry_another_site_as_next(client):
+    html = client.get("/auth/login?next=//evil.example/x").get_data(as_text=True)
+    assert "evil.example" not in html
+    html = client.get("/auth/login?next=/tasks/%3Fkind%3Dcare").get_data(as_text=True)
+    assert 'value="/tasks/?kind=care"' in html

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import accounts
 from models.accounts import SignInRefused, User
@@ -75,18 +75,26 @@ def test_unknown_user_is_refused_and_audited_with_the_typed_name(db):
                                                                 "nobody")
 
 
+#: The one answer to a refused sign-in, whoever the name (the lockout rule, never the
+#: attempts left).
+REFUSED = "登录名或密码错误。连续 5 次密码错误，账号将被锁定 15 分钟。"
+
+
 def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(db):
     user = make_user(username="zhao")
     start = utcnow()
     for attempt in range(1, 5):
-        with pytest.raises(SignInRefused, match=f"再错 {5 - attempt} 次"):
+        with pytest.raises(SignInRefused, match=f"^{REFUSED}$"):
             accounts.sign_in("zhao", "bad-pass1", now=start + timedelta(seconds=attempt))
-    with pytest.raises(SignInRefused, match="账号已锁定 15 分钟"):
+        assert user.failed_logins == attempt and user.locked_until is None
+    with pytest.raises(SignInRefused, match=f"^{REFUSED}$"):
         accounts.sign_in("zhao", "bad-pass1", now=start + timedelta(seconds=5))
-    # Locked: even the right password is refused, and says how long is left.
-    with pytest.raises(SignInRefused, match="请 15 分钟后再试"):
+    assert user.locked_until == start + timedelta(seconds=5, minutes=15)
+    # Locked: even the right password is refused, with the same answer as a wrong one (else
+    # the lock would tell a guesser when they had found it).
+    with pytest.raises(SignInRefused, match=f"^{REFUSED}$"):
         accounts.sign_in("zhao", PASSWORD, now=start + timedelta(seconds=6))
-    with pytest.raises(SignInRefused, match="请 1 分钟后再试"):
+    with pytest.raises(SignInRefused, match=f"^{REFUSED}$"):
         accounts.sign_in("zhao", PASSWORD, now=start + timedelta(minutes=14, seconds=30))
     assert accounts.sign_in("zhao", PASSWORD, now=start + timedelta(minutes=15, seconds=6)) \
         is user
@@ -104,8 +112,9 @@ def test_lockout_follows_the_settings(db):
     for _ in range(2):
         with pytest.raises(SignInRefused):
             accounts.sign_in("qian", "bad-pass1")
-    with pytest.raises(SignInRefused, match="连续 3 次密码错误，账号已锁定 60 分钟"):
+    with pytest.raises(SignInRefused, match="连续 3 次密码错误，账号将被锁定 60 分钟"):
         accounts.sign_in("qian", "bad-pass1")
+    assert db.session.scalar(select(User.locked_until).where(User.username == "qian"))
 
 
 def test_deactivated_user_cannot_sign_in_but_keeps_their_records(db):
@@ -131,10 +140,12 @@ def test_admin_cannot_deactivate_self_or_drop_own_admin_role(db):
 
 def test_password_changes_end_other_sessions(db):
     user = make_user()
+    accounts.start_session(user)
     old_session_id = user.get_id()
     assert accounts.load_user(old_session_id) is user
     accounts.change_own_password(user, PASSWORD, "newpass456")
     assert accounts.load_user(old_session_id) is None
+    accounts.start_session(user)
     assert accounts.load_user(user.get_id()) is user
     with pytest.raises(InvalidInput, match="当前密码不正确"):
         accounts.change_own_password(user, PASSWORD, "another789")
@@ -148,9 +159,54 @@ def test_reset_password_clears_the_lock(db):
     assert accounts.sign_in("sun", "fresh2026x") is user
 
 
-@pytest.mark.parametrize("session_id", ["", "abc", "1", "1.x", "999.1", "1.1.1"])
+@pytest.mark.parametrize("session_id", ["", "abc", "1", "1.x", "999.1", "1.1.1", "1.1",
+                                        "1.1." + "a" * 32, "1².1." + "a" * 32,
+                                        "1.1." + "a" * 31 + ".", "1.1." + "a" * 65])
 def test_load_user_rejects_malformed_or_unknown_ids(db, session_id):
     assert accounts.load_user(session_id) is None
+
+
+def test_a_session_is_its_own_row_and_ends_alone(db):
+    user = make_user()
+    assert accounts.load_user(user.get_id()) is None  # no session recorded: not signed in
+    first = accounts.start_session(user)
+    first_id = user.get_id()
+    second = accounts.start_session(user)
+    second_id = user.get_id()
+    assert first != second and first_id != second_id
+    assert accounts.load_user(first_id) is user and user.session_key == first
+    assert accounts.load_user(second_id) is user and user.session_key == second
+    accounts.end_session(user, first)
+    assert accounts.load_user(first_id) is None
+    assert accounts.load_user(second_id) is user
+    # Someone else's session id with this user's id is not a session of this user.
+    other = make_user()
+    accounts.start_session(other)
+    assert accounts.load_user(f"{user.id}.{user.auth_version}.{other.session_key}") is None
+
+
+def test_sessions_end_after_the_longest_age_and_their_rows_go_at_the_next_sign_in(db):
+    user = make_user()
+    long_ago = utcnow() - accounts.SESSION_MAX_AGE - timedelta(minutes=1)
+    accounts.start_session(user, now=long_ago)
+    stale_id = user.get_id()
+    assert accounts.load_user(stale_id) is None
+    recent = accounts.start_session(user)
+    assert db.session.scalars(select(accounts.UserSession.id).where(
+        accounts.UserSession.user_id == user.id)).all() == [recent]
+
+
+def test_deactivation_and_a_password_reset_end_every_session(db):
+    admin = make_user(["admin"])
+    user = make_user()
+    accounts.start_session(user)
+    session_id = user.get_id()
+    accounts.reset_password(user, "fresh2026x", actor=admin)
+    assert accounts.load_user(session_id) is None
+    accounts.start_session(user)
+    accounts.deactivate_user(user, actor=admin)
+    assert db.session.scalar(select(func.count()).select_from(accounts.UserSession).where(
+        accounts.UserSession.user_id == user.id)) == 0
 
 
 def test_department_tree_refuses_cycles_and_duplicate_names(db):
