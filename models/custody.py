@@ -24,6 +24,7 @@ from models import inventory as inv
 from models.audit import audit, register_actions, register_targets
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, TokenMixin, \
     UTCDateTime, add_once, lock_row, utcnow
+from models.customers import Customer
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -529,6 +530,15 @@ def custody_customers(user):
         return select(Customer).where(Customer.id.in_(
             select(Invitation.customer_id).where(Invitation.event_id.in_(events))))
     return select(Customer).where(Customer.id.is_(None))
+
+
+def seen_customer_ids(user, customer_ids):
+    """The ids among `customer_ids` of the customers `user` may see (custody_customers): whom a
+    page about another customer may name."""
+    if not customer_ids:
+        return set()
+    return set(db.session.scalars(custody_customers(user).with_only_columns(Customer.id)
+                                  .where(Customer.id.in_(set(customer_ids)))))
 
 
 def find_holders(user, text, limit=20):

@@ -24,6 +24,7 @@ from models import inventory as inv
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
                          lock_row, utcnow)
+from models.customers import Customer, visible_customers
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -521,16 +522,28 @@ def after_return(order, *, actor, now=None):
 
 # --- Reads -----------------------------------------------------------------------------------
 
-def event_ledger(event, limit=None):
-    """The event's gift issues, newest first (the latest `limit` of them)."""
-    return db.session.scalars(select(GiftIssue).where(GiftIssue.event_id == event.id)
+def _ledger_rows(event, user):
+    """The WHERE clause of an event's gift issues; with `user`, only those to customers the
+    user may see (a department head: their department's; the event's totals stay whole)."""
+    clauses = [GiftIssue.event_id == event.id]
+    if user is not None:
+        clauses.append(GiftIssue.customer_id.in_(
+            visible_customers(user).with_only_columns(Customer.id)))
+    return clauses
+
+
+def event_ledger(event, limit=None, user=None):
+    """The event's gift issues, newest first (the latest `limit` of them); with `user`, only
+    the gifts to customers `user` may see."""
+    return db.session.scalars(select(GiftIssue).where(*_ledger_rows(event, user))
                               .order_by(GiftIssue.at.desc(), GiftIssue.id.desc())
                               .limit(limit)).all()
 
 
-def ledger_size(event):
+def ledger_size(event, user=None):
+    """How many gift issues event_ledger(event, user=user) has in all."""
     return db.session.scalar(select(func.count()).select_from(GiftIssue).where(
-        GiftIssue.event_id == event.id))
+        *_ledger_rows(event, user)))
 
 
 def _signed(column):

@@ -315,7 +315,7 @@ def live_board(event_id):
         else ci.get_door_event_or_404(event_id, current_user)
     template = "checkin/_board.html" if request.headers.get("HX-Request") \
         else "checkin/board.html"
-    return render_template(template, event=event, board=ci.board(event))
+    return render_template(template, event=event, board=ci.board(event, current_user))
 
 
 @bp.get("/<int:event_id>/room")

@@ -12,7 +12,7 @@ from blueprints.gifts.forms import (ManualGiftForm, PurchaseGiftsForm, ReverseGi
 from blueprints.inventory.forms import to_fen
 from extensions import db
 from formatting import local_dt
-from models import checkin as ci, customers as c, events as ev, gifts as g, inventory as inv
+from models import checkin as ci, events as ev, gifts as g, inventory as inv
 from models import orders as o
 from models.base import NotFound, OperationError, new_token
 from models.customer_import import write_workbook
@@ -51,12 +51,14 @@ LEDGER_SHOWN = 50
 
 def _event_page(item, status=200, rule_form=None):
     warehouse = g.event_warehouse(item)
+    ledger_size = g.ledger_size(item, user=current_user)
     return render_template(
         "gifts/event.html", event=item, rules=[r for r in g.rules_for(item, active_only=False)
                                                if r.event_id == item.id],
         company_rules=[r for r in g.rules_for(None) if r.event_id is None],
         stock=g.gift_stock(item), warehouse=warehouse,
-        ledger=g.event_ledger(item, limit=LEDGER_SHOWN), ledger_size=g.ledger_size(item),
+        ledger=g.event_ledger(item, limit=LEDGER_SHOWN, user=current_user),
+        ledger_size=ledger_size, ledger_partial=ledger_size < g.ledger_size(item),
         by_product=g.summary_by_product(item), by_marketer=g.summary_by_marketer(item),
         cost=g.event_gift_cost(item), per_arrival=g.cost_per_arrival(item),
         per_deal=g.cost_per_deal(item), rule_form=rule_form or RuleForm(),
@@ -145,7 +147,7 @@ def ledger_xlsx(event_id):
     rows = [[local_dt(i.at), i.customer.name, str(g.ISSUE_KINDS.get(i.kind, i.kind)),
              i.product.name, i.signed_quantity, i.signed_cost / 100,
              i.marketer.display_name if i.marketer_id else "", i.staff.display_name,
-             i.order_id or "", i.note] for i in g.event_ledger(item)]
+             i.order_id or "", i.note] for i in g.event_ledger(item, user=current_user)]
     data = write_workbook(_("Gifts"), headers, rows)
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument."
                                    "spreadsheetml.sheet",
@@ -160,9 +162,7 @@ def ledger_xlsx(event_id):
 def attendance(event_id, customer_id):
     """One tap under a check-in: the attendance gift (htmx: the gift panel comes back)."""
     item = ci.get_door_event_or_404(event_id, current_user)
-    customer = db.session.get(c.Customer, customer_id) if customer_id < 2**31 else None
-    if customer is None:
-        raise NotFound(_("Not found, or not yours to see."))
+    customer = ci.get_guest_or_404(item, customer_id)
     form = BaseForm()
     message, status = None, 200
     if form.validate_on_submit():

@@ -48,11 +48,15 @@ def _customer_page(person, status=200, error=None):
     today = local_day(utcnow())
     account = db.session.get(pt.PointsAccount, person.id)
     redeemable = db.session.scalars(inv.find_products(flag="redeemable")).all()
+    referrals, rewards = pt.referrals_of(person), pt.rewards_of(person)
+    # The friends this customer brought are named only where the user may see them.
+    named = cu.seen_customer_ids(current_user, [friend.id for friend, _came, _bought in referrals]
+                                 + [reward.referred_id for reward in rewards])
     return render_template(
         "points/customer.html", customer=person, balance=account.balance if account else 0,
         debt=account.debt if account else 0, expiring=pt.expiring(person.id, today),
-        history=pt.history(person.id), referrals=pt.referrals_of(person),
-        rewards=pt.rewards_of(person), form=BaseForm(),
+        history=pt.history(person.id), referrals=referrals, rewards=rewards, named=named,
+        form=BaseForm(),
         token=new_token(), redeemable=redeemable, error=error,
         stock={p.id: sum(inv.quantity_in(inv.location_of(w), p) for w in inv.warehouses())
                for p in redeemable}, warehouses=inv.warehouses()), status

@@ -107,6 +107,29 @@ def get_door_event_or_404(event_id, user):
     return event
 
 
+def works_door_of(event, user):
+    """Whether `user` works the door of `event`: its event staff, or a manager or admin. They
+    see every guest of the event by name (DESIGN §2: event staff see that event's attendees)."""
+    if user.has_role("admin", "manager"):
+        return True
+    return user.has_role("event_staff") and db.session.scalar(
+        select(event_staff.c.event_id).where(event_staff.c.event_id == event.id,
+                                             event_staff.c.user_id == user.id)) is not None
+
+
+def get_guest_or_404(event, customer_id):
+    """The customer invited to `event` (walk-ins included) with `customer_id`, else NotFound:
+    at the door only the event's guests exist, so a customer never on its list is a 404 like
+    any row out of scope — not a refusal that names them."""
+    guest = db.session.scalar(
+        select(c.Customer).join(Invitation, Invitation.customer_id == c.Customer.id)
+        .where(Invitation.event_id == event.id, c.Customer.id == customer_id)) \
+        if isinstance(customer_id, int) and 0 < customer_id < 2**31 else None
+    if guest is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return guest
+
+
 def door_event_and_card(event_id, user, code):
     """(event, invitation, gift rule): the event as get_door_event_or_404 gives it, its
     invitation whose card carries `code` (None when no card of this event does) and the
@@ -171,9 +194,13 @@ def room(event):
     return rows
 
 
-def board(event):
+def board(event, user=None):
     """The live board: per marketer and in total — invited, confirmed, arrived, companions,
-    walk-ins, arrival rate — and the confirmed guests not yet here."""
+    walk-ins, arrival rate — and the confirmed guests not yet here.
+
+    `user`: who looks. Those working the door (and None: everyone) see every missing guest by
+    name; anyone else (a department head) sees their own customers by name and the others as
+    a count (`missing_elsewhere`), since those customers' pages are a 404 for them."""
     arrived = case((CheckIn.id.is_not(None), 1), else_=0)
     invited_and_came = case((CheckIn.id.is_not(None) & ~Invitation.is_walk_in, 1), else_=0)
     confirmed = case((Invitation.status.in_(("confirmed", "attended")) & ~Invitation.is_walk_in,
@@ -207,7 +234,15 @@ def board(event):
         .where(Invitation.event_id == event.id, Invitation.status == "confirmed",
                CheckIn.id.is_(None)).order_by(Invitation.inviter_id, c.Customer.name_pinyin)
     ).all()
-    return {"lines": lines, "total": total, "missing": missing}
+    elsewhere = 0
+    if user is not None and missing and not works_door_of(event, user):
+        named = set(db.session.scalars(
+            c.visible_customers(user).with_only_columns(c.Customer.id)
+            .where(c.Customer.id.in_([invitation.customer_id for invitation in missing]))))
+        elsewhere = sum(invitation.customer_id not in named for invitation in missing)
+        missing = [invitation for invitation in missing if invitation.customer_id in named]
+    return {"lines": lines, "total": total, "missing": missing,
+            "missing_elsewhere": elsewhere}
 
 
 # --- Operations --------------------------------------------------------------------------------

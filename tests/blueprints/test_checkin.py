@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from models import checkin as ci, events as ev
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import make_customer, make_event, make_user
+from tests.factories import make_customer, make_department, make_event, make_user
 
 
 def setup_door(db):
@@ -118,6 +118,32 @@ def test_live_board_after_a_scripted_run_of_fifty_check_ins(db, client, login):
     response = client.get(f"/checkin/{event.id}/board", headers={"HX-Request": "1"})
     html = response.get_data(as_text=True)
     assert 'data-board="arrived">50<' in html and 'data-board="rate">100%<' in html
+
+
+def test_a_department_head_sees_other_departments_guests_on_the_board_as_a_count(
+        db, client, login):
+    """Confirmed but not here yet: a department head sees their department's guests by name and
+    the other departments' as a count (those customers' pages are a 404 for them); the event's
+    staff and managers see every name, as before."""
+    manager = make_user(["manager"])
+    ours, theirs = make_department("销售一部"), make_department("销售二部")
+    liu = make_user(["marketer"], department=ours, display_name="刘芳")
+    chen = make_user(["marketer"], department=theirs, display_name="陈伟")
+    event = make_event(manager)
+    staff = staff_of(event, manager)
+    for owner, name in ((liu, "王秀英"), (chen, "杨振华"), (chen, "赵桂兰")):
+        invitation = ev.invite(event, make_customer(owner, name=name), actor=owner)
+        ev.change_invitation(invitation, "confirmed", actor=owner)
+    login(make_user(["dept_head"], department=ours))
+    text = page_text(client.get(f"/checkin/{event.id}/board"))
+    assert "已确认未到场（3 人）" in text and "王秀英 · 刘芳" in text
+    assert "杨振华" not in text and "赵桂兰" not in text and "其他部门的顾客：2 人" in text
+    for user in (staff, manager):
+        client.post("/auth/logout")
+        login(user)
+        text = page_text(client.get(f"/checkin/{event.id}/board", headers={"HX-Request": "1"}))
+        assert "王秀英 · 刘芳" in text and "杨振华 · 陈伟" in text and "赵桂兰 · 陈伟" in text
+        assert "其他部门的顾客" not in text
 
 
 def test_a_scan_earns_the_attendance_and_referral_points(db, client, login):

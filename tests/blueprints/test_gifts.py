@@ -10,8 +10,8 @@ from extensions import db as _db
 from models import checkin as ci, events as ev, gifts as g, inventory as inv
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
-                             make_user, make_warehouse)
+from tests.factories import (make_customer, make_department, make_event, make_order,
+                             make_stocked_product, make_user, make_warehouse)
 
 
 @pytest.fixture
@@ -52,6 +52,8 @@ def test_the_door_gift_in_one_tap_once(client, login, venue, db):
     g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
     customer = make_customer(marketer, name="王大爷")
     invitation = ev.invite(event, customer, actor=marketer)
+    late = make_customer(marketer, name="李建国")
+    ev.invite(event, late, actor=marketer)
     login(staff)
     response = client.post(f"/checkin/{event.id}/scan", headers={"HX-Request": "true"},
                            data={"code": invitation.token, "token": new_token()})
@@ -64,10 +66,14 @@ def test_the_door_gift_in_one_tap_once(client, login, venue, db):
     assert "已发赠品：养生杯 × 1" in page_text(tap) and "养生杯 剩余 20" in page_text(tap)
     assert "库存不多" not in page_text(tap)
     assert _db.session.scalar(select(func.count(g.GiftIssue.id))) == 1
-    stranger = make_customer(marketer, name="路人甲")
-    refused = client.post(f"/gifts/events/{event.id}/attendance/{stranger.id}",
+    refused = client.post(f"/gifts/events/{event.id}/attendance/{late.id}",
                           data={"token": new_token()}, headers={"HX-Request": "true"})
-    assert refused.status_code == 409 and "还没有在本场签到" in page_text(refused)
+    assert refused.status_code == 409 and "李建国 还没有在本场签到" in page_text(refused)
+    # A customer never invited to the event is no guest of its door: a 404 that names nobody.
+    stranger = make_customer(marketer, name="路人甲")
+    unknown = client.post(f"/gifts/events/{event.id}/attendance/{stranger.id}",
+                          data={"token": new_token()}, headers={"HX-Request": "true"})
+    assert unknown.status_code == 404 and "路人甲" not in page_text(unknown)
 
 
 def test_purchase_gifts_from_the_order_page(client, login, venue, db):
@@ -129,3 +135,28 @@ def test_the_event_page_lists_the_latest_gifts_and_says_how_many(client, login, 
     login(manager)
     text = page_text(client.get(f"/gifts/events/{event.id}"))
     assert "最近 2 条，共 3 条" in text and "¥45.00" in text  # the totals still count all three
+
+
+def test_a_department_head_sees_the_gifts_of_their_departments_customers(client, login, venue,
+                                                                         db):
+    """Who got what: a department head is listed the gifts to their department's customers
+    only (the others' names are not theirs to see); the event's figures stay whole."""
+    event, warehouse, manager, staff, marketer, cup = venue
+    ours, theirs = make_department("销售一部"), make_department("销售二部")
+    g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
+    guests = [make_customer(make_user(["marketer"], department=department), name=name)
+              for department, name in ((ours, "王秀英"), (theirs, "杨振华"))]
+    invitations = [ev.invite(event, guest, actor=manager) for guest in guests]
+    for guest, invitation in zip(guests, invitations):
+        ci.check_in(event, invitation, actor=staff, token=new_token())
+        g.issue_attendance_gifts(event, guest, actor=staff, token=new_token())
+    login(make_user(["dept_head"], department=ours))
+    text = page_text(client.get(f"/gifts/events/{event.id}"))
+    assert "王秀英" in text and "杨振华" not in text and "¥30.00" in text
+    assert "只列出您可查看的顾客" in text
+    sheet = load_workbook(io.BytesIO(client.get(f"/gifts/events/{event.id}/ledger.xlsx").data))
+    assert [row[1] for row in list(sheet.active.values)[1:]] == ["王秀英"]
+    client.post("/auth/logout")
+    login(make_user(["warehouse"]))
+    text = page_text(client.get(f"/gifts/events/{event.id}"))
+    assert "王秀英" in text and "杨振华" in text and "只列出您可查看的顾客" not in text
