@@ -5,6 +5,7 @@ change of users, roles and settings calls audit(). The trail is data, not log li
 """
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import ForeignKey, Index, Integer, String, JSON, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -25,17 +26,42 @@ def action_label(code):
     return ACTIONS.get(code, code)
 
 
-#: Key of a before/after detail → its label ("display_name" → 姓名), registered per area.
+#: (table name or None, key of a before/after detail) → its label ("display_name" → 姓名),
+#: registered per area; None stands for any table.
 FIELDS = {}
 
 
-def register_fields(labels):
-    """Declare how the audit log labels the keys of before/after details."""
-    FIELDS.update(labels)
+def register_fields(labels, target_type=None):
+    """Declare how the audit log labels the keys of before/after details (of the records of
+    one table, when a key means something else elsewhere: a product's name is not a person's)."""
+    FIELDS.update({(target_type, key): label for key, label in labels.items()})
 
 
-def field_label(key):
-    return FIELDS.get(key, key)
+def field_label(key, target_type=None):
+    return FIELDS.get((target_type, key)) or FIELDS.get((None, key), key)
+
+
+#: (table name or None, key) → {stored value: label}: how the log shows a code it recorded.
+VALUES = {}
+
+
+def register_values(labels, target_type=None):
+    """Declare the labels of the coded values of some keys ({"status": STATUSES} for the records
+    of one table; a list value is labelled item by item). True and False read 是/否 anywhere."""
+    VALUES.update({(target_type, key): values for key, values in labels.items()})
+
+
+def value_label(key, value, target_type=None):
+    """How a recorded before/after value reads in the log: its label when the key has coded
+    values, 是/否 for a flag, the value itself otherwise."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    labels = VALUES.get((target_type, key)) or VALUES.get((None, key)) or {}
+    if isinstance(value, list):
+        return "、".join(str(labels.get(item, item)) for item in value)
+    if isinstance(value, (str, int)):
+        return labels.get(value, value)
+    return value
 
 
 #: Table name → label of the kind of record ("users" → 用户), registered per area.
@@ -88,8 +114,11 @@ class AuditEntry(db.Model):
         if not self.details:
             return []
         before, after = self.details.get("before", {}), self.details.get("after", {})
-        return [(field_label(key), before.get(key), after.get(key))
-                for key in dict.fromkeys([*before, *after])]
+
+        def shown(key, value):
+            return value if value in (None, "") else value_label(key, value, self.target_type)
+        return [(field_label(key, self.target_type), shown(key, before.get(key)),
+                 shown(key, after.get(key))) for key in dict.fromkeys([*before, *after])]
 
 
 def audit(actor, action, target=None, *, summary="", before=None, after=None, ip=None,

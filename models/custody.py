@@ -31,7 +31,9 @@ from models.timeline import TimelineItem, register_provider
 ENTRY_KINDS = {"deposit": _l("Left in custody"), "pickup": _l("Picked up"),
                "return": _l("Returned out of custody"), "reversal": _l("Reversal")}
 PICKUP_ROLES = ("warehouse", "manager", "event_staff")
-RELEASE_RULES = ("proportional", "full")
+#: When goods held may be collected (the setting custody.release_rule) → its label.
+RELEASE_RULES = {"proportional": _l("In proportion to what is paid"),
+                 "full": _l("Only once the order is paid in full")}
 DOCUMENT = "custody_pickups"
 
 
@@ -667,8 +669,7 @@ def check_custody():
 
 define_area("custody", _l("Custody"))
 define("custody.release_rule", "str", "proportional", _l("Goods held may be collected"),
-       _l("“proportional”: in proportion to what is paid; “full”: only once the order is paid "
-          "in full."), choices=RELEASE_RULES)
+       choices=tuple(RELEASE_RULES.items()))
 define("custody.remind_after_days", "int", 30, _l("Remind customers who have not collected "
                                                   "for (days)"), min=1, max=3650)
 register_actions({"custody.pickup": _l("Handed over goods held"),

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
 from models.accounts import User
-from models.audit import audit, register_actions, register_fields, register_targets
+from models.audit import (audit, register_actions, register_fields, register_targets,
+                          register_values)
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime, utcnow
 from models.customers import Customer, visible_customers
 from models.timeline import TimelineItem, register_provider
@@ -545,6 +546,7 @@ register_actions({
 register_targets({"events": _l("Event"), "invitations": _l("Invitation")})
 register_fields({"status": _l("Status"), "capacity": _l("Capacity"), "title": _l("Title"),
                  "amount_fen": _l("Amount (fen)")})
+register_values({"status": STATUSES}, target_type="events")
 
 
 @register_provider

@@ -654,8 +654,8 @@ define_area("gifts", _l("Gifts"))
 define("gifts.low_stock_warning", "int", 20, _l("Warn at the door below (gifts)"),
        _l("The check-in tablet warns when fewer gifts than this remain."), min=0, max=100000)
 define("gifts.on_return", "str", "return", _l("Purchase gifts of a returned order"),
-       _l("“return”: the gifts come back with the goods; “charge”: they stay with the customer "
-          "and their cost stays charged."), choices=("return", "charge"))
+       choices=(("return", _l("Come back with the goods")),
+                ("charge", _l("Stay with the customer, their cost still charged"))))
 register_actions({"gift.rule": _l("Saved a gift rule"), "gift.attendance": _l("Gave an "
                                                                              "attendance gift"),
                   "gift.purchase": _l("Gave purchase gifts"),

@@ -748,8 +748,9 @@ define("points.birthday_bonus", "int", 0, _l("Bonus points in the birthday month
 define("points.referral_bonus", "int", 100, _l("Bonus points for a referral"), min=0,
        max=100000)
 define("points.referral_reward", "str", "points", _l("A referral is rewarded with"),
-       _l("“points”: the bonus points below; “gift”: the gift product below, given once through "
-          "the gift ledger (owed, with a task, while out of stock)."), choices=("points", "gift"))
+       _l("A gift is given once through the gift ledger (owed, with a task, while out of "
+          "stock)."), choices=(("points", _l("The bonus points below")),
+                               ("gift", _l("The gift product below"))))
 
 
 def _check_gift_code(value, definition):
@@ -765,7 +766,7 @@ define("points.referral_gift_sku", "str", "", _l("Referral gift (product code)")
 define("points.referral_gift_quantity", "int", 1, _l("Referral gift quantity"), min=1, max=100)
 define("points.referral_trigger", "str", "buy", _l("A referral is rewarded when the new "
                                                     "customer first"),
-       _l("“attend”: first attends an event; “buy”: first buys."), choices=("attend", "buy"))
+       choices=(("attend", _l("Attends an event")), ("buy", _l("Buys"))))
 define("points.value_fen", "int", 1, _l("Value of one point (fen), for the liability"),
        min=0, max=10000)
 register_actions({"points.adjust": _l("Adjusted points"),

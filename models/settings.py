@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models.audit import audit, register_actions, register_fields
+from models.audit import audit, register_actions, register_fields, register_values
 from models.base import InvalidInput, UTCDateTime, utcnow
 
 
@@ -30,6 +30,8 @@ class SettingDef:
     min: int | None = None
     max: int | None = None
     max_length: int = 200
+    #: (stored value, label) pairs of a text setting chosen from a list: the form offers the
+    #: labels, the database keeps the values.
     choices: tuple = field(default=())
     #: A further check of a cleaned text value (e.g. a product code must exist): raises
     #: InvalidInput with its message.
@@ -52,6 +54,8 @@ def define(key, type, default, label, help="", **bounds):
     definition = SettingDef(key, type, default, label, help, **bounds)
     DEFINITIONS[key] = definition
     register_fields({key: label})  # the audit log shows a change under the setting's label
+    if definition.choices:  # and the labels of the values chosen
+        register_values({key: dict(definition.choices)})
     return definition
 
 
@@ -130,7 +134,7 @@ def clean_value(definition, raw):
     if len(value) > definition.max_length:
         raise InvalidInput(_("%(label)s can be at most %(n)s characters.", label=label,
                              n=definition.max_length), field=definition.key)
-    if definition.choices and value not in definition.choices:
+    if definition.choices and value not in dict(definition.choices):
         raise InvalidInput(_("%(label)s has an invalid choice.", label=label),
                            field=definition.key)
     if definition.check is not None and value:

@@ -23,7 +23,7 @@ def gather_slip(pickup, *, printed_by):
             "remaining": [(p.name, held, p.unit) for p, held in
                           cu.balances_by_product(pickup.customer)],
             "printed_by": printed_by, "printed_at": utcnow(),
-            "period": local_dt(pickup.at, "%Y-%m-%d")}
+            "day": local_dt(pickup.at, "%Y-%m-%d")}
 
 
 def build_slip(data):

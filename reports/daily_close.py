@@ -28,7 +28,7 @@ def gather(record, *, printed_by):
                          "kind": str(o.PAYMENT_KINDS[e.kind]),
                          "method": str(o.METHODS[e.method]), "amount": e.amount,
                          "reference": e.reference or e.reason} for e in entries],
-            "printed_by": printed_by, "printed_at": utcnow(), "period": str(record.day)}
+            "printed_by": printed_by, "printed_at": utcnow(), "day": str(record.day)}
 
 
 def build(data):

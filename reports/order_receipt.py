@@ -31,7 +31,7 @@ def gather(order, *, printed_by):
         "cooling_off_day": long_date(safeguards.cooling_off_last_day(order)),
         "held": [(line["name"], line["held"], line["unit"]) for line in lines if line["held"]],
         "printed_by": printed_by, "printed_at": utcnow(),
-        "period": local_dt(order.created_at, "%Y-%m-%d"),
+        "day": local_dt(order.created_at, "%Y-%m-%d"),
     }
 
 

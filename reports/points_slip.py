@@ -26,7 +26,7 @@ def gather(redemption, *, printed_by):
             "balance": pt.balance_of(redemption.customer_id),
             "expiring": pt.expiring(redemption.customer_id, local_day(utcnow())),
             "printed_by": printed_by, "printed_at": utcnow(),
-            "period": local_dt(redemption.at, "%Y-%m-%d")}
+            "day": local_dt(redemption.at, "%Y-%m-%d")}
 
 
 def build(data):

@@ -24,7 +24,7 @@ def gather(document, *, printed_by):
         "total_value": sum(line["value"] for line in lines),
         "reversed": any(line["reversal"] for line in lines),
         "printed_by": printed_by, "printed_at": utcnow(),
-        "period": local_dt(document.created_at, "%Y-%m-%d"),
+        "day": local_dt(document.created_at, "%Y-%m-%d"),
     }
 
 

@@ -4,8 +4,13 @@
     python scripts/i18n.py compile   # .po -> .mo (the set-up does this; .mo files are not kept)
     python scripts/i18n.py check     # every message of the code has a zh_CN translation
     python scripts/i18n.py fill F.json ...  # fill empty zh_CN entries from {msgid: 中文} files
+
+A word with two meanings gets a message context in the code (`pgettext("thing", "Name")` →
+名称 beside `_("Name")` → 姓名); in a fill file its key is the context, "\u0004" (gettext's
+separator) and the msgid: {"thing\u0004Name": "名称"}.
 """
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,7 +24,10 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
 LOCALES = ["zh_CN"]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+            "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2), "_lp": ((1, "c"), 2)}
+#: Separates a message's context from its msgid in a fill file's keys (as in a .mo file).
+CONTEXT_SEPARATOR = "\x04"
 METHODS = [("**/.venv/**", "ignore"), ("**/tests/**", "ignore"), ("**.py", "python"),
            ("templates/**.html", "jinja2")]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
@@ -29,11 +37,16 @@ def extract():
     """Every translatable message in the code and templates, as a Catalog."""
     catalog = Catalog(project="huixiaotong", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-            str(ROOT), method_map=METHODS, keywords=KEYWORDS,
+            str(ROOT), method_map=METHODS, keywords=KEYWORDS, directory_filter=_searched,
             options_map={"templates/**.html": {"extensions": "jinja2.ext.do"}}):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
                     context=context)
     return catalog
+
+
+def _searched(path):
+    """Babel skips folders starting with "_" by default, and with them templates/_macros."""
+    return not os.path.basename(path).startswith((".", "__"))
 
 
 def po_path(locale):
@@ -61,12 +74,15 @@ def fill(paths, locale="zh_CN"):
     translator's worksheet); entries already translated are left as they are."""
     table = {}
     for path in paths:
-        table.update(json.loads(Path(path).read_text(encoding="utf-8")))
+        for key, string in json.loads(Path(path).read_text(encoding="utf-8")).items():
+            context, _sep, msgid = key.rpartition(CONTEXT_SEPARATOR)
+            table[(context or None, msgid)] = string
     catalog = load(locale)
     filled = 0
     for message in catalog:
-        if message.id and not message.string and message.id in table:
-            message.string = table[message.id]
+        key = (message.context, message.id)
+        if message.id and not message.string and key in table:
+            message.string = table[key]
             filled += 1
     with open(po_path(locale), "wb") as fh:
         write_po(fh, catalog, omit_header=False, sort_output=True, width=100,

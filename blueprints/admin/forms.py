@@ -119,6 +119,9 @@ def settings_form(definitions, data):
         elif definition.type == "roles":
             field = MultiCheckboxField(definition.label, description=definition.help,
                                        choices=choices(ROLES.items()))
+        elif definition.choices:
+            field = SelectField(definition.label, description=definition.help,
+                                choices=choices(definition.choices))
         else:
             field = StringField(definition.label, description=definition.help,
                                 validators=[Length(max=definition.max_length)])

@@ -1,5 +1,5 @@
 """Forms of gift control."""
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 from wtforms import (BooleanField, DecimalField, SelectField, SelectMultipleField,
                      StringField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -10,7 +10,7 @@ from models import gifts as g, inventory as inv, orders as o
 
 class RuleForm(BaseForm):
     kind = SelectField(_l("Kind"), choices=choices(g.RULE_KINDS.items()))
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=60)])
+    name = StringField(_lp("thing", "Name"), validators=[Optional(), Length(max=60)])
     product_id = SelectField(_l("Gift"), coerce=int)
     quantity = IntegerField(_l("Quantity"), default=1, validators=[
         InputRequired(_l("Give at least one.")),

@@ -1,7 +1,7 @@
 """Forms of the warehouse: products, warehouses, the clerks' multi-line documents, counts."""
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
                      SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -30,8 +30,8 @@ def _money(label, required=False):
 class ProductForm(BaseForm):
     sku = StringField(_l("SKU / barcode"), validators=[InputRequired(_l("Enter the SKU.")),
                                                        Length(max=40)])
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the product's name.")),
-                                               Length(max=80)])
+    name = StringField(_lp("thing", "Name"), validators=[
+        InputRequired(_l("Enter the product's name.")), Length(max=80)])
     specification = StringField(_l("Specification"), validators=[Optional(), Length(max=80)],
                                 description=_l("e.g. 60 capsules × 0.5 g"))
     unit = StringField(_l("Unit"), default="盒",
@@ -87,8 +87,8 @@ class ProductForm(BaseForm):
 class WarehouseForm(BaseForm):
     code = StringField(_l("Code"), validators=[InputRequired(_l("Enter a code.")),
                                                Length(max=20)])
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")),
-                                               Length(max=40)])
+    name = StringField(_lp("thing", "Name"), validators=[InputRequired(_l("Enter the name.")),
+                                                         Length(max=40)])
     kind = SelectField(_l("Kind"), choices=choices(inv.WAREHOUSE_KINDS.items()))
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
     is_active = BooleanField(_l("In use"), default=True)

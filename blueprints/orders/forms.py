@@ -1,7 +1,7 @@
 """Forms of the sale and the money."""
 from datetime import datetime, time
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
                      HiddenField, PasswordField, SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -158,8 +158,8 @@ class CloseForm(BaseForm):
 
 
 class PackageForm(BaseForm):
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")),
-                                               Length(max=40)])
+    name = StringField(_lp("thing", "Name"), validators=[InputRequired(_l("Enter the name.")),
+                                                         Length(max=40)])
     price = _yuan(_l("Package price (yuan)"), required=True, minimum=0.01)
     description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])
     is_active = BooleanField(_l("In use"), default=True)

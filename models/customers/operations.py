@@ -5,8 +5,9 @@ from sqlalchemy import select, update
 
 from extensions import db
 from formatting import company_zone
-from models.accounts import DEPARTMENT_CHANGE_HANDLERS, User
-from models.audit import audit, register_actions, register_fields, register_targets
+from models.accounts import DEPARTMENT_CHANGE_HANDLERS, ROLES, User
+from models.audit import (audit, register_actions, register_fields, register_targets,
+                          register_values)
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.customers.reads import (DuplicateCustomer, claims_today, clean_customer_data,
                                     duplicate_of, owned_count, visible_customers)
@@ -401,6 +402,7 @@ define("customers.import_max_rows", "int", 20000, _l("Most rows in one import"),
 define("customers.export_roles", "roles", ["admin", "manager"],
        _l("Roles that may export customers"),
        _l("Every export is recorded in the audit log."))
+register_values({"customers.export_roles": ROLES})
 
 
 # --- Timeline ----------------------------------------------------------------------------------

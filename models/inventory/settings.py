@@ -1,5 +1,5 @@
 """The warehouse's settings, and its labels in the audit log."""
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 
 from models.audit import register_actions, register_fields, register_targets
 from models.settings import define, define_area
@@ -21,7 +21,8 @@ register_actions({
 })
 register_targets({"products": _l("Product"), "warehouses": _l("Warehouse"),
                   "stock_documents": _l("Stock document"), "stock_counts": _l("Stock count")})
-register_fields({"sale_price": _l("Sale price (fen)"), "name": _l("Name")})
+register_fields({"sale_price": _l("Sale price (fen)"), "name": _lp("thing", "Name")},
+                target_type="products")
 
 
 def _register_stock_check():
