@@ -10,7 +10,7 @@ from models.audit import (audit, register_actions, register_fields, register_tar
                           register_values)
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.customers.reads import (DuplicateCustomer, claims_today, clean_customer_data,
-                                    duplicate_of, owned_count, visible_customers)
+                                    duplicate_of, name_parts, owned_count, visible_customers)
 from models.customers.tables import (CONTACT_KINDS, DEFAULT_CHANNELS, OWNERSHIP_KINDS, Channel,
                                      ContactLog, Customer, OwnershipChange, Tag)
 from models.scoping import department_subtree_ids
@@ -52,7 +52,7 @@ def create_customer(data, *, actor, owner=None, now=None, quiet=False, at_the_do
         _check_may_own(actor, owner)
     customer = Customer(**values, owner=owner, department_id=owner.department_id,
                         status="active", created_by_id=getattr(actor, "id", None),
-                        created_at=now, owned_since=now)
+                        created_at=now, owned_since=now, name_parts=name_parts(values["name"]))
     customer.tags = _tags(data.tag_ids)
     db.session.add(customer)
     db.session.flush()
@@ -75,6 +75,8 @@ def update_customer(customer, data, *, actor, now=None):
     before = {key: getattr(customer, key) for key in watched}
     if values["grade"] != customer.grade:
         values["grade_is_manual"] = bool(values["grade"])
+    if values["name"] != customer.name:
+        customer.name_parts = name_parts(values["name"])
     for key, value in values.items():
         setattr(customer, key, value)
     customer.tags = _tags(data.tag_ids)

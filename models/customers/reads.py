@@ -4,18 +4,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from lunar_python import LunarYear
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 
 from extensions import db
-from formatting import company_zone
 from models.accounts import normalise_mobile
 from models.audit import audit
 from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
-from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer,
+from models.clock import day_start, local_day
+from models.customers.birthdays import check_lunar_birthday
+from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer, NamePart,
                                      OwnershipChange, customer_tags)
-from models.scoping import can_see_full_phone, department_subtree_ids, scoped
+from models.scoping import can_see_full_phone, department_subtree_ids, get_scoped_or_404, scoped
 from models.settings import get_setting
 
 # --- Normalising input -------------------------------------------------------------------------
@@ -34,23 +34,6 @@ def normalise_phone(raw, field="phone", required=True):
     if required and not (raw or "").strip():
         raise InvalidInput(_("Enter the mobile number."), field=field)
     return normalise_mobile(raw, field=field)
-
-
-def check_lunar_birthday(month, day, leap, year=None):
-    """Raise InvalidInput unless month/day (leap) is a lunar date that exists (in `year`)."""
-    if not month or not 1 <= month <= 12:
-        raise InvalidInput(_("The lunar month must be 1–12."), field="lunar_month")
-    if not day or not 1 <= day <= 30:
-        raise InvalidInput(_("The lunar day must be 1–30."), field="lunar_day")
-    if year:
-        lunar_month = LunarYear.fromYear(year).getMonth(-month if leap else month)
-        if lunar_month is None:
-            raise InvalidInput(_("Lunar year %(year)s has no leap month %(month)s.", year=year,
-                                 month=month), field="lunar_month")
-        if day > lunar_month.getDayCount():
-            raise InvalidInput(_("Lunar month %(month)s of %(year)s has only %(n)s days.",
-                                 month=month, year=year, n=lunar_month.getDayCount()),
-                               field="lunar_day")
 
 
 @dataclass
@@ -175,18 +158,25 @@ def visible_customers(user):
 
 def get_customer_or_404(customer_id, user):
     """The customer if `user` may see them, else NotFound."""
-    from models.scoping import get_scoped_or_404
     return get_scoped_or_404(Customer, customer_id, user)
 
 
 def _prefix(column, text):
-    """column starts with `text`, as an index-friendly range (no LIKE, no escaping)."""
-    return and_(column >= text, column < text + "\uffff")
+    """column starts with `text`, as an index-friendly range (no LIKE, no escaping). The bound
+    is the last code point: a rare character of a name (王𬌗) lies beyond U+FFFF."""
+    return and_(column >= text, column < text + "\U0010ffff")
+
+
+def name_parts(name):
+    """The NamePart rows a name is found by besides its start: 张秀兰 → 秀兰, 兰."""
+    return [NamePart(part=name[start:]) for start in range(1, len(name))]
 
 
 def search_clause(text):
-    """The WHERE clause of the one search box: a phone tail (4+ digits), a full phone, a name,
-    pinyin or initials. None for an empty box."""
+    """The WHERE clause of the one search box: a phone tail (4–10 digits), a full phone (11 or
+    more), a customer number (1–3), pinyin or initials from their start, or any part of a
+    name. None for an empty box. The door tablet's offline search (static/js/door/search.js)
+    follows the same rules; tests/data/door_search_cases.json holds both to them."""
     text = (text or "").strip()
     if not text:
         return None
@@ -204,7 +194,11 @@ def search_clause(text):
     if re.fullmatch(r"[a-z]+", lowered):
         return or_(_prefix(Customer.name_initials, lowered),
                    _prefix(Customer.name_pinyin, lowered))
-    return _prefix(Customer.name, text)
+    # A name by its start or its middle: two index ranges. One IN (… UNION …) rather than
+    # an OR, which PostgreSQL would answer with a scan of every customer.
+    return Customer.id.in_(union(
+        select(Customer.id).where(_prefix(Customer.name, text)),
+        select(NamePart.customer_id).where(_prefix(NamePart.part, text))))
 
 
 @dataclass
@@ -282,8 +276,7 @@ class DuplicateCustomer(Conflict):
 def claims_today(user, now=None):
     """How many customers `user` has claimed from the pool today (company time zone)."""
     now = now or utcnow()
-    local = now.astimezone(company_zone())
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = day_start(local_day(now))
     return db.session.scalar(select(func.count(OwnershipChange.id)).where(
         OwnershipChange.actor_id == user.id, OwnershipChange.kind == "claim",
         OwnershipChange.at >= start)) or 0

@@ -1,5 +1,6 @@
 """Customer archive tables: Customer, Channel and Tag (managed lists), ContactLog (跟进记录),
-OwnershipChange (every transfer, release to and claim from the public pool)."""
+OwnershipChange (every transfer, release to and claim from the public pool), NamePart (what the
+search finds a name by its middle with)."""
 from datetime import date, datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -8,8 +9,8 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Inde
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from formatting import company_zone
 from models.base import UTCDateTime, utcnow
+from models.clock import local_day
 
 GENDERS = {"": _l("Unknown"), "F": _l("Female"), "M": _l("Male")}
 GRADES = ("A", "B", "C", "D")
@@ -115,6 +116,8 @@ class Customer(db.Model):
     referrer = relationship("Customer", remote_side=[id], lazy="select")
     #: Loaded when read (most screens that load a customer never show the tags).
     tags = relationship("Tag", secondary=customer_tags, lazy="select", order_by="Tag.name")
+    #: Written with the name (customers.name_parts), read only by the search.
+    name_parts = relationship("NamePart", lazy="select", cascade="all, delete-orphan")
     created_by = relationship("User", foreign_keys=[created_by_id])
 
     def __repr__(self):
@@ -129,7 +132,7 @@ class Customer(db.Model):
         """Age in whole years today (company time zone), if the birth year is known."""
         if not self.birth_year:
             return None
-        today = datetime.now(company_zone()).date()
+        today = local_day(utcnow())
         if self.birthday:
             return today.year - self.birthday.year - (
                 (today.month, today.day) < (self.birthday.month, self.birthday.day))
@@ -145,6 +148,19 @@ class Customer(db.Model):
                      else "", month=self.lunar_month, day=self.lunar_day)
             return f"{self.birth_year} {text}" if self.birth_year else text
         return ""
+
+
+class NamePart(db.Model):
+    """A tail of a customer's name after its first character (秀兰 and 兰 of 张秀兰), so that
+    the search box finds a name by its middle as a prefix of one of them: an index range on
+    SQLite and PostgreSQL alike. A trigram index would not do: a Chinese name is two to four
+    characters, and a two-character part has no trigram to look up."""
+    __tablename__ = "customer_name_parts"
+
+    #: First in the primary key: a search is a range on it.
+    part: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)
 
 
 class ContactLog(db.Model):

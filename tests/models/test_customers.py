@@ -86,6 +86,26 @@ def test_search_by_tail_full_phone_name_pinyin_and_initials(db):
     assert names(db, owner, q="%") == [] and names(db, owner, q="_") == []
 
 
+def test_a_name_is_found_by_its_middle_and_a_new_name_by_its_own(db):
+    """The tails a name is found by (NamePart) follow the name when it changes; the other
+    rules of the box: tests/models/test_door_search.py."""
+    owner = make_user(["marketer"])
+    customer = make_customer(owner, name="张秀兰")
+    assert names(db, owner, q="秀兰") == ["张秀兰"] and names(db, owner, q="兰") == ["张秀兰"]
+    c.update_customer(customer, c.CustomerData(name="王秀兰", phone=customer.phone), actor=owner)
+    db.session.expire_all()  # the same tails: rows that stay
+    assert names(db, owner, q="秀兰") == ["王秀兰"]
+    c.update_customer(customer, c.CustomerData(name="李秀英", phone=customer.phone), actor=owner)
+    db.session.expire_all()
+    assert names(db, owner, q="秀兰") == [] and names(db, owner, q="兰") == []
+    assert names(db, owner, q="秀英") == ["李秀英"] and names(db, owner, q="秀") == ["李秀英"]
+    assert sorted(p.part for p in customer.name_parts) == sorted(["秀英", "英"])
+    c.update_customer(customer, c.CustomerData(name="李秀", phone=customer.phone), actor=owner)
+    db.session.expire_all()
+    assert [p.part for p in customer.name_parts] == ["秀"]
+    assert names(db, owner, q="英") == [] and names(db, owner, q="秀") == ["李秀"]
+
+
 def test_each_role_sees_its_customers_and_the_pool(db):
     hq = make_department("总部")
     sales1, sales2 = make_department("一部", parent=hq), make_department("二部", parent=hq)
