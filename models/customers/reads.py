@@ -4,18 +4,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from lunar_python import LunarYear
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, func, or_, select, union
 
 from extensions import db
+from formatting import company_zone
 from models.accounts import normalise_mobile
 from models.audit import audit
 from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
-from models.clock import day_start, local_day
-from models.customers.birthdays import check_lunar_birthday
 from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer, NamePart,
                                      OwnershipChange, customer_tags)
-from models.scoping import can_see_full_phone, department_subtree_ids, get_scoped_or_404, scoped
+from models.scoping import can_see_full_phone, department_subtree_ids, scoped
 from models.settings import get_setting
 
 # --- Normalising input -------------------------------------------------------------------------
@@ -34,6 +34,23 @@ def normalise_phone(raw, field="phone", required=True):
     if required and not (raw or "").strip():
         raise InvalidInput(_("Enter the mobile number."), field=field)
     return normalise_mobile(raw, field=field)
+
+
+def check_lunar_birthday(month, day, leap, year=None):
+    """Raise InvalidInput unless month/day (leap) is a lunar date that exists (in `year`)."""
+    if not month or not 1 <= month <= 12:
+        raise InvalidInput(_("The lunar month must be 1–12."), field="lunar_month")
+    if not day or not 1 <= day <= 30:
+        raise InvalidInput(_("The lunar day must be 1–30."), field="lunar_day")
+    if year:
+        lunar_month = LunarYear.fromYear(year).getMonth(-month if leap else month)
+        if lunar_month is None:
+            raise InvalidInput(_("Lunar year %(year)s has no leap month %(month)s.", year=year,
+                                 month=month), field="lunar_month")
+        if day > lunar_month.getDayCount():
+            raise InvalidInput(_("Lunar month %(month)s of %(year)s has only %(n)s days.",
+                                 month=month, year=year, n=lunar_month.getDayCount()),
+                               field="lunar_day")
 
 
 @dataclass
@@ -158,6 +175,7 @@ def visible_customers(user):
 
 def get_customer_or_404(customer_id, user):
     """The customer if `user` may see them, else NotFound."""
+    from models.scoping import get_scoped_or_404
     return get_scoped_or_404(Customer, customer_id, user)
 
 
@@ -276,7 +294,8 @@ class DuplicateCustomer(Conflict):
 def claims_today(user, now=None):
     """How many customers `user` has claimed from the pool today (company time zone)."""
     now = now or utcnow()
-    start = day_start(local_day(now))
+    local = now.astimezone(company_zone())
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return db.session.scalar(select(func.count(OwnershipChange.id)).where(
         OwnershipChange.actor_id == user.id, OwnershipChange.kind == "claim",
         OwnershipChange.at >= start)) or 0
