@@ -1,10 +1,11 @@
 """The door: find or scan, check in once, seat, register walk-ins, the live board and room.
 
 The door screen is one page per event that keeps working on a bad network: its script
-(static/js/door.js) caches the guest list (roster), queues every write with its one-time token
-and sends it through `replay`; refused queued writes are listed as conflicts. A service worker
-(`service_worker`, scope /checkin/) keeps the page itself available offline. Without JavaScript
-the forms post to `scan` and `check_in`, which answer with whole pages.
+(static/js/door/, ES modules) keeps the guest list (roster) on the tablet and searches it there,
+queues every write with its one-time token and sends it through `replay`; refused queued writes
+are listed as conflicts. A service worker (`service_worker`, scope /checkin/) keeps the page and
+its files available offline. Without JavaScript the forms post to `scan` and `check_in`, which
+answer with whole pages.
 """
 import json
 from pathlib import Path
@@ -172,20 +173,6 @@ def _outcome_facts(event, outcome):
                      "invitation_id": record.invitation_id} if record else None,
         "gift": ci.gift_facts(state) if state else None,
         "conflict": ci.conflict_facts(outcome.conflict) if outcome.conflict else None}
-
-
-@bp.get("/<int:event_id>/find")
-@role_required(*DOOR)
-def find(event_id):
-    """Matches as the staff types (htmx): invitations of this event only."""
-    event = ci.get_door_event_or_404(event_id, current_user)
-    text = request.args.get("code", "")[:60]
-    if not text.strip():
-        return "", 204  # nothing typed: leave the screen as it is
-    matches = ci.find_at_door(event, text)
-    cards = [(m, ci.check_in_of(m), CheckInForm(event, formdata=None, invitation_id=m.id,
-                                                companions=m.companions)) for m in matches]
-    return _fragment("matches", event=event, cards=cards, text=text)
 
 
 def _result(event, facts, *, already=False, status=200, gift=..., rule=...):

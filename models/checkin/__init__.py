@@ -143,8 +143,8 @@ def door_event_and_card(event_id, user, code):
 
 
 def find_at_door(event, text, limit=12):
-    """Invitations of `event` matching what was typed or scanned: the card's QR token, a phone
-    tail, a name, pinyin or initials."""
+    """Invitations of `event` matching what was typed or scanned: the card's QR token, or what
+    the search box finds (customers.search_clause), in the order of the tablet's guest list."""
     text = (text or "").strip()
     if not text:
         return []
@@ -158,7 +158,7 @@ def find_at_door(event, text, limit=12):
     return db.session.scalars(
         select(Invitation).join(c.Customer, Invitation.customer_id == c.Customer.id)
         .where(Invitation.event_id == event.id, clause)
-        .order_by(c.Customer.name_pinyin).limit(limit)).all()
+        .order_by(c.Customer.name_pinyin, Invitation.id).limit(limit)).all()
 
 
 def summary(record):

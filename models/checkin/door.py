@@ -65,7 +65,7 @@ class DoorConflict(TokenMixin, db.Model):
 
 def roster(event):
     """What a door tablet caches to find and check guests in offline: each invitation's guest
-    (name, pinyin, initials, masked phone — never the full number), the card's code, the table,
+    (name, pinyin, initials, masked phones — never a full number), the card's code, the table,
     the companions expected, and who is already in or has had the gift; the attendance gift; the
     tables, the people named and the status labels once each (2,000 guests fit in a few hundred
     KB). Empty (``open`` false) unless the event is open for check-in."""
@@ -87,7 +87,8 @@ def roster(event):
         gifts.GiftIssue.reverses_id.is_(None))))
     rows = db.session.execute(
         select(Invitation.id, Invitation.customer_id, c.Customer.name, c.Customer.name_pinyin,
-               c.Customer.name_initials, c.Customer.phone, Invitation.token, Invitation.table_id,
+               c.Customer.name_initials, c.Customer.phone, c.Customer.phone2,
+               Invitation.token, Invitation.table_id,
                Invitation.companions, Invitation.status, Invitation.is_walk_in,
                Invitation.inviter_id, CheckIn.at, CheckIn.by_id,
                CheckIn.companions.label("came_with"))
@@ -103,6 +104,8 @@ def roster(event):
         facts["guests"].append({
             "invitation_id": r.id, "customer_id": r.customer_id, "name": r.name,
             "pinyin": r.name_pinyin, "initials": r.name_initials, "phone": masked_phone(r.phone),
+            # Masked too: a full number typed at the door may be either (search_clause).
+            "phone2": masked_phone(r.phone2),
             "code": r.token, "table_id": r.table_id, "companions": r.companions,
             "status": r.status, "walk_in": r.is_walk_in, "inviter_id": r.inviter_id,
             "checked_in": {"at": local_dt(r.at, "%H:%M"), "by": people.get(r.by_id, ""),

@@ -1,8 +1,8 @@
 // The tablet's camera as a card scanner on the door screen. ZXing (vendored under
 // static/vendor/zxing, loaded only when the camera is first used) reads the card's QR code from
 // the video, and the code is typed into the scan box with Enter — just what a USB or Bluetooth
-// scanner does, so door.js checks the guest in with no tap. Cameras need HTTPS (or localhost):
-// elsewhere the button stays hidden.
+// scanner does, so the door's script (door/main.js) checks the guest in with no tap. Cameras
+// need HTTPS (or localhost): elsewhere the button stays hidden.
 (function () {
   "use strict";
   var app = document.getElementById("door-app");

@@ -7,7 +7,8 @@ var CACHE = "hxt-door-v1";
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
 
-// The page names what to keep: itself and its style sheets and scripts.
+// The page names what to keep: itself, its style sheets and scripts, and the modules its script
+// imports (listed as <link rel="modulepreload">, which tests/blueprints/test_door.py checks).
 self.addEventListener("message", function (event) {
   var files = (event.data && event.data.keep) || [];
   event.waitUntil(caches.open(CACHE).then(function (cache) {

@@ -2,6 +2,8 @@
 something else, a closed event and another event's card are refused with nothing written, and
 two tablets that checked the same guest in offline end with one check-in, one gift and the
 conflicts listed for staff."""
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -58,6 +60,7 @@ def test_the_roster_holds_masked_phones_and_card_codes_only_while_the_door_is_op
     body = client.get(f"/checkin/{event.id}/roster").get_json()
     [guest] = body["guests"]
     assert guest["name"] == "张秀兰" and guest["phone"] == "138****8000"
+    assert guest["phone2"] == "" and guest["customer_id"] == invitation.customer_id
     assert guest["code"] == invitation.token and guest["initials"] == "zxl"
     assert body["tables"] == [{"id": guest["table_id"], "name": "5 号桌", "seats": 10}]
     assert body["people"][str(guest["inviter_id"])] == "刘芳" and guest["checked_in"] is None
@@ -165,7 +168,21 @@ def test_the_door_screen_passes_its_data_in_attributes_not_inline_scripts(client
     event, _inv, manager, staff, _m, _cup = door
     login(staff)
     html = client.get(f"/checkin/{event.id}").get_data(as_text=True)
-    assert "<script>" not in html and "data-urls=" in html and "js/door.js" in html
+    assert "<script>" not in html and "data-urls=" in html
+    assert '<script type="module" src="/static/js/door/main.js">' in html
+    # Every module main.js imports, near or far, is named for the service worker to keep, and
+    # served as a script (a browser runs a module only with a JavaScript type).
+    modules, waiting = set(), ["/static/js/door/main.js"]
+    while waiting:
+        path = waiting.pop()
+        response = client.get(path)
+        assert response.status_code == 200 and "javascript" in response.mimetype
+        for name in re.findall(r'from "\./(\w+\.js)"', response.get_data(as_text=True)):
+            if f"/static/js/door/{name}" not in modules:
+                modules.add(f"/static/js/door/{name}")
+                waiting.append(f"/static/js/door/{name}")
+        response.close()
+    assert set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', html)) == modules
     worker = client.get("/checkin/sw.js")
     assert worker.status_code == 200 and worker.mimetype == "text/javascript"
     assert "/orders/new/" not in html  # event staff take no orders

@@ -71,7 +71,6 @@ MATRIX = {
     "events.card": CUSTOMER,
     "checkin.index": DOOR,
     "checkin.screen": DOOR,
-    "checkin.find": DOOR,
     "checkin.check_in": DOOR,
     "checkin.scan": DOOR,
     "checkin.walk_in": DOOR,
