@@ -2,6 +2,7 @@
 run in Chromium on the guest list the tablet keeps, against the cases the server's search is
 held to (tests/data/door_search_cases.json, tests/models/test_door_search.py). Then staff type
 into the box offline and tap a match."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -93,6 +94,10 @@ def test_staff_type_offline_and_tap_a_match(browser, live_server, live_app, gues
     page.get_by_test_id("check-in-result").filter(has_text="王芳").wait_for()
     context.set_offline(False)
     drained(page)
+    # Found again, her card says when and by whom she came in.
+    assert names_for("1234") == ["王芳"]
+    came_in = matches.first.locator("[data-slot=checked-in]").inner_text()
+    assert re.fullmatch(r"\d\d:\d\d 由 李明华 签到。", came_in), came_in
     with live_app.app_context():
         assert db.session.scalar(select(func.count(CheckIn.id)).where(
             CheckIn.event_id == event_id)) == 1

@@ -69,7 +69,8 @@ function matchCard(guest, tables, done, checkIn) {
   const form = slot(card, "form");
   if (done) {
     status.className = "badge text-bg-success";
-    put(card, "checked-in", guest.checked_in ? say("checked_in_at", guest.checked_in)
+    const came = guest.checked_in;
+    put(card, "checked-in", came ? say("checked_in_at", { time: came.at, who: came.by })
       : say("queued_check_in"));
     form.remove();
     return card;
