@@ -7,7 +7,6 @@ Which keys must hold is read from the metadata: every table with a unique `token
 gets one). Each client signs in on its own session and its requests run in their own threads,
 so on PostgreSQL each has its own connection; on SQLite the writers queue at BEGIN IMMEDIATE.
 """
-import threading
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -20,6 +19,7 @@ from extensions import db
 from models.base import new_token
 from tests.conftest import Client
 from tests.factories import PASSWORD
+from tests.races import race as run_together
 from tests.world import build_world
 
 CLIENTS = 8
@@ -309,19 +309,14 @@ def test_the_same_submission_from_8_clients_writes_once_and_always_answers(app, 
         shared = {**(form_of(clients[0], race.page, race.action) if race.page else {}),
                   **race.fields}
         forms = [dict(shared) for _ in clients]
-    answers, barrier = [None] * CLIENTS, threading.Barrier(CLIENTS)
+    answers = [None] * CLIENTS
 
     def post(i):
-        barrier.wait()
         response = clients[i].post(race.action, data=forms[i])
         answers[i] = (response.status_code, response.get_data(as_text=True)[:300])
         response.close()
 
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    assert run_together(post, range(CLIENTS), timeout=120) == []
     db.session.remove()
     after = db.session.scalar(race.count)
     statuses = sorted(status for status, _body in answers)
@@ -377,19 +372,14 @@ def test_a_double_tap_on_a_form_without_a_token_never_answers_500(app, committed
     clients = [signed_in(app, w.users[race.who]) for _ in range(CLIENTS)]
     form = {**(form_of(clients[0], race.page, race.action.split("?")[0])
                if race.page else {}), **race.fields}
-    answers, barrier = [None] * CLIENTS, threading.Barrier(CLIENTS)
+    answers = [None] * CLIENTS
 
     def post(i):
-        barrier.wait()
         response = clients[i].post(race.action, data=dict(form))
         answers[i] = response.status_code
         response.close()
 
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    assert run_together(post, range(CLIENTS), timeout=120) == []
     db.session.remove()
     assert all(status is not None and status < 500 for status in answers), answers
     assert db.session.scalar(race.count) == 1, answers

@@ -16,33 +16,9 @@ from models.base import begin_write
 from models.settings import Setting
 from tests.conftest import is_postgres
 from tests.factories import make_user
+from tests.races import race
 
 THREADS, ROUNDS = 4, 15
-
-
-def run_threads(app, work, n=THREADS, app_context=True):
-    """Run work(i) in n threads started together; return the exceptions they raised. HTTP work
-    runs without an app context, so that each request has its own (as in production)."""
-    errors, barrier = [], threading.Barrier(n)
-
-    def runner(i):
-        try:
-            barrier.wait()
-            if not app_context:
-                return work(i)
-            with app.app_context():
-                try:
-                    work(i)
-                finally:
-                    db.session.remove()
-        except Exception as exc:  # collected and asserted on below
-            errors.append(exc)
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
 
 
 def test_begin_write_serialises_read_modify_write(app, committed_db):
@@ -56,7 +32,7 @@ def test_begin_write_serialises_read_modify_write(app, committed_db):
                                     .with_for_update())
             row.value = row.value + 1
             db.session.commit()
-    errors = run_threads(app, increment)
+    errors = race(increment, range(THREADS), app=app)
     assert errors == []
     db.session.expire_all()
     assert db.session.get(Setting, "test.counter").value == THREADS * ROUNDS
@@ -79,7 +55,7 @@ def test_without_begin_immediate_sqlite_refuses_the_second_writer(app, committed
         db.session.commit()
         if i == 0:
             first_committed.set()
-    errors = run_threads(app, work, n=2)
+    errors = race(work, range(2), app=app)
     assert len(errors) == 1 and isinstance(errors[0], OperationalError)
     assert "locked" in str(errors[0])
 
@@ -100,7 +76,7 @@ def test_concurrent_wrong_passwords_lock_exactly_once(app, committed_db):
                                                     "password": "wrong-pass1",
                                                     "csrf_token": token})
         statuses.append(response.status_code)
-    errors = run_threads(app, attempt, n=10, app_context=False)
+    errors = race(attempt, range(10))  # each request has its own app context
     assert errors == [] and statuses == [401] * 10
     actions = list(db.session.scalars(select(AuditEntry.summary).where(
         AuditEntry.target_id == user.id, AuditEntry.action.like("auth.%"))))
@@ -147,34 +123,24 @@ def test_sqlite_writers_wait_at_the_gate_instead_of_failing(app, committed_db):
     order = []
     first_in, release = threading.Event(), threading.Event()
 
-    def first():
-        with app.app_context():
-            begin_write()
-            order.append("first in")
+    def writer(which):
+        if which == "second":
+            first_in.wait(10)
+        begin_write()
+        order.append(f"{which} in")
+        if which == "first":
             first_in.set()
             release.wait(10)
-            db.session.add(Setting(key="test.first", value=1))
-            db.session.commit()
-            order.append("first out")
-            db.session.remove()
+        db.session.add(Setting(key=f"test.{which}", value=1))
+        db.session.commit()
+        order.append(f"{which} out")
 
-    def second():
-        with app.app_context():
-            first_in.wait(10)
-            begin_write()
-            order.append("second in")
-            db.session.add(Setting(key="test.second", value=2))
-            db.session.commit()
-            db.session.remove()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    first_in.wait(10)
-    threading.Event().wait(0.2)  # the second is at the gate by now
-    release.set()
-    for thread in threads:
-        thread.join(20)
-    assert order == ["first in", "first out", "second in"]
+    def open_the_gate():
+        first_in.wait(10)
+        threading.Event().wait(0.2)  # the second is at the gate by now
+        release.set()
+    errors = race(writer, ["first", "second"], app=app, timeout=20, meanwhile=open_the_gate)
+    assert errors == []
+    assert order == ["first in", "first out", "second in", "second out"]
     assert db.session.scalar(select(func.count(Setting.key)).where(
         Setting.key.in_(["test.first", "test.second"]))) == 2

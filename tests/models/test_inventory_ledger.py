@@ -1,7 +1,5 @@
 """The stock ledger under random sequences of operations (hypothesis), and under concurrency:
 stock never goes below zero and always equals the sum of its moves."""
-import threading
-
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
@@ -11,6 +9,7 @@ from models.accounts import User
 from models.base import Conflict, InvalidInput, begin_write
 from models.ledgers import check_ledgers
 from tests.factories import make_product, make_user, make_warehouse
+from tests.races import race
 
 WAREHOUSES = 3
 
@@ -84,34 +83,22 @@ def test_twenty_tablets_issuing_from_ten_in_stock_issue_exactly_ten(app, committ
                 batch_number="B10")
     _db.session.commit()
     ids = (clerk.id, product.id, warehouse.id)
-    issued, refused, errors = [], [], []
-    barrier = threading.Barrier(20)
+    issued, refused = [], []
 
-    def tablet():
-        with app.app_context():
-            try:
-                barrier.wait()
-                begin_write()
-                user, item, house = (_db.session.get(model, pk) for model, pk in zip(
-                    (User, inv.Product, inv.Warehouse), ids))
-                moves = inv.issue(product=item, quantity=1, warehouse=house,
-                                  reason="sale_issue", actor=user)
-                _db.session.commit()
-                issued.append(moves[0].id)
-            except Conflict:
-                _db.session.rollback()
-                refused.append(1)
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                _db.session.remove()
+    def tablet(_n):
+        begin_write()
+        user, item, house = (_db.session.get(model, pk) for model, pk in zip(
+            (User, inv.Product, inv.Warehouse), ids))
+        try:
+            moves = inv.issue(product=item, quantity=1, warehouse=house, reason="sale_issue",
+                              actor=user)
+        except Conflict:
+            refused.append(1)
+            return
+        _db.session.commit()
+        issued.append(moves[0].id)
 
-    threads = [threading.Thread(target=tablet) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert race(tablet, range(20), app=app) == []
     assert (len(issued), len(refused)) == (10, 10)
     _db.session.rollback()  # a fresh snapshot: what the tablets committed
     assert inv.quantity_in(inv.location_of(_db.session.get(inv.Warehouse, ids[2])),
