@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from models.audit import audit, register_actions, register_fields, register_targets
+from models.audit import AuditEntry, audit, register_actions, register_fields, register_targets
 from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
 from models.settings import define, define_area, get_setting
 
@@ -490,7 +490,6 @@ class SignInThrottled(SignInRefused):
 def _check_address(ip, typed, now):
     """Refuse a sign-in from an address with too many failures in the window (settings). The
     failures are the audit log's, so every worker and host counts the same ones."""
-    from models.audit import AuditEntry
     if not ip:
         return
     window = get_setting("security.address_window_minutes")

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from extensions import SQLITE_WRITE, db
+from extensions import SQLITE_WRITE, db, wrote
 
 
 def utcnow():
@@ -114,7 +114,6 @@ def end_read_only(session=None):
     """At the end of a request: COMMIT the session's transaction if it only read (nothing
     pending, nothing but SELECTs sent); anything else is left to the ROLLBACK that follows.
     Keeps psycopg's prepared statements (see extensions.note_writes)."""
-    from extensions import wrote
     session = session or db.session()
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return

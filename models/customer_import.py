@@ -12,12 +12,13 @@ from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, mapped_column, selectinload
 
 from extensions import db
-from formatting import company_zone, local_dt, masked_phone
+from formatting import local_dt, masked_phone
 from models import customers as c
 from models.accounts import User
 from models.audit import audit, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
                          new_token, utcnow)
+from models.clock import local_day
 from models.scoping import can_see_full_phone
 from models.settings import get_setting
 
@@ -274,7 +275,7 @@ def dry_run(batch, *, actor, now=None):
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
     _headers, rows = _read(batch.content)
-    today = (now or utcnow()).astimezone(company_zone()).date()
+    today = local_day(now or utcnow())
     lookups = _Lookups(actor)
     results, phones = [], {}
     for offset, row in enumerate(rows):

@@ -7,8 +7,8 @@ import secrets
 from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String,
-                        Table, UniqueConstraint, case, func, select)
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String,
+                        UniqueConstraint, case, func, select)
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
@@ -17,6 +17,7 @@ from models.audit import (audit, register_actions, register_fields, register_tar
                           register_values)
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime, utcnow
 from models.customers import Customer, visible_customers
+from models.scoping import event_staff, staffed_event_ids
 from models.timeline import TimelineItem, register_provider
 
 KINDS = {"lecture": _l("Lecture"), "tour": _l("Tour"), "factory": _l("Factory visit"),
@@ -44,11 +45,6 @@ MAX_COMPANIONS = 5
 #: Roles that plan events.
 PLANNER_ROLES = ("admin", "manager", "dept_head")
 
-event_staff = Table(
-    "event_staff", db.metadata,
-    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
-)
 
 
 class Event(db.Model):
@@ -192,8 +188,7 @@ def visible_events(user):
     if user.has_role("admin", "manager", "dept_head", "marketer", "finance", "warehouse"):
         return query
     if user.has_role("event_staff"):
-        return query.where(Event.id.in_(select(event_staff.c.event_id).where(
-            event_staff.c.user_id == user.id)))
+        return query.where(Event.id.in_(staffed_event_ids(user.id)))
     return query.where(Event.id.is_(None))
 
 
@@ -225,7 +220,6 @@ def card_loading():
     """What a scanned card loads with its invitation: the guest's name and who invited them is
     all the door shows, not the guest's owner, department and channel (any other column is
     read when something asks for it)."""
-    from models.customers import Customer
     return (joinedload(Invitation.customer).load_only(Customer.name, Customer.referrer_id)
             .lazyload("*"), joinedload(Invitation.inviter).load_only(User.display_name))
 

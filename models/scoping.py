@@ -12,13 +12,13 @@ route that loads a row by id goes through get_scoped_or_404(): a row out of scop
 | marketer    | rows they own (+ the public pool where the area has one)         |
 | finance     | all (names and amounts; phones masked)                           |
 | warehouse   | all (names, as documents need; phones masked)                    |
-| event_staff | nothing here: the events area scopes them to their event         |
+| event_staff | their events (staffed_event_ids) and those events' guests        |
 
 A model opts in by naming its columns: ``__scope__ = {"owner": "owner_id", "department":
 "department_id", "pool": <a clause, optional>}``.
 """
 from flask_babel import gettext as _
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import Column, ForeignKey, Table, false, or_, select, true
 
 from extensions import db
 from models.accounts import Department, User
@@ -28,6 +28,15 @@ from models.base import NotFound
 ALL_ROWS_ROLES = ("admin", "manager")
 #: Roles that see every row, but with phone numbers masked.
 ALL_ROWS_MASKED_ROLES = ("finance", "warehouse")
+
+#: Who staffs which event: an event_staff user's scope. The table is declared here, beside the
+#: one rule that reads it (staffed_event_ids), so that scoping needs nothing from the areas
+#: above it; events, check-in and custody all ask the rule.
+event_staff = Table(
+    "event_staff", db.metadata,
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 def department_subtree(department_id):
@@ -98,6 +107,18 @@ def can_see_full_phone(user, *, owner_id, department_id):
     if user.has_role("dept_head") and department_id is not None and user.department_id:
         return department_id in department_subtree_ids(user.department_id)
     return False
+
+
+def staffed_event_ids(user_id):
+    """A select of the ids of the events a user staffs (`user_id`: an id, or a bound
+    parameter): all an event_staff user sees of events (DESIGN §2)."""
+    return select(event_staff.c.event_id).where(event_staff.c.user_id == user_id)
+
+
+def staffs_event(user, event_id):
+    """Whether `user` is on the staff of the event."""
+    return db.session.scalar(staffed_event_ids(user.id)
+                             .where(event_staff.c.event_id == event_id)) is not None
 
 
 def visible_users(user):

@@ -31,7 +31,8 @@ class SettingDef:
     max: int | None = None
     max_length: int = 200
     #: (stored value, label) pairs of a text setting chosen from a list: the form offers the
-    #: labels, the database keeps the values.
+    #: labels, the database keeps the values. A "roles" setting: the roles it may hold (its
+    #: area passes accounts.ROLES: settings sits below accounts and reads nothing of it).
     choices: tuple = field(default=())
     #: A further check of a cleaned text value (e.g. a product code must exist): raises
     #: InvalidInput with its message.
@@ -102,12 +103,12 @@ def clean_value(definition, raw):
     if definition.type == "bool":
         return bool(raw)
     if definition.type == "roles":
-        from models.accounts import ROLES
+        roles = dict(definition.choices)
         values = [raw] if isinstance(raw, str) else list(raw or [])
-        if any(value not in ROLES for value in values):
+        if any(value not in roles for value in values):
             raise InvalidInput(_("%(label)s has an invalid choice.", label=label),
                                field=definition.key)
-        return [role for role in ROLES if role in values]
+        return [role for role in roles if role in values]
     if definition.type == "int":
         try:
             value = int(raw)

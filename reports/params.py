@@ -12,9 +12,9 @@ from extensions import db
 from formatting import local_day
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
+from models.clock import day_start
 from models.scoping import department_subtree_ids, visible_users
 from models.settings import define, get_setting
-from models.tasks import day_start
 
 define("general.report_max_days", "int", 400, _l("Longest report period (days)"), min=1,
        max=3700)

@@ -4,11 +4,10 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select, update
 
 from extensions import db
-from formatting import company_zone
 from models.accounts import DEPARTMENT_CHANGE_HANDLERS, ROLES, User
-from models.audit import (audit, register_actions, register_fields, register_targets,
-                          register_values)
+from models.audit import audit, register_actions, register_fields, register_targets
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
+from models.clock import local_day
 from models.customers.reads import (DuplicateCustomer, claims_today, clean_customer_data,
                                     duplicate_of, name_parts, owned_count, visible_customers)
 from models.customers.tables import (CONTACT_KINDS, DEFAULT_CHANNELS, OWNERSHIP_KINDS, Channel,
@@ -43,7 +42,7 @@ def create_customer(data, *, actor, owner=None, now=None, quiet=False, at_the_do
     walk-in for the marketer the guest belongs to."""
     now = now or utcnow()
     # At the door the referrer is named by the guest, not looked up in the staff's scope.
-    values = clean_customer_data(data, today=now.astimezone(company_zone()).date(),
+    values = clean_customer_data(data, today=local_day(now),
                                  actor=None if at_the_door else actor)
     if (existing := duplicate_of(values["phone"])) is not None:
         raise DuplicateCustomer(existing)
@@ -67,8 +66,7 @@ def create_customer(data, *, actor, owner=None, now=None, quiet=False, at_the_do
 def update_customer(customer, data, *, actor, now=None):
     """Change a customer's record (not the owner: that is a transfer)."""
     now = now or utcnow()
-    values = clean_customer_data(data, today=now.astimezone(company_zone()).date(),
-                                 own_id=customer.id, actor=actor)
+    values = clean_customer_data(data, today=local_day(now), own_id=customer.id, actor=actor)
     if (existing := duplicate_of(values["phone"], own_id=customer.id)) is not None:
         raise DuplicateCustomer(existing)
     watched = ("name", "phone", "grade", "do_not_call", "do_not_sms")
@@ -105,7 +103,7 @@ def record_contact(customer, *, kind, content, outcome="", next_follow_up=None, 
     content = (content or "").strip()
     if not content:
         raise InvalidInput(_("Write what was said or done."), field="content")
-    today = now.astimezone(company_zone()).date()
+    today = local_day(now)
     if next_follow_up and next_follow_up < today:
         raise InvalidInput(_("The next follow-up cannot be in the past."),
                            field="next_follow_up")
@@ -403,8 +401,7 @@ define("customers.import_max_rows", "int", 20000, _l("Most rows in one import"),
        _l("Larger spreadsheets must be split."), min=1, max=200000)
 define("customers.export_roles", "roles", ["admin", "manager"],
        _l("Roles that may export customers"),
-       _l("Every export is recorded in the audit log."))
-register_values({"customers.export_roles": ROLES})
+       _l("Every export is recorded in the audit log."), choices=tuple(ROLES.items()))
 
 
 # --- Timeline ----------------------------------------------------------------------------------

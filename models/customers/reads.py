@@ -9,13 +9,13 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, func, or_, select, union
 
 from extensions import db
-from formatting import company_zone
 from models.accounts import normalise_mobile
 from models.audit import audit
 from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
+from models.clock import day_start, local_day
 from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer, NamePart,
                                      OwnershipChange, customer_tags)
-from models.scoping import can_see_full_phone, department_subtree_ids, scoped
+from models.scoping import can_see_full_phone, department_subtree_ids, get_scoped_or_404, scoped
 from models.settings import get_setting
 
 # --- Normalising input -------------------------------------------------------------------------
@@ -175,7 +175,6 @@ def visible_customers(user):
 
 def get_customer_or_404(customer_id, user):
     """The customer if `user` may see them, else NotFound."""
-    from models.scoping import get_scoped_or_404
     return get_scoped_or_404(Customer, customer_id, user)
 
 
@@ -294,8 +293,7 @@ class DuplicateCustomer(Conflict):
 def claims_today(user, now=None):
     """How many customers `user` has claimed from the pool today (company time zone)."""
     now = now or utcnow()
-    local = now.astimezone(company_zone())
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = day_start(local_day(now))
     return db.session.scalar(select(func.count(OwnershipChange.id)).where(
         OwnershipChange.actor_id == user.id, OwnershipChange.kind == "claim",
         OwnershipChange.at >= start)) or 0

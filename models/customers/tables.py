@@ -9,8 +9,8 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Inde
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from formatting import company_zone
 from models.base import UTCDateTime, utcnow
+from models.clock import local_day
 
 GENDERS = {"": _l("Unknown"), "F": _l("Female"), "M": _l("Male")}
 GRADES = ("A", "B", "C", "D")
@@ -132,7 +132,7 @@ class Customer(db.Model):
         """Age in whole years today (company time zone), if the birth year is known."""
         if not self.birth_year:
             return None
-        today = datetime.now(company_zone()).date()
+        today = local_day(utcnow())
         if self.birthday:
             return today.year - self.birthday.year - (
                 (today.month, today.day) < (self.birthday.month, self.birthday.day))

@@ -8,6 +8,7 @@ from extensions import db
 from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, utcnow
 from models.customers.reads import pinyin_of
+from models.inventory.reads import warehouse_holds_stock
 from models.inventory.tables import (PRICE_FIELDS, PRODUCT_FLAGS, WAREHOUSE_KINDS, Location,
                                      PriceChange, Product, ProductCategory, Warehouse)
 
@@ -210,7 +211,6 @@ def update_warehouse(warehouse, data, *, actor, now=None):
     values = _clean_warehouse(data, own_id=warehouse.id)
     active = bool(data.get("is_active", True))
     if not active and warehouse.is_active:
-        from models.inventory.reads import warehouse_holds_stock
         if warehouse_holds_stock(warehouse):
             raise Conflict(_("%(name)s still holds stock: transfer or count it out before "
                              "closing it.", name=warehouse.name), field="is_active")

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from extensions import db
-from formatting import local_day
 from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, lock_row, utcnow
+from models.clock import document_number
 from models.inventory import stock
 from models.inventory.catalogue import product_search_clause
 from models.inventory.tables import (INTERNAL_KINDS, Batch, Location, Product, StockCount,
@@ -42,7 +42,7 @@ def start_count(warehouse, *, actor, token=None, note="", now=None):
                        last_move_id=db.session.scalar(select(func.max(StockMove.id))) or 0)
     db.session.add(count)
     db.session.flush()
-    count.number = f"PD{local_day(now):%Y%m%d}-{count.id:05d}"
+    count.number = document_number("PD", now, count.id)
     quants = db.session.execute(
         select(StockQuant.location_id, StockQuant.product_id, StockQuant.batch_id,
                StockQuant.quantity)

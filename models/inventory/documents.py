@@ -5,19 +5,15 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from extensions import db
-from formatting import local_day
 from models.audit import audit
 from models.base import (Conflict, InvalidInput, NotFound, OperationError, add_once, lock_row,
                          utcnow)
+from models.clock import document_number
 from models.inventory import stock
 from models.inventory.tables import DOCUMENT_PREFIXES, StockDocument, StockMove
 
 DOCUMENT = "stock_documents"
 MAX_LINES = 100
-
-
-def _number(kind, record, now):
-    return f"{DOCUMENT_PREFIXES[kind]}{local_day(now):%Y%m%d}-{record.id:05d}"
 
 
 def _start(kind, *, warehouse, actor, token, now, to_warehouse=None, supplier="", note=""):
@@ -28,7 +24,7 @@ def _start(kind, *, warehouse, actor, token, now, to_warehouse=None, supplier=""
         supplier=(supplier or "").strip()[:80], note=(note or "").strip()[:1000],
         created_by_id=actor.id, created_at=now, token=token or None))
     if new:
-        document.number = _number(kind, document, now)
+        document.number = document_number(DOCUMENT_PREFIXES[kind], now, document.id)
     return document, new
 
 

@@ -2,13 +2,13 @@
 products below their threshold, a product's moves, the day's moves; and the check that proves
 the cached balances equal the sum of the moves."""
 from collections import namedtuple
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from sqlalchemy import case, func, select, union_all
 from sqlalchemy.orm import aliased
 
 from extensions import db
-from formatting import company_zone
+from models.clock import day_bounds
 from models.inventory.tables import (INTERNAL_KINDS, Batch, Location, Product, StockMove,
                                      StockQuant, Warehouse)
 from models.settings import get_setting
@@ -116,8 +116,8 @@ def moves_query(*, product=None, warehouse=None, day=None, reason=None, customer
         query = query.where((StockMove.from_location_id.in_(inside))
                             | (StockMove.to_location_id.in_(inside)))
     if day is not None:
-        start = datetime.combine(day, time(0), tzinfo=company_zone())
-        query = query.where(StockMove.at >= start, StockMove.at < start + timedelta(days=1))
+        start, end = day_bounds(day)
+        query = query.where(StockMove.at >= start, StockMove.at < end)
     if reason:
         query = query.where(StockMove.reason == reason)
     if customer_id is not None:

@@ -2,6 +2,8 @@
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 
 from models.audit import register_actions, register_fields, register_targets
+from models.inventory.reads import check_stock
+from models.ledgers import register_check
 from models.settings import define, define_area
 
 define_area("inventory", _l("Products and warehouse"))
@@ -25,10 +27,4 @@ register_fields({"sale_price": _l("Sale price (fen)"), "name": _lp("thing", "Nam
                 target_type="products")
 
 
-def _register_stock_check():
-    from models.inventory.reads import check_stock
-    from models.ledgers import register_check
-    register_check("stock")(check_stock)
-
-
-_register_stock_check()
+register_check("stock")(check_stock)

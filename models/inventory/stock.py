@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from extensions import db
-from formatting import local_day
 from models.base import Conflict, InvalidInput, NotFound, utcnow
+from models.clock import local_day
 from models.inventory.tables import (INTERNAL_KINDS, NO_EXPIRED_REASONS, REASONS, Batch,
                                      Location, Product, StockMove, StockQuant, Warehouse)
 from models.settings import get_setting

@@ -1,0 +1,35 @@
+"""The company's clock: the local day of a moment, the moments a local day spans, and the
+numbers of documents (XS20261125-00012), which carry the local day they were written on.
+
+Times are stored in UTC; a day is the company's (its time zone is a setting). Models, jobs and
+reports ask this module, never `datetime.combine(...)` with the zone themselves.
+`company_zone` and `local_day` are the display filters' own (formatting.py, which the templates
+use): one definition of the company day for screens and rules alike.
+"""
+from datetime import datetime, time, timedelta, timezone
+
+from formatting import company_zone, local_day
+
+__all__ = ["company_zone", "local_day", "at_local", "day_start", "day_bounds", "document_number"]
+
+
+def at_local(day, clock=time(0), zone=None):
+    """The UTC moment of `clock` (a time) on the company's `day`."""
+    return datetime.combine(day, clock, tzinfo=zone or company_zone()).astimezone(timezone.utc)
+
+
+def day_start(day, zone=None):
+    """The UTC moment the company's `day` begins."""
+    return at_local(day, zone=zone)
+
+
+def day_bounds(day, zone=None):
+    """(start, end) of the company's `day` in UTC: start <= moment < end."""
+    zone = zone or company_zone()
+    return day_start(day, zone), day_start(day + timedelta(days=1), zone)
+
+
+def document_number(prefix, now, row_id):
+    """A document's number: its prefix, the local day it was written and its row id
+    (XS20261125-00012)."""
+    return f"{prefix}{local_day(now):%Y%m%d}-{row_id:05d}"
