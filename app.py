@@ -243,7 +243,7 @@ def register_errorhandlers(app):
 def register_jinja(app):
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
-    from models import checkin, custody, events, gifts, inventory, orders, points
+    from models import custody, door, events, gifts, inventory, orders, points
     from models.base import new_token
     from models.accounts import ROLES
     from models.settings import get_setting
@@ -273,8 +273,8 @@ def register_jinja(app):
                                  RULE_KINDS=gifts.RULE_KINDS, GIFT_KINDS=gifts.ISSUE_KINDS,
                                  new_token=new_token, CUSTODY_KINDS=custody.ENTRY_KINDS,
                                  POINTS_KINDS=points.KINDS,
-                                 CONFLICT_REASONS=checkin.CONFLICT_REASONS,
-                                 DOOR_WRITE_KINDS=checkin.DOOR_WRITE_KINDS)
+                                 CONFLICT_REASONS=door.CONFLICT_REASONS,
+                                 DOOR_WRITE_KINDS=door.DOOR_WRITE_KINDS)
 
 
 def register_hooks(app):

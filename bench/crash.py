@@ -48,7 +48,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from app import create_app  # noqa: E402
 from extensions import db  # noqa: E402
 from models import (accounts, custody as cu, customers as c, events as ev,  # noqa: E402
-                    inventory as inv, orders as o, points as pt)
+                    inventory as inv, order_taking, orders as o, points as pt)
 from models.base import begin_write, new_token, utcnow  # noqa: E402
 from ops.database import create_database_if_missing  # noqa: E402
 
@@ -117,13 +117,13 @@ def seed(n_customers):
         customer = c.create_customer(c.CustomerData(name=f"顾客{i:04d}",
                                                     phone=f"139{i + 10000000:08d}"),
                                      actor=marketer, owner=marketer)
-        owing = o.create_order(customer, lines=[{"product": goods, "quantity": 1}],
-                               actor=marketer, token=new_token(), warehouse=warehouse,
-                               channel="store")
-        held = o.create_order(customer, lines=[{"product": goods, "quantity": 200,
-                                                "unit_price": 100, "held": 200}],
-                              actor=marketer, token=new_token(), warehouse=warehouse,
-                              channel="store")
+        owing = order_taking.create_order(customer, lines=[{"product": goods, "quantity": 1}],
+                                          actor=marketer, token=new_token(),
+                                          warehouse=warehouse, channel="store")
+        held = order_taking.create_order(customer, lines=[{"product": goods, "quantity": 200,
+                                                           "unit_price": 100, "held": 200}],
+                                         actor=marketer, token=new_token(), warehouse=warehouse,
+                                         channel="store")
         o.receive_payment(held, amount=held.total, method="cash", actor=manager,
                           token=new_token())
         pt.adjust(customer, 100000, reason="压测", actor=manager, token=new_token())

@@ -34,7 +34,7 @@ from app import create_app  # noqa: E402
 from checkin import prepare  # noqa: E402  (bench/checkin.py)
 from customers import signed_in_client  # noqa: E402  (bench/customers.py)
 from extensions import db  # noqa: E402
-from models import accounts, checkin as ci, customers as c, events as ev, gifts  # noqa: E402
+from models import accounts, checkin as ci, customers as c, door, events as ev, gifts  # noqa: E402
 from models import inventory as inv  # noqa: E402
 from models.base import begin_write, end_reads, utcnow  # noqa: E402
 from models.ledgers import check_ledgers  # noqa: E402
@@ -148,7 +148,7 @@ def check_in_everyone(event_id, staff, chunk=200):
     invitations = db.session.scalars(select(ev.Invitation).where(
         ev.Invitation.event_id == event_id).order_by(ev.Invitation.id)).all()
     for n, invitation in enumerate(invitations, 1):
-        ci.check_in(event, invitation, actor=staff, token=str(uuid.uuid4()))
+        door.check_in(event, invitation, actor=staff, token=str(uuid.uuid4()))
         if n % chunk == 0:
             db.session.commit()
     db.session.commit()

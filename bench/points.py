@@ -18,9 +18,9 @@ after, and the bench's own FIFO bookkeeping is compared with `points.lots` for a
 Measured in-process: a customer's balance as the points and customer pages read it
 (`points.balance_of`, a fresh session each time; also with `points.expiring`, which the pages
 show next to it), p95 ms; one redemption at the counter for --redeems customers (BEGIN
-IMMEDIATE, load, `points.redeem`, commit), p95 ms; then one expiry run over all customers at the
-run day as the nightly job does it (BEGIN IMMEDIATE, `points.run_expiry`, commit), in seconds and
-rows (checked against what the bookkeeping says is due), and a second run, which must write 0.
+IMMEDIATE, load, `redemptions.redeem`, commit), p95 ms; then one expiry run over all customers at
+the run day as the nightly job does it (BEGIN IMMEDIATE, `points.run_expiry`, commit), in seconds
+and rows (checked against what the bookkeeping says is due), and a second run, which must write 0.
 Ends with one JSON line of the figures.
 """
 import argparse
@@ -46,6 +46,7 @@ from customers import build  # noqa: E402  (bench/customers.py)
 from extensions import db  # noqa: E402
 from formatting import company_zone, local_day  # noqa: E402
 from models import accounts, customers as c, inventory as inv, points as pt  # noqa: E402
+from models import redemptions  # noqa: E402
 from models.base import begin_write, end_reads, utcnow  # noqa: E402
 from models.ledgers import check_ledgers  # noqa: E402
 
@@ -334,8 +335,8 @@ def measure_redemptions(app, customer_ids, product_id, warehouse_id):
             customer = db.session.get(c.Customer, customer_id)
             product = db.session.get(inv.Product, product_id)
             warehouse = db.session.get(inv.Warehouse, warehouse_id)
-            redemption = pt.redeem(customer, [(product, 1)], warehouse=warehouse, actor=clerk,
-                                   token=str(uuid.uuid4()))
+            redemption = redemptions.redeem(customer, [(product, 1)], warehouse=warehouse,
+                                            actor=clerk, token=str(uuid.uuid4()))
             db.session.commit()
             timings.append((time.perf_counter() - started) * 1000)
             assert redemption.id and redemption.points == product.points_price

@@ -1,5 +1,12 @@
 """Every area's tables and operations. Importing this package registers the complete metadata
-(Alembic's autogenerate and the tests rely on it)."""
-from models import base, audit, settings, accounts, scoping, timeline  # noqa: F401
+(Alembic's autogenerate and the tests rely on it). The areas import downward only (DESIGN §3
+Layers; .importlinter): base, then customers, inventory and events, then each area's ledger,
+then the workflows that join ledgers in one transaction."""
+from models import base, audit, settings, accounts, clock, scoping, timeline, ledgers  # noqa: F401
 from models import customers, customer_import, events, checkin  # noqa: F401
-from models import inventory, orders, gifts, custody, points, tasks  # noqa: F401
+# Each area registers its settings, audit actions, timeline entries and ledger check when it is
+# imported, and the settings page, the audit log's filter and check-ledgers list them in that
+# order: custody's first (it registers before the orders and points it reads), then points,
+# orders, gifts and tasks.
+from models import inventory, custody, points, orders, gifts, tasks  # noqa: F401
+from models import referrals, door, order_taking, redemptions  # noqa: F401

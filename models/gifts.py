@@ -21,10 +21,18 @@ from sqlalchemy.orm import Mapped, aliased, joinedload, lazyload, mapped_column,
 from extensions import db
 from formatting import fen
 from models import inventory as inv
+from models.accounts import User
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
                          lock_row, utcnow)
+# An attendance gift is given for a check-in, a purchase gift for an order, and the cost per
+# arrival and per deal reads them: gifts read those tables (a documented exception in
+# .importlinter).
+from models.checkin import CheckIn
 from models.customers import Customer, visible_customers
+from models.events import Event
+from models.ledgers import register_check
+from models.orders import Order
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -347,7 +355,6 @@ def attendance_gift_of(event, customer):
 def issue_attendance_gifts(event, customer, *, actor, token, now=None):
     """One tap at the door: the attendance gift (and companion gifts) for a customer who has
     checked in. A second tap, tablet or resubmission returns the first issue."""
-    from models.checkin import CheckIn
     if not actor.has_role(*GIFT_ROLES):
         raise PermissionDenied(_("You may not hand out gifts."))
     if (prior := GiftIssue.by_token(token)) is not None:
@@ -402,7 +409,6 @@ def order_gifts(order):
 
 def proposal_for(order):
     """[(rule, quantity)] the order earns and has not been given yet."""
-    from models.events import Event
     event = db.session.get(Event, order.event_id) if order.event_id else None
     given = {issue.rule_id for issue in purchase_gifts_of(order) if issue.rule_id}
     return [(rule, quantity) for rule, quantity in propose(rules_for(event, "purchase"),
@@ -412,7 +418,6 @@ def proposal_for(order):
 
 def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
     """Issue the proposed gifts of an order that staff kept (rule_ids ⊆ the proposal)."""
-    from models.events import Event
     if not actor.has_role(*GIFT_ROLES):
         raise PermissionDenied(_("You may not hand out gifts."))
     order = lock_row(order)  # a second tap or tablet waits here, then finds the first result
@@ -442,7 +447,6 @@ def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
 
 def issue_manual_gift(order, *, product, quantity, actor, token, note, now=None):
     """A gift outside the rules, approved (and given) by a manager."""
-    from models.events import Event
     if not actor.has_role("manager"):
         raise PermissionDenied(_("Only the gifts the rules propose can be given; a manager "
                                  "approves anything else."))
@@ -505,7 +509,6 @@ def after_return(order, *, actor, now=None):
     """After goods of an order come back: purchase gifts the order no longer earns are taken
     back too, or (setting) their cost stays as a charge on the return. Returns the gifts
     taken back."""
-    from models.events import Event
     if get_setting("gifts.on_return") != "return":
         return []
     event = db.session.get(Event, order.event_id) if order.event_id else None
@@ -552,13 +555,13 @@ def _signed(column):
 
 def summary_by_product(event):
     """[(product name, unit, quantity, cost)] of an event's gifts, net of reversals."""
-    from models.inventory import Product
     return db.session.execute(
-        select(Product.name, Product.unit, func.sum(_signed(GiftIssue.quantity)),
+        select(inv.Product.name, inv.Product.unit, func.sum(_signed(GiftIssue.quantity)),
                func.sum(_signed(GiftIssue.cost)))
-        .join(Product, GiftIssue.product_id == Product.id)
+        .join(inv.Product, GiftIssue.product_id == inv.Product.id)
         .where(GiftIssue.event_id == event.id)
-        .group_by(Product.id, Product.name, Product.unit).order_by(Product.name)).all()
+        .group_by(inv.Product.id, inv.Product.name, inv.Product.unit)
+        .order_by(inv.Product.name)).all()
 
 
 def event_gift_cost(event):
@@ -578,21 +581,18 @@ def marketer_gift_cost(marketer_id, start=None, end=None):
 
 def cost_per_arrival(event):
     """The event's gift cost divided by its arrivals (fen), or None without arrivals."""
-    from models.checkin import CheckIn
     arrivals = db.session.scalar(select(func.count(CheckIn.id))
                                  .where(CheckIn.event_id == event.id))
     return event_gift_cost(event) // arrivals if arrivals else None
 
 
 def cost_per_deal(event):
-    from models.orders import Order
     deals = db.session.scalar(select(func.count(Order.id)).where(
         Order.event_id == event.id, Order.status == "open"))
     return event_gift_cost(event) // deals if deals else None
 
 
 def summary_by_marketer(event):
-    from models.accounts import User
     return db.session.execute(
         select(User.display_name, func.sum(_signed(GiftIssue.quantity)),
                func.sum(_signed(GiftIssue.cost)))
@@ -679,10 +679,5 @@ def _gift_items(customer, limit):
     return items
 
 
-def _register_check():
-    from models.ledgers import register_check
-    register_check("gifts")(check_gifts)
-
-
-_register_check()
+register_check("gifts")(check_gifts)
 

@@ -1,4 +1,4 @@
-"""Membership points (积分) and referral rewards (转介绍), exact to the point.
+"""Membership points (积分), exact to the point: a ledger.
 
 The points ledger has an entry per change: earned (money received), bonus (attendance,
 birthday, referral), adjusted (by a manager, with a reason), redeemed, expired, taken back (a
@@ -10,9 +10,14 @@ following calendar year by default). Spending takes the oldest lots first (FIFO)
 expiry run expires only what is left of a lot, once. A refund takes back the points its money
 earned; what the customer no longer has becomes a debt that later earnings pay first — a
 balance is never negative.
+
+What joins points to other areas is a workflow above this ledger: the rewards of a referral
+(models/referrals.py), redeeming points for goods (models/redemptions.py); money received and
+refunded earns and takes back points through earn_on_payment/take_back_on_refund.
 """
 from bisect import insort
-from datetime import date, datetime
+from calendar import monthrange
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
@@ -23,11 +28,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from extensions import db
-from formatting import local_day
 from models import inventory as inv
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
-                         add_once, lock_row, utcnow)
+                         utcnow)
+from models.clock import local_day
+from models.customers import Customer, care_list
+from models.ledgers import register_check
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -106,40 +113,6 @@ class Redemption(TokenMixin, db.Model):
     actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
 
 
-class ReferralReward(db.Model):
-    """The reward a referrer earned for one referred customer: points or a gift product, once
-    per referred customer (the unique key). A gift out of stock is recorded as owed and given
-    later (`give_referral_gift`); stock never goes below zero for it."""
-    __tablename__ = "referral_rewards"
-    __table_args__ = (
-        CheckConstraint("kind IN ('points', 'gift')", name="known_kind"),
-        CheckConstraint("status IN ('given', 'owed')", name="known_status"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    referred_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), unique=True)
-    referrer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    #: "attend" or "buy": what earned it.
-    trigger: Mapped[str] = mapped_column(String(10))
-    kind: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10), default="given")
-    points: Mapped[int] = mapped_column(Integer, default=0)
-    points_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_entries.id"))
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
-    quantity: Mapped[int] = mapped_column(Integer, default=0)
-    gift_issue_id: Mapped[int | None] = mapped_column(ForeignKey("gift_issues.id"))
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
-    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
-    note: Mapped[str] = mapped_column(String(200), default="")
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    given_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    referred = relationship("Customer", foreign_keys=[referred_id], lazy="joined")
-    product = relationship("Product", lazy="joined")
-
-
-# --- The account -----------------------------------------------------------------------------
-
 def lock_account(customer_id):
     """The customer's account row, locked (made at zero when missing)."""
     query = select(PointsAccount).where(PointsAccount.customer_id == customer_id) \
@@ -165,7 +138,9 @@ def default_expiry(day):
     return date(day.year + 1, 12, 31)
 
 
-def _write(account, *, kind, points, actor, now, expires_on=None, **links):
+def write_entry(account, *, kind, points, actor, now, expires_on=None, **links):
+    """One entry on the customer's account (locked by lock_account), its cached balance moved
+    with it; refused below zero."""
     entry = PointsEntry(customer_id=account.customer_id, kind=kind, points=points,
                         expires_on=expires_on, actor_id=actor.id if actor else None, at=now,
                         **links)
@@ -184,8 +159,8 @@ def _credit(account, points, *, kind, actor, now, **links):
     points -= paid_debt
     if points <= 0:
         return None
-    return _write(account, kind=kind, points=points, actor=actor, now=now,
-                  expires_on=default_expiry(local_day(now)), **links)
+    return write_entry(account, kind=kind, points=points, actor=actor, now=now,
+                       expires_on=default_expiry(local_day(now)), **links)
 
 
 # --- Earning ---------------------------------------------------------------------------------
@@ -232,9 +207,9 @@ def take_back_on_refund(order, payment, *, actor, now=None):
     account = lock_account(order.customer_id)
     taken = min(wanted, account.balance)
     account.debt += wanted - taken
-    entry = _write(account, kind="clawback", points=-taken, actor=actor, now=now,
-                   order_id=order.id, payment_id=payment.id,
-                   reason=_("Refund on %(number)s", number=order.number)) if taken else None
+    entry = write_entry(account, kind="clawback", points=-taken, actor=actor, now=now,
+                        order_id=order.id, payment_id=payment.id,
+                        reason=_("Refund on %(number)s", number=order.number)) if taken else None
     if wanted > taken:
         audit(actor, "points.debt", summary=_("%(n)s points owed by customer %(id)s after a "
                                               "refund", n=wanted - taken, id=order.customer_id),
@@ -265,10 +240,6 @@ def birthday_bonuses(day, now=None):
     """The birthday-month bonus (a setting; 0: none): every customer whose birthday — solar, or
     lunar as it falls this year — is in the month of `day` gets it once per year. Idempotent:
     keyed by customer and month. Returns the bonuses written."""
-    from calendar import monthrange
-
-    from models.customers import Customer
-    from models.tasks import care_list
     points = get_setting("points.birthday_bonus")
     if points <= 0:
         return 0
@@ -304,9 +275,9 @@ def adjust(customer, points, *, reason, actor, token, now=None):
     if points < 0 and -points > account.balance:
         raise Conflict(_("The customer has only %(n)s points: an adjustment cannot go below "
                          "zero.", n=account.balance), field="points")
-    entry = _write(account, kind="adjusted", points=points, actor=actor, now=now,
-                   expires_on=default_expiry(local_day(now)) if points > 0 else None,
-                   reason=reason.strip()[:200], token=token or None)
+    entry = write_entry(account, kind="adjusted", points=points, actor=actor, now=now,
+                        expires_on=default_expiry(local_day(now)) if points > 0 else None,
+                        reason=reason.strip()[:200], token=token or None)
     audit(actor, "points.adjust", summary=f"{customer.name} {points:+d}: {reason.strip()}",
           now=now)
     return entry
@@ -314,94 +285,6 @@ def adjust(customer, points, *, reason, actor, token, now=None):
 
 # --- Redemption ------------------------------------------------------------------------------
 
-def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=False, now=None):
-    """Exchange points for redeemable products at their points price: the balance checked under
-    the account's lock, a redemption-issue stock move each (FEFO, never expired) — or, when the
-    customer leaves the goods with the company (`in_custody`), a deposit onto the warehouse's
-    custody shelf and into the custody ledger, collected later like goods bought."""
-    if not actor.has_role("manager", "warehouse", "event_staff", "marketer", "dept_head"):
-        raise PermissionDenied(_("You may not redeem points."))
-    items = [(product, quantity) for product, quantity in items if quantity]
-    if not items:
-        raise InvalidInput(_("Choose what the customer takes."), field="items")
-    total = 0
-    for product, quantity in items:
-        inv.check_quantity(quantity)
-        if not product.redeemable or not product.points_price or not product.is_active:
-            raise InvalidInput(_("%(name)s cannot be redeemed with points.", name=product.name),
-                               field="items")
-        total += product.points_price * quantity
-    now = now or utcnow()
-    account = lock_account(customer.id)
-    if token and (prior := Redemption.by_token(token)) is not None:
-        return prior
-    if total > account.balance:
-        raise Conflict(_("%(name)s has %(n)s points; these come to %(total)s.",
-                         name=customer.name, n=account.balance, total=total), field="items")
-    redemption = Redemption(customer_id=customer.id, warehouse_id=warehouse.id,
-                            event_id=event.id if event else None,
-                            marketer_id=customer.owner_id, points=total, actor_id=actor.id,
-                            at=now, token=token or None, in_custody=bool(in_custody))
-    redemption, new = add_once(redemption)
-    if not new:
-        return redemption
-    redemption.number = f"DH{local_day(now):%Y%m%d}-{redemption.id:05d}"
-    cost = 0
-    for product, quantity in items:
-        if in_custody:
-            from models import custody
-            moves = custody.deposit_redeemed(redemption, product, quantity, warehouse=warehouse,
-                                             actor=actor, event=event, now=now)
-        else:
-            moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
-                              reason="redemption_issue", actor=actor, customer=customer,
-                              event=event, document=("points_redemptions", redemption.id),
-                              note=redemption.number, now=now)
-        cost += sum(move.value for move in moves)
-    redemption.cost = cost
-    _write(account, kind="redeemed", points=-total, actor=actor, now=now,
-           redemption_id=redemption.id, reason=redemption.number)
-    db.session.flush()
-    audit(actor, "points.redeem", redemption, summary=f"{customer.name} −{total}", now=now)
-    return redemption
-
-
-def reverse_redemption(redemption, *, reason, actor, now=None):
-    """A manager undoes a redemption: points back, goods back (goods left in custody come off
-    the custody shelf and the customer's custody balance — refused once any was collected)."""
-    if not actor.has_role("manager"):
-        raise PermissionDenied(_("Only a manager reverses a redemption."))
-    if not (reason or "").strip():
-        raise InvalidInput(_("Say why the redemption is reversed."), field="reason")
-    account = lock_account(redemption.customer_id)
-    redemption = lock_row(redemption)
-    if redemption.reversed_at is not None:
-        raise Conflict(_("This redemption has already been reversed."))
-    now = now or utcnow()
-    entry = db.session.scalar(select(PointsEntry).where(
-        PointsEntry.redemption_id == redemption.id, PointsEntry.kind == "redeemed"))
-    if redemption.in_custody:
-        from models import custody
-        custody.take_back_redeemed(redemption, actor=actor, reason=reason.strip(), now=now)
-    else:
-        for move in db.session.scalars(select(inv.StockMove).where(
-                inv.StockMove.document_type == "points_redemptions",
-                inv.StockMove.document_id == redemption.id,
-                inv.StockMove.reverses_id.is_(None))):
-            inv.reverse(move, actor=actor, note=reason, now=now)
-    _write(account, kind="reversed", points=-entry.points, actor=actor, now=now,
-           expires_on=default_expiry(local_day(now)), reverses_id=entry.id,
-           redemption_id=redemption.id, reason=reason.strip()[:200])
-    redemption.reversed_at = now
-    db.session.flush()
-    audit(actor, "points.reverse", redemption, summary=f"{redemption.number}: {reason.strip()}",
-          now=now)
-    return redemption
-
-
-# --- Lots and expiry -------------------------------------------------------------------------
-
-#: Customers an expiry run locks, reads and writes at a time.
 EXPIRY_CHUNK = 2000
 
 
@@ -455,7 +338,6 @@ def lots(customer_id):
 def expiring(customer_id, today, within_days=800):
     """[(date, points)] that will expire within the coming days (by default: all that can,
     since points last until the end of the following year), soonest first."""
-    from datetime import timedelta
     soon = {}
     for lot, left in lots(customer_id):
         if lot.expires_on and today <= lot.expires_on <= today + timedelta(days=within_days):
@@ -543,169 +425,6 @@ def run_expiry(today, *, now=None, chunk=EXPIRY_CHUNK):
 
 # --- Referrals -------------------------------------------------------------------------------
 
-def referral_gift():
-    """(product, quantity) the settings give for a referral, or (None, quantity) when the gift
-    product is not set (or no longer an active gift)."""
-    product = inv.product_by_code(get_setting("points.referral_gift_sku"))
-    quantity = get_setting("points.referral_gift_quantity")
-    return (product if product is not None and product.is_gift else None), quantity
-
-
-def _in_date_stock(product, warehouse, today):
-    """Units of a product in date on a warehouse's free shelf (what may go to a customer)."""
-    rows = inv.available_batches(product, inv.location_of(warehouse), reason="gift_issue",
-                                 today=today)
-    return sum(max(row.StockQuant.quantity, 0) for row in rows)
-
-
-def reward_referral(customer, *, trigger, actor=None, event=None, warehouse=None, now=None):
-    """When a referred customer first attends or first buys (the setting says which), their
-    referrer gets the reward, once per referred customer: bonus points, or a gift product
-    issued through the gift ledger (a gift-issue stock move, first expiry first, its cost
-    charged to the referrer's marketer). A gift that is not in stock is recorded as owed, with a
-    task for the referrer's marketer to give it when stock arrives — the check-in or order
-    that triggered it goes through, and stock never goes below zero for it. Returns the
-    ReferralReward written, or None (not the trigger, no referrer, already rewarded)."""
-    if get_setting("points.referral_trigger") != trigger or not customer.referrer_id:
-        return None
-    from models.customers import Customer
-    referrer = db.session.get(Customer, customer.referrer_id)
-    if referrer is None:
-        return None
-    if db.session.scalar(select(ReferralReward.id).where(
-            ReferralReward.referred_id == customer.id)) or db.session.scalar(
-            select(PointsEntry.id).where(PointsEntry.bonus_key == f"referral:{customer.id}")):
-        return None  # rewarded already (entries before rewards were recorded have the key)
-    now = now or utcnow()
-    kind = get_setting("points.referral_reward")
-    reward = ReferralReward(referred_id=customer.id, referrer_id=referrer.id, trigger=trigger,
-                            kind=kind, status="given", event_id=event.id if event else None,
-                            at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(reward)
-            db.session.flush()
-            if kind == "points":
-                points = get_setting("points.referral_bonus")
-                if points <= 0:
-                    raise _NoReward
-                entry = bonus(referrer, points, key=f"referral:{customer.id}",
-                              reason=_("Referred %(name)s", name=customer.name), actor=actor,
-                              now=now)
-                if entry is None:  # every point went to the referrer's debt
-                    reward.note = _("The points paid the referrer's points debt.")
-                else:
-                    reward.points, reward.points_entry_id = entry.points, entry.id
-            else:
-                _gift_reward(reward, referrer, customer, actor=actor, event=event,
-                             warehouse=warehouse, now=now)
-            db.session.flush()
-    except (_NoReward, IntegrityError):  # nothing to give; or rewarded a moment ago
-        return None
-    return reward
-
-
-class _NoReward(Exception):
-    pass
-
-
-def _gift_reward(reward, referrer, customer, *, actor, event, warehouse, now):
-    from models import gifts
-    from models.tasks import write_tasks
-    product, quantity = referral_gift()
-    warehouse = warehouse or gifts.event_warehouse(event)
-    reward.product_id, reward.quantity = (product.id if product else None), quantity
-    reward.warehouse_id = warehouse.id if warehouse else None
-    if product is not None and warehouse is not None and actor is not None and \
-            _in_date_stock(product, warehouse, local_day(now)) >= quantity:
-        issue = gifts._issue(kind="referral", customer=referrer, product=product,
-                             quantity=quantity, warehouse=warehouse, actor=actor, event=event,
-                             note=_("Referred %(name)s", name=customer.name), now=now)
-        reward.gift_issue_id, reward.given_at = issue.id, now
-        return
-    reward.status = "owed"
-    reward.note = (_("Out of stock: %(name)s × %(n)s is owed.", name=product.name, n=quantity)
-                   if product is not None else
-                   _("No referral gift is set: a manager sets it under settings."))[:200]
-    if referrer.owner_id:
-        write_tasks([{"kind": "referral_gift", "customer_id": referrer.id,
-                      "assignee_id": referrer.owner_id,
-                      "department_id": referrer.department_id, "due_date": local_day(now),
-                      "source_key": f"referral:{reward.id}",
-                      "title": str(_("Give the referral gift (referred %(name)s)",
-                                     name=customer.name))[:120],
-                      "detail": reward.note}], now=now)
-
-
-def give_referral_gift(reward, *, actor, token, now=None):
-    """Give an owed referral gift now that it is in stock: issued through the gift ledger as a
-    referral gift, the reward marked given and its task done. Refused (nothing written) while
-    stock is still short."""
-    from models import gifts
-    from models.tasks import Task
-    if not actor.has_role(*gifts.GIFT_ROLES):
-        raise PermissionDenied(_("You may not hand out gifts."))
-    reward = lock_row(reward)
-    if token and (prior := gifts.GiftIssue.by_token(token)) is not None:
-        return prior
-    if reward.status != "owed":
-        raise Conflict(_("This referral reward has already been given."))
-    product = reward.product or referral_gift()[0]
-    if product is None:
-        raise InvalidInput(_("No referral gift is set: a manager sets it under settings."))
-    warehouse = db.session.get(inv.Warehouse, reward.warehouse_id) if reward.warehouse_id \
-        else gifts.event_warehouse(None)
-    now = now or utcnow()
-    quantity = reward.quantity or get_setting("points.referral_gift_quantity")
-    left = _in_date_stock(product, warehouse, local_day(now))
-    if left < quantity:
-        raise Conflict(_("Only %(n)s of %(name)s in date in %(place)s: the referral gift is "
-                         "still owed.", n=left, name=product.name, place=warehouse.name))
-    from models.customers import Customer
-    referrer = db.session.get(Customer, reward.referrer_id)
-    from models.events import Event
-    issue = gifts._issue(kind="referral", customer=referrer, product=product, quantity=quantity,
-                         warehouse=warehouse, actor=actor, token=token,
-                         event=db.session.get(Event, reward.event_id) if reward.event_id
-                         else None,
-                         note=_("Referred %(name)s", name=reward.referred.name), now=now)
-    reward.status, reward.gift_issue_id, reward.given_at = "given", issue.id, now
-    reward.product_id, reward.quantity = product.id, quantity
-    db.session.execute(update(Task).where(
-        Task.kind == "referral_gift", Task.source_key == f"referral:{reward.id}",
-        Task.status == "open").values(status="done", done_at=now, done_on=local_day(now),
-                                      done_by_id=actor.id)
-        .execution_options(synchronize_session=False))
-    db.session.flush()
-    audit(actor, "points.referral_gift", summary=f"{referrer.name} {product.name}×{quantity}",
-          now=now)
-    return issue
-
-
-def rewards_of(customer):
-    """The referral rewards a customer earned, newest first."""
-    return db.session.scalars(select(ReferralReward).where(
-        ReferralReward.referrer_id == customer.id).order_by(ReferralReward.at.desc(),
-                                                            ReferralReward.id.desc())).all()
-
-
-def referrals_of(customer):
-    """[(referred customer, attended?, bought?)] of a customer."""
-    from models.checkin import CheckIn
-    from models.customers import Customer
-    from models.orders import Order
-    people = db.session.scalars(select(Customer).where(Customer.referrer_id == customer.id)
-                                .order_by(Customer.created_at)).all()
-    return [(person,
-             bool(db.session.scalar(select(CheckIn.id).where(CheckIn.customer_id == person.id)
-                                    .limit(1))),
-             bool(db.session.scalar(select(Order.id).where(Order.customer_id == person.id,
-                                                           Order.status == "open").limit(1))))
-            for person in people]
-
-
-# --- Reads and the ledger check ----------------------------------------------------------------
-
 def history(customer_id, limit=200):
     return db.session.scalars(select(PointsEntry).where(PointsEntry.customer_id == customer_id)
                               .order_by(PointsEntry.at.desc(), PointsEntry.id.desc())
@@ -787,21 +506,4 @@ def _points_items(customer, limit):
             for e in history(customer.id, limit)]
 
 
-@register_provider
-def _referral_items(customer, limit):
-    """Referral gifts that could not be given at once (a note says why). A gift given is on
-    the timeline as a gift, bonus points as points."""
-    return [TimelineItem(at=r.at, kind="points.referral_owed",
-                         title=_("Referral gift owed (referred %(name)s)", name=r.referred.name),
-                         detail=r.note)
-            for r in db.session.scalars(select(ReferralReward).where(
-                ReferralReward.referrer_id == customer.id, ReferralReward.kind == "gift",
-                ReferralReward.note != "").order_by(ReferralReward.at.desc()).limit(limit))]
-
-
-def _register_check():
-    from models.ledgers import register_check
-    register_check("points")(check_points)
-
-
-_register_check()
+register_check("points")(check_points)

@@ -5,7 +5,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 
 from formatting import local_dt, masked_phone
 from models.base import utcnow
-from models.tasks import lunar_label
+from models.customers import lunar_label
 from reports import render_pdf
 
 #: Suggested gift by age reached (a round birthday gets more).

@@ -95,14 +95,14 @@ def make_stocked_product(warehouse, quantity=100, *, actor=None, **fields):
 def make_order(customer=None, *, lines=None, warehouse=None, actor=None, channel="store",
                **kwargs):
     """An order (by default one product ¥198 × 2, taken home) for a customer."""
-    from models import orders
+    from models import order_taking
     from models.base import new_token
     warehouse = warehouse or make_warehouse()
     customer = customer or make_customer()
     actor = actor or customer.owner
     if lines is None:
         lines = [{"product": make_stocked_product(warehouse), "quantity": 2}]
-    order = orders.create_order(customer, lines=lines, actor=actor, token=new_token(),
-                                warehouse=warehouse, channel=channel, **kwargs)
+    order = order_taking.create_order(customer, lines=lines, actor=actor, token=new_token(),
+                                      warehouse=warehouse, channel=channel, **kwargs)
     db.session.flush()
     return order

@@ -14,6 +14,7 @@ from sqlalchemy import select, text, update
 
 from extensions import db
 from models import checkin as ci, custody as cu, events as ev, orders as o, points as pt
+from models import redemptions
 from models.base import begin_write, new_token
 from models.ledgers import check_ledgers
 from tests.conftest import create_throwaway_database, is_postgres, make_test_app
@@ -54,7 +55,8 @@ def fill_every_ledger():
     o.receive_payment(order, amount=order.total, method="cash", actor=finance,
                       token=new_token())
     cu.pick_up(customer, {order.lines[0].id: 2}, actor=clerk, token=new_token())
-    pt.redeem(customer, [(product, 3)], warehouse=warehouse, actor=clerk, token=new_token())
+    redemptions.redeem(customer, [(product, 3)], warehouse=warehouse, actor=clerk,
+                       token=new_token())
     event = make_event(manager)
     invitation = ev.invite(event, customer, actor=marketer)
     ci.check_in(event, invitation, actor=manager, token=new_token())

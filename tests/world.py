@@ -26,14 +26,15 @@ class World:
 def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, name):
     """A customer of `marketer` invited to `event` and checked in, an order with a payment and
     goods left in custody, a gift, points redeemed, a task, a contact."""
-    from models import checkin, custody, events, gifts, orders, points
+    from models import checkin, custody, events, gifts, order_taking, orders, points, redemptions
+    from models import referrals
     from models.tasks import Task, write_tasks
     manager, clerk = w.users["manager"], w.users["warehouse"]
     customer = make_customer(marketer, name=name)
     invitation = events.invite(event, customer, actor=marketer)
     events.change_invitation(invitation, "confirmed", actor=marketer)
     checkin.check_in(event, invitation, actor=manager, token=new_token())
-    order = orders.create_order(
+    order = order_taking.create_order(
         customer, actor=marketer, token=new_token(), warehouse=warehouse, channel="event",
         event=event, lines=[{"product": product, "quantity": 1},
                             {"product": product, "quantity": 3, "held": True}])
@@ -48,18 +49,18 @@ def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, n
         custody.CustodyEntry.customer_id == customer.id,
         custody.CustodyEntry.kind == "pickup"))
     points.adjust(customer, 1000, reason="开户礼", actor=manager, token=new_token())
-    redemption = points.redeem(customer, [(gift, 1)], warehouse=warehouse, actor=clerk,
-                               token=new_token())
+    redemption = redemptions.redeem(customer, [(gift, 1)], warehouse=warehouse, actor=clerk,
+                                    token=new_token())
     write_tasks([{"kind": "callback", "customer_id": customer.id, "assignee_id": marketer.id,
                   "department_id": department.id, "due_date": date.today(),
                   "title": "回访"}])
     task = db.session.scalar(db.select(Task).where(Task.customer_id == customer.id))
     # A friend the customer brought, whose referral gift is owed (out of stock at the time).
     friend = make_customer(marketer, name=name + "的朋友")
-    reward = points.ReferralReward(referred_id=friend.id, referrer_id=customer.id,
-                                   trigger="buy", kind="gift", status="owed",
-                                   product_id=gift.id, quantity=1, warehouse_id=warehouse.id,
-                                   note="缺货")
+    reward = referrals.ReferralReward(referred_id=friend.id, referrer_id=customer.id,
+                                      trigger="buy", kind="gift", status="owed",
+                                      product_id=gift.id, quantity=1, warehouse_id=warehouse.id,
+                                      note="缺货")
     db.session.add(reward)
     db.session.flush()
     ids.update(reward_id=reward.id)

@@ -21,7 +21,7 @@ from blueprints.checkin.forms import CheckInForm, DoorWriteForm, ScanForm, WalkI
 from blueprints.forms import BaseForm, error_text
 from extensions import db
 from formatting import local_dt
-from models import checkin as ci, customers as c, gifts
+from models import checkin as ci, customers as c, door, gifts
 from models.orders import SELLER_ROLES
 from models.accounts import User
 from models.base import NotFound, OperationError, commit_keeping_loaded
@@ -125,8 +125,8 @@ def roster(event_id):
     """The guest list a door tablet caches (masked phones only), with a fresh CSRF token for
     the writes it has queued."""
     event = ci.get_door_event_or_404(event_id, current_user)
-    body = {**ci.roster(event), "csrf": generate_csrf(),
-            "conflicts": [ci.conflict_facts(x) for x in ci.door_conflicts(event)]}
+    body = {**door.roster(event), "csrf": generate_csrf(),
+            "conflicts": [door.conflict_facts(x) for x in door.door_conflicts(event)]}
     # Chinese as UTF-8 rather than \u escapes: a third of the size on a venue's Wi-Fi.
     return current_app.response_class(json.dumps(body, ensure_ascii=False,
                                                  separators=(",", ":")),
@@ -139,7 +139,7 @@ def conflicts(event_id):
     """Queued writes the server refused, for every tablet at this door to show."""
     event = ci.get_door_event_or_404(event_id, current_user)
     return jsonify({"open": ci.is_door_open(event),
-                    "conflicts": [ci.conflict_facts(x) for x in ci.door_conflicts(event)]})
+                    "conflicts": [door.conflict_facts(x) for x in door.door_conflicts(event)]})
 
 
 @bp.post("/<int:event_id>/queue")
@@ -151,13 +151,13 @@ def replay(event_id):
     form = DoorWriteForm()
     if not form.validate_on_submit():
         return jsonify({"ok": False, "message": error_text(form)}), 422
-    write = ci.DoorWrite(
+    write = door.DoorWrite(
         kind=form.kind.data, token=form.token.data, invitation_id=form.invitation_id.data,
         code=form.code.data or "", companions=form.companions.data,
         table=db.session.get(EventTable, form.table_id.data) if form.table_id.data else None,
         override=form.override.data, queued=form.queued.data,
-        queued_at=ci.queued_at_from_ms(form.queued_ms.data), device=form.device.data or "")
-    outcome = ci.replay_door_write(event, write, actor=current_user)
+        queued_at=door.queued_at_from_ms(form.queued_ms.data), device=form.device.data or "")
+    outcome = door.replay_door_write(event, write, actor=current_user)
     body = _outcome_facts(event, outcome)
     db.session.commit()
     return jsonify(body), outcome.status if not outcome.ok else 200
@@ -171,8 +171,8 @@ def _outcome_facts(event, outcome):
         "ok": outcome.ok, "message": outcome.message,
         "check_in": {**ci.summary(record), "at": local_dt(record.at, "%H:%M"),
                      "invitation_id": record.invitation_id} if record else None,
-        "gift": ci.gift_facts(state) if state else None,
-        "conflict": ci.conflict_facts(outcome.conflict) if outcome.conflict else None}
+        "gift": door.gift_facts(state) if state else None,
+        "conflict": door.conflict_facts(outcome.conflict) if outcome.conflict else None}
 
 
 def _result(event, facts, *, already=False, status=200, gift=..., rule=...):
@@ -214,10 +214,10 @@ def check_in(event_id):
     try:
         if invitation is None:
             raise NotFound(_("This invitation card is not valid for this event."))
-        record = ci.check_in(event, invitation, actor=current_user, token=form.token.data,
-                             companions=form.companions.data,
-                             table=db.session.get(EventTable, form.table_id.data or 0),
-                             override=form.override.data)
+        record = door.check_in(event, invitation, actor=current_user, token=form.token.data,
+                               companions=form.companions.data,
+                               table=db.session.get(EventTable, form.table_id.data or 0),
+                               override=form.override.data)
     except ci.AlreadyCheckedIn as exc:
         facts = ci.summary(exc.check_in)
         db.session.rollback()
@@ -238,14 +238,14 @@ def scan(event_id):
         return _refused(ci.get_door_event_or_404(event_id, current_user),
                         " ".join(str(e) for errs in form.errors.values() for e in errs), 422)
     code = form.code.data
-    event, card, gift_rule = ci.door_event_and_card(event_id, current_user, code)
+    event, card, gift_rule = door.door_event_and_card(event_id, current_user, code)
     if card is None:  # not a card of this event: what was typed is a search
         matches = ci.find_at_door(event, code)
         cards = [(m, ci.check_in_of(m), CheckInForm(event, formdata=None, invitation_id=m.id,
                                                     companions=m.companions)) for m in matches]
         return _fragment("matches", event=event, cards=cards, text=code)
     try:
-        record = ci.check_in(event, card, actor=current_user, token=form.token.data)
+        record = door.check_in(event, card, actor=current_user, token=form.token.data)
     except ci.AlreadyCheckedIn as exc:
         facts = ci.summary(exc.check_in)
         db.session.rollback()
@@ -271,7 +271,7 @@ def walk_in(event_id):
         if existing is None or str(existing.id) != form.existing_id.data:
             existing = None
     try:
-        record = ci.register_walk_in(
+        record = door.register_walk_in(
             event, name=form.name.data, phone=form.phone.data, actor=current_user,
             token=form.token.data, owner=db.session.get(User, form.owner_id.data or 0),
             referrer_phone=form.referrer_phone.data, companions=form.companions.data or 0,

@@ -10,7 +10,7 @@ from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, 
                                      StaffForm, TableForm)
 from blueprints.forms import BaseForm, error_text, ids_from, paginate, run_operation
 from extensions import db
-from models import checkin, customers as c, events as ev
+from models import customers as c, door, events as ev
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from reports import invitation_cards
@@ -106,7 +106,7 @@ def _event_page(event, status=200, **forms):
         "confirmed_total": ev.confirmed_count(event),
         "transitions": [s for s in ev.STATUSES if s in ev.TRANSITIONS[event.status]],
         "planner": current_user.has_role(*PLANNERS),
-        "door_conflicts": checkin.door_conflicts(event, current_user),
+        "door_conflicts": door.door_conflicts(event, current_user),
     }
     return render_template("events/show.html", **context), status
 

@@ -17,7 +17,8 @@ from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageF
                                      PaymentForm, PinForm, ReasonForm, RefundForm, ReturnForm)
 from extensions import db
 from formatting import fen, local_day
-from models import customers as c, events as ev, gifts, inventory as inv, orders as o
+from models import customers as c, events as ev, gifts, inventory as inv, order_taking
+from models import orders as o
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import visible_users
@@ -121,7 +122,7 @@ def new(customer_id):
             lines.extend(o.package_lines(package, count, held=held))
         if ok:
             try:
-                order = o.create_order(
+                order = order_taking.create_order(
                     customer, lines=lines, actor=current_user, token=form.token.data,
                     warehouse=db.session.get(inv.Warehouse, form.warehouse_id.data or 0),
                     marketer=db.session.get(User, form.marketer_id.data or 0),
@@ -247,8 +248,8 @@ def confirm(order_id):
         return _order_page(order, 422, confirm_form=form)
     confirmer = db.session.get(User, form.confirmer_id.data)
     try:
-        safeguards.confirm_order(order, confirmer=confirmer, actor=current_user,
-                                 pin=form.pin.data, family_informed=form.family_informed.data)
+        order_taking.confirm_order(order, confirmer=confirmer, actor=current_user,
+                                   pin=form.pin.data, family_informed=form.family_informed.data)
     except OperationError as exc:
         db.session.rollback()
         if isinstance(exc, safeguards.WrongPin):
@@ -341,12 +342,11 @@ def return_goods(order_id):
             batch = inv.batch_named(line.product, form.batch_number.data)
             if batch is None:
                 raise InvalidInput(_("No such batch of this product."), field="batch_number")
-        return o.return_goods(order, line, quantity=form.quantity.data, reason=form.reason.data,
-                              batch=batch,
-                              approver=current_user, actor=current_user, token=form.token.data,
-                              disposition=form.disposition.data,
-                              warehouse=db.session.get(inv.Warehouse,
-                                                       form.warehouse_id.data or 0))
+        return order_taking.return_goods(
+            order, line, quantity=form.quantity.data, reason=form.reason.data, batch=batch,
+            approver=current_user, actor=current_user, token=form.token.data,
+            disposition=form.disposition.data,
+            warehouse=db.session.get(inv.Warehouse, form.warehouse_id.data or 0))
     return _money_action(order_id, ReturnForm, "return", operation,
                          lambda r: _("Return recorded: %(value)s off the order.",
                                      value=fen(r.value)))
@@ -356,8 +356,8 @@ def return_goods(order_id):
 @role_required(*SELL)
 def cancel(order_id):
     return _money_action(order_id, ReasonForm, "cancel",
-                         lambda order, form: o.cancel_order(order, reason=form.reason.data,
-                                                            actor=current_user),
+                         lambda order, form: order_taking.cancel_order(
+                             order, reason=form.reason.data, actor=current_user),
                          lambda order: _("Order %(number)s cancelled.", number=order.number))
 
 

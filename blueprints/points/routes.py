@@ -10,7 +10,8 @@ from blueprints.access import role_required
 from blueprints.forms import BaseForm
 from extensions import db
 from formatting import local_day
-from models import custody as cu, customers as c, inventory as inv, points as pt
+from models import custody as cu, customers as c, inventory as inv, points as pt, redemptions
+from models import referrals as ref
 from models.base import NotFound, OperationError, new_token, utcnow
 from reports import points_slip
 
@@ -48,7 +49,7 @@ def _customer_page(person, status=200, error=None):
     today = local_day(utcnow())
     account = db.session.get(pt.PointsAccount, person.id)
     redeemable = db.session.scalars(inv.find_products(flag="redeemable")).all()
-    referrals, rewards = pt.referrals_of(person), pt.rewards_of(person)
+    referrals, rewards = ref.referrals_of(person), ref.rewards_of(person)
     # The friends this customer brought are named only where the user may see them.
     named = cu.seen_customer_ids(current_user, [friend.id for friend, _came, _bought in referrals]
                                  + [reward.referred_id for reward in rewards])
@@ -83,9 +84,9 @@ def redeem(customer_id):
     if warehouse is None:
         return _customer_page(person, 422, _("Choose a warehouse."))
     try:
-        redemption = pt.redeem(person, items, warehouse=warehouse, actor=current_user,
-                               token=request.form.get("token", ""),
-                               in_custody=request.form.get("in_custody") == "1")
+        redemption = redemptions.redeem(person, items, warehouse=warehouse, actor=current_user,
+                                        token=request.form.get("token", ""),
+                                        in_custody=request.form.get("in_custody") == "1")
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)
@@ -98,14 +99,15 @@ def redeem(customer_id):
 @bp.post("/referral-rewards/<int:reward_id>/give")
 @role_required(*REDEEM)
 def give_referral_gift(reward_id):
-    reward = db.session.get(pt.ReferralReward, reward_id) if reward_id < 2**31 else None
+    reward = db.session.get(ref.ReferralReward, reward_id) if reward_id < 2**31 else None
     if reward is None:
         raise NotFound(_("Not found, or not yours to see."))
     person = _customer(reward.referrer_id)
     if not BaseForm().validate_on_submit():
         return _customer_page(person, 400, _("The form has expired. Reload the page."))
     try:
-        pt.give_referral_gift(reward, actor=current_user, token=request.form.get("token", ""))
+        ref.give_referral_gift(reward, actor=current_user,
+                               token=request.form.get("token", ""))
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)
@@ -168,8 +170,8 @@ def reverse(redemption_id):
     record = _redemption_or_404(redemption_id)
     if BaseForm().validate_on_submit():
         try:
-            pt.reverse_redemption(record, reason=request.form.get("reason", "")[:200],
-                                  actor=current_user)
+            redemptions.reverse_redemption(record, reason=request.form.get("reason", "")[:200],
+                                           actor=current_user)
         except OperationError as exc:
             db.session.rollback()
             flash(exc.message, "danger")

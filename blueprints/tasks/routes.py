@@ -200,7 +200,7 @@ def _care_rows(start, end, marketer):
     customers = c.visible_customers(current_user).where(c.Customer.owner_id.is_not(None))
     if marketer is not None:
         customers = customers.where(c.Customer.owner_id == marketer.id)
-    return t.care_list(start, end, customers=customers)
+    return c.care_list(start, end, customers=customers)
 
 
 @bp.get("/birthdays")
@@ -212,7 +212,7 @@ def birthdays():
     return render_template("tasks/birthdays.html", rows=_care_rows(start, end, marketer),
                            start=start, end=end, marketer=marketer, errors=errors,
                            marketers=[m for m in marketers if m.has_role("marketer")],
-                           lunar_label=t.lunar_label), 422 if errors else 200
+                           lunar_label=c.lunar_label), 422 if errors else 200
 
 
 @bp.get("/birthdays.pdf")

@@ -5,7 +5,8 @@ A check-in is written once per invitation (a unique constraint) and once per for
 (its one-time token): a double tap, a retry after a timeout, or two tablets at the same moment
 all end with one check-in.
 
-The door tablet on a bad network (its cached guest list and queued writes): models.checkin.door.
+The door's workflow — a check-in with what an arrival earns, walk-ins, the scanner's one query,
+the tablet on a bad network — is models/door.py, above this ledger.
 """
 from datetime import datetime
 from functools import lru_cache
@@ -26,9 +27,8 @@ from models.accounts import User
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, OperationError, TokenMixin,
                          UTCDateTime, utcnow)
-from models.events import (Event, Invitation, InvitationChange, card_loading, event_staff,
-                           find_invitation_by_token)
-from models.settings import get_setting
+from models.events import STATUSES, Event, Invitation, InvitationChange
+from models.scoping import staffed_event_ids, staffs_event
 
 MAX_ARRIVING_COMPANIONS = 10
 #: Roles that work the door.
@@ -70,38 +70,24 @@ def door_events(user):
     query = select(Event).where(Event.status.in_(("open", "in_progress")))
     if user.has_role("admin", "manager"):
         return query
-    return query.where(Event.id.in_(select(event_staff.c.event_id).where(
-        event_staff.c.user_id == user.id)))
+    return query.where(Event.id.in_(staffed_event_ids(user.id)))
 
 
-@lru_cache(maxsize=4)
-def _door_event_query(staff_only, with_card=False):
+@lru_cache(maxsize=2)
+def door_event_query(staff_only):
     """An event by id (parameter event_id) for its door; `staff_only`: only if the user
-    (user_id) is its staff; `with_card`: with the invitation whose card carries `code` and the
-    door's gift rule. Built once: the scanner runs it hundreds of times a minute."""
+    (user_id) is its staff. Built once: the scanner runs it hundreds of times a minute."""
     query = select(Event).where(Event.id == bindparam("event_id")) \
         .options(lazyload(Event.department))
     if staff_only:
-        query = query.where(Event.id.in_(select(event_staff.c.event_id).where(
-            event_staff.c.user_id == bindparam("user_id"))))
-    if with_card:
-        from models.gifts import GiftRule, attendance_rule_loading, first_attendance_rule_id
-        query = query.add_columns(Invitation, GiftRule) \
-            .outerjoin(Invitation, (Invitation.event_id == Event.id)
-                       & (Invitation.token == bindparam("code")))  \
-            .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id)) \
-            .options(*card_loading(), *attendance_rule_loading())
+        query = query.where(Event.id.in_(staffed_event_ids(bindparam("user_id"))))
     return query
-
-
-def _door_params(event_id, user, **more):
-    return {"event_id": event_id, "user_id": user.id, **more}
 
 
 def get_door_event_or_404(event_id, user):
     """An event the user works the door of (any status: the board stays readable)."""
-    event = db.session.scalar(_door_event_query(not user.has_role("admin", "manager")),
-                              _door_params(event_id, user))
+    event = db.session.scalar(door_event_query(not user.has_role("admin", "manager")),
+                              {"event_id": event_id, "user_id": user.id})
     if event is None:
         raise NotFound(_("Not found, or not yours to see."))
     return event
@@ -112,9 +98,7 @@ def works_door_of(event, user):
     see every guest of the event by name (DESIGN §2: event staff see that event's attendees)."""
     if user.has_role("admin", "manager"):
         return True
-    return user.has_role("event_staff") and db.session.scalar(
-        select(event_staff.c.event_id).where(event_staff.c.event_id == event.id,
-                                             event_staff.c.user_id == user.id)) is not None
+    return user.has_role("event_staff") and staffs_event(user, event.id)
 
 
 def get_guest_or_404(event, customer_id):
@@ -128,18 +112,6 @@ def get_guest_or_404(event, customer_id):
     if guest is None:
         raise NotFound(_("Not found, or not yours to see."))
     return guest
-
-
-def door_event_and_card(event_id, user, code):
-    """(event, invitation, gift rule): the event as get_door_event_or_404 gives it, its
-    invitation whose card carries `code` (None when no card of this event does) and the
-    attendance gift rule the door offers (None: no gift). One query: the scanner's path."""
-    row = db.session.execute(
-        _door_event_query(not user.has_role("admin", "manager"), with_card=True),
-        _door_params(event_id, user, code=str(code or "")[:40])).first()
-    if row is None:
-        raise NotFound(_("Not found, or not yours to see."))
-    return tuple(row)
 
 
 def find_at_door(event, text, limit=12):
@@ -262,7 +234,6 @@ def _check_door_open(event):
 
 
 def _status_label(status):
-    from models.events import STATUSES
     return STATUSES.get(status, status)
 
 
@@ -285,7 +256,17 @@ def _seat(invitation, table, companions, *, override, actor, now):
 def check_in(event, invitation, *, actor, token, companions=None, table=None, override=False,
              now=None):
     """Check a guest in. Idempotent: the same token returns the first check-in; a guest already
-    checked in raises AlreadyCheckedIn naming when and by whom."""
+    checked in raises AlreadyCheckedIn naming when and by whom. What an arrival earns (points,
+    the referrer's reward) is the door's: routes call models.door.check_in."""
+    return record_check_in(event, invitation, actor=actor, token=token, companions=companions,
+                           table=table, override=override, now=now)[0]
+
+
+def record_check_in(event, invitation, *, actor, token, companions=None, table=None,
+                    override=False, now=None):
+    """check_in, and whether it went as far as the write: (check-in, arrived). `arrived` is
+    False when the token's own check-in is returned before the door and the seat are checked
+    again; what an arrival earns is then not looked at again."""
     now = now or utcnow()
     companions = invitation.companions if companions is None else companions
     try:
@@ -294,7 +275,7 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
         _check_door_open(event)
     except OperationError:
         if (mine := CheckIn.by_token(token)) is not None:
-            return mine  # this very form was written before (the door has closed since)
+            return mine, False  # this very form was written before (the door has closed since)
         raise
     try:
         if invitation.status == "declined":
@@ -305,7 +286,7 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
         _seat(invitation, table, companions, override=override, actor=actor, now=now)
     except OperationError:
         if (mine := CheckIn.by_token(token)) is not None:
-            return mine
+            return mine, False
         if (first := check_in_of(invitation)) is not None:
             raise AlreadyCheckedIn(first) from None
         raise
@@ -313,8 +294,7 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
                              companions=companions, now=now)
     if event.status == "open":
         event.status = "in_progress"  # the first arrival starts the event
-    _reward_arrival(invitation.customer, event, actor=actor, now=now)
-    return record
+    return record, True
 
 
 def _write_check_in(event, invitation, *, actor, token, companions, now):
@@ -379,83 +359,5 @@ def _check_in_statements(dialect):
         attended.where(exists(select(new.c.id))).cte("attended"))}
 
 
-def _reward_arrival(customer, event, *, actor, now):
-    """Attendance points (a setting; 0: none) and the referrer's reward when it is earned by
-    attending."""
-    from models import points
-    if get_setting("points.attendance_bonus"):
-        points.bonus(customer, get_setting("points.attendance_bonus"),
-                     key=f"attendance:{event.id}:{customer.id}",
-                     reason=_("Attended %(title)s", title=event.title), actor=actor, now=now)
-    if customer.referrer_id:
-        points.reward_referral(customer, trigger="attend", actor=actor, event=event, now=now)
-
-
-def check_in_by_card(event, qr_token, *, actor, token, now=None):
-    """Check in whoever's card was scanned (a scanner types the QR token and Enter)."""
-    return check_in(event, find_invitation_by_token(event, qr_token), actor=actor, token=token,
-                    now=now)
-
-
-def register_walk_in(event, *, name, phone, actor, token, owner=None, referrer=None,
-                     referrer_phone="", companions=0, table=None, existing=None, now=None):
-    """A guest who came without an invitation: the customer (created, or `existing` when the
-    mobile is already known), a walk-in invitation, and the check-in, in one step.
-
-    Without `existing`, a known mobile raises DuplicateCustomer so the tablet can offer that
-    customer instead. The referrer may be given as a customer or by their mobile. The owner is
-    the referrer's owner by default, else the chosen marketer.
-    """
-    if (prior := CheckIn.by_token(token)) is not None:
-        return prior
-    now = now or utcnow()
-    _check_door_open(event)
-    if referrer is None and (referrer_phone or "").strip():
-        referrer = c.find_by_phone(referrer_phone)
-        if referrer is None:
-            raise InvalidInput(_("No customer has the referrer's mobile."),
-                               field="referrer_phone")
-    if existing is None:
-        if referrer is not None and owner is None:
-            owner = referrer.owner
-        if owner is None:
-            raise InvalidInput(_("Choose the marketer this guest belongs to."), field="owner_id")
-        customer = c.create_customer(
-            c.CustomerData(name=name, phone=phone, referrer_id=referrer.id if referrer else None,
-                           channel_id=_walk_in_channel()),
-            actor=actor, owner=owner, now=now, at_the_door=True)
-    else:
-        customer = existing
-        if customer.status == "pool" or customer.owner_id is None:
-            if owner is None:
-                raise InvalidInput(_("Choose the marketer this guest belongs to."),
-                                   field="owner_id")
-            c.assign_at_the_door(customer, owner, actor=actor, now=now)
-    invitation = db.session.scalar(select(Invitation).where(
-        Invitation.event_id == event.id, Invitation.customer_id == customer.id))
-    if invitation is None:
-        invitation = Invitation(event_id=event.id, customer_id=customer.id,
-                                inviter_id=customer.owner_id, is_walk_in=True, created_at=now,
-                                status_changed_at=now)
-        db.session.add(invitation)
-        db.session.flush()
-        db.session.add(InvitationChange(invitation_id=invitation.id, to_status="invited",
-                                        note=str(_l("Walk-in")), actor_id=actor.id, at=now))
-    elif invitation.status == "declined":
-        invitation.status = "invited"
-    return check_in(event, invitation, actor=actor, token=token, companions=companions,
-                    table=table, now=now)
-
-
-def _walk_in_channel():
-    """The "会议营销" channel if it exists (walk-ins come from the event)."""
-    return db.session.scalar(select(c.Channel.id).where(c.Channel.name == "会议营销"))
-
-
 register_actions({"checkin.table_override": _l("Seated beyond a table's seats")})
 register_targets({"check_ins": _l("Check-in"), "door_conflicts": _l("Door conflict")})
-
-# The door tablet's offline list and queue (a module of its own, re-exported here).
-from models.checkin.door import (  # noqa: E402,F401
-    CONFLICT_REASONS, DOOR_WRITE_KINDS, DoorConflict, DoorOutcome, DoorWrite, GiftAlreadyGiven,
-    conflict_facts, door_conflicts, gift_facts, queued_at_from_ms, replay_door_write, roster)

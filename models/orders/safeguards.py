@@ -6,24 +6,27 @@
   last 30 days above another, is "pending" until a department head (of the order's department)
   or a manager other than the marketer confirms it — in person on their own device, or with
   their PIN on the marketer's tablet. Until then no money is taken and no goods leave.
-  Confirming hands the goods over and writes a next-day confirmation call for the confirmer.
+  Confirming (order_taking.confirm_order) hands the goods over and writes a next-day
+  confirmation call for the confirmer.
 - Family contact: the confirmation can require that the customer's family contact was told.
 """
 import re
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
-from formatting import fen, local_day
-from models.audit import audit, register_actions
-from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
+from formatting import fen
+from models.accounts import User, UserRole
+from models.audit import AuditEntry, audit
+from models.base import InvalidInput, PermissionDenied
+from models.clock import local_day
 from models.orders.tables import Order
 from models.scoping import department_subtree_ids
-from models.settings import define, get_setting
+from models.settings import get_setting
 
 CONFIRMER_ROLES = ("dept_head", "manager")
 PIN = re.compile(r"^\d{4,8}$")
@@ -38,26 +41,6 @@ class WrongPin(PermissionDenied):
     def __init__(self, message, *, confirmer):
         super().__init__(message)
         self.confirmer = confirmer
-
-define("orders.cooling_off_days", "int", 7, _l("Cooling-off period (days)"),
-       _l("Within this many days of an order (the order's day plus these days) finance may "
-          "refund without further approval; after it, a manager must."), min=0, max=90)
-define("orders.large_order_yuan", "int", 20000, _l("Large order: above (yuan)"),
-       _l("An order above this needs a department head's or manager's confirmation. "
-          "0: no limit."), min=0, max=10_000_000)
-define("orders.large_spend_30d_yuan", "int", 50000,
-       _l("Large spending: customer's 30 days above (yuan)"),
-       _l("An order that takes the customer's spending of the last 30 days above this needs "
-          "the same confirmation. 0: no limit."), min=0, max=10_000_000)
-define("orders.large_needs_family", "bool", False,
-       _l("Large orders: the family contact must be told"),
-       _l("The confirmer must record that the customer's family contact was informed."))
-define("orders.service_phone", "str", "", _l("Customer service phone"),
-       _l("Printed on the customer's order summary: whom to call."), max_length=30)
-
-register_actions({"order.confirm": _l("Confirmed a large order"),
-                  "order.pin_failed": _l("Typed a wrong confirmation PIN"),
-                  "user.pin": _l("Set a confirmation PIN")})
 
 
 # --- Cooling-off -----------------------------------------------------------------------------
@@ -114,7 +97,6 @@ def may_confirm(user, order):
 
 def confirmers_for(order, actor):
     """Who may confirm `order`: the actor first when they may, then the others (for the PIN)."""
-    from models.accounts import User, UserRole
     users = db.session.scalars(
         select(User).join(UserRole, UserRole.user_id == User.id)
         .where(User.is_active.is_(True), UserRole.role.in_(CONFIRMER_ROLES))
@@ -124,7 +106,6 @@ def confirmers_for(order, actor):
 
 
 def pin_failures(user, now):
-    from models.audit import AuditEntry
     return db.session.scalar(select(func.count(AuditEntry.id)).where(
         AuditEntry.action == "order.pin_failed", AuditEntry.target_type == "users",
         AuditEntry.target_id == user.id, AuditEntry.at >= now - timedelta(minutes=15)))
@@ -151,62 +132,3 @@ def set_pin(user, *, pin, password, now=None):
         generate_password_hash(pin)
     db.session.flush()
     audit(user, "user.pin", user, summary=user.display_name, now=now)
-
-
-def confirm_order(order, *, confirmer, actor, pin=None, family_informed=False, now=None):
-    """The second confirmation of a large order. `confirmer` confirms on their own device
-    (confirmer is actor) or types their PIN on the actor's tablet. Hands the goods over, writes
-    the next-day confirmation call (for the confirmer, not the marketer), and makes it binding."""
-    from models.orders.operations import hand_over, lock_order
-    now = now or utcnow()
-    order = lock_order(order)
-    if order.status != "open":
-        raise Conflict(_("Order %(number)s is cancelled.", number=order.number))
-    if order.confirmation != "pending":
-        raise Conflict(_("Order %(number)s does not need a confirmation, or has one already.",
-                         number=order.number))
-    if confirmer is None or not confirmer.is_active or \
-            not confirmer.has_role(*CONFIRMER_ROLES):
-        raise PermissionDenied(_("A large order is confirmed by a department head or a "
-                                 "manager."))
-    if confirmer.id == order.marketer_id:
-        raise PermissionDenied(_("The marketer credited cannot confirm their own order: ask "
-                                 "another department head or a manager."))
-    if not may_confirm(confirmer, order):
-        raise PermissionDenied(_("%(name)s is not the head of this order's department.",
-                                 name=confirmer.display_name))
-    if confirmer.id != actor.id:
-        if not confirmer.pin_hash:
-            raise PermissionDenied(_("%(name)s has not set a PIN yet (under 'My PIN').",
-                                     name=confirmer.display_name))
-        if pin_failures(confirmer, now) >= MAX_PIN_FAILURES:
-            raise PermissionDenied(_("Too many wrong PINs for %(name)s: wait a quarter of an "
-                                     "hour, or confirm on their own device.",
-                                     name=confirmer.display_name))
-        if not check_pin(confirmer, pin):
-            raise WrongPin(_("The PIN is not right."), confirmer=confirmer)
-    customer = order.customer
-    if get_setting("orders.large_needs_family"):
-        if not (customer.family_name and customer.family_phone):
-            raise Conflict(_("Record %(name)s's family contact on the customer's page first: "
-                             "large orders need the family told.", name=customer.name))
-        if not family_informed:
-            raise InvalidInput(_("Confirm that the family contact was told of this order."),
-                               field="family_informed")
-    hand_over(order, actor=actor, now=now)
-    order.confirmation, order.confirmed_by_id, order.confirmed_at = \
-        "confirmed", confirmer.id, now
-    order.family_informed = bool(family_informed)
-    db.session.flush()
-    from models.tasks import write_tasks
-    write_tasks([{
-        "kind": "confirm_call", "customer_id": customer.id, "assignee_id": confirmer.id,
-        "department_id": confirmer.department_id or order.department_id,
-        "due_date": local_day(now) + timedelta(days=1), "source_key": f"order:{order.id}",
-        "title": _("Confirmation call: %(name)s's order %(number)s of %(total)s",
-                   name=customer.name, number=order.number, total=fen(order.total))[:120],
-        "detail": order.confirmation_reason[:200]}], now=now)
-    audit(actor, "order.confirm", order, summary=_("%(number)s confirmed by %(name)s",
-                                                   number=order.number,
-                                                   name=confirmer.display_name), now=now)
-    return order

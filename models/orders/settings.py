@@ -7,18 +7,39 @@ from extensions import db
 from formatting import fen
 from models.audit import register_actions, register_targets
 from models.ledgers import register_check
+from models.orders.reads import check_payments
+from models.orders.tables import METHODS, PAYMENT_KINDS, Order, OrderReturn, Payment
 from models.settings import define, define_area
 from models.timeline import TimelineItem, register_provider
 
 define_area("orders", _l("Orders and payments"))
 define("orders.due_days", "int", 30, _l("Days to pay the balance"),
        _l("The due date an order gets when none is entered."), min=0, max=365)
+# The safeguards for older customers (orders/safeguards.py):
+define("orders.cooling_off_days", "int", 7, _l("Cooling-off period (days)"),
+       _l("Within this many days of an order (the order's day plus these days) finance may "
+          "refund without further approval; after it, a manager must."), min=0, max=90)
+define("orders.large_order_yuan", "int", 20000, _l("Large order: above (yuan)"),
+       _l("An order above this needs a department head's or manager's confirmation. "
+          "0: no limit."), min=0, max=10_000_000)
+define("orders.large_spend_30d_yuan", "int", 50000,
+       _l("Large spending: customer's 30 days above (yuan)"),
+       _l("An order that takes the customer's spending of the last 30 days above this needs "
+          "the same confirmation. 0: no limit."), min=0, max=10_000_000)
+define("orders.large_needs_family", "bool", False,
+       _l("Large orders: the family contact must be told"),
+       _l("The confirmer must record that the customer's family contact was informed."))
+define("orders.service_phone", "str", "", _l("Customer service phone"),
+       _l("Printed on the customer's order summary: whom to call."), max_length=30)
 
 register_actions({
     "order.create": _l("Took an order"), "order.cancel": _l("Cancelled an order"),
     "order.return": _l("Took goods back"), "payment.receive": _l("Received a payment"),
     "payment.refund": _l("Refunded"), "payment.reverse": _l("Reversed a payment"),
     "cash.close": _l("Closed a cashier's day"), "package.save": _l("Saved a package"),
+    "order.confirm": _l("Confirmed a large order"),
+    "order.pin_failed": _l("Typed a wrong confirmation PIN"),
+    "user.pin": _l("Set a confirmation PIN"),
 })
 register_targets({"orders": _l("Order"), "cash_closes": _l("Daily close"),
                   "packages": _l("Package")})
@@ -30,7 +51,6 @@ def _order_url(order_id):
 
 @register_provider
 def _order_items(customer, limit):
-    from models.orders.tables import METHODS, PAYMENT_KINDS, Order, OrderReturn, Payment
     items = []
     for order in db.session.scalars(select(Order).where(Order.customer_id == customer.id)
                                     .order_by(Order.created_at.desc()).limit(limit)):
@@ -63,9 +83,4 @@ def _order_items(customer, limit):
     return items
 
 
-def _register_check():
-    from models.orders.reads import check_payments
-    register_check("payments")(check_payments)
-
-
-_register_check()
+register_check("payments")(check_payments)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import checkin as ci, events as ev, gifts as g, inventory as inv
+from models import checkin as ci, door as dr, events as ev, gifts as g, inventory as inv
 from models.base import new_token
 from tests.conftest import page_text
 from tests.factories import (make_customer, make_event, make_stocked_product, make_user,
@@ -48,8 +48,8 @@ def counts(event):
         ci.CheckIn.event_id == event.id))
     gifts = _db.session.scalar(select(func.count(g.GiftIssue.id)).where(
         g.GiftIssue.event_id == event.id))
-    conflicts = _db.session.scalar(select(func.count(ci.DoorConflict.id)).where(
-        ci.DoorConflict.event_id == event.id))
+    conflicts = _db.session.scalar(select(func.count(dr.DoorConflict.id)).where(
+        dr.DoorConflict.event_id == event.id))
     return check_ins, gifts, conflicts
 
 

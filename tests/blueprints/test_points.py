@@ -6,7 +6,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from models import inventory as inv, points as pt
+from models import inventory as inv, points as pt, referrals
 from models.base import new_token
 from tests.conftest import page_text
 from tests.factories import make_customer, make_stocked_product, make_user, make_warehouse
@@ -114,7 +114,7 @@ def test_an_owed_referral_gift_is_given_from_the_points_page(client, login, coun
                      "points.referral_gift_quantity": 9}, actor=make_user(["admin"]))
     friend = make_customer(make_user(["marketer"]), name="李阿姨", referrer_id=customer.id,
                            actor=manager)
-    reward = pt.reward_referral(friend, trigger="buy", actor=manager, warehouse=warehouse)
+    reward = referrals.reward_referral(friend, trigger="buy", actor=manager, warehouse=warehouse)
     assert reward.status == "owed"
     login(manager)
     page = page_text(client.get(f"/points/customers/{customer.id}"))

@@ -157,7 +157,7 @@ def _setup(w):
 def _races(w, s):
     from models import custody, gifts, inventory as inv, orders, points
     from models.checkin import CheckIn
-    from models.checkin.door import DoorConflict
+    from models.door import DoorConflict
     ids, token = w.ids, new_token()
     product = db.session.get(inv.Product, ids["product_id"])
     gift = db.session.scalar(select(inv.Product).where(inv.Product.is_gift.is_(True)))

@@ -23,9 +23,9 @@ def work(db):
                              birthday_kind="lunar", lunar_month=10, lunar_day=5, birth_year=1950)
     today = local_day(utcnow())
     ident = (customer.id, marketer.id, sales.id)
-    t.write_tasks([t._row("callback", ident, today, "order:1", "第3天：使用指导"),
-                   t._row("arrears", ident, today - timedelta(days=2), "order:1", "欠款提醒"),
-                   t._row("birthday", ident, today + timedelta(days=3), "birthday:x", "生日")])
+    t.write_tasks([t.task_row("callback", ident, today, "order:1", "第3天：使用指导"),
+                   t.task_row("arrears", ident, today - timedelta(days=2), "order:1", "欠款提醒"),
+                   t.task_row("birthday", ident, today + timedelta(days=3), "birthday:x", "生日")])
     return marketer, customer, sales, today
 
 

@@ -50,7 +50,8 @@ def event_at_the_door(live_app):
 
 def facts(live_app, event_id):
     """(check-ins, attendance gifts, door conflicts) of the event on the server."""
-    from models.checkin import CheckIn, DoorConflict
+    from models.checkin import CheckIn
+    from models.door import DoorConflict
     from models.gifts import GiftIssue
     with live_app.app_context():
         counts = tuple(db.session.scalar(select(func.count(model.id)).where(

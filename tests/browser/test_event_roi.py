@@ -10,7 +10,7 @@ from tests.browser.test_navigation import sign_in
 
 
 def _event_with_a_deal(live_app):
-    from models import accounts, checkin, customers, events, inventory, orders
+    from models import accounts, checkin, customers, events, inventory, order_taking, orders
     from models.base import new_token, utcnow
     with live_app.app_context():
         manager = accounts.find_user_by_username("manager")
@@ -29,7 +29,7 @@ def _event_with_a_deal(live_app):
         checkin.check_in(event, invitations[0], actor=manager, token=new_token())
         warehouse = db.session.scalar(select(inventory.Warehouse).where(
             inventory.Warehouse.code == "MAIN"))
-        order = orders.create_order(guests[0], lines=[{"product": inventory.product_by_code(
+        order = order_taking.create_order(guests[0], lines=[{"product": inventory.product_by_code(
             "LZ-001"), "quantity": 1}], actor=marketer, token=new_token(), warehouse=warehouse,
             event=event)
         orders.receive_payment(order, amount=9800, method="cash", actor=finance,

@@ -11,7 +11,7 @@ from tests.browser.test_navigation import sign_in
 
 
 def test_today_call_and_done_in_three_taps(page, live_server, live_app, screenshot):
-    from models import accounts, customers, inventory, orders
+    from models import accounts, customers, inventory, order_taking
     from models.base import begin_write, new_token, utcnow
     with live_app.app_context():
         begin_write()
@@ -22,9 +22,9 @@ def test_today_call_and_done_in_three_taps(page, live_server, live_app, screensh
         main = db.session.scalar(select(inventory.Warehouse).where(
             inventory.Warehouse.code == "MAIN"))
         product = db.session.scalars(inventory.find_products(flag="for_sale")).first()
-        orders.create_order(guest, lines=[{"product": product, "quantity": 1}], actor=marketer,
-                            token=new_token(), warehouse=main, channel="store",
-                            now=utcnow() - timedelta(days=3))
+        order_taking.create_order(guest, lines=[{"product": product, "quantity": 1}],
+                                  actor=marketer, token=new_token(), warehouse=main,
+                                  channel="store", now=utcnow() - timedelta(days=3))
         db.session.commit()
         customer_id, name = guest.id, guest.name
         today = local_day(utcnow())

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import checkin as ci, events as ev
+from models import checkin as ci, door as dr, events as ev
 from models.base import Conflict, InvalidInput, NotFound, new_token
 from models.customers import DuplicateCustomer, release_to_pool
 from tests.conftest import is_postgres
@@ -48,7 +48,7 @@ def test_a_check_in_writes_the_row_the_status_and_the_history_line(db, door):
     event, staff, marketer, _ = door
     invitation = invite(event, marketer)
     token = new_token()
-    record = ci.check_in(event, invitation, actor=staff, token=token, companions=2)
+    record = dr.check_in(event, invitation, actor=staff, token=token, companions=2)
     assert not (db.session.new or db.session.dirty)  # written already, nothing left to flush
     db.session.expire_all()
     fresh = db.session.get(ci.CheckIn, record.id)
@@ -92,8 +92,8 @@ def test_scan_finds_the_card_of_this_event_only(db, door):
     other_invitation = invite(other, marketer, name="李四")
     for code in (other_invitation.token, invitation.token[:-2] + "xx", "", "<script>"):
         with pytest.raises(NotFound, match="不属于本场会议"):
-            ci.check_in_by_card(event, code, actor=staff, token=new_token())
-    record = ci.check_in_by_card(event, invitation.token, actor=staff, token=new_token())
+            dr.check_in_by_card(event, code, actor=staff, token=new_token())
+    record = dr.check_in_by_card(event, invitation.token, actor=staff, token=new_token())
     assert record.invitation is invitation and count(db) == 1
 
 
@@ -138,17 +138,17 @@ def test_full_table_needs_the_override(db, door):
 def test_walk_in_registers_and_checks_in_in_one_step(db, door):
     event, staff, marketer, _ = door
     referrer = make_customer(marketer, name="老介绍人")
-    record = ci.register_walk_in(event, name="新来宾", phone="13812345678", actor=staff,
+    record = dr.register_walk_in(event, name="新来宾", phone="13812345678", actor=staff,
                                  token=new_token(), referrer=referrer, companions=1)
     customer = record.invitation.customer
     assert customer.owner is marketer and customer.referrer_id == referrer.id
     assert record.invitation.is_walk_in and record.companions == 1
     with pytest.raises(DuplicateCustomer) as caught:
-        ci.register_walk_in(event, name="同号", phone="13812345678", actor=staff,
+        dr.register_walk_in(event, name="同号", phone="13812345678", actor=staff,
                             token=new_token(), owner=marketer)
     assert caught.value.existing is customer
     with pytest.raises(InvalidInput, match="归属业务员"):
-        ci.register_walk_in(event, name="无主", phone="13812340000", actor=staff,
+        dr.register_walk_in(event, name="无主", phone="13812340000", actor=staff,
                             token=new_token())
 
 
@@ -156,7 +156,7 @@ def test_walk_in_of_a_known_pool_customer_goes_to_the_chosen_marketer(db, door):
     event, staff, marketer, manager = door
     pooled = make_customer(make_user(["marketer"]), name="公海客", phone="13811112222")
     release_to_pool([pooled.id], actor=manager, reason="整理")
-    record = ci.register_walk_in(event, name="公海客", phone="13811112222", actor=staff,
+    record = dr.register_walk_in(event, name="公海客", phone="13811112222", actor=staff,
                                  token=new_token(), owner=marketer, existing=pooled)
     assert pooled.owner is marketer and record.invitation.customer is pooled
 
@@ -168,7 +168,7 @@ def test_live_board_counts_after_fifty_check_ins(db, door):
                    for i in range(60)]
     for invitation in invitations[:50]:
         ci.check_in(event, invitation, actor=staff, token=new_token(), companions=1)
-    ci.register_walk_in(event, name="临时", phone="13899990000", actor=staff,
+    dr.register_walk_in(event, name="临时", phone="13899990000", actor=staff,
                         token=new_token(), owner=marketer)
     board = ci.board(event)
     assert board["total"]["arrived"] == 51 and board["total"]["companions"] == 50
@@ -220,10 +220,10 @@ def test_two_tablets_checking_in_the_same_guest_at_once_make_one_check_in(app,
 def test_walk_in_referrer_by_mobile(db, door):
     event, staff, marketer, _ = door
     referrer = make_customer(marketer, name="老顾客", phone="13800001234")
-    record = ci.register_walk_in(event, name="朋友", phone="13800004321", actor=staff,
+    record = dr.register_walk_in(event, name="朋友", phone="13800004321", actor=staff,
                                  token=new_token(), referrer_phone="138 0000 1234")
     assert record.invitation.customer.referrer_id == referrer.id
     assert record.invitation.customer.owner is marketer
     with pytest.raises(InvalidInput, match="没有顾客使用这个介绍人手机号"):
-        ci.register_walk_in(event, name="另一位", phone="13800005555", actor=staff,
+        dr.register_walk_in(event, name="另一位", phone="13800005555", actor=staff,
                             token=new_token(), referrer_phone="13900000000")

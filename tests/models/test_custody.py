@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import event, func, select
 
 from extensions import db as _db
-from models import custody as cu, inventory as inv, orders as o
+from models import custody as cu, inventory as inv, order_taking, orders as o
 from models.accounts import User
 from models.base import Conflict, InvalidInput, PermissionDenied, begin_write, new_token, utcnow
 from models.customers import Customer
@@ -122,13 +122,13 @@ def test_expired_goods_are_never_handed_over(db, shop):
 def test_returns_and_cancelling_take_goods_out_of_custody(db, shop):
     warehouse, marketer, clerk, finance, customer, product, order = shop
     manager = make_user(["manager"])
-    o.return_goods(order, order.lines[0], quantity=4, reason="不要了", approver=manager,
-                   actor=manager, token=new_token())
+    order_taking.return_goods(order, order.lines[0], quantity=4, reason="不要了", approver=manager,
+                              actor=manager, token=new_token())
     assert cu.line_held(order.lines[0].id) == 6
     assert inv.quantity_in(inv.location_of(warehouse), product) == 44
     held_only = make_order(customer, warehouse=warehouse, actor=marketer,
                            lines=[{"product": product, "quantity": 3, "held": 3}])
-    o.cancel_order(held_only, reason="改主意", actor=marketer)
+    order_taking.cancel_order(held_only, reason="改主意", actor=marketer)
     assert cu.line_held(held_only.lines[0].id) == 0
     assert inv.quantity_in(inv.location_of(warehouse), product) == 44
     assert ledgers_clean()
@@ -194,8 +194,8 @@ def test_random_custody_keeps_balances_and_shelves_equal(db, sequence):
             elif step[0] == "pickup":
                 pick(customer, line, step[1], clerk)
             elif step[0] == "return":
-                o.return_goods(order, line, quantity=step[1], reason="退", approver=manager,
-                               actor=manager, token=new_token())
+                order_taking.return_goods(order, line, quantity=step[1], reason="退",
+                                          approver=manager, actor=manager, token=new_token())
             else:
                 entries = _db.session.scalars(select(cu.CustodyEntry).where(
                     cu.CustodyEntry.kind == "pickup",

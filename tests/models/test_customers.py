@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from formatting import local_day
-from models import customers as c, tasks
+from jobs import customers as job_customers
+from models import customers as c
 from models.audit import AuditEntry
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.settings import update_settings
@@ -234,9 +235,9 @@ def test_nightly_reclaim_moves_idle_customers_once(db):
                      now=now - timedelta(days=3))
     later = now + timedelta(minutes=1)
     today = local_day(later)
-    assert tasks.pool_reclaim(today, later) == 1  # never invited: 30 days
+    assert job_customers.pool_reclaim(today, later) == 1  # never invited: 30 days
     assert idle.status == "pool" and fresh.status == "active"
-    assert tasks.pool_reclaim(today, later) == 0
+    assert job_customers.pool_reclaim(today, later) == 0
     assert timeline_of(idle)[0].kind == "ownership.reclaim"
 
 
@@ -262,7 +263,7 @@ def test_a_claimed_customer_is_not_reclaimed_the_same_night(db):
     customer = make_customer(owner, name="老客户")
     c.release_to_pool([customer.id], actor=manager, reason="整理", now=now - timedelta(days=60))
     c.claim_from_pool(customer, actor=taker, now=now - timedelta(days=1))
-    assert tasks.pool_reclaim(local_day(now), now) == 0 and customer.owner is taker
+    assert job_customers.pool_reclaim(local_day(now), now) == 0 and customer.owner is taker
 
 
 def test_referrer_must_be_a_customer_the_user_may_see(db):

@@ -5,7 +5,7 @@ import threading
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import checkin as ci, events as ev, gifts as g
+from models import checkin as ci, door, events as ev, gifts as g
 from models.accounts import User
 from models.base import begin_write, new_token
 from tests.factories import (make_customer, make_event, make_stocked_product, make_user,
@@ -33,10 +33,10 @@ def test_tablets_replaying_at_once_write_one_check_in_and_one_gift(app, committe
                 barrier.wait()
                 for kind in ("check_in", "gift"):  # the tablet's queue, in order
                     begin_write()
-                    outcome = ci.replay_door_write(
+                    outcome = door.replay_door_write(
                         _db.session.get(ev.Event, event_id),
-                        ci.DoorWrite(kind=kind, token=new_token(), invitation_id=invitation_id,
-                                     queued=True, device=f"T-{staff_id}"),
+                        door.DoorWrite(kind=kind, token=new_token(), invitation_id=invitation_id,
+                                       queued=True, device=f"T-{staff_id}"),
                         actor=_db.session.get(User, staff_id))
                     _db.session.commit()
                     outcomes.append((kind, outcome.ok))
@@ -58,5 +58,5 @@ def test_tablets_replaying_at_once_write_one_check_in_and_one_gift(app, committe
     count = committed_db.session.scalar
     assert count(select(func.count(ci.CheckIn.id))) == 1
     assert count(select(func.count(g.GiftIssue.id))) == 1
-    reasons = committed_db.session.scalars(select(ci.DoorConflict.reason)).all()
+    reasons = committed_db.session.scalars(select(door.DoorConflict.reason)).all()
     assert reasons == ["duplicate"] * (2 * (TABLETS - 1))

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import checkin as ci, events as ev, gifts as g, inventory as inv, orders as o
+from models import checkin as ci, door, events as ev, gifts as g, inventory as inv, order_taking
 from models.accounts import User
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, begin_write,
                          new_token)
@@ -75,8 +75,8 @@ def test_no_gift_before_check_in_and_none_without_a_rule(db, venue):
 def test_invited_only_rules_skip_walk_ins(db, venue):
     event, warehouse, manager, staff, marketer, cup = venue
     attendance_rule(event, cup, manager, attendance_for="invited")
-    ci.register_walk_in(event, name="临时来宾", phone="13712345678", actor=staff,
-                        token=new_token(), owner=marketer)
+    door.register_walk_in(event, name="临时来宾", phone="13712345678", actor=staff,
+                          token=new_token(), owner=marketer)
     walk_in = _db.session.scalar(select(Customer).where(Customer.name == "临时来宾"))
     with pytest.raises(Conflict, match="只送受邀顾客"):
         g.issue_attendance_gifts(event, walk_in, actor=staff, token=new_token())
@@ -143,8 +143,8 @@ def test_purchase_gifts_are_proposed_issued_and_follow_returns(db, venue):
     issued = g.issue_purchase_gifts(order, rule_ids=kept, actor=marketer, token=new_token())
     assert [(i.quantity, i.marketer_id) for i in issued] == [(4, marketer.id)]
     assert g.proposal_for(order)[0][0].condition == "spend"  # still on offer
-    o.return_goods(order, order.lines[0], quantity=7, reason="不要了", approver=manager,
-                   actor=manager, token=new_token())
+    order_taking.return_goods(order, order.lines[0], quantity=7, reason="不要了", approver=manager,
+                              actor=manager, token=new_token())
     assert g.purchase_gifts_of(order) == []  # 1 box left earns no gift: it came back
     assert cup_stock(warehouse, cup) == 30
     assert all(problems == [] for problems in check_ledgers().values())
@@ -269,15 +269,15 @@ def test_the_scanner_loads_the_door_gift_with_the_event_and_the_card(venue):
     event, warehouse, manager, staff, marketer, cup = venue
     ev.set_event_staff(event, [staff], actor=manager)
     invitation = ev.invite(event, make_customer(marketer, name="张三"), actor=marketer)
-    assert ci.door_event_and_card(event.id, staff, invitation.token) == (event, invitation, None)
+    assert door.door_event_and_card(event.id, staff, invitation.token) == (event, invitation, None)
     g.save_rule(None, event=event, kind="purchase", product=cup, quantity=1, actor=manager,
                 condition="spend", min_spend=100000)
     retired = attendance_rule(event, cup, manager, is_active=False)
     first, second = attendance_rule(event, cup, manager), attendance_rule(event, cup, manager)
-    loaded = ci.door_event_and_card(event.id, staff, invitation.token)
+    loaded = door.door_event_and_card(event.id, staff, invitation.token)
     assert loaded == (event, invitation, first) and retired.id < first.id < second.id
     assert g.door_state(event, None, loaded[2]) == g.door_state(event, None)
-    assert ci.door_event_and_card(event.id, staff, "不是卡号")[1:] == (None, first)
+    assert door.door_event_and_card(event.id, staff, "不是卡号")[1:] == (None, first)
     other = make_event(manager, title="别的场次")
     with pytest.raises(NotFound):  # the staff does not work that door
-        ci.door_event_and_card(other.id, staff, invitation.token)
+        door.door_event_and_card(other.id, staff, invitation.token)

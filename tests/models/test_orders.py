@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from formatting import company_zone, local_day
-from models import inventory as inv, orders as o
+from models import inventory as inv, order_taking, orders as o
 from models.base import Conflict, InvalidInput, PermissionDenied, new_token, utcnow
 from models.ledgers import check_ledgers
 from models.timeline import timeline_of
@@ -111,10 +111,12 @@ def test_bad_lines_are_refused_and_nothing_is_written(db, shop, line, message):
 def test_an_order_is_written_once_per_token(db, shop):
     warehouse, marketer, _f, _m, customer, product = shop
     token = new_token()
-    first = o.create_order(customer, lines=[{"product": product, "quantity": 1}],
-                           actor=marketer, token=token, warehouse=warehouse, channel="store")
-    again = o.create_order(customer, lines=[{"product": product, "quantity": 1}],
-                           actor=marketer, token=token, warehouse=warehouse, channel="store")
+    first = order_taking.create_order(customer, lines=[{"product": product, "quantity": 1}],
+                                      actor=marketer, token=token, warehouse=warehouse,
+                                      channel="store")
+    again = order_taking.create_order(customer, lines=[{"product": product, "quantity": 1}],
+                                      actor=marketer, token=token, warehouse=warehouse,
+                                      channel="store")
     assert again is first and stock(shop) == 49
 
 
@@ -122,18 +124,18 @@ def test_cancel_only_while_nothing_is_paid_or_handed_over(db, shop):
     _w, marketer, finance, *_r = shop
     held = order_of(shop, quantity=2, held=2)
     with pytest.raises(InvalidInput):
-        o.cancel_order(held, reason=" ", actor=marketer)
-    o.cancel_order(held, reason="客户改主意", actor=marketer)
+        order_taking.cancel_order(held, reason=" ", actor=marketer)
+    order_taking.cancel_order(held, reason="客户改主意", actor=marketer)
     assert held.status == "cancelled" and held.balance_due == 0
     with pytest.raises(Conflict, match="已取消"):
         pay(held, 100, finance)
     taken = order_of(shop, quantity=1)
     with pytest.raises(Conflict, match="退货"):
-        o.cancel_order(taken, reason="x", actor=marketer)
+        order_taking.cancel_order(taken, reason="x", actor=marketer)
     paid = order_of(shop, quantity=1, held=1)
     pay(paid, 100, finance)
     with pytest.raises(Conflict, match="退款"):
-        o.cancel_order(paid, reason="x", actor=marketer)
+        order_taking.cancel_order(paid, reason="x", actor=marketer)
 
 
 # --- Payments --------------------------------------------------------------------------------
@@ -222,16 +224,16 @@ def test_a_return_takes_custody_units_first_then_goods_back_into_stock(db, shop)
     _w, marketer, finance, manager, *_r = shop
     order = order_of(shop, quantity=4, held=1)  # 3 taken, 1 held
     assert stock(shop) == 46
-    first = o.return_goods(order, order.lines[0], quantity=2, reason="不想要了",
-                           approver=manager, actor=finance, token=new_token())
+    first = order_taking.return_goods(order, order.lines[0], quantity=2, reason="不想要了",
+                                      approver=manager, actor=finance, token=new_token())
     assert (first.from_held, stock(shop)) == (1, 48)  # both back on the free shelf
     assert first.value == 2 * 19800 and order.returned_value == 2 * 19800
     assert order.balance_due == 2 * 19800
     with pytest.raises(Conflict, match="还能退 2"):
-        o.return_goods(order, order.lines[0], quantity=3, reason="x", approver=manager,
-                       actor=finance, token=new_token())
-    o.return_goods(order, order.lines[0], quantity=1, reason="包装破损", approver=manager,
-                   actor=finance, token=new_token(), disposition="scrap")
+        order_taking.return_goods(order, order.lines[0], quantity=3, reason="x", approver=manager,
+                                  actor=finance, token=new_token())
+    order_taking.return_goods(order, order.lines[0], quantity=1, reason="包装破损", approver=manager,
+                              actor=finance, token=new_token(), disposition="scrap")
     assert stock(shop) == 48  # scrapped, not restocked
     assert check_ledgers()["payments"] == [] and check_ledgers()["stock"] == []
 
@@ -240,8 +242,8 @@ def test_return_then_refund_what_was_paid(db, shop):
     _w, marketer, finance, manager, *_r = shop
     order = order_of(shop, quantity=2)
     pay(order, order.total, finance)
-    o.return_goods(order, order.lines[0], quantity=1, reason="不合适", approver=manager,
-                   actor=finance, token=new_token())
+    order_taking.return_goods(order, order.lines[0], quantity=1, reason="不合适", approver=manager,
+                              actor=finance, token=new_token())
     assert order.balance_due == -19800  # owed back to the customer
     o.refund(order, amount=19800, method="wechat", reason="退货退款", actor=finance,
              approver=finance, token=new_token())

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import inventory as inv, orders as o
+from models import inventory as inv, order_taking, orders as o
 from models.accounts import User
 from models.base import Conflict, InvalidInput, begin_write, new_token
 from models.ledgers import check_ledgers
@@ -44,9 +44,9 @@ def test_random_money_and_returns_keep_every_rule(db, sequence):
                 entries.append(o.refund(order, amount=step[1], method="cash", reason="退",
                                         actor=finance, approver=manager, token=new_token()))
             elif step[0] == "return":
-                o.return_goods(order, order.lines[step[1]], quantity=step[2], reason="退货",
-                               approver=manager, actor=finance, token=new_token(),
-                               disposition=step[3])
+                order_taking.return_goods(order, order.lines[step[1]], quantity=step[2],
+                                          reason="退货", approver=manager, actor=finance,
+                                          token=new_token(), disposition=step[3])
             elif step[0] == "reverse" and entries:
                 entries.append(o.reverse_payment(entries[step[1] % len(entries)], reason="错",
                                                  actor=finance))

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import checkin as ci, events as ev, inventory as inv, orders as o, points as pt
+from models import door, events as ev, inventory as inv, orders as o, points as pt
+from models import redemptions, referrals
 from models.accounts import User
 from models.base import Conflict, InvalidInput, PermissionDenied, begin_write, new_token, utcnow
 from models.customers import Customer
@@ -60,7 +61,7 @@ def test_a_refund_takes_points_back_and_a_shortfall_is_a_debt(db, shop):
                        lines=[{"product": product, "quantity": 10}])  # ¥1,000
     pay(order, 100000, finance)
     assert pt.balance_of(customer.id) == 1000
-    pt.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
+    redemptions.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
     assert pt.balance_of(customer.id) == 100
     o.refund(order, amount=50000, method="cash", reason="退货", actor=finance, approver=manager,
              token=new_token())
@@ -77,24 +78,25 @@ def test_redemption_checks_the_balance_and_stock_and_is_reversed_by_a_manager(db
     warehouse, marketer, finance, manager, customer, product, cup = shop
     pt.adjust(customer, 700, reason="老顾客回馈", actor=manager, token=new_token())
     with pytest.raises(Conflict, match="只有 700 积分"):
-        pt.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
+        redemptions.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager,
+                           token=new_token())
     with pytest.raises(InvalidInput, match="不能用积分兑换"):
-        pt.redeem(customer, [(product, 1)], warehouse=warehouse, actor=manager,
-                  token=new_token())
+        redemptions.redeem(customer, [(product, 1)], warehouse=warehouse, actor=manager,
+                           token=new_token())
     token = new_token()
-    redemption = pt.redeem(customer, [(cup, 2)], warehouse=warehouse, actor=manager,
-                           token=token)
-    assert pt.redeem(customer, [(cup, 2)], warehouse=warehouse, actor=manager,
-                     token=token) is redemption
+    redemption = redemptions.redeem(customer, [(cup, 2)], warehouse=warehouse, actor=manager,
+                                    token=token)
+    assert redemptions.redeem(customer, [(cup, 2)], warehouse=warehouse, actor=manager,
+                              token=token) is redemption
     assert (redemption.points, redemption.cost, pt.balance_of(customer.id)) == (600, 3000, 100)
     assert inv.quantity_in(inv.location_of(warehouse), cup) == 8
     with pytest.raises(PermissionDenied):
-        pt.reverse_redemption(redemption, reason="拿错", actor=marketer)
-    pt.reverse_redemption(redemption, reason="拿错", actor=manager)
+        redemptions.reverse_redemption(redemption, reason="拿错", actor=marketer)
+    redemptions.reverse_redemption(redemption, reason="拿错", actor=manager)
     assert pt.balance_of(customer.id) == 700
     assert inv.quantity_in(inv.location_of(warehouse), cup) == 10
     with pytest.raises(Conflict, match="已经撤销"):
-        pt.reverse_redemption(redemption, reason="再来", actor=manager)
+        redemptions.reverse_redemption(redemption, reason="再来", actor=manager)
     assert clean()
 
 
@@ -115,7 +117,7 @@ def test_expiry_takes_only_what_is_left_oldest_first_and_runs_once(db, shop):
                     now=now - timedelta(days=800))
     new = pt.adjust(customer, 300, reason="今年", actor=manager, token=new_token())
     assert old.expires_on < date.today() < new.expires_on
-    pt.redeem(customer, [(cup, 1)], warehouse=shop[0], actor=manager, token=new_token())
+    redemptions.redeem(customer, [(cup, 1)], warehouse=shop[0], actor=manager, token=new_token())
     # 300 spent from the oldest lot: 200 of it is left to expire, the new lot is untouched.
     assert pt.run_expiry(date.today()) == 1
     assert pt.run_expiry(date.today()) == 0
@@ -134,11 +136,12 @@ def test_attendance_and_referral_bonuses_once(db, shop):
     friend = make_customer(marketer, name="李阿姨", referrer_id=customer.id)
     event = make_event(manager)
     staff = make_user(["event_staff"])
-    ci.check_in(event, ev.invite(event, friend, actor=marketer), actor=staff, token=new_token())
+    door.check_in(event, ev.invite(event, friend, actor=marketer), actor=staff,
+                  token=new_token())
     assert pt.balance_of(friend.id) == 50
     assert pt.balance_of(customer.id) == 200
-    assert pt.reward_referral(friend, trigger="attend") is None  # once
-    [(person, attended, bought)] = pt.referrals_of(customer)
+    assert referrals.reward_referral(friend, trigger="attend") is None  # once
+    [(person, attended, bought)] = referrals.referrals_of(customer)
     assert (person.id, attended, bought) == (friend.id, True, False)
 
 
@@ -163,7 +166,7 @@ def test_random_points_keep_every_rule(db, sequence):
                                points_price=100)
     order = make_order(customer, warehouse=warehouse, actor=customer.owner,
                        lines=[{"product": product, "quantity": 5}])
-    redemptions = []
+    redeemed = []
     for step in sequence:
         try:
             if step[0] == "pay":
@@ -172,13 +175,14 @@ def test_random_points_keep_every_rule(db, sequence):
                 o.refund(order, amount=step[1], method="cash", reason="退", actor=finance,
                          approver=manager, token=new_token())
             elif step[0] == "redeem":
-                redemptions.append(pt.redeem(customer, [(cup, step[1])], warehouse=warehouse,
-                                             actor=manager, token=new_token()))
+                redeemed.append(redemptions.redeem(customer, [(cup, step[1])],
+                                                   warehouse=warehouse, actor=manager,
+                                                   token=new_token()))
             elif step[0] == "expire":
                 pt.run_expiry(date.today() + timedelta(days=step[1]))
-            elif redemptions:
-                pt.reverse_redemption(redemptions[step[1] % len(redemptions)], reason="错",
-                                      actor=manager)
+            elif redeemed:
+                redemptions.reverse_redemption(redeemed[step[1] % len(redeemed)], reason="错",
+                                               actor=manager)
         except (Conflict, InvalidInput):
             pass
         balance = pt.balance_of(customer.id)
@@ -205,10 +209,10 @@ def test_two_redemptions_at_once_beyond_the_balance_leave_one(app, committed_db)
             try:
                 barrier.wait()
                 begin_write()
-                pt.redeem(_db.session.get(Customer, ids[0]),
-                          [(_db.session.get(inv.Product, ids[1]), 1)],
-                          warehouse=_db.session.get(inv.Warehouse, ids[2]),
-                          actor=_db.session.get(User, clerk_id), token=new_token())
+                redemptions.redeem(_db.session.get(Customer, ids[0]),
+                                   [(_db.session.get(inv.Product, ids[1]), 1)],
+                                   warehouse=_db.session.get(inv.Warehouse, ids[2]),
+                                   actor=_db.session.get(User, clerk_id), token=new_token())
                 _db.session.commit()
                 done.append(clerk_id)
             except Conflict:
@@ -248,8 +252,9 @@ def test_a_catch_up_run_for_a_past_day_then_later_activity_expires_once(db, shop
     moment = datetime.combine(missed, time(23, 59), tzinfo=company_zone())
     new = pt.adjust(customer, 300, reason="今年", actor=manager, token=new_token(),
                     now=real_now - timedelta(minutes=5))
-    spent = pt.redeem(customer, [(cup, 1)], warehouse=warehouse, actor=manager,
-                      token=new_token(), now=real_now - timedelta(minutes=1))  # 300 of the old
+    spent = redemptions.redeem(customer, [(cup, 1)], warehouse=warehouse, actor=manager,
+                               token=new_token(),
+                               now=real_now - timedelta(minutes=1))  # 300 of the old
     assert pt.run_expiry(missed, now=moment) == 1  # the catch-up
     [entry] = _db.session.scalars(select(pt.PointsEntry).where(
         pt.PointsEntry.kind == "expired")).all()
@@ -261,7 +266,7 @@ def test_a_catch_up_run_for_a_past_day_then_later_activity_expires_once(db, shop
     assert [(lot.id, left) for lot, left in pt.lots(customer.id)] == [(new.id, 300)]
     assert pt.run_expiry(missed, now=moment) == 0
     # Later: more spending, a new lot, and the nightly runs up to today.
-    pt.redeem(customer, [(cup, 1)], warehouse=warehouse, actor=manager, token=new_token())
+    redemptions.redeem(customer, [(cup, 1)], warehouse=warehouse, actor=manager, token=new_token())
     pt.adjust(customer, 50, reason="补", actor=manager, token=new_token())
     for day in (missed + timedelta(days=1), date.today()):
         assert pt.run_expiry(day) == 0
@@ -290,8 +295,8 @@ def test_expiry_over_many_customers_in_chunks_matches_lots_and_keeps_the_books(d
                 pt.adjust(person, rng.randint(1, 9) * 100, reason="送", actor=manager,
                           token=new_token(), now=when)
             elif pt.balance_of(person.id) >= 300:
-                pt.redeem(person, [(cup, 1)], warehouse=warehouse, actor=manager,
-                          token=new_token())
+                redemptions.redeem(person, [(cup, 1)], warehouse=warehouse, actor=manager,
+                                   token=new_token())
     # Lots expired by an earlier run (one of them for sure): never again.
     pt.adjust(customer, 100, reason="前年", actor=manager, token=new_token(),
               now=now - timedelta(days=1200))
@@ -345,10 +350,10 @@ def test_a_redemption_while_the_expiry_runs_is_counted_before_anything_expires(
                 pt.lock_account(ids[0])
                 locked.set()
                 clock.sleep(1)  # the run starts meanwhile and waits for the account
-                pt.redeem(_db.session.get(Customer, ids[0]),
-                          [(_db.session.get(inv.Product, ids[1]), 1)],
-                          warehouse=_db.session.get(inv.Warehouse, ids[2]),
-                          actor=_db.session.get(User, ids[3]), token=new_token())
+                redemptions.redeem(_db.session.get(Customer, ids[0]),
+                                   [(_db.session.get(inv.Product, ids[1]), 1)],
+                                   warehouse=_db.session.get(inv.Warehouse, ids[2]),
+                                   actor=_db.session.get(User, ids[3]), token=new_token())
                 _db.session.commit()
             except Exception as exc:  # collected and asserted on below
                 errors.append(exc)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import customers as c, inventory as inv, orders as o
+from models import customers as c, inventory as inv, order_taking, orders as o
 from models.base import Conflict, InvalidInput, PermissionDenied, new_token
 from models.ledgers import check_ledgers
 from models.orders import safeguards
@@ -126,19 +126,19 @@ def test_a_large_order_is_not_binding_until_a_department_head_confirms(db, shop)
         o.receive_payment(order, amount=100_00, method="cash", actor=finance, token=new_token())
     assert payments_count(order) == 0
     with pytest.raises(Conflict, match="确认"):
-        o.return_goods(order, order.lines[0], quantity=1, reason="x", approver=finance,
-                       actor=finance, token=new_token())
+        order_taking.return_goods(order, order.lines[0], quantity=1, reason="x", approver=finance,
+                                  actor=finance, token=new_token())
 
     # The marketer cannot confirm their own order; a head of another department cannot either.
     with pytest.raises(PermissionDenied):
-        safeguards.confirm_order(order, confirmer=marketer, actor=marketer)
+        order_taking.confirm_order(order, confirmer=marketer, actor=marketer)
     with pytest.raises(PermissionDenied, match="赵经理"):
-        safeguards.confirm_order(order, confirmer=shop["other_head"],
-                                 actor=shop["other_head"])
+        order_taking.confirm_order(order, confirmer=shop["other_head"],
+                                   actor=shop["other_head"])
     assert order.is_pending
 
     now = shanghai(2026, 11, 25, 10, 30)
-    safeguards.confirm_order(order, confirmer=head, actor=head, now=now)
+    order_taking.confirm_order(order, confirmer=head, actor=head, now=now)
     assert order.confirmation == "confirmed" and order.confirmed_by_id == head.id
     assert stock(shop) == 44 and inv.quantity_in(
         inv.location_of(shop["warehouse"], "custody"), shop["product"]) == 2
@@ -148,7 +148,7 @@ def test_a_large_order_is_not_binding_until_a_department_head_confirms(db, shop)
     assert task.assignee_id != marketer.id
     o.receive_payment(order, amount=100_00, method="cash", actor=finance, token=new_token())
     with pytest.raises(Conflict):
-        safeguards.confirm_order(order, confirmer=head, actor=head)
+        order_taking.confirm_order(order, confirmer=head, actor=head)
     clean_books()
 
 
@@ -157,7 +157,7 @@ def test_on_the_marketers_tablet_the_head_confirms_with_their_pin(db, shop):
     marketer, head = shop["marketer"], shop["head"]
     order = order_of(shop, quantity=6)
     with pytest.raises(PermissionDenied, match="PIN"):  # no PIN set yet
-        safeguards.confirm_order(order, confirmer=head, actor=marketer, pin="1234")
+        order_taking.confirm_order(order, confirmer=head, actor=marketer, pin="1234")
     with pytest.raises(InvalidInput, match="4"):
         safeguards.set_pin(head, pin="12", password="secret123")
     with pytest.raises(InvalidInput, match="密码"):
@@ -166,9 +166,9 @@ def test_on_the_marketers_tablet_the_head_confirms_with_their_pin(db, shop):
         safeguards.set_pin(marketer, pin="2468", password="secret123")
     safeguards.set_pin(head, pin="2468", password="secret123")
     with pytest.raises(safeguards.WrongPin):
-        safeguards.confirm_order(order, confirmer=head, actor=marketer, pin="1111")
+        order_taking.confirm_order(order, confirmer=head, actor=marketer, pin="1111")
     assert order.is_pending
-    safeguards.confirm_order(order, confirmer=head, actor=marketer, pin="2468")
+    order_taking.confirm_order(order, confirmer=head, actor=marketer, pin="2468")
     assert order.confirmation == "confirmed" and order.confirmed_by_id == head.id
 
 
@@ -179,12 +179,12 @@ def test_five_wrong_pins_stop_the_pin_for_a_quarter_of_an_hour(db, shop):
     order = order_of(shop, quantity=6)
     for _n in range(safeguards.MAX_PIN_FAILURES):
         with pytest.raises(safeguards.WrongPin) as caught:
-            safeguards.confirm_order(order, confirmer=head, actor=marketer, pin="0000")
+            order_taking.confirm_order(order, confirmer=head, actor=marketer, pin="0000")
         safeguards.record_pin_failure(caught.value, actor=marketer, order_number=order.number)
     with pytest.raises(PermissionDenied, match="太多"):
-        safeguards.confirm_order(order, confirmer=head, actor=marketer, pin="2468")
+        order_taking.confirm_order(order, confirmer=head, actor=marketer, pin="2468")
     # On their own device the head still confirms.
-    safeguards.confirm_order(order, confirmer=head, actor=head)
+    order_taking.confirm_order(order, confirmer=head, actor=head)
     assert order.confirmation == "confirmed"
 
 
@@ -204,15 +204,15 @@ def test_the_family_contact_must_be_told_when_the_company_asks(db, shop):
     head, customer = shop["head"], shop["customer"]
     order = order_of(shop, quantity=6)
     with pytest.raises(Conflict, match="家属"):
-        safeguards.confirm_order(order, confirmer=head, actor=head, family_informed=True)
+        order_taking.confirm_order(order, confirmer=head, actor=head, family_informed=True)
     data = c.CustomerData(name=customer.name, phone=customer.phone_national,
                           family_name="王小明", family_relation="儿子",
                           family_phone="13900001111")
     c.update_customer(customer, data, actor=shop["marketer"])
     assert customer.family_phone == "+8613900001111"
     with pytest.raises(InvalidInput, match="家属"):
-        safeguards.confirm_order(order, confirmer=head, actor=head, family_informed=False)
-    safeguards.confirm_order(order, confirmer=head, actor=head, family_informed=True)
+        order_taking.confirm_order(order, confirmer=head, actor=head, family_informed=False)
+    order_taking.confirm_order(order, confirmer=head, actor=head, family_informed=True)
     assert order.family_informed
 
 
@@ -229,7 +229,7 @@ def test_a_family_phone_without_a_name_or_not_a_mobile_is_refused(db, shop):
 def test_a_pending_order_can_be_cancelled_and_the_books_stay_clean(db, shop):
     update_settings({"orders.large_order_yuan": 1000}, actor=make_user(["admin"]))
     order = order_of(shop, quantity=6, held=3)
-    o.cancel_order(order, reason="家属不同意", actor=shop["marketer"])
+    order_taking.cancel_order(order, reason="家属不同意", actor=shop["marketer"])
     assert order.status == "cancelled" and stock(shop) == 50
     clean_books()
 

@@ -5,10 +5,11 @@ and what protects from it; grades; doing, skipping and handing over tasks."""
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from extensions import db as _db
-from models import events as ev, tasks as t
+from jobs import customers as job_customers, worklists
+from models import customers as c, events as ev, tasks as t
 from models.audit import AuditEntry
 from models.base import InvalidInput, NotFound, PermissionDenied, new_token
 from models.checkin import check_in
@@ -38,16 +39,16 @@ def tasks_of(customer, kind=None):
 
 def test_lunar_birthdays_follow_the_stated_rule():
     # 2025 has a leap sixth month: a 闰六月 birthday stays in it.
-    assert t.lunar_birthday_in(2025, 6, 1, True) == (date(2025, 7, 25), "")
-    assert t.lunar_birthday_in(2025, 6, 1, False) == (date(2025, 6, 25), "")
+    assert c.lunar_birthday_in(2025, 6, 1, True) == (date(2025, 7, 25), "")
+    assert c.lunar_birthday_in(2025, 6, 1, False) == (date(2025, 6, 25), "")
     # 2026 has no leap sixth month: the ordinary sixth month, and the list says so.
-    day, note = t.lunar_birthday_in(2026, 6, 1, True)
-    assert day == t.lunar_birthday_in(2026, 6, 1, False)[0] and "闰" not in note and note
+    day, note = c.lunar_birthday_in(2026, 6, 1, True)
+    assert day == c.lunar_birthday_in(2026, 6, 1, False)[0] and "闰" not in note and note
     # The 12th month of lunar 2026 has 29 days: a day-30 birthday is kept on day 29.
-    day, note = t.lunar_birthday_in(2026, 12, 30, False)
-    assert day == t.lunar_birthday_in(2026, 12, 29, False)[0] and "29" in note
-    assert t.lunar_birthday_in(2026, 10, 5, False) == (date(2026, 11, 13), "")
-    assert t.lunar_label(4, 8, True) == "农历闰四月初八"
+    day, note = c.lunar_birthday_in(2026, 12, 30, False)
+    assert day == c.lunar_birthday_in(2026, 12, 29, False)[0] and "29" in note
+    assert c.lunar_birthday_in(2026, 10, 5, False) == (date(2026, 11, 13), "")
+    assert c.lunar_label(4, 8, True) == "农历闰四月初八"
 
 
 def test_care_list_finds_solar_and_lunar_birthdays_across_the_year_end(db):
@@ -59,14 +60,14 @@ def test_care_list_finds_solar_and_lunar_birthdays_across_the_year_end(db):
     leap_day = make_customer(owner, name="闰日生日", birthday_kind="solar",
                              birthday=date(1948, 2, 29))
     make_customer(owner, name="不在范围", birthday_kind="solar", birthday=date(1950, 12, 25))
-    found = t.care_list(date(2026, 11, 10), date(2026, 11, 16))
+    found = c.care_list(date(2026, 11, 10), date(2026, 11, 16))
     assert [(row["customer"].name, row["date"], row["age"]) for row in found] == \
         [("农历生日", date(2026, 11, 13), 76)]
     # Lunar 2025's twelfth month falls in January 2026 of the solar calendar.
-    january = t.care_list(date(2026, 1, 1), date(2026, 1, 31))
+    january = c.care_list(date(2026, 1, 1), date(2026, 1, 31))
     assert [row["customer"].name for row in january] == ["腊月生日"]
-    assert january[0]["date"] == t.lunar_birthday_in(2025, 12, 1, False)[0]
-    february = t.care_list(date(2026, 2, 27), date(2026, 3, 1))
+    assert january[0]["date"] == c.lunar_birthday_in(2025, 12, 1, False)[0]
+    february = c.care_list(date(2026, 2, 27), date(2026, 3, 1))
     assert [(row["customer"].name, row["date"]) for row in february] == \
         [("闰日生日", date(2026, 2, 28))]
     assert new_year.id and leap_day.id and lunar.id
@@ -76,13 +77,14 @@ def test_birthday_tasks_are_written_days_ahead_once(db):
     owner = make_user()
     customer = make_customer(owner, name="寿星", birthday_kind="solar",
                              birthday=date(1950, 12, 1), anniversary=date(1975, 12, 2))
-    assert t.care(TODAY) == 2  # birthday 1 Dec, 3 days ahead: due 28 Nov, in the 7-day window
+    # birthday 1 Dec, 3 days ahead: due 28 Nov, in the 7-day window
+    assert worklists.care(TODAY) == 2
     birthday, anniversary = tasks_of(customer)
     assert (birthday.kind, birthday.due_date, birthday.assignee_id) == \
         ("birthday", date(2026, 11, 28), owner.id)
     assert "12月1日" in birthday.title and "76" in birthday.title
     assert anniversary.kind == "anniversary" and anniversary.due_date == date(2026, 11, 29)
-    assert t.care(TODAY) == 0 and t.care(TODAY + timedelta(days=1)) == 0
+    assert worklists.care(TODAY) == 0 and worklists.care(TODAY + timedelta(days=1)) == 0
 
 
 # --- Callbacks, events, arrears, custody, repurchase, planned follow-ups --------------------------
@@ -106,16 +108,16 @@ def test_callbacks_count_days_in_the_company_time_zone(db, shop):
     customer = shop[2]
     # 00:30 on 25 November in Shanghai is still 24 November in UTC.
     order = order_at(shop, datetime(2026, 11, 24, 16, 30, tzinfo=UTC))
-    assert t.callbacks(TODAY) == 2  # day 3 (28 Nov) and day 7 (2 Dec) fall in 25 Nov–2 Dec
+    assert worklists.callbacks(TODAY) == 2  # day 3 (28 Nov) and day 7 (2 Dec) fall in 25 Nov–2 Dec
     assert [(task.due_date, task.title) for task in tasks_of(customer)] == \
         [(date(2026, 11, 28), "第3天：使用指导"), (date(2026, 12, 2), "第7天：效果回访")]
     assert tasks_of(customer)[0].source == ("order", order.id)
-    assert t.callbacks(TODAY) == 0 and t.callbacks(TODAY + timedelta(days=1)) == 0
-    assert t.callbacks(date(2026, 12, 24)) == 1  # day 30 = 25 December
+    assert worklists.callbacks(TODAY) == 0 and worklists.callbacks(TODAY + timedelta(days=1)) == 0
+    assert worklists.callbacks(date(2026, 12, 24)) == 1  # day 30 = 25 December
     # A cancelled order gets no callbacks.
     cancelled = order_at(shop, at(TODAY))
     cancelled.status = "cancelled"
-    assert t.callbacks(TODAY + timedelta(days=3)) == 0
+    assert worklists.callbacks(TODAY + timedelta(days=3)) == 0
 
 
 def test_callback_wording_and_days_are_settings(db, shop):
@@ -123,7 +125,7 @@ def test_callback_wording_and_days_are_settings(db, shop):
     update_settings({"tasks.callback_1_days": 2, "tasks.callback_1_text": "询问服用感受"},
                     actor=admin)
     order_at(shop, at(TODAY))
-    t.callbacks(TODAY)
+    worklists.callbacks(TODAY)
     assert tasks_of(shop[2])[0].title == "第2天：询问服用感受"
     with pytest.raises(InvalidInput):
         update_settings({"tasks.callback_2_days": 0}, actor=admin)
@@ -148,32 +150,32 @@ def test_after_an_event_attendees_who_did_not_buy_and_invitees_who_did_not_come(
         check_in(event, invitations[customer.name], actor=manager, token=new_token())
     event.starts_at = at(TODAY, 23, 30) - timedelta(days=1)  # 23:30 on the 24th, local time
     order_at(shop, at(TODAY) - timedelta(days=1), event=event, channel="event")
-    assert t.event_follow_ups(TODAY) == 2
+    assert worklists.event_follow_ups(TODAY) == 2
     assert [(x.kind, x.due_date) for x in tasks_of(came_no_buy)] == [("no_buy", TODAY)]
     assert [(x.kind, x.due_date) for x in tasks_of(stayed_home)] == [("no_show", TODAY)]
     assert tasks_of(buyer) == [] and tasks_of(declined) == []
-    assert t.event_follow_ups(TODAY) == 0
-    assert t.event_follow_ups(TODAY - timedelta(days=1)) == 0  # the event was not over yet
+    assert worklists.event_follow_ups(TODAY) == 0
+    assert worklists.event_follow_ups(TODAY - timedelta(days=1)) == 0  # the event was not over yet
 
 
 def test_arrears_reminders_before_and_after_the_due_date(db, shop):
     customer = shop[2]
     order = order_at(shop, at(TODAY) - timedelta(days=20), due_date=date(2026, 11, 30))
     assert order.balance_due > 0
-    assert t.arrears(TODAY) == 1
+    assert worklists.arrears(TODAY) == 1
     before = tasks_of(customer, "arrears")
     assert [(x.due_date, x.title) for x in before] == [(date(2026, 11, 27), "3 天后到期")]
     assert "欠 ¥200.00" in before[0].detail
-    assert t.arrears(date(2026, 11, 30)) == 0  # due today: nothing new
-    assert t.arrears(date(2026, 12, 1)) == 1  # the day after
-    assert t.arrears(date(2026, 12, 5)) == 0  # repeats every 7 days
-    assert t.arrears(date(2026, 12, 8)) == 1
+    assert worklists.arrears(date(2026, 11, 30)) == 0  # due today: nothing new
+    assert worklists.arrears(date(2026, 12, 1)) == 1  # the day after
+    assert worklists.arrears(date(2026, 12, 5)) == 0  # repeats every 7 days
+    assert worklists.arrears(date(2026, 12, 8)) == 1
     assert [x.due_date for x in tasks_of(customer, "arrears")] == \
         [date(2026, 11, 27), date(2026, 12, 1), date(2026, 12, 8)]
     from models.orders import receive_payment
     receive_payment(order, amount=order.balance_due, kind="balance", method="cash",
                     actor=make_user(["finance"]), token=new_token())
-    assert t.arrears(date(2026, 12, 15)) == 0  # paid: no more reminders
+    assert worklists.arrears(date(2026, 12, 15)) == 0  # paid: no more reminders
 
 
 def test_custody_reminders_every_n_days_and_near_expiry_once(db, shop):
@@ -186,16 +188,17 @@ def test_custody_reminders_every_n_days_and_near_expiry_once(db, shop):
     from models.custody import CustodyEntry
     for entry in _db.session.scalars(select(CustodyEntry)):
         entry.at = at(TODAY) - timedelta(days=31)
-    assert t.custody_reminders(TODAY) == 1
+    assert worklists.custody_reminders(TODAY) == 1
     [task] = tasks_of(customer, "pickup")
     assert task.due_date == TODAY - timedelta(days=1) and "3" in task.title
-    assert t.custody_reminders(TODAY) == 0 and t.custody_reminders(TODAY + timedelta(1)) == 0
-    assert t.custody_reminders(TODAY + timedelta(days=29)) == 1  # 60 days quiet
+    assert worklists.custody_reminders(TODAY) == 0
+    assert worklists.custody_reminders(TODAY + timedelta(1)) == 0
+    assert worklists.custody_reminders(TODAY + timedelta(days=29)) == 1  # 60 days quiet
     from models import inventory as inv
     for batch in _db.session.scalars(select(inv.Batch)):
         batch.expiry_date = TODAY + timedelta(days=20)
-    assert t.custody_reminders(TODAY + timedelta(days=2)) == 1
-    assert t.custody_reminders(TODAY + timedelta(days=3)) == 0  # once per batch
+    assert worklists.custody_reminders(TODAY + timedelta(days=2)) == 1
+    assert worklists.custody_reminders(TODAY + timedelta(days=3)) == 0  # once per batch
     assert [x.kind for x in tasks_of(customer)].count("custody_expiry") == 1
 
 
@@ -204,17 +207,17 @@ def test_repurchase_reminder_before_the_goods_run_out(db, shop):
     product.days_per_unit = 30
     order_at(shop, at(date(2026, 10, 10)), quantity=2)  # 60 days: runs out 9 December
     order_at(shop, at(date(2026, 11, 1)), quantity=1)  # runs out 1 December: due 24 Nov, past
-    assert t.repurchase(TODAY) == 1
+    assert worklists.repurchase(TODAY) == 1
     [task] = tasks_of(shop[2], "repurchase")
     assert task.due_date == date(2026, 12, 2) and "2026-12-09" in task.title
-    assert t.repurchase(TODAY) == 0 and t.repurchase(TODAY + timedelta(days=1)) == 0
+    assert worklists.repurchase(TODAY) == 0 and worklists.repurchase(TODAY + timedelta(days=1)) == 0
 
 
 def test_planned_follow_up_from_a_contact_log(db, shop):
     marketer, customer = shop[1], shop[2]
     record_contact(customer, kind="call", content="说下周来店", next_follow_up=TODAY + timedelta(
         days=5), actor=marketer, now=at(TODAY))
-    assert t.planned_follow_ups(TODAY) == 1
+    assert worklists.planned_follow_ups(TODAY) == 1
     assert [(x.kind, x.due_date) for x in tasks_of(customer)] == \
         [("follow_up", TODAY + timedelta(days=5))]
 
@@ -224,7 +227,7 @@ def test_planned_follow_up_from_a_contact_log(db, shop):
 def test_done_in_one_step_writes_the_contact_log_on_the_timeline(db, shop):
     marketer, customer = shop[1], shop[2]
     order_at(shop, at(TODAY) - timedelta(days=3))
-    t.callbacks(TODAY)
+    worklists.callbacks(TODAY)
     task = tasks_of(customer)[0]
     done = t.complete_task(task, note="已接通，情况良好", actor=marketer, now=at(TODAY, 11))
     assert done.status == "done" and done.done_on == TODAY
@@ -241,7 +244,7 @@ def test_done_in_one_step_writes_the_contact_log_on_the_timeline(db, shop):
 def test_other_marketers_never_reach_a_task(db, shop):
     marketer, customer = shop[1], shop[2]
     order_at(shop, at(TODAY) - timedelta(days=3))
-    t.callbacks(TODAY)
+    worklists.callbacks(TODAY)
     task = tasks_of(customer)[0]
     stranger = make_user(["marketer"])
     with pytest.raises(NotFound):
@@ -260,7 +263,7 @@ def test_today_list_groups_overdue_today_and_coming(db, shop):
     order_at(shop, at(TODAY) - timedelta(days=5))  # day 3 was two days ago
     order_at(shop, at(TODAY) - timedelta(days=3))  # day 3 is today
     for day in (TODAY - timedelta(days=2), TODAY):
-        t.callbacks(day)
+        worklists.callbacks(day)
     worklist = t.today_list(marketer.id, TODAY)
     overdue, n_overdue = worklist.sections["overdue"]["callback"]
     assert [x.due_date for x in overdue] == [TODAY - timedelta(days=2)] and n_overdue == 1
@@ -286,8 +289,8 @@ def test_reassign_within_the_department_and_tasks_follow_the_customer(db, shop):
     outsider = make_user(["marketer"], department=other_dept)
     head = make_user(["dept_head"], department=sales)
     order_at(shop, at(TODAY) - timedelta(days=3))
-    t.callbacks(TODAY)
-    _db.session.execute(t.update(t.Task).values(department_id=sales.id))
+    worklists.callbacks(TODAY)
+    _db.session.execute(update(t.Task).values(department_id=sales.id))
     task = tasks_of(customer)[0]
     with pytest.raises(PermissionDenied):
         t.reassign_tasks([task.id], outsider, actor=head)
@@ -319,8 +322,8 @@ def test_pool_rules_by_behaviour_with_warnings_and_protection(db, shop):
     assert order.balance_due > 0
     record_contact(planned, kind="call", content="约好下月", next_follow_up=TODAY + timedelta(20),
                    actor=marketer, now=at(TODAY) - timedelta(days=40))
-    t.write_tasks([t._row("follow_up", (planned.id, marketer.id, None), TODAY + timedelta(20),
-                          "contact:1", "约定跟进")])
+    t.write_tasks([t.task_row("follow_up", (planned.id, marketer.id, None), TODAY + timedelta(20),
+                              "contact:1", "约定跟进")])
     for customer in (never_invited, owes, planned):
         idle(customer, 31)
     idle(warned, 25)   # reclaimed in 5 days: warned now (7 days ahead)
@@ -330,7 +333,7 @@ def test_pool_rules_by_behaviour_with_warnings_and_protection(db, shop):
     from models.orders import receive_payment
     receive_payment(buyer_order, amount=buyer_order.balance_due, kind="full", method="cash",
                     actor=make_user(["finance"]), token=new_token())
-    written = t.pool_reclaim(TODAY, at(TODAY, 2))
+    written = job_customers.pool_reclaim(TODAY, at(TODAY, 2))
     assert never_invited.status == "pool" and never_invited.owner_id is None
     assert owes.status == "active" and planned.status == "active"
     assert recent.status == "active" and buyer.status == "active"
@@ -342,9 +345,10 @@ def test_pool_rules_by_behaviour_with_warnings_and_protection(db, shop):
     assert _db.session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "customer.reclaim")) == 1
     # The next night: nothing twice (no second warning, nobody moved again).
-    assert t.pool_reclaim(TODAY + timedelta(days=1), at(TODAY + timedelta(days=1), 2)) == 0
+    assert job_customers.pool_reclaim(TODAY + timedelta(days=1),
+                                      at(TODAY + timedelta(days=1), 2)) == 0
     # A follow-up resets the clock; without one the warned customer goes on the 30th.
-    assert t.pool_reclaim(date(2026, 11, 30), at(date(2026, 11, 30), 2)) == 1
+    assert job_customers.pool_reclaim(date(2026, 11, 30), at(date(2026, 11, 30), 2)) == 1
     _db.session.expire_all()
     assert warned.status == "pool" and tasks_of(warned)[0].status == "skipped"
 
@@ -356,9 +360,9 @@ def test_pool_days_per_rule(db, shop):
     invited_only = make_customer(marketer, name="邀约未到")
     ev.invite(event, invited_only, actor=marketer)
     idle(invited_only, 45)  # "invited but never came" waits 60 days
-    assert t.pool_reclaim(TODAY) == 0 and invited_only.status == "active"
+    assert job_customers.pool_reclaim(TODAY) == 0 and invited_only.status == "active"
     idle(invited_only, 61)
-    assert t.pool_reclaim(TODAY) == 1 and invited_only.status == "pool"
+    assert job_customers.pool_reclaim(TODAY) == 1 and invited_only.status == "pool"
 
 
 def test_grades_from_purchases_and_attendance_manual_wins(db, shop):
@@ -373,10 +377,10 @@ def test_grades_from_purchases_and_attendance_manual_wins(db, shop):
         make_order(big, warehouse=warehouse, actor=marketer,
                    lines=[{"product": product, "quantity": 1}])
     order_at(shop, at(TODAY) - timedelta(days=10))
-    assert t.grading(TODAY) >= 3
+    assert job_customers.grading(TODAY) >= 3
     _db.session.expire_all()
     assert (big.grade, customer.grade, nobody.grade, manual.grade) == ("A", "B", "D", "A")
-    assert t.grading(TODAY) == 0
+    assert job_customers.grading(TODAY) == 0
 
 
 def test_birthday_month_bonus_once_a_year(db):

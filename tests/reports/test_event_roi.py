@@ -8,7 +8,8 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from models import checkin as ci, events as ev, gifts as g, orders as o, points as pt
+from models import checkin as ci, door, events as ev, gifts as g, order_taking, orders as o
+from models import points as pt, redemptions
 from models.base import NotFound, new_token
 from reports import event_roi
 from reports.params import parse
@@ -59,15 +60,15 @@ def hall(db):
     ev.change_invitation(invitation["客户五"], "declined", actor=chen)
     for name in ("客户一", "客户二"):
         ci.check_in(event, invitation[name], actor=manager, token=new_token())
-    walk_in = ci.register_walk_in(event, name="临时来宾", phone="13712345678", actor=manager,
-                                  token=new_token(), owner=chen).invitation.customer
+    walk_in = door.register_walk_in(event, name="临时来宾", phone="13712345678", actor=manager,
+                                    token=new_token(), owner=chen).invitation.customer
     c["临时来宾"] = walk_in
 
     def order(customer, quantity, unit_price, actor, **kw):
-        return o.create_order(customer, lines=[{"product": product, "quantity": quantity,
-                                                "unit_price": unit_price, **kw.pop("line", {})}],
-                              actor=actor, token=new_token(), warehouse=warehouse, event=event,
-                              **kw)
+        return order_taking.create_order(
+            customer, lines=[{"product": product, "quantity": quantity, "unit_price": unit_price,
+                              **kw.pop("line", {})}],
+            actor=actor, token=new_token(), warehouse=warehouse, event=event, **kw)
 
     def pay(order_, amount):
         return o.receive_payment(order_, amount=amount, method="cash", actor=finance,
@@ -77,23 +78,23 @@ def hall(db):
     o4 = order(c["客户一"], 1, 20000, manager, marketer=chen)
     o2 = order(walk_in, 2, 15000, chen)
     pay(o2, 30000)
-    returned = o.return_goods(o2, o2.lines[0], quantity=1, reason="不合适", approver=manager,
-                              actor=manager, token=new_token())
+    returned = order_taking.return_goods(o2, o2.lines[0], quantity=1, reason="不合适",
+                                         approver=manager, actor=manager, token=new_token())
     o.refund(o2, amount=15000, method="cash", reason="退货退款", actor=finance, approver=finance,
              token=new_token(), order_return=returned)
     o3 = order(c["客户二"], 1, 50000, liu, line={"held": True})
-    o.cancel_order(o3, reason="顾客反悔", actor=manager)
+    order_taking.cancel_order(o3, reason="顾客反悔", actor=manager)
 
     g.issue_attendance_gifts(event, c["客户二"], actor=manager, token=new_token())
     taken_back = g.issue_attendance_gifts(event, c["客户一"], actor=manager, token=new_token())
     g.reverse_gift(taken_back, reason="发错了", actor=manager)
     pt.adjust(c["客户二"], 1000, reason="老顾客回馈", actor=manager, token=new_token())
-    pt.redeem(c["客户二"], [(cup, 1)], warehouse=warehouse, actor=manager, token=new_token(),
-              event=event)
+    redemptions.redeem(c["客户二"], [(cup, 1)], warehouse=warehouse, actor=manager, token=new_token(),
+                       event=event)
     pt.adjust(c["客户一"], 1000, reason="老顾客回馈", actor=manager, token=new_token())
-    wrong = pt.redeem(c["客户一"], [(cup, 1)], warehouse=warehouse, actor=manager,
-                      token=new_token(), event=event)
-    pt.reverse_redemption(wrong, reason="录错", actor=manager)
+    wrong = redemptions.redeem(c["客户一"], [(cup, 1)], warehouse=warehouse, actor=manager,
+                               token=new_token(), event=event)
+    redemptions.reverse_redemption(wrong, reason="录错", actor=manager)
     return {"event": event, "manager": manager, "finance": finance, "liu": liu, "chen": chen,
             "one": one, "customers": c, "orders": {"o1": o1, "o2": o2, "o3": o3, "o4": o4}}
 
@@ -161,8 +162,9 @@ def test_the_last_five_of_its_kind(db):
     for n in range(2):
         ev.invite(earlier[-10], make_customer(marketer, name=f"老客{n}"), actor=marketer)
     ev.add_cost(earlier[-20], kind="venue", amount_fen=20000, actor=manager)
-    o.create_order(make_customer(marketer), lines=[{"product": product, "quantity": 1}],
-                   actor=marketer, token=new_token(), warehouse=warehouse, event=earlier[-20])
+    order_taking.create_order(make_customer(marketer), lines=[{"product": product, "quantity": 1}],
+                              actor=marketer, token=new_token(), warehouse=warehouse,
+                              event=earlier[-20])
     data = gathered(event, manager)
     assert [c["title"] for c in data["compared"]] == ["讲座-10", "讲座-20", "讲座-30", "讲座-40",
                                                       "讲座-50"]
@@ -293,15 +295,16 @@ def test_bought_counts_value_kept_after_returns(db):
     product = make_stocked_product(warehouse, 10, sale_price=10000)
     event = make_event(manager)
     customer = make_customer(marketer)
-    order = o.create_order(customer, lines=[{"product": product, "quantity": 2}], actor=marketer,
-                           token=new_token(), warehouse=warehouse, event=event)
+    order = order_taking.create_order(customer, lines=[{"product": product, "quantity": 2}],
+                                      actor=marketer, token=new_token(), warehouse=warehouse,
+                                      event=event)
     o.receive_payment(order, amount=20000, method="cash", actor=finance, token=new_token())
-    o.return_goods(order, order.lines[0], quantity=1, reason="多买了", approver=manager,
-                   actor=manager, token=new_token())
+    order_taking.return_goods(order, order.lines[0], quantity=1, reason="多买了", approver=manager,
+                              actor=manager, token=new_token())
     total = gathered(event, manager)["total"]
     assert (total["bought"], total["paid"], total["revenue"], total["collections"],
             total["arrears"], total["owed_back"]) == (1, 1, 10000, 20000, 0, 10000)
-    o.return_goods(order, order.lines[0], quantity=1, reason="都退了", approver=manager,
-                   actor=manager, token=new_token())
+    order_taking.return_goods(order, order.lines[0], quantity=1, reason="都退了", approver=manager,
+                              actor=manager, token=new_token())
     total = gathered(event, manager)["total"]
     assert (total["bought"], total["paid"], total["revenue"]) == (0, 0, 0)

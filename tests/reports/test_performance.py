@@ -8,6 +8,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from extensions import db as _db
 from formatting import local_day
 from models import customers as c, events as ev, orders as o, tasks as t
 from models.base import new_token, utcnow
@@ -54,9 +55,9 @@ def company(db):
                       token=new_token())
     today = local_day(utcnow())
     ident = (guests[0].id, a.id, one.id)
-    t.write_tasks([t._row("callback", ident, today, "order:1", "第3天"),
-                   t._row("callback", ident, today - timedelta(days=2), "order:2", "第7天")])
-    first = t.db.session.scalar(t.visible_tasks(a).where(t.Task.due_date == today))
+    t.write_tasks([t.task_row("callback", ident, today, "order:1", "第3天"),
+                   t.task_row("callback", ident, today - timedelta(days=2), "order:2", "第7天")])
+    first = _db.session.scalar(t.visible_tasks(a).where(t.Task.due_date == today))
     t.complete_task(first, note="已接通", actor=a)
     return a, b, one, manager, event, deal, store
 
@@ -170,14 +171,14 @@ def test_bad_periods_and_scope_get_clear_answers(db, company, client, login):
 def test_buyers_and_points_cost_open_the_rows_they_count(db, company, client, login):
     from sqlalchemy import select
 
-    from models import inventory as inv, points as pt
+    from models import inventory as inv, points as pt, redemptions
     a, b, one, manager, event, deal, store = company
-    warehouse = t.db.session.get(inv.Warehouse, deal.warehouse_id)
+    warehouse = _db.session.get(inv.Warehouse, deal.warehouse_id)
     cup = make_stocked_product(warehouse, 10, name="保温杯", is_gift=True, for_sale=False,
                                redeemable=True, points_price=100, standard_cost=1500)
     buyer = deal.customer
     # 顾客1 arrives too but buys nothing; 顾客0 buys a second time at the same event.
-    invitation = t.db.session.scalar(select(ev.Invitation).where(
+    invitation = _db.session.scalar(select(ev.Invitation).where(
         ev.Invitation.event_id == event.id, ev.Invitation.customer_id != buyer.id,
         ev.Invitation.status == "confirmed"))
     no_buy = invitation.customer
@@ -187,18 +188,19 @@ def test_buyers_and_points_cost_open_the_rows_they_count(db, company, client, lo
     # Points: two redemptions by A's customer (one reversed), one by B's.
     for person in (buyer, no_buy, store.customer):
         pt.adjust(person, 1000, reason="开户礼", actor=manager, token=new_token())
-    kept = pt.redeem(buyer, [(cup, 2)], warehouse=warehouse, actor=manager, token=new_token())
-    undone = pt.redeem(no_buy, [(cup, 1)], warehouse=warehouse, actor=manager,
-                       token=new_token())
-    pt.reverse_redemption(undone, reason="拿错", actor=manager)
-    theirs = pt.redeem(store.customer, [(cup, 3)], warehouse=warehouse, actor=manager,
-                       token=new_token())
+    kept = redemptions.redeem(buyer, [(cup, 2)], warehouse=warehouse, actor=manager,
+                              token=new_token())
+    undone = redemptions.redeem(no_buy, [(cup, 1)], warehouse=warehouse, actor=manager,
+                                token=new_token())
+    redemptions.reverse_redemption(undone, reason="拿错", actor=manager)
+    theirs = redemptions.redeem(store.customer, [(cup, 3)], warehouse=warehouse, actor=manager,
+                                token=new_token())
     values = {row["name"]: row["values"] for row in performance.gather(
         parse(args(department=one.id), manager))["rows"]}
     assert (values["刘芳"]["buyers"], values["刘芳"]["arrivals"], values["刘芳"]["points_cost"]) \
         == (1, 2, 3000)
     assert values["赵敏"]["points_cost"] == 4500
-    t.db.session.commit()
+    _db.session.commit()
     login(manager)
     page = client.get("/reports/performance", query_string=args(department=one.id))
     html = page.get_data(as_text=True)
@@ -271,7 +273,7 @@ def test_arrears_over_90_days_start_on_the_91st_day(db, company):
     customer = store.customer
     product = deal.lines[0].product
     from models import inventory as inv
-    warehouse = t.db.session.get(inv.Warehouse, deal.warehouse_id)
+    warehouse = _db.session.get(inv.Warehouse, deal.warehouse_id)
     today = local_day(utcnow())
     then = utcnow() - timedelta(days=100)
     for due_days_ago in (90, 91):

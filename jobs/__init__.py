@@ -1,18 +1,20 @@
 """Scheduled jobs: the declared list, run_job(), catch-up, and the `jobs` / `scheduler` commands.
 
 Each job is a plain function ``job(day, now) -> int`` (rows written) that calls operations in
-models/. run_job() gives it an app context and one write transaction, commits once, and logs the
-run (job, date, started, finished, rows, error) in job_runs, which admins see. The scheduler is
-its own process (`flask --app app scheduler`), never inside web workers: once a day, at an hour
-set in the settings (company time zone), it runs every job for every day since the last
-successful run — so a missed day is caught up on the next start. Jobs are idempotent (unique keys
+models/; the job bodies are this package's modules: worklists (the tasks they write), customers
+(grades and the public pool), points (expiry and birthday bonuses). run_job() gives a job an app
+context and one write transaction, commits once, and logs the run (job, date, started,
+finished, rows, error) in job_runs, which admins see. The scheduler is its own process
+(`flask --app app scheduler`), never inside web workers: once a day, at an hour set in the
+settings (company time zone), it runs every job for every day since the last successful run —
+so a missed day is caught up on the next start. Jobs are idempotent (unique keys
 on what they write): a re-run, a second scheduler or a catch-up writes nothing twice.
 """
 import logging
 import time as clock
 import traceback
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import click
 from flask import current_app
@@ -21,9 +23,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from extensions import db
-from formatting import company_zone, local_day
+from jobs import customers, points, worklists
 from models import tasks
 from models.base import begin_write, utcnow
+from models.clock import at_local, company_zone, local_day
 from models.settings import get_setting
 
 logger = logging.getLogger(__name__)
@@ -53,8 +56,7 @@ def moment_of(day):
     today = local_day(utcnow())
     if day >= today:
         return utcnow()
-    return datetime.combine(day, time(23, 59), tzinfo=company_zone()).astimezone(
-        utcnow().tzinfo)
+    return at_local(day, time(23, 59))
 
 
 def already_ran(name, day):
@@ -205,6 +207,8 @@ def catch_up_command():
 @with_appcontext
 def scheduler_command():
     """Run the scheduler process (blocking): catch up now, then every day at the set hour."""
+    # Only the scheduler process loads APScheduler: the web workers and the other commands,
+    # which import this module for its CLI group, never start a scheduler.
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     app = current_app._get_current_object()
@@ -220,17 +224,18 @@ def scheduler_command():
     scheduler.start()
 
 
-register_job("grading", tasks.grading, _l("Customer grades A/B/C/D"))
-register_job("pool-reclaim", tasks.pool_reclaim,
+register_job("grading", customers.grading, _l("Customer grades A/B/C/D"))
+register_job("pool-reclaim", customers.pool_reclaim,
              _l("Public pool: warnings, then idle customers go to the pool"))
-register_job("callbacks", tasks.callbacks, _l("Callbacks after purchases"))
-register_job("event-follow-ups", tasks.event_follow_ups,
+register_job("callbacks", worklists.callbacks, _l("Callbacks after purchases"))
+register_job("event-follow-ups", worklists.event_follow_ups,
              _l("Follow-ups of attendees who did not buy and invitees who did not come"))
-register_job("care", tasks.care, _l("Birthday and anniversary care"))
-register_job("arrears", tasks.arrears, _l("Arrears collection"))
-register_job("custody", tasks.custody_reminders,
+register_job("care", worklists.care, _l("Birthday and anniversary care"))
+register_job("arrears", worklists.arrears, _l("Arrears collection"))
+register_job("custody", worklists.custody_reminders,
              _l("Custody pickup reminders and held goods near expiry"))
-register_job("repurchase", tasks.repurchase, _l("Repurchase reminders"))
-register_job("follow-ups", tasks.planned_follow_ups, _l("Planned follow-ups from contact logs"))
-register_job("points-expiry", tasks.points_expiry, _l("Points expiry"))
-register_job("birthday-points", tasks.birthday_points, _l("Birthday-month bonus points"))
+register_job("repurchase", worklists.repurchase, _l("Repurchase reminders"))
+register_job("follow-ups", worklists.planned_follow_ups,
+             _l("Planned follow-ups from contact logs"))
+register_job("points-expiry", points.points_expiry, _l("Points expiry"))
+register_job("birthday-points", points.birthday_points, _l("Birthday-month bonus points"))

@@ -1,4 +1,10 @@
-"""The door tablet on a bad network (DESIGN §4 item 4).
+"""The door (DESIGN §4 item 4): one tablet flow at the event's entrance — find the guest, check
+them in with what an arrival earns, register walk-ins, hand the attendance gift — robust to a
+bad network.
+
+A workflow over the ledgers of check-ins, gifts, points and referrals (DESIGN §3 Layers, 4):
+the check-in itself is the checkin area's (models/checkin), the gift the gifts area's; this
+module joins them in one transaction per tap.
 
 The tablet caches the event's guest list (roster(), masked phones only) and queues its check-ins
 and gifts, each with its one-time token; the queue is replayed through replay_door_write(). A
@@ -9,20 +15,24 @@ tablet and the event page list for staff.
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, or_, select
+from sqlalchemy import ForeignKey, String, bindparam, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from formatting import local_dt, masked_phone
-from models import customers as c
+from models import checkin, customers as c, gifts, points, referrals
 from models.accounts import User
 from models.base import (Conflict, InvalidInput, NotFound, OperationError, TokenMixin,
                          UTCDateTime, add_once, utcnow)
 from models.checkin import (DOOR_ROLES, AlreadyCheckedIn, CheckIn, DoorClosed, _check_door_open,
-                            _status_label, check_in, check_in_of, is_door_open)
-from models.events import Invitation
+                            _status_label, check_in_of, is_door_open)
+from models.events import (INVITATION_STATUSES, Event, Invitation, InvitationChange,
+                           card_loading, find_invitation_by_token)
+from models.gifts import GiftRule, attendance_rule_loading, first_attendance_rule_id
+from models.settings import get_setting
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +71,117 @@ class DoorConflict(TokenMixin, db.Model):
     by = relationship("User", lazy="joined")
 
 
+# --- Arrivals ---------------------------------------------------------------------------------
+
+@lru_cache(maxsize=2)
+def _card_query(staff_only):
+    """The door's event (checkin.door_event_query) with the invitation whose card carries `code`
+    and the door's attendance gift rule, in one query. Built once: the scanner runs it hundreds
+    of times a minute."""
+    return checkin.door_event_query(staff_only).add_columns(Invitation, GiftRule) \
+        .outerjoin(Invitation, (Invitation.event_id == Event.id)
+                   & (Invitation.token == bindparam("code"))) \
+        .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id)) \
+        .options(*card_loading(), *attendance_rule_loading())
+
+
+def door_event_and_card(event_id, user, code):
+    """(event, invitation, gift rule): the event as checkin.get_door_event_or_404 gives it, its
+    invitation whose card carries `code` (None when no card of this event does) and the
+    attendance gift rule the door offers (None: no gift). One query: the scanner's path."""
+    row = db.session.execute(
+        _card_query(not user.has_role("admin", "manager")),
+        {"event_id": event_id, "user_id": user.id, "code": str(code or "")[:40]}).first()
+    if row is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return tuple(row)
+
+
+def check_in(event, invitation, *, actor, token, companions=None, table=None, override=False,
+             now=None):
+    """Check a guest in (checkin.check_in: once per invitation and per token; a guest already in
+    raises AlreadyCheckedIn) with what the arrival earns: the attendance points (a setting; 0:
+    none) and the referrer's reward when it is earned by attending."""
+    now = now or utcnow()
+    record, arrived = checkin.record_check_in(event, invitation, actor=actor, token=token,
+                                              companions=companions, table=table,
+                                              override=override, now=now)
+    if arrived:
+        _reward_arrival(invitation.customer, event, actor=actor, now=now)
+    return record
+
+
+def _reward_arrival(customer, event, *, actor, now):
+    """Attendance points and the referrer's reward, each once (by its key)."""
+    if get_setting("points.attendance_bonus"):
+        points.bonus(customer, get_setting("points.attendance_bonus"),
+                     key=f"attendance:{event.id}:{customer.id}",
+                     reason=_("Attended %(title)s", title=event.title), actor=actor, now=now)
+    if customer.referrer_id:
+        referrals.reward_referral(customer, trigger="attend", actor=actor, event=event, now=now)
+
+
+def check_in_by_card(event, qr_token, *, actor, token, now=None):
+    """Check in whoever's card was scanned (a scanner types the QR token and Enter)."""
+    return check_in(event, find_invitation_by_token(event, qr_token), actor=actor, token=token,
+                    now=now)
+
+
+def register_walk_in(event, *, name, phone, actor, token, owner=None, referrer=None,
+                     referrer_phone="", companions=0, table=None, existing=None, now=None):
+    """A guest who came without an invitation: the customer (created, or `existing` when the
+    mobile is already known), a walk-in invitation, and the check-in, in one step.
+
+    Without `existing`, a known mobile raises DuplicateCustomer so the tablet can offer that
+    customer instead. The referrer may be given as a customer or by their mobile. The owner is
+    the referrer's owner by default, else the chosen marketer.
+    """
+    if (prior := CheckIn.by_token(token)) is not None:
+        return prior
+    now = now or utcnow()
+    _check_door_open(event)
+    if referrer is None and (referrer_phone or "").strip():
+        referrer = c.find_by_phone(referrer_phone)
+        if referrer is None:
+            raise InvalidInput(_("No customer has the referrer's mobile."),
+                               field="referrer_phone")
+    if existing is None:
+        if referrer is not None and owner is None:
+            owner = referrer.owner
+        if owner is None:
+            raise InvalidInput(_("Choose the marketer this guest belongs to."), field="owner_id")
+        customer = c.create_customer(
+            c.CustomerData(name=name, phone=phone, referrer_id=referrer.id if referrer else None,
+                           channel_id=_walk_in_channel()),
+            actor=actor, owner=owner, now=now, at_the_door=True)
+    else:
+        customer = existing
+        if customer.status == "pool" or customer.owner_id is None:
+            if owner is None:
+                raise InvalidInput(_("Choose the marketer this guest belongs to."),
+                                   field="owner_id")
+            c.assign_at_the_door(customer, owner, actor=actor, now=now)
+    invitation = db.session.scalar(select(Invitation).where(
+        Invitation.event_id == event.id, Invitation.customer_id == customer.id))
+    if invitation is None:
+        invitation = Invitation(event_id=event.id, customer_id=customer.id,
+                                inviter_id=customer.owner_id, is_walk_in=True, created_at=now,
+                                status_changed_at=now)
+        db.session.add(invitation)
+        db.session.flush()
+        db.session.add(InvitationChange(invitation_id=invitation.id, to_status="invited",
+                                        note=str(_l("Walk-in")), actor_id=actor.id, at=now))
+    elif invitation.status == "declined":
+        invitation.status = "invited"
+    return check_in(event, invitation, actor=actor, token=token, companions=companions,
+                    table=table, now=now)
+
+
+def _walk_in_channel():
+    """The "会议营销" channel if it exists (walk-ins come from the event)."""
+    return db.session.scalar(select(c.Channel.id).where(c.Channel.name == "会议营销"))
+
+
 # --- The door tablet on a bad network ---------------------------------------------------------
 
 def roster(event):
@@ -69,8 +190,6 @@ def roster(event):
     the companions expected, and who is already in or has had the gift; the attendance gift; the
     tables, the people named and the status labels once each (2,000 guests fit in a few hundred
     KB). Empty (``open`` false) unless the event is open for check-in."""
-    from models import gifts
-    from models.events import INVITATION_STATUSES
     facts = {"event": {"id": event.id, "title": event.title, "status": event.status,
                        "status_label": str(_status_label(event.status)),
                        "open": is_door_open(event)},
@@ -192,7 +311,6 @@ def queued_at_from_ms(value):
 
 def _written_with(token):
     """The check-in or gift issue already written with `token`, or None."""
-    from models import gifts
     return CheckIn.by_token(token) or gifts.GiftIssue.by_token(token)
 
 
@@ -220,7 +338,6 @@ def _same_write(row, event, write):
 
 
 def _door_gift(event, invitation, *, actor, token, now):
-    from models import gifts
     _check_door_open(event)
     if (prior := gifts.attendance_gift_of(event, invitation.customer)) is not None:
         raise GiftAlreadyGiven(prior)

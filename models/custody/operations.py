@@ -1,97 +1,26 @@
-"""Custody (存货及领取): goods a customer has bought and left with the company, collected box by
-box.
-
-The custody ledger has an entry per change, per customer, order line, product and batch:
-deposits (goods left when the order was taken), pickups, returns out of custody (the order was
-returned) and reversals. A balance is the sum and never goes below zero. The goods themselves sit
-on the warehouse's custody shelf (a stock location), so the warehouse's held-for-customers stock
-always equals the customers' balances: `check-ledgers` proves it.
-
-A customer may collect only what is paid for: in proportion to what is paid on the order (the
-default), or only once it is paid in full (a setting); a manager may release early with a
-reason.
-"""
+"""Custody's operations: goods deposited with an order or a redemption, the release rule (what
+may be collected, by what is paid), the customer's holdings, pickups, returns out of custody,
+and reversals. The caller commits."""
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String, func, select)
-from sqlalchemy.orm import Load, Mapped, lazyload, mapped_column, relationship
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Load, lazyload
 
 from extensions import db
-from formatting import fen, local_day
+from formatting import fen
 from models import inventory as inv
-from models.audit import audit, register_actions, register_targets
-from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, TokenMixin, \
-    UTCDateTime, add_once, lock_row, utcnow
-from models.customers import Customer
-from models.settings import define, define_area, get_setting
-from models.timeline import TimelineItem, register_provider
-
-ENTRY_KINDS = {"deposit": _l("Left in custody"), "pickup": _l("Picked up"),
-               "return": _l("Returned out of custody"), "reversal": _l("Reversal")}
-PICKUP_ROLES = ("warehouse", "manager", "event_staff")
-#: When goods held may be collected (the setting custody.release_rule) → its label.
-RELEASE_RULES = {"proportional": _l("In proportion to what is paid"),
-                 "full": _l("Only once the order is paid in full")}
-DOCUMENT = "custody_pickups"
-
-
-class CustodyPickup(TokenMixin, db.Model):
-    """One visit to collect goods: who came, who handed them over; its lines are entries."""
-    __tablename__ = "custody_pickups"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str | None] = mapped_column(String(30), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    #: A family member who collected for the customer ("" when the customer came).
-    collected_by: Mapped[str] = mapped_column(String(40), default="")
-    relation: Mapped[str] = mapped_column(String(20), default="")
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
-    #: A manager's early release past the payment rule, and why.
-    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    release_reason: Mapped[str] = mapped_column(String(200), default="")
-    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    customer = relationship("Customer", lazy="joined")
-    actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
-
-
-class CustodyEntry(db.Model):
-    """One line of the custody ledger. Append-only."""
-    __tablename__ = "custody_entries"
-    __table_args__ = (
-        CheckConstraint("quantity <> 0", name="quantity_not_zero"),
-        CheckConstraint("kind IN ('deposit', 'pickup', 'return', 'reversal')",
-                        name="known_kind"),
-        Index("ix_custody_entries_customer_product", "customer_id", "product_id"),
-        Index("ix_custody_entries_line", "order_line_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
-    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
-    kind: Mapped[str] = mapped_column(String(10))
-    #: Signed: deposits add, pickups and returns take away, a reversal undoes its entry.
-    quantity: Mapped[int] = mapped_column(Integer)
-    pickup_id: Mapped[int | None] = mapped_column(ForeignKey("custody_pickups.id"), index=True)
-    #: Goods redeemed with points and left with the company (no order line: already paid).
-    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("points_redemptions.id"),
-                                                      index=True)
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("custody_entries.id"),
-                                                    unique=True)
-    note: Mapped[str] = mapped_column(String(200), default="")
-    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    product = relationship("Product", lazy="joined")
-    batch = relationship("Batch", lazy="joined")
-    actor = relationship("User", lazy="joined")
+from models.audit import audit
+from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, add_once, lock_row, \
+    utcnow
+from models.clock import document_number, local_day
+from models.custody.tables import DOCUMENT, PICKUP_ROLES, CustodyEntry, CustodyPickup
+# Custody holds the goods of order lines and of redemptions, and releases an order's goods by
+# what is paid on it: it reads those tables (a documented exception in .importlinter).
+from models.orders import Order, OrderLine
+from models.points import Redemption
+from models.settings import get_setting
 
 
 # --- Writing ---------------------------------------------------------------------------------
@@ -313,8 +242,6 @@ def holdings(customer):
     pickup form's field); then one row per product of a redemption left in custody (redemption
     instead of order and line; paid for with points, so all of it may be collected). A few
     set-based queries whatever the number of lines: the figures, the lines, their orders."""
-    from models.orders import Order, OrderLine
-    from models.points import Redemption
     today = local_day(utcnow())
     near = today + timedelta(days=get_setting("inventory.near_expiry_days"))
     rows = []
@@ -357,7 +284,6 @@ def _lines_locked(line_ids):
     """{line id: (line, order)} of these order lines, their orders locked (FOR UPDATE on
     PostgreSQL, in id order; on SQLite the write transaction already serialises writers) and
     re-read as `lock_order` does, in one query and without the orders' relationships."""
-    from models.orders import Order, OrderLine
     if not line_ids:
         return {}
     rows = db.session.execute(
@@ -396,7 +322,7 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
     pickup, new = add_once(pickup)  # the first write: a duplicate sent at once stops here
     if not new:
         return pickup
-    pickup.number = f"TH{local_day(now):%Y%m%d}-{pickup.id:05d}"
+    pickup.number = document_number("TH", now, pickup.id)
     today = local_day(now)
     shelves, handed_to = {}, [None]
 
@@ -455,7 +381,6 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
                                                                  order.warehouse_id),
                   f"line-{line_id}", order_id=order.id, order_line_id=line.id)
     if redeemed:
-        from models.points import Redemption
         # The redemptions locked (PostgreSQL; SQLite serialises writers), then their balances.
         locked = {r.id: r for r in db.session.scalars(
             select(Redemption).where(Redemption.id.in_({key[0] for key in redeemed}),
@@ -514,192 +439,3 @@ def reverse_entry(entry, *, reason, actor, now=None):
     audit(actor, "custody.reverse",
           summary=f"{entry.product.name} {entry.quantity}: {reason.strip()}", now=now)
     return reversal
-
-
-# --- Reads -----------------------------------------------------------------------------------
-
-def custody_customers(user):
-    """A select of the customers whose goods the user may hand over or look at: the user's
-    customer scope; for event staff, the customers invited to the events they staff now."""
-    from models.customers import Customer, visible_customers
-    from models.events import Event, Invitation, event_staff
-    if user.has_role("admin", "manager", "warehouse", "finance", "dept_head", "marketer"):
-        return visible_customers(user)
-    if user.has_role("event_staff"):
-        events = select(event_staff.c.event_id).join(Event, Event.id == event_staff.c.event_id) \
-            .where(event_staff.c.user_id == user.id,
-                   Event.status.in_(("open", "in_progress")))
-        return select(Customer).where(Customer.id.in_(
-            select(Invitation.customer_id).where(Invitation.event_id.in_(events))))
-    return select(Customer).where(Customer.id.is_(None))
-
-
-def seen_customer_ids(user, customer_ids):
-    """The ids among `customer_ids` of the customers `user` may see (custody_customers): whom a
-    page about another customer may name."""
-    if not customer_ids:
-        return set()
-    return set(db.session.scalars(custody_customers(user).with_only_columns(Customer.id)
-                                  .where(Customer.id.in_(set(customer_ids)))))
-
-
-def find_holders(user, text, limit=20):
-    """Customers holding goods, found as at the door (name, pinyin, phone tail)."""
-    from models.customers import Customer, search_clause
-    clause = search_clause(text)
-    if clause is None:
-        return []
-    # Only the balances of the customers the search matched are summed, not the whole ledger.
-    holding = select(CustodyEntry.customer_id).where(
-        CustodyEntry.customer_id.in_(select(Customer.id).where(clause))).group_by(
-        CustodyEntry.customer_id).having(func.sum(CustodyEntry.quantity) > 0)
-    return db.session.scalars(custody_customers(user).where(clause, Customer.id.in_(holding))
-                              .order_by(Customer.name_pinyin).limit(limit)).all()
-
-
-def get_holder_or_404(customer_id, user):
-    from models.customers import Customer
-    customer = db.session.scalar(custody_customers(user).where(Customer.id == customer_id)) \
-        if isinstance(customer_id, int) and 0 < customer_id < 2**31 else None
-    if customer is None:
-        raise NotFound(_("Not found, or not yours to see."))
-    return customer
-
-
-def entries_of(customer):
-    return db.session.scalars(select(CustodyEntry).where(CustodyEntry.customer_id ==
-                                                         customer.id)
-                              .order_by(CustodyEntry.at, CustodyEntry.id)).all()
-
-
-def balances_by_product(customer):
-    """[(product, held)] of a customer, products still held."""
-    rows = db.session.execute(select(inv.Product, func.sum(CustodyEntry.quantity))
-                              .join(inv.Product, CustodyEntry.product_id == inv.Product.id)
-                              .where(CustodyEntry.customer_id == customer.id)
-                              .group_by(inv.Product.id).order_by(inv.Product.name)).all()
-    return [(product, held) for product, held in rows if held]
-
-
-def not_collected(today, days=None):
-    """Customers holding goods who have not collected (nor deposited) for `days` days (the
-    setting by default): [(customer_id, last activity, units held)] — the scheduler's pickup
-    reminders."""
-    days = get_setting("custody.remind_after_days") if days is None else days
-    since = datetime.combine(today - timedelta(days=days), datetime.min.time(),
-                             tzinfo=utcnow().tzinfo)
-    rows = db.session.execute(
-        select(CustodyEntry.customer_id, func.max(CustodyEntry.at),
-               func.sum(CustodyEntry.quantity))
-        .group_by(CustodyEntry.customer_id)
-        .having(func.sum(CustodyEntry.quantity) > 0)
-        .having(func.max(CustodyEntry.at) < since)
-        .order_by(func.max(CustodyEntry.at))).all()
-    return [tuple(row) for row in rows]
-
-
-def expiring_held(today, within_days=None):
-    """Held goods whose batch expires within N days (or has expired): [(customer, product, batch,
-    held)] soonest first."""
-    from models.customers import Customer
-    days = get_setting("inventory.near_expiry_days") if within_days is None else within_days
-    rows = db.session.execute(
-        select(Customer, inv.Product, inv.Batch, func.sum(CustodyEntry.quantity))
-        .join(Customer, CustodyEntry.customer_id == Customer.id)
-        .join(inv.Product, CustodyEntry.product_id == inv.Product.id)
-        .join(inv.Batch, CustodyEntry.batch_id == inv.Batch.id)
-        .where(inv.Batch.expiry_date <= today + timedelta(days=days))
-        .group_by(Customer.id, inv.Product.id, inv.Batch.id)
-        .order_by(inv.Batch.expiry_date)).all()
-    return [tuple(row) for row in rows if row[3]]
-
-
-def report_by_marketer(department_id=None):
-    """Per marketer (the customer's owner): customers holding, units held, value at cost, the
-    oldest holding still open."""
-    from models.accounts import User
-    from models.customers import Customer
-    from models.scoping import department_subtree
-    per_customer = (select(CustodyEntry.customer_id, CustodyEntry.batch_id,
-                           func.sum(CustodyEntry.quantity).label("held"),
-                           func.min(CustodyEntry.at).label("since"))
-                    .group_by(CustodyEntry.customer_id, CustodyEntry.batch_id)
-                    .having(func.sum(CustodyEntry.quantity) > 0).subquery())
-    query = (select(User.display_name, func.count(func.distinct(per_customer.c.customer_id)),
-                    func.sum(per_customer.c.held),
-                    func.sum(per_customer.c.held * inv.Batch.unit_cost),
-                    func.min(per_customer.c.since))
-             .select_from(per_customer)
-             .join(Customer, Customer.id == per_customer.c.customer_id)
-             .join(inv.Batch, inv.Batch.id == per_customer.c.batch_id)
-             .outerjoin(User, User.id == Customer.owner_id)
-             .group_by(User.id, User.display_name).order_by(User.display_name))
-    if department_id:
-        query = query.where(Customer.department_id.in_(department_subtree(department_id)))
-    return db.session.execute(query).all()
-
-
-def check_custody():
-    """Balances never below zero, and the custody shelves hold exactly what customers hold."""
-    problems = []
-    for customer_id, product_id, batch_id, held in db.session.execute(
-            select(CustodyEntry.customer_id, CustodyEntry.product_id, CustodyEntry.batch_id,
-                   func.sum(CustodyEntry.quantity))
-            .group_by(CustodyEntry.customer_id, CustodyEntry.product_id,
-                      CustodyEntry.batch_id)):
-        if held < 0:
-            problems.append(f"custody customer={customer_id} product={product_id} "
-                            f"batch={batch_id}: balance {held}")
-    owed = {(w, p, b): held for w, p, b, held in db.session.execute(
-        select(CustodyEntry.warehouse_id, CustodyEntry.product_id, CustodyEntry.batch_id,
-               func.sum(CustodyEntry.quantity))
-        .group_by(CustodyEntry.warehouse_id, CustodyEntry.product_id, CustodyEntry.batch_id))}
-    shelves = {(w, p, b): q for w, p, b, q in db.session.execute(
-        select(inv.Location.warehouse_id, inv.StockQuant.product_id, inv.StockQuant.batch_id,
-               inv.StockQuant.quantity)
-        .join(inv.Location, inv.StockQuant.location_id == inv.Location.id)
-        .where(inv.Location.kind == "custody"))}
-    for key in sorted(set(owed) | set(shelves)):
-        if owed.get(key, 0) != shelves.get(key, 0):
-            problems.append(f"custody warehouse={key[0]} product={key[1]} batch={key[2]}: "
-                            f"customers hold {owed.get(key, 0)}, the shelf has "
-                            f"{shelves.get(key, 0)}")
-    return problems
-
-
-define_area("custody", _l("Custody"))
-define("custody.release_rule", "str", "proportional", _l("Goods held may be collected"),
-       choices=tuple(RELEASE_RULES.items()))
-define("custody.remind_after_days", "int", 30, _l("Remind customers who have not collected "
-                                                  "for (days)"), min=1, max=3650)
-register_actions({"custody.pickup": _l("Handed over goods held"),
-                  "custody.reverse": _l("Corrected custody")})
-register_targets({"custody_pickups": _l("Pickup")})
-inv.REASONS.setdefault("custody_return", _l("Out of custody (returned)"))
-
-
-@register_provider
-def _custody_items(customer, limit):
-    items = []
-    for pickup in db.session.scalars(select(CustodyPickup).where(
-            CustodyPickup.customer_id == customer.id).order_by(CustodyPickup.at.desc())
-            .limit(limit)):
-        lines = db.session.scalars(select(CustodyEntry).where(
-            CustodyEntry.pickup_id == pickup.id)).all()
-        detail = "、".join(f"{e.product.name}×{-e.quantity}" for e in lines)
-        if pickup.collected_by:
-            detail += _("; collected by %(name)s (%(relation)s)", name=pickup.collected_by,
-                        relation=pickup.relation or "—")
-        items.append(TimelineItem(at=pickup.at, kind="custody.pickup",
-                                  title=_("Collected goods held (%(number)s)",
-                                          number=pickup.number),
-                                  detail=detail, actor=pickup.actor.display_name))
-    return items
-
-
-def _register_check():
-    from models.ledgers import register_check
-    register_check("custody")(check_custody)
-
-
-_register_check()

@@ -1,0 +1,102 @@
+"""The nightly runs over the customer archive: grades (A/B/C/D) and the public pool reclaim
+(公海回收). The rules are the customers area's (models/customers/rules.py); these jobs gather
+what the rules judge from the areas that record it — purchases, check-ins, invitations, held
+goods, open tasks.
+"""
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, exists, func, or_, select
+
+from extensions import db
+from models import customers as c
+from models.base import utcnow
+from models.checkin import CheckIn
+from models.clock import company_zone, day_start
+from models.custody import CustodyEntry
+from models.events import Invitation
+from models.orders import Order
+from models.settings import get_setting
+from models.tasks import Task, task_row, write_tasks
+
+
+def grades(day):
+    """customer id → computed grade (A/B/C/D) from the purchases and attendance of the grading
+    window (settings)."""
+    since = c.grades_since(day)
+    rule = c.grade_rule()
+    bought = dict(((cid, (n, paid)) for cid, n, paid in db.session.execute(
+        select(Order.customer_id, func.count(), func.sum(Order.paid))
+        .where(Order.status == "open", Order.created_at >= since)
+        .group_by(Order.customer_id))))
+    came = set(db.session.scalars(select(CheckIn.customer_id).where(CheckIn.at >= since)
+                                  .distinct()))
+    return {cid: c.grade_of(*bought.get(cid, (0, 0)), cid in came, rule)
+            for cid in db.session.scalars(select(c.Customer.id)
+                                          .where(c.Customer.status != "merged"))}
+
+
+def grading(day, now=None):
+    """Nightly grades; a manual grade wins until cleared. Returns customers regraded."""
+    return c.apply_grades(grades(day))
+
+
+def pool_candidates(day):
+    """Owned customers quiet long enough to be warned or reclaimed, with what protects them
+    (open arrears, goods held, a task planned ahead): [(customer id, owner, department, rule,
+    reclaim day, protected)]."""
+    Customer = c.Customer
+    days = c.pool_days()
+    warn = get_setting("pool.warn_days")
+    shortest = min(days.values())
+    idle_since = case((and_(Customer.last_contact_at.is_not(None),
+                            Customer.last_contact_at > Customer.owned_since),
+                       Customer.last_contact_at), else_=Customer.owned_since)
+    horizon = day_start(day + timedelta(days=warn + 1 - shortest))
+    invited = exists().where(Invitation.customer_id == Customer.id)
+    attended = exists().where(Invitation.customer_id == Customer.id,
+                              Invitation.status == "attended")
+    bought = exists().where(Order.customer_id == Customer.id, Order.status == "open")
+    owes = exists().where(Order.customer_id == Customer.id, Order.status == "open",
+                          Order.balance_due > 0)
+    holds = Customer.id.in_(select(CustodyEntry.customer_id).group_by(CustodyEntry.customer_id)
+                            .having(func.sum(CustodyEntry.quantity) > 0))
+    planned = exists().where(Task.customer_id == Customer.id, Task.status == "open",
+                             Task.due_date > day, Task.kind != "pool_warning")
+    rows = db.session.execute(
+        select(Customer.id, Customer.owner_id, Customer.department_id, idle_since,
+               invited, attended, bought, or_(owes, holds, planned))
+        .where(Customer.status == "active", Customer.owner_id.is_not(None),
+               idle_since < horizon)).all()
+    found = []
+    zone = company_zone()
+    for cid, owner, dept, since, was_invited, came, has_bought, protected in rows:
+        rule = c.pool_rule(invited=was_invited, attended=came, bought=has_bought)
+        reclaim_on = c.reclaim_day(since, rule, days, zone)
+        if reclaim_on <= day + timedelta(days=warn):
+            found.append((cid, owner, dept, rule, reclaim_on, bool(protected)))
+    return found
+
+
+def pool_reclaim(day, now=None):
+    """The nightly pool reclaim (公海回收): customers quiet past their rule's days go to the pool
+    unless open arrears, held goods or a future task protect them; owners are warned M days
+    before. Returns rows written (warnings and moves)."""
+    now = now or utcnow()
+    why = c.pool_reasons(c.pool_days())
+    title = _("Goes to the public pool on %(date)s unless followed up")
+    rows, reclaim = [], {}
+    for cid, owner, dept, rule, reclaim_on, protected in pool_candidates(day):
+        if protected:
+            continue
+        if reclaim_on <= day:
+            reclaim.setdefault((rule, owner), []).append(cid)
+        else:
+            rows.append(task_row("pool_warning", (cid, owner, dept), day,
+                                 f"pool:{reclaim_on.isoformat()}",
+                                 title % {"date": reclaim_on.isoformat()}, why[rule]))
+    written = write_tasks(rows, now=now, once_per_source=True)
+    for (rule, owner), ids in reclaim.items():
+        moved = c.release_idle(ids, owner, reason=why[rule], now=now)
+        written += len(moved)
+    return written

@@ -1,0 +1,78 @@
+"""The custody ledger's tables: a pickup (one visit to collect goods) and the entries (deposits,
+pickups, returns out of custody, reversals)."""
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import TokenMixin, UTCDateTime, utcnow
+
+ENTRY_KINDS = {"deposit": _l("Left in custody"), "pickup": _l("Picked up"),
+               "return": _l("Returned out of custody"), "reversal": _l("Reversal")}
+PICKUP_ROLES = ("warehouse", "manager", "event_staff")
+#: When goods held may be collected (the setting custody.release_rule) → its label.
+RELEASE_RULES = {"proportional": _l("In proportion to what is paid"),
+                 "full": _l("Only once the order is paid in full")}
+DOCUMENT = "custody_pickups"
+
+
+class CustodyPickup(TokenMixin, db.Model):
+    """One visit to collect goods: who came, who handed them over; its lines are entries."""
+    __tablename__ = "custody_pickups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(30), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    #: A family member who collected for the customer ("" when the customer came).
+    collected_by: Mapped[str] = mapped_column(String(40), default="")
+    relation: Mapped[str] = mapped_column(String(20), default="")
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    #: A manager's early release past the payment rule, and why.
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    release_reason: Mapped[str] = mapped_column(String(200), default="")
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer = relationship("Customer", lazy="joined")
+    actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
+
+
+class CustodyEntry(db.Model):
+    """One line of the custody ledger. Append-only."""
+    __tablename__ = "custody_entries"
+    __table_args__ = (
+        CheckConstraint("quantity <> 0", name="quantity_not_zero"),
+        CheckConstraint("kind IN ('deposit', 'pickup', 'return', 'reversal')",
+                        name="known_kind"),
+        Index("ix_custody_entries_customer_product", "customer_id", "product_id"),
+        Index("ix_custody_entries_line", "order_line_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    #: Signed: deposits add, pickups and returns take away, a reversal undoes its entry.
+    quantity: Mapped[int] = mapped_column(Integer)
+    pickup_id: Mapped[int | None] = mapped_column(ForeignKey("custody_pickups.id"), index=True)
+    #: Goods redeemed with points and left with the company (no order line: already paid).
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("points_redemptions.id"),
+                                                      index=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("custody_entries.id"),
+                                                    unique=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product = relationship("Product", lazy="joined")
+    batch = relationship("Batch", lazy="joined")
+    actor = relationship("User", lazy="joined")
+
+
+# --- Writing ---------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""The nightly rules over the customer archive: when a quiet customer goes to the public pool
+(公海回收) and which grade (A/B/C/D) a customer has earned. The nightly jobs
+(jobs/customers.py) gather the facts these rules judge — invitations, attendance, purchases,
+held goods, open tasks — from the areas that record them. The settings (pool.*, grade.*) are
+declared with the nightly run's (models/tasks/settings.py), where the settings page lists them.
+"""
+from datetime import timedelta
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import select, update
+
+from extensions import db
+from models.clock import day_start, local_day
+from models.customers.tables import Customer
+from models.settings import get_setting
+
+__all__ = ["POOL_RULES", "apply_grades", "grade_of", "grade_rule", "grades_since",
+           "pool_days", "pool_reasons", "pool_rule", "reclaim_day"]
+
+#: The pool rules, by what the customer has done with the company.
+POOL_RULES = (("never_invited", _l("never invited")),
+              ("never_attended", _l("invited but never came")),
+              ("never_bought", _l("came but never bought")),
+              ("bought", _l("has bought")))
+
+
+def pool_days():
+    """rule → days without a follow-up before an owned customer goes to the pool (settings)."""
+    return {"never_invited": get_setting("pool.days_never_invited"),
+            "never_attended": get_setting("pool.days_never_attended"),
+            "never_bought": get_setting("pool.days_never_bought"),
+            "bought": get_setting("customers.pool_days")}
+
+
+def pool_rule(*, invited, attended, bought):
+    """The rule a customer falls under: what they have done with the company so far."""
+    if bought:
+        return "bought"
+    if attended:
+        return "never_bought"
+    return "never_attended" if invited else "never_invited"
+
+
+def reclaim_day(idle_since, rule, days, zone=None):
+    """The company day a customer quiet since `idle_since` goes to the pool under `rule`
+    (`days`: pool_days())."""
+    return local_day(idle_since, zone) + timedelta(days=days[rule])
+
+
+def pool_reasons(days):
+    """rule → why a customer goes to the pool, as the warning and the ownership change say."""
+    return {rule: _("%(rule)s, no follow-up in %(n)s days", rule=label, n=days[rule])
+            for rule, label in POOL_RULES}
+
+
+def grades_since(day):
+    """The moment the grading window (a setting) of a run for `day` starts."""
+    return day_start(day - timedelta(days=get_setting("grade.window_days")))
+
+
+def grade_rule():
+    """(orders, paid fen) at which a buyer is graded A (settings), for grade_of."""
+    return get_setting("grade.a_orders"), get_setting("grade.a_money_yuan") * 100
+
+
+def grade_of(orders, paid, came, rule):
+    """A: bought often or much in the window; B: bought; C: came to an event; D: neither.
+    `rule`: grade_rule()."""
+    a_orders, a_money = rule
+    if orders and (orders >= a_orders or (paid or 0) >= a_money):
+        return "A"
+    if orders:
+        return "B"
+    return "C" if came else "D"
+
+
+def apply_grades(grades):
+    """Write computed grades ({customer id: grade}); a manual grade wins until cleared.
+    Returns the customers regraded."""
+    current = dict(db.session.execute(
+        select(Customer.id, Customer.grade).where(Customer.grade_is_manual.is_(False))).all())
+    changed = {}
+    for cid, grade in grades.items():
+        if cid in current and current[cid] != grade:
+            changed.setdefault(grade, []).append(cid)
+    written = 0
+    for grade, ids in changed.items():
+        for start in range(0, len(ids), 5000):
+            written += db.session.execute(
+                update(Customer).where(Customer.id.in_(ids[start:start + 5000]),
+                                       Customer.grade_is_manual.is_(False))
+                .values(grade=grade).execution_options(synchronize_session=False)).rowcount
+    return written

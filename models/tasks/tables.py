@@ -1,0 +1,229 @@
+"""The tasks table and how tasks are written: every follow-up a marketer owes a customer
+(回访、关怀、催款), written by the nightly jobs (jobs/worklists.py) and by the operations that
+owe one (a large order's confirmation call, an owed referral gift).
+
+One task model for every kind. A job for day D writes the tasks due from D to D + the planning
+window (a setting), each under a unique key (kind, customer, source, due date), with
+INSERT … ON CONFLICT DO NOTHING: a re-run, a second scheduler process or a catch-up writes
+nothing twice. A task belongs to the customer's owner when written (and follows the customer when
+ownership changes); its status is open, done or skipped — "overdue" is an open task whose due
+date has passed, computed when shown.
+"""
+from datetime import date, datetime
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, select, update)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.audit import register_targets
+from models.base import UTCDateTime, utcnow
+from models.clock import local_day
+from models.customers import OWNER_CHANGE_HANDLERS, Customer
+from models.timeline import TimelineItem, register_provider
+
+KINDS = {
+    "callback": _l("Callback after purchase"),
+    "no_buy": _l("Came but did not buy"),
+    "no_show": _l("Invited but did not come"),
+    "birthday": _l("Birthday care"),
+    "anniversary": _l("Anniversary care"),
+    "arrears": _l("Collect arrears"),
+    "pickup": _l("Remind to collect goods"),
+    "custody_expiry": _l("Held goods near expiry"),
+    "repurchase": _l("Repurchase reminder"),
+    "follow_up": _l("Planned follow-up"),
+    "pool_warning": _l("Going to the public pool"),
+    "confirm_call": _l("Large-order confirmation call"),
+    "referral_gift": _l("Give an owed referral gift"),
+}
+STATUSES = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped"),
+            "overdue": _l("Overdue")}
+#: Phrases a marketer taps to finish a call without typing.
+QUICK_NOTES = (_l("Reached, all is well"), _l("Reached, will come to the next event"),
+               _l("No answer, will call again"), _l("Reached, asked for a visit"))
+MAX_OVERDUE_SHOWN = 200
+CHUNK = 5000
+
+
+class Task(db.Model):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("kind", "customer_id", "source_key", "due_date", name="uq_tasks_key"),
+        CheckConstraint("status IN ('open', 'done', 'skipped')", name="known_status"),
+        Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_date"),
+        Index("ix_tasks_department_status_due", "department_id", "status", "due_date"),
+        Index("ix_tasks_customer_status", "customer_id", "status"),
+    )
+    #: Seen by the assignee, their department head and managers.
+    __scope__ = {"owner": "assignee_id", "department": "department_id"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    due_date: Mapped[date] = mapped_column(Date)
+    #: What the task came from: "order:12", "event:3", "birthday:2026-12-01", "" for none.
+    source_key: Mapped[str] = mapped_column(String(40), default="")
+    title: Mapped[str] = mapped_column(String(120))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The local day it was done or skipped (on time: done_on <= due_date).
+    done_on: Mapped[date | None] = mapped_column(Date)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    contact_log_id: Mapped[int | None] = mapped_column(ForeignKey("contact_logs.id"))
+    skip_reason: Mapped[str] = mapped_column(String(200), default="")
+
+    customer = relationship("Customer", lazy="joined")
+    assignee = relationship("User", foreign_keys=[assignee_id], lazy="select")
+    done_by = relationship("User", foreign_keys=[done_by_id], lazy="select")
+
+    @property
+    def kind_label(self):
+        return KINDS.get(self.kind, self.kind)
+
+    def state(self, today):
+        if self.status == "open" and self.due_date < today:
+            return "overdue"
+        return self.status
+
+    @property
+    def source(self):
+        """(type, id) of the record behind the task, e.g. ("order", 12), or (None, None)."""
+        kind, _sep, ident = self.source_key.partition(":")
+        return (kind, int(ident)) if ident.isdigit() else (kind or None, None)
+
+
+class JobRun(db.Model):
+    """One run of a scheduled job for a day: when, how many rows, what went wrong."""
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_date", "job", "run_date"),
+                      CheckConstraint("status IN ('ok', 'failed')", name="known_status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(30))
+    run_date: Mapped[date] = mapped_column(Date)
+    #: "schedule", "catch-up" or "cli".
+    trigger: Mapped[str] = mapped_column(String(10), default="cli")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(10))
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def seconds(self):
+        return round((self.finished_at - self.started_at).total_seconds(), 2)
+
+
+# --- Writing tasks -------------------------------------------------------------------------------
+
+def write_tasks(rows, *, now=None, once_per_source=False):
+    """Insert task rows (dicts) whose key is new; return how many were written. Safe under two
+    concurrent runs: the unique key decides, ON CONFLICT DO NOTHING keeps the first.
+
+    `once_per_source`: kinds whose due date is "the day it was first seen" (a warning) are
+    written only if the customer has no task of that kind and source yet."""
+    now = now or utcnow()
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    written = 0
+    seen = set()
+    unique = []
+    for row in rows:
+        key = (row["kind"], row["customer_id"], row.get("source_key", ""), row["due_date"])
+        if key not in seen:
+            seen.add(key)
+            unique.append({"source_key": "", "detail": "", "status": "open", "created_at": now,
+                           **row})
+    if once_per_source and unique:
+        known = set()
+        for kind in {row["kind"] for row in unique}:
+            ids = sorted({row["customer_id"] for row in unique if row["kind"] == kind})
+            for start in range(0, len(ids), 5000):
+                known.update(db.session.execute(
+                    select(Task.kind, Task.customer_id, Task.source_key).where(
+                        Task.kind == kind, Task.customer_id.in_(ids[start:start + 5000]))))
+        unique = [row for row in unique
+                  if (row["kind"], row["customer_id"], row["source_key"]) not in known]
+    # One statement, compiled once, sent as batches of many rows ("insertmanyvalues"); the ids
+    # it returns are the rows written (rowcount is -1 on psycopg).
+    statement = insert(Task.__table__).on_conflict_do_nothing(
+        index_elements=["kind", "customer_id", "source_key", "due_date"]).returning(
+        Task.__table__.c.id)
+    connection = db.session.connection()
+    for start in range(0, len(unique), CHUNK):
+        written += len(connection.execute(statement, unique[start:start + CHUNK]).all())
+    return written
+
+
+def _owned():
+    """Columns of owned, active customers to write tasks for."""
+    return select(Customer.id, Customer.owner_id, Customer.department_id).where(
+        Customer.status == "active", Customer.owner_id.is_not(None))
+
+
+def task_row(kind, customer, due, source_key, title, detail=""):
+    """A task row for write_tasks: `customer` is (id, owner, department) as owned_customers
+    gives it; the title and detail are cut to their columns."""
+    customer_id, owner_id, department_id = customer
+    return {"kind": kind, "customer_id": customer_id, "assignee_id": owner_id,
+            "department_id": department_id, "due_date": due, "source_key": source_key,
+            "title": str(title)[:120], "detail": str(detail)[:200]}
+
+
+def owned_customers(customer_ids):
+    """customer id → (id, owner, department) for the owned, active ones among them: whom tasks
+    can be written for."""
+    found = {}
+    ids = list(customer_ids)
+    for start in range(0, len(ids), 5000):
+        for row in db.session.execute(_owned().where(Customer.id.in_(ids[start:start + 5000]))):
+            found[row[0]] = tuple(row)
+    return found
+
+
+def close_open_tasks(customer_ids, *, reason, now=None):
+    """Skip the open tasks of customers who left their owner for the pool."""
+    if not customer_ids:
+        return 0
+    return db.session.execute(
+        update(Task).where(Task.customer_id.in_(customer_ids), Task.status == "open")
+        .values(status="skipped", skip_reason=str(reason)[:200], done_at=now or utcnow(),
+                done_on=local_day(now or utcnow()))
+        .execution_options(synchronize_session=False)).rowcount
+
+
+def follow_owner(customer, to_owner):
+    """Open tasks follow the customer to a new owner (or close when the customer is pooled)."""
+    if to_owner is None:
+        close_open_tasks([customer.id], reason=_("The customer went to the public pool."))
+        return
+    # A large order's confirmation call stays with its confirmer: never the marketer's task.
+    db.session.execute(update(Task).where(Task.customer_id == customer.id, Task.status == "open",
+                                          Task.kind != "confirm_call")
+                       .values(assignee_id=to_owner.id, department_id=to_owner.department_id)
+                       .execution_options(synchronize_session=False))
+
+
+# --- Timeline ------------------------------------------------------------------------------------
+
+def _task_items(customer, limit):
+    rows = db.session.scalars(select(Task).where(Task.customer_id == customer.id,
+                                                 Task.status == "skipped")
+                              .order_by(Task.done_at.desc()).limit(limit))
+    return [TimelineItem(at=task.done_at, kind="task.skipped",
+                         title=_("Task skipped: %(title)s", title=task.title),
+                         detail=task.skip_reason,
+                         actor=task.done_by.display_name if task.done_by else "")
+            for task in rows if task.done_at]
+
+
+register_provider(_task_items)
+OWNER_CHANGE_HANDLERS.append(follow_owner)
+register_targets({"tasks": _l("Task")})
