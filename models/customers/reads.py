@@ -4,15 +4,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from lunar_python import LunarYear
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, any_, func, or_, select
 
 from extensions import db
 from models.accounts import normalise_mobile
 from models.audit import audit
 from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
 from models.clock import day_start, local_day
-from models.customers.birthdays import check_lunar_birthday
 from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer, NamePart,
                                      OwnershipChange, customer_tags)
 from models.scoping import can_see_full_phone, department_subtree_ids, get_scoped_or_404, scoped
@@ -34,6 +34,23 @@ def normalise_phone(raw, field="phone", required=True):
     if required and not (raw or "").strip():
         raise InvalidInput(_("Enter the mobile number."), field=field)
     return normalise_mobile(raw, field=field)
+
+
+def check_lunar_birthday(month, day, leap, year=None):
+    """Raise InvalidInput unless month/day (leap) is a lunar date that exists (in `year`)."""
+    if not month or not 1 <= month <= 12:
+        raise InvalidInput(_("The lunar month must be 1–12."), field="lunar_month")
+    if not day or not 1 <= day <= 30:
+        raise InvalidInput(_("The lunar day must be 1–30."), field="lunar_day")
+    if year:
+        lunar_month = LunarYear.fromYear(year).getMonth(-month if leap else month)
+        if lunar_month is None:
+            raise InvalidInput(_("Lunar year %(year)s has no leap month %(month)s.", year=year,
+                                 month=month), field="lunar_month")
+        if day > lunar_month.getDayCount():
+            raise InvalidInput(_("Lunar month %(month)s of %(year)s has only %(n)s days.",
+                                 month=month, year=year, n=lunar_month.getDayCount()),
+                               field="lunar_day")
 
 
 @dataclass
@@ -172,6 +189,16 @@ def name_parts(name):
     return [NamePart(part=name[start:]) for start in range(1, len(name))]
 
 
+def _found_by_part(text):
+    """Customers with a name part (NamePart) starting with `text`. On PostgreSQL as
+    id = ANY(ARRAY(…)): an IN (subquery) inside an OR is tested row by row over every customer,
+    where the array is read first and is one more index scan for the bitmaps to combine."""
+    ids = select(NamePart.customer_id).where(_prefix(NamePart.part, text))
+    if db.session.get_bind().dialect.name == "postgresql":
+        return Customer.id == any_(func.array(ids.scalar_subquery()))
+    return Customer.id.in_(ids)
+
+
 def search_clause(text):
     """The WHERE clause of the one search box: a phone tail (4–10 digits), a full phone (11 or
     more), a customer number (1–3), pinyin or initials from their start, or any part of a
@@ -194,11 +221,7 @@ def search_clause(text):
     if re.fullmatch(r"[a-z]+", lowered):
         return or_(_prefix(Customer.name_initials, lowered),
                    _prefix(Customer.name_pinyin, lowered))
-    # A name by its start or its middle: two index ranges. One IN (… UNION …) rather than
-    # an OR, which PostgreSQL would answer with a scan of every customer.
-    return Customer.id.in_(union(
-        select(Customer.id).where(_prefix(Customer.name, text)),
-        select(NamePart.customer_id).where(_prefix(NamePart.part, text))))
+    return or_(_prefix(Customer.name, text), _found_by_part(text))  # its start or middle
 
 
 @dataclass
