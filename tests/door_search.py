@@ -17,9 +17,10 @@ def case_id(case):
     return "card" if "card_of" in case else repr(case["q"])
 
 
-def typed(case, invitations):
-    """What the case types into the box: its text, or the code of a guest's card."""
-    return invitations[case["card_of"]].token if "card_of" in case else case["q"]
+def typed(case, codes):
+    """What the case types into the box: its text, or the code of a guest's card ({name:
+    code})."""
+    return codes[case["card_of"]] if "card_of" in case else case["q"]
 
 
 def invite_guests(event, owner):

@@ -94,8 +94,8 @@ function start() {
     const found = search(guests(), text);
     shown = null;
     if (found.length) {
-      view.showMatches(found, { tables: roster.tables, checkIn,
-                                done: (g) => g.checked_in || queue.isWaiting("check_in", g.invitation_id) });
+      const done = (g) => g.checked_in || queue.isWaiting("check_in", g.invitation_id);
+      view.showMatches(found, { tables: roster.tables, checkIn, done });
       return;
     }
     if (!text.trim()) {
@@ -173,7 +173,8 @@ function start() {
   function checkIn(guest, choice) {
     if (guest.checked_in) {
       shown = null;
-      showResult(localFacts(guest, { already: true, at: guest.checked_in.at, by: guest.checked_in.by }));
+      const came = guest.checked_in;
+      showResult(localFacts(guest, { already: true, at: came.at, by: came.by }));
       nextScan();
       return;
     }
@@ -291,8 +292,8 @@ function start() {
         // Keep this page and the files it loaded (the modules too), for a reload without the
         // network.
         const files = [location.href];
-        document.querySelectorAll("link[rel=stylesheet], link[rel=icon], link[rel=modulepreload], script[src]")
-          .forEach((node) => files.push(node.href || node.src));
+        const loaded = "link[rel=stylesheet], link[rel=icon], link[rel=modulepreload], script[src]";
+        document.querySelectorAll(loaded).forEach((node) => files.push(node.href || node.src));
         if (registration.active) { registration.active.postMessage({ keep: files }); }
       })
       .catch(() => { /* no service worker (plain HTTP off localhost): online only */ });
