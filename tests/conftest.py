@@ -1,4 +1,4 @@
-"""Fixtures (flaskr style): app, db (per-test rollback), committed_db, client, login(role).
+"""Fixtures (flaskr style): app, db (per-test rollback), committed_db, client, login(role), shop.
 
 The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set (a throwaway
 database is created beside the one named there and dropped at the end).
@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from extensions import db as _db
 from tests import factories
+from tests.shop import make_shop
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -186,6 +187,14 @@ def login(client):
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return user
     return do_login
+
+
+@pytest.fixture
+def shop(db, request):
+    """The shop of tests/shop.py; a module's or test's @pytest.mark.shop(price=..., stock=...,
+    cup_stock=...) sets its prices and stock."""
+    marker = request.node.get_closest_marker("shop")
+    return make_shop(**(marker.kwargs if marker else {}))
 
 
 @pytest.fixture

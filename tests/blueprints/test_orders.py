@@ -11,32 +11,26 @@ from formatting import local_day
 from models import orders as o
 from models.base import new_token, utcnow
 from tests.conftest import page_text
-from tests.factories import (make_customer, make_department, make_order, make_stocked_product,
-                             make_user, make_warehouse)
+from tests.factories import make_order, make_user
 
 
 @pytest.fixture
-def shop(db):
-    department = make_department("销售一部")
-    marketer = make_user(["marketer"], display_name="刘芳", department=department)
-    manager = make_user(["manager"], display_name="李总")
-    warehouse = make_warehouse("总仓")
-    customer = make_customer(marketer, name="王大爷")
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sku="LZ-001",
-                                   sale_price=19800)
-    big = o.save_package(None, name="大单", price=99000, actor=manager, items=[(product, 6)])
-    return marketer, manager, warehouse, customer, product, big
+def big(shop):
+    """The package 大单: six boxes for ¥990."""
+    return o.save_package(None, name="大单", price=99000, actor=shop.manager,
+                          items=[(shop.product, 6)])
 
 
 def order_form(shop, **extra):
-    marketer, _m, warehouse, *_r = shop
+    marketer, warehouse = shop.marketer, shop.warehouse
     return {"token": new_token(), "payment_token": new_token(), "channel": "store",
             "event_id": "0", "warehouse_id": warehouse.id, "marketer_id": marketer.id,
             "deposit_method": "wechat", **extra}
 
 
-def test_a_package_with_a_deposit_in_one_step(client, login, shop, db):
-    marketer, _m, warehouse, customer, product, big = shop
+def test_a_package_with_a_deposit_in_one_step(client, login, shop, big, db):
+    marketer, warehouse, customer, product = (
+        shop.marketer, shop.warehouse, shop.customer, shop.product)
     login(marketer)
     page = client.get(f"/orders/new/{customer.id}")
     assert "大单" in page_text(page) and "¥990.00" in page_text(page)
@@ -56,7 +50,8 @@ def test_a_package_with_a_deposit_in_one_step(client, login, shop, db):
 
 
 def test_single_products_taken_and_held(client, login, shop, db):
-    marketer, _m, warehouse, customer, product, _big = shop
+    marketer, warehouse, customer, product = (
+        shop.marketer, shop.warehouse, shop.customer, shop.product)
     login(marketer)
     response = client.post(f"/orders/new/{customer.id}", data=order_form(shop, **{
         "lines-0-sku": "lz-001", "lines-0-quantity": "3", "lines-0-discount": "10",
@@ -76,9 +71,9 @@ def test_single_products_taken_and_held(client, login, shop, db):
     ({"package-X": "abc"}, "套餐份数"),
     ({"channel": "event"}, "请选择成交的会议"),
 ])
-def test_bad_orders_are_refused_in_chinese_and_write_nothing(client, login, shop, db, extra,
+def test_bad_orders_are_refused_in_chinese_and_write_nothing(client, login, shop, big, db, extra,
                                                              message):
-    marketer, _m, _w, customer, _p, big = shop
+    marketer, customer = shop.marketer, shop.customer
     login(marketer)
     extra = {key.replace("package-X", f"package-{big.id}"): value for key, value in extra.items()}
     response = client.post(f"/orders/new/{customer.id}", data=order_form(shop, **extra))
@@ -89,7 +84,8 @@ def test_bad_orders_are_refused_in_chinese_and_write_nothing(client, login, shop
 
 
 def test_finance_takes_the_balance_refunds_and_prints(client, login, shop, db):
-    marketer, manager, warehouse, customer, product, _big = shop
+    marketer, manager, warehouse, customer, product = (
+        shop.marketer, shop.manager, shop.warehouse, shop.customer, shop.product)
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": product, "quantity": 2}])
     o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
@@ -116,7 +112,8 @@ def test_finance_takes_the_balance_refunds_and_prints(client, login, shop, db):
 
 
 def test_a_return_through_the_order_page(client, login, shop, db):
-    marketer, manager, warehouse, customer, product, _big = shop
+    marketer, manager, warehouse, customer, product = (
+        shop.marketer, shop.manager, shop.warehouse, shop.customer, shop.product)
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": product, "quantity": 2}])
     login(manager)
@@ -134,7 +131,8 @@ def test_a_return_through_the_order_page(client, login, shop, db):
 
 
 def test_cancel_and_reverse(client, login, shop, db):
-    marketer, manager, warehouse, customer, product, _big = shop
+    marketer, manager, warehouse, customer, product = (
+        shop.marketer, shop.manager, shop.warehouse, shop.customer, shop.product)
     held = make_order(customer, warehouse=warehouse, actor=marketer,
                       lines=[{"product": product, "quantity": 1, "held": 1}])
     login(marketer)
@@ -152,7 +150,8 @@ def test_cancel_and_reverse(client, login, shop, db):
 
 
 def test_arrears_and_scope(client, login, shop, db):
-    marketer, manager, warehouse, customer, product, _big = shop
+    marketer, manager, warehouse, customer, product = (
+        shop.marketer, shop.manager, shop.warehouse, shop.customer, shop.product)
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": product, "quantity": 1}])
     order.due_date = local_day(utcnow()) - timedelta(days=40)
@@ -169,7 +168,8 @@ def test_arrears_and_scope(client, login, shop, db):
 
 
 def test_the_daily_close_screen(client, login, shop, db):
-    marketer, manager, warehouse, customer, product, _big = shop
+    marketer, manager, warehouse, customer, product = (
+        shop.marketer, shop.manager, shop.warehouse, shop.customer, shop.product)
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": product, "quantity": 2}])
     o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
@@ -193,7 +193,7 @@ def test_the_daily_close_screen(client, login, shop, db):
 
 
 def test_packages_are_set_by_managers(client, login, shop, db):
-    marketer, manager, *_r = shop
+    marketer, manager = shop.marketer, shop.manager
     login(manager)
     response = client.post("/orders/packages/new", data={
         "name": "小单", "price": "300", "items-0-sku": "LZ-001", "items-0-quantity": "2"})
@@ -206,7 +206,8 @@ def test_packages_are_set_by_managers(client, login, shop, db):
 
 def test_a_return_into_a_named_batch(client, login, shop, db):
     from models import inventory as inv
-    marketer, manager, warehouse, customer, product, _big = shop
+    marketer, manager, warehouse, customer, product = (
+        shop.marketer, shop.manager, shop.warehouse, shop.customer, shop.product)
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": product, "quantity": 2}])
     other = inv.receive(product=product, quantity=1, warehouse=warehouse, actor=manager,

@@ -16,26 +16,19 @@ from models.settings import update_settings
 from models.tasks import Task
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import page_text
-from tests.factories import (make_customer, make_department, make_stocked_product, make_user,
-                             make_warehouse)
 
 
 @pytest.fixture
-def shop(db):
-    department = make_department("销售一部")
-    marketer = make_user(["marketer"], display_name="刘芳", department=department,
-                         phone="13911112222")
-    head = make_user(["dept_head"], display_name="陈经理", department=department)
-    warehouse = make_warehouse("总仓")
-    customer = make_customer(marketer, name="王大爷")
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=19800)
+def shop(shop):
+    """The shop, where an order above ¥1,000 is large and the service phone is printed."""
     update_settings({"orders.large_order_yuan": 1000, "orders.service_phone": "400-800-1234"},
-                    actor=make_user(["admin"]))
-    return marketer, head, warehouse, customer, product
+                    actor=shop.admin)
+    return shop
 
 
 def take_order(client, shop, quantity, deposit=""):
-    marketer, _h, warehouse, customer, product = shop
+    marketer, warehouse, customer, product = (
+        shop.marketer, shop.warehouse, shop.customer, shop.product)
     data = {"token": new_token(), "payment_token": new_token(), "channel": "store",
             "event_id": "0", "warehouse_id": warehouse.id, "marketer_id": marketer.id,
             "deposit_method": "wechat", "deposit": deposit,
@@ -44,7 +37,7 @@ def take_order(client, shop, quantity, deposit=""):
 
 
 def test_a_large_order_with_a_deposit_waits_for_the_heads_pin(client, login, shop, db):
-    marketer, head, _w, customer, product = shop
+    marketer, head, customer, product = shop.marketer, shop.head, shop.customer, shop.product
     safeguards.set_pin(head, pin="2468", password="secret123")
     login(marketer)
     response = take_order(client, shop, 6, deposit="500")
@@ -76,7 +69,7 @@ def test_a_large_order_with_a_deposit_waits_for_the_heads_pin(client, login, sho
 
 def test_a_marketer_cannot_name_themselves_or_a_stranger_as_the_confirmer(client, login, shop,
                                                                            db):
-    marketer, head, *_r = shop
+    marketer, head = shop.marketer, shop.head
     login(marketer)
     take_order(client, shop, 6)
     order = db.session.scalar(select(o.Order))
@@ -89,7 +82,7 @@ def test_a_marketer_cannot_name_themselves_or_a_stranger_as_the_confirmer(client
 
 def test_the_order_page_and_the_receipt_say_the_last_cooling_off_day_in_words(client, login,
                                                                                shop, db):
-    marketer, *_r = shop
+    marketer = shop.marketer
     login(marketer)
     response = take_order(client, shop, 2)
     order = db.session.scalar(select(o.Order))
@@ -103,7 +96,7 @@ def test_the_order_page_and_the_receipt_say_the_last_cooling_off_day_in_words(cl
 
 def test_the_large_print_summary_is_a5_with_what_is_due_and_whom_to_call(client, login, shop,
                                                                           db, tmp_path):
-    marketer, *_r = shop
+    marketer = shop.marketer
     login(marketer)
     take_order(client, shop, 2, deposit="100")
     order = db.session.scalar(select(o.Order))
@@ -123,7 +116,7 @@ def test_the_large_print_summary_is_a5_with_what_is_due_and_whom_to_call(client,
 
 
 def test_family_contact_is_kept_on_the_customer_and_shown_masked(client, login, shop, db):
-    marketer, _h, _w, customer, _p = shop
+    marketer, customer = shop.marketer, shop.customer
     login(marketer)
     form = {"name": customer.name, "phone": customer.phone_national,
             "family_name": "王小明", "family_relation": "儿子", "family_phone": "13900001111"}
@@ -140,7 +133,7 @@ def test_family_contact_is_kept_on_the_customer_and_shown_masked(client, login, 
 
 
 def test_a_head_sets_their_pin_and_a_marketer_cannot(client, login, shop, db):
-    marketer, head, *_r = shop
+    marketer, head = shop.marketer, shop.head
     login(marketer)
     assert client.get("/orders/my-pin").status_code == 403
     client.post("/auth/logout")

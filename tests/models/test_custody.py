@@ -20,17 +20,14 @@ from tests.factories import (make_customer, make_order, make_product, make_stock
                              make_user, make_warehouse)
 
 
+pytestmark = pytest.mark.shop(price=10000)
+
+
 @pytest.fixture
-def shop(db):
-    warehouse = make_warehouse("总仓")
-    marketer = make_user(["marketer"])
-    clerk = make_user(["warehouse"], display_name="孙强")
-    finance = make_user(["finance"])
-    customer = make_customer(marketer, name="王大爷")
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=10000)
-    order = make_order(customer, warehouse=warehouse, actor=marketer,
-                       lines=[{"product": product, "quantity": 10, "held": 10}])  # ¥1,000
-    return warehouse, marketer, clerk, finance, customer, product, order
+def order(shop):
+    """The customer's order of 10 boxes (¥1,000), all left in custody."""
+    return make_order(shop.customer, warehouse=shop.warehouse, actor=shop.marketer,
+                      lines=[{"product": shop.product, "quantity": 10, "held": 10}])
 
 
 def pick(customer, line, n, clerk, **kw):
@@ -41,8 +38,8 @@ def ledgers_clean():
     return all(problems == [] for problems in check_ledgers().values())
 
 
-def test_goods_left_in_custody_are_on_the_custody_shelf(db, shop):
-    warehouse, _m, _c, _f, customer, product, order = shop
+def test_goods_left_in_custody_are_on_the_custody_shelf(db, shop, order):
+    warehouse, customer, product = shop.warehouse, shop.customer, shop.product
     [row] = cu.holdings(customer)
     assert (row["held"], row["pickable"], row["due"]) == (10, 0, 100000)
     assert inv.quantity_in(inv.location_of(warehouse, "custody"), product) == 10
@@ -50,8 +47,9 @@ def test_goods_left_in_custody_are_on_the_custody_shelf(db, shop):
     assert ledgers_clean()
 
 
-def test_only_the_paid_share_may_be_collected(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, order = shop
+def test_only_the_paid_share_may_be_collected(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     line = order.lines[0]
     with pytest.raises(Conflict, match="现在只能领 0"):
         pick(customer, line, 1, clerk)
@@ -69,8 +67,9 @@ def test_only_the_paid_share_may_be_collected(db, shop):
     assert ledgers_clean()
 
 
-def test_the_full_payment_rule_and_a_managers_early_release(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, order = shop
+def test_the_full_payment_rule_and_a_managers_early_release(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     line = order.lines[0]
     update_settings({"custody.release_rule": "full"}, actor=make_user(["admin"]))
     o.receive_payment(order, amount=90000, method="cash", actor=finance, token=new_token())
@@ -82,8 +81,9 @@ def test_the_full_payment_rule_and_a_managers_early_release(db, shop):
     assert slip.released_by_id == manager.id
 
 
-def test_bad_pickups_are_refused_and_write_nothing(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, order = shop
+def test_bad_pickups_are_refused_and_write_nothing(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     line = order.lines[0]
     o.receive_payment(order, amount=order.total, method="cash", actor=finance,
                       token=new_token())
@@ -103,8 +103,9 @@ def test_bad_pickups_are_refused_and_write_nothing(db, shop):
     assert cu.pick_up(customer, {line.id: 1}, actor=clerk, token=token) is first
 
 
-def test_expired_goods_are_never_handed_over(db, shop):
-    warehouse, marketer, clerk, finance, customer, *_r = shop
+def test_expired_goods_are_never_handed_over(db, shop, order):
+    warehouse, marketer, clerk, finance, customer = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer)
     old = make_product("过期蜂胶")
     inv.receive(product=old, quantity=2, warehouse=warehouse, actor=clerk, batch_number="OLD",
                 expiry_date=date.today() + timedelta(days=5))
@@ -119,8 +120,9 @@ def test_expired_goods_are_never_handed_over(db, shop):
     assert row["near_expiry"]
 
 
-def test_returns_and_cancelling_take_goods_out_of_custody(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, order = shop
+def test_returns_and_cancelling_take_goods_out_of_custody(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     manager = make_user(["manager"])
     order_taking.return_goods(order, order.lines[0], quantity=4, reason="不要了", approver=manager,
                               actor=manager, token=new_token())
@@ -134,8 +136,9 @@ def test_returns_and_cancelling_take_goods_out_of_custody(db, shop):
     assert ledgers_clean()
 
 
-def test_a_mistaken_pickup_is_reversed(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, order = shop
+def test_a_mistaken_pickup_is_reversed(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     o.receive_payment(order, amount=order.total, method="cash", actor=finance,
                       token=new_token())
     slip = pick(customer, order.lines[0], 3, clerk)
@@ -148,8 +151,9 @@ def test_a_mistaken_pickup_is_reversed(db, shop):
     assert ledgers_clean()
 
 
-def test_reminders_expiry_and_the_report(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, order = shop
+def test_reminders_expiry_and_the_report(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     today = date.today()
     assert cu.not_collected(today, days=30) == []
     assert [row[0] for row in cu.not_collected(today + timedelta(days=40), days=30)] == [
@@ -159,8 +163,9 @@ def test_reminders_expiry_and_the_report(db, shop):
     assert cu.expiring_held(today) == []
 
 
-def test_a_deposit_needs_stock_like_any_move(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, order = shop
+def test_a_deposit_needs_stock_like_any_move(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     with pytest.raises(Conflict, match="仅有 40"):
         make_order(customer, warehouse=warehouse, actor=marketer,
                    lines=[{"product": product, "quantity": 41, "held": 41}])
@@ -269,8 +274,10 @@ def count_queries():
         event.remove(_db.engine, "before_cursor_execute", saw)
 
 
-def test_holdings_and_a_pickup_over_several_orders_lines_and_batches(db, shop):
-    warehouse, marketer, clerk, finance, customer, _product, first = shop
+def test_holdings_and_a_pickup_over_several_orders_lines_and_batches(db, shop, order):
+    warehouse, marketer, clerk, finance, customer = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer)
+    first = order
     today = date.today()
     fish_oil = make_product("深海鱼油", sale_price=10000)
     inv.receive(product=fish_oil, quantity=3, warehouse=warehouse, actor=clerk,
@@ -320,8 +327,9 @@ def test_holdings_and_a_pickup_over_several_orders_lines_and_batches(db, shop):
     assert ledgers_clean()
 
 
-def test_a_pickup_skips_an_expired_batch_for_a_fresh_one(db, shop):
-    warehouse, marketer, clerk, finance, customer, *_r = shop
+def test_a_pickup_skips_an_expired_batch_for_a_fresh_one(db, shop, order):
+    warehouse, marketer, clerk, finance, customer = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer)
     honey = make_product("蜂胶")
     inv.receive(product=honey, quantity=1, warehouse=warehouse, actor=clerk, batch_number="OLD",
                 expiry_date=date.today() + timedelta(days=5))
@@ -340,8 +348,9 @@ def test_a_pickup_skips_an_expired_batch_for_a_fresh_one(db, shop):
         cu.pick_up(customer, {order.lines[0].id: 1}, actor=clerk, token=new_token(), now=later)
 
 
-def test_finding_holders_leaves_out_matches_holding_nothing(db, shop):
-    warehouse, marketer, clerk, finance, customer, product, _order = shop
+def test_finding_holders_leaves_out_matches_holding_nothing(db, shop, order):
+    warehouse, marketer, clerk, finance, customer, product = (
+        shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
     empty_handed = make_customer(marketer, name="王二")
     collected = make_customer(marketer, name="王三")
     done = make_order(collected, warehouse=warehouse, actor=marketer,

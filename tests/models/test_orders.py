@@ -10,23 +10,12 @@ from models import inventory as inv, order_taking, orders as o
 from models.base import Conflict, InvalidInput, PermissionDenied, new_token, utcnow
 from models.ledgers import check_ledgers
 from models.timeline import timeline_of
-from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
-                             make_user, make_warehouse)
-
-
-@pytest.fixture
-def shop(db):
-    warehouse = make_warehouse("总仓")
-    marketer = make_user(["marketer"], display_name="刘芳")
-    finance = make_user(["finance"], display_name="周静")
-    manager = make_user(["manager"], display_name="李总")
-    customer = make_customer(marketer, name="王大爷")
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=19800)
-    return warehouse, marketer, finance, manager, customer, product
+from tests.factories import make_event, make_order, make_stocked_product, make_user
 
 
 def order_of(shop, quantity=2, held=0, **kwargs):
-    warehouse, marketer, _f, _m, customer, product = shop
+    warehouse, marketer, customer, product = (
+        shop.warehouse, shop.marketer, shop.customer, shop.product)
     return make_order(customer, warehouse=warehouse, actor=marketer,
                       lines=[{"product": product, "quantity": quantity, "held": held}], **kwargs)
 
@@ -37,14 +26,15 @@ def pay(order, amount, actor, method="wechat", **kwargs):
 
 
 def stock(shop):
-    warehouse, *_rest, product = shop
+    warehouse, product = shop.warehouse, shop.product
     return inv.quantity_in(inv.location_of(warehouse), product)
 
 
 # --- Orders ----------------------------------------------------------------------------------
 
 def test_a_package_becomes_lines_that_add_up_to_its_price(db, shop):
-    warehouse, marketer, _f, manager, customer, product = shop
+    warehouse, marketer, manager, customer, product = (
+        shop.warehouse, shop.marketer, shop.manager, shop.customer, shop.product)
     oil = make_stocked_product(warehouse, 50, name="鱼油", sale_price=16800)
     big = o.save_package(None, name="大单", price=88800, actor=manager,
                          items=[(product, 3), (oil, 2)])
@@ -60,12 +50,12 @@ def test_a_package_becomes_lines_that_add_up_to_its_price(db, shop):
 
 
 def test_goods_taken_leave_the_warehouse_and_goods_held_go_on_the_custody_shelf(db, shop):
-    warehouse = shop[0]
+    warehouse = shop.warehouse
     order = order_of(shop, quantity=5, held=3)
     [line] = order.lines
     assert (line.taken, line.held) == (2, 3)
     assert stock(shop) == 45
-    assert inv.quantity_in(inv.location_of(warehouse, "custody"), shop[5]) == 3
+    assert inv.quantity_in(inv.location_of(warehouse, "custody"), shop.product) == 3
     moves = db.session.scalars(select(inv.StockMove).where(
         inv.StockMove.document_type == "orders", inv.StockMove.document_id == order.id)).all()
     assert sorted((m.reason, m.quantity, m.customer_id) for m in moves) == [
@@ -74,15 +64,16 @@ def test_goods_taken_leave_the_warehouse_and_goods_held_go_on_the_custody_shelf(
 
 
 def test_the_marketer_credited_is_the_customers_owner_by_default(db, shop):
-    _w, marketer, _f, manager, customer, product = shop
-    order = make_order(customer, warehouse=shop[0], actor=manager,
+    marketer, manager, customer, product = shop.marketer, shop.manager, shop.customer, shop.product
+    order = make_order(customer, warehouse=shop.warehouse, actor=manager,
                        lines=[{"product": product, "quantity": 1}])
     assert order.marketer_id == marketer.id and order.department_id == marketer.department_id
 
 
 def test_an_order_at_an_event_links_the_check_in(db, shop):
     from models import checkin as ci, events as ev
-    warehouse, marketer, _f, manager, customer, product = shop
+    warehouse, marketer, manager, customer, product = (
+        shop.warehouse, shop.marketer, shop.manager, shop.customer, shop.product)
     event = make_event(manager)
     invitation = ev.invite(event, customer, actor=marketer)
     record = ci.check_in(event, invitation, actor=manager, token=new_token())
@@ -101,15 +92,16 @@ def test_an_order_at_an_event_links_the_check_in(db, shop):
     ({"quantity": 999}, "仅有 50 盒"),
 ])
 def test_bad_lines_are_refused_and_nothing_is_written(db, shop, line, message):
-    _w, marketer, _f, _m, customer, product = shop
+    marketer, customer, product = shop.marketer, shop.customer, shop.product
     with pytest.raises((InvalidInput, Conflict), match=message):
-        make_order(customer, warehouse=shop[0], actor=marketer,
+        make_order(customer, warehouse=shop.warehouse, actor=marketer,
                    lines=[{"product": product, **line}])
     db.session.rollback()
 
 
 def test_an_order_is_written_once_per_token(db, shop):
-    warehouse, marketer, _f, _m, customer, product = shop
+    warehouse, marketer, customer, product = (
+        shop.warehouse, shop.marketer, shop.customer, shop.product)
     token = new_token()
     first = order_taking.create_order(customer, lines=[{"product": product, "quantity": 1}],
                                       actor=marketer, token=token, warehouse=warehouse,
@@ -121,7 +113,7 @@ def test_an_order_is_written_once_per_token(db, shop):
 
 
 def test_cancel_only_while_nothing_is_paid_or_handed_over(db, shop):
-    _w, marketer, finance, *_r = shop
+    marketer, finance = shop.marketer, shop.finance
     held = order_of(shop, quantity=2, held=2)
     with pytest.raises(InvalidInput):
         order_taking.cancel_order(held, reason=" ", actor=marketer)
@@ -141,7 +133,7 @@ def test_cancel_only_while_nothing_is_paid_or_handed_over(db, shop):
 # --- Payments --------------------------------------------------------------------------------
 
 def test_deposit_then_balance(db, shop):
-    _w, marketer, finance, *_r = shop
+    marketer, finance = shop.marketer, shop.finance
     order = order_of(shop, quantity=2)  # ¥396
     deposit = pay(order, 10000, marketer, reference="4200001234")
     assert deposit.kind == "deposit" and order.payment_state == "part_paid"
@@ -156,18 +148,18 @@ def test_deposit_then_balance(db, shop):
 def test_zero_negative_or_odd_amounts_are_refused(db, shop, amount):
     order = order_of(shop)
     with pytest.raises(InvalidInput, match="大于零"):
-        pay(order, amount, shop[2])
+        pay(order, amount, shop.finance)
     assert order.paid == 0
 
 
 def test_more_than_due_is_refused(db, shop):
     order = order_of(shop, quantity=1)
     with pytest.raises(Conflict, match="只欠 ¥198.00"):
-        pay(order, 19801, shop[2])
+        pay(order, 19801, shop.finance)
 
 
 def test_a_payment_is_written_once_per_token_and_a_token_fits_one_order(db, shop):
-    finance = shop[2]
+    finance = shop.finance
     order, other = order_of(shop), order_of(shop)
     token = new_token()
     first = o.receive_payment(order, amount=500, method="cash", actor=finance, token=token)
@@ -179,7 +171,7 @@ def test_a_payment_is_written_once_per_token_and_a_token_fits_one_order(db, shop
 
 
 def test_refunds_need_an_approver_and_never_exceed_paid(db, shop):
-    _w, marketer, finance, manager, *_r = shop
+    marketer, finance, manager = shop.marketer, shop.finance, shop.manager
     order = order_of(shop, quantity=1)
     pay(order, 10000, marketer)
     with pytest.raises(PermissionDenied):
@@ -194,7 +186,7 @@ def test_refunds_need_an_approver_and_never_exceed_paid(db, shop):
 
 
 def test_only_finance_reverses_and_a_reversal_is_final(db, shop):
-    _w, marketer, finance, manager, *_r = shop
+    marketer, finance, manager = shop.marketer, shop.finance, shop.manager
     order = order_of(shop, quantity=1)
     wrong = pay(order, 5000, marketer)
     with pytest.raises(PermissionDenied):
@@ -208,7 +200,7 @@ def test_only_finance_reverses_and_a_reversal_is_final(db, shop):
 
 
 def test_payments_and_refunds_appear_on_the_customers_timeline(db, shop):
-    _w, marketer, finance, manager, customer, _p = shop
+    marketer, finance, manager, customer = shop.marketer, shop.finance, shop.manager, shop.customer
     order = order_of(shop, quantity=1)
     pay(order, 5000, marketer)
     o.refund(order, amount=1000, method="cash", reason="退差价", actor=finance, approver=manager,
@@ -221,7 +213,7 @@ def test_payments_and_refunds_appear_on_the_customers_timeline(db, shop):
 # --- Returns ---------------------------------------------------------------------------------
 
 def test_a_return_takes_custody_units_first_then_goods_back_into_stock(db, shop):
-    _w, marketer, finance, manager, *_r = shop
+    marketer, finance, manager = shop.marketer, shop.finance, shop.manager
     order = order_of(shop, quantity=4, held=1)  # 3 taken, 1 held
     assert stock(shop) == 46
     first = order_taking.return_goods(order, order.lines[0], quantity=2, reason="不想要了",
@@ -239,7 +231,7 @@ def test_a_return_takes_custody_units_first_then_goods_back_into_stock(db, shop)
 
 
 def test_return_then_refund_what_was_paid(db, shop):
-    _w, marketer, finance, manager, *_r = shop
+    marketer, finance, manager = shop.marketer, shop.finance, shop.manager
     order = order_of(shop, quantity=2)
     pay(order, order.total, finance)
     order_taking.return_goods(order, order.lines[0], quantity=1, reason="不合适", approver=manager,
@@ -253,7 +245,7 @@ def test_return_then_refund_what_was_paid(db, shop):
 # --- Arrears and the daily close ---------------------------------------------------------------
 
 def test_arrears_are_aged_from_the_due_date(db, shop):
-    _w, marketer, finance, manager, *_r = shop
+    marketer, finance, manager = shop.marketer, shop.finance, shop.manager
     today = local_day(utcnow())
     ages = {}
     for days in (-5, 10, 45, 75, 120):
@@ -272,7 +264,7 @@ def test_arrears_are_aged_from_the_due_date(db, shop):
 
 
 def test_the_daily_close_and_no_back_dated_payments_into_a_closed_day(db, shop):
-    _w, marketer, finance, manager, *_r = shop
+    marketer, finance, manager = shop.marketer, shop.finance, shop.manager
     order = order_of(shop, quantity=3)
     now = utcnow()
     yesterday = now - timedelta(days=1)
@@ -298,7 +290,7 @@ def test_the_daily_close_and_no_back_dated_payments_into_a_closed_day(db, shop):
 
 
 def test_check_ledgers_proves_the_payments_and_finds_tampering(db, shop):
-    _w, marketer, finance, *_r = shop
+    marketer, finance = shop.marketer, shop.finance
     order = order_of(shop, quantity=2)
     pay(order, 5000, marketer)
     assert check_ledgers()["payments"] == []
@@ -311,8 +303,8 @@ def test_check_ledgers_proves_the_payments_and_finds_tampering(db, shop):
 def test_a_future_or_ancient_payment_date_is_refused(db, shop):
     order = order_of(shop)
     with pytest.raises(InvalidInput, match="未来"):
-        pay(order, 100, shop[2], at=utcnow() + timedelta(days=1))
+        pay(order, 100, shop.finance, at=utcnow() + timedelta(days=1))
     with pytest.raises(InvalidInput):
-        pay(order, 100, shop[2], at=utcnow() - timedelta(days=400))
+        pay(order, 100, shop.finance, at=utcnow() - timedelta(days=400))
     assert date.today()
     assert db.session.scalar(select(func.count(o.Payment.id))) == 0

@@ -20,16 +20,7 @@ from tests.factories import (make_customer, make_event, make_order, make_stocked
                              make_user, make_warehouse)
 
 
-@pytest.fixture
-def shop(db):
-    warehouse = make_warehouse("总仓")
-    marketer, finance, manager = make_user(["marketer"]), make_user(["finance"]), \
-        make_user(["manager"])
-    customer = make_customer(marketer, name="王大爷")
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=10000)
-    cup = make_stocked_product(warehouse, 10, name="保温杯", is_gift=True, for_sale=False,
-                               redeemable=True, points_price=300, standard_cost=1500)
-    return warehouse, marketer, finance, manager, customer, product, cup
+pytestmark = pytest.mark.shop(price=10000)
 
 
 def pay(order, amount, actor):
@@ -42,7 +33,9 @@ def clean():
 
 
 def test_money_received_earns_points_weighted_by_multipliers(db, shop):
-    warehouse, marketer, finance, manager, customer, product, cup = shop
+    warehouse, marketer, finance, manager, customer, product, cup = (
+        shop.warehouse, shop.marketer, shop.finance, shop.manager, shop.customer, shop.product,
+        shop.cup)
     free = make_stocked_product(warehouse, 5, name="体验装", sale_price=10000,
                                 points_multiplier=0)
     order = make_order(customer, warehouse=warehouse, actor=marketer,
@@ -56,7 +49,9 @@ def test_money_received_earns_points_weighted_by_multipliers(db, shop):
 
 
 def test_a_refund_takes_points_back_and_a_shortfall_is_a_debt(db, shop):
-    warehouse, marketer, finance, manager, customer, product, cup = shop
+    warehouse, marketer, finance, manager, customer, product, cup = (
+        shop.warehouse, shop.marketer, shop.finance, shop.manager, shop.customer, shop.product,
+        shop.cup)
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": product, "quantity": 10}])  # ¥1,000
     pay(order, 100000, finance)
@@ -75,7 +70,9 @@ def test_a_refund_takes_points_back_and_a_shortfall_is_a_debt(db, shop):
 
 
 def test_redemption_checks_the_balance_and_stock_and_is_reversed_by_a_manager(db, shop):
-    warehouse, marketer, finance, manager, customer, product, cup = shop
+    warehouse, marketer, finance, manager, customer, product, cup = (
+        shop.warehouse, shop.marketer, shop.finance, shop.manager, shop.customer, shop.product,
+        shop.cup)
     pt.adjust(customer, 700, reason="老顾客回馈", actor=manager, token=new_token())
     with pytest.raises(Conflict, match="只有 700 积分"):
         redemptions.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager,
@@ -101,7 +98,7 @@ def test_redemption_checks_the_balance_and_stock_and_is_reversed_by_a_manager(db
 
 
 def test_adjustments_need_a_manager_a_reason_and_stay_above_zero(db, shop):
-    *_r, manager, customer, product, cup = shop
+    manager, customer, product, cup = shop.manager, shop.customer, shop.product, shop.cup
     with pytest.raises(PermissionDenied):
         pt.adjust(customer, 10, reason="x", actor=make_user(["marketer"]), token=new_token())
     with pytest.raises(InvalidInput, match="原因"):
@@ -111,13 +108,14 @@ def test_adjustments_need_a_manager_a_reason_and_stay_above_zero(db, shop):
 
 
 def test_expiry_takes_only_what_is_left_oldest_first_and_runs_once(db, shop):
-    *_r, manager, customer, product, cup = shop
+    manager, customer, product, cup = shop.manager, shop.customer, shop.product, shop.cup
     now = utcnow()
     old = pt.adjust(customer, 500, reason="去年", actor=manager, token=new_token(),
                     now=now - timedelta(days=800))
     new = pt.adjust(customer, 300, reason="今年", actor=manager, token=new_token())
     assert old.expires_on < date.today() < new.expires_on
-    redemptions.redeem(customer, [(cup, 1)], warehouse=shop[0], actor=manager, token=new_token())
+    redemptions.redeem(customer, [(cup, 1)], warehouse=shop.warehouse, actor=manager,
+                       token=new_token())
     # 300 spent from the oldest lot: 200 of it is left to expire, the new lot is untouched.
     assert pt.run_expiry(date.today()) == 1
     assert pt.run_expiry(date.today()) == 0
@@ -129,7 +127,9 @@ def test_expiry_takes_only_what_is_left_oldest_first_and_runs_once(db, shop):
 
 
 def test_attendance_and_referral_bonuses_once(db, shop):
-    warehouse, marketer, finance, manager, customer, product, cup = shop
+    warehouse, marketer, finance, manager, customer, product, cup = (
+        shop.warehouse, shop.marketer, shop.finance, shop.manager, shop.customer, shop.product,
+        shop.cup)
     admin = make_user(["admin"])
     update_settings({"points.attendance_bonus": 50, "points.referral_trigger": "attend",
                      "points.referral_bonus": 200}, actor=admin)
@@ -243,7 +243,9 @@ def test_a_catch_up_run_for_a_past_day_then_later_activity_expires_once(db, shop
     from datetime import datetime, time
 
     from formatting import company_zone
-    warehouse, marketer, finance, manager, customer, product, cup = shop
+    warehouse, marketer, finance, manager, customer, product, cup = (
+        shop.warehouse, shop.marketer, shop.finance, shop.manager, shop.customer, shop.product,
+        shop.cup)
     real_now = utcnow()
     old = pt.adjust(customer, 500, reason="去年", actor=manager, token=new_token(),
                     now=real_now - timedelta(days=800))
@@ -283,7 +285,9 @@ def test_expiry_over_many_customers_in_chunks_matches_lots_and_keeps_the_books(d
     """Chunked, bulk expiry writes exactly what `lots` says is left of each past-date lot,
     skips lots already expired or spent, refreshes accounts already loaded, and runs once."""
     import random
-    warehouse, marketer, finance, manager, customer, product, cup = shop
+    warehouse, marketer, finance, manager, customer, product, cup = (
+        shop.warehouse, shop.marketer, shop.finance, shop.manager, shop.customer, shop.product,
+        shop.cup)
     rng = random.Random(7)
     now = utcnow()
     people = [customer] + [make_customer(marketer, name=f"顾客{n}") for n in range(8)]

@@ -16,18 +16,14 @@ from tests.factories import (make_customer, make_event, make_order, make_stocked
                              make_user, make_warehouse)
 
 
+pytestmark = pytest.mark.shop(price=10000, cup_stock=3)
+
+
 @pytest.fixture
-def shop(db):
-    warehouse = make_warehouse("总仓")
-    marketer, manager, admin = make_user(["marketer"]), make_user(["manager"]), \
-        make_user(["admin"])
-    referrer = make_customer(marketer, name="王大爷")
-    friend = make_customer(make_user(["marketer"]), name="李阿姨", referrer_id=referrer.id,
-                           actor=manager)
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=10000)
-    cup = make_stocked_product(warehouse, 3, name="保温杯", is_gift=True, for_sale=False,
-                               redeemable=True, points_price=300, standard_cost=1500)
-    return warehouse, marketer, manager, admin, referrer, friend, product, cup
+def friend(shop):
+    """李阿姨, whom the shop's customer referred, owned by another marketer."""
+    return make_customer(make_user(["marketer"]), name="李阿姨", referrer_id=shop.customer.id,
+                         actor=shop.manager)
 
 
 def clean():
@@ -48,8 +44,10 @@ def free(warehouse, product):
     return inv.quantity_in(inv.location_of(warehouse), product)
 
 
-def test_a_referral_gift_is_issued_once_through_the_gift_ledger(db, shop):
-    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+def test_a_referral_gift_is_issued_once_through_the_gift_ledger(db, shop, friend):
+    warehouse, marketer, manager, admin, referrer, product, cup = (
+        shop.warehouse, shop.marketer, shop.manager, shop.admin, shop.customer, shop.product,
+        shop.cup)
     gift_rewards(admin, cup)
     make_order(friend, warehouse=warehouse, actor=manager,
                lines=[{"product": product, "quantity": 1}])
@@ -72,8 +70,10 @@ def test_a_referral_gift_is_issued_once_through_the_gift_ledger(db, shop):
     assert clean()
 
 
-def test_out_of_stock_the_gift_is_owed_with_a_task_never_negative_stock(db, shop):
-    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+def test_out_of_stock_the_gift_is_owed_with_a_task_never_negative_stock(db, shop, friend):
+    warehouse, marketer, manager, admin, referrer, product, cup = (
+        shop.warehouse, shop.marketer, shop.manager, shop.admin, shop.customer, shop.product,
+        shop.cup)
     gift_rewards(admin, cup, quantity=5)  # only 3 in stock
     update_settings({"inventory.allow_negative_stock": True}, actor=admin)
     order = make_order(friend, warehouse=warehouse, actor=manager,
@@ -105,8 +105,10 @@ def test_out_of_stock_the_gift_is_owed_with_a_task_never_negative_stock(db, shop
     assert clean()
 
 
-def test_points_on_first_attendance_once_and_a_gift_at_the_events_warehouse(db, shop):
-    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+def test_points_on_first_attendance_once_and_a_gift_at_the_events_warehouse(db, shop, friend):
+    warehouse, marketer, manager, admin, referrer, product, cup = (
+        shop.warehouse, shop.marketer, shop.manager, shop.admin, shop.customer, shop.product,
+        shop.cup)
     update_settings({"points.referral_trigger": "attend", "points.referral_bonus": 150},
                     actor=admin)
     staff = make_user(["event_staff"])
@@ -135,8 +137,10 @@ def test_points_on_first_attendance_once_and_a_gift_at_the_events_warehouse(db, 
     assert clean()
 
 
-def test_the_referral_gift_setting_must_name_a_gift(db, shop):
-    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+def test_the_referral_gift_setting_must_name_a_gift(db, shop, friend):
+    warehouse, marketer, manager, admin, referrer, product, cup = (
+        shop.warehouse, shop.marketer, shop.manager, shop.admin, shop.customer, shop.product,
+        shop.cup)
     with pytest.raises(InvalidInput, match="不是.*赠品"):
         update_settings({"points.referral_gift_sku": product.sku}, actor=admin)
     with pytest.raises(InvalidInput):
@@ -149,8 +153,10 @@ def held(customer):
             for row in cu.holdings(customer)}
 
 
-def test_a_redemption_left_in_custody_is_collected_and_reversed_while_held(db, shop):
-    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+def test_a_redemption_left_in_custody_is_collected_and_reversed_while_held(db, shop, friend):
+    warehouse, marketer, manager, admin, referrer, product, cup = (
+        shop.warehouse, shop.marketer, shop.manager, shop.admin, shop.customer, shop.product,
+        shop.cup)
     pt.adjust(referrer, 1000, reason="开户礼", actor=manager, token=new_token())
     redemption = redemptions.redeem(referrer, [(cup, 2)], warehouse=warehouse, actor=manager,
                                     token=new_token(), in_custody=True)
@@ -169,8 +175,10 @@ def test_a_redemption_left_in_custody_is_collected_and_reversed_while_held(db, s
     assert clean()
 
 
-def test_collected_redeemed_goods_are_not_reversed_until_the_pickup_is(db, shop):
-    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+def test_collected_redeemed_goods_are_not_reversed_until_the_pickup_is(db, shop, friend):
+    warehouse, marketer, manager, admin, referrer, product, cup = (
+        shop.warehouse, shop.marketer, shop.manager, shop.admin, shop.customer, shop.product,
+        shop.cup)
     clerk = make_user(["warehouse"])
     pt.adjust(referrer, 1000, reason="开户礼", actor=manager, token=new_token())
     redemption = redemptions.redeem(referrer, [(cup, 2)], warehouse=warehouse, actor=manager,
@@ -194,9 +202,11 @@ def test_collected_redeemed_goods_are_not_reversed_until_the_pickup_is(db, shop)
     assert clean()
 
 
-def test_referral_points_that_pay_a_debt_are_still_the_one_reward(db, shop):
+def test_referral_points_that_pay_a_debt_are_still_the_one_reward(db, shop, friend):
     from models import orders as o
-    warehouse, marketer, manager, admin, referrer, friend, product, cup = shop
+    warehouse, marketer, manager, admin, referrer, product, cup = (
+        shop.warehouse, shop.marketer, shop.manager, shop.admin, shop.customer, shop.product,
+        shop.cup)
     finance = make_user(["finance"])
     order = make_order(referrer, warehouse=warehouse, actor=manager,
                        lines=[{"product": product, "quantity": 10}])  # ¥1,000

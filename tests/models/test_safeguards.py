@@ -13,8 +13,7 @@ from models.ledgers import check_ledgers
 from models.orders import safeguards
 from models.settings import update_settings
 from models.tasks import Task
-from tests.factories import (make_customer, make_department, make_order, make_stocked_product,
-                             make_user, make_warehouse)
+from tests.factories import make_order, make_user
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -23,31 +22,14 @@ def shanghai(*args):
     return datetime(*args, tzinfo=SHANGHAI)
 
 
-@pytest.fixture
-def shop(db):
-    sales = make_department("销售一部")
-    other = make_department("销售二部")
-    warehouse = make_warehouse("总仓")
-    marketer = make_user(["marketer"], display_name="刘芳", department=sales)
-    head = make_user(["dept_head"], display_name="陈经理", department=sales)
-    other_head = make_user(["dept_head"], display_name="赵经理", department=other)
-    finance = make_user(["finance"], display_name="周静")
-    manager = make_user(["manager"], display_name="李总")
-    customer = make_customer(marketer, name="王大爷")
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=198_00)
-    return {"warehouse": warehouse, "marketer": marketer, "head": head,
-            "other_head": other_head, "finance": finance, "manager": manager,
-            "customer": customer, "product": product}
-
-
 def order_of(s, quantity=2, held=0, **kwargs):
-    return make_order(s["customer"], warehouse=s["warehouse"], actor=s["marketer"],
-                      lines=[{"product": s["product"], "quantity": quantity, "held": held}],
+    return make_order(s.customer, warehouse=s.warehouse, actor=s.marketer,
+                      lines=[{"product": s.product, "quantity": quantity, "held": held}],
                       **kwargs)
 
 
 def stock(s):
-    return inv.quantity_in(inv.location_of(s["warehouse"]), s["product"])
+    return inv.quantity_in(inv.location_of(s.warehouse), s.product)
 
 
 def clean_books():
@@ -75,7 +57,7 @@ def test_the_cooling_off_period_ends_on_the_orders_local_day_plus_the_setting(db
 
 
 def test_finance_refunds_alone_up_to_the_last_minute_of_the_cooling_off_period(db, shop):
-    finance, manager = shop["finance"], shop["manager"]
+    finance, manager = shop.finance, shop.manager
     order = order_of(shop, now=shanghai(2026, 11, 25, 10, 0))
     o.receive_payment(order, amount=100_00, method="cash", actor=finance, token=new_token(),
                       now=shanghai(2026, 11, 25, 10, 5))
@@ -101,23 +83,23 @@ def test_finance_refunds_alone_up_to_the_last_minute_of_the_cooling_off_period(d
 def test_a_refund_counts_against_the_marketer_credited(db, shop):
     from reports import performance
     from reports.params import Params
-    finance = shop["finance"]
+    finance = shop.finance
     order = order_of(shop, now=shanghai(2026, 11, 20, 10, 0))
     o.receive_payment(order, amount=order.total, method="cash", actor=finance,
                       token=new_token(), now=shanghai(2026, 11, 20, 10, 5))
     o.refund(order, amount=order.total, method="cash", reason="冷静期内反悔", actor=finance,
              approver=finance, token=new_token(), now=shanghai(2026, 11, 22, 9, 0))
-    params = Params(user=shop["manager"], start=shanghai(2026, 11, 1).date(),
+    params = Params(user=shop.manager, start=shanghai(2026, 11, 1).date(),
                     end=shanghai(2026, 11, 30).date())
-    values = performance.figures(params, [shop["marketer"].id])
-    assert values[shop["marketer"].id]["refunds"] == order.total
+    values = performance.figures(params, [shop.marketer.id])
+    assert values[shop.marketer.id]["refunds"] == order.total
 
 
 # --- Large orders ----------------------------------------------------------------------------------
 
 def test_a_large_order_is_not_binding_until_a_department_head_confirms(db, shop):
     update_settings({"orders.large_order_yuan": 1000}, actor=make_user(["admin"]))
-    marketer, head, finance = shop["marketer"], shop["head"], shop["finance"]
+    marketer, head, finance = shop.marketer, shop.head, shop.finance
     order = order_of(shop, quantity=6, held=2, now=shanghai(2026, 11, 25, 10, 0))  # ¥1,188
     assert order.is_pending and "1,000" in order.confirmation_reason
     assert stock(shop) == 50, "nothing leaves before the confirmation"
@@ -133,15 +115,15 @@ def test_a_large_order_is_not_binding_until_a_department_head_confirms(db, shop)
     with pytest.raises(PermissionDenied):
         order_taking.confirm_order(order, confirmer=marketer, actor=marketer)
     with pytest.raises(PermissionDenied, match="赵经理"):
-        order_taking.confirm_order(order, confirmer=shop["other_head"],
-                                   actor=shop["other_head"])
+        order_taking.confirm_order(order, confirmer=shop.other_head,
+                                   actor=shop.other_head)
     assert order.is_pending
 
     now = shanghai(2026, 11, 25, 10, 30)
     order_taking.confirm_order(order, confirmer=head, actor=head, now=now)
     assert order.confirmation == "confirmed" and order.confirmed_by_id == head.id
     assert stock(shop) == 44 and inv.quantity_in(
-        inv.location_of(shop["warehouse"], "custody"), shop["product"]) == 2
+        inv.location_of(shop.warehouse, "custody"), shop.product) == 2
     [task] = db.session.scalars(select(Task).where(Task.kind == "confirm_call")).all()
     assert (str(task.due_date), task.assignee_id, task.customer_id) == \
         ("2026-11-26", head.id, order.customer_id)
@@ -154,7 +136,7 @@ def test_a_large_order_is_not_binding_until_a_department_head_confirms(db, shop)
 
 def test_on_the_marketers_tablet_the_head_confirms_with_their_pin(db, shop):
     update_settings({"orders.large_order_yuan": 1000}, actor=make_user(["admin"]))
-    marketer, head = shop["marketer"], shop["head"]
+    marketer, head = shop.marketer, shop.head
     order = order_of(shop, quantity=6)
     with pytest.raises(PermissionDenied, match="PIN"):  # no PIN set yet
         order_taking.confirm_order(order, confirmer=head, actor=marketer, pin="1234")
@@ -174,7 +156,7 @@ def test_on_the_marketers_tablet_the_head_confirms_with_their_pin(db, shop):
 
 def test_five_wrong_pins_stop_the_pin_for_a_quarter_of_an_hour(db, shop):
     update_settings({"orders.large_order_yuan": 1000}, actor=make_user(["admin"]))
-    marketer, head = shop["marketer"], shop["head"]
+    marketer, head = shop.marketer, shop.head
     safeguards.set_pin(head, pin="2468", password="secret123")
     order = order_of(shop, quantity=6)
     for _n in range(safeguards.MAX_PIN_FAILURES):
@@ -201,14 +183,14 @@ def test_spending_above_the_30_day_threshold_needs_the_confirmation_too(db, shop
 def test_the_family_contact_must_be_told_when_the_company_asks(db, shop):
     update_settings({"orders.large_order_yuan": 1000, "orders.large_needs_family": True},
                     actor=make_user(["admin"]))
-    head, customer = shop["head"], shop["customer"]
+    head, customer = shop.head, shop.customer
     order = order_of(shop, quantity=6)
     with pytest.raises(Conflict, match="家属"):
         order_taking.confirm_order(order, confirmer=head, actor=head, family_informed=True)
     data = c.CustomerData(name=customer.name, phone=customer.phone_national,
                           family_name="王小明", family_relation="儿子",
                           family_phone="13900001111")
-    c.update_customer(customer, data, actor=shop["marketer"])
+    c.update_customer(customer, data, actor=shop.marketer)
     assert customer.family_phone == "+8613900001111"
     with pytest.raises(InvalidInput, match="家属"):
         order_taking.confirm_order(order, confirmer=head, actor=head, family_informed=False)
@@ -217,19 +199,19 @@ def test_the_family_contact_must_be_told_when_the_company_asks(db, shop):
 
 
 def test_a_family_phone_without_a_name_or_not_a_mobile_is_refused(db, shop):
-    customer = shop["customer"]
+    customer = shop.customer
     for fields, message in (({"family_phone": "13900001111"}, "姓名"),
                             ({"family_name": "王小明", "family_phone": "12345"}, "手机")):
         data = c.CustomerData(name=customer.name, phone=customer.phone_national, **fields)
         with pytest.raises(InvalidInput, match=message):
-            c.update_customer(customer, data, actor=shop["marketer"])
+            c.update_customer(customer, data, actor=shop.marketer)
     assert customer.family_phone == ""
 
 
 def test_a_pending_order_can_be_cancelled_and_the_books_stay_clean(db, shop):
     update_settings({"orders.large_order_yuan": 1000}, actor=make_user(["admin"]))
     order = order_of(shop, quantity=6, held=3)
-    order_taking.cancel_order(order, reason="家属不同意", actor=shop["marketer"])
+    order_taking.cancel_order(order, reason="家属不同意", actor=shop.marketer)
     assert order.status == "cancelled" and stock(shop) == 50
     clean_books()
 

@@ -16,8 +16,7 @@ from models.checkin import check_in
 from models.customers import ContactLog, record_contact
 from models.settings import update_settings
 from models.timeline import timeline_of
-from tests.factories import (make_customer, make_department, make_event, make_order,
-                             make_stocked_product, make_user, make_warehouse)
+from tests.factories import make_customer, make_department, make_event, make_order, make_user
 
 UTC = timezone.utc
 TODAY = date(2026, 11, 25)
@@ -89,23 +88,18 @@ def test_birthday_tasks_are_written_days_ahead_once(db):
 
 # --- Callbacks, events, arrears, custody, repurchase, planned follow-ups --------------------------
 
-@pytest.fixture
-def shop(db):
-    warehouse = make_warehouse("总仓")
-    marketer = make_user(["marketer"], display_name="刘芳")
-    customer = make_customer(marketer, name="王大爷")
-    product = make_stocked_product(warehouse, 100, name="灵芝孢子粉", sale_price=10000)
-    return warehouse, marketer, customer, product
+pytestmark = pytest.mark.shop(price=10000, stock=100)
 
 
 def order_at(shop, moment, quantity=2, **kwargs):
-    warehouse, marketer, customer, product = shop
+    warehouse, marketer, customer, product = (
+        shop.warehouse, shop.marketer, shop.customer, shop.product)
     return make_order(customer, warehouse=warehouse, actor=marketer, now=moment,
                       lines=[{"product": product, "quantity": quantity}], **kwargs)
 
 
 def test_callbacks_count_days_in_the_company_time_zone(db, shop):
-    customer = shop[2]
+    customer = shop.customer
     # 00:30 on 25 November in Shanghai is still 24 November in UTC.
     order = order_at(shop, datetime(2026, 11, 24, 16, 30, tzinfo=UTC))
     assert worklists.callbacks(TODAY) == 2  # day 3 (28 Nov) and day 7 (2 Dec) fall in 25 Nov–2 Dec
@@ -126,7 +120,7 @@ def test_callback_wording_and_days_are_settings(db, shop):
                     actor=admin)
     order_at(shop, at(TODAY))
     worklists.callbacks(TODAY)
-    assert tasks_of(shop[2])[0].title == "第2天：询问服用感受"
+    assert tasks_of(shop.customer)[0].title == "第2天：询问服用感受"
     with pytest.raises(InvalidInput):
         update_settings({"tasks.callback_2_days": 0}, actor=admin)
     with pytest.raises(InvalidInput):
@@ -134,7 +128,7 @@ def test_callback_wording_and_days_are_settings(db, shop):
 
 
 def test_after_an_event_attendees_who_did_not_buy_and_invitees_who_did_not_come(db, shop):
-    warehouse, marketer, buyer, product = shop
+    warehouse, marketer, buyer, product = shop.warehouse, shop.marketer, shop.customer, shop.product
     manager = make_user(["manager"])
     event = make_event(manager, status="open", days=0)
     came_no_buy = make_customer(marketer, name="来了没买")
@@ -159,7 +153,7 @@ def test_after_an_event_attendees_who_did_not_buy_and_invitees_who_did_not_come(
 
 
 def test_arrears_reminders_before_and_after_the_due_date(db, shop):
-    customer = shop[2]
+    customer = shop.customer
     order = order_at(shop, at(TODAY) - timedelta(days=20), due_date=date(2026, 11, 30))
     assert order.balance_due > 0
     assert worklists.arrears(TODAY) == 1
@@ -179,7 +173,8 @@ def test_arrears_reminders_before_and_after_the_due_date(db, shop):
 
 
 def test_custody_reminders_every_n_days_and_near_expiry_once(db, shop):
-    warehouse, marketer, customer, product = shop
+    warehouse, marketer, customer, product = (
+        shop.warehouse, shop.marketer, shop.customer, shop.product)
     order = make_order(customer, warehouse=warehouse, actor=marketer, now=at(TODAY) - timedelta(
         days=31), lines=[{"product": product, "quantity": 3, "held": 3}])
     from models.orders import receive_payment
@@ -203,18 +198,18 @@ def test_custody_reminders_every_n_days_and_near_expiry_once(db, shop):
 
 
 def test_repurchase_reminder_before_the_goods_run_out(db, shop):
-    product = shop[3]
+    product = shop.product
     product.days_per_unit = 30
     order_at(shop, at(date(2026, 10, 10)), quantity=2)  # 60 days: runs out 9 December
     order_at(shop, at(date(2026, 11, 1)), quantity=1)  # runs out 1 December: due 24 Nov, past
     assert worklists.repurchase(TODAY) == 1
-    [task] = tasks_of(shop[2], "repurchase")
+    [task] = tasks_of(shop.customer, "repurchase")
     assert task.due_date == date(2026, 12, 2) and "2026-12-09" in task.title
     assert worklists.repurchase(TODAY) == 0 and worklists.repurchase(TODAY + timedelta(days=1)) == 0
 
 
 def test_planned_follow_up_from_a_contact_log(db, shop):
-    marketer, customer = shop[1], shop[2]
+    marketer, customer = shop.marketer, shop.customer
     record_contact(customer, kind="call", content="说下周来店", next_follow_up=TODAY + timedelta(
         days=5), actor=marketer, now=at(TODAY))
     assert worklists.planned_follow_ups(TODAY) == 1
@@ -225,7 +220,7 @@ def test_planned_follow_up_from_a_contact_log(db, shop):
 # --- Doing tasks -----------------------------------------------------------------------------------
 
 def test_done_in_one_step_writes_the_contact_log_on_the_timeline(db, shop):
-    marketer, customer = shop[1], shop[2]
+    marketer, customer = shop.marketer, shop.customer
     order_at(shop, at(TODAY) - timedelta(days=3))
     worklists.callbacks(TODAY)
     task = tasks_of(customer)[0]
@@ -242,7 +237,7 @@ def test_done_in_one_step_writes_the_contact_log_on_the_timeline(db, shop):
 
 
 def test_other_marketers_never_reach_a_task(db, shop):
-    marketer, customer = shop[1], shop[2]
+    marketer, customer = shop.marketer, shop.customer
     order_at(shop, at(TODAY) - timedelta(days=3))
     worklists.callbacks(TODAY)
     task = tasks_of(customer)[0]
@@ -259,7 +254,7 @@ def test_other_marketers_never_reach_a_task(db, shop):
 
 
 def test_today_list_groups_overdue_today_and_coming(db, shop):
-    marketer, customer = shop[1], shop[2]
+    marketer, customer = shop.marketer, shop.customer
     order_at(shop, at(TODAY) - timedelta(days=5))  # day 3 was two days ago
     order_at(shop, at(TODAY) - timedelta(days=3))  # day 3 is today
     for day in (TODAY - timedelta(days=2), TODAY):
@@ -281,7 +276,7 @@ def test_today_list_groups_overdue_today_and_coming(db, shop):
 
 
 def test_reassign_within_the_department_and_tasks_follow_the_customer(db, shop):
-    marketer, customer = shop[1], shop[2]
+    marketer, customer = shop.marketer, shop.customer
     sales = make_department("一部")
     other_dept = make_department("二部")
     marketer.department_id = sales.id
@@ -311,7 +306,7 @@ def idle(customer, days):
 
 
 def test_pool_rules_by_behaviour_with_warnings_and_protection(db, shop):
-    warehouse, marketer, buyer, product = shop
+    warehouse, marketer, buyer, product = shop.warehouse, shop.marketer, shop.customer, shop.product
     never_invited = make_customer(marketer, name="从未邀约")
     warned = make_customer(marketer, name="快到期")
     recent = make_customer(marketer, name="刚联系")
@@ -354,7 +349,7 @@ def test_pool_rules_by_behaviour_with_warnings_and_protection(db, shop):
 
 
 def test_pool_days_per_rule(db, shop):
-    marketer = shop[1]
+    marketer = shop.marketer
     manager = make_user(["manager"])
     event = make_event(manager, status="open", days=5)
     invited_only = make_customer(marketer, name="邀约未到")
@@ -366,7 +361,8 @@ def test_pool_days_per_rule(db, shop):
 
 
 def test_grades_from_purchases_and_attendance_manual_wins(db, shop):
-    warehouse, marketer, customer, product = shop
+    warehouse, marketer, customer, product = (
+        shop.warehouse, shop.marketer, shop.customer, shop.product)
     big = make_customer(marketer, name="大客户")
     nobody = make_customer(marketer, name="沉睡")
     manual = make_customer(marketer, name="手工")
