@@ -1,5 +1,4 @@
 """Check-in: once per invitation and per token, seating, walk-ins, the live board."""
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +9,7 @@ from models.base import Conflict, InvalidInput, NotFound, new_token
 from models.customers import DuplicateCustomer, release_to_pool
 from tests.conftest import is_postgres
 from tests.factories import make_customer, make_event, make_user
+from tests.races import race
 
 
 @pytest.fixture
@@ -187,32 +187,23 @@ def test_two_tablets_checking_in_the_same_guest_at_once_make_one_check_in(app,
     invitation = invite(event, marketer)
     committed_db.session.commit()
     event_id, invitation_id, staff_id = event.id, invitation.id, staff.id
-    barrier, outcomes = threading.Barrier(8), []
+    outcomes = []
 
-    def tablet():
-        with app.app_context():
-            try:
-                from models.accounts import User
-                actor = _db.session.get(User, staff_id)
-                e = _db.session.get(ev.Event, event_id)
-                i = _db.session.get(ev.Invitation, invitation_id)
-                barrier.wait()
-                ci.check_in(e, i, actor=actor, token=new_token())
-                _db.session.commit()
-                outcomes.append("checked in")
-            except ci.AlreadyCheckedIn:
-                _db.session.rollback()
-                outcomes.append("already")
-            except Exception as exc:  # reported below
-                _db.session.rollback()
-                outcomes.append(repr(exc))
-            finally:
-                _db.session.remove()
-    threads = [threading.Thread(target=tablet) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    def tablet(_n):
+        from models.accounts import User
+        actor = _db.session.get(User, staff_id)
+        e = _db.session.get(ev.Event, event_id)
+        i = _db.session.get(ev.Invitation, invitation_id)
+        try:
+            ci.check_in(e, i, actor=actor, token=new_token())
+        except ci.AlreadyCheckedIn:
+            outcomes.append("already")
+            return
+        _db.session.commit()
+        outcomes.append("checked in")
+
+    errors = race(tablet, range(8), app=app, timeout=30)
+    assert errors == []
     assert sorted(outcomes) == ["already"] * 7 + ["checked in"], outcomes
     assert committed_db.session.scalar(select(func.count(ci.CheckIn.id))) == 1
 

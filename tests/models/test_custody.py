@@ -1,6 +1,5 @@
 """Custody: goods left with the company, collected only as far as they are paid for, box by box;
 the ledger always equals the custody shelf."""
-import threading
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -18,6 +17,7 @@ from models.settings import update_settings
 from models.timeline import timeline_of
 from tests.factories import (make_customer, make_order, make_product, make_stocked_product,
                              make_user, make_warehouse)
+from tests.races import race
 
 
 pytestmark = pytest.mark.shop(price=10000)
@@ -229,31 +229,20 @@ def test_two_tablets_picking_the_last_box_leave_one_pickup(app, committed_db):
                       token=new_token())
     _db.session.commit()
     ids = (customer.id, order.lines[0].id, [c.id for c in clerks])
-    done, refused, errors = [], [], []
-    barrier = threading.Barrier(2)
+    done, refused = [], []
 
     def tablet(clerk_id):
-        with app.app_context():
-            try:
-                barrier.wait()
-                begin_write()
-                cu.pick_up(_db.session.get(Customer, ids[0]), {ids[1]: 1},
-                           actor=_db.session.get(User, clerk_id), token=new_token())
-                _db.session.commit()
-                done.append(clerk_id)
-            except Conflict:
-                _db.session.rollback()
-                refused.append(clerk_id)
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                _db.session.remove()
+        begin_write()
+        try:
+            cu.pick_up(_db.session.get(Customer, ids[0]), {ids[1]: 1},
+                       actor=_db.session.get(User, clerk_id), token=new_token())
+        except Conflict:
+            refused.append(clerk_id)
+            return
+        _db.session.commit()
+        done.append(clerk_id)
 
-    threads = [threading.Thread(target=tablet, args=(i,)) for i in ids[2]]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = race(tablet, ids[2], app=app, timeout=30)
     assert errors == [] and (len(done), len(refused)) == (1, 1)
     _db.session.rollback()
     assert _db.session.scalar(select(func.count(cu.CustodyPickup.id))) == 1

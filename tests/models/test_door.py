@@ -1,6 +1,5 @@
 """Door tablets replaying their offline queues at the same moment: one check-in, one gift, and a
 conflict for every other tablet's write (SQLite and PostgreSQL)."""
-import threading
 
 from sqlalchemy import func, select
 
@@ -10,6 +9,7 @@ from models.accounts import User
 from models.base import begin_write, new_token
 from tests.factories import (make_customer, make_event, make_stocked_product, make_user,
                              make_warehouse)
+from tests.races import race
 
 TABLETS = 4
 
@@ -25,33 +25,20 @@ def test_tablets_replaying_at_once_write_one_check_in_and_one_gift(app, committe
     invitation = ev.invite(event, make_customer(marketer), actor=marketer)
     _db.session.commit()
     event_id, invitation_id = event.id, invitation.id
-    barrier, outcomes, errors = threading.Barrier(TABLETS), [], []
+    outcomes = []
 
     def tablet(staff_id):
-        with app.app_context():
-            try:
-                barrier.wait()
-                for kind in ("check_in", "gift"):  # the tablet's queue, in order
-                    begin_write()
-                    outcome = door.replay_door_write(
-                        _db.session.get(ev.Event, event_id),
-                        door.DoorWrite(kind=kind, token=new_token(), invitation_id=invitation_id,
-                                       queued=True, device=f"T-{staff_id}"),
-                        actor=_db.session.get(User, staff_id))
-                    _db.session.commit()
-                    outcomes.append((kind, outcome.ok))
-            except Exception as exc:  # collected and asserted on below
-                _db.session.rollback()
-                errors.append(exc)
-            finally:
-                _db.session.remove()
+        for kind in ("check_in", "gift"):  # the tablet's queue, in order
+            begin_write()
+            outcome = door.replay_door_write(
+                _db.session.get(ev.Event, event_id),
+                door.DoorWrite(kind=kind, token=new_token(), invitation_id=invitation_id,
+                               queued=True, device=f"T-{staff_id}"),
+                actor=_db.session.get(User, staff_id))
+            _db.session.commit()
+            outcomes.append((kind, outcome.ok))
 
-    threads = [threading.Thread(target=tablet, args=(s.id,)) for s in staff]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert race(tablet, [s.id for s in staff], app=app) == []
     _db.session.rollback()  # end the snapshot read before the tablets wrote
     assert sorted(outcomes) == sorted([("check_in", True), ("gift", True)]
                                       + [("check_in", False), ("gift", False)] * (TABLETS - 1))

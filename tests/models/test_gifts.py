@@ -1,6 +1,5 @@
 """Gifts: rules, one attendance gift per customer per event (also under concurrency), purchase
 gifts proposed for mixed carts (hypothesis), manager approval, returns, reversal, cost."""
-import threading
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -16,6 +15,7 @@ from models.ledgers import check_ledgers
 from models.timeline import timeline_of
 from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
                              make_user, make_warehouse)
+from tests.races import race
 
 
 @pytest.fixture
@@ -236,29 +236,17 @@ def test_two_tablets_at_once_give_one_attendance_gift(app, committed_db):
     customer = arrive(event, marketer, staff[0])
     _db.session.commit()
     ids = (event.id, customer.id, [s.id for s in staff])
-    results, errors = [], []
-    barrier = threading.Barrier(2)
+    results = []
 
     def tablet(staff_id):
-        with app.app_context():
-            try:
-                barrier.wait()
-                begin_write()
-                issue = g.issue_attendance_gifts(
-                    _db.session.get(ev.Event, ids[0]), _db.session.get(Customer, ids[1]),
-                    actor=_db.session.get(User, staff_id), token=new_token())
-                _db.session.commit()
-                results.append(issue.id)
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                _db.session.remove()
+        begin_write()
+        issue = g.issue_attendance_gifts(
+            _db.session.get(ev.Event, ids[0]), _db.session.get(Customer, ids[1]),
+            actor=_db.session.get(User, staff_id), token=new_token())
+        _db.session.commit()
+        results.append(issue.id)
 
-    threads = [threading.Thread(target=tablet, args=(i,)) for i in ids[2]]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = race(tablet, ids[2], app=app, timeout=30)
     assert errors == [] and len(results) == 2 and results[0] == results[1]
     _db.session.rollback()
     assert _db.session.scalar(select(func.count(g.GiftIssue.id))) == 1

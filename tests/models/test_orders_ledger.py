@@ -1,6 +1,5 @@
 """The money under random sequences (hypothesis) and under concurrency: paid never above the
 total, refunds never above paid, returns never above sold, stock moves matching the goods."""
-import threading
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from models.base import Conflict, InvalidInput, begin_write, new_token
 from models.ledgers import check_ledgers
 from tests.factories import (make_customer, make_order, make_stocked_product, make_user,
                              make_warehouse)
+from tests.races import race
 
 steps = st.lists(st.one_of(
     st.tuples(st.just("pay"), st.integers(1, 60000)),
@@ -73,33 +73,21 @@ def test_two_clerks_paying_the_last_500_leave_one_payment(app, committed_db):
     _db.session.commit()
     ids = [c.id for c in clerks]
     order_id = order.id
-    paid, refused, errors = [], [], []
-    barrier = threading.Barrier(2)
+    paid, refused = [], []
 
     def clerk(user_id):
-        with app.app_context():
-            try:
-                barrier.wait()
-                begin_write()
-                me = _db.session.get(User, user_id)
-                target = _db.session.get(o.Order, order_id)
-                o.receive_payment(target, amount=50000, method="wechat", actor=me,
-                                  token=new_token())
-                _db.session.commit()
-                paid.append(user_id)
-            except Conflict:
-                _db.session.rollback()
-                refused.append(user_id)
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                _db.session.remove()
+        begin_write()
+        me = _db.session.get(User, user_id)
+        target = _db.session.get(o.Order, order_id)
+        try:
+            o.receive_payment(target, amount=50000, method="wechat", actor=me, token=new_token())
+        except Conflict:
+            refused.append(user_id)
+            return
+        _db.session.commit()
+        paid.append(user_id)
 
-    threads = [threading.Thread(target=clerk, args=(i,)) for i in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = race(clerk, ids, app=app, timeout=30)
     assert errors == [] and (len(paid), len(refused)) == (1, 1)
     _db.session.rollback()
     assert _db.session.scalar(select(func.count(o.Payment.id)).where(

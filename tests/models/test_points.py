@@ -18,6 +18,7 @@ from models.ledgers import check_ledgers
 from models.settings import update_settings
 from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
                              make_user, make_warehouse)
+from tests.races import race
 
 
 pytestmark = pytest.mark.shop(price=10000)
@@ -201,33 +202,22 @@ def test_two_redemptions_at_once_beyond_the_balance_leave_one(app, committed_db)
     pt.adjust(customer, 500, reason="开户", actor=manager, token=new_token())
     _db.session.commit()
     ids = (customer.id, cup.id, warehouse.id, [c.id for c in clerks])
-    done, refused, errors = [], [], []
-    barrier = threading.Barrier(2)
+    done, refused = [], []
 
     def tablet(clerk_id):
-        with app.app_context():
-            try:
-                barrier.wait()
-                begin_write()
-                redemptions.redeem(_db.session.get(Customer, ids[0]),
-                                   [(_db.session.get(inv.Product, ids[1]), 1)],
-                                   warehouse=_db.session.get(inv.Warehouse, ids[2]),
-                                   actor=_db.session.get(User, clerk_id), token=new_token())
-                _db.session.commit()
-                done.append(clerk_id)
-            except Conflict:
-                _db.session.rollback()
-                refused.append(clerk_id)
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                _db.session.remove()
+        begin_write()
+        try:
+            redemptions.redeem(_db.session.get(Customer, ids[0]),
+                               [(_db.session.get(inv.Product, ids[1]), 1)],
+                               warehouse=_db.session.get(inv.Warehouse, ids[2]),
+                               actor=_db.session.get(User, clerk_id), token=new_token())
+        except Conflict:
+            refused.append(clerk_id)
+            return
+        _db.session.commit()
+        done.append(clerk_id)
 
-    threads = [threading.Thread(target=tablet, args=(i,)) for i in ids[3]]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = race(tablet, ids[3], app=app, timeout=30)
     assert errors == [] and (len(done), len(refused)) == (1, 1)
     _db.session.rollback()
     assert _db.session.scalar(select(func.count(pt.Redemption.id))) == 1
@@ -345,43 +335,29 @@ def test_a_redemption_while_the_expiry_runs_is_counted_before_anything_expires(
     new = pt.adjust(customer, 100, reason="今年", actor=manager, token=new_token())
     _db.session.commit()
     ids = (customer.id, cup.id, warehouse.id, clerk.id)
-    locked, results, errors = threading.Event(), {}, []
+    locked, results = threading.Event(), {}
 
     def counter():
-        with app.app_context():
-            try:
-                begin_write()
-                pt.lock_account(ids[0])
-                locked.set()
-                clock.sleep(1)  # the run starts meanwhile and waits for the account
-                redemptions.redeem(_db.session.get(Customer, ids[0]),
-                                   [(_db.session.get(inv.Product, ids[1]), 1)],
-                                   warehouse=_db.session.get(inv.Warehouse, ids[2]),
-                                   actor=_db.session.get(User, ids[3]), token=new_token())
-                _db.session.commit()
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                locked.set()
-                _db.session.remove()
+        try:
+            begin_write()
+            pt.lock_account(ids[0])
+            locked.set()
+            clock.sleep(1)  # the run starts meanwhile and waits for the account
+            redemptions.redeem(_db.session.get(Customer, ids[0]),
+                               [(_db.session.get(inv.Product, ids[1]), 1)],
+                               warehouse=_db.session.get(inv.Warehouse, ids[2]),
+                               actor=_db.session.get(User, ids[3]), token=new_token())
+            _db.session.commit()
+        finally:
+            locked.set()
 
     def nightly():
-        with app.app_context():
-            try:
-                locked.wait(30)
-                begin_write()
-                results["written"] = pt.run_expiry(date.today())
-                _db.session.commit()
-            except Exception as exc:  # collected and asserted on below
-                errors.append(exc)
-            finally:
-                _db.session.remove()
+        locked.wait(30)
+        begin_write()
+        results["written"] = pt.run_expiry(date.today())
+        _db.session.commit()
 
-    threads = [threading.Thread(target=counter), threading.Thread(target=nightly)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = race(lambda run: run(), [counter, nightly], app=app)
     assert errors == [] and results == {"written": 1}
     _db.session.rollback()
     [points] = _db.session.scalars(select(pt.PointsEntry.points).where(
