@@ -1,7 +1,6 @@
 """run_job commits once and logs the run; a failure writes nothing but its log line; catch-up
 fills in missed days once; two runs at once write every task once; the CLI refuses unknown jobs
 and bad dates with a clear message and a non-zero exit."""
-import threading
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
@@ -12,6 +11,7 @@ from models import tasks as t
 from models.settings import Setting
 from tests.factories import make_customer, make_order, make_stocked_product, make_user, \
     make_warehouse
+from tests.races import race
 
 
 @pytest.fixture
@@ -101,20 +101,12 @@ def test_two_nightly_runs_at_once_write_every_task_once(app, committed_db):
                    due_date=date(2026, 11, 30), lines=[{"product": product, "quantity": 1}])
     db.session.commit()
     day = date(2026, 11, 25)
-    results, errors = [], []
+    results = []
 
-    def run():
-        try:
-            results.append(sum(jobs.run_job(app, name, day) for name in
-                               ("callbacks", "care", "arrears")))
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-    threads = [threading.Thread(target=run) for _n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    def run(_n):  # run_job pushes its own app context, as the scheduler's process does
+        results.append(sum(jobs.run_job(app, name, day) for name in
+                           ("callbacks", "care", "arrears")))
+    assert race(run, range(2)) == []
     tasks = db.session.scalar(select(func.count()).select_from(t.Task))
     # Per customer: the day-3 and day-7 callbacks, the birthday (3 days ahead) and the arrears
     # reminder (3 days before): written once whichever run got there first.
@@ -132,19 +124,7 @@ def test_two_pool_reclaims_at_once_move_each_customer_once(app, committed_db):
         customer.owned_since = utcnow() - timedelta(days=45)
     db.session.commit()
     day = date.today()
-    errors = []
-
-    def run():
-        try:
-            jobs.run_job(app, "pool-reclaim", day)
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-    threads = [threading.Thread(target=run) for _n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert race(lambda _n: jobs.run_job(app, "pool-reclaim", day), range(2)) == []
     assert db.session.scalar(select(func.count()).select_from(OwnershipChange).where(
         OwnershipChange.kind == "reclaim")) == 10
     assert sum(r.rows for r in runs(db, "pool-reclaim")) == 10
