@@ -37,12 +37,15 @@ run-pg: setup
 scheduler: setup db
 	exec $(BIN)/flask scheduler
 
+# The layers first (.importlinter: the areas import downward only, DESIGN §3), then the suite.
 test: setup
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The same suite against the local PostgreSQL server (a throwaway database per run).
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 test-pg: setup
+	$(BIN)/lint-imports --no-cache --no-logo
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: os-deps venv i18n
