@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from lunar_python import LunarYear
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, any_, func, or_, select
 
@@ -13,6 +12,7 @@ from models.accounts import normalise_mobile
 from models.audit import audit
 from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
 from models.clock import day_start, local_day
+from models.customers.birthdays import check_lunar_birthday
 from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer, NamePart,
                                      OwnershipChange, customer_tags)
 from models.scoping import can_see_full_phone, department_subtree_ids, get_scoped_or_404, scoped
@@ -34,23 +34,6 @@ def normalise_phone(raw, field="phone", required=True):
     if required and not (raw or "").strip():
         raise InvalidInput(_("Enter the mobile number."), field=field)
     return normalise_mobile(raw, field=field)
-
-
-def check_lunar_birthday(month, day, leap, year=None):
-    """Raise InvalidInput unless month/day (leap) is a lunar date that exists (in `year`)."""
-    if not month or not 1 <= month <= 12:
-        raise InvalidInput(_("The lunar month must be 1–12."), field="lunar_month")
-    if not day or not 1 <= day <= 30:
-        raise InvalidInput(_("The lunar day must be 1–30."), field="lunar_day")
-    if year:
-        lunar_month = LunarYear.fromYear(year).getMonth(-month if leap else month)
-        if lunar_month is None:
-            raise InvalidInput(_("Lunar year %(year)s has no leap month %(month)s.", year=year,
-                                 month=month), field="lunar_month")
-        if day > lunar_month.getDayCount():
-            raise InvalidInput(_("Lunar month %(month)s of %(year)s has only %(n)s days.",
-                                 month=month, year=year, n=lunar_month.getDayCount()),
-                               field="lunar_day")
 
 
 @dataclass
