@@ -9,13 +9,16 @@ self.addEventListener("activate", function (event) { event.waitUntil(self.client
 
 // The page names what to keep: itself, its style sheets and scripts, and the modules its script
 // imports (listed as <link rel="modulepreload">, which tests/blueprints/test_door.py checks).
+// The files come from the browser's cache when it has them — the page has just loaded them — so
+// the venue's network carries only the page itself (never stored by the browser) once more.
 self.addEventListener("message", function (event) {
   var files = (event.data && event.data.keep) || [];
   event.waitUntil(caches.open(CACHE).then(function (cache) {
     return Promise.all(files.filter(sameSite).map(function (url) {
-      return fetch(url, { credentials: "same-origin", redirect: "manual" }).then(function (response) {
-        if (response.ok && response.type === "basic") { return cache.put(url, response); }
-      }).catch(function () {});
+      return fetch(url, { credentials: "same-origin", redirect: "manual", cache: "force-cache" })
+        .then(function (response) {
+          if (response.ok && response.type === "basic") { return cache.put(url, response); }
+        }).catch(function () {});
     }));
   }));
 });
