@@ -1,10 +1,20 @@
-"""One formatting helper per kind of value, used as Jinja filters and in printed reports.
+"""One formatting helper per kind of value, used as Jinja filters and in printed reports, and
+the parsing of the days and ids users type or put in a URL (the one place their bounds live).
 
 Money is integer fen in the database and becomes ¥1,234.50 only here; times are stored in UTC
 and shown in the company's time zone (a setting, Asia/Shanghai by default).
 """
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+
+#: The first and last day accepted from a user: far enough inside the calendar (years 1 to
+#: 9999) that a period, the period before it, a year of lunar dates or a time zone added to
+#: either end never overflows.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+#: The largest row id (ids are 32-bit INTEGER columns).
+MAX_ID = 2**31 - 1
 
 
 def fen(value, symbol="¥"):
@@ -73,6 +83,35 @@ def long_date(value):
         return ""
     from flask_babel import format_date
     return format_date(value, "full")
+
+
+def parse_day(raw, label=None):
+    """A day typed or passed in a URL (YYYY-MM-DD; a longer ISO timestamp counts by its day)
+    → a date from FIRST_DAY to LAST_DAY, or None when blank. Anything else raises ValueError
+    with a message for the user; `label` names the field in it."""
+    raw = raw.strip() if isinstance(raw, str) else ""
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw[:10])
+    except ValueError:
+        shown = raw[:20]
+        raise ValueError(_("%(label)s is not a valid date: %(value)s", label=label, value=shown)
+                         if label else _("Not a valid date: %(value)s", value=shown)) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(_("Choose a date from %(first)s to %(last)s.",
+                           first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
+    return day
+
+
+def parse_id(raw):
+    """A row id typed or passed in a URL → 1 … MAX_ID; None for anything else (blank, a word,
+    0, a negative number, a number no row can have)."""
+    raw = raw.strip() if isinstance(raw, str) else str(raw) if type(raw) is int else ""
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
 
 
 FILTERS = {"long_date": long_date, "fen": fen, "local_dt": local_dt, "local_date": local_date,

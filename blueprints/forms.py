@@ -1,15 +1,19 @@
-"""What every form shares: whitespace stripped, and the one-time token field."""
+"""What every form shares: whitespace stripped, the one-time token field, the one money field,
+and the reading of ids and pages from the query string."""
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel import support
+from flask import request
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 import wtforms
 from wtforms import FieldList, FormField, HiddenField, SelectChoice
 from wtforms.i18n import messages_path
-from wtforms.validators import ValidationError
+from wtforms.validators import InputRequired, Optional, ValidationError
 
-from models.base import is_token, new_token
+from formatting import parse_id
+from models.base import InvalidInput, is_token, new_token
 
 
 def _strip(value):
@@ -58,6 +62,62 @@ class IntegerField(wtforms.IntegerField):
         super().process_formdata(valuelist)
 
 
+#: The largest amount a money field takes (yuan) unless told otherwise.
+MAX_YUAN = 1_000_000
+
+
+def to_fen(value):
+    """Yuan (a Decimal from a form) → integer fen; None stays None."""
+    return None if value is None else int((Decimal(value) * 100).to_integral_value())
+
+
+def yuan(fen):
+    """Integer fen → yuan (a Decimal, to fill a money field); None stays None."""
+    return None if fen is None else Decimal(fen) / 100
+
+
+def parse_yuan(raw, minimum=0, maximum=MAX_YUAN):
+    """An amount typed in yuan → a Decimal from `minimum` to `maximum`. ValueError when it is
+    not a number, and also for the values Decimal accepts that are not amounts: NaN, sNaN
+    (which breaks any comparison: a 500 in WTForms' NumberRange), Infinity, 1E+999999."""
+    try:
+        value = Decimal(raw.strip())
+    except (InvalidOperation, AttributeError, ValueError):
+        raise ValueError("not a number") from None
+    if not value.is_finite() or not minimum <= value <= maximum:
+        raise ValueError("out of range")
+    return value
+
+
+class MoneyField(wtforms.DecimalField):
+    """The one field for an amount of money, typed in yuan (two places): every form's prices,
+    costs, payments and thresholds. Its value is a Decimal (to_fen() makes it fen) or None.
+
+    The amount is checked here, when the form data is read, not by NumberRange: anything that
+    is not a finite number from `minimum` to `maximum` gets `message` (by default "Enter an
+    amount from ¥0 to ¥1,000,000."). `required`: an empty field is refused too.
+    """
+
+    def __init__(self, label=None, validators=None, *, required=False, minimum=0,
+                 maximum=MAX_YUAN, message=None, **kwargs):
+        minimum, maximum = Decimal(str(minimum)), Decimal(str(maximum))
+        self.minimum, self.maximum = minimum, maximum
+        self.message = message or _l("Enter an amount from ¥%(low)s to ¥%(high)s.",
+                                     low=f"{minimum:,}", high=f"{maximum:,}")
+        super().__init__(label, [
+            InputRequired(_l("Enter the amount.")) if required else Optional(),
+            *(validators or [])], places=2, **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if not valuelist or not isinstance(valuelist[0], str) or not valuelist[0].strip():
+            return
+        try:
+            self.data = parse_yuan(valuelist[0], self.minimum, self.maximum)
+        except ValueError:
+            raise ValueError(self.message) from None
+
+
 def _valid_token(form, field):
     if not is_token(field.data):
         raise ValidationError(_l("This form has expired. Reload the page and try again."))
@@ -73,6 +133,19 @@ class TokenField(HiddenField):
     def __init__(self, label=None, validators=None, **kwargs):
         super().__init__(label, validators=[_valid_token, *(validators or [])],
                          default=new_token, **kwargs)
+
+
+def posted_token():
+    """The one-time token of a page posted without a FlaskForm (its lines are read by hand):
+    what TokenField would accept, or InvalidInput (TokenField's message) for anything else —
+    a longer string would reach the database's 36-character column (a 500 on PostgreSQL). A
+    post without one (a script) gets a fresh token: written once, not deduplicated."""
+    token = request.form.get("token", "")
+    if not token:
+        return new_token()
+    if not is_token(token):
+        raise InvalidInput(_("This form has expired. Reload the page and try again."))
+    return token
 
 
 def add_operation_error(form, exc):
@@ -100,13 +173,29 @@ MAX_PAGE = 100000
 
 def paginate(query, per_page):
     """db.paginate with the page number from the query string, kept within sane bounds."""
-    from flask import request
-
     from extensions import db
     raw = request.args.get("page", "1")
     page = int(raw) if raw.isdecimal() and len(raw) <= 6 else 1
     return db.paginate(query, page=max(1, min(page, MAX_PAGE)), per_page=per_page,
                        error_out=False)
+
+
+def id_arg(name):
+    """A positive whole number from the query string — a row id, a page, a number of days:
+    1 … 2**31−1 (formatting.parse_id), or None when absent or anything else."""
+    return parse_id(request.args.get(name))
+
+
+def id_choice(value):
+    """coerce= of a SelectField whose choices are row ids, with 0 for "any" or "none": a
+    value that is neither is refused as a choice (and the field's data stays None) instead of
+    reaching a query as a number the database cannot hold."""
+    if value == 0 or (isinstance(value, str) and value.strip() == "0"):
+        return 0
+    number = parse_id(value)
+    if number is None:
+        raise ValueError(value)
+    return number
 
 
 def ids_from(values, limit=5000):

@@ -9,7 +9,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 
 from extensions import db
-from formatting import local_day
+from formatting import local_day, parse_day, parse_id
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
 from models.clock import day_start
@@ -72,20 +72,13 @@ class Params:
         return args
 
 
-def _day(raw, default, label):
-    raw = (raw or "").strip()
-    if not raw:
-        return default
+def _day(raw, default, label, field):
+    """A day of the period (formatting.parse_day: within 1900–2999, so the period before it
+    and its end in UTC never overflow), `default` when blank."""
     try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        raise InvalidInput(_("%(label)s is not a valid date: %(value)s", label=label,
-                             value=raw[:20])) from None
-
-
-def _id(raw):
-    raw = str(raw or "").strip()
-    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
+        return parse_day(raw, label) or default
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None
 
 
 def visible_departments(user):
@@ -103,26 +96,26 @@ def parse(args, user, *, default="month"):
     a department, marketer or event outside the user's scope."""
     today = local_day(utcnow())
     first = today.replace(day=1) if default == "month" else today - timedelta(days=29)
-    start = _day(args.get("start"), first, _("The start"))
-    end = _day(args.get("end"), today, _("The end"))
+    start = _day(args.get("start"), first, _("The start"), "start")
+    end = _day(args.get("end"), today, _("The end"), "end")
     if end < start:
         raise InvalidInput(_("The end date is before the start date."), field="end")
     longest = get_setting("general.report_max_days")
     if (end - start).days + 1 > longest:
         raise InvalidInput(_("Choose a period of at most %(n)s days.", n=longest), field="end")
     params = Params(user, start, end)
-    if (department_id := _id(args.get("department"))) is not None:
+    if (department_id := parse_id(args.get("department"))) is not None:
         params.department = db.session.scalar(
             visible_departments(user).where(Department.id == department_id))
         if params.department is None:
             raise NotFound(_("Not found, or not yours to see."))
-    if (marketer_id := _id(args.get("marketer"))) is not None:
+    if (marketer_id := parse_id(args.get("marketer"))) is not None:
         params.marketer = db.session.scalar(visible_users(user).where(User.id == marketer_id))
         if params.marketer is None:
             raise NotFound(_("Not found, or not yours to see."))
     if not user.has_role(*ALL_FIGURES, "dept_head"):
         params.marketer = user  # a marketer's report is their own
-    if (event_id := _id(args.get("event"))) is not None:
+    if (event_id := parse_id(args.get("event"))) is not None:
         from models.events import get_event_or_404
         params.event = get_event_or_404(event_id, user)
     return params

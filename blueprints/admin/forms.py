@@ -4,7 +4,8 @@ from wtforms import (BooleanField, DateField, PasswordField, SelectField,
 from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange,
                                 Optional, ValidationError)
 
-from blueprints.forms import BaseForm, IntegerField, choices
+from blueprints.forms import BaseForm, IntegerField, choices, id_choice
+from formatting import FIRST_DAY, LAST_DAY
 from models.accounts import ROLES, all_departments
 
 
@@ -62,7 +63,7 @@ class UserFilterForm(BaseForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=40)])
-    department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    department_id = SelectField(_l("Department"), coerce=id_choice, validators=[Optional()])
     role = SelectField(_l("Role"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()], choices=choices([
         ("active", _l("Active")), ("inactive", _l("Deactivated")), ("all", _l("All"))]),
@@ -86,16 +87,18 @@ class DepartmentForm(BaseForm):
 
 
 def sane_date(form, field):
-    """Refuse dates a database or a timedelta would choke on (year 1 or 9999)."""
-    if field.data is not None and not 1900 <= field.data.year <= 2200:
-        raise ValidationError(_l("Not a valid date."))
+    """Refuse dates a database or a timedelta would choke on (year 1 or 9999): the bounds of
+    formatting.parse_day, which reads the days of every query string."""
+    if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(_l("Choose a date from %(first)s to %(last)s.",
+                                 first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
 
 
 class AuditFilterForm(BaseForm):
     class Meta:
         csrf = False
 
-    actor_id = SelectField(_l("Who"), coerce=int, validators=[Optional()])
+    actor_id = SelectField(_l("Who"), coerce=id_choice, validators=[Optional()])
     action = SelectField(_l("Action"), validators=[Optional()])
     target_type = StringField(_l("Record type"), validators=[Optional(), Length(max=64)])
     target_id = IntegerField(_l("Record id"), validators=[Optional(),

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
-from blueprints.forms import BaseForm
+from blueprints.forms import BaseForm, id_arg, posted_token
 from extensions import db
 from formatting import local_day
 from models import custody as cu, events as ev
@@ -81,7 +81,7 @@ def pick_up(customer_id):
         event = ev.get_event_or_404(int(event_id), current_user)
     try:
         pickup = cu.pick_up(person, quantities, actor=current_user,
-                            token=request.form.get("token", ""),
+                            token=posted_token(),
                             collected_by=request.form.get("collected_by", "")[:40],
                             relation=request.form.get("relation", "")[:20], event=event,
                             release_reason=request.form.get("release_reason", "")[:200])
@@ -142,8 +142,7 @@ def expiring():
 @bp.get("/report")
 @role_required("admin", "manager", "warehouse", "finance", "dept_head")
 def report():
-    raw = request.args.get("department_id", "")
-    department_id = int(raw) if raw.isdecimal() and len(raw) < 10 else None
+    department_id = id_arg("department_id")
     if current_user.has_role("dept_head") and not current_user.has_role(
             "admin", "manager", "warehouse", "finance"):
         department_id = current_user.department_id

@@ -5,7 +5,7 @@ from wtforms import (BooleanField, DateField, HiddenField, RadioField,
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField
-from blueprints.forms import BaseForm, IntegerField, choices, ids_from
+from blueprints.forms import BaseForm, IntegerField, choices, id_choice, ids_from
 from extensions import db
 from models import customers as c
 from models.accounts import all_departments
@@ -91,11 +91,11 @@ class FilterForm(BaseForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=40)])
-    owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()])
-    department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
+    owner_id = SelectField(_l("Owner"), coerce=id_choice, validators=[Optional()])
+    department_id = SelectField(_l("Department"), coerce=id_choice, validators=[Optional()])
     grade = SelectField(_l("Grade"), validators=[Optional()])
-    tag_id = SelectField(_l("Tag"), coerce=int, validators=[Optional()])
-    channel_id = SelectField(_l("Source channel"), coerce=int, validators=[Optional()])
+    tag_id = SelectField(_l("Tag"), coerce=id_choice, validators=[Optional()])
+    channel_id = SelectField(_l("Source channel"), coerce=id_choice, validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()])
     birth_month = SelectField(_l("Birthday month"), coerce=int, validators=[Optional()])
     idle_days = IntegerField(_l("No contact for (days)"), validators=[

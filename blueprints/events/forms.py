@@ -1,11 +1,11 @@
 from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, DecimalField, SelectField, StringField, TimeField
+from wtforms import DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField, department_choices
-from blueprints.forms import BaseForm, IntegerField, choices
+from blueprints.forms import BaseForm, IntegerField, MoneyField, choices, to_fen
 from formatting import company_zone
 from models import events as ev
 
@@ -47,13 +47,12 @@ class EventForm(BaseForm):
 
 class CostForm(BaseForm):
     kind = SelectField(_l("Cost"), choices=choices(ev.COST_KINDS.items()))
-    amount = DecimalField(_l("Amount (yuan)"), places=2, validators=[
-        InputRequired(_l("Enter the amount.")), NumberRange(min=0.01, max=100000000,
-                                                            message=_l("Enter an amount above zero."))])
+    amount = MoneyField(_l("Amount (yuan)"), required=True, minimum="0.01",
+                        maximum=100_000_000, message=_l("Enter an amount above zero."))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
     def amount_fen(self):
-        return int((self.amount.data * 100).to_integral_value())
+        return to_fen(self.amount.data)
 
 
 class TableForm(BaseForm):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from blueprints.access import role_required, safe_next
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
                                      StaffForm, TableForm)
-from blueprints.forms import BaseForm, error_text, ids_from, paginate, run_operation
+from blueprints.forms import BaseForm, error_text, id_arg, ids_from, paginate, run_operation
 from extensions import db
 from models import customers as c, door, events as ev
 from models.accounts import Department, User
@@ -205,7 +205,7 @@ def invitations(event_id):
     status_filter = request.args.get("status", "")
     if status_filter in ev.INVITATION_STATUSES:
         query = query.where(ev.Invitation.status == status_filter)
-    inviter = request.args.get("inviter", type=int)
+    inviter = id_arg("inviter")
     if inviter:
         query = query.where(ev.Invitation.inviter_id == inviter)
     page = paginate(query.order_by(ev.Invitation.status, c.Customer.name_pinyin), 50)

@@ -1,10 +1,9 @@
 """Forms of gift control."""
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
-from wtforms import (BooleanField, DecimalField, SelectField, SelectMultipleField,
-                     StringField)
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, IntegerField, TokenField, choices
+from blueprints.forms import BaseForm, IntegerField, MoneyField, TokenField, choices
 from models import gifts as g, inventory as inv, orders as o
 
 
@@ -28,9 +27,7 @@ class RuleForm(BaseForm):
                                            "more."))])
     condition_package_id = SelectField(_l("Package bought"), coerce=int,
                                        validators=[Optional()])
-    min_spend = DecimalField(_l("Spend at least (yuan)"), places=2, validators=[
-        Optional(), NumberRange(min=0, max=1_000_000,
-                                message=_l("Enter an amount from ¥0 to ¥1,000,000."))])
+    min_spend = MoneyField(_l("Spend at least (yuan)"))
     repeats = BooleanField(_l("Again for every further amount (buy 2 get 1, buy 4 get 2)"))
     exclusive_group = StringField(_l("Competes in group"), validators=[Optional(),
                                                                         Length(max=20)],

@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
-from blueprints.forms import BaseForm, error_text, run_operation
+from blueprints.forms import BaseForm, error_text, posted_token, run_operation
 from blueprints.gifts.forms import (ManualGiftForm, PurchaseGiftsForm, ReverseGiftForm,
                                     RuleForm, WarehouseForm)
 from blueprints.inventory.forms import to_fen
@@ -14,7 +14,7 @@ from extensions import db
 from formatting import local_dt
 from models import checkin as ci, events as ev, gifts as g, inventory as inv
 from models import orders as o
-from models.base import NotFound, OperationError, new_token
+from models.base import NotFound, OperationError
 from models.customer_import import write_workbook
 
 bp = Blueprint("gifts", __name__, url_prefix="/gifts")
@@ -168,7 +168,7 @@ def attendance(event_id, customer_id):
     if form.validate_on_submit():
         try:
             g.issue_attendance_gifts(item, customer, actor=current_user,
-                                     token=request.form.get("token") or new_token())
+                                     token=posted_token())
         except OperationError as exc:
             db.session.rollback()
             message, status = exc.message, exc.status

@@ -1,30 +1,12 @@
 """Forms of the warehouse: products, warehouses, the clerks' multi-line documents, counts."""
-from decimal import Decimal
-
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
-from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
-                     SelectField, StringField, TextAreaField)
+from wtforms import (BooleanField, DateField, FieldList, Form, FormField, SelectField,
+                     StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, IntegerField, TokenField, choices
+from blueprints.forms import (BaseForm, IntegerField, MoneyField, TokenField, choices, to_fen,
+                              yuan)
 from models import inventory as inv
-
-MAX_YUAN = 1_000_000
-
-
-def to_fen(value):
-    """Yuan (Decimal from a form) → integer fen; None stays None."""
-    return None if value is None else int((Decimal(value) * 100).to_integral_value())
-
-
-def yuan(fen):
-    return None if fen is None else Decimal(fen) / 100
-
-
-def _money(label, required=False):
-    return DecimalField(label, places=2, validators=[
-        InputRequired(_l("Enter the amount.")) if required else Optional(),
-        NumberRange(min=0, max=MAX_YUAN, message=_l("Enter an amount from ¥0 to ¥1,000,000."))])
 
 
 class ProductForm(BaseForm):
@@ -42,8 +24,8 @@ class ProductForm(BaseForm):
     is_gift = BooleanField(_l("Gift"))
     redeemable = BooleanField(_l("Redeemable with points"))
     is_spare = BooleanField(_l("Spare"))
-    sale_price = _money(_l("Sale price (yuan)"))
-    standard_cost = _money(_l("Standard cost (yuan)"))
+    sale_price = MoneyField(_l("Sale price (yuan)"))
+    standard_cost = MoneyField(_l("Standard cost (yuan)"))
     points_price = IntegerField(_l("Points price"), validators=[Optional(), NumberRange(
         min=1, max=10_000_000, message=_l("The points price must be a whole number above zero."))])
     points_multiplier = IntegerField(_l("Points earned (% of usual)"), validators=[
@@ -112,7 +94,7 @@ class _Line(Form):
 class ReceiptLine(_Line):
     produced_on = DateField(_l("Produced on"), validators=[Optional()])
     expiry_date = DateField(_l("Expires on"), validators=[Optional()])
-    unit_cost = _money(_l("Unit cost (yuan)"))
+    unit_cost = MoneyField(_l("Unit cost (yuan)"))
 
 
 class _DocumentForm(BaseForm):

@@ -1,19 +1,17 @@
 """The warehouse: stock on hand, products, warehouses, receipts, transfers, scraps, stock counts,
 expiry and low-stock lists, the day's moves."""
-from datetime import date
-
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
-from blueprints.forms import paginate, run_operation
+from blueprints.forms import id_arg, paginate, run_operation
 from blueprints.inventory.forms import (CountedForm, PostCountForm, ProductForm, ReceiptForm,
                                         ReverseForm, ScrapForm, StartCountForm, TransferForm,
                                         WarehouseForm)
 from extensions import db
-from formatting import local_day
+from formatting import local_day, parse_day
 from models import inventory as inv
 from models.base import NotFound, OperationError, utcnow
 from models.settings import get_setting
@@ -30,22 +28,18 @@ def _status(form):
     return 422 if form.is_submitted() else 200
 
 
-def _int_arg(name):
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
-
-
 def _warehouse_arg():
-    warehouse_id = _int_arg("warehouse")
+    warehouse_id = id_arg("warehouse")
     return db.session.get(inv.Warehouse, warehouse_id) if warehouse_id else None
 
 
 def _day_arg():
+    """The day whose moves to list: today when absent, not a date or outside 2000–2100."""
     try:
-        day = date.fromisoformat(request.args.get("day", ""))
+        day = parse_day(request.args.get("day"))
     except ValueError:
-        return local_day(utcnow())
-    return day if 2000 <= day.year <= 2100 else local_day(utcnow())
+        day = None
+    return day if day and 2000 <= day.year <= 2100 else local_day(utcnow())
 
 
 #: Stock-on-hand rows on one page (a big warehouse has thousands of batches).
@@ -61,7 +55,7 @@ def index():
     rows = inv.stock_on_hand(warehouse, text_clause=inv.product_search_clause(text))
     # The totals cover every row; the page shows SHOWN_ROWS of them at a time.
     pages = max(1, -(-len(rows) // SHOWN_ROWS))
-    page = min(max(_int_arg("page") or 1, 1), pages)
+    page = min(max(id_arg("page") or 1, 1), pages)
     return render_template("inventory/index.html",
                            rows=rows[(page - 1) * SHOWN_ROWS:page * SHOWN_ROWS],
                            totals=inv.totals(rows), count=len(rows), page=page, pages=pages,
@@ -72,7 +66,7 @@ def index():
 @bp.get("/expiry")
 @role_required(*VIEW)
 def expiry():
-    days = _int_arg("days") or None
+    days = id_arg("days") or None
     days = min(days, 3650) if days else None
     near, expired = inv.expiring(local_day(utcnow()), within_days=days,
                                  warehouse=_warehouse_arg())

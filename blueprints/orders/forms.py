@@ -2,24 +2,13 @@
 from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
-from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
-                     HiddenField, PasswordField, SelectField, StringField, TextAreaField)
+from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
+                     PasswordField, SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, IntegerField, TokenField, choices
-from blueprints.inventory.forms import to_fen
+from blueprints.forms import BaseForm, IntegerField, MoneyField, TokenField, choices, to_fen
 from formatting import company_zone
 from models import inventory as inv, orders as o
-
-MAX_YUAN = 1_000_000
-
-
-def _yuan(label, required=False, minimum=0):
-    return DecimalField(label, places=2, validators=[
-        InputRequired(_l("Enter the amount.")) if required else Optional(),
-        NumberRange(min=minimum, max=MAX_YUAN,
-                    message=_l("Enter an amount from ¥0.01 to ¥1,000,000.") if minimum else
-                    _l("Enter an amount from ¥0 to ¥1,000,000."))])
 
 
 def _methods():
@@ -34,8 +23,8 @@ class _OrderLine(Form):
     sku = StringField(_l("Product (SKU)"), validators=[Optional(), Length(max=40)])
     quantity = IntegerField(_l("Quantity"), validators=[Optional(), NumberRange(
         min=1, max=100000, message=_l("The quantity must be a whole number above zero."))])
-    unit_price = _yuan(_l("Unit price (yuan)"))
-    discount = _yuan(_l("Discount (yuan)"))
+    unit_price = MoneyField(_l("Unit price (yuan)"))
+    discount = MoneyField(_l("Discount (yuan)"))
     held = BooleanField(_l("Left in custody"))
 
 
@@ -49,7 +38,7 @@ class OrderForm(BaseForm):
     lines = FieldList(FormField(_OrderLine), min_entries=3, max_entries=o.operations.MAX_LINES)
     due_date = DateField(_l("Balance due by"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
-    deposit = _yuan(_l("Paid now (yuan)"))
+    deposit = MoneyField(_l("Paid now (yuan)"))
     deposit_method = SelectField(_l("Paid by"), choices=_methods())
     deposit_reference = StringField(_l("Transaction number"), validators=[Optional(),
                                                                           Length(max=64)])
@@ -81,7 +70,7 @@ class OrderForm(BaseForm):
 
 class PaymentForm(BaseForm):
     token = TokenField()
-    amount = _yuan(_l("Amount (yuan)"), required=True, minimum=0.01)
+    amount = MoneyField(_l("Amount (yuan)"), required=True, minimum="0.01")
     method = SelectField(_l("Paid by"), choices=_methods())
     reference = StringField(_l("Transaction number"), validators=[Optional(), Length(max=64)])
     day = DateField(_l("Received on (if not today)"), validators=[Optional()])
@@ -96,7 +85,7 @@ class PaymentForm(BaseForm):
 
 class RefundForm(BaseForm):
     token = TokenField()
-    amount = _yuan(_l("Amount (yuan)"), required=True, minimum=0.01)
+    amount = MoneyField(_l("Amount (yuan)"), required=True, minimum="0.01")
     method = SelectField(_l("Paid back by"), choices=_methods())
     reason = StringField(_l("Reason"), validators=[
         InputRequired(_l("Say why the money is refunded.")), Length(max=200)])
@@ -160,7 +149,7 @@ class CloseForm(BaseForm):
 class PackageForm(BaseForm):
     name = StringField(_lp("thing", "Name"), validators=[InputRequired(_l("Enter the name.")),
                                                          Length(max=40)])
-    price = _yuan(_l("Package price (yuan)"), required=True, minimum=0.01)
+    price = MoneyField(_l("Package price (yuan)"), required=True, minimum="0.01")
     description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])
     is_active = BooleanField(_l("In use"), default=True)
     items = FieldList(FormField(_OrderLine), min_entries=5, max_entries=20)

@@ -1,7 +1,6 @@
 """The sale and the money: take an order (packages in two taps), payments, refunds, returns,
 arrears, the daily close, packages."""
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
 
 from flask import (Blueprint, Response, flash, redirect, render_template, request,
                    url_for)
@@ -10,13 +9,13 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
-from blueprints.forms import BaseForm, error_text, paginate, run_operation
+from blueprints.forms import (MAX_YUAN, BaseForm, error_text, id_arg, paginate, parse_yuan,
+                              run_operation, to_fen, yuan)
 from blueprints.gifts.forms import ManualGiftForm, PurchaseGiftsForm
-from blueprints.inventory.forms import to_fen, yuan
 from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageForm,
                                      PaymentForm, PinForm, ReasonForm, RefundForm, ReturnForm)
 from extensions import db
-from formatting import fen, local_day
+from formatting import fen, local_day, parse_day
 from models import customers as c, events as ev, gifts, inventory as inv, order_taking
 from models import orders as o
 from models.accounts import Department, User
@@ -38,11 +37,6 @@ def _today():
     return local_day(utcnow())
 
 
-def _int_arg(name):
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
-
-
 # --- Lists -----------------------------------------------------------------------------------
 
 @bp.get("/")
@@ -51,7 +45,7 @@ def index():
     state = request.args.get("state", "")
     text = request.args.get("q", "").strip()[:40]
     query = o.find_orders(current_user, text=text, state=state,
-                          event_id=_int_arg("event_id"))
+                          event_id=id_arg("event_id"))
     return render_template("orders/index.html", page=paginate(query, 30), state=state,
                            text=text)
 
@@ -59,7 +53,7 @@ def index():
 @bp.get("/arrears")
 @role_required(*VIEW)
 def arrears():
-    department_id, marketer_id = _int_arg("department_id"), _int_arg("marketer_id")
+    department_id, marketer_id = id_arg("department_id"), id_arg("marketer_id")
     today = _today()
     query = o.arrears_query(current_user, department_id=department_id,
                             marketer_id=marketer_id)
@@ -106,7 +100,7 @@ def new(customer_id):
     packages = o.packages()
     if request.method == "GET":
         form.marketer_id.data = (customer.owner or current_user).id
-        event_id = _int_arg("event_id")
+        event_id = id_arg("event_id")
         if event_id and any(e.id == event_id for e in events):
             form.event_id.data, form.channel.data = event_id, "event"
         elif not events:
@@ -380,11 +374,13 @@ def reverse_payment(payment_id):
 # --- The daily close -------------------------------------------------------------------------
 
 def _day_arg():
+    """The day to close (query string or form): today when absent, not a date, in the future
+    or more than ten years back."""
     try:
-        day = date.fromisoformat(request.args.get("day", "") or request.form.get("day", ""))
+        day = parse_day(request.args.get("day") or request.form.get("day"))
     except ValueError:
-        return _today()
-    return day if _today() - timedelta(days=3660) <= day <= _today() else _today()
+        day = None
+    return day if day and _today() - timedelta(days=3660) <= day <= _today() else _today()
 
 
 @bp.route("/close", methods=["GET", "POST"])
@@ -423,12 +419,9 @@ def _declared():
         if not raw:
             continue
         try:
-            value = Decimal(raw)
-        except InvalidOperation:
+            declared[method] = to_fen(parse_yuan(raw, -MAX_YUAN, MAX_YUAN))
+        except ValueError:
             return None
-        if not value.is_finite() or abs(value) > 1_000_000:
-            return None
-        declared[method] = to_fen(value)
     return declared
 
 

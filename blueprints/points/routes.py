@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
-from blueprints.forms import BaseForm
+from blueprints.forms import BaseForm, posted_token
 from extensions import db
 from formatting import local_day
 from models import custody as cu, customers as c, inventory as inv, points as pt, redemptions
@@ -85,7 +85,7 @@ def redeem(customer_id):
         return _customer_page(person, 422, _("Choose a warehouse."))
     try:
         redemption = redemptions.redeem(person, items, warehouse=warehouse, actor=current_user,
-                                        token=request.form.get("token", ""),
+                                        token=posted_token(),
                                         in_custody=request.form.get("in_custody") == "1")
     except OperationError as exc:
         db.session.rollback()
@@ -106,8 +106,7 @@ def give_referral_gift(reward_id):
     if not BaseForm().validate_on_submit():
         return _customer_page(person, 400, _("The form has expired. Reload the page."))
     try:
-        ref.give_referral_gift(reward, actor=current_user,
-                               token=request.form.get("token", ""))
+        ref.give_referral_gift(reward, actor=current_user, token=posted_token())
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)
@@ -127,7 +126,7 @@ def adjust(customer_id):
                                              "away."))
     try:
         pt.adjust(person, int(raw), reason=request.form.get("reason", "")[:200],
-                  actor=current_user, token=request.form.get("token", ""))
+                  actor=current_user, token=posted_token())
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.access import role_required
-from blueprints.forms import paginate
+from blueprints.forms import id_arg, paginate
 from blueprints.reports.routes import bp
 from models.base import InvalidInput, NotFound
 from models.customer_import import write_workbook
@@ -21,11 +21,6 @@ ROI = ("admin", "manager", "finance", "dept_head")
 def _params(event_id):
     """Params for one event within the user's scope (out of scope: NotFound, a 404)."""
     return parse({"event": str(event_id)}, current_user)
-
-
-def _id_arg(name):
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdecimal() and len(raw) < 10 else None
 
 
 def may(endpoint):
@@ -112,7 +107,7 @@ def _marketer_name(data, marketer_id):
 @role_required(*ROI)
 def event_orders(event_id):
     """The orders behind a figure: ?what=bought|paid|orders|arrears&marketer=<id>."""
-    what, marketer_id = request.args.get("what", ""), _id_arg("marketer")
+    what, marketer_id = request.args.get("what", ""), id_arg("marketer")
     params, data = _drill(event_id, what, event_roi.ORDER_ROWS)
     found = event_roi.order_rows(params.event, visible_orders(current_user), what=what,
                                  marketer_id=marketer_id)
@@ -125,7 +120,7 @@ def event_orders(event_id):
 @role_required(*ROI)
 def event_guests(event_id):
     """The invitations behind a funnel figure: ?what=invited|confirmed|arrived|walk_ins."""
-    what, marketer_id = request.args.get("what", ""), _id_arg("marketer")
+    what, marketer_id = request.args.get("what", ""), id_arg("marketer")
     params, data = _drill(event_id, what, event_roi.GUEST_ROWS)
     found = event_roi.guest_rows(params.event, visible_invitations(current_user, params.event),
                                  what=what, marketer_id=marketer_id)

@@ -1,16 +1,16 @@
 """Worklists: "Today" for a marketer (overdue, due today, coming — done in at most three taps),
 completion and overdue counts per marketer for department heads and managers (who hand tasks
 over), the birthday care list (printable), and the log of the nightly jobs for admins."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.access import role_required, safe_next
-from blueprints.forms import BaseForm
+from blueprints.forms import BaseForm, id_arg
 from extensions import db
-from formatting import local_day
+from formatting import local_day, parse_day
 from models import customers as c, tasks as t
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
@@ -30,11 +30,11 @@ def _today():
 
 def _assignee():
     """Whose list: the user's own, or (for a supervisor) a marketer they may see."""
-    raw = request.args.get("assignee", "")
-    if raw.isdecimal() and len(raw) < 10 and int(raw) != current_user.id:
+    assignee_id = id_arg("assignee")
+    if assignee_id is not None and assignee_id != current_user.id:
         if not current_user.has_role(*SUPERVISORS):
             raise NotFound(_("Not found, or not yours to see."))
-        user = db.session.scalar(visible_users(current_user).where(User.id == int(raw)))
+        user = db.session.scalar(visible_users(current_user).where(User.id == assignee_id))
         if user is None:
             raise NotFound(_("Not found, or not yours to see."))
         return user
@@ -177,11 +177,10 @@ def _care_params():
     errors = []
     values = {}
     for key, default in (("start", today), ("end", today + timedelta(days=6))):
-        raw = request.args.get(key, "").strip()
         try:
-            values[key] = date.fromisoformat(raw) if raw else default
-        except ValueError:
-            errors.append(_("Not a valid date: %(value)s", value=raw[:20]))
+            values[key] = parse_day(request.args.get(key)) or default
+        except ValueError as exc:
+            errors.append(str(exc))
             values[key] = default
     if values["end"] < values["start"]:
         errors.append(_("The end date is before the start date."))
@@ -190,9 +189,8 @@ def _care_params():
         errors.append(_("Choose at most two months."))
         values["end"] = values["start"] + timedelta(days=62)
     marketer = None
-    raw = request.args.get("marketer", "")
-    if raw.isdecimal() and len(raw) < 10:
-        marketer = db.session.scalar(visible_users(current_user).where(User.id == int(raw)))
+    if (marketer_id := id_arg("marketer")) is not None:
+        marketer = db.session.scalar(visible_users(current_user).where(User.id == marketer_id))
     return values["start"], values["end"], marketer, errors
 
 

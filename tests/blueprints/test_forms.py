@@ -88,7 +88,10 @@ def test_every_range_and_length_message_formats_in_chinese(app):
     “1000%”) turned a refused number into a 500."""
     from flask_babel import force_locale
     from wtforms.fields.core import UnboundField
+    from wtforms.meta import DefaultMeta
     from wtforms.validators import Length, NumberRange
+
+    from blueprints.forms import MoneyField
     checked = 0
     with app.test_request_context(), force_locale("zh_CN"):
         for cls in form_classes():
@@ -96,6 +99,9 @@ def test_every_range_and_length_message_formats_in_chinese(app):
                 field = getattr(cls, name, None)
                 if not isinstance(field, UnboundField):
                     continue
+                if issubclass(field.field_class, MoneyField):  # its range is in its message
+                    assert str(field.bind(None, name, _meta=DefaultMeta()).message)
+                    checked += 1
                 for validator in field.kwargs.get("validators") or ():
                     if isinstance(validator, (NumberRange, Length)) and validator.message:
                         str(validator.message) % {"min": 1, "max": 2, "length": 3}
