@@ -1,13 +1,14 @@
 """Administration: users, departments, settings, the audit log."""
 from datetime import datetime, time, timedelta
 
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+from flask import (Blueprint, abort, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.forms import choices, paginate, run_operation
 from blueprints.admin.forms import (AuditFilterForm, ConfirmForm, DepartmentForm, NewUserForm,
                                     ResetPasswordForm, UserFilterForm, UserForm, field_name,
@@ -273,8 +274,7 @@ def audit_pdf():
         first_day=form.start.data if not form.start.errors else None,
         last_day=form.end.data if not form.end.errors else None, **params))
     pdf = audit_log.build(data, title=_("Audit log"))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f"inline; filename=audit-{utcnow():%Y%m%d-%H%M}.pdf"})
+    return send_download(pdf, file_name(_("Audit log"), f"{utcnow():%Y%m%d-%H%M}", ext=".pdf"))
 
 
 def _audit_filters():

@@ -1,11 +1,12 @@
 """Custody at the counter: find the customer, see what is held and what may be collected, hand
 it over with a slip; statements, near-expiry goods, the report per marketer."""
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, id_arg, posted_token
 from extensions import db
 from formatting import local_day
@@ -117,8 +118,7 @@ def slip(pickup_id):
     record = _pickup_or_404(pickup_id)
     pdf = custody_papers.build_slip(custody_papers.gather_slip(
         record, printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{record.number}.pdf"'})
+    return send_download(pdf, file_name(_("Pickup slip"), record.number, ext=".pdf"))
 
 
 @bp.get("/customers/<int:customer_id>/statement.pdf")
@@ -127,8 +127,7 @@ def statement(customer_id):
     person = cu.get_holder_or_404(customer_id, current_user)
     pdf = custody_papers.build_statement(custody_papers.gather_statement(
         person, printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="custody-{person.id}.pdf"'})
+    return send_download(pdf, file_name(_("Custody statement"), person.name, ext=".pdf"))
 
 
 @bp.get("/expiring")

@@ -1,6 +1,6 @@
 """Customers: the list and search, the customer page and timeline, contact logs, ownership,
 the public pool, import and export."""
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+from flask import (Blueprint, abort, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,6 +10,7 @@ from blueprints.access import role_required, safe_next
 from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, FilterForm,
                                         HandoverForm, ImportUploadForm, ListsForm)
 from blueprints.events.forms import InviteForm
+from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, error_text, paginate, run_operation
 from extensions import db
 from formatting import local_day, national_phone
@@ -296,17 +297,15 @@ def export():
     content, count = imports.export_workbook(c.find_customers(current_user, form.to_filter()),
                                              actor=current_user)
     db.session.commit()
-    name = f"customers-{utcnow():%Y%m%d-%H%M}.xlsx"
-    return Response(content, headers={"Content-Disposition": f"attachment; filename={name}"},
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_download(content, file_name(_("Customers"), f"{utcnow():%Y%m%d-%H%M}",
+                                            ext=".xlsx"))
 
 
 @bp.get("/import/template.xlsx")
 @role_required(*CUSTOMER_ROLES)
 def import_template():
-    return Response(imports.template_workbook(), headers={
-        "Content-Disposition": "attachment; filename=customers-template.xlsx"},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_download(imports.template_workbook(),
+                         file_name(_("Customer import template"), ext=".xlsx"))
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -1,5 +1,5 @@
 """Events and invitations: plan, cost, seat, invite (one or many), confirm, print cards."""
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request,
+from flask import (Blueprint, abort, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -8,6 +8,7 @@ from sqlalchemy import select
 from blueprints.access import role_required, safe_next
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
                                      StaffForm, TableForm)
+from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, error_text, id_arg, ids_from, paginate, run_operation
 from extensions import db
 from models import customers as c, door, events as ev
@@ -291,14 +292,16 @@ def cards(event_id):
     event = ev.get_event_or_404(event_id, current_user)
     query = ev.visible_invitations(current_user, event).where(
         ev.Invitation.status == "confirmed").order_by(c.Customer.name_pinyin)
-    return _cards_pdf(event, db.session.scalars(query).all(), f"cards-{event.id}.pdf")
+    return _cards_pdf(event, db.session.scalars(query).all(),
+                      file_name(_("Invitation cards"), event.title, ext=".pdf"))
 
 
 @bp.get("/invitations/<int:invitation_id>/card.pdf")
 @role_required(*OFFICE)
 def card(invitation_id):
     invitation = ev.get_invitation_or_404(invitation_id, current_user)
-    return _cards_pdf(invitation.event, [invitation], f"card-{invitation.id}.pdf")
+    return _cards_pdf(invitation.event, [invitation],
+                      file_name(_("Invitation cards"), invitation.customer.name, ext=".pdf"))
 
 
 def _cards_pdf(event, invitations, filename):
@@ -310,5 +313,4 @@ def _cards_pdf(event, invitations, filename):
     data = invitation_cards.gather(invitation_cards.Params(
         event_id=event.id, invitation_ids=tuple(i.id for i in invitations), layout=layout,
         printed_by=current_user.display_name, printed_at=utcnow()))
-    return Response(invitation_cards.build(data), mimetype="application/pdf",
-                    headers={"Content-Disposition": f"inline; filename={filename}"})
+    return send_download(invitation_cards.build(data), filename)

@@ -1,11 +1,12 @@
 """Gift control: an event's gift rules, stock, ledger and summaries; the door gift in one tap;
 purchase gifts with an order; taking a gift back."""
-from flask import (Blueprint, Response, flash, redirect, render_template, request, url_for)
+from flask import (Blueprint, flash, redirect, render_template, request, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, error_text, posted_token, run_operation
 from blueprints.gifts.forms import (ManualGiftForm, PurchaseGiftsForm, ReverseGiftForm,
                                     RuleForm, WarehouseForm)
@@ -149,10 +150,7 @@ def ledger_xlsx(event_id):
              i.marketer.display_name if i.marketer_id else "", i.staff.display_name,
              i.order_id or "", i.note] for i in g.event_ledger(item, user=current_user)]
     data = write_workbook(_("Gifts"), headers, rows)
-    return Response(data, mimetype="application/vnd.openxmlformats-officedocument."
-                                   "spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="gifts-{item.id}'
-                                                    f'.xlsx"'})
+    return send_download(data, file_name(_("Gift ledger"), item.title, ext=".xlsx"))
 
 
 # --- At the door -----------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """The warehouse: stock on hand, products, warehouses, receipts, transfers, scraps, stock counts,
 expiry and low-stock lists, the day's moves."""
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.forms import id_arg, paginate, run_operation
 from blueprints.inventory.forms import (CountedForm, PostCountForm, ProductForm, ReceiptForm,
                                         ReverseForm, ScrapForm, StartCountForm, TransferForm,
@@ -277,8 +278,7 @@ def document(document_id):
 def document_slip(document_id):
     item = inv.get_document_or_404(document_id)
     pdf = stock_slip.build(stock_slip.gather(item, printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{item.number}.pdf"'})
+    return send_download(pdf, file_name(_("Stock document"), item.number, ext=".pdf"))
 
 
 @bp.post("/documents/<int:document_id>/reverse")

@@ -2,13 +2,14 @@
 arrears, the daily close, packages."""
 from datetime import timedelta
 
-from flask import (Blueprint, Response, flash, redirect, render_template, request,
+from flask import (Blueprint, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.forms import (MAX_YUAN, BaseForm, error_text, id_arg, paginate, parse_yuan,
                               run_operation, to_fen, yuan)
 from blueprints.gifts.forms import ManualGiftForm, PurchaseGiftsForm
@@ -219,8 +220,7 @@ def show(order_id):
 def receipt(order_id):
     order = o.get_order_or_404(order_id, current_user)
     pdf = order_receipt.build(order_receipt.gather(order, printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{order.number}.pdf"'})
+    return send_download(pdf, file_name(_("Order receipt"), order.number, ext=".pdf"))
 
 
 @bp.get("/<int:order_id>/summary.pdf")
@@ -229,8 +229,7 @@ def summary(order_id):
     """The large-print summary (A5) the customer takes home."""
     order = o.get_order_or_404(order_id, current_user)
     pdf = order_summary.build(order_summary.gather(order, printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{order.number}-summary.pdf"'})
+    return send_download(pdf, file_name(_("Order summary"), order.number, ext=".pdf"))
 
 
 @bp.post("/<int:order_id>/confirm")
@@ -433,8 +432,7 @@ def close_pdf(close_id):
     if record is None:
         raise NotFound(_("Not found, or not yours to see."))
     pdf = daily_close.build(daily_close.gather(record, printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="close-{record.day}.pdf"'})
+    return send_download(pdf, file_name(_("Daily close"), record.day, ext=".pdf"))
 
 
 # --- Packages --------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """Points at the counter: a customer's points (balance, what expires soon, history, referrals),
 redemption on a tablet with a printed slip, a manager's adjustment and reversal, the points
 liability for finance."""
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, posted_token
 from extensions import db
 from formatting import local_day
@@ -159,8 +160,7 @@ def redemption(redemption_id):
 def slip(redemption_id):
     record = _redemption_or_404(redemption_id)
     pdf = points_slip.build(points_slip.gather(record, printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{record.number}.pdf"'})
+    return send_download(pdf, file_name(_("Redemption slip"), record.number, ext=".pdf"))
 
 
 @bp.post("/redemptions/<int:redemption_id>/reverse")

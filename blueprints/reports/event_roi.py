@@ -1,10 +1,11 @@
 """Event ROI (会议效果) on screen, in print and as .xlsx: the list of events, one event's report,
 and the rows behind its figures (orders, guests, redemptions), each within the user's scope."""
-from flask import Response, current_app, render_template, request
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.forms import id_arg, paginate
 from blueprints.reports.routes import bp
 from models.base import InvalidInput, NotFound
@@ -63,8 +64,7 @@ def event_roi_view(event_id):
 @role_required(*ROI)
 def event_roi_pdf(event_id):
     pdf = event_roi.build(event_roi.gather(_params(event_id)))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="event-roi-{event_id}.pdf"'})
+    return send_download(pdf, file_name(_("Event ROI"), event_id, ext=".pdf"))
 
 
 @bp.get("/events/<int:event_id>.xlsx")
@@ -83,10 +83,8 @@ def event_roi_xlsx(event_id):
     if data["others"]:
         rows.append(line(data["others"], data["others"]["name"], ""))
     rows.append(line(data["total"], _("Event total"), ""))
-    return Response(write_workbook(_("Event ROI"), headers, rows),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="event-roi-{event_id}.xlsx"'})
+    return send_download(write_workbook(_("Event ROI"), headers, rows),
+                         file_name(_("Event ROI"), event_id, ext=".xlsx"))
 
 
 def _drill(event_id, what, allowed):

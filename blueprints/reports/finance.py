@@ -1,9 +1,10 @@
 """The finance report on screen, in print and as .xlsx (receipts by day and method)."""
-from flask import Response, render_template, request
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.reports.routes import bp
 from extensions import db
 from models.base import InvalidInput
@@ -43,8 +44,7 @@ def finance_pdf():
     if refused:
         return refused
     pdf = finance.build(finance.gather(params), printed_by=current_user.display_name)
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="finance-{params.start}.pdf"'})
+    return send_download(pdf, file_name(_("Finance report"), params.start, ext=".pdf"))
 
 
 @bp.get("/finance.xlsx")
@@ -58,7 +58,5 @@ def finance_xlsx():
     headers = [_("Day")] + [label for _code, label in methods] + [_("Total")]
     rows = [[day] + [values.get(code, 0) / 100 for code, _label in methods] +
             [sum(values.values()) / 100] for day, values in data["receipts"]]
-    return Response(write_workbook(_("Receipts"), headers, rows),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="receipts-{params.start}.xlsx"'})
+    return send_download(write_workbook(_("Receipts"), headers, rows),
+                         file_name(_("Receipts"), params.start, ext=".xlsx"))

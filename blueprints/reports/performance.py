@@ -1,11 +1,12 @@
 """Performance reports on screen, in print and as .xlsx: marketer / department (each marketer a
 row, the department's average, rank, totals and the period before), the company summary, and
 the rows behind each figure."""
-from flask import Response, render_template, request
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.access import role_required
+from blueprints.files import file_name, send_download
 from blueprints.reports.routes import bp
 from extensions import db
 from formatting import fen
@@ -63,8 +64,7 @@ def performance_pdf():
     if refused:
         return refused
     pdf = performance.build(performance.gather(params), printed_by=current_user.display_name)
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="performance-{params.start}.pdf"'})
+    return send_download(pdf, file_name(_("Performance"), params.start, ext=".pdf"))
 
 
 @bp.get("/performance.xlsx")
@@ -79,10 +79,8 @@ def performance_xlsx():
             [_cell(r["values"][f["key"]], f) for f in data["figures"]] for r in data["rows"]]
     rows.append([_("Total"), "", ""] + [_cell(data["total"][f["key"]], f)
                                         for f in data["figures"]])
-    return Response(write_workbook(_("Performance"), headers, rows),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="performance-{params.start}.xlsx"'})
+    return send_download(write_workbook(_("Performance"), headers, rows),
+                         file_name(_("Performance"), params.start, ext=".xlsx"))
 
 
 def _cell(value, figure):
@@ -109,8 +107,7 @@ def company_pdf():
         return refused
     data = performance.gather_company(params)
     pdf = performance.build({**data, "company": True}, printed_by=current_user.display_name)
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="company-{params.start}.pdf"'})
+    return send_download(pdf, file_name(_("Company report"), params.start, ext=".pdf"))
 
 
 @bp.get("/rows/<key>")

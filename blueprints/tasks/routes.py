@@ -3,11 +3,12 @@ completion and overdue counts per marketer for department heads and managers (wh
 over), the birthday care list (printable), and the log of the nightly jobs for admins."""
 from datetime import timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.access import role_required, safe_next
+from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, id_arg
 from extensions import db
 from formatting import local_day, parse_day
@@ -223,8 +224,7 @@ def birthdays_pdf():
     pdf = care_report.build(care_report.gather(
         _care_rows(start, end, marketer), start=start, end=end, marketer=marketer,
         printed_by=current_user.display_name))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="birthdays-{start}-{end}.pdf"'})
+    return send_download(pdf, file_name(_("Birthday care"), start, end, ext=".pdf"))
 
 
 @bp.get("/jobs")

@@ -1,0 +1,44 @@
+"""The one way a route answers with a file: a PDF or a spreadsheet under a name the user can read
+(Chinese included), through `flask.send_file`."""
+import io
+import re
+import unicodedata
+
+from flask import send_file
+
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MIMETYPES = {".pdf": PDF, ".xlsx": XLSX}
+#: Characters a file system or a browser's save dialog refuses or reads as a path.
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f\\/:*?"<>|]+')
+
+
+def file_name(*parts, ext):
+    """`parts` joined by "-" as a file name ending in `ext` (".pdf"), with the characters a file
+    system refuses (/ \\ : * ? " < > |, control characters) replaced by "_"."""
+    stem = "-".join(_UNSAFE.sub("_", str(part)).strip() for part in parts if str(part).strip())
+    return f"{stem[:120] or 'file'}{ext}"
+
+
+def send_download(content, name, *, inline=None, mimetype=None):
+    """Answer with `content` (bytes, an open binary file, or a path) named `name`.
+
+    The name may be Chinese: send_file writes it as RFC 5987 ``filename*=UTF-8''…`` with an
+    ASCII ``filename=`` beside it for old clients. A PDF opens in the browser (inline) and any
+    other file downloads (attachment) unless `inline` says otherwise; the mimetype follows the
+    name's extension unless given."""
+    ext = name[name.rfind("."):].lower() if "." in name else ""
+    if inline is None:
+        inline = ext == ".pdf"
+    if isinstance(content, (bytes, bytearray)):
+        content = io.BytesIO(content)
+    mimetype = mimetype or MIMETYPES.get(ext, "application/octet-stream")
+    response = send_file(content, mimetype=mimetype, as_attachment=not inline, download_name=name)
+    if not name.isascii():
+        # send_file's ASCII fallback drops the Chinese and keeps the separators ("-1.pdf").
+        stem = unicodedata.normalize("NFKD", name[:len(name) - len(ext)])
+        stem = stem.encode("ascii", "ignore").decode().strip(" -_.") or "download"
+        response.headers["Content-Disposition"] = re.sub(
+            r'filename=("[^"]*"|[^;]*)', lambda _m: f'filename="{stem}{ext}"',
+            response.headers["Content-Disposition"], count=1)
+    return response
