@@ -30,10 +30,17 @@ def send_download(content, name, *, inline=None, mimetype=None):
     ext = name[name.rfind("."):].lower() if "." in name else ""
     if inline is None:
         inline = ext == ".pdf"
+    size = None
     if isinstance(content, (bytes, bytearray)):
         content = io.BytesIO(content)
+    elif hasattr(content, "seek"):  # a temporary file: say its length (a download's progress)
+        size = content.seek(0, io.SEEK_END)
+        content.seek(0)
     mimetype = mimetype or MIMETYPES.get(ext, "application/octet-stream")
     response = send_file(content, mimetype=mimetype, as_attachment=not inline, download_name=name)
+    if size is not None:
+        response.content_length = size
+        response.response = _close_when_sent(response.response, content)
     if not name.isascii():
         # send_file's ASCII fallback drops the Chinese and keeps the separators ("-1.pdf").
         stem = unicodedata.normalize("NFKD", name[:len(name) - len(ext)])
@@ -42,3 +49,12 @@ def send_download(content, name, *, inline=None, mimetype=None):
             r'filename=("[^"]*"|[^;]*)', lambda _m: f'filename="{stem}{ext}"',
             response.headers["Content-Disposition"], count=1)
     return response
+
+
+def _close_when_sent(chunks, file):
+    """The chunks of a temporary file, which is closed (and so deleted) once they are sent,
+    whether or not the server closes the response."""
+    try:
+        yield from chunks
+    finally:
+        file.close()

@@ -1,13 +1,13 @@
 """Customers in and out of spreadsheets: .xlsx import (upload → map columns → dry run → confirm,
-all or nothing), the template workbook, and the .xlsx export of a filtered list."""
+all or nothing), and the rows of the template and of the export of a filtered list (written by
+reports/xlsx.py)."""
 import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl import load_workbook
 from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, mapped_column, selectinload
 
@@ -361,71 +361,55 @@ def confirm(batch, *, actor, now=None):
     return counts
 
 
-# --- Writing workbooks -------------------------------------------------------------------------
+# --- Rows for workbooks (reports/xlsx.py writes them) ------------------------------------------
 
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-
-
-def _safe(value):
-    """A cell value that a spreadsheet will not run as a formula (= + - @ at the start)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _workbook(title, headers, rows):
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = title
-    sheet.append([str(h) for h in headers])
-    for cell in sheet[1]:
-        cell.font, cell.fill = Font(bold=True), HEADER_FILL
-    for row in rows:
-        sheet.append([_safe(v) for v in row])
-    for index, header in enumerate(headers, start=1):
-        sheet.column_dimensions[sheet.cell(1, index).column_letter].width = max(
-            10, len(str(header)) * 2 + 2)
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def template_workbook():
-    """The import template: the headers the importer maps by itself, and one example row."""
+def template_sheet():
+    """(title, headers, rows) of the import template: the headers the importer maps by itself,
+    and one example row."""
     headers = [FIELDS_BY_KEY[key].aliases[0] for key in TEMPLATE_EXAMPLE]
-    return _workbook(_("Customers"), headers, [list(TEMPLATE_EXAMPLE.values())])
+    return _("Customers"), headers, [list(TEMPLATE_EXAMPLE.values())]
 
 
 EXPORT_COLUMNS = [_l("No."), _l("Name"), _l("Gender"), _l("Mobile"), _l("District"),
                   _l("Address"), _l("Source channel"), _l("Grade"), _l("Tags"), _l("Birthday"),
                   _l("Owner"), _l("Department"), _l("Status"), _l("Last contact"),
                   _l("Registered")]
+#: Customers read from the database at a time while exporting.
+EXPORT_BATCH = 1000
 
 
-def export_workbook(query, *, actor, now=None):
-    """The customers of `query` (already scoped and filtered) as .xlsx bytes; audited."""
+def export_rows(query, *, actor, batch=EXPORT_BATCH):
+    """The rows of the export of `query` (already scoped and filtered), phones masked where the
+    actor may not see them in full: an iterator that reads the customers `batch` at a time, so
+    a list of 200,000 is never in memory. Refused (at once) for a role that may not export;
+    the caller audits what was written with audit_export()."""
     if not c.may_export(actor):
         raise PermissionDenied(_("Exporting customers is not allowed for your role."))
-    customers = db.session.scalars(query.options(selectinload(c.Customer.tags))).all()
-    rows = []
+    return _export_rows(query, actor, batch)
+
+
+def _export_rows(query, actor, batch):
+    full = {}  # (owner, department) -> may the actor see the phone in full
+    customers = db.session.scalars(query.options(selectinload(c.Customer.tags))
+                                   .execution_options(yield_per=batch))
     for x in customers:
-        full = can_see_full_phone(actor, owner_id=x.owner_id, department_id=x.department_id)
-        rows.append([x.id, x.name, str(c.GENDERS.get(x.gender, "")),
-                     x.phone_national if full else masked_phone(x.phone), x.district,
-                     x.address, x.channel.name if x.channel else "", x.grade,
-                     "、".join(t.name for t in x.tags), x.birthday_text,
-                     x.owner.display_name if x.owner else "",
-                     x.department.path if x.department else "", str(c.STATUSES[x.status]),
-                     local_dt(x.last_contact_at), local_dt(x.created_at)])
-    audit(actor, "customer.export", summary=_("%(n)s customers exported", n=len(rows)),
-          now=now)
-    return _workbook(_("Customers"), EXPORT_COLUMNS, rows), len(rows)
+        key = (x.owner_id, x.department_id)
+        if key not in full:
+            full[key] = can_see_full_phone(actor, owner_id=x.owner_id,
+                                           department_id=x.department_id)
+        yield [x.id, x.name, str(c.GENDERS.get(x.gender, "")),
+               x.phone_national if full[key] else masked_phone(x.phone), x.district,
+               x.address, x.channel.name if x.channel else "", x.grade,
+               "、".join(t.name for t in x.tags), x.birthday_text,
+               x.owner.display_name if x.owner else "",
+               x.department.path if x.department else "", str(c.STATUSES[x.status]),
+               local_dt(x.last_contact_at), local_dt(x.created_at)]
+
+
+def audit_export(actor, count, *, now=None):
+    """The audit entry of an export of `count` customers."""
+    audit(actor, "customer.export", summary=_("%(n)s customers exported", n=count), now=now)
 
 
 register_targets({"import_batches": _l("Import")})
 
-
-#: For other areas' exports (gift ledgers...): a one-sheet .xlsx with a header row, formulas
-#: neutralised.
-write_workbook = _workbook

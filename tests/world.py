@@ -76,6 +76,7 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
     """The sample company; the names of department 1's customer and marketer may be given (to
     see how hostile names are shown)."""
     from models import customer_import, customers, events, gifts, inventory as inv, orders
+    from reports.xlsx import write_workbook
     w = World()
     hq = make_department("总部")
     d1, d2 = make_department("销售一部", parent=hq), make_department("销售二部", parent=hq)
@@ -128,7 +129,8 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
 
     close = orders.close_day(u["finance"], utcnow().date() - timedelta(days=1), declared={},
                              actor=u["finance"])
-    batch = customer_import.upload("名单.xlsx", customer_import.template_workbook(),
+    template = write_workbook(*customer_import.template_sheet())
+    batch = customer_import.upload("名单.xlsx", template,
                                    actor=u["m1"])
     tag = customers.add_list_item("tag", "高血压", actor=manager)
     db.session.flush()
@@ -139,7 +141,7 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
                   package_id=package.id, rule_id=rule.id, key="sales", token=batch.token)
     w.ids = {**shared, **w.ids}
     w.other_ids = {**shared, **w.other_ids, "department_id": d2.id}
-    other_batch = customer_import.upload("名单二.xlsx", customer_import.template_workbook(),
+    other_batch = customer_import.upload("名单二.xlsx", template,
                                          actor=u["m2"])
     db.session.flush()
     w.other_ids["token"] = other_batch.token

@@ -19,6 +19,7 @@ from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
 from models.timeline import timeline_of
+from reports import xlsx
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -294,8 +295,11 @@ def export():
         abort(400)
     form = FilterForm(current_user, request.form)
     form.validate()
-    content, count = imports.export_workbook(c.find_customers(current_user, form.to_filter()),
-                                             actor=current_user)
+    rows = imports.export_rows(c.find_customers(current_user, form.to_filter()),
+                               actor=current_user)
+    # Streamed: the customers are read in batches into a temporary file, sent from there.
+    content, count = xlsx.stream_workbook(_("Customers"), imports.EXPORT_COLUMNS, rows)
+    imports.audit_export(current_user, count)
     db.session.commit()
     return send_download(content, file_name(_("Customers"), f"{utcnow():%Y%m%d-%H%M}",
                                             ext=".xlsx"))
@@ -304,7 +308,7 @@ def export():
 @bp.get("/import/template.xlsx")
 @role_required(*CUSTOMER_ROLES)
 def import_template():
-    return send_download(imports.template_workbook(),
+    return send_download(xlsx.write_workbook(*imports.template_sheet()),
                          file_name(_("Customer import template"), ext=".xlsx"))
 
 

@@ -16,7 +16,7 @@ from formatting import local_dt
 from models import checkin as ci, events as ev, gifts as g, inventory as inv
 from models import orders as o
 from models.base import NotFound, OperationError
-from models.customer_import import write_workbook
+from reports.xlsx import write_workbook
 
 bp = Blueprint("gifts", __name__, url_prefix="/gifts")
 

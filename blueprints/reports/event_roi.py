@@ -9,12 +9,12 @@ from blueprints.files import file_name, send_download
 from blueprints.forms import id_arg, paginate
 from blueprints.reports.routes import bp
 from models.base import InvalidInput, NotFound
-from models.customer_import import write_workbook
 from models.customers import Customer, visible_customers
 from models.events import visible_invitations
 from models.orders import visible_orders
 from reports import event_roi
 from reports.params import parse
+from reports.xlsx import write_workbook
 
 ROI = ("admin", "manager", "finance", "dept_head")
 

@@ -8,9 +8,9 @@ from blueprints.files import file_name, send_download
 from blueprints.reports.routes import bp
 from extensions import db
 from models.base import InvalidInput
-from models.customer_import import write_workbook
 from reports import finance
 from reports.params import parse, visible_departments
+from reports.xlsx import write_workbook
 
 FINANCE = ("admin", "manager", "finance", "dept_head")
 

@@ -12,10 +12,10 @@ from extensions import db
 from formatting import fen
 from models.accounts import User
 from models.base import InvalidInput, NotFound
-from models.customer_import import write_workbook
 from models.scoping import visible_users
 from reports import performance
 from reports.params import parse, visible_departments
+from reports.xlsx import write_workbook
 
 PERFORMANCE = ("admin", "manager", "finance", "dept_head", "marketer")
 COMPANY = ("admin", "manager", "finance")
