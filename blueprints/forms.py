@@ -162,6 +162,12 @@ def choices(pairs):
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+def refusal_status(form):
+    """The status of a refused form: 400 when its CSRF token failed (an expired page), else
+    422 (what was typed is refused)."""
+    return 400 if "csrf_token" in form.errors else 422
+
+
 def error_text(form):
     """All of a form's errors as one line (for a flash message after a redirect)."""
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
@@ -199,10 +205,85 @@ def id_choice(value):
 
 
 def ids_from(values, limit=5000):
-    """Row ids from a list of submitted strings; anything that is not a plain number is
-    dropped."""
-    return sorted({int(v) for v in values[:limit] if v.isdecimal() and v.isascii()
-                   and len(v) <= 12})
+    """Row ids from a list of submitted strings; anything that is not an id a row can have
+    (formatting.parse_id) is dropped."""
+    return sorted({number for number in map(parse_id, values[:limit]) if number is not None})
+
+
+class IdField(wtforms.Field):
+    """A row id posted by a form (a hidden field, a select of rows): 1 … 2**31−1, else the
+    field's error (and data None). `required=False`: blank (or 0, "none chosen") is None."""
+    widget = wtforms.widgets.HiddenInput()
+
+    def __init__(self, label=None, validators=None, *, required=True, message=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.required = required
+        self.message = message or _l("Choose from the list.")
+
+    def process_formdata(self, valuelist):
+        raw = (valuelist[0] if valuelist else "") or ""
+        raw = raw.strip() if isinstance(raw, str) else raw
+        self.data = parse_id(raw)
+        if self.data is None and (self.required or raw not in ("", "0")):
+            raise ValueError(self.message)
+
+    def pre_validate(self, form):
+        if self.data is None and self.required and not self.process_errors:
+            raise ValidationError(self.message)
+
+    def _value(self):
+        return str(self.data) if self.data else ""
+
+
+class IdListField(wtforms.Field):
+    """Row ids ticked in a list (checkboxes of one name): each 1 … 2**31−1, at most `limit`;
+    anything else is the field's error."""
+
+    def __init__(self, label=None, validators=None, *, limit=5000, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.limit = limit
+
+    def process_formdata(self, valuelist):
+        ids = [parse_id(value) for value in valuelist[:self.limit + 1]]
+        self.data = sorted({number for number in ids if number is not None})
+        if None in ids or len(valuelist) > self.limit:
+            raise ValueError(_l("Tick rows from the list (at most %(n)s).", n=self.limit))
+
+    def _value(self):
+        return ""
+
+
+class QuantitiesField(wtforms.Field):
+    """Quantities typed on the lines of a page, one input a line named `prefix` + its key
+    ("line-12", "redeemed-3-7"): data is {key: n} of the lines with a number (key: the int, or
+    a tuple of ints when the name has several), blank lines left out. Whole numbers from 0 to
+    `maximum`; anything else is the field's error."""
+
+    def __init__(self, label=None, validators=None, *, prefix, parts=1, maximum=999_999,
+                 **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.prefix, self.parts, self.maximum = prefix, parts, maximum
+        self.entered = {}
+
+    def process(self, formdata, data=wtforms.utils.unset_value, extra_filters=None):
+        self.process_errors, self.data, self.entered = [], {}, {}
+        if formdata is None:
+            return
+        for name in formdata:
+            if not name.startswith(self.prefix):
+                continue
+            pieces = name[len(self.prefix):].split("-")
+            ids = [parse_id(piece) for piece in pieces]
+            if len(ids) != self.parts or None in ids:
+                continue  # not one of the page's lines
+            raw = (formdata.get(name) or "").strip()
+            self.entered[name] = raw
+            if not raw:
+                continue
+            if not (raw.isascii() and raw.isdecimal()) or int(raw) > self.maximum:
+                self.process_errors.append(_("Quantities are whole numbers."))
+                continue
+            self.data[ids[0] if self.parts == 1 else tuple(ids)] = int(raw)
 
 
 def link_args(args):

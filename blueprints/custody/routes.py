@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, id_arg, posted_token
+from blueprints.custody.forms import PickupForm, ReasonForm
+from blueprints.forms import BaseForm, error_text, id_arg, refusal_status
 from extensions import db
 from formatting import local_day
 from models import custody as cu, events as ev
@@ -53,42 +54,21 @@ def _customer_page(person, status=200, error=None, entered=None):
 @role_required(*HAND_OVER)
 def pick_up(customer_id):
     person = cu.get_holder_or_404(customer_id, current_user)
-    form = BaseForm()
+    form = PickupForm()
     if not form.validate_on_submit():
-        return _customer_page(person, 400, _("The form has expired. Reload the page."))
-    quantities, entered = {}, {}
-    for key, raw in request.form.items():
-        if key.startswith("line-") and key[5:].isdecimal() and len(key) < 16:
-            entered[key] = raw
-            raw = raw.strip()
-            if not raw:
-                continue
-            if not raw.isdecimal() or len(raw) > 6:
-                return _customer_page(person, 422, _("Quantities are whole numbers."), entered)
-            quantities[int(key[5:])] = int(raw)
-        elif key.startswith("redeemed-") and len(key) < 30 and key.count("-") == 2 and \
-                all(part.isdecimal() for part in key.split("-")[1:]):
-            entered[key] = raw
-            raw = raw.strip()
-            if not raw:
-                continue
-            if not raw.isdecimal() or len(raw) > 6:
-                return _customer_page(person, 422, _("Quantities are whole numbers."), entered)
-            _word, redemption_id, product_id = key.split("-")
-            quantities[(int(redemption_id), int(product_id))] = int(raw)
-    event_id = request.form.get("event_id", "")
-    event = None
-    if event_id.isdecimal() and len(event_id) < 10 and int(event_id):
-        event = ev.get_event_or_404(int(event_id), current_user)
+        return _customer_page(person, refusal_status(form), error_text(form),
+                              form.entered())
+    event = ev.get_event_or_404(form.event_id.data, current_user) if form.event_id.data \
+        else None
     try:
-        pickup = cu.pick_up(person, quantities, actor=current_user,
-                            token=posted_token(),
-                            collected_by=request.form.get("collected_by", "")[:40],
-                            relation=request.form.get("relation", "")[:20], event=event,
-                            release_reason=request.form.get("release_reason", "")[:200])
+        pickup = cu.pick_up(person, {**form.lines.data, **form.redeemed.data},
+                            actor=current_user, token=form.token.data,
+                            collected_by=form.collected_by.data or "",
+                            relation=form.relation.data or "", event=event,
+                            release_reason=form.release_reason.data or "")
     except OperationError as exc:
         db.session.rollback()
-        return _customer_page(person, exc.status, exc.message, entered)
+        return _customer_page(person, exc.status, exc.message, form.entered())
     db.session.commit()
     flash(_("Handed over: slip %(number)s.", number=pickup.number), "success")
     return redirect(url_for("custody.pickup", pickup_id=pickup.id))
@@ -157,10 +137,12 @@ def reverse(entry_id):
     entry = db.session.get(cu.CustodyEntry, entry_id) if entry_id < 2**31 else None
     if entry is None:
         raise NotFound(_("Not found, or not yours to see."))
-    if BaseForm().validate_on_submit():
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+    else:
         try:
-            cu.reverse_entry(entry, reason=request.form.get("reason", "")[:200],
-                             actor=current_user)
+            cu.reverse_entry(entry, reason=form.reason.data or "", actor=current_user)
         except OperationError as exc:
             db.session.rollback()
             flash(exc.message, "danger")

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, posted_token
+from blueprints.forms import BaseForm, error_text, refusal_status
+from blueprints.points.forms import AdjustForm, ReasonForm, RedeemForm, TokenForm
 from extensions import db
 from formatting import local_day
 from models import custody as cu, customers as c, inventory as inv, points as pt, redemptions
@@ -68,26 +69,22 @@ def _customer_page(person, status=200, error=None):
 @role_required(*REDEEM)
 def redeem(customer_id):
     person = _customer(customer_id)
-    if not BaseForm().validate_on_submit():
-        return _customer_page(person, 400, _("The form has expired. Reload the page."))
+    form = RedeemForm()
+    if not form.validate_on_submit():
+        return _customer_page(person, refusal_status(form), error_text(form))
     items = []
-    for key, raw in request.form.items():
-        if key.startswith("product-") and key[8:].isdecimal() and len(key) < 20 and raw.strip():
-            if not raw.strip().isdecimal() or len(raw.strip()) > 5:
-                return _customer_page(person, 422, _("Quantities are whole numbers."))
-            product = db.session.get(inv.Product, int(key[8:]))
-            if product is None:
-                raise NotFound(_("No such product."))
-            items.append((product, int(raw.strip())))
-    raw_warehouse = request.form.get("warehouse_id", "")
-    warehouse = db.session.get(inv.Warehouse, int(raw_warehouse)) \
-        if raw_warehouse.isdecimal() and len(raw_warehouse) < 10 else None
+    for product_id, quantity in sorted(form.items.data.items()):
+        product = db.session.get(inv.Product, product_id)
+        if product is None:
+            raise NotFound(_("No such product."))
+        items.append((product, quantity))
+    warehouse = db.session.get(inv.Warehouse, form.warehouse_id.data)
     if warehouse is None:
         return _customer_page(person, 422, _("Choose a warehouse."))
     try:
         redemption = redemptions.redeem(person, items, warehouse=warehouse, actor=current_user,
-                                        token=posted_token(),
-                                        in_custody=request.form.get("in_custody") == "1")
+                                        token=form.token.data,
+                                        in_custody=form.in_custody.data == "1")
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)
@@ -104,10 +101,11 @@ def give_referral_gift(reward_id):
     if reward is None:
         raise NotFound(_("Not found, or not yours to see."))
     person = _customer(reward.referrer_id)
-    if not BaseForm().validate_on_submit():
-        return _customer_page(person, 400, _("The form has expired. Reload the page."))
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _customer_page(person, refusal_status(form), error_text(form))
     try:
-        ref.give_referral_gift(reward, actor=current_user, token=posted_token())
+        ref.give_referral_gift(reward, actor=current_user, token=form.token.data)
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)
@@ -120,14 +118,12 @@ def give_referral_gift(reward_id):
 @role_required("manager")
 def adjust(customer_id):
     person = _customer(customer_id)
-    raw = request.form.get("points", "").strip()
-    number = raw[1:] if raw.startswith("-") else raw
-    if not BaseForm().validate_on_submit() or not number.isdecimal() or len(number) > 8:
-        return _customer_page(person, 422, _("Enter the points to add or (negative) take "
-                                             "away."))
+    form = AdjustForm()
+    if not form.validate_on_submit():
+        return _customer_page(person, refusal_status(form), error_text(form))
     try:
-        pt.adjust(person, int(raw), reason=request.form.get("reason", "")[:200],
-                  actor=current_user, token=posted_token())
+        pt.adjust(person, form.points.data, reason=form.reason.data or "",
+                  actor=current_user, token=form.token.data)
     except OperationError as exc:
         db.session.rollback()
         return _customer_page(person, exc.status, exc.message)
@@ -167,9 +163,12 @@ def slip(redemption_id):
 @role_required("manager")
 def reverse(redemption_id):
     record = _redemption_or_404(redemption_id)
-    if BaseForm().validate_on_submit():
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+    else:
         try:
-            redemptions.reverse_redemption(record, reason=request.form.get("reason", "")[:200],
+            redemptions.reverse_redemption(record, reason=form.reason.data or "",
                                            actor=current_user)
         except OperationError as exc:
             db.session.rollback()

@@ -9,7 +9,8 @@ from flask_login import current_user
 
 from blueprints.access import role_required, safe_next
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, id_arg
+from blueprints.forms import BaseForm, error_text, id_arg, refusal_status
+from blueprints.tasks.forms import CONTACT_KINDS, DoneForm, ReassignForm, SkipForm
 from extensions import db
 from formatting import local_day, parse_day
 from models import customers as c, tasks as t
@@ -22,7 +23,6 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 WORKERS = ("marketer", "dept_head", "manager")
 SUPERVISORS = ("dept_head", "manager")
-CONTACT_KINDS = ("call", "visit", "sms", "wechat")
 
 
 def _today():
@@ -111,15 +111,15 @@ def done_form(task_id):
 @role_required(*WORKERS)
 def done(task_id):
     task = _task(task_id)
-    if not BaseForm().validate_on_submit():
-        return _card(task, _("The form has expired. Reload the page."), 400)
-    kind = request.form.get("kind", "call")
+    form = DoneForm()
+    if not form.validate_on_submit():
+        return _card(task, error_text(form), refusal_status(form))
+    kind = form.kind.data or "call"
     try:
         if kind not in CONTACT_KINDS:
             raise InvalidInput(_("Choose how you contacted the customer."), field="kind")
-        # A ready-made note is the button tapped; else what was typed.
-        note = request.form.get("note") or request.form.get("note_text", "")
-        t.complete_task(task, note=note[:500], kind=kind, actor=current_user)
+        t.complete_task(task, note=form.note.data or form.note_text.data or "", kind=kind,
+                        actor=current_user)
     except OperationError as exc:
         db.session.rollback()
         return _card(_task(task_id), exc.message, exc.status)
@@ -131,10 +131,11 @@ def done(task_id):
 @role_required(*WORKERS)
 def skip(task_id):
     task = _task(task_id)
-    if not BaseForm().validate_on_submit():
-        return _card(task, _("The form has expired. Reload the page."), 400)
+    form = SkipForm()
+    if not form.validate_on_submit():
+        return _card(task, error_text(form), refusal_status(form))
     try:
-        t.skip_task(task, reason=request.form.get("reason", "")[:200], actor=current_user)
+        t.skip_task(task, reason=form.reason.data or "", actor=current_user)
     except OperationError as exc:
         db.session.rollback()
         return _card(_task(task_id), exc.message, exc.status)
@@ -154,15 +155,14 @@ def team():
 @role_required(*SUPERVISORS)
 def reassign():
     back = safe_next(request.form.get("next"), url_for("tasks.team"))
-    if not BaseForm().validate_on_submit():
-        flash(_("The form has expired. Reload the page."), "danger")
+    form = ReassignForm()
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
         return redirect(back)
-    raw = request.form.get("to_user", "")
-    to_user = db.session.scalar(visible_users(current_user).where(User.id == int(raw))) \
-        if raw.isdecimal() and len(raw) < 10 else None
-    ids = [x for x in request.form.getlist("task_ids") if x.isdecimal() and len(x) < 10]
+    to_user = db.session.scalar(visible_users(current_user).where(
+        User.id == form.to_user.data)) if form.to_user.data else None
     try:
-        moved = t.reassign_tasks(ids, to_user, actor=current_user)
+        moved = t.reassign_tasks(form.task_ids.data, to_user, actor=current_user)
     except OperationError as exc:
         db.session.rollback()
         flash(exc.message, "danger")

@@ -2,7 +2,7 @@
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField, StringField
 
-from blueprints.forms import BaseForm, TokenField
+from blueprints.forms import BaseForm, IdField, IdListField, QuantitiesField, TokenField
 from models.base import InvalidInput, is_token
 
 
@@ -107,3 +107,51 @@ def test_every_range_and_length_message_formats_in_chinese(app):
                         str(validator.message) % {"min": 1, "max": 2, "length": 3}
                         checked += 1
     assert checked > 20
+
+
+class _Picked(BaseForm):
+    class Meta:
+        csrf = False
+
+    warehouse_id = IdField()
+    event_id = IdField(required=False)
+    task_ids = IdListField(limit=3)
+    lines = QuantitiesField(prefix="line-")
+    redeemed = QuantitiesField(prefix="redeemed-", parts=2)
+
+
+def _picked(app, **data):
+    with app.test_request_context(method="POST", data=MultiDict(data)):
+        form = _Picked()
+        return form, form.validate()
+
+
+def test_ids_are_what_a_row_can_have_and_nothing_else(app):
+    """IdField / IdListField read 1 … 2**31−1: a 12-digit id (which PostgreSQL cannot hold),
+    0, a sign, a word or a full-width digit is the field's message, never a query."""
+    form, ok = _picked(app, warehouse_id="7", event_id="", task_ids=["3", "5", "3"])
+    assert ok and (form.warehouse_id.data, form.event_id.data, form.task_ids.data) == \
+        (7, None, [3, 5])
+    assert _picked(app, warehouse_id="7", event_id="0")[1]  # 0: "none chosen"
+    for bad in ("", "0", "-1", "+1", "１", "abc", "1e3", str(2**31), "999999999999"):
+        form, ok = _picked(app, warehouse_id=bad)
+        assert not ok and form.warehouse_id.errors and form.warehouse_id.data is None, bad
+    for bad in (["1", "999999999999"], ["x"], ["1", "2", "3", "4"]):
+        form, ok = _picked(app, warehouse_id="1", task_ids=bad)
+        assert not ok and form.task_ids.errors, bad
+
+
+def test_quantities_are_read_per_line_with_one_message(app):
+    form, ok = _picked(app, warehouse_id="1", **{
+        "line-4": "2", "line-5": " ", "redeemed-3-9": "1", "line-x": "7", "line-99999999999": "1",
+        "other": "5"})
+    assert ok and form.lines.data == {4: 2} and form.redeemed.data == {(3, 9): 1}
+    assert form.lines.entered == {"line-4": "2", "line-5": ""}
+    for bad in ("-1", "1.5", "٣", "9" * 20, "1e3"):
+        form, ok = _picked(app, warehouse_id="1", **{"line-4": bad})
+        assert not ok and form.lines.errors and form.lines.data == {}, bad
+
+
+def test_ids_from_drops_ids_no_row_can_have():
+    from blueprints.forms import ids_from
+    assert ids_from(["3", "999999999999", "2", "x", "0", str(2**31 - 1)]) == [2, 3, 2**31 - 1]
