@@ -8,13 +8,20 @@ Builds N customers (Faker zh_CN, seeded) owned by 100 marketers, then measures t
 in-process with the test client (the htmx partial a tablet gets), as a manager (every customer in
 scope) and as a marketer (own + pool): phone tail, initials, name (its first two characters) and
 middle-of-name (the last two of a three-character name: 秀兰 of 张秀兰) queries, p95 in ms. Then
-the dry run of a 10,000-row import. Ends with one JSON line of the figures.
+the dry run of a 10,000-row import, and the .xlsx export of every customer as the manager, in a
+child process that stands for a gunicorn worker: a fresh interpreter that loads the app, signs
+in and posts the export, reading the response in chunks as a server sends it; export_200k_s is
+the time of that request and export_peak_rss_mb the child's peak resident memory
+(getrusage ru_maxrss, the app and its imports included). Ends with one JSON line of the figures.
 """
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import random
+import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -33,7 +40,7 @@ from sqlalchemy import insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from extensions import db  # noqa: E402
-from models import accounts, customer_import, customers as c  # noqa: E402
+from models import accounts, audit, customer_import, customers as c  # noqa: E402
 from models.base import utcnow  # noqa: E402
 
 
@@ -91,15 +98,53 @@ def build(n, seed=7):
     return manager, marketers[0], sorted(used)
 
 
+def csrf_token(app):
+    """The CSRF token of a session whose secret is "b" * 40 (signed_in_client's)."""
+    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps("b" * 40)
+
+
 def signed_in_client(app, username):
     client = app.test_client()
     with client.session_transaction() as session:
         session["csrf_token"] = "b" * 40
-    token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps("b" * 40)
     response = client.post("/auth/login", data={"username": username, "password": "bench2026x",
-                                                "csrf_token": token})
+                                                "csrf_token": csrf_token(app)})
     assert response.status_code == 302, response.status_code
     return client
+
+
+def export_in_worker(uri, folder, username, results):
+    """In a child process (a worker): load the app, sign in, post the export of every customer
+    and read the file in chunks; put (seconds, peak RSS in MB, rows, bytes) on `results`."""
+    app = bench_app(uri, folder)
+    client = signed_in_client(app, username)
+    with client.session_transaction() as session:  # signing in starts a new session
+        session["csrf_token"] = "b" * 40
+    started = time.perf_counter()
+    response = client.post("/customers/export.xlsx", data={"q": "", "csrf_token": csrf_token(app)},
+                           buffered=False)
+    assert response.status_code == 200, response.status_code
+    size = sum(len(chunk) for chunk in response.response)
+    response.close()
+    elapsed = time.perf_counter() - started
+    with app.app_context():
+        summary = db.session.scalar(select(audit.AuditEntry.summary).where(
+            audit.AuditEntry.action == "customer.export").order_by(
+            audit.AuditEntry.id.desc()).limit(1))
+        rows = int(re.search(r"\d+", summary)[0])  # "已导出 200000 位顾客"
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    results.put((round(elapsed, 1), round(peak_mb), rows, size))
+
+
+def export_all(uri, folder, username):
+    """export_in_worker in a fresh interpreter (spawn: nothing of this process is shared)."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=export_in_worker, args=(uri, str(folder), username, results))
+    child.start()
+    child.join()
+    assert child.exitcode == 0, child.exitcode
+    return results.get(timeout=60)
 
 
 def p95_ms(client, queries):
@@ -155,9 +200,9 @@ def main():
 
 
 def measure(args, folder, uri):
-    """Build the customers on `uri`, then time the search box and an import's dry run."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_DIR": str(folder),
-                      "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    """Build the customers on `uri`, then time the search box, an import's dry run and the
+    export."""
+    app = bench_app(uri, folder)
     started = time.perf_counter()
     with app.app_context():
         upgrade()
@@ -190,10 +235,18 @@ def measure(args, folder, uri):
     figures["marketer_owns"] = len(own_phones)
     figures["import_dry_run_10k_s"], counts = import_dry_run(app, marketer_name)
     figures["import_dry_run_counts"] = counts
+    (figures["export_200k_s"], figures["export_peak_rss_mb"], figures["export_rows"],
+     size) = export_all(uri, folder, manager_name)
+    figures["export_mb"] = round(size / 2**20, 1)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()  # let a throwaway database go
     return figures
+
+
+def bench_app(uri, folder):
+    return create_app({"SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_DIR": str(folder),
+                       "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
 
 
 def throwaway_postgres():
