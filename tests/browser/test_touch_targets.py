@@ -94,6 +94,7 @@ def screens(live_app, live_server, browser):
     page.wait_for_url(re.compile(r"/orders/\d+$"))
     ids["order"] = int(page.url.rsplit("/", 1)[1])
     # Half paid, taken by the manager: other tests close the marketer's and finance's day.
+    page.wait_for_load_state("networkidle")
     page.close()
     page = browser.new_page(viewport={"width": 1024, "height": 768})
     sign_in(page, live_server, "manager")
@@ -102,6 +103,7 @@ def screens(live_app, live_server, browser):
     form.get_by_label("金额（元）").fill("249")
     form.get_by_role("button", name="确认收款").click()
     page.wait_for_url(f"{live_server}/orders/{ids['order']}")
+    page.wait_for_load_state("networkidle")
     page.close()
     return {
         "marketer": ["/", "/tasks/", "/customers/", f"/customers/{ids['customer']}",
@@ -133,6 +135,9 @@ def test_every_target_on_the_main_screens_is_44_px(page, live_server, screens, r
     small = {}
     for path in screens[role]:
         page.goto(f"{live_server}{path}")
+        # Measured once every request has ended: the layout is final, and leaving the page cuts
+        # no download short (a dropped connection leaves the server a file it never closed).
+        page.wait_for_load_state("networkidle")
         found = page.evaluate(MEASURE, [TARGETS, MINIMUM])
         if found:
             small[path] = found
