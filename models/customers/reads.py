@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import and_, any_, func, or_, select
+from sqlalchemy import and_, any_, func, or_, select, union
 
 from extensions import db
 from models.accounts import normalise_mobile
@@ -172,14 +172,18 @@ def name_parts(name):
     return [NamePart(part=name[start:]) for start in range(1, len(name))]
 
 
-def _found_by_part(text):
-    """Customers with a name part (NamePart) starting with `text`. On PostgreSQL as
-    id = ANY(ARRAY(…)): an IN (subquery) inside an OR is tested row by row over every customer,
-    where the array is read first and is one more index scan for the bitmaps to combine."""
-    ids = select(NamePart.customer_id).where(_prefix(NamePart.part, text))
+def _by_name(text):
+    """Customers whose name, or a part of it (NamePart), starts with `text`: two index ranges,
+    put as each database's planner reads them best (measured on 200,000 customers, a marketer's
+    scope beside). SQLite: one IN (… UNION …), read first: 3 ms, where the name range alone
+    took 14 beside the scope's OR. PostgreSQL: the name range OR id = ANY(ARRAY(parts)), two
+    bitmaps it combines with the scope's; an IN (subquery) inside an OR is tested row by row
+    over every customer, and an IN (… UNION …) became a hash join over the whole scope."""
+    starts = _prefix(Customer.name, text)
+    parts = select(NamePart.customer_id).where(_prefix(NamePart.part, text))
     if db.session.get_bind().dialect.name == "postgresql":
-        return Customer.id == any_(func.array(ids.scalar_subquery()))
-    return Customer.id.in_(ids)
+        return or_(starts, Customer.id == any_(func.array(parts.scalar_subquery())))
+    return Customer.id.in_(union(select(Customer.id).where(starts), parts))
 
 
 def search_clause(text):
@@ -204,7 +208,7 @@ def search_clause(text):
     if re.fullmatch(r"[a-z]+", lowered):
         return or_(_prefix(Customer.name_initials, lowered),
                    _prefix(Customer.name_pinyin, lowered))
-    return or_(_prefix(Customer.name, text), _found_by_part(text))  # its start or middle
+    return _by_name(text)  # from its start or its middle
 
 
 @dataclass
