@@ -116,15 +116,9 @@ def redeemed_figures(condition):
             .where(condition, CustodyEntry.redemption_id.is_not(None))
             .group_by(CustodyEntry.redemption_id, CustodyEntry.product_id, CustodyEntry.kind,
                       inv.Batch.id)):
-        figure = figures.setdefault((redemption_id, product_id), LineFigures())
-        figure.balances[batch.id] = figure.balances.get(batch.id, 0) + quantity
-        figure.batches[batch.id] = batch
-        if kind == "deposit":
-            figure.deposited += quantity
-        elif kind in ("pickup", "reversal"):
-            figure.collected -= quantity
+        figures.setdefault((redemption_id, product_id), LineFigures()).add(kind, quantity, batch)
     for figure in figures.values():
-        figure.balances = {batch_id: n for batch_id, n in figure.balances.items() if n}
+        figure.drop_empty()
     return {key: figure for key, figure in figures.items() if figure.balances}
 
 
@@ -142,6 +136,19 @@ class LineFigures:
     def held(self):
         return sum(self.balances.values())
 
+    def add(self, kind, quantity, batch):
+        """Count the entries of one kind and batch (a sum of their quantities)."""
+        self.balances[batch.id] = self.balances.get(batch.id, 0) + quantity
+        self.batches[batch.id] = batch
+        if kind == "deposit":
+            self.deposited += quantity
+        elif kind in ("pickup", "reversal"):
+            self.collected -= quantity
+
+    def drop_empty(self):
+        """Forget the batches that hold nothing any more."""
+        self.balances = {batch_id: held for batch_id, held in self.balances.items() if held}
+
 
 def line_figures(condition):
     """{order_line_id: LineFigures} of the lines whose entries match `condition` (a clause on
@@ -153,15 +160,9 @@ def line_figures(condition):
             .join(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
             .where(condition, CustodyEntry.order_line_id.is_not(None))
             .group_by(CustodyEntry.order_line_id, CustodyEntry.kind, inv.Batch.id)):
-        line = figures.setdefault(line_id, LineFigures())
-        line.balances[batch.id] = line.balances.get(batch.id, 0) + quantity
-        line.batches[batch.id] = batch
-        if kind == "deposit":
-            line.deposited += quantity
-        elif kind in ("pickup", "reversal"):
-            line.collected -= quantity
+        figures.setdefault(line_id, LineFigures()).add(kind, quantity, batch)
     for line in figures.values():
-        line.balances = {batch_id: held for batch_id, held in line.balances.items() if held}
+        line.drop_empty()
     return figures
 
 
