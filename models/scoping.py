@@ -42,7 +42,7 @@ event_staff = Table(
 def department_subtree(department_id):
     """A select of the ids of a department and every department below it (recursive CTE)."""
     tree = (select(Department.id).where(Department.id == department_id)
-            .cte("department_tree", recursive=True))
+            .cte(recursive=True))  # anonymous: two trees may meet in one query
     tree = tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
     return select(tree.c.id)
 

@@ -122,12 +122,9 @@ def expiring():
 @role_required("admin", "manager", "warehouse", "finance", "dept_head")
 def report():
     department_id = id_arg("department_id")
-    if current_user.has_role("dept_head") and not current_user.has_role(
-            "admin", "manager", "warehouse", "finance"):
-        department_id = current_user.department_id
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
     return render_template("custody/report.html",
-                           rows=cu.report_by_marketer(department_id),
+                           rows=cu.report_by_marketer(department_id, user=current_user),
                            departments=departments, department_id=department_id)
 
 

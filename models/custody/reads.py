@@ -12,7 +12,7 @@ from models.base import NotFound, utcnow
 from models.custody.tables import CustodyEntry
 from models.customers import Customer, search_clause, visible_customers
 from models.events import Event, Invitation
-from models.scoping import department_subtree, staffed_event_ids
+from models.scoping import department_subtree, scoped, staffed_event_ids
 from models.settings import get_setting
 
 
@@ -106,9 +106,10 @@ def expiring_held(today, within_days=None):
     return [tuple(row) for row in rows if row[3]]
 
 
-def report_by_marketer(department_id=None):
+def report_by_marketer(department_id=None, *, user=None):
     """Per marketer (the customer's owner): customers holding, units held, value at cost, the
-    oldest holding still open."""
+    oldest holding still open. With `user`, only the customers in their scope: a department
+    head sees their department's, whatever department is asked for."""
     per_customer = (select(CustodyEntry.customer_id, CustodyEntry.batch_id,
                            func.sum(CustodyEntry.quantity).label("held"),
                            func.min(CustodyEntry.at).label("since"))
@@ -125,4 +126,6 @@ def report_by_marketer(department_id=None):
              .group_by(User.id, User.display_name).order_by(User.display_name))
     if department_id:
         query = query.where(Customer.department_id.in_(department_subtree(department_id)))
+    if user is not None:
+        query = scoped(query, user, Customer)
     return db.session.execute(query).all()

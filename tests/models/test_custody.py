@@ -163,6 +163,14 @@ def test_reminders_expiry_and_the_report(db, shop, order):
     assert cu.expiring_held(today) == []
 
 
+def test_a_department_head_reports_only_their_department(db, shop, order):
+    assert [row[0] for row in cu.report_by_marketer(user=shop.head)] == ["刘芳"]
+    assert cu.report_by_marketer(user=shop.other_head) == []
+    # asking for the other department does not widen a head's view
+    assert cu.report_by_marketer(shop.department.id, user=shop.other_head) == []
+    assert [row[0] for row in cu.report_by_marketer(user=shop.clerk)] == ["刘芳"]
+
+
 def test_a_deposit_needs_stock_like_any_move(db, shop, order):
     warehouse, marketer, clerk, finance, customer, product = (
         shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
