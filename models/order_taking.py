@@ -16,17 +16,59 @@ from formatting import fen
 from models import custody, gifts, inventory as inv, referrals, tasks
 from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, add_once, utcnow
+from models.accounts import User
 from models.checkin import CheckIn
+from models.events import Event, Invitation
 from models.clock import document_number, local_day
 from models.orders import (APPROVER_ROLES, CHANNELS, DOCUMENT, MAX_LINES, MAX_ORDER_FEN,
                            SELLER_ROLES, Order, OrderLine, OrderReturn, Payment, entry_by_token,
-                           lock_order, refresh_balance, refuse_pending, sold_batch)
+                           lock_order, receive_payment, refresh_balance, refuse_pending,
+                           sold_batch)
 from models.orders.safeguards import (CONFIRMER_ROLES, MAX_PIN_FAILURES, WrongPin, check_pin,
                                       confirmation_needed, may_confirm, pin_failures)
+from models.scoping import visible_users
 from models.settings import get_setting
 
 
 # --- Orders ----------------------------------------------------------------------------------
+
+#: Roles a deal can be credited to.
+CREDITED_ROLES = ("marketer", "dept_head", "manager")
+
+
+def events_for_order(customer, actor):
+    """The events a deal with `customer` may be credited to: those on now or open for
+    invitations that the customer was invited to (any such event, for a manager), the latest
+    first."""
+    query = select(Event).where(Event.status.in_(("open", "in_progress")))
+    if not actor.has_role("manager"):
+        query = query.where(Event.id.in_(select(Invitation.event_id).where(
+            Invitation.customer_id == customer.id)))
+    return db.session.scalars(query.order_by(Event.starts_at.desc()).limit(20)).all()
+
+
+def event_attended_today(customer, events, now=None):
+    """Of `events`, the one the customer was checked in at today (company day), if any: the
+    event a deal at the table is made at."""
+    if not events:
+        return None
+    today = local_day(now or utcnow())
+    arrivals = db.session.execute(select(CheckIn.event_id, CheckIn.at).where(
+        CheckIn.customer_id == customer.id,
+        CheckIn.event_id.in_([event.id for event in events]))).all()
+    seen = {event_id for event_id, at in arrivals if local_day(at) == today}
+    return next((event for event in events if event.id in seen), None)
+
+
+def marketers_for_order(customer, actor):
+    """Whom a deal may be credited to: the active marketers, heads and managers the actor may
+    list, with the customer's owner and the actor first."""
+    users = [u for u in db.session.scalars(visible_users(actor).order_by(User.display_name))
+             if u.is_active and u.has_role(*CREDITED_ROLES)]
+    for person in (customer.owner, actor):
+        if person is not None and person not in users and person.has_role(*CREDITED_ROLES):
+            users.insert(0, person)
+    return users
 
 def _clean_lines(lines):
     cleaned = []
@@ -80,9 +122,16 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
         raise InvalidInput(_("Choose the event the deal was made at."), field="event_id")
     if event is not None and event.status in ("cancelled", "planning"):
         raise Conflict(_("The event %(title)s is not on.", title=event.title), field="event_id")
+    if event is not None and event not in events_for_order(customer, actor):
+        raise InvalidInput(_("%(name)s was not invited to %(title)s: choose an event they were "
+                             "invited to.", name=customer.name, title=event.title),
+                           field="event_id")
     marketer = marketer or customer.owner or actor
-    if not marketer.is_active or not marketer.has_role("marketer", "dept_head", "manager"):
+    if not marketer.is_active or not marketer.has_role(*CREDITED_ROLES):
         raise InvalidInput(_("Credit the deal to an active marketer."), field="marketer_id")
+    if marketer not in marketers_for_order(customer, actor):
+        raise InvalidInput(_("You may not credit a deal to %(name)s.",
+                                 name=marketer.display_name), field="marketer_id")
     if not lines:
         raise InvalidInput(_("Add a package or a product to the order."), field="lines")
     if len(lines) > MAX_LINES:
@@ -139,6 +188,21 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
     audit(actor, "order.create", order, summary=f"{order.number} {customer.name} {fen(total)}",
           now=now)
     return order
+
+
+def take_order(customer, *, deposit=0, deposit_method="cash", deposit_reference="",
+               payment_token=None, **order_fields):
+    """A deal and its deposit, one transaction: create_order(**order_fields), then the deposit
+    as its first payment. A large order takes no deposit until it is confirmed. Returns
+    (order, deposit deferred: whether a deposit was asked for and not taken)."""
+    order = create_order(customer, **order_fields)
+    if not deposit:
+        return order, False
+    if order.is_pending:
+        return order, True
+    receive_payment(order, amount=deposit, method=deposit_method, reference=deposit_reference,
+                    actor=order_fields["actor"], token=payment_token)
+    return order, False
 
 
 def hand_over(order, *, actor, now, reward=True):

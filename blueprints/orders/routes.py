@@ -21,7 +21,6 @@ from models import customers as c, events as ev, gifts, inventory as inv, order_
 from models import orders as o
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
-from models.scoping import visible_users
 from models.settings import get_setting
 from models.orders import safeguards
 from reports import order_receipt, order_summary
@@ -73,37 +72,20 @@ def arrears():
 
 # --- Taking an order -------------------------------------------------------------------------
 
-def _events_for(customer):
-    """Events on now or soon that the customer was invited to (or any open one, for managers)."""
-    query = select(ev.Event).where(ev.Event.status.in_(("open", "in_progress")))
-    if not current_user.has_role("manager"):
-        query = query.where(ev.Event.id.in_(select(ev.Invitation.event_id).where(
-            ev.Invitation.customer_id == customer.id)))
-    return db.session.scalars(query.order_by(ev.Event.starts_at.desc()).limit(20)).all()
-
-
-def _marketers(customer):
-    users = [u for u in db.session.scalars(visible_users(current_user)
-                                           .order_by(User.display_name))
-             if u.is_active and u.has_role("marketer", "dept_head", "manager")]
-    for person in (customer.owner, current_user):
-        if person is not None and person not in users:
-            users.insert(0, person)
-    return users
-
-
 @bp.route("/new/<int:customer_id>", methods=["GET", "POST"])
 @role_required(*SELL)
 def new(customer_id):
     customer = c.get_customer_or_404(customer_id, current_user)
-    events = _events_for(customer)
-    form = OrderForm(events, _marketers(customer))
+    events = order_taking.events_for_order(customer, current_user)
+    form = OrderForm(events, order_taking.marketers_for_order(customer, current_user))
     packages = o.packages()
     if request.method == "GET":
         form.marketer_id.data = (customer.owner or current_user).id
         event_id = id_arg("event_id")
-        if event_id and any(e.id == event_id for e in events):
-            form.event_id.data, form.channel.data = event_id, "event"
+        event = next((e for e in events if e.id == event_id), None) or \
+            order_taking.event_attended_today(customer, events)
+        if event is not None:
+            form.event_id.data, form.channel.data = event.id, "event"
         elif not events:
             form.channel.data = "store"
     status = 422 if form.is_submitted() else 200
@@ -117,22 +99,20 @@ def new(customer_id):
             lines.extend(o.package_lines(package, count, held=held))
         if ok:
             try:
-                order = order_taking.create_order(
+                order, deferred = order_taking.take_order(
                     customer, lines=lines, actor=current_user, token=form.token.data,
                     warehouse=db.session.get(inv.Warehouse, form.warehouse_id.data or 0),
                     marketer=db.session.get(User, form.marketer_id.data or 0),
                     channel=form.channel.data,
                     event=db.session.get(ev.Event, form.event_id.data or 0)
                     if form.channel.data == "event" else None,
-                    due_date=form.due_date.data, note=form.note.data)
-                deposit = to_fen(form.deposit.data)
-                if deposit and order.is_pending:
+                    due_date=form.due_date.data, note=form.note.data,
+                    deposit=to_fen(form.deposit.data), deposit_method=form.deposit_method.data,
+                    deposit_reference=form.deposit_reference.data,
+                    payment_token=form.payment_token.data)
+                if deferred:
                     flash(_("A large order: take the deposit once a department head or manager "
                             "has confirmed it."), "warning")
-                elif deposit:
-                    o.receive_payment(order, amount=deposit, method=form.deposit_method.data,
-                                      reference=form.deposit_reference.data,
-                                      actor=current_user, token=form.payment_token.data)
             except OperationError as exc:
                 db.session.rollback()
                 _place_error(form, exc)

@@ -85,6 +85,38 @@ def test_an_order_at_an_event_links_the_check_in(db, shop):
                    lines=[{"product": product, "quantity": 1}])
 
 
+def test_a_deal_is_credited_only_to_an_event_and_a_marketer_it_may_be(db, shop):
+    from models import checkin as ci, events as ev
+    marketer, manager, customer, product = shop.marketer, shop.manager, shop.customer, shop.product
+    invited, other = make_event(manager), make_event(manager)
+    ev.invite(invited, customer, actor=marketer)
+    line = [{"product": product, "quantity": 1}]
+    assert order_taking.events_for_order(customer, marketer) == [invited]
+    assert set(order_taking.events_for_order(customer, manager)) == {invited, other}
+    with pytest.raises(InvalidInput, match="没有受邀"):
+        make_order(customer, warehouse=shop.warehouse, actor=marketer, channel="event",
+                   event=other, lines=line)
+    # another department's marketer is not the dept head's to credit
+    stranger = make_user(["marketer"], department=shop.other_department)
+    assert stranger not in order_taking.marketers_for_order(customer, shop.head)
+    with pytest.raises(InvalidInput, match=stranger.display_name):
+        make_order(customer, warehouse=shop.warehouse, actor=shop.head, marketer=stranger,
+                   lines=line)
+    assert stranger in order_taking.marketers_for_order(customer, manager)
+    # the deal at the table is made at the event the customer came to today
+    assert order_taking.event_attended_today(customer, [other, invited]) is None
+    ci.check_in(invited, ev.invitation_for(invited, customer), actor=manager, token=new_token())
+    assert order_taking.event_attended_today(customer, [other, invited]) == invited
+
+
+def test_a_deposit_is_taken_with_the_deal_unless_the_order_waits_for_a_confirmation(db, shop):
+    order, deferred = order_taking.take_order(
+        shop.customer, lines=[{"product": shop.product, "quantity": 2}], actor=shop.marketer,
+        token=new_token(), warehouse=shop.warehouse, channel="store", deposit=5000,
+        deposit_method="cash", payment_token=new_token())
+    assert not deferred and (order.paid, order.balance_due) == (5000, 2 * 19800 - 5000)
+
+
 @pytest.mark.parametrize("line, message", [
     ({"quantity": 1, "discount": 19801}, "优惠"),
     ({"quantity": 0}, "大于零的整数"),
