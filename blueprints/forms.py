@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel import support
-from flask import request
+from flask import flash as flash_message, request
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
 import wtforms
@@ -13,7 +13,7 @@ from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, Optional, ValidationError
 
 from formatting import parse_id
-from models.base import InvalidInput, is_token, new_token
+from models.base import InvalidInput, OperationError, is_token, new_token
 
 
 def _strip(value):
@@ -292,20 +292,54 @@ def link_args(args):
     return {k: v for k, v in args.items() if not k.startswith("_") and k != "endpoint"}
 
 
+class attempt:
+    """The request's one transaction around its operations (DESIGN: operations never commit,
+    the route does). On a normal exit of the `with` block: commit. On an OperationError: roll
+    back, keep the refusal (`.refusal`, `.status`), put it on `form` if one is given
+    (form.add_error), flash it if `flash=True`, and swallow it. Any other exception propagates
+    (the request's teardown discards the session).
+
+        with attempt(form) as tried:
+            result = some_operation(...)
+        if tried.refusal:
+            return render_template(...), tried.status
+
+    No `return` inside the block: the commit happens on leaving it, before the response is
+    built from what was written."""
+
+    def __init__(self, form=None, *, flash=False):
+        self.form, self.flash = form, flash
+        #: The OperationError that refused, or None.
+        self.refusal = None
+        #: 200, or the refusal's status.
+        self.status = 200
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        from extensions import db
+        if kind is None:
+            db.session.commit()
+            return False
+        if not issubclass(kind, OperationError):
+            return False
+        db.session.rollback()
+        self.refusal, self.status = exc, exc.status
+        if self.form is not None:
+            self.form.add_error(exc)
+        if self.flash:
+            flash_message(exc.message, "danger")
+        return True
+
+
 def run_operation(operation, success):
     """For one-button actions that redirect: run `operation()`; on success commit and flash
     `success` (text, or a callable given the operation's result); on an OperationError roll
     back and flash the refusal. Returns True when it succeeded."""
-    from flask import flash
-
-    from extensions import db
-    from models.base import OperationError
-    try:
+    with attempt(flash=True) as tried:
         result = operation()
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if tried.refusal:
         return False
-    db.session.commit()
-    flash(success(result) if callable(success) else success, "success")
+    flash_message(success(result) if callable(success) else success, "success")
     return True
