@@ -5,10 +5,11 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from blueprints.forms import attempt
 from extensions import db
 from models import accounts
 from models.accounts import Department, User
-from models.base import OperationError, begin_write
+from models.base import begin_write
 
 #: (department path, ) — parents first.
 DEMO_DEPARTMENTS = [
@@ -186,13 +187,11 @@ def demo_data_command(if_empty):
 def create_admin_command(username, name, password):
     """Create an administrator account (for a fresh production database)."""
     begin_write()
-    try:
+    with attempt() as tried:
         accounts.create_user(username=username, display_name=name, password=password,
                              roles=["admin"], actor=None)
-    except OperationError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc.message)) from None
-    db.session.commit()
+    if tried.refusal:
+        raise click.ClickException(str(tried.refusal.message))
     click.echo(f"已创建管理员 {username}。 Administrator {username} created.")
 
 

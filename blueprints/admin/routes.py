@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import choices, paginate, run_operation
+from blueprints.forms import attempt, choices, paginate, run_operation
 from blueprints.admin.forms import (AuditFilterForm, ConfirmForm, DepartmentForm, NewUserForm,
                                     ResetPasswordForm, UserFilterForm, UserForm, field_name,
                                     settings_form)
@@ -18,7 +18,7 @@ from formatting import company_zone, national_phone
 from models import accounts, settings
 from models.accounts import Department, User, UserRole
 from models.audit import ACTIONS, find_audit_entries
-from models.base import OperationError, utcnow
+from models.base import utcnow
 from models.scoping import visible_users
 from reports import audit_log
 
@@ -73,16 +73,13 @@ def new_user():
     form = NewUserForm()
     if not form.validate_on_submit():
         return render_template("admin/user_new.html", form=form), _status(form)
-    try:
+    with attempt(form) as tried:
         user = accounts.create_user(
             username=form.username.data, display_name=form.display_name.data,
             password=form.password.data, roles=form.roles.data, phone=form.phone.data,
             department=_department(form.department_id.data), actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("admin/user_new.html", form=form), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return render_template("admin/user_new.html", form=form), tried.status
     flash(_("User %(name)s created.", name=user.display_name), "success")
     return redirect(url_for("admin.user", user_id=user.id))
 
@@ -94,15 +91,12 @@ def user(user_id):
     form = UserForm(obj=target) if request.method == "POST" else _user_form(target)
     if not form.validate_on_submit():
         return _user_page(target, form), _status(form)
-    try:
+    with attempt(form) as tried:
         accounts.update_user(target, display_name=form.display_name.data, phone=form.phone.data,
                              department=_department(form.department_id.data),
                              roles=form.roles.data, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return _user_page(target, form), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return _user_page(target, form), tried.status
     flash(_("Changes to %(name)s saved.", name=target.display_name), "success")
     return redirect(url_for("admin.user", user_id=target.id))
 
@@ -129,14 +123,12 @@ def reset_password(user_id):
     form = _user_form(target)
     if not reset_form.validate_on_submit():
         return _user_page(target, form, reset_form), 422
-    try:
+    with attempt() as tried:
         accounts.reset_password(target, reset_form.new_password.data, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        exc.field = "new_password"
-        reset_form.add_error(exc)
-        return _user_page(target, form, reset_form), exc.status
-    db.session.commit()
+    if tried.refusal:
+        tried.refusal.field = "new_password"
+        reset_form.add_error(tried.refusal)
+        return _user_page(target, form, reset_form), tried.status
     flash(_("The password of %(name)s has been reset. Tell them the new one in person.",
             name=target.display_name), "success")
     return redirect(url_for("admin.user", user_id=target.id))
@@ -181,15 +173,12 @@ def departments():
     form = DepartmentForm()
     if not form.validate_on_submit():
         return _departments_page(form), _status(form)
-    try:
+    with attempt(form) as tried:
         department = accounts.create_department(form.name.data,
                                                 parent=_department(form.parent_id.data),
                                                 actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return _departments_page(form), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return _departments_page(form), tried.status
     flash(_("Department %(name)s created.", name=department.path), "success")
     return redirect(url_for("admin.departments"))
 
@@ -211,15 +200,13 @@ def department(department_id):
     if not form.validate_on_submit():
         return render_template("admin/department.html", target=target, form=form), \
             _status(form)
-    try:
+    with attempt(form) as tried:
         accounts.update_department(target, name=form.name.data,
                                    parent=_department(form.parent_id.data),
                                    is_active=form.is_active.data, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("admin/department.html", target=target, form=form), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return render_template("admin/department.html", target=target, form=form), \
+            tried.status
     flash(_("Department %(name)s saved.", name=target.path), "success")
     return redirect(url_for("admin.departments"))
 
@@ -234,14 +221,13 @@ def settings_page():
     if not form.validate_on_submit():
         return _settings_page(form), _status(form)
     values = {key: form[field_name(key)].data for key in definitions}
-    try:
+    with attempt() as tried:
         changed = settings.update_settings(values, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
+    if tried.refusal:
+        exc = tried.refusal
         exc.field = field_name(exc.field) if exc.field else None
         form.add_error(exc)
-        return _settings_page(form), exc.status
-    db.session.commit()
+        return _settings_page(form), tried.status
     flash(_("Settings saved.") if changed else _("Nothing was changed."),
           "success" if changed else "info")
     return redirect(url_for("admin.settings"))

@@ -6,10 +6,10 @@ from flask_login import current_user, login_user, logout_user
 
 from blueprints.access import public, safe_next
 from blueprints.auth.forms import ChangePasswordForm, PreferencesForm, SignInForm
+from blueprints.forms import attempt
 from extensions import db
 from models import accounts
 from models.audit import audit
-from models.base import OperationError
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -60,14 +60,11 @@ def password():
     if not form.validate_on_submit():
         return render_template("auth/password.html", form=form), 422 if form.is_submitted() else 200
     user = current_user._get_current_object()
-    try:
+    with attempt(form) as tried:
         accounts.change_own_password(user, form.current_password.data, form.new_password.data)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("auth/password.html", form=form), exc.status
-    accounts.start_session(user)  # every session ended with the old password; a new one here
-    db.session.commit()
+        accounts.start_session(user)  # every session ended with the old password; a new one
+    if tried.refusal:
+        return render_template("auth/password.html", form=form), tried.status
     login_user(user)  # the cookie carries the new auth_version and session id
     flash(_("Your password has been changed. Other devices have been signed out."), "success")
     return redirect(url_for("main.index"))
@@ -79,13 +76,10 @@ def preferences():
     if not form.validate_on_submit():
         return render_template("auth/preferences.html", form=form), \
             422 if form.is_submitted() else 200
-    try:
+    with attempt(form) as tried:
         accounts.set_locale(current_user, form.locale.data)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("auth/preferences.html", form=form), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return render_template("auth/preferences.html", form=form), tried.status
     refresh()
     flash(_("Preferences saved."), "success")
     return redirect(url_for("main.index"))

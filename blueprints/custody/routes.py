@@ -8,12 +8,12 @@ from sqlalchemy import select
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
 from blueprints.custody.forms import PickupForm, ReasonForm
-from blueprints.forms import BaseForm, error_text, id_arg, refusal_status
+from blueprints.forms import BaseForm, attempt, error_text, id_arg, refusal_status
 from extensions import db
 from formatting import local_day
 from models import custody as cu, events as ev
-from models.accounts import Department
-from models.base import NotFound, OperationError, new_token, utcnow
+from models.base import NotFound, new_token, utcnow
+from models.scoping import visible_departments
 from reports import custody_papers
 
 bp = Blueprint("custody", __name__, url_prefix="/custody")
@@ -60,16 +60,14 @@ def pick_up(customer_id):
                               form.entered())
     event = ev.get_event_or_404(form.event_id.data, current_user) if form.event_id.data \
         else None
-    try:
+    with attempt() as tried:
         pickup = cu.pick_up(person, {**form.lines.data, **form.redeemed.data},
                             actor=current_user, token=form.token.data,
                             collected_by=form.collected_by.data or "",
                             relation=form.relation.data or "", event=event,
                             release_reason=form.release_reason.data or "")
-    except OperationError as exc:
-        db.session.rollback()
-        return _customer_page(person, exc.status, exc.message, form.entered())
-    db.session.commit()
+    if tried.refusal:
+        return _customer_page(person, tried.status, tried.refusal.message, form.entered())
     flash(_("Handed over: slip %(number)s.", number=pickup.number), "success")
     return redirect(url_for("custody.pickup", pickup_id=pickup.id))
 
@@ -122,7 +120,7 @@ def expiring():
 @role_required("admin", "manager", "warehouse", "finance", "dept_head")
 def report():
     department_id = id_arg("department_id")
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    departments = db.session.scalars(visible_departments(current_user)).all()
     return render_template("custody/report.html",
                            rows=cu.report_by_marketer(department_id, user=current_user),
                            departments=departments, department_id=department_id)
@@ -138,13 +136,9 @@ def reverse(entry_id):
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
     else:
-        try:
+        with attempt(flash=True) as tried:
             cu.reverse_entry(entry, reason=form.reason.data or "", actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
+        if not tried.refusal:
             flash(_("Pickup corrected: the goods are held again."), "success")
     return redirect(url_for("custody.customer", customer_id=entry.customer_id))
 
