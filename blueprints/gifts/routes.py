@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, error_text, posted_token, run_operation
+from blueprints.forms import BaseForm, attempt, error_text, posted_token, run_operation
 from blueprints.gifts.forms import (ManualGiftForm, PurchaseGiftsForm, ReverseGiftForm,
                                     RuleForm, WarehouseForm)
 from blueprints.inventory.forms import to_fen
@@ -15,7 +15,7 @@ from extensions import db
 from formatting import local_dt
 from models import checkin as ci, events as ev, gifts as g, inventory as inv
 from models import orders as o
-from models.base import NotFound, OperationError
+from models.base import NotFound
 from reports.xlsx import write_workbook
 
 bp = Blueprint("gifts", __name__, url_prefix="/gifts")
@@ -71,7 +71,7 @@ def _save_rule(item):
     form = RuleForm()
     if not form.validate_on_submit():
         return None, form
-    try:
+    with attempt(form) as tried:
         rule = g.save_rule(
             None, event=item, kind=form.kind.data, name=form.name.data,
             product=db.session.get(inv.Product, form.product_id.data or 0),
@@ -83,11 +83,8 @@ def _save_rule(item):
             condition_package=db.session.get(o.Package, form.condition_package_id.data or 0),
             min_quantity=form.min_quantity.data or 0, min_spend=to_fen(form.min_spend.data) or 0,
             repeats=form.repeats.data, exclusive_group=form.exclusive_group.data)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
+    if tried.refusal:
         return None, form
-    db.session.commit()
     flash(_("Gift rule saved: %(rule)s", rule=rule.label), "success")
     return rule, form
 
@@ -164,14 +161,11 @@ def attendance(event_id, customer_id):
     form = BaseForm()
     message, status = None, 200
     if form.validate_on_submit():
-        try:
+        with attempt() as tried:
             g.issue_attendance_gifts(item, customer, actor=current_user,
                                      token=posted_token())
-        except OperationError as exc:
-            db.session.rollback()
-            message, status = exc.message, exc.status
-        else:
-            db.session.commit()
+        if tried.refusal:
+            message, status = tried.refusal.message, tried.status
     else:
         message, status = error_text(form), 400
     state = g.door_state(item, customer.id)

@@ -8,13 +8,13 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, error_text, refusal_status
+from blueprints.forms import BaseForm, attempt, error_text, refusal_status
 from blueprints.points.forms import AdjustForm, ReasonForm, RedeemForm, TokenForm
 from extensions import db
 from formatting import local_day
 from models import custody as cu, customers as c, inventory as inv, points as pt, redemptions
 from models import referrals as ref
-from models.base import NotFound, OperationError, new_token, utcnow
+from models.base import NotFound, new_token, utcnow
 from reports import points_slip
 
 bp = Blueprint("points", __name__, url_prefix="/points")
@@ -81,14 +81,12 @@ def redeem(customer_id):
     warehouse = db.session.get(inv.Warehouse, form.warehouse_id.data)
     if warehouse is None:
         return _customer_page(person, 422, _("Choose a warehouse."))
-    try:
+    with attempt() as tried:
         redemption = redemptions.redeem(person, items, warehouse=warehouse, actor=current_user,
                                         token=form.token.data,
                                         in_custody=form.in_custody.data == "1")
-    except OperationError as exc:
-        db.session.rollback()
-        return _customer_page(person, exc.status, exc.message)
-    db.session.commit()
+    if tried.refusal:
+        return _customer_page(person, tried.status, tried.refusal.message)
     flash(_("Redeemed %(n)s points: slip %(number)s.", n=redemption.points,
             number=redemption.number), "success")
     return redirect(url_for("points.redemption", redemption_id=redemption.id))
@@ -104,12 +102,10 @@ def give_referral_gift(reward_id):
     form = TokenForm()
     if not form.validate_on_submit():
         return _customer_page(person, refusal_status(form), error_text(form))
-    try:
+    with attempt() as tried:
         ref.give_referral_gift(reward, actor=current_user, token=form.token.data)
-    except OperationError as exc:
-        db.session.rollback()
-        return _customer_page(person, exc.status, exc.message)
-    db.session.commit()
+    if tried.refusal:
+        return _customer_page(person, tried.status, tried.refusal.message)
     flash(_("The referral gift was given."), "success")
     return redirect(url_for("points.customer", customer_id=person.id))
 
@@ -121,13 +117,11 @@ def adjust(customer_id):
     form = AdjustForm()
     if not form.validate_on_submit():
         return _customer_page(person, refusal_status(form), error_text(form))
-    try:
+    with attempt() as tried:
         pt.adjust(person, form.points.data, reason=form.reason.data or "",
                   actor=current_user, token=form.token.data)
-    except OperationError as exc:
-        db.session.rollback()
-        return _customer_page(person, exc.status, exc.message)
-    db.session.commit()
+    if tried.refusal:
+        return _customer_page(person, tried.status, tried.refusal.message)
     flash(_("Points adjusted."), "success")
     return redirect(url_for("points.customer", customer_id=person.id))
 
@@ -167,14 +161,10 @@ def reverse(redemption_id):
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
     else:
-        try:
+        with attempt(flash=True) as tried:
             redemptions.reverse_redemption(record, reason=form.reason.data or "",
                                            actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
+        if not tried.refusal:
             flash(_("Redemption reversed: points and goods are back."), "success")
     return redirect(url_for("points.redemption", redemption_id=record.id))
 

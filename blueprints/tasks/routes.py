@@ -9,13 +9,13 @@ from flask_login import current_user
 
 from blueprints.access import role_required, safe_next
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, error_text, id_arg, refusal_status
+from blueprints.forms import BaseForm, attempt, error_text, id_arg, refusal_status
 from blueprints.tasks.forms import CONTACT_KINDS, DoneForm, ReassignForm, SkipForm
 from extensions import db
 from formatting import local_day, parse_day
 from models import customers as c, tasks as t
 from models.accounts import User
-from models.base import InvalidInput, NotFound, OperationError, utcnow
+from models.base import InvalidInput, NotFound, utcnow
 from models.scoping import can_see_full_phone, visible_users
 from reports import care_list as care_report
 
@@ -115,15 +115,13 @@ def done(task_id):
     if not form.validate_on_submit():
         return _card(task, error_text(form), refusal_status(form))
     kind = form.kind.data or "call"
-    try:
+    with attempt() as tried:
         if kind not in CONTACT_KINDS:
             raise InvalidInput(_("Choose how you contacted the customer."), field="kind")
         t.complete_task(task, note=form.note.data or form.note_text.data or "", kind=kind,
                         actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        return _card(_task(task_id), exc.message, exc.status)
-    db.session.commit()
+    if tried.refusal:
+        return _card(_task(task_id), tried.refusal.message, tried.status)
     return _answer(task, _("Done: %(name)s.", name=task.customer.name))
 
 
@@ -134,12 +132,10 @@ def skip(task_id):
     form = SkipForm()
     if not form.validate_on_submit():
         return _card(task, error_text(form), refusal_status(form))
-    try:
+    with attempt() as tried:
         t.skip_task(task, reason=form.reason.data or "", actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        return _card(_task(task_id), exc.message, exc.status)
-    db.session.commit()
+    if tried.refusal:
+        return _card(_task(task_id), tried.refusal.message, tried.status)
     return _answer(task, _("Skipped: %(name)s.", name=task.customer.name))
 
 
@@ -161,13 +157,10 @@ def reassign():
         return redirect(back)
     to_user = db.session.scalar(visible_users(current_user).where(
         User.id == form.to_user.data)) if form.to_user.data else None
-    try:
+    with attempt(flash=True) as tried:
         moved = t.reassign_tasks(form.task_ids.data, to_user, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if tried.refusal:
         return redirect(back)
-    db.session.commit()
     flash(_("%(n)s tasks handed to %(name)s.", n=moved, name=to_user.display_name), "success")
     return redirect(back)
 
