@@ -11,7 +11,7 @@ from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, Fil
                                         HandoverForm, ImportUploadForm, ListsForm)
 from blueprints.events.forms import InviteForm
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, error_text, paginate, run_operation
+from blueprints.forms import BaseForm, attempt, error_text, paginate, run_operation
 from extensions import db
 from formatting import local_day, national_phone
 from models import custody, customer_import as imports, customers as c, orders, points
@@ -60,19 +60,16 @@ def new():
     form = CustomerForm(current_user)
     if not form.validate_on_submit():
         return render_template("customers/form.html", form=form, customer=None), _status(form)
-    try:
+    with attempt() as tried:
         customer = c.create_customer(form.to_data(), actor=current_user,
                                      owner=_owner(form.owner_id.data))
-    except c.DuplicateCustomer as exc:
-        db.session.rollback()
-        duplicate = _explain_duplicate(exc, form)
+    if isinstance(tried.refusal, c.DuplicateCustomer):
+        duplicate = _explain_duplicate(tried.refusal, form)
         return render_template("customers/form.html", form=form, customer=None,
-                               duplicate=duplicate), exc.status
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("customers/form.html", form=form, customer=None), exc.status
-    db.session.commit()
+                               duplicate=duplicate), tried.status
+    if tried.refusal:
+        form.add_error(tried.refusal)
+        return render_template("customers/form.html", form=form, customer=None), tried.status
     flash(_("Customer %(name)s registered.", name=customer.name), "success")
     return redirect(url_for("customers.show", customer_id=customer.id))
 
@@ -92,7 +89,7 @@ def _visible_or_none(customer):
     """The customer if the current user may open them (to link a duplicate), else None."""
     try:
         return c.get_customer_or_404(customer.id, current_user)
-    except OperationError:
+    except OperationError:  # a read, no transaction: "not yours to see" is an answer here
         return None
 
 
@@ -142,17 +139,15 @@ def edit(customer_id):
     if not form.validate_on_submit():
         return render_template("customers/form.html", form=form, customer=customer), \
             _status(form)
-    try:
+    with attempt() as tried:
         c.update_customer(customer, form.to_data(), actor=current_user)
-    except c.DuplicateCustomer as exc:
-        db.session.rollback()
+    if isinstance(tried.refusal, c.DuplicateCustomer):
         return render_template("customers/form.html", form=form, customer=customer,
-                               duplicate=_explain_duplicate(exc, form)), exc.status
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("customers/form.html", form=form, customer=customer), exc.status
-    db.session.commit()
+                               duplicate=_explain_duplicate(tried.refusal, form)), tried.status
+    if tried.refusal:
+        form.add_error(tried.refusal)
+        return render_template("customers/form.html", form=form, customer=customer), \
+            tried.status
     flash(_("Changes to %(name)s saved.", name=customer.name), "success")
     return redirect(url_for("customers.show", customer_id=customer.id))
 
@@ -163,15 +158,11 @@ def add_contact(customer_id):
     customer = c.get_customer_or_404(customer_id, current_user)
     form = ContactForm()
     if form.validate_on_submit():
-        try:
+        with attempt(form) as tried:
             c.record_contact(customer, kind=form.kind.data, content=form.content.data,
                              outcome=form.outcome.data, next_follow_up=form.next_follow_up.data,
                              actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            form.add_error(exc)
-        else:
-            db.session.commit()
+        if not tried.refusal:
             flash(_("Follow-up recorded."), "success")
             return redirect(url_for("customers.show", customer_id=customer.id))
     return _customer_page(customer, form, 422)
@@ -221,15 +212,12 @@ def bulk():
     }
     if form.action.data not in operations:
         abort(400)
-    try:
+    with attempt(flash=True) as tried:
         if not ids:
             raise InvalidInput(_("Tick at least one customer first."))
         count = operations[form.action.data]()
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if tried.refusal:
         return redirect(back)
-    db.session.commit()
     flash({"transfer": _("%(n)s customers transferred.", n=count),
            "release": _("%(n)s customers released to the public pool.", n=count),
            "assign": _("%(n)s customers assigned.", n=count)}[form.action.data], "success")
@@ -250,16 +238,14 @@ def handover():
             _status(form)
     from_owner = db.session.scalar(visible_users(current_user).where(
         User.id == form.from_owner_id.data))
-    try:
+    with attempt(form) as tried:
         if from_owner is None:
             raise NotFound(_("Choose the marketer whose customers are handed over."))
         moved = c.transfer_book(from_owner, _owner(form.to_owner_id.data), actor=current_user,
                                 reason=form.reason.data)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("customers/handover.html", form=form, counts=counts), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return render_template("customers/handover.html", form=form, counts=counts), \
+            tried.status
     flash(_("%(n)s customers of %(name)s handed over.", n=moved, name=from_owner.display_name),
           "success")
     return redirect(url_for("customers.index", owner_id=form.to_owner_id.data))
@@ -319,13 +305,10 @@ def import_upload():
     if not form.validate_on_submit():
         return render_template("customers/import_upload.html", form=form), _status(form)
     upload = form.file.data
-    try:
+    with attempt(form) as tried:
         batch = imports.upload(upload.filename, upload.read(), actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("customers/import_upload.html", form=form), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return render_template("customers/import_upload.html", form=form), tried.status
     return redirect(url_for("customers.import_map", token=batch.token))
 
 
@@ -343,13 +326,11 @@ def import_map(token):
             value = request.form.get(f"col_{f.key}", "")
             if value.isdecimal() and value.isascii() and len(value) <= 4:
                 mapping[f.key] = int(value)
-        try:
+        with attempt() as tried:
             imports.set_mapping(batch, mapping)
-        except OperationError as exc:
-            db.session.rollback()
-            error = exc.message
+        if tried.refusal:
+            error = tried.refusal.message
         else:
-            db.session.commit()
             return redirect(url_for("customers.import_preview", token=token))
     return render_template("customers/import_map.html", batch=batch, form=form, error=error,
                            fields=imports.IMPORT_FIELDS), 422 if error else 200
@@ -365,19 +346,17 @@ def import_preview(token):
         return render_template("customers/import_done.html", batch=batch)
     error = None
     if form.validate_on_submit():
-        try:
+        with attempt() as tried:
             counts = imports.confirm(batch, actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            error = exc.message
+        if tried.refusal:
+            error = tried.refusal.message
         else:
-            db.session.commit()
             flash(_("%(created)s customers imported; %(duplicates)s already existed.",
                     created=counts["create"], duplicates=counts["duplicate"]), "success")
             return redirect(url_for("customers.import_preview", token=token))
     try:
         results = imports.dry_run(batch, actor=current_user)
-    except OperationError as exc:
+    except OperationError as exc:  # a read (it writes nothing): no transaction to end
         flash(exc.message, "danger")
         return redirect(url_for("customers.import_map", token=token))
     return render_template("customers/import_preview.html", batch=batch, form=form,
@@ -391,13 +370,9 @@ def lists():
     """The managed lists: source channels and tags."""
     form = ListsForm()
     if form.validate_on_submit():
-        try:
+        with attempt(form) as tried:
             c.add_list_item(form.kind.data, form.name.data, actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            form.add_error(exc)
-        else:
-            db.session.commit()
+        if not tried.refusal:
             flash(_("%(name)s added.", name=form.name.data), "success")
             return redirect(url_for("customers.lists"))
     return render_template("customers/lists.html", form=form,

@@ -7,14 +7,14 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import id_arg, paginate, run_operation
+from blueprints.forms import attempt, id_arg, paginate, run_operation
 from blueprints.inventory.forms import (CountedForm, PostCountForm, ProductForm, ReceiptForm,
                                         ReverseForm, ScrapForm, StartCountForm, TransferForm,
                                         WarehouseForm)
 from extensions import db
 from formatting import local_day, parse_day
 from models import inventory as inv
-from models.base import NotFound, OperationError, utcnow
+from models.base import NotFound, utcnow
 from models.settings import get_setting
 from reports import stock_slip
 
@@ -113,13 +113,9 @@ def products():
 def new_product():
     form = ProductForm()
     if form.validate_on_submit():
-        try:
+        with attempt(form) as tried:
             product = inv.create_product(form.data_for_operation(), actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            form.add_error(exc)
-        else:
-            db.session.commit()
+        if not tried.refusal:
             flash(_("Product %(name)s added.", name=product.name), "success")
             return redirect(url_for("inventory.product", product_id=product.id))
     return render_template("inventory/product_form.html", form=form, product=None,
@@ -144,13 +140,9 @@ def edit_product(product_id):
     if not form.is_submitted():
         form.fill_from(item)
     elif form.validate():
-        try:
+        with attempt(form) as tried:
             inv.update_product(item, form.data_for_operation(), actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            form.add_error(exc)
-        else:
-            db.session.commit()
+        if not tried.refusal:
             flash(_("Product %(name)s saved.", name=item.name), "success")
             return redirect(url_for("inventory.product", product_id=item.id))
     return render_template("inventory/product_form.html", form=form, product=item,
@@ -182,16 +174,12 @@ def _warehouse_form(warehouse):
     if form.validate_on_submit():
         data = {key: getattr(form, key).data for key in ("code", "name", "kind", "address",
                                                          "is_active")}
-        try:
+        with attempt(form) as tried:
             if warehouse is None:
                 inv.create_warehouse(data, actor=current_user)
             else:
                 inv.update_warehouse(warehouse, data, actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            form.add_error(exc)
-        else:
-            db.session.commit()
+        if not tried.refusal:
             flash(_("Warehouse saved."), "success")
             return redirect(url_for("inventory.warehouses"))
     return render_template("inventory/warehouse_form.html", form=form,
@@ -224,7 +212,7 @@ def new_document(kind):
     if form.validate_on_submit() and (lines := form.operation_lines(kind == "receipt")) \
             is not None:
         warehouse = db.session.get(inv.Warehouse, form.warehouse_id.data or 0)
-        try:
+        with attempt() as tried:
             if kind == "receipt":
                 document = inv.create_receipt(warehouse=warehouse, lines=lines,
                                               supplier=form.supplier.data, note=form.note.data,
@@ -238,12 +226,10 @@ def new_document(kind):
                 document = inv.create_scrap(warehouse=warehouse, lines=lines,
                                             note=form.note.data, actor=current_user,
                                             token=form.token.data)
-        except OperationError as exc:
-            db.session.rollback()
-            _place_line_error(form, exc)
-            status = exc.status
+        if tried.refusal:
+            _place_line_error(form, tried.refusal)
+            status = tried.status
         else:
-            db.session.commit()
             flash(_("%(number)s saved.", number=document.number), "success")
             return redirect(url_for("inventory.document", document_id=document.id))
     products = db.session.scalars(inv.find_products()).all()
@@ -312,15 +298,12 @@ def start_count():
         return render_template("inventory/counts.html", page=paginate(inv.counts(), 30),
                                form=form), 422
     warehouse = db.session.get(inv.Warehouse, form.warehouse_id.data or 0)
-    try:
+    with attempt(form) as tried:
         count = inv.start_count(warehouse, actor=current_user, token=form.token.data,
                                 note=form.note.data)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
+    if tried.refusal:
         return render_template("inventory/counts.html", page=paginate(inv.counts(), 30),
-                               form=form), exc.status
-    db.session.commit()
+                               form=form), tried.status
     return redirect(url_for("inventory.count", count_id=count.id))
 
 
@@ -354,13 +337,10 @@ def count_line(count_id, line_id):
     if not form.validate_on_submit():
         error, status = " ".join(str(e) for errs in form.errors.values() for e in errs), 422
     else:
-        try:
+        with attempt() as tried:
             inv.enter_counted(item, line_id, form.counted.data, actor=current_user)
-        except OperationError as exc:
-            db.session.rollback()
-            error, status = exc.message, exc.status
-        else:
-            db.session.commit()
+        if tried.refusal:
+            error, status = tried.refusal.message, tried.status
     line = db.session.get(inv.StockCountLine, line_id)
     if line is None or line.count_id != item.id:
         raise NotFound(_("That line is not on this count: a product not in the warehouse "

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import (MAX_YUAN, BaseForm, error_text, id_arg, paginate, parse_yuan,
-                              run_operation, to_fen, yuan)
+from blueprints.forms import (MAX_YUAN, BaseForm, attempt, error_text, id_arg, paginate,
+                              parse_yuan, run_operation, to_fen, yuan)
 from blueprints.gifts.forms import ManualGiftForm, PurchaseGiftsForm
 from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageForm,
                                      PaymentForm, PinForm, ReasonForm, RefundForm, ReturnForm)
@@ -20,7 +20,7 @@ from formatting import fen, local_day, parse_day
 from models import customers as c, events as ev, gifts, inventory as inv, order_taking
 from models import orders as o
 from models.accounts import Department, User
-from models.base import InvalidInput, NotFound, OperationError, utcnow
+from models.base import InvalidInput, NotFound, utcnow
 from models.settings import get_setting
 from models.orders import safeguards
 from reports import order_receipt, order_summary
@@ -98,7 +98,7 @@ def new(customer_id):
         for package, count, held in counts or []:
             lines.extend(o.package_lines(package, count, held=held))
         if ok:
-            try:
+            with attempt() as tried:
                 order, deferred = order_taking.take_order(
                     customer, lines=lines, actor=current_user, token=form.token.data,
                     warehouse=db.session.get(inv.Warehouse, form.warehouse_id.data or 0),
@@ -110,15 +110,13 @@ def new(customer_id):
                     deposit=to_fen(form.deposit.data), deposit_method=form.deposit_method.data,
                     deposit_reference=form.deposit_reference.data,
                     payment_token=form.payment_token.data)
+            if tried.refusal:
+                _place_error(form, tried.refusal)
+                status = tried.status
+            else:
                 if deferred:
                     flash(_("A large order: take the deposit once a department head or manager "
                             "has confirmed it."), "warning")
-            except OperationError as exc:
-                db.session.rollback()
-                _place_error(form, exc)
-                status = exc.status
-            else:
-                db.session.commit()
                 flash(_("Order %(number)s taken: %(total)s.", number=order.number,
                         total=fen(order.total)), "success")
                 return redirect(url_for("orders.show", order_id=order.id))
@@ -220,18 +218,17 @@ def confirm(order_id):
     if not form.validate_on_submit():
         return _order_page(order, 422, confirm_form=form)
     confirmer = db.session.get(User, form.confirmer_id.data)
-    try:
+    with attempt(form) as tried:
         order_taking.confirm_order(order, confirmer=confirmer, actor=current_user,
                                    pin=form.pin.data, family_informed=form.family_informed.data)
-    except OperationError as exc:
-        db.session.rollback()
-        if isinstance(exc, safeguards.WrongPin):
-            safeguards.record_pin_failure(exc, actor=current_user, order_number=order.number)
-            db.session.commit()
-        form.add_error(exc)
-        return _order_page(o.get_order_or_404(order_id, current_user), exc.status,
+    if isinstance(tried.refusal, safeguards.WrongPin):
+        # The failure is kept (its own transaction, after the refused one's rollback).
+        safeguards.record_pin_failure(tried.refusal, actor=current_user,
+                                      order_number=order.number)
+        db.session.commit()
+    if tried.refusal:
+        return _order_page(o.get_order_or_404(order_id, current_user), tried.status,
                            confirm_form=form)
-    db.session.commit()
     flash(_("Order %(number)s is confirmed by %(name)s; a confirmation call is on their list "
             "for tomorrow.", number=order.number, name=confirmer.display_name), "success")
     return redirect(url_for("orders.show", order_id=order_id))
@@ -244,15 +241,12 @@ def my_pin():
     form = PinForm()
     status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
-        try:
+        with attempt(form) as tried:
             safeguards.set_pin(current_user._get_current_object(), pin=form.pin.data,
                                password=form.password.data)
-        except OperationError as exc:
-            db.session.rollback()
-            form.add_error(exc)
-            status = exc.status
+        if tried.refusal:
+            status = tried.status
         else:
-            db.session.commit()
             flash(_("Your PIN is set."), "success")
             return redirect(url_for("main.index"))
     return render_template("orders/pin.html", form=form), status
@@ -264,14 +258,11 @@ def _money_action(order_id, form_class, prefix, operation, success):
         form_class(prefix=prefix)
     if not form.validate_on_submit():
         return _order_page(order, 422, **{f"{_FORM_NAMES[form_class]}": form})
-    try:
+    with attempt(form) as tried:
         result = operation(order, form)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return _order_page(o.get_order_or_404(order_id, current_user), exc.status,
+    if tried.refusal:
+        return _order_page(o.get_order_or_404(order_id, current_user), tried.status,
                            **{f"{_FORM_NAMES[form_class]}": form})
-    db.session.commit()
     flash(success(result), "success")
     return redirect(url_for("orders.show", order_id=order_id))
 
@@ -458,17 +449,14 @@ def _package_form(package):
                 ok = False
             items.append((product, line.quantity.data or 0))
         if ok:
-            try:
+            with attempt(form) as tried:
                 saved = o.save_package(package, name=form.name.data,
                                        price=to_fen(form.price.data), items=items,
                                        description=form.description.data,
                                        is_active=form.is_active.data, actor=current_user)
-            except OperationError as exc:
-                db.session.rollback()
-                form.add_error(exc)
-                status = exc.status
+            if tried.refusal:
+                status = tried.status
             else:
-                db.session.commit()
                 flash(_("Package %(name)s saved.", name=saved.name), "success")
                 return redirect(url_for("orders.packages"))
     return render_template("orders/package_form.html", form=form, package=package,
