@@ -222,8 +222,8 @@ def check_in(event_id):
         facts = ci.summary(exc.check_in)
         db.session.rollback()
         return _result(event, facts, already=True, status=409)
-    except OperationError as exc:
-        db.session.rollback()
+    except OperationError as exc:  # not attempt: the first check-in is read before the rollback
+        db.session.rollback()      # expires it, and _checked_in commits keeping what is loaded
         return _refused(event, exc.message, exc.status)
     return _checked_in(event, record)
 
@@ -250,8 +250,8 @@ def scan(event_id):
         facts = ci.summary(exc.check_in)
         db.session.rollback()
         return _result(event, facts, already=True, status=409)
-    except OperationError as exc:
-        db.session.rollback()
+    except OperationError as exc:  # not attempt: the first check-in is read before the rollback
+        db.session.rollback()      # expires it, and _checked_in commits keeping what is loaded
         return _refused(event, exc.message, exc.status)
     return _checked_in(event, record, gift_rule)
 
@@ -284,8 +284,8 @@ def walk_in(event_id):
         facts = ci.summary(exc.check_in)
         db.session.rollback()
         return _screen(event, fragment="result", record=facts, already=True), 409
-    except OperationError as exc:
-        db.session.rollback()
+    except OperationError as exc:  # not attempt: the first check-in is read before the rollback
+        db.session.rollback()      # expires it (a walk-in checked in already)
         form.add_error(exc)
         return render_template("checkin/walk_in.html", event=event, form=form), exc.status
     facts = ci.summary(record)

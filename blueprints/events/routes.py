@@ -9,11 +9,12 @@ from blueprints.access import role_required, safe_next
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
                                      StaffForm, TableForm)
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, error_text, id_arg, ids_from, paginate, run_operation
+from blueprints.forms import (BaseForm, attempt, error_text, id_arg, ids_from, paginate,
+                             run_operation)
 from extensions import db
 from models import customers as c, door, events as ev
 from models.accounts import Department, User
-from models.base import InvalidInput, NotFound, OperationError, utcnow
+from models.base import InvalidInput, NotFound, utcnow
 from reports import invitation_cards
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -47,7 +48,7 @@ def new():
     form = EventForm()
     if not form.validate_on_submit():
         return render_template("events/form.html", form=form, event=None), _status(form)
-    try:
+    with attempt(form) as tried:
         starts_at, ends_at = form.times()
         event = ev.create_event(
             title=form.title.data, kind=form.kind.data, venue=form.venue.data,
@@ -56,11 +57,8 @@ def new():
             featured=form.featured.data,
             department=db.session.get(Department, form.department_id.data or 0),
             actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("events/form.html", form=form, event=None), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return render_template("events/form.html", form=form, event=None), tried.status
     flash(_("Event %(title)s planned.", title=event.title), "success")
     return _back_to(event)
 
@@ -74,7 +72,7 @@ def edit(event_id):
         form.fill_from(event)
     if not form.validate_on_submit():
         return render_template("events/form.html", form=form, event=event), _status(form)
-    try:
+    with attempt(form) as tried:
         starts_at, ends_at = form.times()
         ev.update_event(event, title=form.title.data, kind=form.kind.data,
                         venue=form.venue.data, address=form.address.data, starts_at=starts_at,
@@ -82,11 +80,8 @@ def edit(event_id):
                         lecturer=form.lecturer.data, featured=form.featured.data,
                         department=db.session.get(Department, form.department_id.data or 0),
                         actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return render_template("events/form.html", form=form, event=event), exc.status
-    db.session.commit()
+    if tried.refusal:
+        return render_template("events/form.html", form=form, event=event), tried.status
     flash(_("Event %(title)s saved.", title=event.title), "success")
     return _back_to(event)
 
@@ -138,14 +133,11 @@ def add_cost(event_id):
     form = CostForm(prefix="cost")
     if not form.validate_on_submit():
         return _event_page(event, 422, cost_form=form)
-    try:
+    with attempt(form) as tried:
         ev.add_cost(event, kind=form.kind.data, amount_fen=form.amount_fen(),
                     note=form.note.data, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return _event_page(event, exc.status, cost_form=form)
-    db.session.commit()
+    if tried.refusal:
+        return _event_page(event, tried.status, cost_form=form)
     flash(_("Cost added."), "success")
     return _back_to(event, "#costs")
 
@@ -168,15 +160,12 @@ def add_table(event_id):
     form = TableForm(c.active_marketers(), prefix="table")
     if not form.validate_on_submit():
         return _event_page(event, 422, table_form=form)
-    try:
+    with attempt(form) as tried:
         ev.save_table(event, number=form.number.data, seats=form.seats.data,
                       label=form.label.data, host=db.session.get(User, form.host_id.data or 0),
                       actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        form.add_error(exc)
-        return _event_page(event, exc.status, table_form=form)
-    db.session.commit()
+    if tried.refusal:
+        return _event_page(event, tried.status, table_form=form)
     flash(_("Table saved."), "success")
     return _back_to(event, "#tables")
 
@@ -243,19 +232,17 @@ def invite(customer_id):
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
         return redirect(back)
-    try:
+    with attempt() as tried:
         event = ev.get_event_or_404(form.event_id.data, current_user)
         ev.invite(event, customer, actor=current_user, companions=form.companions.data or 0,
                   note=form.note.data)
-    except ev.AlreadyInvited as exc:
-        db.session.rollback()
-        flash(exc.message, "warning")
-        return redirect(url_for("events.invitations", event_id=exc.invitation.event_id))
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if isinstance(tried.refusal, ev.AlreadyInvited):
+        flash(tried.refusal.message, "warning")
+        return redirect(url_for("events.invitations",
+                                event_id=tried.refusal.invitation.event_id))
+    if tried.refusal:
+        flash(tried.refusal.message, "danger")
         return redirect(back)
-    db.session.commit()
     flash(_("%(name)s invited to %(event)s.", name=customer.name, event=event.title), "success")
     return redirect(back)
 
@@ -270,14 +257,11 @@ def bulk_invite():
         flash(error_text(form), "danger")
         return redirect(back)
     ids = ids_from(request.form.getlist("ids"))
-    try:
+    with attempt(flash=True) as tried:
         event = ev.get_event_or_404(form.event_id.data, current_user)
         invited, skipped = ev.bulk_invite(event, ids, actor=current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if tried.refusal:
         return redirect(back)
-    db.session.commit()
     message = _("%(n)s customers invited to %(event)s.", n=invited, event=event.title)
     if skipped:
         message += " " + _("%(n)s were already invited.", n=skipped)
