@@ -4,11 +4,12 @@ customers, confirm them, print their QR invitation cards.
 Check-in (the next area) marks invitations attended; closing an event marks the rest no-show.
 """
 import secrets
-from datetime import datetime
+from datetime import datetime, time
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String,
-                        UniqueConstraint, case, func, select)
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Time,
+                        UniqueConstraint, case, func, select, update)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
@@ -79,6 +80,8 @@ class Event(db.Model):
     tables = relationship("EventTable", back_populates="event", order_by="EventTable.number",
                           cascade="all, delete-orphan")
     costs = relationship("EventCost", back_populates="event", order_by="EventCost.id")
+    pickup_points = relationship("EventPickupPoint", order_by="EventPickupPoint.pickup_time, "
+                                 "EventPickupPoint.name")
 
     @property
     def cost_fen(self):
@@ -106,6 +109,22 @@ class EventTable(db.Model):
         return _("Table %(n)s", n=self.number) + (f" {self.label}" if self.label else "")
 
 
+class EventPickupPoint(db.Model):
+    """Where and when the event's bus picks guests up (接送点): 小区门口 08:00, 地铁站 08:30."""
+    __tablename__ = "event_pickup_points"
+    __table_args__ = (UniqueConstraint("event_id", "name", "pickup_time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    #: The time of day of the pickup on the event's day, in the company's time zone.
+    pickup_time: Mapped[time] = mapped_column(Time)
+
+    @property
+    def label(self):
+        return f"{self.name} {self.pickup_time:%H:%M}"
+
+
 class EventCost(db.Model):
     """A cost line of an event (venue, meals, ...), counted by the event ROI report."""
     __tablename__ = "event_costs"
@@ -131,6 +150,7 @@ class Invitation(db.Model):
     __table_args__ = (
         UniqueConstraint("event_id", "customer_id"),
         CheckConstraint("companions BETWEEN 0 AND 5", name="companions_range"),
+        CheckConstraint("pickup_point_id IS NULL OR needs_pickup", name="pickup_needed"),
         CheckConstraint("status IN ('invited', 'confirmed', 'attended', 'no_show', 'declined')",
                         name="known_status"),
         Index("ix_invitations_event_status", "event_id", "status"),
@@ -151,6 +171,10 @@ class Invitation(db.Model):
     table_id: Mapped[int | None] = mapped_column(ForeignKey("event_tables.id"))
     #: Registered at the door without an invitation (the check-in area).
     is_walk_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The guest comes on the event's bus (需要接送), at `pickup_point` once one is chosen.
+    needs_pickup: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: One of this event's pickup points (set_pickup checks the event).
+    pickup_point_id: Mapped[int | None] = mapped_column(ForeignKey("event_pickup_points.id"))
     #: A manager let this confirmation go beyond the event's capacity.
     override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     override_reason: Mapped[str] = mapped_column(String(200), default="")
@@ -163,6 +187,7 @@ class Invitation(db.Model):
     customer = relationship("Customer", lazy="joined")
     inviter = relationship("User", foreign_keys=[inviter_id], lazy="select")
     table = relationship("EventTable", lazy="select")
+    pickup_point = relationship("EventPickupPoint", lazy="select")
 
 
 class InvitationChange(db.Model):
@@ -416,6 +441,46 @@ def save_table(event, *, number, seats, label="", host=None, actor, table=None, 
     return table
 
 
+def _check_pickup_points_open(event):
+    if event.status in ("closed", "cancelled"):
+        raise Conflict(_("A closed or cancelled event cannot change its pickup points."))
+
+
+def add_pickup_point(event, *, name, pickup_time, actor, now=None):
+    """Add a place and time where the event's bus picks guests up."""
+    _check_planner(actor)
+    _check_pickup_points_open(event)
+    name = (name or "").strip()[:60]
+    if not name:
+        raise InvalidInput(_("Enter where the bus picks guests up."), field="name")
+    if pickup_time is None:
+        raise InvalidInput(_("Enter the pickup time."), field="pickup_time")
+    point = EventPickupPoint(event_id=event.id, name=name,
+                             pickup_time=pickup_time.replace(second=0, microsecond=0))
+    try:
+        with db.session.begin_nested():
+            db.session.add(point)
+    except IntegrityError:
+        raise Conflict(_("%(point)s is already a pickup point of this event.",
+                         point=point.label), field="name") from None
+    audit(actor, "event.pickup_point_add", event, summary=point.label, now=now)
+    return point
+
+
+def remove_pickup_point(point, *, actor, now=None):
+    """Take a pickup point off its event; its guests still need pickup, at a point to choose.
+    Returns how many guests it had."""
+    _check_planner(actor)
+    event = db.session.get(Event, point.event_id)
+    _check_pickup_points_open(event)
+    guests = db.session.execute(update(Invitation).where(
+        Invitation.pickup_point_id == point.id).values(pickup_point_id=None)).rowcount
+    audit(actor, "event.pickup_point_remove", event, summary=point.label, now=now)
+    db.session.delete(point)
+    db.session.flush()
+    return guests
+
+
 # --- Operations: invitations -------------------------------------------------------------------
 
 def _set_status(invitation, to_status, *, actor, note, now):
@@ -530,16 +595,39 @@ def change_invitation(invitation, to_status, *, actor, companions=None, note="",
     return invitation
 
 
+def set_pickup(invitation, *, needs_pickup, point=None, actor, now=None):
+    """Say whether a guest comes on the event's bus and where they get on (`point`: one of the
+    invitation's event's pickup points, or None while it is not chosen). A point means the
+    guest needs pickup."""
+    event = invitation.event
+    if event.status in ("closed", "cancelled"):
+        raise Conflict(_("A closed or cancelled event cannot change its pickup points."))
+    if point is not None and point.event_id != invitation.event_id:
+        raise InvalidInput(_("That pickup point belongs to another event: choose one of "
+                             "this event's pickup points."), field="pickup_point_id")
+    before = {"pickup": invitation.pickup_point.label if invitation.pickup_point else
+              bool(invitation.needs_pickup)}
+    invitation.needs_pickup = bool(needs_pickup) or point is not None
+    invitation.pickup_point = point if invitation.needs_pickup else None
+    db.session.flush()
+    audit(actor, "event.pickup", invitation, summary=invitation.customer.name, before=before,
+          after={"pickup": point.label if point else invitation.needs_pickup}, now=now)
+    return invitation
+
+
 register_actions({
     "event.create": _l("Planned event"), "event.update": _l("Changed event"),
     "event.status": _l("Changed event status"), "event.staff": _l("Assigned event staff"),
     "event.cost_add": _l("Added event cost"), "event.cost_remove": _l("Removed event cost"),
     "event.table": _l("Saved event table"), "event.bulk_invite": _l("Bulk invitation"),
     "event.capacity_override": _l("Confirmed beyond capacity"),
+    "event.pickup_point_add": _l("Added pickup point"),
+    "event.pickup_point_remove": _l("Removed pickup point"),
+    "event.pickup": _l("Set guest pickup"),
 })
 register_targets({"events": _l("Event"), "invitations": _l("Invitation")})
 register_fields({"status": _l("Status"), "capacity": _l("Capacity"), "title": _l("Title"),
-                 "amount_fen": _l("Amount (fen)")})
+                 "amount_fen": _l("Amount (fen)"), "pickup": _l("Bus pickup")})
 register_values({"status": STATUSES}, target_type="events")
 
 
