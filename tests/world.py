@@ -6,7 +6,7 @@ inside department 1 / event 1 (`w.ids`, argument name → value) and the rows of
 department / event (`w.other_ids`). Everything is flushed, never committed.
 """
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from extensions import db
 from models.base import new_token, utcnow
@@ -122,6 +122,8 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
                         actor=manager, name="到场礼")
     cost = events.add_cost(e1, kind="venue", amount_fen=50000, actor=manager)
     events.save_table(e1, number=1, seats=10, actor=manager)
+    points = [events.add_pickup_point(event, name="小区门口", pickup_time=time(8, 0),
+                                      actor=manager) for event in (e1, e2)]
     rule = db.session.scalar(db.select(gifts.GiftRule).where(gifts.GiftRule.event_id == e1.id))
 
     _sales_side(w, u["m1"], d1, e1, warehouse, product, gift, w.ids, customer_name)
@@ -139,8 +141,8 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
                   warehouse_id=warehouse.id, document_id=document.id, count_id=count.id,
                   line_id=inv.count_lines(count)[0].id, close_id=close.id,
                   package_id=package.id, rule_id=rule.id, key="sales", token=batch.token)
-    w.ids = {**shared, **w.ids}
-    w.other_ids = {**shared, **w.other_ids, "department_id": d2.id}
+    w.ids = {**shared, **w.ids, "point_id": points[0].id}
+    w.other_ids = {**shared, **w.other_ids, "department_id": d2.id, "point_id": points[1].id}
     other_batch = customer_import.upload("名单二.xlsx", template,
                                          actor=u["m2"])
     db.session.flush()

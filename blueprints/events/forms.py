@@ -1,11 +1,11 @@
 from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, SelectField, StringField, TimeField
+from wtforms import BooleanField, DateField, SelectField, StringField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField, department_choices
-from blueprints.forms import BaseForm, IntegerField, MoneyField, choices, to_fen
+from blueprints.forms import BaseForm, IdField, IntegerField, MoneyField, choices, to_fen
 from formatting import company_zone
 from models import events as ev
 
@@ -67,6 +67,20 @@ class TableForm(BaseForm):
         super().__init__(*args, **kwargs)
         self.host_id.choices = choices([(0, _l("(none)"))] + [(u.id, u.display_name)
                                                                for u in marketers])
+
+
+class PickupPointForm(BaseForm):
+    name = StringField(_l("Pickup point"), validators=[
+        DataRequired(_l("Enter where the bus picks guests up.")), Length(max=60)])
+    pickup_time = TimeField(_l("Pickup time"), validators=[
+        InputRequired(_l("Enter the pickup time."))])
+
+
+class PickupForm(BaseForm):
+    """Whether a guest comes on the bus, and where they get on (any id here: the operation
+    refuses a point of another event)."""
+    needs_pickup = BooleanField(_l("Needs pickup"))
+    pickup_point_id = IdField(_l("Pickup point"), required=False)
 
 
 class StaffForm(BaseForm):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from blueprints.access import role_required, safe_next
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
-                                     StaffForm, TableForm)
+                                     PickupForm, PickupPointForm, StaffForm, TableForm)
 from blueprints.files import file_name, send_download
 from blueprints.forms import (BaseForm, attempt, error_text, id_arg, ids_from, paginate,
                              run_operation)
@@ -15,7 +15,7 @@ from extensions import db
 from models import customers as c, door, events as ev
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
-from reports import invitation_cards
+from reports import event_day_papers as papers, invitation_cards
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
@@ -95,6 +95,7 @@ def _event_page(event, status=200, **forms):
         "event": event, "action_form": BaseForm(),
         "cost_form": forms.get("cost_form") or CostForm(prefix="cost"),
         "table_form": forms.get("table_form") or TableForm(marketers, prefix="table"),
+        "pickup_point_form": forms.get("pickup_point_form") or PickupPointForm(prefix="pickup"),
         "staff_form": forms.get("staff_form") or StaffForm(
             staff_people, prefix="staff", data={"staff": [u.id for u in event.staff]}),
         "counts": ev.status_counts(invitations),
@@ -170,6 +171,37 @@ def add_table(event_id):
     return _back_to(event, "#tables")
 
 
+@bp.post("/<int:event_id>/pickup-points")
+@role_required(*PLANNERS)
+def add_pickup_point(event_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    form = PickupPointForm(prefix="pickup")
+    if not form.validate_on_submit():
+        return _event_page(event, 422, pickup_point_form=form)
+    with attempt(form) as tried:
+        point = ev.add_pickup_point(event, name=form.name.data,
+                                    pickup_time=form.pickup_time.data, actor=current_user)
+    if tried.refusal:
+        return _event_page(event, tried.status, pickup_point_form=form)
+    flash(_("Pickup point %(point)s added.", point=point.label), "success")
+    return _back_to(event, "#pickup-points")
+
+
+@bp.post("/<int:event_id>/pickup-points/<int:point_id>/remove")
+@role_required(*PLANNERS)
+def remove_pickup_point(event_id, point_id):
+    event = ev.get_event_or_404(event_id, current_user)
+    point = db.session.get(ev.EventPickupPoint, point_id)
+    if point is None or point.event_id != event.id or not BaseForm().validate_on_submit():
+        abort(404)
+    label = point.label
+    run_operation(lambda: ev.remove_pickup_point(point, actor=current_user),
+                  lambda guests: _("Pickup point %(point)s removed.", point=label) + (
+                      " " + _("%(n)s guests need another pickup point.", n=guests)
+                      if guests else ""))
+    return _back_to(event, "#pickup-points")
+
+
 @bp.post("/<int:event_id>/staff")
 @role_required(*PLANNERS)
 def staff(event_id):
@@ -201,6 +233,7 @@ def invitations(event_id):
     page = paginate(query.order_by(ev.Invitation.status, c.Customer.name_pinyin), 50)
     return render_template("events/invitations.html", event=event, page=page,
                            status_filter=status_filter, status_form=InvitationStatusForm(),
+                           pickup_form=PickupForm(),
                            counts=ev.status_counts(ev.visible_invitations(current_user, event)))
 
 
@@ -220,6 +253,35 @@ def invitation_status(invitation_id):
         lambda _result: _("%(name)s: %(status)s.", name=invitation.customer.name,
                           status=ev.INVITATION_STATUSES[invitation.status]))
     return redirect(back)
+
+
+@bp.post("/invitations/<int:invitation_id>/pickup")
+@role_required(*OFFICE)
+def invitation_pickup(invitation_id):
+    """Whether a guest needs pickup, and at which of the event's pickup points."""
+    invitation = ev.get_invitation_or_404(invitation_id, current_user)
+    form = PickupForm()
+    back = url_for("events.invitations", event_id=invitation.event_id,
+                   status=request.args.get("status", ""))
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+        return redirect(back)
+    point_id = form.pickup_point_id.data
+    point = db.session.get(ev.EventPickupPoint, point_id) if point_id else None
+    if point_id and point is None:
+        flash(_("That pickup point no longer exists: choose another."), "danger")
+        return redirect(back)
+    run_operation(lambda: ev.set_pickup(invitation, needs_pickup=form.needs_pickup.data,
+                                        point=point, actor=current_user),
+                  lambda _result: _("%(name)s: %(pickup)s.", name=invitation.customer.name,
+                                    pickup=_pickup_label(invitation)))
+    return redirect(back)
+
+
+def _pickup_label(invitation):
+    if invitation.pickup_point is not None:
+        return _("pickup at %(point)s", point=invitation.pickup_point.label)
+    return _("needs pickup, point not chosen") if invitation.needs_pickup else _("no pickup")
 
 
 @bp.post("/invite/<int:customer_id>")
@@ -298,3 +360,56 @@ def _cards_pdf(event, invitations, filename):
         event_id=event.id, invitation_ids=tuple(i.id for i in invitations), layout=layout,
         printed_by=current_user.display_name, printed_at=utcnow()))
     return send_download(invitation_cards.build(data), filename)
+
+
+# --- Paper for the event day: everyone who sees the event page may print it ---------------------
+
+def _choice(name, allowed):
+    value = request.args.get(name, allowed[0])
+    if value not in allowed:
+        raise InvalidInput(_("Unknown print layout."))
+    return value
+
+
+def _event_day_paper(event_id, title, gather, build, *, choice="", needs_tables=False):
+    event = ev.get_event_or_404(event_id, current_user)
+    if needs_tables and not event.tables:
+        raise NotFound(_("This event has no tables yet."))
+    params = papers.Params(event_id=event.id,
+                           guest_ids=papers.guest_ids_for(event, current_user),
+                           printed_by=current_user.display_name, printed_at=utcnow(),
+                           choice=choice)
+    return send_download(build(gather(params)), file_name(title, event.title, ext=".pdf"))
+
+
+@bp.get("/<int:event_id>/sign-in-sheet.pdf")
+@role_required(*OFFICE, "event_staff")
+def sign_in_sheet(event_id):
+    """签到表: the guests by marketer (?by=marketer) or by table (?by=table), a line to sign."""
+    return _event_day_paper(event_id, _("Sign-in sheet"), papers.gather_sign_in,
+                            papers.build_sign_in, choice=_choice("by", papers.GROUPINGS))
+
+
+@bp.get("/<int:event_id>/seating-chart.pdf")
+@role_required(*OFFICE, "event_staff")
+def seating_chart(event_id):
+    """座位表: every table with its host, guests and seats used."""
+    return _event_day_paper(event_id, _("Seating chart"), papers.gather_seating,
+                            papers.build_seating)
+
+
+@bp.get("/<int:event_id>/table-cards.pdf")
+@role_required(*OFFICE, "event_staff")
+def table_cards(event_id):
+    """桌卡: one card per table, A4 folded into a tent (?size=a4) or A5 (?size=a5)."""
+    return _event_day_paper(event_id, _("Table cards"), papers.gather_table_cards,
+                            papers.build_table_cards,
+                            choice=_choice("size", papers.CARD_SIZES), needs_tables=True)
+
+
+@bp.get("/<int:event_id>/pickup-list.pdf")
+@role_required(*OFFICE, "event_staff")
+def pickup_list(event_id):
+    """接送名单: the guests to pick up per pickup point and time, for the bus driver."""
+    return _event_day_paper(event_id, _("Pickup list"), papers.gather_pickup,
+                            papers.build_pickup)

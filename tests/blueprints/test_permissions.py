@@ -69,6 +69,13 @@ MATRIX = {
     "events.bulk_invite": CUSTOMER,
     "events.cards": CUSTOMER,
     "events.card": CUSTOMER,
+    "events.add_pickup_point": OWNERSHIP,
+    "events.remove_pickup_point": OWNERSHIP,
+    "events.invitation_pickup": CUSTOMER,
+    "events.sign_in_sheet": CUSTOMER | {"event_staff"},
+    "events.seating_chart": CUSTOMER | {"event_staff"},
+    "events.table_cards": CUSTOMER | {"event_staff"},
+    "events.pickup_list": CUSTOMER | {"event_staff"},
     "checkin.index": DOOR,
     "checkin.screen": DOOR,
     "checkin.check_in": DOOR,
@@ -188,7 +195,7 @@ def routes(app):
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
               "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales",
-              "reward_id": "1"}
+              "reward_id": "1", "point_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule
