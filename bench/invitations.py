@@ -5,6 +5,7 @@
 Bulk-invites 2,000 customers to one event (the operation the customer list calls, committed),
 then renders 500 confirmed invitation cards (four per A4 page) to PDF. Ends with one JSON line.
 """
+import argparse
 import json
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from reports import invitation_cards  # noqa: E402
 
 
 def main():
+    argparse.ArgumentParser().parse_args()  # no options (--help says so)
     folder = Path(tempfile.mkdtemp(prefix="bench-invitations-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
                       "INSTANCE_DIR": str(folder), "SECRET_KEY": "bench",

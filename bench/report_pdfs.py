@@ -1,6 +1,6 @@
 """Speed of the printed reports (issue 13), on its own SQLite database built by the migrations.
 
-    .venv/bin/python bench/reports.py [--customers 100000] [--orders 100000] [--events 300]
+    .venv/bin/python bench/report_pdfs.py [--customers 100000] [--orders 100000] [--events 300]
         [--db FILE] [--only company] [--repeat N]
 
 Builds customers owned by 200 marketers in 10 departments (bench/customers.py makes 100; 100
@@ -27,13 +27,8 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-# This script is bench/reports.py: with bench/ first on the path, `import reports` would find
-# it instead of the app's reports package. Import the package first, then add bench/ last.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(ROOT))
-import reports  # noqa: E402,F401  (the package)
-sys.path.append(str(BENCH))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flask_migrate import upgrade  # noqa: E402
 from pypdf import PdfReader  # noqa: E402

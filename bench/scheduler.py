@@ -24,12 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The project first, and its reports package imported before bench/orders.py puts bench/ first
-# on the path (bench/reports.py would hide it); bench/ last, for bench/customers.py.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
-import reports  # noqa: E402,F401  (the package)
-sys.path.append(str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, insert, select, update  # noqa: E402
