@@ -241,6 +241,7 @@ def register_errorhandlers(app):
 
 
 def register_jinja(app):
+    from blueprints.access import can
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
     from models import custody, door, events, gifts, inventory, orders, points
@@ -249,8 +250,9 @@ def register_jinja(app):
     from models.settings import get_setting
 
     app.jinja_env.filters.update(formatting.FILTERS)
-    app.jinja_env.globals.update(nav_items=nav_items, ROLES=ROLES, get_setting=get_setting,
-                                 get_locale=get_locale, link_args=link_args, EVENT_KINDS=events.KINDS,
+    app.jinja_env.globals.update(nav_items=nav_items, can=can, ROLES=ROLES,
+                                 get_setting=get_setting, get_locale=get_locale,
+                                 link_args=link_args, EVENT_KINDS=events.KINDS,
                                  EVENT_STATUSES=events.STATUSES,
                                  EVENT_COST_KINDS=events.COST_KINDS,
                                  INVITATION_STATUSES=events.INVITATION_STATUSES,
@@ -269,6 +271,9 @@ def register_jinja(app):
                                  PAYMENT_METHODS=orders.METHODS,
                                  PAYMENT_STATES=orders.PAYMENT_STATES,
                                  AGEING=orders.AGEING,
+                                 BACKDATE_ROLES=orders.BACKDATE_ROLES,
+                                 EARLY_RELEASE_ROLES=custody.EARLY_RELEASE_ROLES,
+                                 OVERRIDE_ROLES=events.OVERRIDE_ROLES,
                                  RETURN_DISPOSITIONS=orders.RETURN_DISPOSITIONS,
                                  RULE_KINDS=gifts.RULE_KINDS, GIFT_KINDS=gifts.ISSUE_KINDS,
                                  new_token=new_token, CUSTODY_KINDS=custody.ENTRY_KINDS,

@@ -37,6 +37,20 @@ def role_required(*roles):
     return decorator
 
 
+def can(endpoint, user=None):
+    """Whether `user` (default: the current user) may open `endpoint`: the roles its
+    role_required admits, read from the view, so a link and its route cannot disagree. Templates
+    call it as ``can('orders.new')`` instead of repeating the route's roles."""
+    user = user or current_user
+    view = current_app.view_functions.get(endpoint)
+    if view is None:
+        raise KeyError(endpoint)  # a typo in a template must not hide a button silently
+    if not getattr(user, "is_authenticated", False):
+        return bool(getattr(view, "is_public", False))
+    roles = getattr(view, "required_roles", ())
+    return not roles or user.has_role(*roles)
+
+
 def is_public_endpoint(endpoint):
     """True if `endpoint` may be served without a signed-in user."""
     if endpoint is None or endpoint in PUBLIC_ENDPOINTS:

@@ -2,9 +2,11 @@
 lets them in, so the menu and the permissions cannot disagree."""
 from dataclasses import dataclass
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+
+from blueprints.access import can
 
 
 @dataclass(frozen=True)
@@ -16,12 +18,6 @@ class NavItem:
     @property
     def url(self):
         return url_for(self.endpoint)
-
-    @property
-    def roles(self):
-        """The roles the route admits (empty: every signed-in user)."""
-        view = current_app.view_functions[self.endpoint]
-        return getattr(view, "required_roles", ())
 
 
 NAV = [
@@ -51,4 +47,4 @@ def nav_items(user=None):
     user = user or current_user
     if not getattr(user, "is_authenticated", False):
         return []
-    return [item for item in NAV if not item.roles or user.has_role(*item.roles)]
+    return [item for item in NAV if can(item.endpoint, user)]

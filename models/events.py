@@ -45,6 +45,8 @@ INVITATION_ACTIONS = {"confirmed": _l("Confirm"), "declined": _l("Decline"),
 MAX_COMPANIONS = 5
 #: Roles that plan events.
 PLANNER_ROLES = ("admin", "manager", "dept_head")
+#: Roles that confirm a guest beyond the event's capacity (with a reason).
+OVERRIDE_ROLES = ("admin", "manager")
 
 
 
@@ -580,7 +582,7 @@ def change_invitation(invitation, to_status, *, actor, companions=None, note="",
         db.session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
         if confirmed_count(event) >= event.capacity:
             override_reason = (override_reason or "").strip()
-            if not actor.has_role("admin", "manager"):
+            if not actor.has_role(*OVERRIDE_ROLES):
                 raise Conflict(_("The event is full (%(n)s confirmed). A manager can confirm "
                                  "beyond capacity.", n=event.capacity))
             if not override_reason:

@@ -121,6 +121,18 @@ def staffs_event(user, event_id):
                              .where(event_staff.c.event_id == event_id)) is not None
 
 
+def visible_departments(user, *, masked_roles_see_all=True):
+    """A select of the departments whose rows `user` may see, by name: all for the roles that
+    see every row, a department head's own tree, else none."""
+    query = select(Department).order_by(Department.name)
+    if user.has_role(*ALL_ROWS_ROLES) or (masked_roles_see_all and
+                                          user.has_role(*ALL_ROWS_MASKED_ROLES)):
+        return query
+    if user.has_role("dept_head") and user.department_id is not None:
+        return query.where(Department.id.in_(department_subtree(user.department_id)))
+    return query.where(false())
+
+
 def visible_users(user):
     """A select of the users `user` may list: all for admins and managers, the department's
     people for a department head, else only themself."""

@@ -13,7 +13,8 @@ from formatting import local_day, parse_day, parse_id
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
 from models.clock import day_start
-from models.scoping import department_subtree_ids, visible_users
+from models import scoping
+from models.scoping import visible_users
 from models.settings import define, get_setting
 
 define("general.report_max_days", "int", 400, _l("Longest report period (days)"), min=1,
@@ -82,13 +83,9 @@ def _day(raw, default, label, field):
 
 
 def visible_departments(user):
-    """Departments whose figures the user may see."""
-    query = select(Department).order_by(Department.name)
-    if user.has_role(*ALL_FIGURES):
-        return query
-    if user.has_role("dept_head") and user.department_id:
-        return query.where(Department.id.in_(department_subtree_ids(user.department_id)))
-    return query.where(Department.id.is_(None))
+    """Departments whose figures the user may see: finance sees them all, a warehouse clerk
+    none."""
+    return scoping.visible_departments(user, masked_roles_see_all=user.has_role(*ALL_FIGURES))
 
 
 def parse(args, user, *, default="month"):

@@ -1,6 +1,6 @@
 """Event ROI (会议效果) on screen, in print and as .xlsx: the list of events, one event's report,
 and the rows behind its figures (orders, guests, redemptions), each within the user's scope."""
-from flask import current_app, render_template, request
+from flask import render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -22,13 +22,6 @@ ROI = ("admin", "manager", "finance", "dept_head")
 def _params(event_id):
     """Params for one event within the user's scope (out of scope: NotFound, a 404)."""
     return parse({"event": str(event_id)}, current_user)
-
-
-def may(endpoint):
-    """True when the current user's roles let them open `endpoint` (links to other areas)."""
-    view = current_app.view_functions.get(endpoint)
-    roles = getattr(view, "required_roles", ())
-    return view is not None and (not roles or current_user.has_role(*roles))
 
 
 @bp.get("/events")
@@ -57,7 +50,7 @@ def events():
 def event_roi_view(event_id):
     # (Named apart from its endpoint so that it does not shadow the reports.event_roi module.)
     data = event_roi.gather(_params(event_id))
-    return render_template("reports/event_roi.html", data=data, drill=None, may=may)
+    return render_template("reports/event_roi.html", data=data, drill=None)
 
 
 @bp.get("/events/<int:event_id>.pdf")
@@ -109,7 +102,7 @@ def event_orders(event_id):
     params, data = _drill(event_id, what, event_roi.ORDER_ROWS)
     found = event_roi.order_rows(params.event, visible_orders(current_user), what=what,
                                  marketer_id=marketer_id)
-    return render_template("reports/event_roi.html", data=data, may=may, drill={
+    return render_template("reports/event_roi.html", data=data, drill={
         "kind": "orders", "what": what, "marketer": _marketer_name(data, marketer_id),
         "found": found})
 
@@ -122,7 +115,7 @@ def event_guests(event_id):
     params, data = _drill(event_id, what, event_roi.GUEST_ROWS)
     found = event_roi.guest_rows(params.event, visible_invitations(current_user, params.event),
                                  what=what, marketer_id=marketer_id)
-    return render_template("reports/event_roi.html", data=data, may=may, drill={
+    return render_template("reports/event_roi.html", data=data, drill={
         "kind": "guests", "what": what, "marketer": _marketer_name(data, marketer_id),
         "found": found})
 
@@ -134,5 +127,5 @@ def event_redemptions(event_id):
     params, data = _drill(event_id, "points", ("points",))
     found = event_roi.redemption_rows(params.event, visible_customers(
         current_user).with_only_columns(Customer.id))
-    return render_template("reports/event_roi.html", data=data, may=may, drill={
+    return render_template("reports/event_roi.html", data=data, drill={
         "kind": "redemptions", "what": "points", "marketer": None, "found": found})

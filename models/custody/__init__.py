@@ -16,7 +16,8 @@ settings.py), operations (writing, the release rule, pickups), reads. Everything
 here, so callers write `from models import custody as cu`.
 """
 from models.custody.tables import (  # noqa: F401
-    DOCUMENT, ENTRY_KINDS, PICKUP_ROLES, RELEASE_RULES, CustodyEntry, CustodyPickup)
+    DOCUMENT, EARLY_RELEASE_ROLES, ENTRY_KINDS, PICKUP_ROLES, RELEASE_RULES, CustodyEntry,
+    CustodyPickup)
 from models.custody.settings import check_custody  # noqa: F401
 from models.custody.operations import (  # noqa: F401
     LineFigures, deposit, deposit_redeemed, holdings, line_balances, line_figures, line_held,

@@ -15,7 +15,8 @@ from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, add_once, lock_row, \
     utcnow
 from models.clock import document_number, local_day
-from models.custody.tables import DOCUMENT, PICKUP_ROLES, CustodyEntry, CustodyPickup
+from models.custody.tables import (DOCUMENT, EARLY_RELEASE_ROLES, PICKUP_ROLES, CustodyEntry,
+                                   CustodyPickup)
 # Custody holds the goods of order lines and of redemptions, and releases an order's goods by
 # what is paid on it: it reads those tables (a documented exception in .importlinter).
 from models.orders import Order, OrderLine
@@ -311,7 +312,7 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
     if not quantities:
         raise InvalidInput(_("Enter how many of each to hand over."), field="quantities")
     release_reason = (release_reason or "").strip()
-    if release_reason and not actor.has_role("manager"):
+    if release_reason and not actor.has_role(*EARLY_RELEASE_ROLES):
         raise PermissionDenied(_("Only a manager releases goods before they are paid for."))
     now = now or utcnow()
     pickup = CustodyPickup(customer_id=customer.id, collected_by=(collected_by or "").strip()[:40],

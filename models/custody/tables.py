@@ -12,6 +12,8 @@ from models.base import TokenMixin, UTCDateTime, utcnow
 ENTRY_KINDS = {"deposit": _l("Left in custody"), "pickup": _l("Picked up"),
                "return": _l("Returned out of custody"), "reversal": _l("Reversal")}
 PICKUP_ROLES = ("warehouse", "manager", "event_staff")
+#: Roles that release goods before they are paid for (with a reason).
+EARLY_RELEASE_ROLES = ("manager",)
 #: When goods held may be collected (the setting custody.release_rule) → its label.
 RELEASE_RULES = {"proportional": _l("In proportion to what is paid"),
                  "full": _l("Only once the order is paid in full")}

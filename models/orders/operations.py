@@ -30,6 +30,8 @@ SELLER_ROLES = ("manager", "dept_head", "marketer")
 CASHIER_ROLES = ("manager", "dept_head", "marketer", "finance")
 APPROVER_ROLES = ("manager", "finance")
 CLOSE_ROLES = ("manager", "finance")
+#: Roles that enter money received on an earlier day (the rest record it as it happens).
+BACKDATE_ROLES = ("manager", "finance")
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -71,10 +73,13 @@ def _check_day_open(cashier, at):
                          name=cashier.display_name, day=day), field="at")
 
 
-def _when(at, now):
+def _when(at, now, actor):
     """The moment money changed hands: now, or an earlier moment finance enters."""
     if at is None:
         return now
+    if not actor.has_role(*BACKDATE_ROLES) and local_day(at) != local_day(now):
+        raise PermissionDenied(_("Only finance or a manager enters money received on another "
+                                 "day."), field="at")
     if at > now + timedelta(minutes=5):
         raise InvalidInput(_("A payment cannot be dated in the future."), field="at")
     if at < now - timedelta(days=366):
@@ -187,7 +192,7 @@ def receive_payment(order, *, amount, method, actor, token, kind=None, reference
     if amount > due:
         raise Conflict(_("Only %(due)s is due on %(number)s; %(amount)s is too much.",
                          due=fen(due), number=order.number, amount=fen(amount)), field="amount")
-    at = _when(at, now)
+    at = _when(at, now, actor)
     _check_day_open(actor, at)
     if kind is None:
         kind = "full" if order.paid == 0 and amount == due else \
@@ -229,7 +234,7 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
         raise Conflict(_("Only %(paid)s has been paid on %(number)s; %(amount)s cannot be "
                          "refunded.", paid=fen(order.paid), number=order.number,
                          amount=fen(amount)), field="amount")
-    at = _when(at, now)
+    at = _when(at, now, actor)
     check_refund_approval(order, actor=actor, approver=approver, at=at)
     _check_day_open(actor, at)
     payment = Payment(order_id=order.id, kind="refund", method=method, amount=-amount,

@@ -82,6 +82,7 @@ def test_purchase_gifts_from_the_order_page(client, login, venue, db):
     g.save_rule(None, event=event, kind="purchase", product=cup, quantity=1, actor=manager,
                 condition="product", condition_product=lz, min_quantity=2)
     customer = make_customer(marketer)
+    ev.invite(event, customer, actor=marketer)
     order = make_order(customer, warehouse=warehouse, actor=marketer, channel="event",
                        event=event, lines=[{"product": lz, "quantity": 2}])
     login(marketer)

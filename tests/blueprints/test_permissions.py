@@ -240,3 +240,20 @@ def test_role_matrix(app, client, login, db, role):
         else:
             assert response.status_code == 403, (endpoint, method, response.status_code)
     assert client.post("/auth/logout").status_code == 302
+
+
+def test_templates_name_endpoints_not_roles(app):
+    """Permissions are written once, on the route: a template asks can('area.view') (or a
+    named rule's roles, e.g. OVERRIDE_ROLES), never a literal list of roles, and every endpoint
+    it asks about exists."""
+    import re
+    from pathlib import Path
+    root = Path(app.root_path) / "templates"
+    literal, asked = re.compile(r"has_role\(\s*['\"]"), re.compile(r"can\('([\w.]+)'\)")
+    offenders, unknown = [], []
+    for path in sorted(root.rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{path.relative_to(root)}:{text.count(chr(10), 0, m.start()) + 1}"
+                      for m in literal.finditer(text)]
+        unknown += [name for name in asked.findall(text) if name not in app.view_functions]
+    assert offenders == [] and unknown == []

@@ -340,3 +340,13 @@ def test_a_future_or_ancient_payment_date_is_refused(db, shop):
         pay(order, 100, shop.finance, at=utcnow() - timedelta(days=400))
     assert date.today()
     assert db.session.scalar(select(func.count(o.Payment.id))) == 0
+
+
+def test_only_finance_or_a_manager_enters_money_received_on_another_day(db, shop):
+    order = order_of(shop)
+    now = utcnow()
+    with pytest.raises(PermissionDenied, match="财务或经理"):
+        pay(order, 100, shop.marketer, at=now - timedelta(days=2), now=now)
+    assert db.session.scalar(select(func.count(o.Payment.id))) == 0
+    pay(order, 100, shop.marketer, at=now - timedelta(minutes=1), now=now)  # today: fine
+    pay(order, 100, shop.finance, at=now - timedelta(days=2), now=now)
