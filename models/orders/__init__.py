@@ -12,7 +12,8 @@ from models.orders.operations import (  # noqa: F401
     packages, receive_payment, refresh_balance, refund, refuse_pending, reverse_payment,
     save_package, sold_batch)
 from models.orders.reads import (  # noqa: F401
-    AGEING_BUCKETS, ageing_totals, arrears, arrears_query, bucket_of, check_payments, customer_due, find_orders,
+    AGEING_BUCKETS, ageing_totals, arrears, arrears_query, bucket_of, check_payments,
+    customer_due, find_orders,
     get_order_or_404, orders_of_customer, payments_of, returns_of, visible_orders)
 from models.orders import settings as _settings  # noqa: F401,E402
 from models.orders import safeguards  # noqa: F401,E402

@@ -6,35 +6,34 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from formatting import masked_phone
 from models import custody as cu, orders as o
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import (make_customer, make_order, make_stocked_product, make_user,
-                             make_warehouse)
+from tests.factories import make_order, make_user
+
+pytestmark = pytest.mark.shop(price=10000)
 
 
 @pytest.fixture
-def held(db):
-    warehouse = make_warehouse("总仓")
-    marketer = make_user(["marketer"], display_name="刘芳")
-    customer = make_customer(marketer, name="王大爷", phone="13812348888")
-    product = make_stocked_product(warehouse, 50, name="灵芝孢子粉", sale_price=10000)
-    order = make_order(customer, warehouse=warehouse, actor=marketer,
-                       lines=[{"product": product, "quantity": 10, "held": 10}])
-    return warehouse, marketer, customer, product, order
+def order(shop):
+    """王大爷's 10 boxes of 灵芝孢子粉 (¥1,000), all left in custody."""
+    return make_order(shop.customer, warehouse=shop.warehouse, actor=shop.marketer,
+                      lines=[{"product": shop.product, "quantity": 10, "held": 10}])
 
 
 def pdf_text(response):
     return "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages)
 
 
-def test_find_hand_over_print_and_state(client, login, held, db):
-    warehouse, marketer, customer, product, order = held
-    o.receive_payment(order, amount=50000, method="cash", actor=make_user(["finance"]),
+def test_find_hand_over_print_and_state(client, login, shop, order, db):
+    customer = shop.customer
+    o.receive_payment(order, amount=50000, method="cash", actor=shop.finance,
                       token=new_token())
-    login(make_user(["warehouse"], display_name="孙强"))
-    found = client.get("/custody/", query_string={"q": "8888"}, headers={"HX-Request": "true"})
-    assert "王大爷" in page_text(found) and "138****8888" in page_text(found)
+    login(shop.clerk)
+    tail = customer.phone[-4:]
+    found = client.get("/custody/", query_string={"q": tail}, headers={"HX-Request": "true"})
+    assert "王大爷" in page_text(found) and masked_phone(customer.phone) in page_text(found)
     page = page_text(client.get(f"/custody/customers/{customer.id}"))
     assert "灵芝孢子粉" in page and "现在可领" in page
     line = order.lines[0]
@@ -57,9 +56,10 @@ def test_find_hand_over_print_and_state(client, login, held, db):
     assert "寄存对账单" in statement and "+10" in statement and "-2" in statement
 
 
-def test_marketers_see_but_do_not_hand_over_and_see_only_their_own(client, login, held, db):
-    warehouse, marketer, customer, product, order = held
-    login(marketer)
+def test_marketers_see_but_do_not_hand_over_and_see_only_their_own(client, login, shop, order,
+                                                                    db):
+    customer = shop.customer
+    login(shop.marketer)
     assert client.get(f"/custody/customers/{customer.id}").status_code == 200
     assert client.post(f"/custody/customers/{customer.id}/pickups",
                        data={"token": new_token()}).status_code == 403
@@ -68,14 +68,13 @@ def test_marketers_see_but_do_not_hand_over_and_see_only_their_own(client, login
     assert client.get(f"/custody/customers/{customer.id}").status_code == 404
 
 
-def test_the_customer_page_shows_what_is_held(client, login, held, db):
-    warehouse, marketer, customer, product, order = held
-    login(marketer)
-    text = page_text(client.get(f"/customers/{customer.id}"))
+def test_the_customer_page_shows_what_is_held(client, login, shop, order, db):
+    login(shop.marketer)
+    text = page_text(client.get(f"/customers/{shop.customer.id}"))
     assert "寄存货品" in text and "灵芝孢子粉 10 盒" in text
 
 
-def test_the_lists(client, login, held, db):
+def test_the_lists(client, login, order, db):
     login(make_user(["manager"]))
     assert "刘芳" in page_text(client.get("/custody/report"))
     assert client.get("/custody/expiring").status_code == 200

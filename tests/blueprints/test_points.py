@@ -9,25 +9,25 @@ from sqlalchemy import select
 from models import inventory as inv, points as pt, referrals
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import make_customer, make_stocked_product, make_user, make_warehouse
+from tests.factories import make_customer, make_user
+
+pytestmark = pytest.mark.shop(cup_stock=5)
 
 
 @pytest.fixture
-def counter(db):
-    warehouse = make_warehouse("总仓")
-    manager = make_user(["manager"], display_name="李总")
-    customer = make_customer(make_user(["marketer"]), name="王大爷", phone="13812347777")
-    cup = make_stocked_product(warehouse, 5, name="保温杯", is_gift=True, for_sale=False,
-                               redeemable=True, points_price=300)
-    pt.adjust(customer, 1000, reason="开户礼", actor=manager, token=new_token())
+def counter(shop, db):
+    """The shop, with 1000 points on 王大爷's account (a 保温杯 is 300; 5 in stock)."""
+    pt.adjust(shop.customer, 1000, reason="开户礼", actor=shop.manager, token=new_token())
     db.session.flush()
-    return warehouse, manager, customer, cup
+    return shop
 
 
 def test_redeem_print_and_reverse(client, login, counter, db):
-    warehouse, manager, customer, cup = counter
+    warehouse, manager, customer, cup = counter.warehouse, counter.manager, counter.customer, \
+        counter.cup
     login(manager)
-    found = client.get("/points/", query_string={"q": "7777"}, headers={"HX-Request": "true"})
+    found = client.get("/points/", query_string={"q": customer.phone[-4:]},
+                       headers={"HX-Request": "true"})
     assert "王大爷" in page_text(found) and "1000 积分" in page_text(found)
     too_many = client.post(f"/points/customers/{customer.id}/redeem", data={
         "token": new_token(), "warehouse_id": warehouse.id, f"product-{cup.id}": "4"})
@@ -46,7 +46,8 @@ def test_redeem_print_and_reverse(client, login, counter, db):
 
 
 def test_adjustments_and_bad_input(client, login, counter, db):
-    warehouse, manager, customer, cup = counter
+    warehouse, manager, customer, cup = counter.warehouse, counter.manager, counter.customer, \
+        counter.cup
     login(manager)
     bad = client.post(f"/points/customers/{customer.id}/adjust",
                       data={"token": new_token(), "points": "abc", "reason": "x"})
@@ -66,7 +67,8 @@ def test_adjustments_and_bad_input(client, login, counter, db):
 
 
 def test_a_marketer_redeems_only_for_own_customers(client, login, counter, db):
-    warehouse, manager, customer, cup = counter
+    warehouse, manager, customer, cup = counter.warehouse, counter.manager, counter.customer, \
+        counter.cup
     login(make_user(["marketer"]))
     assert client.get(f"/points/customers/{customer.id}").status_code == 404
 
@@ -74,7 +76,8 @@ def test_a_marketer_redeems_only_for_own_customers(client, login, counter, db):
 def test_a_redemption_left_in_custody_is_picked_up_at_the_custody_counter(client, login,
                                                                          counter, db):
     from models import custody as cu
-    warehouse, manager, customer, cup = counter
+    warehouse, manager, customer, cup = counter.warehouse, counter.manager, counter.customer, \
+        counter.cup
     login(manager)
     assert "寄存在公司" in page_text(client.get(f"/points/customers/{customer.id}"))
     response = client.post(f"/points/customers/{customer.id}/redeem", data={
@@ -109,7 +112,8 @@ def test_a_redemption_left_in_custody_is_picked_up_at_the_custody_counter(client
 
 def test_an_owed_referral_gift_is_given_from_the_points_page(client, login, counter, db):
     from models.settings import update_settings
-    warehouse, manager, customer, cup = counter
+    warehouse, manager, customer, cup = counter.warehouse, counter.manager, counter.customer, \
+        counter.cup
     update_settings({"points.referral_reward": "gift", "points.referral_gift_sku": cup.sku,
                      "points.referral_gift_quantity": 9}, actor=make_user(["admin"]))
     friend = make_customer(make_user(["marketer"]), name="李阿姨", referrer_id=customer.id,
