@@ -240,42 +240,43 @@ def invitations(event_id):
 @bp.post("/invitations/<int:invitation_id>/status")
 @role_required(*OFFICE)
 def invitation_status(invitation_id):
+    def change(invitation, form):
+        run_operation(lambda: ev.change_invitation(
+            invitation, form.status.data, actor=current_user, companions=form.companions.data,
+            override_reason=form.override_reason.data),
+            lambda _result: _("%(name)s: %(status)s.", name=invitation.customer.name,
+                              status=ev.INVITATION_STATUSES[invitation.status]))
+    return _change_invitation(invitation_id, InvitationStatusForm, change)
+
+
+def _change_invitation(invitation_id, form_class, change):
+    """A change to one invitation from its row on the list: read the form, `change(invitation,
+    form)` (which flashes its outcome), then back to the list where it was."""
     invitation = ev.get_invitation_or_404(invitation_id, current_user)
-    form = InvitationStatusForm()
-    back = url_for("events.invitations", event_id=invitation.event_id,
-                   status=request.args.get("status", ""))
+    form = form_class()
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
-        return redirect(back)
-    run_operation(lambda: ev.change_invitation(
-        invitation, form.status.data, actor=current_user, companions=form.companions.data,
-        override_reason=form.override_reason.data),
-        lambda _result: _("%(name)s: %(status)s.", name=invitation.customer.name,
-                          status=ev.INVITATION_STATUSES[invitation.status]))
-    return redirect(back)
+    else:
+        change(invitation, form)
+    return redirect(url_for("events.invitations", event_id=invitation.event_id,
+                            status=request.args.get("status", "")))
 
 
 @bp.post("/invitations/<int:invitation_id>/pickup")
 @role_required(*OFFICE)
 def invitation_pickup(invitation_id):
     """Whether a guest needs pickup, and at which of the event's pickup points."""
-    invitation = ev.get_invitation_or_404(invitation_id, current_user)
-    form = PickupForm()
-    back = url_for("events.invitations", event_id=invitation.event_id,
-                   status=request.args.get("status", ""))
-    if not form.validate_on_submit():
-        flash(error_text(form), "danger")
-        return redirect(back)
-    point_id = form.pickup_point_id.data
-    point = db.session.get(ev.EventPickupPoint, point_id) if point_id else None
-    if point_id and point is None:
-        flash(_("That pickup point no longer exists: choose another."), "danger")
-        return redirect(back)
-    run_operation(lambda: ev.set_pickup(invitation, needs_pickup=form.needs_pickup.data,
-                                        point=point, actor=current_user),
-                  lambda _result: _("%(name)s: %(pickup)s.", name=invitation.customer.name,
-                                    pickup=_pickup_label(invitation)))
-    return redirect(back)
+    def change(invitation, form):
+        point_id = form.pickup_point_id.data
+        point = db.session.get(ev.EventPickupPoint, point_id) if point_id else None
+        if point_id and point is None:
+            flash(_("That pickup point no longer exists: choose another."), "danger")
+            return
+        run_operation(lambda: ev.set_pickup(invitation, needs_pickup=form.needs_pickup.data,
+                                            point=point, actor=current_user),
+                      lambda _result: _("%(name)s: %(pickup)s.", name=invitation.customer.name,
+                                        pickup=_pickup_label(invitation)))
+    return _change_invitation(invitation_id, PickupForm, change)
 
 
 def _pickup_label(invitation):
