@@ -135,17 +135,26 @@ def register_walk_in(event, *, name, phone, actor, token, owner=None, referrer=N
     Without `existing`, a known mobile raises DuplicateCustomer so the tablet can offer that
     customer instead. The referrer may be given as a customer or by their mobile. The owner is
     the referrer's owner by default, else the chosen marketer.
+
+    A known customer comes as a walk-in of their own marketer (the referrer does not apply). A
+    customer of the public pool stays in the pool — a marketer claims them as usual — and the
+    walk-in is credited to the marketer chosen, else to the staff member at the door.
     """
     if (prior := CheckIn.by_token(token)) is not None:
         return prior
     now = now or utcnow()
     _check_door_open(event)
-    if referrer is None and (referrer_phone or "").strip():
-        referrer = c.find_by_phone(referrer_phone)
-        if referrer is None:
-            raise InvalidInput(_("No customer has the referrer's mobile."),
-                               field="referrer_phone")
-    if existing is None:
+    checkin.check_companions(companions)
+    if existing is not None:
+        customer = existing
+        in_pool = customer.status == "pool" or customer.owner_id is None
+        inviter_id = (owner or actor).id if in_pool else customer.owner_id
+    else:
+        if referrer is None and (referrer_phone or "").strip():
+            referrer = c.find_by_phone(referrer_phone)
+            if referrer is None:
+                raise InvalidInput(_("No customer has the referrer's mobile."),
+                                   field="referrer_phone")
         if referrer is not None and owner is None:
             owner = referrer.owner
         if owner is None:
@@ -154,18 +163,12 @@ def register_walk_in(event, *, name, phone, actor, token, owner=None, referrer=N
             c.CustomerData(name=name, phone=phone, referrer_id=referrer.id if referrer else None,
                            channel_id=_walk_in_channel()),
             actor=actor, owner=owner, now=now, at_the_door=True)
-    else:
-        customer = existing
-        if customer.status == "pool" or customer.owner_id is None:
-            if owner is None:
-                raise InvalidInput(_("Choose the marketer this guest belongs to."),
-                                   field="owner_id")
-            c.assign_at_the_door(customer, owner, actor=actor, now=now)
+        inviter_id = customer.owner_id
     invitation = db.session.scalar(select(Invitation).where(
         Invitation.event_id == event.id, Invitation.customer_id == customer.id))
     if invitation is None:
         invitation = Invitation(event_id=event.id, customer_id=customer.id,
-                                inviter_id=customer.owner_id, is_walk_in=True, created_at=now,
+                                inviter_id=inviter_id, is_walk_in=True, created_at=now,
                                 status_changed_at=now)
         db.session.add(invitation)
         db.session.flush()

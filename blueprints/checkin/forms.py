@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, IntegerField, TokenField, choices
+from blueprints.forms import BaseForm, IdField, IntegerField, TokenField, choices
 from models import customers as c
 
 
@@ -31,18 +31,16 @@ class ScanForm(BaseForm):
 
 
 class WalkInForm(BaseForm):
-    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the customer's name.")),
-                                               Length(max=40)])
     phone = StringField(_l("Mobile"), validators=[DataRequired(_l("Enter the mobile number.")),
                                                   Length(max=20)])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the customer's name.")),
+                                               Length(max=40)])
     referrer_phone = StringField(_l("Referred by (their mobile)"),
                                  validators=[Optional(), Length(max=20)])
     owner_id = SelectField(_l("Belongs to marketer"), coerce=int, validators=[Optional()])
     companions = IntegerField(_l("Companions"), default=0, validators=[Optional(),
                                                                       NumberRange(0, 10)])
     table_id = SelectField(_l("Table"), coerce=int, validators=[Optional()])
-    #: Set when the tablet offered an existing customer with this mobile and staff accepted.
-    existing_id = HiddenField()
     token = TokenField()
 
     def __init__(self, event, *args, **kwargs):
@@ -50,6 +48,16 @@ class WalkInForm(BaseForm):
         self.table_id.choices = _table_choices(event)
         self.owner_id.choices = choices([(0, _l("The referrer's marketer"))] + [
             (u.id, u.display_name) for u in c.active_marketers()])
+
+
+class KnownWalkInForm(BaseForm):
+    """One tap: a customer already known by the mobile typed comes in as a walk-in. The mobile
+    comes back with the id, so that an id alone checks nobody in."""
+    customer_id = IdField()
+    phone = HiddenField(validators=[DataRequired(), Length(max=20)])
+    companions = IntegerField(_l("Companions"), default=0, validators=[Optional(),
+                                                                      NumberRange(0, 10)])
+    token = TokenField()
 
 
 class DoorWriteForm(BaseForm):

@@ -17,7 +17,8 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from blueprints.access import public, role_required
-from blueprints.checkin.forms import CheckInForm, DoorWriteForm, ScanForm, WalkInForm
+from blueprints.checkin.forms import (CheckInForm, DoorWriteForm, KnownWalkInForm, ScanForm,
+                                      WalkInForm)
 from blueprints.forms import BaseForm, error_text
 from extensions import db
 from formatting import local_dt
@@ -45,6 +46,7 @@ def _screen(event, *, fragment=None, **context):
             "conflicts": url_for("checkin.conflicts", event_id=event.id),
             "worker": url_for("checkin.service_worker"),
             "scope": url_for("checkin.index"),
+            "walk_in": url_for("checkin.walk_in", event_id=event.id),
             "deal": url_for("orders.new", customer_id=0, event_id=event.id)
             if current_user.has_role(*SELLER_ROLES) else ""}
     return render_template("checkin/screen.html", event=event, scan_form=ScanForm(),
@@ -65,6 +67,7 @@ def _door_strings():
         "checked_in_at": _("Checked in at %(time)s by %(who)s.", time="{time}", who="{who}"),
         "expected": _("%(n)s companions expected", n="{n}"),
         "no_match": _("Nobody invited to this event matches “%(text)s”.", text="{text}"),
+        "register_walk_in": _("Register as a walk-in"),
         "give_gift": _("Give the gift: %(gift)s × %(n)s", gift="{gift}", n="{n}"),
         "gift_given": _("Gift given: %(gift)s × %(n)s", gift="{gift}", n="{n}"),
         "gift_left": _("%(gift)s left: %(n)s", gift="{gift}", n="{n}"),
@@ -259,27 +262,26 @@ def scan(event_id):
 @bp.route("/<int:event_id>/walk-in", methods=["GET", "POST"])
 @role_required(*DOOR)
 def walk_in(event_id):
-    """Register a guest without an invitation and check them in, in one step."""
+    """Register a guest without an invitation and check them in, in one step. The mobile comes
+    first: a known one offers that customer, checked in with one tap (walk_in_known). What was
+    typed in the door's search (`q`) is carried into the form."""
     event = ci.get_door_event_or_404(event_id, current_user)
     form = WalkInForm(event)
-    if not form.validate_on_submit():
-        return render_template("checkin/walk_in.html", event=event, form=form), \
-            422 if form.is_submitted() else 200
-    existing = None
-    if form.existing_id.data:
-        existing = c.find_by_phone(form.phone.data)
-        if existing is None or str(existing.id) != form.existing_id.data:
-            existing = None
+    if not form.is_submitted():
+        _carry_search(form, request.args.get("q", ""))
+        form.phone.data = request.args.get("phone", form.phone.data or "")[:20]
+        return _walk_in_page(event, form, c.find_by_phone(form.phone.data or ""))
+    if not form.validate():
+        return _walk_in_page(event, form, c.find_by_phone(form.phone.data or ""), 422)
     try:
         record = door.register_walk_in(
             event, name=form.name.data, phone=form.phone.data, actor=current_user,
             token=form.token.data, owner=db.session.get(User, form.owner_id.data or 0),
             referrer_phone=form.referrer_phone.data, companions=form.companions.data or 0,
-            table=db.session.get(EventTable, form.table_id.data or 0), existing=existing)
+            table=db.session.get(EventTable, form.table_id.data or 0))
     except c.DuplicateCustomer as exc:
         db.session.rollback()
-        return render_template("checkin/walk_in.html", event=event, form=form,
-                               offer=exc.existing), 409
+        return _walk_in_page(event, form, exc.existing, 409)
     except ci.AlreadyCheckedIn as exc:
         facts = ci.summary(exc.check_in)
         db.session.rollback()
@@ -287,10 +289,70 @@ def walk_in(event_id):
     except OperationError as exc:  # not attempt: the first check-in is read before the rollback
         db.session.rollback()      # expires it (a walk-in checked in already)
         form.add_error(exc)
-        return render_template("checkin/walk_in.html", event=event, form=form), exc.status
+        return _walk_in_page(event, form, None, exc.status)
+    return _walked_in(event, record)
+
+
+@bp.post("/<int:event_id>/walk-in/known")
+@role_required(*DOOR)
+def walk_in_known(event_id):
+    """The one tap that checks in a customer known by the mobile typed, as a walk-in of their
+    own marketer (a customer of the public pool stays in the pool)."""
+    event = ci.get_door_event_or_404(event_id, current_user)
+    form = KnownWalkInForm()
+    known = c.find_by_phone(form.phone.data or "") if form.validate_on_submit() else None
+    if known is None or known.id != form.customer_id.data:
+        form.form_errors.append(_("No customer has this mobile any more: register the guest "
+                                  "with the form."))
+        return _walk_in_page(event, WalkInForm(event, formdata=None), None, 422,
+                             known_form=form)
+    try:
+        record = door.register_walk_in(event, name=known.name, phone=known.phone,
+                                       actor=current_user, token=form.token.data,
+                                       companions=form.companions.data or 0, existing=known)
+    except ci.AlreadyCheckedIn as exc:
+        facts = ci.summary(exc.check_in)
+        db.session.rollback()
+        return _screen(event, fragment="result", record=facts, already=True), 409
+    except OperationError as exc:  # as in walk_in
+        db.session.rollback()
+        form.add_error(exc)
+        return _walk_in_page(event, WalkInForm(event, formdata=None), known, exc.status,
+                             known_form=form)
+    return _walked_in(event, record)
+
+
+def _carry_search(form, text):
+    """What the door's search typed, into the walk-in form: digits are the mobile, else the
+    name."""
+    text = text.strip()[:40]
+    if text.replace(" ", "").replace("-", "").lstrip("+").isdecimal():
+        form.phone.data = text[:20]
+    elif text:
+        form.name.data = text
+
+
+def _walk_in_page(event, form, known, status=200, known_form=None):
+    """The walk-in form; above it, when the mobile is a customer's, the one tap for them."""
+    if known is not None and known_form is None:
+        known_form = KnownWalkInForm(formdata=None, customer_id=known.id, phone=known.phone,
+                                     companions=form.companions.data or 0)
+    return render_template("checkin/walk_in.html", event=event, form=form, known=known,
+                           known_form=known_form), status
+
+
+def _walked_in(event, record):
+    """The door screen with the walk-in's check-in, their attendance gift and, for a customer
+    of the public pool, a word that a marketer may claim them."""
     facts = ci.summary(record)
+    customer = record.invitation.customer
+    pooled = customer.status == "pool"
+    gift = gifts.door_state(event, customer.id)
     db.session.commit()
-    return _screen(event, fragment="result", record=facts, already=False)
+    return _screen(event, fragment="result", record=facts, already=False, gift=gift,
+                   gift_form=BaseForm() if gift else None, walk_in=True,
+                   note=_("%(name)s is in the public pool: a marketer may claim them.",
+                          name=facts["name"]) if pooled else "")
 
 
 @bp.get("/<int:event_id>/board")

@@ -29,7 +29,10 @@ from models.base import (Conflict, InvalidInput, NotFound, OperationError, Token
                          UTCDateTime, utcnow)
 from models.events import STATUSES, Event, Invitation, InvitationChange
 from models.scoping import staffed_event_ids, staffs_event
+from models.settings import define, define_area, get_setting
 
+#: The most companions the database takes on a check-in; the door's own limit is the setting
+#: checkin.max_companions (at most this).
 MAX_ARRIVING_COMPANIONS = 10
 #: Roles that work the door.
 DOOR_ROLES = ("admin", "manager", "event_staff")
@@ -233,6 +236,16 @@ def _check_door_open(event):
                          status=_status_label(event.status)))
 
 
+def check_companions(companions):
+    """Companions who came with a guest: 0 up to the setting (default 5)."""
+    if companions == 0:
+        return  # the usual case, and the door's fastest: no setting to read
+    limit = min(get_setting("checkin.max_companions"), MAX_ARRIVING_COMPANIONS)
+    if not 0 < companions <= limit:
+        raise InvalidInput(_("At most %(n)s companions can come with one guest; register the "
+                             "others as guests of their own.", n=limit), field="companions")
+
+
 def _status_label(status):
     return STATUSES.get(status, status)
 
@@ -281,8 +294,7 @@ def record_check_in(event, invitation, *, actor, token, companions=None, table=N
         if invitation.status == "declined":
             raise Conflict(_("%(name)s declined this invitation. Register them as a walk-in if "
                              "they came anyway.", name=invitation.customer.name))
-        if not 0 <= companions <= MAX_ARRIVING_COMPANIONS:
-            raise InvalidInput(_("Companions must be 0–10."), field="companions")
+        check_companions(companions)
         _seat(invitation, table, companions, override=override, actor=actor, now=now)
     except OperationError:
         if (mine := CheckIn.by_token(token)) is not None:
@@ -359,5 +371,9 @@ def _check_in_statements(dialect):
         attended.where(exists(select(new.c.id))).cte("attended"))}
 
 
+define_area("checkin", _l("Check-in"))
+define("checkin.max_companions", "int", 5, _l("Most companions with one guest"),
+       _l("The door refuses more companions than this on one check-in or walk-in."), min=0,
+       max=MAX_ARRIVING_COMPANIONS)
 register_actions({"checkin.table_override": _l("Seated beyond a table's seats")})
 register_targets({"check_ins": _l("Check-in"), "door_conflicts": _l("Door conflict")})

@@ -267,21 +267,6 @@ def assign_from_pool(customer_ids, to_owner, *, actor, reason="", now=None):
     return len(customers)
 
 
-def assign_at_the_door(customer, owner, *, actor, now=None):
-    """A pool customer walks into an event: the door gives them to the marketer they came
-    with (recorded like any assignment)."""
-    if owner is None or not owner.is_active or not owner.has_role("marketer"):
-        raise InvalidInput(_("Choose an active marketer to receive the customers."),
-                           field="owner_id")
-    customer = _lock([customer.id])[0]
-    if customer.status != "pool":
-        return None
-    change = _change_owner(customer, "assign", owner, actor=actor,
-                           reason=_("Walked into an event"), now=now or utcnow())
-    db.session.flush()
-    return change
-
-
 def release_idle(customer_ids, owner_id, *, reason, now=None):
     """The nightly pool reclaim's move: customers of `owner_id` go to the public pool. Each is
     locked and checked again (still active, still that owner's), so two runs at once move it

@@ -99,13 +99,45 @@ def test_walk_in_and_the_offer_of_an_existing_customer(db, client, login):
         "name": "张", "phone": "13800138000", "owner_id": str(marketer.id), "table_id": "0",
         "token": "77777777-7777-4777-8777-777777777777"})
     assert response.status_code == 409 and "已有顾客 张秀兰" in page_text(response)
-    response = client.post(f"/checkin/{event.id}/walk-in", data={
-        "name": "张", "phone": "13800138000", "owner_id": str(marketer.id), "table_id": "0",
-        "existing_id": str(invitation.customer_id),
-        "token": "88888888-8888-4888-8888-888888888888"})
+    # the offer is one form of its own: the mobile comes back with the id
+    assert page_text(response).count("为 张秀兰 签到") == 1
+    html = response.get_data(as_text=True)
+    assert html.count('name="customer_id"') == 1 and 'name="existing_id"' not in html
+    forged = client.post(f"/checkin/{event.id}/walk-in/known", data={
+        "customer_id": str(invitation.customer_id), "phone": "13911112222",
+        "token": new_token()})
+    assert forged.status_code == 422 and "已没有顾客使用这个手机号" in page_text(forged)
+    response = client.post(f"/checkin/{event.id}/walk-in/known", data={
+        "customer_id": str(invitation.customer_id), "phone": "+8613800138000",
+        "companions": "1", "token": "88888888-8888-4888-8888-888888888888"})
     assert response.status_code == 200 and "请到 5 号桌" in page_text(response)
+    assert db.session.scalar(select(func.count(ci.CheckIn.id))) == 2
     board = page_text(client.get(f"/checkin/{event.id}/board"))
     assert "到场率" in board
+
+
+def test_the_door_search_carries_what_was_typed_into_the_walk_in_form(db, client, login):
+    event, invitation, manager, marketer = setup_door(db)
+    login(staff_of(event, manager))
+    page = client.get(f"/checkin/{event.id}/walk-in", query_string={"q": "王小二"})
+    assert 'value="王小二"' in page.get_data(as_text=True)
+    known = client.get(f"/checkin/{event.id}/walk-in", query_string={"q": "13800138000"})
+    assert "这个手机号属于已有顾客 张秀兰" in page_text(known)
+    pooled = make_customer(marketer, name="公海王", phone="13900001111")
+    from models.customers import release_to_pool
+    release_to_pool([pooled.id], actor=manager, reason="整理")
+    db.session.commit()
+    offer = client.get(f"/checkin/{event.id}/walk-in", query_string={"phone": "13900001111"})
+    assert "公海顾客" in page_text(offer)
+    done = client.post(f"/checkin/{event.id}/walk-in/known", data={
+        "customer_id": str(pooled.id), "phone": pooled.phone, "token": new_token()})
+    assert done.status_code == 200 and "公海王 在公海中：业务员可以认领" in page_text(done)
+    db.session.expire_all()
+    assert pooled.status == "pool"
+    too_many = client.post(f"/checkin/{event.id}/walk-in", data={
+        "name": "大家庭", "phone": "13911113333", "owner_id": str(marketer.id),
+        "companions": "6", "table_id": "0", "token": new_token()})
+    assert too_many.status_code == 422 and "最多带 5 位同行人" in page_text(too_many)
 
 
 def test_live_board_after_a_scripted_run_of_fifty_check_ins(db, client, login):

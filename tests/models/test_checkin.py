@@ -152,13 +152,46 @@ def test_walk_in_registers_and_checks_in_in_one_step(db, door):
                             token=new_token())
 
 
-def test_walk_in_of_a_known_pool_customer_goes_to_the_chosen_marketer(db, door):
+def test_walk_in_of_a_pool_customer_leaves_them_in_the_pool(db, door):
     event, staff, marketer, manager = door
     pooled = make_customer(make_user(["marketer"]), name="公海客", phone="13811112222")
     release_to_pool([pooled.id], actor=manager, reason="整理")
-    record = dr.register_walk_in(event, name="公海客", phone="13811112222", actor=staff,
-                                 token=new_token(), owner=marketer, existing=pooled)
-    assert pooled.owner is marketer and record.invitation.customer is pooled
+    record = dr.register_walk_in(event, name="", phone="", actor=staff, token=new_token(),
+                                 existing=pooled)
+    assert pooled.status == "pool" and pooled.owner_id is None  # a marketer claims them
+    assert record.invitation.customer is pooled and record.invitation.is_walk_in
+    assert record.invitation.inviter_id == staff.id
+
+
+def test_a_known_customer_walks_in_as_a_guest_of_their_own_marketer(db, door):
+    event, staff, marketer, manager = door
+    known = make_customer(marketer, name="老顾客", phone="13811113333")
+    referrer = make_customer(make_user(["marketer"]), name="介绍人")
+    record = dr.register_walk_in(event, name="", phone="", actor=staff, token=new_token(),
+                                 existing=known, referrer=referrer,
+                                 owner=make_user(["marketer"]), companions=2)
+    invitation = record.invitation
+    assert (invitation.customer, invitation.inviter_id, invitation.is_walk_in) == (
+        known, marketer.id, True)
+    assert known.owner is marketer and known.referrer_id is None  # the referrer does not apply
+    assert record.companions == 2
+
+
+def test_companions_above_the_setting_are_refused_and_nothing_is_written(db, door):
+    from models.settings import update_settings
+    event, staff, marketer, manager = door
+    invitation = invite(event, marketer)
+    with pytest.raises(InvalidInput, match="最多带 5 位同行"):
+        ci.check_in(event, invitation, actor=staff, token=new_token(), companions=6)
+    with pytest.raises(InvalidInput, match="最多带 5 位同行"):
+        dr.register_walk_in(event, name="新来宾", phone="13812345670", actor=staff,
+                            token=new_token(), owner=marketer, companions=6)
+    assert count(db) == 0
+    update_settings({"checkin.max_companions": 2}, actor=make_user(["admin"]))
+    with pytest.raises(InvalidInput, match="最多带 2 位同行"):
+        ci.check_in(event, invitation, actor=staff, token=new_token(), companions=3)
+    ci.check_in(event, invitation, actor=staff, token=new_token(), companions=2)
+    assert count(db) == 1
 
 
 def test_live_board_counts_after_fifty_check_ins(db, door):

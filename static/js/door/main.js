@@ -95,14 +95,14 @@ function start() {
     shown = null;
     if (found.length) {
       const done = (g) => g.checked_in || queue.isWaiting("check_in", g.invitation_id);
-      view.showMatches(found, { tables: roster.tables, checkIn, done });
+      view.showMatches(found, { tables: roster.tables, checkIn, done, giftOwed, giveGift: giftTo });
       return;
     }
     if (!text.trim()) {
       view.clear();
       return;
     }
-    view.showNoMatch(text.trim());
+    view.showNoMatch(text.trim(), urls.walk_in);
     if (queue.online() && Date.now() - rosterAt > 5000) {  // someone invited since it was kept?
       refreshRoster().then(() => {
         if (input.value === text && search(guests(), text).length) { showMatches(text); }
@@ -195,6 +195,20 @@ function start() {
   function checkInByCard(code) {
     queue.enqueue({ kind: "check_in", code, name: "" }).then((entry) => answerOrWait(entry, null));
     nextScan();
+  }
+
+  // The attendance gift a guest who is in has not had yet (null: none owed, or no gift).
+  function giftOwed(guest) {
+    const gift = roster && roster.gift;
+    if (!gift || !guest.checked_in || guest.gift_given || (gift.invited_only && guest.walk_in)
+        || queue.isWaiting("gift", guest.invitation_id)) { return null; }
+    return gift;
+  }
+
+  function giftTo(guest) {
+    const came = guest.checked_in;
+    giveGift(localFacts(guest, { already: true, at: came.at, by: came.by,
+                                 companions: came.companions }));
   }
 
   function giveGift(facts) {

@@ -39,25 +39,37 @@ function note(className, testid, text) {
 
 export function clear() { show(null); }
 
-// Nobody found by what was typed.
-export function showNoMatch(text) {
-  const none = document.createElement("p");
-  none.className = "text-muted fs-5";
-  none.dataset.testid = "no-match";
-  none.textContent = say("no_match", { text });
+// Nobody found by what was typed: a walk-in, with what was typed carried into its form.
+export function showNoMatch(text, walkIn) {
+  const none = document.createElement("div");
+  const line = document.createElement("p");
+  line.className = "text-muted fs-5";
+  line.dataset.testid = "no-match";
+  line.textContent = say("no_match", { text });
+  none.appendChild(line);
+  if (walkIn) {
+    const link = document.createElement("a");
+    link.className = "btn btn-primary btn-lg";
+    link.dataset.testid = "register-walk-in";
+    link.href = walkIn + "?" + new URLSearchParams({ q: text });
+    link.textContent = say("register_walk_in");
+    none.appendChild(link);
+  }
   show(none);
 }
 
 // A card per guest found. with: tables (of the event), done(guest) (checked in, or queued),
-// checkIn(guest, choice) (the tap).
-export function showMatches(guests, { tables, done, checkIn }) {
+// checkIn(guest, choice) (the tap), giftOwed(guest) (the attendance gift a guest who is in has
+// not had yet, or null) and giveGift(guest) (its tap).
+export function showMatches(guests, { tables, done, checkIn, giftOwed, giveGift }) {
   const row = document.createElement("div");
   row.className = "row g-3";
-  guests.forEach((guest) => row.appendChild(matchCard(guest, tables, done(guest), checkIn)));
+  guests.forEach((guest) => row.appendChild(
+    matchCard(guest, tables, done(guest), checkIn, giftOwed(guest), giveGift)));
   show(row);
 }
 
-function matchCard(guest, tables, done, checkIn) {
+function matchCard(guest, tables, done, checkIn, gift, giveGift) {
   const card = fromTemplate("door-match-template");
   put(card, "name", guest.name);
   put(card, "phone", guest.phone);
@@ -73,6 +85,14 @@ function matchCard(guest, tables, done, checkIn) {
     put(card, "checked-in", came ? say("checked_in_at", { time: came.at, who: came.by })
       : say("queued_check_in"));
     form.remove();
+    if (gift) {
+      const button = put(card, "give-gift", say("give_gift", { gift: gift.product, n: gift.quantity }));
+      button.addEventListener("click", () => {
+        if (button.disabled) { return; }
+        button.disabled = true;
+        giveGift(guest);
+      });
+    }
     return card;
   }
   form.elements.companions.value = guest.companions;
@@ -100,8 +120,9 @@ function matchCard(guest, tables, done, checkIn) {
 // (the gift's tap), deal (the order form's address for this guest, or "").
 export function showResult(facts, { giveGift, deal }) {
   const box = fromTemplate("door-result-template");
-  box.classList.add(facts.already || facts.refused ? "alert-warning"
-    : (facts.waiting ? "alert-info" : "alert-success"));
+  // A second scan of a card is normal at a door: information, not a warning.
+  box.classList.add(facts.refused ? "alert-warning"
+    : (facts.waiting || facts.already ? "alert-info" : "alert-success"));
   put(box, "name", facts.name);
   let state = facts.state || (facts.already ? say("already", { time: facts.at, who: facts.by })
     : say("checked_in"));
