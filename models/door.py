@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, bindparam, or_, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, bindparam, literal, or_, select, union_all
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
 from formatting import local_dt, masked_phone
@@ -78,23 +78,44 @@ def _card_query(staff_only):
     """The door's event (checkin.door_event_query) with the invitation whose card carries `code`
     and the door's attendance gift rule, in one query. Built once: the scanner runs it hundreds
     of times a minute."""
+    return _guest_query(staff_only, Invitation.token == bindparam("code"))
+
+
+@lru_cache(maxsize=2)
+def _write_query(staff_only):
+    """As _card_query, the invitation found by its id or by its card's code: a queued write's
+    guest (the tablets' path)."""
+    return _guest_query(staff_only, (Invitation.id == bindparam("invitation_id"))
+                        | (Invitation.token == bindparam("code")))
+
+
+def _guest_query(staff_only, guest):
     return checkin.door_event_query(staff_only).add_columns(Invitation, GiftRule) \
-        .outerjoin(Invitation, (Invitation.event_id == Event.id)
-                   & (Invitation.token == bindparam("code"))) \
+        .outerjoin(Invitation, (Invitation.event_id == Event.id) & guest) \
         .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id)) \
-        .options(*card_loading(), *attendance_rule_loading())
+        .options(*card_loading(), joinedload(Invitation.table).lazyload("*"),
+                 *attendance_rule_loading())
+
+
+def _door_row(query, event_id, user, **params):
+    row = db.session.execute(query(not user.has_role("admin", "manager")),
+                             {"event_id": event_id, "user_id": user.id, **params}).first()
+    if row is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return tuple(row)
 
 
 def door_event_and_card(event_id, user, code):
     """(event, invitation, gift rule): the event as checkin.get_door_event_or_404 gives it, its
     invitation whose card carries `code` (None when no card of this event does) and the
     attendance gift rule the door offers (None: no gift). One query: the scanner's path."""
-    row = db.session.execute(
-        _card_query(not user.has_role("admin", "manager")),
-        {"event_id": event_id, "user_id": user.id, "code": str(code or "")[:40]}).first()
-    if row is None:
-        raise NotFound(_("Not found, or not yours to see."))
-    return tuple(row)
+    return _door_row(_card_query, event_id, user, code=str(code or "")[:40])
+
+
+def door_event_and_guest(event_id, user, *, invitation_id=None, code=""):
+    """door_event_and_card for a queued write: the guest by invitation id, or by card code."""
+    return _door_row(_write_query, event_id, user, invitation_id=invitation_id or 0,
+                     code=str(code or "")[:40])
 
 
 def check_in(event, invitation, *, actor, token, companions=None, table=None, override=False,
@@ -282,6 +303,9 @@ class DoorWrite:
     queued: bool = False
     queued_at: datetime | None = None
     device: str = ""
+    #: The invitation, when the caller loaded it with the event (door_event_and_guest); None:
+    #: none of this event; ...: not loaded yet.
+    target: object = ...
 
 
 @dataclass
@@ -294,6 +318,8 @@ class DoorOutcome:
     customer_id: int | None = None
     conflict: DoorConflict | None = None
     status: int = 200
+    #: A check-in written by this very write: the guest cannot have had the gift yet.
+    fresh: bool = False
 
 
 class GiftAlreadyGiven(Conflict):
@@ -312,6 +338,20 @@ def queued_at_from_ms(value):
     return datetime.fromtimestamp(value / 1000, timezone.utc)
 
 
+@lru_cache(maxsize=1)
+def _token_use_query():
+    token = bindparam("token")
+    return union_all(select(literal(1)).where(CheckIn.token == token),
+                     select(literal(1)).where(gifts.GiftIssue.token == token),
+                     select(literal(1)).where(DoorConflict.token == token))
+
+
+def _token_used(token):
+    """Whether a check-in, a gift issue or a door conflict was written with `token` (one
+    query: a fresh write, the usual case, reads nothing more)."""
+    return db.session.execute(_token_use_query(), {"token": token}).first() is not None
+
+
 def _written_with(token):
     """The check-in or gift issue already written with `token`, or None."""
     return CheckIn.by_token(token) or gifts.GiftIssue.by_token(token)
@@ -319,6 +359,8 @@ def _written_with(token):
 
 def _target(event, write):
     """The invitation a write is about, or None (never raises)."""
+    if write.target is not ...:
+        return write.target
     if write.invitation_id:
         return db.session.scalar(select(Invitation).where(
             Invitation.id == write.invitation_id, Invitation.event_id == event.id))
@@ -361,13 +403,14 @@ def replay_door_write(event, write, *, actor, now=None):
     now = now or utcnow()
     if write.kind not in DOOR_WRITE_KINDS:
         raise InvalidInput(_("Unknown kind of write."))
-    done = _written_with(write.token)
+    used = _token_used(write.token)
+    done = _written_with(write.token) if used else None
     if done is not None and _same_write(done, event, write):
         first = done if isinstance(done, CheckIn) else db.session.scalar(
             select(CheckIn).where(CheckIn.event_id == done.event_id,
                                   CheckIn.customer_id == done.customer_id))
         return DoorOutcome(ok=True, check_in=first, customer_id=done.customer_id)
-    if (conflict := DoorConflict.by_token(write.token)) is not None:
+    if used and done is None and (conflict := DoorConflict.by_token(write.token)) is not None:
         return DoorOutcome(ok=False, message=conflict.message, conflict=conflict,
                            customer_id=conflict.customer_id, status=Conflict.status)
     target = _target(event, write)
@@ -399,7 +442,8 @@ def replay_door_write(event, write, *, actor, now=None):
         return _refuse(event, write, "card", exc, target=target, actor=actor, now=now)
     except OperationError as exc:
         return _refuse(event, write, "refused", exc, target=target, actor=actor, now=now)
-    return DoorOutcome(ok=True, check_in=record, customer_id=target.customer_id)
+    return DoorOutcome(ok=True, check_in=record, customer_id=target.customer_id,
+                       fresh=write.kind == "check_in")
 
 
 def _refuse(event, write, reason, exc, *, target, actor, now, record=None):

@@ -150,26 +150,32 @@ def conflicts(event_id):
 def replay(event_id):
     """One write of the door tablet's queue (sent at once, or replayed later): a check-in or
     the attendance gift. Answers JSON; the same token sent again gets the same answer."""
-    event = ci.get_door_event_or_404(event_id, current_user)
     form = DoorWriteForm()
     if not form.validate_on_submit():
+        ci.get_door_event_or_404(event_id, current_user)
         return jsonify({"ok": False, "message": error_text(form)}), 422
+    # The event, the guest and the gift rule in one query: the tablets' busiest path.
+    event, target, rule = door.door_event_and_guest(
+        event_id, current_user, invitation_id=form.invitation_id.data, code=form.code.data)
     write = door.DoorWrite(
         kind=form.kind.data, token=form.token.data, invitation_id=form.invitation_id.data,
         code=form.code.data or "", companions=form.companions.data,
         table=db.session.get(EventTable, form.table_id.data) if form.table_id.data else None,
         override=form.override.data, queued=form.queued.data,
-        queued_at=door.queued_at_from_ms(form.queued_ms.data), device=form.device.data or "")
+        queued_at=door.queued_at_from_ms(form.queued_ms.data), device=form.device.data or "",
+        target=target)
     outcome = door.replay_door_write(event, write, actor=current_user)
-    body = _outcome_facts(event, outcome)
+    body = _outcome_facts(event, outcome, rule)
     db.session.commit()
     return jsonify(body), outcome.status if not outcome.ok else 200
 
 
-def _outcome_facts(event, outcome):
-    """A DoorOutcome as plain data (read before the commit expires it)."""
+def _outcome_facts(event, outcome, rule=...):
+    """A DoorOutcome as plain data (read before the commit expires it). `rule`: the door's
+    gift rule, when loaded already."""
     record = outcome.check_in
-    state = gifts.door_state(event, outcome.customer_id) if outcome.customer_id else None
+    state = gifts.door_state(event, None if outcome.fresh else outcome.customer_id, rule) \
+        if outcome.customer_id else None
     return {
         "ok": outcome.ok, "message": outcome.message,
         "check_in": {**ci.summary(record), "at": local_dt(record.at, "%H:%M"),

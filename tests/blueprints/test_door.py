@@ -190,3 +190,31 @@ def test_the_door_screen_passes_its_data_in_attributes_not_inline_scripts(client
     login(manager)  # a seller gets the deal link, prefilled for the guest and event
     html = client.get(f"/checkin/{event.id}").get_data(as_text=True)
     assert f"/orders/new/0?event_id={event.id}" in html
+
+
+def test_a_check_in_through_the_queue_costs_few_statements(client, login, door, db):
+    """The tablets' path is the door's busiest: each check-in is a handful of statements (the
+    token, the event with the invitation and the gift rule, the check-in, the gift line)."""
+    from sqlalchemy import event as sa_event
+    event, invitation, _mgr, staff, _m, _cup = door
+    login(staff)
+    client.get(f"/checkin/{event.id}/roster")  # warm: the user, the session
+    seen = []
+
+    def saw(_conn, _cursor, statement, *_args):
+        seen.append(statement[:150].replace("\n", " "))
+    sa_event.listen(_db.engine, "before_cursor_execute", saw)
+    try:
+        response, body = send(client, event, invitation_id=invitation.id, companions=1)
+    finally:
+        sa_event.remove(_db.engine, "before_cursor_execute", saw)
+    assert response.status_code == 200 and body["ok"] and body["gift"]["left"] == 10
+    assert body["check_in"]["table"] == "5 号桌" and body["gift"]["issued"] is False
+    # one query for the event, the guest, the table and the gift rule; one for the token; one
+    # for the gifts left; no row loaded by its token, no rule, warehouse or table read apart
+    loads = ("SELECT check_ins.id", "SELECT gift_issues.id", "SELECT door_conflicts.id",
+             "SELECT invitations.id", "SELECT gift_rules.id", "SELECT warehouses.id",
+             "SELECT stock_locations.id", "SELECT event_tables.id")
+    request = seen[seen.index(next(s for s in seen if s.startswith("SELECT users."))):]
+    assert [s for s in request if s.startswith(loads)] == []
+    assert len(request) <= 14, request
