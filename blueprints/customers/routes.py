@@ -11,10 +11,11 @@ from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, Fil
                                         HandoverForm, ImportUploadForm, ListsForm)
 from blueprints.events.forms import InviteForm
 from blueprints.files import file_name, send_download
-from blueprints.forms import BaseForm, attempt, error_text, paginate, run_operation
+from blueprints.forms import BaseForm, attempt, error_text, id_arg, paginate, run_operation
 from extensions import db
 from formatting import local_day, national_phone
-from models import custody, customer_import as imports, customers as c, orders, points
+from models import (custody, customer_import as imports, customers as c, order_taking, orders,
+                    points)
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
@@ -109,7 +110,20 @@ def _customer_page(customer, contact_form, status=200):
                            held=custody.holdings(customer),
                            points_balance=points.balance_of(customer.id),
                            points_expiring=points.expiring(customer.id, local_day(utcnow())),
+                           order_event_id=_order_event_id(customer),
                            **_page_flags(customer)), status
+
+
+def _order_event_id(customer):
+    """The event a deal taken from this page is made at, for its "New order" link: the one the
+    page was opened for (?event_id=), else the one the customer was checked in at today."""
+    if not current_user.has_role(*orders.SELLER_ROLES):
+        return None
+    if (event_id := id_arg("event_id")) is not None:
+        return event_id
+    event = order_taking.event_attended_today(
+        customer, order_taking.events_for_order(customer, current_user))
+    return event.id if event else None
 
 
 def _page_flags(customer):

@@ -222,3 +222,28 @@ def test_a_return_into_a_named_batch(client, login, shop, db):
     data.update({"return-batch_number": "B2", "return-token": new_token()})
     assert client.post(f"/orders/{order.id}/returns", data=data).status_code == 302
     assert inv.quantity_in(inv.location_of(warehouse), product, other) == 2
+
+
+def test_the_deal_is_made_at_the_event_the_customer_came_to_today(client, login, shop, db):
+    """The customer page's 开单 names the event the customer was checked in at today; the form
+    preselects it, or the event the link (the door's) names."""
+    import re
+
+    from models import checkin as ci, events as ev
+    from tests.factories import make_event
+    today = make_event(shop.manager, title="今天的讲座", days=0)
+    later = make_event(shop.manager, title="下周的讲座", days=7)
+    ci.check_in(today, ev.invite(today, shop.customer, actor=shop.marketer),
+                actor=shop.manager, token=new_token())
+    ev.invite(later, shop.customer, actor=shop.marketer)
+    login(shop.marketer)
+    customer_page = client.get(f"/customers/{shop.customer.id}").get_data(as_text=True)
+    assert f"/orders/new/{shop.customer.id}?event_id={today.id}" in customer_page
+
+    def chosen(url):
+        html = client.get(url).get_data(as_text=True)
+        select_html = re.search(r'<select[^>]*name="event_id".*?</select>', html, re.S).group()
+        return re.search(r'<option selected value="(\d+)"', select_html).group(1)
+    assert chosen(f"/orders/new/{shop.customer.id}") == str(today.id)
+    assert chosen(f"/orders/new/{shop.customer.id}?event_id={later.id}") == str(later.id)
+    assert chosen(f"/orders/new/{shop.customer.id}?event_id=999999") == str(today.id)
