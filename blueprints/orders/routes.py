@@ -164,9 +164,14 @@ def _place_error(form, exc):
 
 def _order_page(order, status=200, **forms):
     today = _today()
+    payment_form = forms.get("payment_form")
+    if payment_form is None:  # the cashier usually takes what is due: it is in the box
+        payment_form = PaymentForm(prefix="pay")
+        if payment_form.amount.data is None and order.balance_due > 0:
+            payment_form.amount.data = yuan(order.balance_due)
     context = {
         "order": order, "payments": o.payments_of(order), "returns": o.returns_of(order),
-        "payment_form": forms.get("payment_form") or PaymentForm(prefix="pay"),
+        "payment_form": payment_form,
         "refund_form": forms.get("refund_form") or RefundForm(prefix="refund"),
         "return_form": forms.get("return_form") or ReturnForm(order, prefix="return"),
         "reason_form": forms.get("reason_form") or ReasonForm(prefix="cancel"),

@@ -247,3 +247,15 @@ def test_the_deal_is_made_at_the_event_the_customer_came_to_today(client, login,
     assert chosen(f"/orders/new/{shop.customer.id}") == str(today.id)
     assert chosen(f"/orders/new/{shop.customer.id}?event_id={later.id}") == str(later.id)
     assert chosen(f"/orders/new/{shop.customer.id}?event_id=999999") == str(today.id)
+
+
+def test_the_cashier_finds_what_is_due_in_the_amount_box(client, login, shop, db):
+    order = make_order(shop.customer, actor=shop.marketer, warehouse=shop.warehouse)
+    o.receive_payment(order, amount=5000, method="cash", actor=shop.marketer,
+                      token=new_token())
+    login(shop.finance)
+    import re
+    html = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert order.balance_due == 34600
+    box = re.search(r'<input[^>]*name="pay-amount"[^>]*>', html).group()
+    assert 'value="346.00"' in box
