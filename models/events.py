@@ -265,10 +265,13 @@ def invitation_for(event, customer):
                                                       Invitation.customer_id == customer.id))
 
 
-def confirmed_count(event):
-    return db.session.scalar(select(func.count(Invitation.id)).where(
-        Invitation.event_id == event.id,
-        Invitation.status.in_(("confirmed", "attended")))) or 0
+def confirmed_people(event, *, besides=None):
+    """People confirmed for `event` — each confirmed or arrived guest and the companions
+    expected with them — leaving out the invitation `besides`: what its capacity counts."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Invitation.companions + 1), 0))
+        .where(Invitation.event_id == event.id, Invitation.status.in_(("confirmed", "attended")),
+               Invitation.id != (besides.id if besides is not None else -1))) or 0
 
 
 def status_counts(query):
@@ -563,8 +566,9 @@ def bulk_invite(event, customer_ids, *, actor, now=None):
 
 def change_invitation(invitation, to_status, *, actor, companions=None, note="",
                       override_reason="", now=None):
-    """Confirm, decline or re-invite. Confirming beyond capacity needs a manager's override,
-    which is recorded."""
+    """Confirm, decline or re-invite. Capacity counts people (the guest and the companions
+    expected): confirming beyond it needs a manager's override, which is recorded. The seat
+    comes with it in seating.change_invitation (the workflow the invitation list calls)."""
     now = now or utcnow()
     event = invitation.event
     if event.status not in ("open", "in_progress"):
@@ -580,14 +584,19 @@ def change_invitation(invitation, to_status, *, actor, companions=None, note="",
     if to_status == "confirmed":
         # Locks the event row on PostgreSQL: two confirmations can't both take the last seat.
         db.session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
-        if confirmed_count(event) >= event.capacity:
+        people = confirmed_people(event, besides=invitation)
+        if people + invitation.companions + 1 > event.capacity:
             override_reason = (override_reason or "").strip()
             if not actor.has_role(*OVERRIDE_ROLES):
-                raise Conflict(_("The event is full (%(n)s confirmed). A manager can confirm "
-                                 "beyond capacity.", n=event.capacity))
+                raise Conflict(_("The event is full: %(people)s of %(n)s people confirmed, and "
+                                 "this guest comes as %(party)s. A manager can confirm beyond "
+                                 "capacity.", people=people, n=event.capacity,
+                                 party=invitation.companions + 1))
             if not override_reason:
-                raise InvalidInput(_("The event is full: give a reason to confirm beyond its "
-                                     "capacity."), field="override_reason")
+                raise InvalidInput(_("The event is full (%(people)s of %(n)s people confirmed): "
+                                     "give a reason to confirm beyond its capacity.",
+                                     people=people, n=event.capacity),
+                                   field="override_reason")
             invitation.override_by_id, invitation.override_reason = actor.id, \
                 override_reason[:200]
             audit(actor, "event.capacity_override", invitation, summary=override_reason,

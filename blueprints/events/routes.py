@@ -91,6 +91,7 @@ def _event_page(event, status=200, **forms):
     staff_people = db.session.scalars(select(User).where(
         User.is_active, User.role_rows.any(role="event_staff")).order_by(User.display_name)).all()
     invitations = ev.visible_invitations(current_user, event)
+    people = ev.confirmed_people(event)
     context = {
         "event": event, "action_form": BaseForm(),
         "cost_form": forms.get("cost_form") or CostForm(prefix="cost"),
@@ -100,7 +101,7 @@ def _event_page(event, status=200, **forms):
             staff_people, prefix="staff", data={"staff": [u.id for u in event.staff]}),
         "counts": ev.status_counts(invitations),
         "by_inviter": ev.counts_by_inviter(invitations),
-        "confirmed_total": ev.confirmed_count(event),
+        "confirmed_people": people, "seats": sum(t.seats for t in event.tables),
         "transitions": [s for s in ev.STATUSES if s in ev.TRANSITIONS[event.status]],
         "planner": current_user.has_role(*PLANNERS),
         "door_conflicts": door.door_conflicts(event, current_user),
