@@ -170,7 +170,11 @@ class Invitation(db.Model):
     note: Mapped[str] = mapped_column(String(200), default="")
     #: What the QR code on the card holds: unguessable, never the row id.
     token: Mapped[str] = mapped_column(String(40), unique=True, default=_new_invitation_token)
+    #: The table planned for the guest and their companions (models/seating), or where the door
+    #: seated them.
     table_id: Mapped[int | None] = mapped_column(ForeignKey("event_tables.id"))
+    #: Moved to its table by hand on the seating page: re-planning leaves the guest there.
+    is_seated_by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Registered at the door without an invitation (the check-in area).
     is_walk_in: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The guest comes on the event's bus (需要接送), at `pickup_point` once one is chosen.

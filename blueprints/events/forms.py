@@ -112,3 +112,12 @@ class InvitationStatusForm(BaseForm):
                                                             NumberRange(0, ev.MAX_COMPANIONS)])
     override_reason = StringField(_l("Reason to exceed capacity"),
                                   validators=[Optional(), Length(max=200)])
+
+
+class MoveGuestForm(BaseForm):
+    """Move a guest (with their party) to a table on the seating page: the guest tapped first,
+    then the table (any id here: the operation refuses a table of another event)."""
+    invitation_id = IdField(message=_l("Tap a guest first."))
+    table_id = IdField(message=_l("Tap the table to move the guest to."))
+    override_reason = StringField(_l("Reason to seat beyond the table's seats"),
+                                  validators=[Optional(), Length(max=200)])

@@ -7,12 +7,13 @@ from sqlalchemy import select
 
 from blueprints.access import role_required, safe_next
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
-                                     PickupForm, PickupPointForm, StaffForm, TableForm)
+                                     MoveGuestForm, PickupForm, PickupPointForm, StaffForm,
+                                     TableForm)
 from blueprints.files import file_name, send_download
 from blueprints.forms import (BaseForm, attempt, error_text, id_arg, ids_from, paginate,
-                             run_operation)
+                             refusal_status, run_operation)
 from extensions import db
-from models import customers as c, door, events as ev
+from models import customers as c, door, events as ev, seating as st
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
 from reports import event_day_papers as papers, invitation_cards
@@ -219,6 +220,60 @@ def staff(event_id):
     return _back_to(event)
 
 
+@bp.get("/<int:event_id>/seating")
+@role_required(*PLANNERS, "event_staff")
+def seating(event_id):
+    """Who sits where (排座): tap a guest (?guest=<invitation id>), then a table to move them
+    there with their party."""
+    event = ev.get_event_or_404(event_id, current_user)
+    return _seating_page(event, MoveGuestForm(formdata=None, invitation_id=id_arg("guest")))
+
+
+def _seating_page(event, form, status=200):
+    plan = st.seating(event, current_user)
+    guests = [g for place in [*plan["tables"], plan["unseated"]] for g in place["guests"]]
+    selected = next((g for g in guests if g["invitation"].id == form.invitation_id.data
+                     and st.may_move(current_user, g["invitation"])), None)
+    return render_template(
+        "events/seating.html", event=event, plan=plan, form=form, selected=selected,
+        movable={g["invitation"].id for g in guests if st.may_move(current_user, g["invitation"])},
+        may_override=current_user.has_role(*ev.OVERRIDE_ROLES), action_form=BaseForm(),
+        room_open=event.status not in ("closed", "cancelled")), status
+
+
+@bp.post("/<int:event_id>/seating/move")
+@role_required(*PLANNERS, "event_staff")
+def move_guest(event_id):
+    """Move the tapped guest, with their party, to the tapped table."""
+    event = ev.get_event_or_404(event_id, current_user)
+    form = MoveGuestForm()
+    if not form.validate_on_submit():
+        return _seating_page(event, form, refusal_status(form))
+    with attempt(form) as tried:
+        guest = st.get_guest_or_404(event, form.invitation_id.data, current_user)
+        table = db.session.get(ev.EventTable, form.table_id.data)
+        st.move_guest(guest, table, actor=current_user,
+                      override_reason=form.override_reason.data)
+    if tried.refusal:
+        return _seating_page(event, form, tried.status)
+    flash(_("%(name)s moved to %(table)s.", name=guest.customer.name, table=table.name),
+          "success")
+    return redirect(url_for("events.seating", event_id=event.id) + f"#table-{table.id}")
+
+
+@bp.post("/<int:event_id>/seating/replan")
+@role_required(*PLANNERS)
+def replan_seating(event_id):
+    """重新排座: plan again the guests not yet here and not moved by hand."""
+    event = ev.get_event_or_404(event_id, current_user)
+    if not BaseForm().validate_on_submit():
+        abort(400)
+    run_operation(lambda: st.replan(event, actor=current_user),
+                  lambda result: _("Seats planned again: %(seated)s seated, %(left)s without a "
+                                   "table.", seated=result[0], left=result[1]))
+    return redirect(url_for("events.seating", event_id=event.id))
+
+
 @bp.get("/<int:event_id>/invitations")
 @role_required(*OFFICE)
 def invitations(event_id):
@@ -242,7 +297,7 @@ def invitations(event_id):
 @role_required(*OFFICE)
 def invitation_status(invitation_id):
     def change(invitation, form):
-        run_operation(lambda: ev.change_invitation(
+        run_operation(lambda: st.change_invitation(
             invitation, form.status.data, actor=current_user, companions=form.companions.data,
             override_reason=form.override_reason.data),
             lambda _result: _("%(name)s: %(status)s.", name=invitation.customer.name,

@@ -149,24 +149,55 @@ def check_in_of(invitation):
     return db.session.scalar(select(CheckIn).where(CheckIn.invitation_id == invitation.id))
 
 
-def seats_taken(table):
-    """People seated at a table: each arrival and the companions who came with them."""
+#: The invitations that hold seats at their table: confirmed guests planned there, arrivals.
+SEATED = ("confirmed", "attended")
+
+
+def _party():
+    """A guest and their companions: those who came, once the guest has arrived; else those
+    expected."""
+    return 1 + func.coalesce(CheckIn.companions, Invitation.companions)
+
+
+def seats_taken(table, *, besides=None):
+    """People at a table: each arrival with the companions who came, and each confirmed guest
+    planned there who is not here yet with the companions expected — leaving out the invitation
+    `besides` (the one being seated)."""
     return db.session.scalar(
-        select(func.coalesce(func.sum(CheckIn.companions + 1), 0))
-        .join(Invitation, CheckIn.invitation_id == Invitation.id)
-        .where(Invitation.table_id == table.id)) or 0
+        select(func.coalesce(func.sum(_party()), 0)).select_from(Invitation)
+        .outerjoin(CheckIn, CheckIn.invitation_id == Invitation.id)
+        .where(Invitation.table_id == table.id, Invitation.status.in_(SEATED),
+               Invitation.id != (besides.id if besides is not None else -1))) or 0
+
+
+def seats_taken_at(event):
+    """{table id: seats_taken(table)} for the tables of `event` that have anyone, in one query."""
+    return dict(db.session.execute(
+        select(Invitation.table_id, func.sum(_party())).select_from(Invitation)
+        .outerjoin(CheckIn, CheckIn.invitation_id == Invitation.id)
+        .where(Invitation.event_id == event.id, Invitation.table_id.is_not(None),
+               Invitation.status.in_(SEATED)).group_by(Invitation.table_id)).all())
 
 
 def room(event):
-    """[(table, taken, [names])] for the room view."""
-    rows = []
-    for table in event.tables:
-        names = list(db.session.scalars(
-            select(c.Customer.name).join(Invitation, Invitation.customer_id == c.Customer.id)
-            .join(CheckIn, CheckIn.invitation_id == Invitation.id)
-            .where(Invitation.table_id == table.id).order_by(CheckIn.at)))
-        rows.append((table, seats_taken(table), names))
-    return rows
+    """The room view: per table, the people who arrived and those planned there who are not
+    here yet (counted as seats_taken counts them), with their names —
+    [{"table", "arrived", "planned", "arrived_names", "planned_names"}]."""
+    rows = {table.id: {"table": table, "arrived": 0, "planned": 0, "arrived_names": [],
+                       "planned_names": []} for table in event.tables}
+    guests = db.session.execute(
+        select(Invitation.table_id, c.Customer.name, CheckIn.id.is_not(None), _party())
+        .join(c.Customer, Invitation.customer_id == c.Customer.id)
+        .outerjoin(CheckIn, CheckIn.invitation_id == Invitation.id)
+        .where(Invitation.event_id == event.id, Invitation.table_id.is_not(None),
+               Invitation.status.in_(SEATED))
+        .order_by(CheckIn.at, c.Customer.name_pinyin, Invitation.id))
+    for table_id, name, arrived, people in guests:
+        if (row := rows.get(table_id)) is not None:
+            kind = "arrived" if arrived else "planned"
+            row[kind] += people
+            row[f"{kind}_names"].append(name + (f" +{people - 1}" if people > 1 else ""))
+    return list(rows.values())
 
 
 def board(event, user=None):
@@ -251,12 +282,13 @@ def _status_label(status):
 
 
 def _seat(invitation, table, companions, *, override, actor, now):
-    """Put the guest at `table` (None keeps the planned one); a full table needs an override."""
+    """Put the guest at `table` (None keeps the planned one); a full table needs an override.
+    The seats of guests planned there who are not here yet count as taken."""
     if table is None:
         return
     if table.event_id != invitation.event_id:
         raise InvalidInput(_("That table is not in this event's room."), field="table_id")
-    taken = seats_taken(table)
+    taken = seats_taken(table, besides=invitation)
     if taken + companions + 1 > table.seats and not override:
         raise Conflict(_("%(table)s is full (%(taken)s of %(seats)s seats). Choose another "
                          "table, or tick the override.", table=table.name, taken=taken,
