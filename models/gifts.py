@@ -10,6 +10,7 @@ proposed gift; a gift outside the rules needs a manager.
 A gift issue is never edited: a mistaken one is reversed by an issue that names it, with a
 reversing stock move (the goods come back).
 """
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -19,18 +20,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, aliased, joinedload, lazyload, mapped_column, relationship
 
 from extensions import db
-from formatting import fen
+from formatting import fen, local_dt
 from models import inventory as inv
 from models.accounts import User
 from models.audit import audit, register_actions, register_targets
-from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
-                         lock_row, utcnow)
+from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, TokenMixin,
+                         UTCDateTime, lock_row, utcnow)
 # An attendance gift is given for a check-in, a purchase gift for an order, and the cost per
 # arrival and per deal reads them: gifts read those tables (a documented exception in
 # .importlinter).
 from models.checkin import CheckIn
-from models.customers import Customer, visible_customers
-from models.events import Event
+from models.customers import Customer, search_clause, visible_customers
+from models.events import Event, Invitation
 from models.ledgers import register_check
 from models.orders import Order
 from models.settings import define, define_area, get_setting
@@ -410,6 +411,27 @@ def issue_attendance_gifts(event, customer, *, actor, token, now=None):
     return first
 
 
+class AttendanceGiftGiven(Conflict):
+    """The guest had the attendance gift already: from another screen, the door, or a tap on a
+    page drawn before that. `issue` is that first gift."""
+
+    def __init__(self, issue):
+        super().__init__(_("%(name)s already received the attendance gift at %(time)s from "
+                           "%(who)s.", name=issue.customer.name,
+                           time=local_dt(issue.at, "%H:%M"), who=issue.staff.display_name))
+        self.issue = issue
+
+
+def give_at_desk(event, customer, *, actor, token, now=None):
+    """The gift desk's one tap: issue_attendance_gifts, except that a guest who had the gift
+    already (not by this very form) raises AttendanceGiftGiven, so the screen that lost a race
+    says who gave it and when. A resubmission of the same form returns its own issue."""
+    issue = issue_attendance_gifts(event, customer, actor=actor, token=token, now=now)
+    if issue.token != token:
+        raise AttendanceGiftGiven(issue)
+    return issue
+
+
 def purchase_gifts_of(order):
     return db.session.scalars(select(GiftIssue).where(
         GiftIssue.order_id == order.id, GiftIssue.reverses_id.is_(None),
@@ -643,6 +665,117 @@ def door_state(event, customer_id, rule=...):
         GiftIssue.kind == "attendance", GiftIssue.reverses_id.is_(None)))
     return {"rule": rule, "issued": issued, "left": left,
             "low": left < get_setting("gifts.low_stock_warning")}
+
+
+@dataclass
+class DeskRow:
+    """One arrived guest at the gift desk: what the event's rule owes them and what they had."""
+    check_in: CheckIn
+    #: The attendance rule that fits the guest (None: the event gives them none).
+    rule: GiftRule | None
+    #: The attendance gift issue (None: not given yet), and the companion gifts.
+    attendance: GiftIssue | None
+    companion: list
+    #: Issue ids taken back (reversed).
+    taken_back: set
+
+    @property
+    def customer(self):
+        return self.check_in.invitation.customer
+
+    @property
+    def owed(self):
+        """[(kind, product, quantity)] the rule gives this guest."""
+        if self.rule is None:
+            return []
+        owed = [("attendance", self.rule.product, self.rule.quantity)]
+        if self.rule.companion_quantity and self.check_in.companions:
+            owed.append(("companion", self.rule.product,
+                         self.rule.companion_quantity * self.check_in.companions))
+        return owed
+
+    @property
+    def had(self):
+        """The guest's gifts at the event (attendance first), reversals left out."""
+        return [issue for issue in [self.attendance, *self.companion] if issue is not None]
+
+    @property
+    def to_give(self):
+        """Arrived, and owed a gift not given yet."""
+        return self.rule is not None and self.attendance is None
+
+
+def _rule_for(rules, walk_in):
+    """The attendance rule issue_attendance_gifts gives a guest: the first that fits."""
+    return next((rule for rule in rules if rule.attendance_for == "arrival" or not walk_in),
+                None)
+
+
+def desk_rows(event, text="", customer_id=None):
+    """The gift desk's list: the guests checked in at `event` (those `text` finds with the one
+    search box, customers.search_clause; or the one `customer_id`), each a DeskRow, in the
+    order they arrived."""
+    query = select(CheckIn).join(Invitation, CheckIn.invitation_id == Invitation.id) \
+        .join(Customer, CheckIn.customer_id == Customer.id) \
+        .where(CheckIn.event_id == event.id) \
+        .options(joinedload(CheckIn.invitation).joinedload(Invitation.customer)) \
+        .order_by(CheckIn.at, CheckIn.id)
+    if customer_id is not None:
+        query = query.where(CheckIn.customer_id == customer_id)
+    elif (text or "").strip():
+        clause = search_clause(text)
+        if clause is None:
+            return []
+        query = query.where(clause)
+    check_ins = db.session.scalars(query).unique().all()
+    if not check_ins:
+        return []
+    issues = db.session.scalars(select(GiftIssue).where(
+        GiftIssue.event_id == event.id, GiftIssue.kind.in_(("attendance", "companion")),
+        GiftIssue.customer_id.in_([record.customer_id for record in check_ins]))
+        .order_by(GiftIssue.id)).all()
+    taken_back = {issue.reverses_id for issue in issues if issue.reverses_id}
+    rules = attendance_rules(event)
+    rows = []
+    for record in check_ins:
+        mine = [issue for issue in issues
+                if issue.customer_id == record.customer_id and not issue.reverses_id]
+        rows.append(DeskRow(
+            check_in=record, rule=_rule_for(rules, record.invitation.is_walk_in),
+            attendance=next((i for i in mine if i.kind == "attendance"), None),
+            companion=[i for i in mine if i.kind == "companion"],
+            taken_back={i.id for i in mine if i.id in taken_back}))
+    return rows
+
+
+def desk_guest(event, customer_id):
+    """The customer `customer_id` on the guest list of `event` (walk-ins included), else
+    NotFound with the message the desk shows where the tap was."""
+    guest = db.session.scalar(
+        select(Customer).join(Invitation, Invitation.customer_id == Customer.id)
+        .where(Invitation.event_id == event.id, Customer.id == customer_id)) \
+        if isinstance(customer_id, int) and 0 < customer_id < 2**31 else None
+    if guest is None:
+        raise NotFound(_("This guest is not on the event's list. Reload the gift desk."))
+    return guest
+
+
+def desk_counts(event):
+    """{"to_give", "given"}: of the guests checked in at `event`, those still owed their
+    attendance gift and those who had it."""
+    had = select(GiftIssue.id).where(
+        GiftIssue.event_id == event.id, GiftIssue.customer_id == CheckIn.customer_id,
+        GiftIssue.kind == "attendance", GiftIssue.reverses_id.is_(None)).exists()
+    arrived = select(func.count(CheckIn.id)).join(
+        Invitation, CheckIn.invitation_id == Invitation.id).where(CheckIn.event_id == event.id)
+    rules = attendance_rules(event)
+    to_give = 0
+    if rules:
+        waiting = arrived.where(~had)
+        if _rule_for(rules, walk_in=True) is None:
+            waiting = waiting.where(Invitation.is_walk_in.is_(False))
+        to_give = db.session.scalar(waiting)
+    return {"to_give": to_give, "given": db.session.scalar(arrived.where(had))}
 
 
 def check_gifts():

@@ -269,3 +269,49 @@ def test_the_scanner_loads_the_door_gift_with_the_event_and_the_card(venue):
     other = make_event(manager, title="别的场次")
     with pytest.raises(NotFound):  # the staff does not work that door
         door.door_event_and_card(other.id, staff, invitation.token)
+
+
+def test_walk_ins_get_an_every_arrival_gift_and_companions_one_each(db, venue):
+    event, warehouse, manager, staff, marketer, cup = venue
+    invited_only = attendance_rule(event, cup, manager, attendance_for="invited")
+    every = attendance_rule(event, cup, manager, attendance_for="arrival", companion_quantity=2)
+    guest = arrive(event, marketer, staff, name="李四", companions=1)
+    door.register_walk_in(event, name="临时来宾", phone="13712345678", actor=staff,
+                          token=new_token(), owner=marketer, companions=2)
+    walk_in = _db.session.scalar(select(Customer).where(Customer.name == "临时来宾"))
+    first = g.issue_attendance_gifts(event, walk_in, actor=staff, token=new_token())
+    assert (first.kind, first.rule_id, first.quantity) == ("attendance", every.id, 1)
+    companions = _db.session.scalars(select(g.GiftIssue).where(
+        g.GiftIssue.customer_id == walk_in.id, g.GiftIssue.kind == "companion")).all()
+    assert [(i.rule_id, i.quantity) for i in companions] == [(every.id, 4)]  # 2 each × 2
+    issue = g.issue_attendance_gifts(event, guest, actor=staff, token=new_token())
+    assert issue.rule_id == invited_only.id  # an invited guest: the first rule that fits
+    assert cup_stock(warehouse, cup) == 30 - 1 - 4 - 1
+    assert check_ledgers()["gifts"] == [] and check_ledgers()["stock"] == []
+
+
+def test_the_gift_desk_lists_what_is_owed_and_a_second_screen_is_told(db, venue):
+    event, warehouse, manager, staff, marketer, cup = venue
+    rule = attendance_rule(event, cup, manager, attendance_for="invited", companion_quantity=1)
+    zhang = arrive(event, marketer, staff, name="张三", companions=2)
+    door.register_walk_in(event, name="临时来宾", phone="13712345678", actor=staff,
+                          token=new_token(), owner=marketer)
+    rows = {row.customer.name: row for row in g.desk_rows(event)}
+    assert [(kind, n) for kind, _product, n in rows["张三"].owed] == [
+        ("attendance", 1), ("companion", 2)] and rows["张三"].to_give
+    assert rows["临时来宾"].rule is None and not rows["临时来宾"].to_give  # invited only
+    assert g.desk_counts(event) == {"to_give": 1, "given": 0}
+    assert [row.customer.name for row in g.desk_rows(event, "zs")] == ["张三"]
+    token = new_token()
+    first = g.give_at_desk(event, zhang, actor=staff, token=token)
+    assert g.give_at_desk(event, zhang, actor=staff, token=token) is first  # the same form
+    with pytest.raises(g.AttendanceGiftGiven, match="张三 已于 .* 由 赵敏 发放过到场礼"):
+        g.give_at_desk(event, zhang, actor=manager, token=new_token())  # another screen
+    (row,) = g.desk_rows(event, customer_id=zhang.id)
+    assert not row.to_give and [(i.kind, i.quantity, i.rule_id) for i in row.had] == [
+        ("attendance", 1, rule.id), ("companion", 2, rule.id)]
+    assert g.desk_counts(event) == {"to_give": 0, "given": 1}
+    assert g.desk_guest(event, zhang.id) == zhang
+    for unknown in (make_customer(marketer, name="路人").id, 0, 2**40, "1"):
+        with pytest.raises(NotFound, match="不在本场名单中"):
+            g.desk_guest(event, unknown)
