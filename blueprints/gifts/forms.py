@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, IntegerField, MoneyField, TokenField, choices
+from blueprints.forms import BaseForm, IdField, IntegerField, MoneyField, TokenField, choices
 from models import gifts as g, inventory as inv, orders as o
 
 
@@ -82,3 +82,9 @@ class ManualGiftForm(BaseForm):
 class ReverseGiftForm(BaseForm):
     reason = StringField(_l("Reason"), validators=[
         InputRequired(_l("Say why the gift is taken back.")), Length(max=200)])
+
+
+class DeskGiveForm(BaseForm):
+    """One tap at the gift desk: the guest's attendance (and companion) gifts."""
+    token = TokenField()
+    customer_id = IdField(message=_l("Choose a guest from the list."))

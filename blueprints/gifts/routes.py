@@ -8,14 +8,15 @@ from sqlalchemy import select
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, attempt, error_text, posted_token, run_operation
-from blueprints.gifts.forms import (ManualGiftForm, PurchaseGiftsForm, ReverseGiftForm,
-                                    RuleForm, WarehouseForm)
+from blueprints.gifts.forms import (DeskGiveForm, ManualGiftForm, PurchaseGiftsForm,
+                                    ReverseGiftForm, RuleForm, WarehouseForm)
 from blueprints.inventory.forms import to_fen
 from extensions import db
 from formatting import local_dt
 from models import checkin as ci, events as ev, gifts as g, inventory as inv
 from models import orders as o
-from models.base import NotFound
+from models.base import InvalidInput, NotFound
+from models.settings import get_setting
 from reports.xlsx import write_workbook
 
 bp = Blueprint("gifts", __name__, url_prefix="/gifts")
@@ -175,6 +176,64 @@ def attendance(event_id, customer_id):
         return redirect(url_for("checkin.screen", event_id=item.id))
     return render_template("gifts/_door.html", event=item, gift=state, gift_form=BaseForm(),
                            record={"customer_id": customer.id}, message=message), status
+
+
+# --- The gift desk ---------------------------------------------------------------------------
+
+#: Who hands out gifts at the desk: those who work the door (event staff only at the events they
+#: staff: _event() is a 404 elsewhere) and the warehouse, at every event.
+DESK = (*DOOR, "warehouse")
+
+
+def _desk_context(item, text=""):
+    return {"event": item, "rows": g.desk_rows(item, text), "counts": g.desk_counts(item),
+            "stock": g.gift_stock(item), "warehouse": g.event_warehouse(item),
+            "has_rule": bool(g.attendance_rules(item)), "q": text,
+            "low": get_setting("gifts.low_stock_warning")}
+
+
+@bp.get("/events/<int:event_id>/desk")
+@role_required(*DESK)
+def desk(event_id):
+    """The gift desk: the arrived guests, those still owed their gift first, one tap each
+    (htmx with `q`: the two lists found by the search box)."""
+    item = _event(event_id)
+    text = request.args.get("q", "").strip()[:40]
+    template = "gifts/_desk_lists.html" if request.headers.get("HX-Request") \
+        else "gifts/desk.html"
+    return render_template(template, **_desk_context(item, text))
+
+
+@bp.post("/events/<int:event_id>/desk")
+@role_required(*DESK)
+def desk_give(event_id):
+    """One tap: the guest's attendance and companion gifts. htmx gets the guest's row back
+    (moved to the given list, with the stock and counts), a plain post the desk again.
+
+    A refusal comes back as the row with its message and status 200: htmx swaps in only 2xx
+    answers, and the message belongs where the tap was."""
+    item = _event(event_id)
+    form = DeskGiveForm()
+    customer_id = form.customer_id.data
+    with attempt(form) as tried:
+        if not form.validate_on_submit():
+            raise InvalidInput(error_text(form))
+        guest = g.desk_guest(item, customer_id)
+        g.give_at_desk(item, guest, actor=current_user, token=form.token.data)
+    message = tried.refusal.message if tried.refusal else None
+    if not request.headers.get("HX-Request"):
+        if tried.refusal is None:
+            flash(_("Gift given."), "success")
+        else:  # given already is news, not a fault
+            flash(message, "warning" if isinstance(tried.refusal, g.AttendanceGiftGiven)
+                  else "danger")
+        return redirect(url_for("gifts.desk", event_id=item.id))
+    rows = g.desk_rows(item, customer_id=customer_id) if customer_id else []
+    return render_template("gifts/_desk_answer.html", event=item, row=rows[0] if rows else None,
+                           message=message, given_now=tried.refusal is None,
+                           counts=g.desk_counts(item), stock=g.gift_stock(item),
+                           warehouse=g.event_warehouse(item),
+                           low=get_setting("gifts.low_stock_warning"))
 
 
 # --- With an order ---------------------------------------------------------------------------
