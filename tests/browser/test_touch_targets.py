@@ -116,8 +116,9 @@ def screens(live_app, live_server, browser):
                     "/tasks/team", f"/events/{ids['event']}",
                     f"/points/customers/{ids['customer']}"],
         "warehouse": ["/inventory/", "/inventory/products", "/inventory/moves",
-                      f"/custody/customers/{ids['customer']}", "/gifts/"],
-        "staff": ["/checkin/", f"/checkin/{ids['event']}"],
+                      f"/custody/customers/{ids['customer']}", "/gifts/",
+                      f"/gifts/events/{ids['event']}/desk"],
+        "staff": ["/checkin/", f"/checkin/{ids['event']}", f"/gifts/events/{ids['event']}/desk"],
         "admin": ["/admin/users", "/admin/settings", "/admin/audit"],
     }
 
