@@ -272,6 +272,7 @@ def register_jinja(app):
                                  PAYMENT_STATES=orders.PAYMENT_STATES,
                                  AGEING=orders.AGEING,
                                  BACKDATE_ROLES=orders.BACKDATE_ROLES,
+                                 GOODWILL_ROLES=orders.GOODWILL_ROLES,
                                  EARLY_RELEASE_ROLES=custody.EARLY_RELEASE_ROLES,
                                  OVERRIDE_ROLES=events.OVERRIDE_ROLES,
                                  RETURN_DISPOSITIONS=orders.RETURN_DISPOSITIONS,

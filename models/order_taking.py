@@ -47,6 +47,16 @@ def events_for_order(customer, actor):
     return db.session.scalars(query.order_by(Event.starts_at.desc()).limit(20)).all()
 
 
+def may_credit_event(customer, event, actor):
+    """Whether a deal with `customer` may be booked to `event`: the customer was invited to it
+    (a walk-in is too), or a manager books it. Which events the form offers is
+    events_for_order: those on now or open for invitations."""
+    if actor.has_role("manager"):
+        return True
+    return db.session.scalar(select(Invitation.id).where(
+        Invitation.event_id == event.id, Invitation.customer_id == customer.id)) is not None
+
+
 def event_attended_today(customer, events, now=None):
     """Of `events`, the one the customer was checked in at today (company day), if any: the
     event a deal at the table is made at."""
@@ -122,7 +132,7 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
         raise InvalidInput(_("Choose the event the deal was made at."), field="event_id")
     if event is not None and event.status in ("cancelled", "planning"):
         raise Conflict(_("The event %(title)s is not on.", title=event.title), field="event_id")
-    if event is not None and event not in events_for_order(customer, actor):
+    if event is not None and not may_credit_event(customer, event, actor):
         raise InvalidInput(_("%(name)s was not invited to %(title)s: choose an event they were "
                              "invited to.", name=customer.name, title=event.title),
                            field="event_id")

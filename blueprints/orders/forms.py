@@ -89,6 +89,7 @@ class RefundForm(BaseForm):
     method = SelectField(_l("Paid back by"), choices=_methods())
     reason = StringField(_l("Reason"), validators=[
         InputRequired(_l("Say why the money is refunded.")), Length(max=200)])
+    goodwill = BooleanField(_l("A goodwill refund beyond what was overpaid (manager)"))
 
 
 class ReturnForm(BaseForm):

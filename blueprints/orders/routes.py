@@ -294,7 +294,7 @@ def refund(order_id):
     def operation(order, form):
         return o.refund(order, amount=to_fen(form.amount.data), method=form.method.data,
                         reason=form.reason.data, actor=current_user, approver=current_user,
-                        token=form.token.data)
+                        token=form.token.data, goodwill=form.goodwill.data)
     return _money_action(order_id, RefundForm, "refund", operation,
                          lambda p: _("Refunded %(amount)s.", amount=fen(-p.amount)))
 

@@ -6,7 +6,8 @@ from models.orders.tables import (  # noqa: F401
     RETURN_DISPOSITIONS, CashClose, Order, OrderLine, OrderReturn, Package, PackageItem,
     Payment)
 from models.orders.operations import (  # noqa: F401
-    APPROVER_ROLES, BACKDATE_ROLES, CASHIER_ROLES, CLOSE_ROLES, DOCUMENT, MAX_LINES,
+    APPROVER_ROLES, BACKDATE_ROLES, CASHIER_ROLES, CLOSE_ROLES, DOCUMENT, GOODWILL_ROLES,
+    MAX_LINES,
     MAX_ORDER_FEN, SELLER_ROLES,
     cashiers_of_day, close_day, day_summary, entry_by_token, lock_order, package_lines,
     packages, receive_payment, refresh_balance, refund, refuse_pending, reverse_payment,

@@ -30,6 +30,8 @@ SELLER_ROLES = ("manager", "dept_head", "marketer")
 CASHIER_ROLES = ("manager", "dept_head", "marketer", "finance")
 APPROVER_ROLES = ("manager", "finance")
 CLOSE_ROLES = ("manager", "finance")
+#: Roles that approve a goodwill refund (beyond what was overpaid).
+GOODWILL_ROLES = ("manager",)
 #: Roles that enter money received on an earlier day (the rest record it as it happens).
 BACKDATE_ROLES = ("manager", "finance")
 
@@ -215,9 +217,11 @@ def receive_payment(order, *, amount, method, actor, token, kind=None, reference
 
 
 def refund(order, *, amount, method, reason, actor, approver, token, order_return=None,
-           at=None, now=None):
+           goodwill=False, at=None, now=None):
     """Money paid back to the customer, approved by a manager or a finance clerk; never more
-    than was paid."""
+    than was paid, and never more than was overpaid (paid − the order's net after returns), so
+    that a refund cannot put the customer in debt by accident. Beyond that only a goodwill
+    refund (`goodwill`): a manager approves it, with its reason, and it is audited as such."""
     _require(actor, APPROVER_ROLES, _("Refunds are paid out by finance or a manager."))
     if approver is None or not approver.is_active or not approver.has_role(*APPROVER_ROLES):
         raise PermissionDenied(_("A refund must be approved by a manager or a finance clerk."))
@@ -234,6 +238,17 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
         raise Conflict(_("Only %(paid)s has been paid on %(number)s; %(amount)s cannot be "
                          "refunded.", paid=fen(order.paid), number=order.number,
                          amount=fen(amount)), field="amount")
+    overpaid = order.overpaid
+    beyond = amount > overpaid
+    if beyond and not goodwill:
+        raise Conflict(_("%(number)s is paid %(paid)s for goods of %(net)s after returns: at most "
+                         "%(over)s can be refunded. Take the goods back first (a return), or "
+                         "have a manager approve a goodwill refund.", number=order.number,
+                         paid=fen(order.paid), net=fen(order.net_total),
+                         over=fen(overpaid)), field="amount")
+    if beyond and not approver.has_role(*GOODWILL_ROLES):
+        raise PermissionDenied(_("A goodwill refund (more than was overpaid) is approved by a "
+                                 "manager."), field="approver")
     at = _when(at, now, actor)
     check_refund_approval(order, actor=actor, approver=approver, at=at)
     _check_day_open(actor, at)
@@ -248,8 +263,8 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
     refresh_balance(order)
     db.session.flush()
     points.take_back_on_refund(order, payment, actor=actor, now=now)
-    audit(actor, "payment.refund", order, summary=f"{order.number} −{fen(amount)}: "
-          f"{payment.reason}", now=now)
+    audit(actor, "payment.goodwill_refund" if beyond else "payment.refund", order,
+          summary=f"{order.number} −{fen(amount)}: {payment.reason}", now=now)
     return payment
 
 

@@ -36,6 +36,7 @@ register_actions({
     "order.create": _l("Took an order"), "order.cancel": _l("Cancelled an order"),
     "order.return": _l("Took goods back"), "payment.receive": _l("Received a payment"),
     "payment.refund": _l("Refunded"), "payment.reverse": _l("Reversed a payment"),
+    "payment.goodwill_refund": _l("Goodwill refund (beyond what was overpaid)"),
     "cash.close": _l("Closed a cashier's day"), "package.save": _l("Saved a package"),
     "order.confirm": _l("Confirmed a large order"),
     "order.pin_failed": _l("Typed a wrong confirmation PIN"),

@@ -142,6 +142,16 @@ class Order(TokenMixin, db.Model):
         return self.confirmation == "pending" and self.status == "open"
 
     @property
+    def net_total(self):
+        """What the customer keeps is worth: the total less the goods brought back."""
+        return self.total - self.returned_value
+
+    @property
+    def overpaid(self):
+        """Paid beyond the net total: what a refund may give back without a goodwill approval."""
+        return max(self.paid - self.net_total, 0)
+
+    @property
     def payment_state(self):
         if self.paid == 0:
             return "refunded" if self.returned_value and self.returned_value >= self.total \

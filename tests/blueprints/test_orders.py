@@ -8,7 +8,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from formatting import local_day
-from models import orders as o
+from models import order_taking, orders as o
 from models.base import new_token, utcnow
 from tests.conftest import page_text
 from tests.factories import make_order, make_user
@@ -102,9 +102,17 @@ def test_finance_takes_the_balance_refunds_and_prints(client, login, shop, db):
         "refund-token": new_token(), "refund-amount": "500", "refund-method": "cash",
         "refund-reason": "退差价"})
     assert too_much.status_code == 409 and "只付了 ¥396.00" in page_text(too_much)
+    capped = client.post(f"/orders/{order.id}/refunds", data={
+        "refund-token": new_token(), "refund-amount": "10", "refund-method": "cash",
+        "refund-reason": "退差价"})  # paid in full, every box kept: nothing was overpaid
+    assert capped.status_code == 409 and "最多可退 ¥0.00" in page_text(capped)
+    assert order.paid == 39600
+    client.post("/auth/logout")
+    login(manager)  # a goodwill refund: the manager approves it, and says so
+    assert "特批退款" in page_text(client.get(f"/orders/{order.id}"))
     client.post(f"/orders/{order.id}/refunds", data={
         "refund-token": new_token(), "refund-amount": "10", "refund-method": "cash",
-        "refund-reason": "退差价"})
+        "refund-reason": "退差价", "refund-goodwill": "y"})
     assert order.paid == 38600
     pdf = client.get(f"/orders/{order.id}/receipt.pdf")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
@@ -165,6 +173,21 @@ def test_arrears_and_scope(client, login, shop, db):
     assert client.get(f"/orders/{order.id}").status_code == 404
     assert order.number not in page_text(client.get("/orders/"))
     assert client.get(f"/orders/new/{customer.id}").status_code == 404
+
+
+def test_the_arrears_columns_add_up_with_returns(client, login, shop, db):
+    """3 boxes (¥594), ¥100 paid, one box back: 合计 594 − 退货 198 = 净额 396; 396 − 已付 100
+    = 欠款 296."""
+    order = make_order(shop.customer, warehouse=shop.warehouse, actor=shop.marketer,
+                       lines=[{"product": shop.product, "quantity": 3}])
+    o.receive_payment(order, amount=10000, method="cash", actor=shop.finance, token=new_token())
+    order_taking.return_goods(order, order.lines[0], quantity=1, reason="不要了",
+                              approver=shop.manager, actor=shop.manager, token=new_token())
+    db.session.flush()
+    login(shop.finance)
+    page = client.get("/orders/arrears")
+    [row] = [line for line in page_text(page).split(order.number)[1:2]]
+    assert row.split()[2:7] == ["¥594.00", "-¥198.00", "¥396.00", "¥100.00", "¥296.00"]
 
 
 def test_the_daily_close_screen(client, login, shop, db):

@@ -187,8 +187,9 @@ def _races(w, s):
             count=select(func.count()).select_from(orders.Payment).where(
                 orders.Payment.order_id == ids["order_id"], orders.Payment.amount == 100)),
         "refund": Race(
-            ("payments", "token"), "finance", f"/orders/{ids['order_id']}/refunds",
-            page=order_page, fields={"refund-amount": "1.00", "refund-reason": "多收"},
+            ("payments", "token"), "manager", f"/orders/{ids['order_id']}/refunds",
+            page=order_page, fields={"refund-amount": "1.00", "refund-reason": "多收",
+                                     "refund-goodwill": "y"},
             count=select(func.count()).select_from(orders.Payment).where(
                 orders.Payment.order_id == ids["order_id"], orders.Payment.kind == "refund")),
         "payment reversal": Race(

@@ -113,7 +113,7 @@ def scenario(world):
     returned = order_taking.return_goods(order, taken_home, quantity=1, reason="不要了",
                                          approver=manager, actor=manager, token=new_token())
     orders.refund(order, amount=1000, method="cash", reason="退货", actor=finance,
-                  approver=manager, token=new_token(), order_return=returned)
+                  approver=manager, token=new_token(), order_return=returned, goodwill=True)
     second = order_taking.create_order(customer, actor=u["m1"], token=new_token(), channel="store",
                                        warehouse=warehouse,
                                        lines=[{"product": product, "quantity": 1, "held": True}])

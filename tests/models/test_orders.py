@@ -211,10 +211,45 @@ def test_refunds_need_an_approver_and_never_exceed_paid(db, shop):
                  approver=marketer, token=new_token())
     with pytest.raises(Conflict, match="只付了 ¥100.00"):
         o.refund(order, amount=10001, method="cash", reason="退差价", actor=finance,
-                 approver=manager, token=new_token())
+                 approver=manager, token=new_token(), goodwill=True)
     refund = o.refund(order, amount=4000, method="cash", reason="退差价", actor=finance,
-                      approver=manager, token=new_token())
+                      approver=manager, token=new_token(), goodwill=True)
     assert refund.amount == -4000 and order.paid == 6000 and refund.approved_by_id == manager.id
+
+
+def test_a_refund_is_capped_at_what_was_overpaid_unless_a_manager_approves_goodwill(db, shop):
+    """Paid ¥300 of ¥594 (3 × ¥198), then one box back: the goods kept are worth ¥396, so
+    nothing was overpaid; two boxes back: ¥198 kept, ¥102 overpaid — at most that comes back
+    without a goodwill approval, and a finance clerk cannot approve one."""
+    finance, manager = shop.finance, shop.manager
+    order = order_of(shop, quantity=3)
+    pay(order, 30000, finance)
+    line = order.lines[0]
+
+    def give_back(n):
+        order_taking.return_goods(order, line, quantity=n, reason="不要了", approver=manager,
+                                  actor=manager, token=new_token())
+
+    def refund(amount, **kw):
+        return o.refund(order, amount=amount, method="cash", reason="退货退款", actor=finance,
+                        approver=kw.pop("approver", finance), token=new_token(), **kw)
+    give_back(1)
+    with pytest.raises(Conflict, match="最多可退 ¥0.00"):
+        refund(1)
+    give_back(1)
+    assert (order.net_total, order.overpaid) == (19800, 10200)
+    with pytest.raises(Conflict, match="最多可退 ¥102.00"):
+        refund(10201)
+    with pytest.raises(PermissionDenied, match="经理"):
+        refund(10201, goodwill=True)
+    assert order.paid == 30000 and order.balance_due == -10200
+    refund(10200)  # exactly the overpayment: no debt
+    assert (order.paid, order.balance_due, order.overpaid) == (19800, 0, 0)
+    refund(800, approver=manager, goodwill=True)  # goodwill: the debt is on purpose, audited
+    assert order.balance_due == 800
+    from models.audit import AuditEntry
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "payment.goodwill_refund")) == 1
 
 
 def test_only_finance_reverses_and_a_reversal_is_final(db, shop):
@@ -236,7 +271,7 @@ def test_payments_and_refunds_appear_on_the_customers_timeline(db, shop):
     order = order_of(shop, quantity=1)
     pay(order, 5000, marketer)
     o.refund(order, amount=1000, method="cash", reason="退差价", actor=finance, approver=manager,
-             token=new_token())
+             token=new_token(), goodwill=True)
     kinds = [item.kind for item in timeline_of(customer)]
     assert {"order.create", "payment.deposit", "payment.refund"} <= set(kinds)
     assert o.customer_due(customer) == 19800 - 4000
@@ -303,7 +338,7 @@ def test_the_daily_close_and_no_back_dated_payments_into_a_closed_day(db, shop):
     pay(order, 10000, finance, method="cash", at=yesterday, now=now)
     pay(order, 20000, finance, method="wechat", at=yesterday, now=now)
     o.refund(order, amount=3000, method="cash", reason="退差价", actor=finance,
-             approver=manager, token=new_token(), at=yesterday, now=now)
+             approver=manager, token=new_token(), at=yesterday, now=now, goodwill=True)
     day = local_day(yesterday)
     expected, entries = o.day_summary(finance, day)
     assert expected == {"cash": {"received": 10000, "refunded": 3000, "net": 7000},

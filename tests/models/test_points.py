@@ -60,7 +60,7 @@ def test_a_refund_takes_points_back_and_a_shortfall_is_a_debt(db, shop):
     redemptions.redeem(customer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
     assert pt.balance_of(customer.id) == 100
     o.refund(order, amount=50000, method="cash", reason="退货", actor=finance, approver=manager,
-             token=new_token())
+             token=new_token(), goodwill=True)
     account = _db.session.get(pt.PointsAccount, customer.id)
     assert (account.balance, account.debt) == (0, 400)  # never negative: 400 owed
     other = make_order(customer, warehouse=warehouse, actor=marketer,
@@ -174,7 +174,7 @@ def test_random_points_keep_every_rule(db, sequence):
                 pay(order, step[1], finance)
             elif step[0] == "refund":
                 o.refund(order, amount=step[1], method="cash", reason="退", actor=finance,
-                         approver=manager, token=new_token())
+                         approver=manager, token=new_token(), goodwill=True)
             elif step[0] == "redeem":
                 redeemed.append(redemptions.redeem(customer, [(cup, step[1])],
                                                    warehouse=warehouse, actor=manager,

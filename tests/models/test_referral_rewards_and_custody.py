@@ -213,7 +213,7 @@ def test_referral_points_that_pay_a_debt_are_still_the_one_reward(db, shop, frie
     o.receive_payment(order, amount=100000, method="cash", actor=finance, token=new_token())
     redemptions.redeem(referrer, [(cup, 3)], warehouse=warehouse, actor=manager, token=new_token())
     o.refund(order, amount=50000, method="cash", reason="退货", actor=finance, approver=manager,
-             token=new_token())
+             token=new_token(), goodwill=True)
     account = _db.session.get(pt.PointsAccount, referrer.id)
     assert (account.balance, account.debt) == (0, 400)
     update_settings({"points.referral_bonus": 150}, actor=admin)

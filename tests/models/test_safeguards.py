@@ -59,8 +59,11 @@ def test_the_cooling_off_period_ends_on_the_orders_local_day_plus_the_setting(db
 def test_finance_refunds_alone_up_to_the_last_minute_of_the_cooling_off_period(db, shop):
     finance, manager = shop.finance, shop.manager
     order = order_of(shop, now=shanghai(2026, 11, 25, 10, 0))
-    o.receive_payment(order, amount=100_00, method="cash", actor=finance, token=new_token(),
+    o.receive_payment(order, amount=order.total, method="cash", actor=finance, token=new_token(),
                       now=shanghai(2026, 11, 25, 10, 5))
+    order_taking.return_goods(order, order.lines[0], quantity=1, reason="客户反悔",
+                              approver=manager, actor=manager, token=new_token(),
+                              now=shanghai(2026, 11, 26, 10, 0))
     inside = shanghai(2026, 12, 2, 23, 59, 59)
     refund = o.refund(order, amount=30_00, method="cash", reason="客户反悔", actor=finance,
                       approver=finance, token=new_token(), at=inside, now=inside)
@@ -76,7 +79,7 @@ def test_finance_refunds_alone_up_to_the_last_minute_of_the_cooling_off_period(d
     # A manager approves it.
     o.refund(order, amount=20_00, method="cash", reason="客户反悔", actor=finance,
              approver=manager, token=new_token(), at=outside, now=outside)
-    assert order.paid == 50_00
+    assert order.paid == order.total - 50_00
     clean_books()
 
 
@@ -87,6 +90,9 @@ def test_a_refund_counts_against_the_marketer_credited(db, shop):
     order = order_of(shop, now=shanghai(2026, 11, 20, 10, 0))
     o.receive_payment(order, amount=order.total, method="cash", actor=finance,
                       token=new_token(), now=shanghai(2026, 11, 20, 10, 5))
+    order_taking.return_goods(order, order.lines[0], quantity=2, reason="冷静期内反悔",
+                              approver=shop.manager, actor=shop.manager, token=new_token(),
+                              now=shanghai(2026, 11, 22, 8, 0))
     o.refund(order, amount=order.total, method="cash", reason="冷静期内反悔", actor=finance,
              approver=finance, token=new_token(), now=shanghai(2026, 11, 22, 9, 0))
     params = Params(user=shop.manager, start=shanghai(2026, 11, 1).date(),

@@ -80,8 +80,8 @@ def hall(db):
     pay(o2, 30000)
     returned = order_taking.return_goods(o2, o2.lines[0], quantity=1, reason="不合适",
                                          approver=manager, actor=manager, token=new_token())
-    o.refund(o2, amount=15000, method="cash", reason="退货退款", actor=finance, approver=finance,
-             token=new_token(), order_return=returned)
+    o.refund(o2, amount=15000, method="cash", reason="退货退款", actor=finance, approver=manager,
+             token=new_token(), order_return=returned, goodwill=True)
     o3 = order(c["客户二"], 1, 50000, liu, line={"held": True})
     order_taking.cancel_order(o3, reason="顾客反悔", actor=manager)
 
@@ -162,7 +162,9 @@ def test_the_last_five_of_its_kind(db):
     for n in range(2):
         ev.invite(earlier[-10], make_customer(marketer, name=f"老客{n}"), actor=marketer)
     ev.add_cost(earlier[-20], kind="venue", amount_fen=20000, actor=manager)
-    order_taking.create_order(make_customer(marketer), lines=[{"product": product, "quantity": 1}],
+    buyer = make_customer(marketer)
+    ev.invite(earlier[-20], buyer, actor=marketer)
+    order_taking.create_order(buyer, lines=[{"product": product, "quantity": 1}],
                               actor=marketer, token=new_token(), warehouse=warehouse,
                               event=earlier[-20])
     data = gathered(event, manager)
@@ -174,9 +176,10 @@ def test_the_last_five_of_its_kind(db):
     assert (second["revenue"], second["arrears"], second["cost_total"], second["roi"]) == \
         (50000, 50000, 20000, 150.0)
     average = data["compared_average"]
-    # (0 + 50000) / 5 = 10000 revenue, (10000 + 20000) / 5 = 6000 cost: (10000 − 6000) / 6000.
+    # (2 + 1) / 5 invited (the buyer was invited to 讲座-20); (0 + 50000) / 5 = 10000 revenue,
+    # (10000 + 20000) / 5 = 6000 cost: (10000 − 6000) / 6000.
     assert (average["invited"], average["revenue"], average["cost_total"], average["roi"]) == \
-        (0.4, 10000, 6000, 66.7)
+        (0.6, 10000, 6000, 66.7)
 
 
 def test_the_page_shows_and_links_every_figure(client, login, hall):
@@ -295,6 +298,7 @@ def test_bought_counts_value_kept_after_returns(db):
     product = make_stocked_product(warehouse, 10, sale_price=10000)
     event = make_event(manager)
     customer = make_customer(marketer)
+    ev.invite(event, customer, actor=marketer)
     order = order_taking.create_order(customer, lines=[{"product": product, "quantity": 2}],
                                       actor=marketer, token=new_token(), warehouse=warehouse,
                                       event=event)

@@ -250,7 +250,7 @@ def test_reversed_payments_count_in_the_period_of_their_reversal_only(db, compan
     [paid] = [p for p in store.payments if p.kind == "full"]
     o.reverse_payment(paid, reason="录错了", actor=finance)
     o.refund(deal, amount=10000, method="cash", reason="退一部分", actor=finance,
-             approver=manager, token=new_token())
+             approver=manager, token=new_token(), goodwill=True)
     [back] = [p for p in deal.payments if p.kind == "refund"]
     o.reverse_payment(back, reason="退错了", actor=finance)
 
