@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
 from formatting import local_dt, masked_phone
-from models import checkin, customers as c, gifts, points, referrals
+from models import checkin, customers as c, gifts, points, referrals, seating
 from models.accounts import User
 from models.base import (Conflict, InvalidInput, NotFound, OperationError, TokenMixin,
                          UTCDateTime, add_once, utcnow)
@@ -128,6 +128,8 @@ def check_in(event, invitation, *, actor, token, companions=None, table=None, ov
                                               companions=companions, table=table,
                                               override=override, now=now)
     if arrived:
+        if invitation.table_id is None:  # a walk-in, or a guest who never confirmed
+            seating.seat_arrival(invitation)
         _reward_arrival(invitation.customer, event, actor=actor, now=now)
     return record
 

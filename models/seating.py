@@ -136,6 +136,21 @@ def plan_seat(invitation):
     return invitation.table
 
 
+def seat_arrival(invitation):
+    """A guest who arrived without a table (a walk-in, a guest who never confirmed): the table
+    the plan would have given them, now. Returns it, or None when no table has room."""
+    if invitation.table_id is not None:
+        return invitation.table
+    event = invitation.event
+    if not event.tables:
+        return None
+    _lock_room(event)
+    invitation.table = choose_table(event.tables, free_seats(event), invitation.inviter_id,
+                                    party_size(invitation))
+    db.session.flush()
+    return invitation.table
+
+
 def change_invitation(invitation, to_status, *, actor, companions=None, note="",
                       override_reason="", now=None):
     """Confirm, decline or re-invite (events.change_invitation) with the seat that goes with it:

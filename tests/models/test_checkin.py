@@ -177,6 +177,20 @@ def test_a_known_customer_walks_in_as_a_guest_of_their_own_marketer(db, door):
     assert record.companions == 2
 
 
+def test_an_arrival_without_a_table_is_seated_at_their_marketers(db, door):
+    event, staff, marketer, manager = door
+    other = make_user(["marketer"])
+    theirs = ev.save_table(event, number=1, seats=10, host=other, actor=manager)
+    mine = ev.save_table(event, number=2, seats=3, host=marketer, actor=manager)
+    walk_in = dr.register_walk_in(event, name="新来宾", phone="13812345671", actor=staff,
+                                  token=new_token(), owner=marketer, companions=1)
+    assert walk_in.invitation.table == mine and ci.summary(walk_in)["table"] == "2 号桌"
+    second = dr.register_walk_in(event, name="又一位", phone="13812345672", actor=staff,
+                                 token=new_token(), owner=marketer, companions=1)
+    assert second.invitation.table == theirs  # 2 号桌 has one seat left: the party moves on
+    assert theirs.id != mine.id
+
+
 def test_companions_above_the_setting_are_refused_and_nothing_is_written(db, door):
     from models.settings import update_settings
     event, staff, marketer, manager = door
