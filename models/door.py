@@ -324,15 +324,6 @@ class DoorOutcome:
     fresh: bool = False
 
 
-class GiftAlreadyGiven(Conflict):
-    """The guest has had the attendance gift (on another tablet, or by another tap)."""
-
-    def __init__(self, issue):
-        super().__init__(_("%(name)s already received the attendance gift at %(time)s from "
-                           "%(who)s.", name=issue.customer.name,
-                           time=local_dt(issue.at, "%H:%M"), who=issue.staff.display_name))
-
-
 def queued_at_from_ms(value):
     """A tablet's clock in milliseconds since 1970 as an aware datetime (None if absent)."""
     if not value:
@@ -385,14 +376,10 @@ def _same_write(row, event, write):
 
 
 def _door_gift(event, invitation, *, actor, token, now):
+    """The attendance gift from a tablet's queue: as at the gift desk, a guest who had it
+    already (from another tablet or the desk) raises gifts.AttendanceGiftGiven."""
     _check_door_open(event)
-    if (prior := gifts.attendance_gift_of(event, invitation.customer)) is not None:
-        raise GiftAlreadyGiven(prior)
-    issue = gifts.issue_attendance_gifts(event, invitation.customer, actor=actor, token=token,
-                                         now=now)
-    if issue.token != token:  # the other tablet won the race
-        raise GiftAlreadyGiven(issue)
-    return issue
+    return gifts.give_at_desk(event, invitation.customer, actor=actor, token=token, now=now)
 
 
 def replay_door_write(event, write, *, actor, now=None):
@@ -435,7 +422,7 @@ def replay_door_write(event, write, *, actor, now=None):
     except AlreadyCheckedIn as exc:
         return _refuse(event, write, "duplicate", exc, target=target, actor=actor, now=now,
                        record=exc.check_in)
-    except GiftAlreadyGiven as exc:
+    except gifts.AttendanceGiftGiven as exc:
         return _refuse(event, write, "duplicate", exc, target=target, actor=actor, now=now,
                        record=check_in_of(target))
     except DoorClosed as exc:

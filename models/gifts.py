@@ -423,9 +423,10 @@ class AttendanceGiftGiven(Conflict):
 
 
 def give_at_desk(event, customer, *, actor, token, now=None):
-    """The gift desk's one tap: issue_attendance_gifts, except that a guest who had the gift
-    already (not by this very form) raises AttendanceGiftGiven, so the screen that lost a race
-    says who gave it and when. A resubmission of the same form returns its own issue."""
+    """The gift desk's one tap (and the door tablet's gift): issue_attendance_gifts, except that
+    a guest who had the gift already (not by this very form) raises AttendanceGiftGiven, so the
+    screen that lost a race says who gave it and when. A resubmission of the same form returns
+    its own issue."""
     issue = issue_attendance_gifts(event, customer, actor=actor, token=token, now=now)
     if issue.token != token:
         raise AttendanceGiftGiven(issue)
