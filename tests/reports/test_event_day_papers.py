@@ -65,6 +65,7 @@ def day(shop, db):
     guests["吴叔"] = door.register_walk_in(event, name="吴叔", phone="13655556666", owner=zhang,
                                          companions=1, actor=event_staff,
                                          token=new_token()).invitation
+    guests["吴叔"].table = None  # the door seated him at 张敏's table; staff took him off it
     guests["王大爷"].table = guests["李阿姨"].table = tables[0]
     guests["赵大妈"].table = tables[1]
     points = [ev.add_pickup_point(event, name="小区门口", pickup_time=time(8, 0), actor=manager),
