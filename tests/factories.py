@@ -106,3 +106,23 @@ def make_order(customer=None, *, lines=None, warehouse=None, actor=None, channel
                                       warehouse=warehouse, channel=channel, **kwargs)
     db.session.flush()
     return order
+
+
+def make_venue():
+    """An event with its door staff (赵敏), a manager (李总), a warehouse clerk (钱库管), a
+    marketer (刘芳), and a venue warehouse (会场物料) holding 21 养生杯 (GF-1, cost ¥15) that the
+    event's gifts come from — as a dict of those."""
+    from models import events, gifts
+    manager = make_user(["manager"], display_name="李总")
+    staff = make_user(["event_staff"], display_name="赵敏")
+    clerk = make_user(["warehouse"], display_name="钱库管")
+    marketer = make_user(["marketer"], display_name="刘芳")
+    warehouse = make_warehouse("会场物料", kind="venue")
+    event = make_event(manager, title="养生讲座")
+    events.set_event_staff(event, [staff], actor=manager)
+    gifts.set_event_warehouse(event, warehouse, actor=manager)
+    cup = make_stocked_product(warehouse, 21, name="养生杯", sku="GF-1", is_gift=True,
+                               for_sale=False, standard_cost=1500)
+    return dict(manager=manager, staff=staff, clerk=clerk, marketer=marketer,
+                warehouse=warehouse, event=event, cup=cup)
+

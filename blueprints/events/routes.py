@@ -145,13 +145,20 @@ def add_cost(event_id):
     return _back_to(event, "#costs")
 
 
+def _event_row_or_404(event_id, model, row_id):
+    """(event, row): a row of `model` (a cost, a pickup point) of an event the user may see,
+    removed by a one-button form (its CSRF token checked); else a 404."""
+    event = ev.get_event_or_404(event_id, current_user)
+    row = db.session.get(model, row_id)
+    if row is None or row.event_id != event.id or not BaseForm().validate_on_submit():
+        abort(404)
+    return event, row
+
+
 @bp.post("/<int:event_id>/costs/<int:cost_id>/remove")
 @role_required(*PLANNERS)
 def remove_cost(event_id, cost_id):
-    event = ev.get_event_or_404(event_id, current_user)
-    cost = db.session.get(ev.EventCost, cost_id)
-    if cost is None or cost.event_id != event.id or not BaseForm().validate_on_submit():
-        abort(404)
+    event, cost = _event_row_or_404(event_id, ev.EventCost, cost_id)
     run_operation(lambda: ev.remove_cost(cost, actor=current_user), _("Cost removed."))
     return _back_to(event, "#costs")
 
@@ -192,10 +199,7 @@ def add_pickup_point(event_id):
 @bp.post("/<int:event_id>/pickup-points/<int:point_id>/remove")
 @role_required(*PLANNERS)
 def remove_pickup_point(event_id, point_id):
-    event = ev.get_event_or_404(event_id, current_user)
-    point = db.session.get(ev.EventPickupPoint, point_id)
-    if point is None or point.event_id != event.id or not BaseForm().validate_on_submit():
-        abort(404)
+    event, point = _event_row_or_404(event_id, ev.EventPickupPoint, point_id)
     label = point.label
     run_operation(lambda: ev.remove_pickup_point(point, actor=current_user),
                   lambda guests: _("Pickup point %(point)s removed.", point=label) + (

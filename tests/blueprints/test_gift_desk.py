@@ -14,28 +14,17 @@ from models.base import new_token
 from models.customers import Customer
 from models.ledgers import check_ledgers
 from tests.conftest import Client, page_text
-from tests.factories import (PASSWORD, make_customer, make_event, make_stocked_product,
-                             make_user, make_warehouse)
+from tests.factories import PASSWORD, make_customer, make_event, make_user, make_venue
 from tests.races import race
 
 
 def build_venue():
-    """An event with its staff, a warehouse clerk, a venue warehouse of 21 cups and the rule:
-    a cup for every arrival and one more per companion who came."""
-    manager = make_user(["manager"], display_name="李总")
-    staff = make_user(["event_staff"], display_name="赵敏")
-    clerk = make_user(["warehouse"], display_name="钱库管")
-    marketer = make_user(["marketer"], display_name="刘芳")
-    warehouse = make_warehouse("会场物料", kind="venue")
-    event = make_event(manager, title="养生讲座")
-    ev.set_event_staff(event, [staff], actor=manager)
-    g.set_event_warehouse(event, warehouse, actor=manager)
-    cup = make_stocked_product(warehouse, 21, name="养生杯", sku="GF-1", is_gift=True,
-                               for_sale=False, standard_cost=1500)
-    g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1,
-                companion_quantity=1, actor=manager)
-    return dict(manager=manager, staff=staff, clerk=clerk, marketer=marketer,
-                warehouse=warehouse, event=event, cup=cup)
+    """tests.factories.make_venue with the rule: a cup for every arrival and one more per
+    companion who came."""
+    v = make_venue()
+    g.save_rule(None, event=v["event"], kind="attendance", product=v["cup"], quantity=1,
+                companion_quantity=1, actor=v["manager"])
+    return v
 
 
 @pytest.fixture

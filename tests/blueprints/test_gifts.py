@@ -10,22 +10,14 @@ from extensions import db as _db
 from models import checkin as ci, events as ev, gifts as g, inventory as inv
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import (make_customer, make_department, make_event, make_order,
-                             make_stocked_product, make_user, make_warehouse)
+from tests.factories import (make_customer, make_department, make_order, make_stocked_product,
+                             make_user, make_venue)
 
 
 @pytest.fixture
 def venue(db):
-    manager = make_user(["manager"], display_name="李总")
-    staff = make_user(["event_staff"], display_name="赵敏")
-    marketer = make_user(["marketer"], display_name="刘芳")
-    warehouse = make_warehouse("会场物料", kind="venue")
-    event = make_event(manager, title="养生讲座")
-    ev.set_event_staff(event, [staff], actor=manager)
-    g.set_event_warehouse(event, warehouse, actor=manager)
-    cup = make_stocked_product(warehouse, 21, name="养生杯", sku="GF-1", is_gift=True,
-                               for_sale=False, standard_cost=1500)
-    return event, warehouse, manager, staff, marketer, cup
+    v = make_venue()
+    return v["event"], v["warehouse"], v["manager"], v["staff"], v["marketer"], v["cup"]
 
 
 def test_a_manager_adds_rules_and_bad_rules_are_refused(client, login, venue, db):
