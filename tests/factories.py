@@ -108,10 +108,10 @@ def make_order(customer=None, *, lines=None, warehouse=None, actor=None, channel
     return order
 
 
-def make_venue():
+def make_venue(cups=21):
     """An event with its door staff (赵敏), a manager (李总), a warehouse clerk (钱库管), a
-    marketer (刘芳), and a venue warehouse (会场物料) holding 21 养生杯 (GF-1, cost ¥15) that the
-    event's gifts come from — as a dict of those."""
+    marketer (刘芳), and a venue warehouse (会场物料) holding `cups` 养生杯 (GF-1, cost ¥15) that
+    the event's gifts come from — as a dict of those."""
     from models import events, gifts
     manager = make_user(["manager"], display_name="李总")
     staff = make_user(["event_staff"], display_name="赵敏")
@@ -121,7 +121,7 @@ def make_venue():
     event = make_event(manager, title="养生讲座")
     events.set_event_staff(event, [staff], actor=manager)
     gifts.set_event_warehouse(event, warehouse, actor=manager)
-    cup = make_stocked_product(warehouse, 21, name="养生杯", sku="GF-1", is_gift=True,
+    cup = make_stocked_product(warehouse, cups, name="养生杯", sku="GF-1", is_gift=True,
                                for_sale=False, standard_cost=1500)
     return dict(manager=manager, staff=staff, clerk=clerk, marketer=marketer,
                 warehouse=warehouse, event=event, cup=cup)

@@ -11,21 +11,14 @@ from extensions import db as _db
 from models import checkin as ci, door as dr, events as ev, gifts as g, inventory as inv
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import (make_customer, make_event, make_stocked_product, make_user,
-                             make_warehouse)
+from tests.factories import make_customer, make_event, make_venue
 
 
 @pytest.fixture
 def door(db):
-    manager = make_user(["manager"], display_name="李总")
-    staff = make_user(["event_staff"], display_name="赵敏")
-    marketer = make_user(["marketer"], display_name="刘芳")
-    warehouse = make_warehouse("会场物料", kind="venue")
-    event = make_event(manager, title="养生讲座")
-    ev.set_event_staff(event, [staff], actor=manager)
-    g.set_event_warehouse(event, warehouse, actor=manager)
-    cup = make_stocked_product(warehouse, 10, name="养生杯", sku="GF-1", is_gift=True,
-                               for_sale=False, standard_cost=1500)
+    v = make_venue(cups=10)
+    event, manager, staff, marketer, cup = (v["event"], v["manager"], v["staff"],
+                                            v["marketer"], v["cup"])
     g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
     table = ev.save_table(event, number=5, seats=10, actor=manager)
     invitation = ev.invite(event, make_customer(marketer, name="张秀兰", phone="13800138000"),
