@@ -11,7 +11,7 @@ from extensions import db as _db
 from models import checkin as ci, door as dr, events as ev, gifts as g, inventory as inv
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import make_customer, make_event, make_venue
+from tests.factories import make_customer, make_event, make_user, make_venue
 
 
 @pytest.fixture
