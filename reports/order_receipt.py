@@ -2,18 +2,20 @@
 from flask_babel import gettext as _
 
 from formatting import local_dt, long_date
-from models import orders as o
+from models import custody, orders as o
 from models.orders import safeguards
 from models.base import utcnow
 from reports import render_pdf
 
 
 def gather(order, *, printed_by):
-    """Plain data for the receipt (no ORM objects leave this function)."""
+    """Plain data for the receipt (no ORM objects leave this function). What is held comes
+    from the custody ledger: what the company keeps now, after pickups and returns."""
+    held = custody.order_holdings(order)
     lines = [{"name": line.product.name, "spec": line.product.specification,
               "unit": line.product.unit, "quantity": line.quantity,
               "unit_price": line.unit_price, "discount": line.discount, "amount": line.amount,
-              "held": line.held, "returned": line.returned,
+              "held": held.get(line.id, (0, 0))[0], "returned": line.returned,
               "package": line.package.name if line.package_id else ""} for line in order.lines]
     payments = [{"at": local_dt(p.at), "kind": str(o.PAYMENT_KINDS[p.kind]),
                  "method": str(o.METHODS[p.method]), "amount": p.amount,

@@ -17,7 +17,7 @@ from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageF
                                      PaymentForm, PinForm, ReasonForm, RefundForm, ReturnForm)
 from extensions import db
 from formatting import fen, local_day, parse_day
-from models import customers as c, events as ev, gifts, inventory as inv, order_taking
+from models import custody, customers as c, events as ev, gifts, inventory as inv, order_taking
 from models import orders as o
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
@@ -171,6 +171,7 @@ def _order_page(order, status=200, **forms):
             payment_form.amount.data = yuan(order.balance_due)
     context = {
         "order": order, "payments": o.payments_of(order), "returns": o.returns_of(order),
+        "held": custody.order_holdings(order),
         "payment_form": payment_form,
         "refund_form": forms.get("refund_form") or RefundForm(prefix="refund"),
         "return_form": forms.get("return_form") or ReturnForm(order, prefix="return"),

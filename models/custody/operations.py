@@ -224,6 +224,14 @@ def may_collect(order, figures):
     return max(0, min(held, entitled - figures.collected))
 
 
+def order_holdings(order):
+    """{line id: (held now, may be collected now)} for the lines of `order` still holding
+    something, from the custody ledger (pickups and returns counted), in one query."""
+    figures = line_figures(CustodyEntry.order_line_id.in_([line.id for line in order.lines]))
+    return {line_id: (figure.held, may_collect(order, figure))
+            for line_id, figure in figures.items() if figure.held > 0}
+
+
 def pickable(order, line):
     """How much of a line the customer may collect now: what is held, limited by what is paid
     (in proportion, or nothing until paid in full — the setting)."""
