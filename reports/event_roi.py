@@ -13,15 +13,24 @@ Every figure is a query over recorded facts (nothing is copied or cached), money
   marks every unanswered invitation no-show.)
 - arrived: check-ins at the event, walk-ins included (walk_ins says how many). Per marketer: by
   the inviter of the invitation checked in (a walk-in's inviter is the customer's owner).
-- bought: distinct customers with an open (not cancelled) order at the event whose value after
-  returns (total − returned value) is above zero. Per marketer: by the marketer credited with
-  the order, so a customer whose orders are credited to two marketers counts once for each and
-  once in the event's total.
+- The event's deals: its open (not cancelled) orders that are binding (a large order waiting
+  for its confirmation is not) and whose customer arrived (checked in, walk-ins included).
+  Orders booked to the event for a customer who did not come are listed apart (other_orders,
+  other_revenue: their value after returns) and counted nowhere else; pending large orders too
+  (pending_orders, pending: their total).
+- bought: distinct customers with a deal whose value after returns (total − returned value) is
+  above zero. Per marketer: by the marketer credited with the order, so a customer whose orders
+  are credited to two marketers counts once for each and once in the event's total.
 - paid: of the buyers, those with nothing left to pay on their open orders at the event (every
   such order's balance due ≤ 0; per marketer, on that marketer's orders).
-- revenue: Σ (total − returned value) of the event's open orders.
-- collections: Σ paid of those orders: the payments ledger's net (receipts less refunds, with
+- revenue (sales): Σ (total − returned value) of the deals.
+- collections: Σ paid of the deals: the payments ledger's net (receipts less refunds, with
   reversals), whenever the money came.
+- cogs (cost of the goods sold): Σ quantity × the batch's unit cost of the stock moves of the
+  deals that hand goods over — taken home (sale_issue) or put on the custody shelf for the
+  customer (custody_deposit) — less those reversed and those brought back into free stock
+  (a return to scrap stays a cost). Gifts and goods redeemed with points are costs of their own
+  below, not goods sold.
 - arrears: Σ balance due of those orders where it is above zero (owed_back: what is owed back to
   customers on orders paid beyond their value after returns, shown only when not zero).
   revenue = collections + arrears − owed_back.
@@ -29,8 +38,10 @@ Every figure is a query over recorded facts (nothing is copied or cached), money
   cost of the gifts issued at the event less those taken back (models.gifts.event_gift_cost);
   points: the cost of the goods redeemed with points at the event, reversed redemptions left
   out. Total cost = the three together.
-- roi: (revenue − total cost) / total cost, in percent to one decimal; None when the event cost
-  nothing.
+- roi (on sales): (revenue − cogs − total cost) / total cost; roi_collected: (collections −
+  cogs − total cost) / total cost — both in percent to one decimal, None when the event cost
+  nothing. An event that sold ¥2,098 of goods costing ¥700 against ¥4,374 of costs shows
+  (2,098 − 700 − 4,374) / 4,374 = −68.0 %.
 - compared: the last five events of the same kind that started before this one (cancelled ones
   left out), with the same headline figures, and their average (ROI of the averages).
 
@@ -49,6 +60,7 @@ from models import gifts
 from models.accounts import User
 from models.base import utcnow
 from models.checkin import CheckIn
+from models.inventory import Location, StockMove
 from models.events import (COST_KINDS, INVITATION_TRANSITIONS, KINDS, STATUSES, Event,
                            EventCost, Invitation, InvitationChange, visible_events)
 from models.orders import Order
@@ -60,9 +72,13 @@ from reports.params import ALL_FIGURES
 
 #: The funnel, in order.
 FUNNEL = ("invited", "confirmed", "arrived", "bought", "paid")
-MONEY = ("revenue", "collections", "arrears")
+MONEY = ("revenue", "collections", "arrears", "cogs")
 #: Figures every row carries (per marketer, per event).
-ROW_KEYS = FUNNEL + ("walk_ins",) + MONEY + ("owed_back", "orders")
+ROW_KEYS = FUNNEL + ("walk_ins",) + MONEY + ("owed_back", "orders", "pending",
+                                            "pending_orders", "other_orders", "other_revenue")
+#: Stock moves that hand an order's goods to the customer (or to the custody shelf for them),
+#: and those that bring them back.
+SOLD, BROUGHT_BACK = ("sale_issue", "custody_deposit"), ("customer_return", "custody_return")
 #: Invitation changes that are the guest's answer (check-in and closing are not).
 ANSWERS = tuple(INVITATION_TRANSITIONS)
 COMPARED = 5
@@ -81,7 +97,20 @@ def funnel_labels():
 
 
 def money_labels():
-    return {"revenue": _("Revenue"), "collections": _("Collections"), "arrears": _("Arrears")}
+    return {"revenue": _("Sales"), "collections": _("Collections"), "arrears": _("Arrears"),
+            "cogs": _("Cost of goods sold")}
+
+
+def arrived(order=Order):
+    """A clause: the order's customer checked in at the order's event."""
+    return select(CheckIn.id).where(CheckIn.event_id == order.event_id,
+                                    CheckIn.customer_id == order.customer_id).exists()
+
+
+def deals(event_ids):
+    """The clauses of an event's deals: open, binding, the customer arrived."""
+    return (Order.status == "open", Order.event_id.in_(event_ids),
+            Order.confirmation != "pending", arrived())
 
 
 def _empty():
@@ -127,7 +156,7 @@ def _figures(event_ids, *, per_marketer):
         .where(CheckIn.event_id.in_(event_ids)).group_by(*columns)),
         ("arrived", "walk_ins"))
     columns = keys(Order.event_id, Order.marketer_id)
-    is_open = (Order.status == "open", Order.event_id.in_(event_ids))
+    is_open = deals(event_ids)
     add(db.session.execute(
         select(*columns, func.sum(Order.total - Order.returned_value), func.sum(Order.paid),
                func.sum(case((Order.balance_due > 0, Order.balance_due), else_=0)),
@@ -135,6 +164,27 @@ def _figures(event_ids, *, per_marketer):
                func.count(Order.id))
         .where(*is_open).group_by(*columns)),
         ("revenue", "collections", "arrears", "owed_back", "orders"))
+    add(db.session.execute(
+        select(*columns, func.count(Order.id), func.sum(Order.total))
+        .where(Order.status == "open", Order.event_id.in_(event_ids),
+               Order.confirmation == "pending").group_by(*columns)),
+        ("pending_orders", "pending"))
+    add(db.session.execute(
+        select(*columns, func.count(Order.id), func.sum(Order.total - Order.returned_value))
+        .where(Order.status == "open", Order.event_id.in_(event_ids),
+               Order.confirmation != "pending", ~arrived()).group_by(*columns)),
+        ("other_orders", "other_revenue"))
+    to = aliased(Location)
+    sign = case((StockMove.reason.in_(SOLD) & StockMove.reverses_id.is_(None), 1),
+                (StockMove.reason.in_(SOLD), -1),
+                (StockMove.reason.in_(BROUGHT_BACK) & (to.kind == "stock"), -1), else_=0)
+    add(db.session.execute(
+        select(*columns, func.sum(sign * StockMove.quantity * StockMove.unit_cost))
+        .select_from(StockMove)
+        .join(Order, (StockMove.document_type == "orders") & (StockMove.document_id == Order.id))
+        .join(to, to.id == StockMove.to_location_id)
+        .where(*is_open).group_by(*columns)),
+        ("cogs",))
     buyers = (select(*columns, Order.customer_id,
                      func.sum(Order.total - Order.returned_value).label("kept"),
                      func.max(Order.balance_due).label("due"))
@@ -176,11 +226,13 @@ def _costs(events):
     return out
 
 
-def roi(revenue, cost):
-    """(revenue − cost) / cost in percent, one decimal; None when nothing was spent."""
+def roi(gain, cost):
+    """(gain − cost) / cost in percent, one decimal; None when nothing was spent. The gain is
+    what the goods sold brought in less what they cost (revenue − cogs, or collections −
+    cogs)."""
     if not cost:
         return None
-    return round((revenue - cost) * 100 / cost, 1)
+    return round((gain - cost) * 100 / cost, 1)
 
 
 def headlines(events):
@@ -193,7 +245,10 @@ def headlines(events):
         cost = costs[event.id]
         out[event.id] = {**row, "costs": cost["lines"], "gifts": cost["gifts"],
                          "points": cost["points"], "cost_total": cost["total"],
-                         "roi": roi(row["revenue"], cost["total"])}
+                         "margin": row["revenue"] - row["cogs"],
+                         "roi": roi(row["revenue"] - row["cogs"], cost["total"]),
+                         "roi_collected": roi(row["collections"] - row["cogs"],
+                                              cost["total"])}
     return out
 
 
@@ -250,7 +305,7 @@ def _average(rows):
     average = {key: round(sum(r[key] for r in rows) / len(rows), 1) for key in FUNNEL}
     for key in MONEY + ("cost_total",):
         average[key] = round(sum(r[key] for r in rows) / len(rows))
-    average["roi"] = roi(average["revenue"], average["cost_total"])
+    average["roi"] = roi(average["revenue"] - average["cogs"], average["cost_total"])
     return average
 
 
@@ -310,15 +365,24 @@ def events_query(user, *, kind="", status="", since=None, until=None):
     return query
 
 
-ORDER_ROWS = ("bought", "paid", "orders", "arrears")
+ORDER_ROWS = ("bought", "paid", "orders", "arrears", "pending", "other")
 GUEST_ROWS = ("invited", "confirmed", "arrived", "walk_ins")
 
 
 def order_rows(event, visible, *, what, marketer_id=None):
     """The open orders of `event` behind a figure, within `visible` (a select of Order the
     user may see): bought — the buyers' orders; paid — the orders of buyers with nothing
-    left to pay; orders — all (revenue, collections); arrears — those with money due."""
-    query = visible.where(Order.event_id == event.id, Order.status == "open")
+    left to pay; orders — the deals (revenue, collections, cogs); arrears — those with money
+    due; pending — large orders waiting for their confirmation; other — orders of customers
+    who did not come."""
+    if what in ("pending", "other"):
+        query = visible.where(Order.event_id == event.id, Order.status == "open",
+                              Order.confirmation == "pending" if what == "pending" else
+                              (Order.confirmation != "pending") & ~arrived())
+        if marketer_id is not None:
+            query = query.where(Order.marketer_id == marketer_id)
+        return db.session.scalars(query.order_by(Order.created_at, Order.id)).all()
+    query = visible.where(*deals([event.id]))
     group = [Order.customer_id]
     if marketer_id is not None:
         query = query.where(Order.marketer_id == marketer_id)
@@ -327,7 +391,7 @@ def order_rows(event, visible, *, what, marketer_id=None):
         # The same customers the figure counts (over all their orders at the event, not only
         # the ones the user may see), then their orders the user may see.
         buyers = select(Order.customer_id).where(
-            Order.event_id == event.id, Order.status == "open",
+            *deals([event.id]),
             *([Order.marketer_id == marketer_id] if marketer_id is not None else [])
         ).group_by(*group).having(func.sum(Order.total - Order.returned_value) > 0)
         if what == "paid":

@@ -50,7 +50,8 @@ def test_open_an_event_roi_and_follow_a_figure_to_its_rows(page, live_server, li
     page.wait_for_url(re.compile(rf"/reports/events/{event_id}$"))
     assert page.get_by_test_id("money").locator("[data-figure=revenue]").inner_text() == \
         "¥198.00"
-    assert page.get_by_test_id("money").locator("[data-figure=roi]").inner_text() == "+98.0 %"
+    # (¥198 sold − ¥60 the box cost − ¥100 venue) ÷ ¥100
+    assert page.get_by_test_id("money").locator("[data-figure=roi]").inner_text() == "+38.0 %"
     assert page.get_by_test_id("funnel-chart").locator("svg rect").count() == 5
     screenshot("event-roi")
 

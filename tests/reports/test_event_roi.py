@@ -103,16 +103,22 @@ def gathered(event, user):
     return event_roi.gather(parse({"event": str(event.id)}, user))
 
 
-# By hand (fen): revenue = 100000 (o1) + 30000 − 15000 (o2) + 20000 (o4) = 135000;
+# By hand (fen): sales = 100000 (o1) + 30000 − 15000 (o2) + 20000 (o4) = 135000;
 # collections = 40000 + 30000 − 15000 = 55000; arrears = 60000 + 20000 = 80000;
-# costs = 30000 + 20000 + gifts 1500 + points 1500 = 53000; ROI = 82000 / 53000 = 154.7 %.
+# goods handed over at ¥60 a box (cost): o1 2 + o4 1 + o2 2 − 1 back on the shelf = 4 boxes,
+# cogs = 24000 (o3's box came back with the cancellation);
+# costs = 30000 + 20000 + gifts 1500 + points 1500 = 53000;
+# ROI on sales = (135000 − 24000 − 53000) / 53000 = 58000 / 53000 = +109.4 %;
+# ROI on collections = (55000 − 24000 − 53000) / 53000 = −22000 / 53000 = −41.5 %.
 TOTAL = {"invited": 5, "confirmed": 3, "arrived": 3, "walk_ins": 1, "bought": 2, "paid": 1,
          "revenue": 135000, "collections": 55000, "arrears": 80000, "owed_back": 0,
-         "orders": 3, "gifts": 1500, "points": 1500, "cost_total": 53000, "roi": 154.7}
+         "orders": 3, "gifts": 1500, "points": 1500, "cost_total": 53000, "cogs": 24000,
+         "margin": 111000, "roi": 109.4, "roi_collected": -41.5, "pending_orders": 0,
+         "other_orders": 0}
 LIU = {"invited": 3, "confirmed": 2, "arrived": 2, "bought": 1, "paid": 0, "revenue": 100000,
-       "collections": 40000, "arrears": 60000}
+       "collections": 40000, "arrears": 60000, "cogs": 12000}
 CHEN = {"invited": 2, "confirmed": 1, "arrived": 1, "bought": 2, "paid": 1, "revenue": 35000,
-        "collections": 15000, "arrears": 20000}
+        "collections": 15000, "arrears": 20000, "cogs": 12000}
 
 
 def test_every_figure_of_one_event_by_hand(db, hall):
@@ -134,6 +140,36 @@ def test_every_figure_of_one_event_by_hand(db, hall):
     # The gifts figure is the gifts area's own net cost.
     assert total["gifts"] == g.event_gift_cost(hall["event"])
     assert "<svg" in data["chart"] and "<script" not in data["chart"]
+
+
+def test_a_no_shows_order_and_a_pending_large_order_are_apart_and_not_counted(db, hall, client,
+                                                                          login):
+    """客户四 confirmed but did not come, yet 陈伟 booked her a ¥500 order to the event; 客户一
+    (who came) makes a ¥2,000 order above the large-order limit, waiting for its confirmation.
+    Neither is a deal of the event: the figures stay those worked out by hand above."""
+    from models.settings import update_settings
+    from tests.factories import make_user as user
+    event, c = hall["event"], hall["customers"]
+    product = hall["orders"]["o1"].lines[0].product
+    warehouse = hall["orders"]["o1"].warehouse
+    order_taking.create_order(c["客户四"], lines=[{"product": product, "quantity": 1}],
+                              actor=hall["chen"], token=new_token(), warehouse=warehouse,
+                              event=event)
+    update_settings({"orders.large_order_yuan": 1500}, actor=user(["admin"]))
+    big = order_taking.create_order(c["客户一"], lines=[{"product": product, "quantity": 4}],
+                                    actor=hall["liu"], token=new_token(), warehouse=warehouse,
+                                    event=event)
+    assert big.is_pending
+    total = gathered(event, hall["manager"])["total"]
+    assert {key: total[key] for key in TOTAL} == {**TOTAL, "pending_orders": 1,
+                                                  "other_orders": 1}
+    assert (total["pending"], total["other_revenue"]) == (200000, 50000)
+    login(hall["manager"])
+    page = page_text(client.get(f"/reports/events/{event.id}"))
+    assert "确认前不计入： 1 笔大额订单，¥2,000.00。" in page
+    assert "记在本场但顾客未到场（不计入）： 1 笔订单，¥500.00。" in page
+    other = page_text(client.get(f"/reports/events/{event.id}/orders?what=other"))
+    assert "客户四" in other and "客户一" not in other
 
 
 def test_no_cost_no_roi_and_an_empty_event(db):
@@ -163,7 +199,8 @@ def test_the_last_five_of_its_kind(db):
         ev.invite(earlier[-10], make_customer(marketer, name=f"老客{n}"), actor=marketer)
     ev.add_cost(earlier[-20], kind="venue", amount_fen=20000, actor=manager)
     buyer = make_customer(marketer)
-    ev.invite(earlier[-20], buyer, actor=marketer)
+    ci.check_in(earlier[-20], ev.invite(earlier[-20], buyer, actor=marketer), actor=manager,
+                token=new_token())
     order_taking.create_order(buyer, lines=[{"product": product, "quantity": 1}],
                               actor=marketer, token=new_token(), warehouse=warehouse,
                               event=earlier[-20])
@@ -173,13 +210,15 @@ def test_the_last_five_of_its_kind(db):
     first, second = data["compared"][0], data["compared"][1]
     assert (first["invited"], first["cost_total"], first["revenue"], first["roi"]) == \
         (2, 10000, 0, -100.0)
+    # (¥500 sold − ¥60 the box cost − ¥200) ÷ ¥200
     assert (second["revenue"], second["arrears"], second["cost_total"], second["roi"]) == \
-        (50000, 50000, 20000, 150.0)
+        (50000, 50000, 20000, 120.0)
     average = data["compared_average"]
-    # (2 + 1) / 5 invited (the buyer was invited to 讲座-20); (0 + 50000) / 5 = 10000 revenue,
-    # (10000 + 20000) / 5 = 6000 cost: (10000 − 6000) / 6000.
-    assert (average["invited"], average["revenue"], average["cost_total"], average["roi"]) == \
-        (0.6, 10000, 6000, 66.7)
+    # (2 + 1) / 5 invited (the buyer was invited to 讲座-20); (0 + 50000) / 5 = 10000 sales,
+    # 6000 / 5 = 1200 cost of goods, (10000 + 20000) / 5 = 6000 cost:
+    # (10000 − 1200 − 6000) / 6000 = +46.7 %.
+    assert (average["invited"], average["revenue"], average["cogs"], average["cost_total"],
+            average["roi"]) == (0.6, 10000, 1200, 6000, 46.7)
 
 
 def test_the_page_shows_and_links_every_figure(client, login, hall):
@@ -188,7 +227,7 @@ def test_the_page_shows_and_links_every_figure(client, login, hall):
     response = client.get(f"/reports/events/{event.id}")
     assert response.status_code == 200
     text = page_text(response)
-    for figure in ("¥1,350.00", "¥550.00", "¥800.00", "¥530.00", "+154.7 %", "刘芳", "陈伟",
+    for figure in ("¥1,350.00", "¥550.00", "¥800.00", "¥530.00", "+109.4 %", "-41.5 %", "¥240.00", "刘芳", "陈伟",
                    "场地费", "餐费", "赠品成本"):
         assert figure in text, figure
     html = response.get_data(as_text=True)
@@ -268,11 +307,11 @@ def test_the_pdf_has_the_chinese_headings_and_the_figures(client, login, hall):
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     text = re.sub(r"\s+", " ", text)
     for heading in ("会议效果", "十一月养生讲座", "已邀约", "已确认", "已到场", "已成交", "已付清",
-                    "营收", "回款", "欠款", "场地费", "餐费", "赠品成本", "积分兑换成本",
+                    "销售额", "回款", "欠款", "商品成本", "场地费", "餐费", "赠品成本", "积分兑换成本",
                     "投入产出比", "按业务员", "刘芳", "陈伟", "李总"):
         assert heading in text, heading
     for figure in ("¥1,350.00", "¥550.00", "¥800.00", "¥530.00", "¥300.00", "¥200.00",
-                   "+154.7 %"):
+                   "+109.4 %"):
         assert figure in text, figure
 
 
@@ -283,10 +322,10 @@ def test_the_xlsx_has_one_row_per_marketer_and_the_total(client, login, hall):
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert rows[0] == ["业务员", "部门", "已邀约", "已确认", "已到场", "已成交", "已付清",
-                       "营收", "回款", "欠款"]
-    assert rows[1:] == [["刘芳", "销售一部", 3, 2, 2, 1, 0, 1000, 400, 600],
-                        ["陈伟", "销售二部", 2, 1, 1, 2, 1, 350, 150, 200],
-                        ["本场合计", None, 5, 3, 3, 2, 1, 1350, 550, 800]]
+                       "销售额", "回款", "欠款", "商品成本"]
+    assert rows[1:] == [["刘芳", "销售一部", 3, 2, 2, 1, 0, 1000, 400, 600, 120],
+                        ["陈伟", "销售二部", 2, 1, 1, 2, 1, 350, 150, 200, 120],
+                        ["本场合计", None, 5, 3, 3, 2, 1, 1350, 550, 800, 240]]
 
 
 def test_bought_counts_value_kept_after_returns(db):
@@ -298,7 +337,8 @@ def test_bought_counts_value_kept_after_returns(db):
     product = make_stocked_product(warehouse, 10, sale_price=10000)
     event = make_event(manager)
     customer = make_customer(marketer)
-    ev.invite(event, customer, actor=marketer)
+    ci.check_in(event, ev.invite(event, customer, actor=marketer), actor=manager,
+                token=new_token())
     order = order_taking.create_order(customer, lines=[{"product": product, "quantity": 2}],
                                       actor=marketer, token=new_token(), warehouse=warehouse,
                                       event=event)
