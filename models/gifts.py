@@ -41,6 +41,9 @@ RULE_KINDS = {"attendance": _l("Attendance gift"), "purchase": _l("Purchase gift
 ATTENDANCE_FOR = {"arrival": _l("Every arrival"), "invited": _l("Invited customers who come")}
 CONDITIONS = {"product": _l("Buys N of a product"), "package": _l("Buys a package"),
               "spend": _l("Spends at least")}
+#: When a purchase gift may be handed over.
+WAITS = {"nothing": _l("At once, with the order"), "deposit": _l("Once a deposit is paid"),
+         "paid": _l("Once the order is paid in full")}
 ISSUE_KINDS = {"attendance": _l("Attendance gift"), "companion": _l("Companion gift"),
                "purchase": _l("Purchase gift"), "manual": _l("Gift approved by a manager"),
                "referral": _l("Referral reward")}
@@ -73,6 +76,11 @@ class GiftRule(db.Model):
     min_spend: Mapped[int] = mapped_column(Integer, default=0)
     #: Given again for every further N bought (buy 2 get 1, buy 4 get 2).
     repeats: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: "Buy N" counts the product also inside packages bought (else only bought on its own).
+    counts_packages: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When a purchase gift may be handed over: at once, once a deposit is paid (the default),
+    #: or once the order is paid in full (WAITS).
+    waits_for: Mapped[str] = mapped_column(String(8), default="deposit")
     #: Rules sharing a group compete: only the most valuable one applies.
     exclusive_group: Mapped[str] = mapped_column(String(20), default="")
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
@@ -97,6 +105,8 @@ class GiftRule(db.Model):
         if self.condition == "product":
             condition = _("buy %(n)s %(product)s", n=self.min_quantity,
                           product=self.condition_product.name)
+            if self.counts_packages:
+                condition += _(" (in packages too)")
         elif self.condition == "package":
             condition = _("buy the %(package)s package", package=self.condition_package.name)
         else:
@@ -157,7 +167,8 @@ class GiftIssue(TokenMixin, db.Model):
 
 def save_rule(rule, *, event, kind, product, quantity, actor, name="", attendance_for="arrival",
               companion_quantity=0, condition="", condition_product=None, condition_package=None,
-              min_quantity=0, min_spend=0, repeats=False, exclusive_group="", is_active=True):
+              min_quantity=0, min_spend=0, repeats=False, exclusive_group="", is_active=True,
+              counts_packages=False, waits_for="deposit"):
     """Create (rule=None) or change a gift rule."""
     if not actor.has_role(*RULE_ROLES):
         raise PermissionDenied(_("Only a manager sets gift rules."))
@@ -194,6 +205,8 @@ def save_rule(rule, *, event, kind, product, quantity, actor, name="", attendanc
             raise InvalidInput(_("Choose the package."), field="condition_package")
         if condition == "spend" and min_spend < 1:
             raise InvalidInput(_("Enter the amount to spend."), field="min_spend")
+        if waits_for not in WAITS:
+            raise InvalidInput(_("Choose when the gift may be handed over."), field="waits_for")
     rule = rule or GiftRule(created_by_id=actor.id)
     rule.event_id = event.id if event else None
     rule.kind, rule.name = kind, (name or "").strip()[:60]
@@ -202,6 +215,8 @@ def save_rule(rule, *, event, kind, product, quantity, actor, name="", attendanc
     rule.condition_product_id = condition_product.id if condition_product else None
     rule.condition_package_id = condition_package.id if condition_package else None
     rule.min_quantity, rule.min_spend, rule.repeats = min_quantity, min_spend, bool(repeats)
+    rule.counts_packages = bool(counts_packages) and condition == "product"
+    rule.waits_for = waits_for if kind == "purchase" else "nothing"
     rule.exclusive_group = (exclusive_group or "").strip()[:20]
     rule.product_id, rule.quantity, rule.is_active = product.id, quantity, bool(is_active)
     db.session.add(rule)
@@ -290,7 +305,8 @@ def earned(rule, cart):
     """How many times `rule` is earned by `cart` = {"products": {product_id: qty},
     "packages": {package_id: count}, "spend": fen}."""
     if rule.condition == "product":
-        bought = cart["products"].get(rule.condition_product_id, 0)
+        bought = cart["products" if rule.counts_packages else "loose"].get(
+            rule.condition_product_id, 0)
         if bought < rule.min_quantity:
             return 0
         return bought // rule.min_quantity if rule.repeats else 1
@@ -324,11 +340,14 @@ def propose(rules, cart):
 
 
 def cart_of(order, *, after_returns=True):
-    """An order as a cart: products and packages bought (less what was returned) and spend."""
-    products, packages = {}, {}
+    """An order as a cart: products bought (less what was returned) — all of them, and those
+    bought on their own (`loose`, not as part of a package) — packages and spend."""
+    products, loose, packages = {}, {}, {}
     for line in order.lines:
         kept = line.quantity - (line.returned if after_returns else 0)
         products[line.product_id] = products.get(line.product_id, 0) + kept
+        if not line.package_id:
+            loose[line.product_id] = loose.get(line.product_id, 0) + kept
     for line in order.lines:
         if line.package_id:
             item = next((i for i in line.package.items if i.product_id == line.product_id), None)
@@ -336,7 +355,16 @@ def cart_of(order, *, after_returns=True):
                 count = (line.quantity - (line.returned if after_returns else 0)) // item.quantity
                 packages[line.package_id] = min(packages.get(line.package_id, count), count)
     spend = order.total - (order.returned_value if after_returns else 0)
-    return {"products": products, "packages": packages, "spend": spend}
+    return {"products": products, "loose": loose, "packages": packages, "spend": spend}
+
+
+def waiting_for(rule, order):
+    """Why a purchase gift of `rule` cannot be handed over yet on `order` ("" if it can)."""
+    if rule.waits_for == "deposit" and order.paid <= 0:
+        return _("after the deposit")
+    if rule.waits_for == "paid" and order.balance_due > 0:
+        return _("once paid in full")
+    return ""
 
 
 # --- Issuing ---------------------------------------------------------------------------------
@@ -469,6 +497,11 @@ def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
     if unknown:
         raise PermissionDenied(_("Only the gifts the rules propose can be given; a manager "
                                  "approves anything else."))
+    for rule_id in sorted(rule_ids):
+        rule = proposal[rule_id][0]
+        if (wait := waiting_for(rule, order)):
+            raise Conflict(_("%(gift)s is handed over %(when)s.", gift=rule.product.name,
+                             when=wait))
     event = db.session.get(Event, order.event_id) if order.event_id else None
     warehouse = db.session.get(inv.Warehouse, order.warehouse_id)
     issues = []

@@ -29,6 +29,9 @@ class RuleForm(BaseForm):
                                        validators=[Optional()])
     min_spend = MoneyField(_l("Spend at least (yuan)"))
     repeats = BooleanField(_l("Again for every further amount (buy 2 get 1, buy 4 get 2)"))
+    counts_packages = BooleanField(_l("Also count the product inside packages bought"))
+    waits_for = SelectField(_l("Hand the gift over"), choices=choices(g.WAITS.items()),
+                            default="deposit")
     exclusive_group = StringField(_l("Competes in group"), validators=[Optional(),
                                                                         Length(max=20)],
                                   description=_l("Rules with the same group: only the most "

@@ -83,7 +83,8 @@ def _save_rule(item):
             condition_product=db.session.get(inv.Product, form.condition_product_id.data or 0),
             condition_package=db.session.get(o.Package, form.condition_package_id.data or 0),
             min_quantity=form.min_quantity.data or 0, min_spend=to_fen(form.min_spend.data) or 0,
-            repeats=form.repeats.data, exclusive_group=form.exclusive_group.data)
+            repeats=form.repeats.data, exclusive_group=form.exclusive_group.data,
+            counts_packages=form.counts_packages.data, waits_for=form.waits_for.data)
     if tried.refusal:
         return None, form
     flash(_("Gift rule saved: %(rule)s", rule=rule.label), "success")

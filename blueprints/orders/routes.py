@@ -177,7 +177,9 @@ def _order_page(order, status=200, **forms):
         "return_form": forms.get("return_form") or ReturnForm(order, prefix="return"),
         "reason_form": forms.get("reason_form") or ReasonForm(prefix="cancel"),
         "action_form": BaseForm(), "today": today,
-        "gift_proposal": gifts.proposal_for(order) if order.status == "open" else [],
+        "gift_proposal": [(rule, quantity, gifts.waiting_for(rule, order))
+                          for rule, quantity in gifts.proposal_for(order)]
+        if order.status == "open" else [],
         "gifts_given": gifts.order_gifts(order), "gift_form": PurchaseGiftsForm(),
         "manual_form": ManualGiftForm(prefix="manual"),
         "overdue_days": (today - order.due_date).days if order.due_date else 0,

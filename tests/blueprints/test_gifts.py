@@ -7,7 +7,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import checkin as ci, events as ev, gifts as g, inventory as inv
+from models import checkin as ci, events as ev, gifts as g, inventory as inv, orders as o
 from models.base import new_token
 from tests.conftest import page_text
 from tests.factories import (make_customer, make_department, make_order, make_stocked_product,
@@ -78,6 +78,11 @@ def test_purchase_gifts_from_the_order_page(client, login, venue, db):
     order = make_order(customer, warehouse=warehouse, actor=marketer, channel="event",
                        event=event, lines=[{"product": lz, "quantity": 2}])
     login(marketer)
+    waiting = client.get(f"/orders/{order.id}")  # the rule waits for a deposit (its default)
+    assert "付定金后发放" in page_text(waiting)
+    assert 'value="%s" id="rule-%s" disabled' % ((g.rules_for(event, "purchase")[0].id,) * 2) \
+        in waiting.get_data(as_text=True)
+    o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
     page = client.get(f"/orders/{order.id}")
     assert "养生杯 × 1" in page_text(page) and "发放这些赠品" in page_text(page)
     [rule] = g.rules_for(event, "purchase")

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from extensions import db as _db
 from models import checkin as ci, door, events as ev, gifts as g, inventory as inv, order_taking
+from models import orders as o
 from models.accounts import User
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, begin_write,
                          new_token)
@@ -140,6 +141,9 @@ def test_purchase_gifts_are_proposed_issued_and_follow_returns(db, venue):
     with pytest.raises(PermissionDenied, match="规则"):
         g.issue_purchase_gifts(order, rule_ids=[9999], actor=marketer, token=new_token())
     kept = [proposal[0][0].id]  # staff drop the spend gift
+    with pytest.raises(Conflict, match="付定金后才能发放"):  # the rule's default: a deposit first
+        g.issue_purchase_gifts(order, rule_ids=kept, actor=marketer, token=new_token())
+    o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
     issued = g.issue_purchase_gifts(order, rule_ids=kept, actor=marketer, token=new_token())
     assert [(i.quantity, i.marketer_id) for i in issued] == [(4, marketer.id)]
     assert g.proposal_for(order)[0][0].condition == "spend"  # still on offer
@@ -148,6 +152,35 @@ def test_purchase_gifts_are_proposed_issued_and_follow_returns(db, venue):
     assert g.purchase_gifts_of(order) == []  # 1 box left earns no gift: it came back
     assert cup_stock(warehouse, cup) == 30
     assert all(problems == [] for problems in check_ledgers().values())
+
+
+def test_package_contents_count_only_when_the_rule_says_so(db, venue):
+    """Six 大单 (each 2 boxes of 灵芝 and a bottle of oil) and "buy 2 boxes, get a cup, again for
+    every 2": by default the boxes inside the packages do not count; a rule that says they do
+    proposes 6 cups; and a rule that waits for full payment waits for it."""
+    event, warehouse, manager, staff, marketer, cup = venue
+    lz = make_stocked_product(warehouse, 100, name="灵芝孢子粉", sale_price=19800)
+    oil = make_stocked_product(warehouse, 100, name="深海鱼油", sale_price=9800)
+    big = o.save_package(None, name="大单", price=40000, items=[(lz, 2), (oil, 1)],
+                         actor=manager)
+    rule = g.save_rule(None, event=None, kind="purchase", product=cup, quantity=1,
+                       actor=manager, condition="product", condition_product=lz, min_quantity=2,
+                       repeats=True)
+    order = make_order(make_customer(marketer), warehouse=warehouse, actor=marketer,
+                       lines=o.package_lines(big, 6))
+    assert g.proposal_for(order) == []
+    g.save_rule(rule, event=None, kind="purchase", product=cup, quantity=1, actor=manager,
+                condition="product", condition_product=lz, min_quantity=2, repeats=True,
+                counts_packages=True, waits_for="paid")
+    assert [(r.id, n) for r, n in g.proposal_for(order)] == [(rule.id, 6)]
+    o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
+    with pytest.raises(Conflict, match="付清后才能发放"):
+        g.issue_purchase_gifts(order, rule_ids=[rule.id], actor=marketer, token=new_token())
+    o.receive_payment(order, amount=order.balance_due, method="cash", actor=marketer,
+                      token=new_token())
+    [issue] = g.issue_purchase_gifts(order, rule_ids=[rule.id], actor=marketer,
+                                     token=new_token())
+    assert issue.quantity == 6
 
 
 def test_a_gift_outside_the_rules_needs_a_manager(db, venue):
@@ -199,6 +232,7 @@ def test_the_proposal_is_exactly_the_earned_rules_best_per_group(cart):
             self.condition_package_id = kw.get("package")
             self.min_quantity, self.min_spend = kw.get("n", 0), kw.get("spend", 0)
             self.repeats, self.exclusive_group = kw.get("repeats", False), kw.get("group", "")
+            self.counts_packages = True
 
     rules = [R(1, "product", 1, 1500, product=1, n=2, repeats=True),
              R(2, "product", 2, 800, product=2, n=3),
@@ -208,6 +242,7 @@ def test_the_proposal_is_exactly_the_earned_rules_best_per_group(cart):
              R(6, "spend", 1, 9000, spend=300000, group="满额")]
     basket = {"products": {1: cart["lz"], 2: cart["oil"]}, "packages": {7: cart["big"]},
               "spend": cart["spend"]}
+    basket["loose"] = basket["products"]
     expected = []
     if cart["lz"] >= 2:
         expected.append((1, cart["lz"] // 2))
