@@ -20,6 +20,7 @@ def gather(document, *, printed_by):
         "warehouse": document.warehouse.name,
         "to_warehouse": document.to_warehouse.name if document.to_warehouse else "",
         "supplier": document.supplier, "note": document.note, "lines": lines,
+        "short_dated": document.short_dated,
         "total_quantity": sum(line["quantity"] for line in lines),
         "total_value": sum(line["value"] for line in lines),
         "reversed": any(line["reversal"] for line in lines),

@@ -141,6 +141,7 @@ class _DocumentForm(BaseForm):
 
 class ReceiptForm(_DocumentForm):
     supplier = StringField(_l("Supplier"), validators=[Optional(), Length(max=80)])
+    confirm_short_dated = BooleanField(_l("Yes, receive the expired or nearly expired batch"))
     lines = FieldList(FormField(ReceiptLine), min_entries=6, max_entries=inv.MAX_LINES)
 
 

@@ -214,9 +214,10 @@ def new_document(kind):
         warehouse = db.session.get(inv.Warehouse, form.warehouse_id.data or 0)
         with attempt() as tried:
             if kind == "receipt":
-                document = inv.create_receipt(warehouse=warehouse, lines=lines,
-                                              supplier=form.supplier.data, note=form.note.data,
-                                              actor=current_user, token=form.token.data)
+                document = inv.create_receipt(
+                    warehouse=warehouse, lines=lines, supplier=form.supplier.data,
+                    note=form.note.data, actor=current_user, token=form.token.data,
+                    confirm_short_dated=form.confirm_short_dated.data)
             elif kind == "transfer":
                 document = inv.create_transfer(
                     warehouse=warehouse, lines=lines, note=form.note.data, actor=current_user,

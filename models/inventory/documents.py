@@ -1,6 +1,8 @@
 """Clerks' documents: a receipt from a supplier, a transfer between warehouses, a scrap. Each is
 one StockDocument whose lines are its moves; each carries the form's one-time token, so a
 resubmitted form returns the first document. A wrong document is reversed whole (红冲)."""
+from datetime import timedelta
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -8,7 +10,8 @@ from extensions import db
 from models.audit import audit
 from models.base import (Conflict, InvalidInput, NotFound, OperationError, add_once, lock_row,
                          utcnow)
-from models.clock import document_number
+from models.clock import document_number, local_day
+from models.settings import get_setting
 from models.inventory import stock
 from models.inventory.tables import DOCUMENT_PREFIXES, StockDocument, StockMove
 
@@ -47,9 +50,12 @@ def _per_line(index, operation):
         raise
 
 
-def create_receipt(*, warehouse, lines, actor, token, supplier="", note="", now=None):
+def create_receipt(*, warehouse, lines, actor, token, supplier="", note="", now=None,
+                   confirm_short_dated=False):
     """Goods received from a supplier. lines: [{product, quantity, batch_number, produced_on,
-    expiry_date, unit_cost}]. All lines are written, or none."""
+    expiry_date, unit_cost}]. All lines are written, or none. A batch already expired, or
+    expiring within the near-expiry days (a setting), is received only on a second
+    confirmation (`confirm_short_dated`), and the document is labelled short-dated."""
     stock._check_warehouse(warehouse)
     lines = _lines(lines)
     now = now or utcnow()
@@ -61,11 +67,22 @@ def create_receipt(*, warehouse, lines, actor, token, supplier="", note="", now=
         if line.get("product") is None:
             raise InvalidInput(_("Line %(n)s: choose a product.", n=index + 1),
                                field=f"lines-{index}-product")
-        _per_line(index, lambda line=line: stock.receive(
+        move = _per_line(index, lambda line=line: stock.receive(
             product=line["product"], quantity=line.get("quantity"), warehouse=warehouse,
             actor=actor, batch_number=line.get("batch_number") or "",
             produced_on=line.get("produced_on"), expiry_date=line.get("expiry_date"),
             unit_cost=line.get("unit_cost"), document=(DOCUMENT, document.id), now=now))
+        expiry = move.batch.expiry_date
+        if expiry is not None and expiry <= local_day(now) + timedelta(
+                days=get_setting("inventory.near_expiry_days")):
+            if not confirm_short_dated:
+                raise Conflict(_("Line %(n)s: batch %(batch)s of %(product)s expires on "
+                                 "%(day)s%(expired)s. Tick the confirmation to receive it "
+                                 "anyway.", n=index + 1, batch=move.batch.number,
+                                 product=line["product"].name, day=expiry,
+                                 expired=_(" — already expired") if expiry < local_day(now)
+                                 else ""), field="confirm_short_dated")
+            document.short_dated = True
     db.session.flush()
     audit(actor, "stock.receipt", document, summary=f"{document.number} {warehouse.name}",
           now=now)

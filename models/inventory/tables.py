@@ -277,6 +277,9 @@ class StockDocument(TokenMixin, db.Model):
     to_warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
     supplier: Mapped[str] = mapped_column(String(80), default="")
     note: Mapped[str] = mapped_column(Text, default="")
+    #: A receipt of a batch already expired or near its expiry, received on a second
+    #: confirmation: the document says so.
+    short_dated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

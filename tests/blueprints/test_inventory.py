@@ -107,6 +107,34 @@ def test_a_bad_receipt_line_is_refused_and_nothing_is_written(client, clerk, mai
     assert db.session.scalar(select(func.count(inv.StockDocument.id))) == 0
 
 
+@pytest.mark.parametrize("expiry, words", [(-3, "已经过期"), (10, "请勾选确认")])
+def test_a_short_dated_batch_needs_a_second_confirmation_and_is_labelled(client, clerk, main, db,
+                                                                          expiry, words):
+    """Expired three days ago, or expiring within the near-expiry days (30 by default): refused
+    with the box to tick, nothing written; ticked, received and labelled on the document and
+    its slip. A batch expiring beyond the window needs nothing (the receipt test above)."""
+    from datetime import timedelta
+    from formatting import local_day
+    from models.base import utcnow
+    make_product("蜂胶", sku="FJ", actor=clerk)
+    day = (local_day(utcnow()) + timedelta(days=expiry)).isoformat()
+    data = receipt_data(main, {"sku": "FJ", "quantity": "5", "batch_number": "OLD",
+                               "expiry_date": day})
+    refused = client.post("/inventory/documents/new/receipt", data=data)
+    assert refused.status_code == 409 and words in page_text(refused)
+    assert "确认入库过期或临期批次" in page_text(refused)  # the box shows now
+    assert moves_count(db) == 0
+    response = client.post("/inventory/documents/new/receipt",
+                           data={**data, "confirm_short_dated": "y"})
+    assert response.status_code == 302 and moves_count(db) == 1
+    document = db.session.scalar(select(inv.StockDocument))
+    assert document.short_dated
+    assert "含过期或临期批次（经二次确认入库）" in page_text(client.get(response.location))
+    slip = client.get(f"/inventory/documents/{document.id}/slip.pdf")
+    pdf = "".join(p.extract_text() for p in PdfReader(io.BytesIO(slip.data)).pages)
+    assert "经二次确认入库" in pdf
+
+
 def test_transfer_to_the_same_warehouse_and_issuing_too_much_are_refused(client, clerk, main,
                                                                          db):
     product = make_product("蜂胶", sku="FJ", actor=clerk)
