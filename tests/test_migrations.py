@@ -33,3 +33,52 @@ def test_upgrade_on_an_empty_database_matches_the_models(empty_database, tmp_pat
         with db.engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_closes_written_before_sessions_cover_their_whole_day(empty_database, tmp_path):
+    """A close written when a closed day refused new entries becomes session 1 of its day and
+    covers every entry of its cashier's company day — not the entries of the next day."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from models import orders as o
+    from models.base import new_token
+    from tests.factories import make_customer, make_order, make_stocked_product, make_user, \
+        make_warehouse
+    app = make_test_app(empty_database, tmp_path)
+    with app.app_context():
+        upgrade(revision="96441ff6c356")
+        finance, marketer = make_user(["finance"]), make_user(["marketer"])
+        warehouse = make_warehouse()
+        product = make_stocked_product(warehouse)
+        order = make_order(make_customer(marketer), warehouse=warehouse, actor=marketer,
+                           lines=[{"product": product, "quantity": 3}])
+        # 2026-03-01 in Shanghai runs from 2026-02-28 16:00 to 2026-03-01 16:00 UTC.
+        times = [datetime(2026, 2, 28, 15, 59, tzinfo=timezone.utc),
+                 datetime(2026, 2, 28, 16, 0, tzinfo=timezone.utc),
+                 datetime(2026, 3, 1, 15, 59, tzinfo=timezone.utc),
+                 datetime(2026, 3, 1, 16, 0, tzinfo=timezone.utc)]
+        now = times[-1] + timedelta(days=1)
+        payments = [o.receive_payment(order, amount=100, method="cash", actor=finance,
+                                      token=new_token(), at=at, now=now) for at in times]
+        ids = [p.id for p in payments]
+        db.session.commit()
+        db.session.execute(text(
+            "INSERT INTO cash_closes (cashier_id, day, expected, declared, expected_total, "
+            "declared_total, note, closed_by_id, closed_at) VALUES (:u, :day, '{}', '{}', 200, "
+            "200, '', :u, :at)"), {"u": finance.id, "day": "2026-03-01",
+                                   "at": now.replace(tzinfo=None)})
+        db.session.commit()
+        db.session.remove()
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT session FROM cash_closes")).scalar() == 1
+            covered = conn.execute(text("SELECT payment_id FROM cash_close_payments "
+                                        "ORDER BY payment_id")).scalars().all()
+        assert covered == ids[1:3]
+        downgrade(revision="96441ff6c356")  # one session a day: back to a close per day
+        with db.engine.connect() as conn:
+            assert "cash_close_payments" not in inspect(conn).get_table_names()
+            assert conn.execute(text("SELECT count(*) FROM cash_closes")).scalar() == 1
+        db.engine.dispose()

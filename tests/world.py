@@ -6,10 +6,11 @@ inside department 1 / event 1 (`w.ids`, argument name → value) and the rows of
 department / event (`w.other_ids`). Everything is flushed, never committed.
 """
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, time
 
 from extensions import db
 from models.base import new_token, utcnow
+from models.clock import local_day
 from tests.factories import (make_customer, make_department, make_event, make_product,
                              make_user, make_warehouse)
 
@@ -129,7 +130,7 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
     _sales_side(w, u["m1"], d1, e1, warehouse, product, gift, w.ids, customer_name)
     _sales_side(w, u["m2"], d2, e2, warehouse, product, gift, w.other_ids, "顾客二")
 
-    close = orders.close_day(u["finance"], utcnow().date() - timedelta(days=1), declared={},
+    close = orders.close_day(u["m2"], local_day(utcnow()), declared={"cash": 0},
                              actor=u["finance"])
     template = write_workbook(*customer_import.template_sheet())
     batch = customer_import.upload("名单.xlsx", template,

@@ -3,15 +3,15 @@ the cashiers' daily close. Taking an order — its goods, custody, returns, a la
 confirmation — is a workflow above this area: models/order_taking.py."""
 from models.orders.tables import (  # noqa: F401
     AGEING, CHANNELS, METHODS, ORDER_STATUSES, PAYMENT_KINDS, PAYMENT_STATES, RECEIPT_KINDS,
-    RETURN_DISPOSITIONS, CashClose, Order, OrderLine, OrderReturn, Package, PackageItem,
-    Payment)
+    RETURN_DISPOSITIONS, CashClose, CashClosePayment, Order, OrderLine, OrderReturn, Package,
+    PackageItem, Payment)
 from models.orders.operations import (  # noqa: F401
     APPROVER_ROLES, BACKDATE_ROLES, CASHIER_ROLES, CLOSE_ROLES, DOCUMENT, GOODWILL_ROLES,
     MAX_LINES,
-    MAX_ORDER_FEN, SELLER_ROLES,
-    cashiers_of_day, close_day, day_summary, entry_by_token, lock_order, package_lines,
-    packages, receive_payment, refresh_balance, refund, refuse_pending, reverse_payment,
-    save_package, sold_batch)
+    MAX_ORDER_FEN, REOPEN_ROLES, SELLER_ROLES, CashierDay,
+    cashiers_of_day, close_day, day_summary, entry_by_token, lock_order, open_entries,
+    package_lines, packages, receive_payment, refresh_balance, refund, refuse_pending,
+    reopen_close, reverse_payment, save_package, sessions_of_day, sold_batch, summarise)
 from models.orders.reads import (  # noqa: F401
     AGEING_BUCKETS, ageing_totals, arrears, arrears_query, bucket_of, check_payments,
     customer_due, find_orders,

@@ -6,10 +6,12 @@ Every operation that moves money locks the order row first (SELECT … FOR UPDAT
 SQLite serialises writers) and checks the balance on what it read under the lock. Every one
 that writes a ledger entry takes the form's one-time token: a repeat returns the first entry.
 """
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from formatting import fen
@@ -20,8 +22,8 @@ from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, add
                          utcnow)
 from models.clock import day_bounds, local_day
 from models.orders.safeguards import check_refund_approval
-from models.orders.tables import (METHODS, RECEIPT_KINDS, CashClose, Order, Package,
-                                  PackageItem, Payment)
+from models.orders.tables import (METHODS, RECEIPT_KINDS, CashClose, CashClosePayment, Order,
+                                  Package, PackageItem, Payment)
 
 DOCUMENT = "orders"
 MAX_ORDER_FEN = 100_000_000          # ¥1,000,000
@@ -30,6 +32,8 @@ SELLER_ROLES = ("manager", "dept_head", "marketer")
 CASHIER_ROLES = ("manager", "dept_head", "marketer", "finance")
 APPROVER_ROLES = ("manager", "finance")
 CLOSE_ROLES = ("manager", "finance")
+#: Roles that reopen a closed session of a cashier's day.
+REOPEN_ROLES = ("manager",)
 #: Roles that approve a goodwill refund (beyond what was overpaid).
 GOODWILL_ROLES = ("manager",)
 #: Roles that enter money received on an earlier day (the rest record it as it happens).
@@ -64,15 +68,6 @@ def _check_amount(amount, field="amount"):
     if amount > MAX_ORDER_FEN:
         raise InvalidInput(_("The amount is too large."), field=field)
     return amount
-
-
-def _check_day_open(cashier, at):
-    """Nothing is recorded on a cashier's day once finance has closed it."""
-    day = local_day(at)
-    if db.session.scalar(select(CashClose.id).where(CashClose.cashier_id == cashier.id,
-                                                    CashClose.day == day)):
-        raise Conflict(_("%(name)s's day %(day)s is closed: nothing more can be recorded on it.",
-                         name=cashier.display_name, day=day), field="at")
 
 
 def _when(at, now, actor):
@@ -195,7 +190,6 @@ def receive_payment(order, *, amount, method, actor, token, kind=None, reference
         raise Conflict(_("Only %(due)s is due on %(number)s; %(amount)s is too much.",
                          due=fen(due), number=order.number, amount=fen(amount)), field="amount")
     at = _when(at, now, actor)
-    _check_day_open(actor, at)
     if kind is None:
         kind = "full" if order.paid == 0 and amount == due else \
             ("deposit" if order.paid == 0 else "balance")
@@ -251,7 +245,6 @@ def refund(order, *, amount, method, reason, actor, approver, token, order_retur
                                  "manager."), field="approver")
     at = _when(at, now, actor)
     check_refund_approval(order, actor=actor, approver=approver, at=at)
-    _check_day_open(actor, at)
     payment = Payment(order_id=order.id, kind="refund", method=method, amount=-amount,
                       reason=reason.strip()[:200], cashier_id=actor.id,
                       approved_by_id=approver.id, at=at, recorded_at=now,
@@ -287,7 +280,6 @@ def reverse_payment(payment, *, reason, actor, now=None):
     if paid > order.total - order.returned_value:
         raise Conflict(_("Reversing this refund would take paid above what the goods kept are "
                          "worth."))
-    _check_day_open(actor, now)
     reversal = Payment(order_id=order.id, kind="reversal", method=payment.method,
                        amount=-payment.amount, reason=reason.strip()[:200],
                        cashier_id=actor.id, at=now, recorded_at=now, reverses_id=payment.id)
@@ -318,42 +310,82 @@ def sold_batch(order, line):
 
 # --- The daily close -------------------------------------------------------------------------
 
-def day_summary(cashier, day):
-    """{method: {"received", "refunded", "net"}} of a cashier's day from the ledger, and the
-    entries themselves."""
-    start, end = day_bounds(day)
-    entries = db.session.scalars(select(Payment).where(
-        Payment.cashier_id == cashier.id, Payment.at >= start, Payment.at < end)
-        .order_by(Payment.at, Payment.id)).all()
+@dataclass(frozen=True)
+class CashierDay:
+    """A cashier's day on the close screen: its sessions (closed, some perhaps reopened), the
+    entries of its open session still to close, their totals by method, the next number."""
+    cashier: User
+    sessions: list
+    open_entries: list
+    open_summary: dict
+    next_session: int
+
+
+def summarise(entries):
+    """{method: {"received", "refunded", "net"}} of ledger entries."""
     by_method = {}
     for entry in entries:
         row = by_method.setdefault(entry.method, {"received": 0, "refunded": 0, "net": 0})
         row["received" if entry.amount > 0 else "refunded"] += abs(entry.amount)
         row["net"] += entry.amount
-    return by_method, entries
+    return by_method
+
+
+def _of_day(cashier, day):
+    start, end = day_bounds(day)
+    return (Payment.cashier_id == cashier.id, Payment.at >= start, Payment.at < end)
+
+
+def day_summary(cashier, day):
+    """The totals by method of a cashier's whole day from the ledger (every session), and the
+    entries themselves."""
+    entries = db.session.scalars(select(Payment).where(*_of_day(cashier, day))
+                                 .order_by(Payment.at, Payment.id)).all()
+    return summarise(entries), entries
+
+
+def sessions_of_day(cashier, day):
+    """The closes of a cashier's day, reopened ones too, by session number."""
+    return db.session.scalars(select(CashClose).where(
+        CashClose.cashier_id == cashier.id, CashClose.day == day)
+        .order_by(CashClose.session)).all()
+
+
+def open_entries(cashier, day, *, now=None):
+    """The day's open session: the cashier's entries of `day` (recorded by `now`, when given)
+    that no standing — not reopened — close covers."""
+    covered = (select(CashClosePayment.payment_id)
+               .join(CashClose, CashClose.id == CashClosePayment.close_id)
+               .where(CashClose.cashier_id == cashier.id, CashClose.day == day,
+                      CashClose.reopened_at.is_(None)))
+    query = select(Payment).where(*_of_day(cashier, day), Payment.id.not_in(covered))
+    if now is not None:
+        query = query.where(Payment.recorded_at <= now)
+    return db.session.scalars(query.order_by(Payment.at, Payment.id)).all()
 
 
 def cashiers_of_day(day):
-    """Users who took or paid out money on `day`, with whether their day is closed."""
+    """A CashierDay for each user who took or paid out money on `day`, by name."""
     start, end = day_bounds(day)
     ids = select(Payment.cashier_id).where(Payment.at >= start, Payment.at < end).distinct()
     users = db.session.scalars(select(User).where(User.id.in_(ids))
                                .order_by(User.display_name)).all()
-    closed = {c.cashier_id: c for c in db.session.scalars(
-        select(CashClose).where(CashClose.day == day))}
-    return [(user, closed.get(user.id)) for user in users]
+    days = []
+    for user in users:
+        sessions = sessions_of_day(user, day)
+        entries = open_entries(user, day)
+        days.append(CashierDay(user, sessions, entries, summarise(entries),
+                               max((s.session for s in sessions), default=0) + 1))
+    return days
 
 
 def close_day(cashier, day, *, declared, actor, note="", now=None):
-    """Close a cashier's day: the ledger's totals by method beside what they counted."""
+    """Close the open session of a cashier's day (日结 #n): the ledger's totals by method of the
+    entries it covers beside what they counted. Refused when there is nothing new to cover."""
     _require(actor, CLOSE_ROLES, _("Only finance closes a day."))
     now = now or utcnow()
     if day > local_day(now):
         raise InvalidInput(_("A day in the future cannot be closed."), field="day")
-    if db.session.scalar(select(CashClose.id).where(CashClose.cashier_id == cashier.id,
-                                                    CashClose.day == day)):
-        raise Conflict(_("%(name)s's day %(day)s is already closed.",
-                       name=cashier.display_name, day=day))
     clean = {}
     for method, amount in (declared or {}).items():
         if method not in METHODS:
@@ -363,16 +395,61 @@ def close_day(cashier, day, *, declared, actor, note="", now=None):
             raise InvalidInput(_("Enter what was counted for each method."),
                                field=f"declared-{method}")
         clean[method] = amount
-    expected, _entries = day_summary(cashier, day)
-    record = CashClose(cashier_id=cashier.id, day=day, expected=expected, declared=clean,
-                       expected_total=sum(row["net"] for row in expected.values()),
+    # The session number is read before the entries: a close committed in between then either
+    # shows in the entries (covered, so left out) or takes the same number (the unique key
+    # refuses this one) — an entry is never covered by two standing closes.
+    session = (db.session.scalar(select(func.max(CashClose.session)).where(
+        CashClose.cashier_id == cashier.id, CashClose.day == day)) or 0) + 1
+    entries = open_entries(cashier, day, now=now)
+    if not entries:
+        raise Conflict(_("Nothing new to close: every entry of %(name)s's day %(day)s is in a "
+                         "closed session.", name=cashier.display_name, day=day))
+    expected = summarise(entries)
+    record = CashClose(cashier_id=cashier.id, day=day, session=session, expected=expected,
+                       declared=clean, expected_total=sum(row["net"] for row in expected.values()),
                        declared_total=sum(clean.values()), note=(note or "").strip()[:200],
                        closed_by_id=actor.id, closed_at=now)
-    db.session.add(record)
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError:
+        raise Conflict(_("%(name)s's session #%(session)s of %(day)s was just closed by "
+                         "someone else. Reload the page.", name=cashier.display_name,
+                         session=session, day=day)) from None
+    db.session.add_all([CashClosePayment(close_id=record.id, payment_id=entry.id)
+                        for entry in entries])
     db.session.flush()
-    audit(actor, "cash.close", record, summary=_("%(name)s %(day)s: expected %(expected)s, "
-                                                 "counted %(counted)s",
-                                                 name=cashier.display_name, day=day,
+    audit(actor, "cash.close", record, summary=_("%(name)s %(day)s #%(session)s: %(count)s "
+                                                 "entries, expected %(expected)s, counted "
+                                                 "%(counted)s", name=cashier.display_name,
+                                                 day=day, session=session, count=len(entries),
                                                  expected=fen(record.expected_total),
                                                  counted=fen(record.declared_total)), now=now)
+    return record
+
+
+def reopen_close(record, *, reason, actor, now=None):
+    """Reopen a closed session (a manager, with a reason, audited): the close stays on record,
+    marked reopened; its entries are back in the day's open session for the next close."""
+    _require(actor, REOPEN_ROLES, _("Only a manager reopens a daily close."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("Say why the close is reopened."), field="reason")
+    record = db.session.scalar(select(CashClose).where(CashClose.id == record.id)
+                               .with_for_update(of=CashClose)
+                               .execution_options(populate_existing=True))
+    if record is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    if record.is_reopened:
+        raise Conflict(_("Session #%(session)s of %(name)s's day %(day)s is already reopened.",
+                         session=record.session, name=record.cashier.display_name,
+                         day=record.day))
+    now = now or utcnow()
+    record.reopened_at, record.reopened_by_id = now, actor.id
+    record.reopen_reason = reason[:200]
+    db.session.flush()
+    audit(actor, "cash.reopen", record, summary=_("%(name)s %(day)s #%(session)s reopened: "
+                                                  "%(reason)s", name=record.cashier.display_name,
+                                                  day=record.day, session=record.session,
+                                                  reason=record.reopen_reason), now=now)
     return record

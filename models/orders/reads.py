@@ -9,7 +9,8 @@ from extensions import db
 from models.accounts import User
 from models.customers import Customer
 from models.inventory import StockMove
-from models.orders.tables import Order, OrderLine, OrderReturn, Payment
+from models.orders.tables import (CashClose, CashClosePayment, Order, OrderLine, OrderReturn,
+                                  Payment)
 from models.scoping import department_subtree, get_scoped_or_404, scoped
 
 AGEING_BUCKETS = (("not_due", None, 0), ("1_30", 1, 30), ("31_60", 31, 60),
@@ -189,4 +190,31 @@ def check_payments():
         if expected_moves.get(key, 0) != moved.get(key, 0):
             problems.append(f"order {key[0]} product {key[1]}: {key[2]} moves "
                             f"{moved.get(key, 0)}, goods say {expected_moves.get(key, 0)}")
+    return problems + check_cash_closes()
+
+
+def check_cash_closes():
+    """Daily closes whose figures differ from the entries they cover, that cover another
+    cashier's entries, or an entry covered by two standing (not reopened) closes."""
+    problems = []
+    covered = dict(db.session.execute(
+        select(CashClosePayment.close_id, func.sum(Payment.amount))
+        .join(Payment, Payment.id == CashClosePayment.payment_id)
+        .group_by(CashClosePayment.close_id)).all())
+    for close in db.session.execute(select(CashClose.id, CashClose.expected_total)):
+        if close.expected_total != covered.get(close.id, 0):
+            problems.append(f"cash close {close.id}: expected {close.expected_total}, its "
+                            f"entries sum to {covered.get(close.id, 0)}")
+    for close_id, payment_id in db.session.execute(
+            select(CashClose.id, Payment.id)
+            .join(CashClosePayment, CashClosePayment.close_id == CashClose.id)
+            .join(Payment, Payment.id == CashClosePayment.payment_id)
+            .where(Payment.cashier_id != CashClose.cashier_id)):
+        problems.append(f"cash close {close_id}: covers payment {payment_id} of another cashier")
+    for payment_id, count in db.session.execute(
+            select(CashClosePayment.payment_id, func.count())
+            .join(CashClose, CashClose.id == CashClosePayment.close_id)
+            .where(CashClose.reopened_at.is_(None))
+            .group_by(CashClosePayment.payment_id).having(func.count() > 1)):
+        problems.append(f"payment {payment_id}: covered by {count} standing daily closes")
     return problems

@@ -223,7 +223,8 @@ class Payment(TokenMixin, db.Model):
     cashier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     #: Refunds: the manager or finance clerk who approved.
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: When the money changed hands (finance may enter an earlier day that is not closed).
+    #: When the money changed hands (finance may enter an earlier day: it joins that day's open
+    #: session of the daily close).
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
@@ -262,15 +263,24 @@ class OrderReturn(TokenMixin, db.Model):
 
 
 class CashClose(db.Model):
-    """A cashier's day, closed by finance (日结): what the ledger says by method, what the cashier
-    counted, the difference. After it, nothing more is recorded on that cashier's day."""
+    """One session of a cashier's day, closed by finance (日结 #1, #2 …): what the ledger says by
+    method for the entries it covers, what the cashier counted, the difference.
+
+    A close covers the cashier's entries of the day recorded by its time that no standing
+    (not reopened) close of the day covers; an entry recorded later (a deposit after the close,
+    a back-dated entry by finance) falls into the day's next session. Nothing is refused because
+    a close happened. A manager may reopen a close (with a reason): it stays on record, marked
+    reopened, and its entries go back into the day's open session for the next close."""
     __tablename__ = "cash_closes"
-    __table_args__ = (UniqueConstraint("cashier_id", "day"),)
+    __table_args__ = (UniqueConstraint("cashier_id", "day", "session"),
+                      CheckConstraint("session > 0", name="session_positive"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cashier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     day: Mapped[date] = mapped_column(Date, index=True)
-    #: {method: {"received": fen, "refunded": fen, "net": fen}} from the ledger at closing.
+    #: The session's number within the cashier's day: 1, 2, … (日结 #2).
+    session: Mapped[int] = mapped_column(Integer, default=1)
+    #: {method: {"received": fen, "refunded": fen, "net": fen}} of the entries it covers.
     expected: Mapped[dict] = mapped_column(JSON)
     #: {method: fen} the cashier declared counted.
     declared: Mapped[dict] = mapped_column(JSON)
@@ -279,10 +289,32 @@ class CashClose(db.Model):
     note: Mapped[str] = mapped_column(String(200), default="")
     closed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Set when a manager reopened the close: its entries are back in the day's open session.
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reopen_reason: Mapped[str] = mapped_column(String(200), default="")
 
     cashier = relationship("User", foreign_keys=[cashier_id], lazy="joined")
     closed_by = relationship("User", foreign_keys=[closed_by_id], lazy="joined")
+    reopened_by = relationship("User", foreign_keys=[reopened_by_id], lazy="select")
+    #: The ledger entries it covered, in the order they happened.
+    entries = relationship("Payment", secondary="cash_close_payments", viewonly=True,
+                           order_by="(Payment.at, Payment.id)", lazy="select")
 
     @property
     def difference(self):
         return self.declared_total - self.expected_total
+
+    @property
+    def is_reopened(self):
+        return self.reopened_at is not None
+
+
+class CashClosePayment(db.Model):
+    """A ledger entry a close covered. Written with the close and never changed: a reopened
+    close keeps what it covered, and the entry is covered again by a later close."""
+    __tablename__ = "cash_close_payments"
+
+    close_id: Mapped[int] = mapped_column(ForeignKey("cash_closes.id"), primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True,
+                                            index=True)

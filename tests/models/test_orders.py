@@ -1,6 +1,6 @@
 """Orders and money: packages, lines taken or held, payments, refunds, reversals, returns,
 cancelling, arrears, the daily close, the ledger check."""
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -330,7 +330,7 @@ def test_arrears_are_aged_from_the_due_date(db, shop):
     assert o.arrears(other, today)[0] == []  # not theirs
 
 
-def test_the_daily_close_and_no_back_dated_payments_into_a_closed_day(db, shop):
+def test_the_daily_close_by_method_and_a_back_dated_entry_lands_in_the_open_session(db, shop):
     marketer, finance, manager = shop.marketer, shop.finance, shop.manager
     order = order_of(shop, quantity=3)
     now = utcnow()
@@ -343,17 +343,95 @@ def test_the_daily_close_and_no_back_dated_payments_into_a_closed_day(db, shop):
     expected, entries = o.day_summary(finance, day)
     assert expected == {"cash": {"received": 10000, "refunded": 3000, "net": 7000},
                         "wechat": {"received": 20000, "refunded": 0, "net": 20000}}
-    close = o.close_day(finance, day, declared={"cash": 6900, "wechat": 20000}, actor=finance)
-    assert (close.expected_total, close.declared_total, close.difference) == (27000, 26900, -100)
-    with pytest.raises(Conflict, match="已日结"):
-        pay(order, 100, finance, at=yesterday, now=now)
-    with pytest.raises(Conflict, match="已经日结"):
-        o.close_day(finance, day, declared={}, actor=finance)
+    close = o.close_day(finance, day, declared={"cash": 6900, "wechat": 20000}, actor=finance,
+                        now=now)
+    assert (close.session, close.expected_total, close.declared_total, close.difference) == \
+        (1, 27000, 26900, -100)
+    assert close.entries == entries
+    # Finance enters one more of yesterday's receipts: not refused, it opens session #2.
+    later = pay(order, 100, finance, at=yesterday, now=now + timedelta(minutes=1))
+    assert o.open_entries(finance, day) == [later]
     with pytest.raises(PermissionDenied):
         o.close_day(finance, day - timedelta(days=1), declared={}, actor=marketer)
-    pay(order, 100, finance, now=now)  # today is still open
+    second = o.close_day(finance, day, declared={"wechat": 100}, actor=finance,
+                         now=now + timedelta(minutes=2))
+    assert (second.session, second.entries, second.expected_total) == (2, [later], 100)
     midnight = datetime.combine(day, datetime.min.time(), tzinfo=company_zone())
     assert local_day(midnight) == day
+
+
+def _at(day, hour, minute=0):
+    return datetime.combine(day, time(hour, minute), tzinfo=company_zone())
+
+
+def test_a_payment_after_the_close_opens_session_2_which_covers_only_it(db, shop):
+    """刘芳's day closed at 10:25: her 11:00 deposit is taken (not refused), waits in session
+    #2, and the #2 close covers it alone; with nothing new, a third close is refused."""
+    marketer, finance = shop.marketer, shop.finance
+    day = local_day(utcnow()) - timedelta(days=1)
+    order = order_of(shop, quantity=3)
+    morning = [pay(order, 10000, marketer, method="cash", now=_at(day, 9)),
+               pay(order, 5000, marketer, method="wechat", now=_at(day, 10))]
+    first = o.close_day(marketer, day, declared={"cash": 10000, "wechat": 5000},
+                        actor=finance, now=_at(day, 10, 25))
+    assert (first.session, first.entries, first.expected_total, first.difference) == \
+        (1, morning, 15000, 0)
+    deposit = pay(order, 2000, marketer, method="cash", now=_at(day, 11))
+    assert deposit.id and order.paid == 17000
+    [cashier_day] = o.cashiers_of_day(day)
+    assert (cashier_day.sessions, cashier_day.open_entries, cashier_day.next_session) == \
+        ([first], [deposit], 2)
+    assert cashier_day.open_summary == {"cash": {"received": 2000, "refunded": 0, "net": 2000}}
+    second = o.close_day(marketer, day, declared={"cash": 1900}, actor=finance,
+                         now=_at(day, 12))
+    assert (second.session, second.entries, second.expected_total, second.difference) == \
+        (2, [deposit], 2000, -100)
+    assert first.entries == morning  # the first close is as it was
+    with pytest.raises(Conflict, match="没有新的款项可日结"):
+        o.close_day(marketer, day, declared={}, actor=finance, now=_at(day, 13))
+    assert db.session.scalar(select(func.count()).select_from(o.CashClose)) == 2
+    assert check_ledgers()["payments"] == []
+    second.expected_total += 1  # a close that no longer matches the entries it covered
+    db.session.flush()
+    assert check_ledgers()["payments"] == [
+        f"cash close {second.id}: expected 2001, its entries sum to 2000"]
+
+
+def test_a_manager_reopens_a_close_with_a_reason_and_the_next_close_covers_both(db, shop):
+    from models.audit import AuditEntry
+    marketer, finance, manager = shop.marketer, shop.finance, shop.manager
+    day = local_day(utcnow()) - timedelta(days=1)
+    order = order_of(shop, quantity=3)
+    early = pay(order, 10000, marketer, method="cash", now=_at(day, 9))
+    first = o.close_day(marketer, day, declared={"cash": 9000}, actor=finance,
+                        now=_at(day, 10, 25))
+    late = pay(order, 3000, marketer, method="cash", now=_at(day, 11))
+    audits = select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "cash.reopen")
+    with pytest.raises(PermissionDenied, match="只有经理"):
+        o.reopen_close(first, reason="点错了", actor=finance, now=_at(day, 12))
+    with pytest.raises(InvalidInput, match="请说明"):
+        o.reopen_close(first, reason="  ", actor=manager, now=_at(day, 12))
+    assert (first.reopened_at, first.reopened_by_id, first.reopen_reason) == (None, None, "")
+    assert db.session.scalar(audits) == 0
+    assert o.open_entries(marketer, day) == [late]
+    o.reopen_close(first, reason="现金少数了一千", actor=manager, now=_at(day, 12))
+    assert (first.is_reopened, first.reopened_by, first.reopen_reason) == \
+        (True, manager, "现金少数了一千")
+    assert db.session.scalar(audits) == 1
+    with pytest.raises(Conflict):
+        o.reopen_close(first, reason="再开一次", actor=manager, now=_at(day, 12, 5))
+    assert o.open_entries(marketer, day) == [early, late]
+    second = o.close_day(marketer, day, declared={"cash": 13000}, actor=finance,
+                         now=_at(day, 12, 30))
+    assert (second.session, second.entries, second.expected_total, second.difference) == \
+        (2, [early, late], 13000, 0)
+    # The reopened close stays on record with what it covered.
+    assert o.sessions_of_day(marketer, day) == [first, second]
+    assert first.entries == [early] and first.expected_total == 10000
+    assert check_ledgers()["payments"] == []
+    with pytest.raises(Conflict, match="没有新的款项可日结"):
+        o.close_day(marketer, day, declared={}, actor=finance, now=_at(day, 13))
 
 
 def test_check_ledgers_proves_the_payments_and_finds_tampering(db, shop):
