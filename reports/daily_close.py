@@ -1,4 +1,5 @@
-"""A cashier's daily close (日结单): the ledger by method beside what was counted."""
+"""A cashier's daily close (日结单): one session of the day (日结 #2), the ledger by method of the
+entries it covered beside what was counted, and those entries."""
 from flask_babel import gettext as _
 
 from formatting import local_dt
@@ -8,7 +9,7 @@ from reports import render_pdf
 
 
 def gather(record, *, printed_by):
-    _expected, entries = o.day_summary(record.cashier, record.day)
+    entries = record.entries
     methods = sorted(set(record.expected) | set(record.declared),
                      key=lambda m: list(o.METHODS).index(m))
     rows = [{"method": str(o.METHODS[m]),
@@ -18,7 +19,15 @@ def gather(record, *, printed_by):
              "declared": record.declared.get(m, 0),
              "difference": record.declared.get(m, 0) - record.expected.get(m, {}).get("net", 0)}
             for m in methods]
-    return {"title": _("Cashier's daily close"), "cashier": record.cashier.display_name, "day": record.day,
+    session = _("Close #%(n)s", n=record.session)
+    covered = _("Covers %(count)s entries of the day entered up to %(time)s.",
+                count=len(entries), time=local_dt(record.closed_at, "%H:%M"))
+    reopened = _("Reopened %(time)s by %(name)s: %(reason)s",
+                 time=local_dt(record.reopened_at), name=record.reopened_by.display_name,
+                 reason=record.reopen_reason) if record.is_reopened else ""
+    return {"title": _("Cashier's daily close"), "cashier": record.cashier.display_name,
+            "day": f"{record.day} · {session}", "session": session,
+            "covered": covered, "reopened": reopened,
             "rows": rows, "expected_total": record.expected_total,
             "declared_total": record.declared_total, "difference": record.difference,
             "note": record.note, "closed_by": record.closed_by.display_name,
@@ -28,7 +37,7 @@ def gather(record, *, printed_by):
                          "kind": str(o.PAYMENT_KINDS[e.kind]),
                          "method": str(o.METHODS[e.method]), "amount": e.amount,
                          "reference": e.reference or e.reason} for e in entries],
-            "printed_by": printed_by, "printed_at": utcnow(), "day": str(record.day)}
+            "printed_by": printed_by, "printed_at": utcnow()}
 
 
 def build(data):

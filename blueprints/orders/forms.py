@@ -2,11 +2,12 @@
 from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
-from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
+from wtforms import (BooleanField, DateField, FieldList, Form, FormField,
                      PasswordField, SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, IntegerField, MoneyField, TokenField, choices, to_fen
+from blueprints.forms import (BaseForm, IdField, IntegerField, MoneyField, TokenField, choices,
+                              to_fen)
 from formatting import company_zone
 from models import inventory as inv, orders as o
 
@@ -143,8 +144,15 @@ class ReasonForm(BaseForm):
 
 
 class CloseForm(BaseForm):
-    cashier_id = HiddenField()
+    """Close a cashier's open session; what was counted per method is read by the route
+    (one field per method on the screen)."""
+    cashier_id = IdField(message=_l("Choose whose day to close."))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class ReopenForm(BaseForm):
+    reason = StringField(_l("Why reopen it"), validators=[
+        InputRequired(_l("Say why the close is reopened.")), Length(max=200)])
 
 
 class PackageForm(BaseForm):

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
 from blueprints.forms import (MAX_YUAN, BaseForm, attempt, error_text, id_arg, paginate,
-                              parse_yuan, run_operation, to_fen, yuan)
+                              parse_yuan, refusal_status, run_operation, to_fen, yuan)
 from blueprints.gifts.forms import ManualGiftForm, PurchaseGiftsForm
 from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageForm,
-                                     PaymentForm, PinForm, ReasonForm, RefundForm, ReturnForm)
+                                     PaymentForm, PinForm, ReasonForm, RefundForm, ReopenForm,
+                                     ReturnForm)
 from extensions import db
 from formatting import fen, local_day, parse_day
 from models import custody, customers as c, events as ev, gifts, inventory as inv, order_taking
@@ -368,9 +369,7 @@ def close():
     form = CloseForm()
     status = 200
     if form.validate_on_submit():
-        cashier = db.session.get(User, int(form.cashier_id.data)) \
-            if (form.cashier_id.data or "").isdecimal() and len(form.cashier_id.data) < 10 \
-            else None
+        cashier = db.session.get(User, form.cashier_id.data)
         declared = _declared()
         if cashier is None:
             flash(_("Choose whose day to close."), "danger")
@@ -380,14 +379,36 @@ def close():
             status = 422
         elif run_operation(lambda: o.close_day(cashier, day, declared=declared,
                                                actor=current_user, note=form.note.data),
-                           _("%(name)s's day is closed.", name=cashier.display_name)):
+                           lambda record: _("%(name)s's session #%(session)s is closed.",
+                                            name=cashier.display_name,
+                                            session=record.session)):
             return redirect(url_for("orders.close", day=day.isoformat()))
         else:
             status = 409
-    cashiers = [(user, closed, o.day_summary(user, day)[0])
-                for user, closed in o.cashiers_of_day(day)]
-    return render_template("orders/close.html", day=day, cashiers=cashiers, form=form,
-                           today=_today()), status
+    elif form.is_submitted():
+        flash(error_text(form), "danger")
+        status = refusal_status(form)
+    return render_template("orders/close.html", day=day, cashiers=o.cashiers_of_day(day),
+                           form=form, reopen_form=ReopenForm(), today=_today()), status
+
+
+@bp.post("/close/<int:close_id>/reopen")
+@role_required(*o.REOPEN_ROLES)
+def reopen_close(close_id):
+    record = db.session.get(o.CashClose, close_id) if close_id < 2**31 else None
+    if record is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+    else:
+        run_operation(lambda: o.reopen_close(record, reason=form.reason.data,
+                                             actor=current_user),
+                      lambda reopened: _("Session #%(session)s of %(name)s's day is reopened: "
+                                         "its entries go into the next close.",
+                                         session=reopened.session,
+                                         name=reopened.cashier.display_name))
+    return redirect(url_for("orders.close", day=record.day.isoformat()))
 
 
 def _declared():

@@ -198,21 +198,64 @@ def test_the_daily_close_screen(client, login, shop, db):
     o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
     o.receive_payment(order, amount=5000, method="wechat", actor=marketer, token=new_token())
     db.session.flush()
-    login(make_user(["finance"]))
+    finance = login(make_user(["finance"], display_name="王会计"))
     text = page_text(client.get("/orders/close"))
-    assert "刘芳" in text and "¥100.00" in text and "¥50.00" in text
+    assert "刘芳" in text and "¥100.00" in text and "¥50.00" in text and "待日结：#1" in text
     bad = client.post("/orders/close", data={"cashier_id": marketer.id,
                                              "declared-cash": "一百"})
     assert bad.status_code == 422
     client.post("/orders/close", data={"cashier_id": marketer.id, "declared-cash": "99",
                                        "declared-wechat": "50"})
     close = db.session.scalar(select(o.CashClose))
-    assert (close.expected_total, close.declared_total, close.difference) == (15000, 14900, -100)
+    assert (close.session, close.expected_total, close.declared_total, close.difference) == \
+        (1, 15000, 14900, -100)
     pdf = client.get(f"/orders/close/{close.id}.pdf")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
-    assert "收款日结单" in text and "刘芳" in text and "-¥1.00" in text
+    assert "收款日结单" in text and "刘芳" in text and "-¥1.00" in text and "日结 #1" in text
+    assert "2 笔款项" in text
     again = client.post("/orders/close", data={"cashier_id": marketer.id})
-    assert again.status_code == 409
+    assert again.status_code == 409 and "没有新的款项可日结" in page_text(again)
+    # A deposit after the close is taken, and waits for close #2.
+    o.receive_payment(order, amount=2000, method="cash", actor=marketer, token=new_token())
+    db.session.flush()
+    card = page_text(client.get("/orders/close")).split("刘芳 · ")[1]
+    assert "日结 #1" in card and "王会计" in card and "-¥1.00" in card
+    assert "待日结：#2" in card and "¥20.00" in card and "重开" not in card  # finance cannot
+    refused = client.post(f"/orders/close/{close.id}/reopen", data={"reason": "点错了"})
+    assert refused.status_code == 403 and close.reopened_at is None
+
+
+def test_a_manager_reopens_a_close_from_the_close_screen(client, login, shop, db):
+    marketer, warehouse, customer, product = (
+        shop.marketer, shop.warehouse, shop.customer, shop.product)
+    order = make_order(customer, warehouse=warehouse, actor=marketer,
+                       lines=[{"product": product, "quantity": 2}])
+    o.receive_payment(order, amount=10000, method="cash", actor=marketer, token=new_token())
+    close = o.close_day(marketer, local_day(utcnow()), declared={"cash": 9000},
+                        actor=shop.finance)
+    o.receive_payment(order, amount=2000, method="cash", actor=marketer, token=new_token())
+    db.session.flush()
+    login(shop.manager)
+    page = client.get("/orders/close")
+    assert f'action="/orders/close/{close.id}/reopen"' in page.get_data(as_text=True)
+    assert "待日结：#2" in page_text(page)
+    blank = client.post(f"/orders/close/{close.id}/reopen", data={"reason": "  "},
+                        follow_redirects=True)
+    assert "请说明重开日结的原因" in page_text(blank) and close.reopened_at is None
+    response = client.post(f"/orders/close/{close.id}/reopen",
+                           data={"reason": "现金少点了一百"})
+    assert response.status_code == 302 and "/orders/close?day=" in response.location
+    db.session.refresh(close)
+    assert (close.reopened_by, close.reopen_reason) == (shop.manager, "现金少点了一百")
+    card = page_text(client.get("/orders/close")).split("刘芳 · ")[1]
+    assert "已重开" in card and "现金少点了一百" in card and "待日结：#2" in card
+    assert "¥120.00" in card  # both entries wait for close #2
+    client.post("/orders/close", data={"cashier_id": marketer.id, "declared-cash": "120"})
+    second = db.session.scalar(select(o.CashClose).where(o.CashClose.session == 2))
+    assert (second.expected_total, second.difference, len(second.entries)) == (12000, 0, 2)
+    pdf = client.get(f"/orders/close/{close.id}.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "日结 #1" in text and "现金少点了一百" in text
 
 
 def test_packages_are_set_by_managers(client, login, shop, db):

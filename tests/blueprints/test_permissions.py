@@ -107,6 +107,7 @@ MATRIX = {
     "orders.reverse_payment": {"finance"},
     "orders.close": {"manager", "finance"},
     "orders.close_pdf": {"manager", "finance"},
+    "orders.reopen_close": {"manager"},
     "orders.packages": ORDER_VIEW,
     "orders.new_package": {"manager"},
     "orders.edit_package": {"manager"},
