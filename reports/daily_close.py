@@ -22,6 +22,13 @@ def gather(record, *, printed_by):
     session = _("Close #%(n)s", n=record.session)
     covered = _("Covers %(count)s entries of the day entered up to %(time)s.",
                 count=len(entries), time=local_dt(record.closed_at, "%H:%M"))
+    ids = {e.id for e in entries}
+    taken_over = ", ".join(f"#{s.session}" for s in o.sessions_of_day(record.cashier, record.day)
+                           if s.session < record.session and s.is_reopened
+                           and ids & {e.id for e in s.entries})
+    if taken_over:
+        covered += " " + _("With the entries of reopened close %(sessions)s.",
+                           sessions=taken_over)
     reopened = _("Reopened %(time)s by %(name)s: %(reason)s",
                  time=local_dt(record.reopened_at), name=record.reopened_by.display_name,
                  reason=record.reopen_reason) if record.is_reopened else ""

@@ -256,6 +256,9 @@ def test_a_manager_reopens_a_close_from_the_close_screen(client, login, shop, db
     pdf = client.get(f"/orders/close/{close.id}.pdf")
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "日结 #1" in text and "现金少点了一百" in text
+    pdf = client.get(f"/orders/close/{second.id}.pdf")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "日结 #2" in text and "含已重开的日结 #1 的款项" in text
 
 
 def test_packages_are_set_by_managers(client, login, shop, db):
