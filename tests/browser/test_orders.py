@@ -82,8 +82,8 @@ def test_sell_a_package_with_a_deposit_then_finance_takes_the_balance_and_closes
         for i in range(inputs.count()):
             inputs.nth(i).fill(inputs.nth(i).get_attribute("placeholder"))
         finance.once("dialog", lambda dialog: dialog.accept())
-        card.get_by_role("button", name="日结").click()
-        finance.get_by_test_id(f"cashier-{username}").get_by_text("当日已日结").wait_for()
+        card.get_by_role("button", name=re.compile(r"^日结 #\d+$")).click()
+        finance.get_by_test_id(f"cashier-{username}").get_by_text("已全部日结").wait_for()
     assert finance.get_by_test_id("cashier-marketer").get_by_test_id(
         "close-difference").inner_text() == "¥0.00"
     text = finance.get_by_test_id("cashier-finance").inner_text()
