@@ -352,7 +352,7 @@ def _double_taps(w):
             fields={"sku": "NEW-1", "name": "新品", "sale_price": "10.00"},
             count=select(func.count()).select_from(Product).where(Product.sku == "NEW-1")),
         "daily close": Race(
-            ("cash_closes", "cashier_id, day"), "finance", f"/orders/close?day={today}",
+            ("cash_closes", "cashier_id, day, session"), "finance", f"/orders/close?day={today}",
             fields={"cashier_id": str(w.users["m1"].id), "declared-cash": "0"},
             count=select(func.count()).select_from(CashClose).where(
                 CashClose.cashier_id == w.users["m1"].id)),
