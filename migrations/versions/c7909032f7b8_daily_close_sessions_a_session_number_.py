@@ -6,7 +6,7 @@ why). Closes already written become session 1 and cover every entry of their cas
 nothing could be recorded on a closed day before this change.
 
 Revision ID: c7909032f7b8
-Revises: 96441ff6c356
+Revises: c8d2e3f4a5b6
 Create Date: 2026-12-06 07:30:09.100814
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c7909032f7b8'
-down_revision = '96441ff6c356'
+down_revision = 'c8d2e3f4a5b6'
 branch_labels = None
 depends_on = None
 
