@@ -114,11 +114,12 @@ def screens(live_app, live_server, browser):
                     "/reports/finance"],
         "manager": ["/reports/", "/reports/company", f"/reports/events/{ids['event']}",
                     "/tasks/team", f"/events/{ids['event']}",
-                    f"/points/customers/{ids['customer']}"],
+                    f"/events/{ids['event']}/seating", f"/points/customers/{ids['customer']}"],
         "warehouse": ["/inventory/", "/inventory/products", "/inventory/moves",
                       f"/custody/customers/{ids['customer']}", "/gifts/",
                       f"/gifts/events/{ids['event']}/desk"],
-        "staff": ["/checkin/", f"/checkin/{ids['event']}", f"/gifts/events/{ids['event']}/desk"],
+        "staff": ["/checkin/", f"/checkin/{ids['event']}", f"/checkin/{ids['event']}/walk-in",
+                  f"/gifts/events/{ids['event']}/desk"],
         "admin": ["/admin/users", "/admin/settings", "/admin/audit"],
     }
 
