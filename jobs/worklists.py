@@ -198,25 +198,48 @@ def custody_reminders(day, now=None):
 
 
 def repurchase(day, now=None):
-    """Reminders before the goods bought run out: quantity × days per unit (a product field)
-    after the purchase, a few days ahead (a setting)."""
+    """Reminders before the goods a customer has in hand run out, a few days ahead (a setting).
+
+    What is in hand comes from the ledgers: the goods taken home with the order, less those of
+    them brought back, from the day of the order; each pickup from custody from its day (a
+    reversed pickup takes its share off). A unit lasts the product's days per unit; goods that
+    arrive after the last ran out start a new run on the day they arrive."""
     lead = get_setting("tasks.repurchase_lead_days")
     first, last = window(day)
     longest = db.session.scalar(select(func.max(inv.Product.days_per_unit))) or 0
     if not longest:
         return 0
-    due_rows = []
     zone = company_zone()
-    for cid, line_id, created_at, quantity, returned, per_unit, name in db.session.execute(
-            select(Order.customer_id, OrderLine.id, Order.created_at, OrderLine.quantity,
-                   OrderLine.returned, inv.Product.days_per_unit, inv.Product.name)
-            .join(OrderLine, OrderLine.order_id == Order.id)
-            .join(inv.Product, inv.Product.id == OrderLine.product_id)
-            .where(Order.status == "open", inv.Product.days_per_unit > 0,
-                   OrderLine.quantity > OrderLine.returned,
-                   # a generous bound: no purchase lasts beyond ten years
-                   Order.created_at >= day_start(first - timedelta(days=3650)))):
-        runs_out = local_day(created_at, zone) + timedelta(days=(quantity - returned) * per_unit)
+    lines = db.session.execute(
+        select(Order.customer_id, OrderLine.id, Order.created_at, OrderLine.taken,
+               OrderLine.returned, inv.Product.days_per_unit, inv.Product.name)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(inv.Product, inv.Product.id == OrderLine.product_id)
+        .where(Order.status == "open", inv.Product.days_per_unit > 0,
+               OrderLine.quantity > OrderLine.returned,
+               # a generous bound: no purchase lasts beyond ten years
+               Order.created_at >= day_start(first - timedelta(days=3650)))).all()
+    # What custody handed over (pickups, less reversed ones) and took back out (returns), per
+    # line, by day.
+    moves = {}
+    for line_id, kind, at, quantity in db.session.execute(
+            select(custody.CustodyEntry.order_line_id, custody.CustodyEntry.kind,
+                   custody.CustodyEntry.at, custody.CustodyEntry.quantity)
+            .where(custody.CustodyEntry.order_line_id.in_([row[1] for row in lines]),
+                   custody.CustodyEntry.kind.in_(("pickup", "reversal", "return")))):
+        moves.setdefault(line_id, []).append((kind, local_day(at, zone), quantity))
+    due_rows = []
+    for cid, line_id, created_at, taken, returned, per_unit, name in lines:
+        line_moves = moves.get(line_id, [])
+        returned_out_of_custody = -sum(q for kind, _d, q in line_moves if kind == "return")
+        supply = [(local_day(created_at, zone), taken - (returned - returned_out_of_custody))]
+        supply += [(on, -q) for kind, on, q in line_moves if kind in ("pickup", "reversal")]
+        runs_out = None
+        for on, units in sorted(supply):
+            start = on if runs_out is None else max(runs_out, on) if units > 0 else runs_out
+            runs_out = start + timedelta(days=units * per_unit)
+        if runs_out is None or runs_out <= local_day(created_at, zone):
+            continue  # nothing in hand yet (all of it still in custody), or all brought back
         due = runs_out - timedelta(days=lead)
         if first <= due <= last:
             due_rows.append((cid, line_id, due, runs_out, name))

@@ -208,6 +208,30 @@ def test_repurchase_reminder_before_the_goods_run_out(db, shop):
     assert worklists.repurchase(TODAY) == 0 and worklists.repurchase(TODAY + timedelta(days=1)) == 0
 
 
+def test_repurchase_counts_what_the_customer_has_in_hand(db, shop):
+    """3 boxes of 30 days on 10 October: 1 taken home (runs out 9 November), 2 left in custody
+    and picked up on 20 November, after the first ran out: they last from 20 November to
+    19 January. With everything still in custody there is nothing in hand to run out."""
+    from models import custody as cu, orders as o
+    product = shop.product
+    product.days_per_unit = 30
+    order = make_order(shop.customer, warehouse=shop.warehouse, actor=shop.marketer,
+                       now=at(date(2026, 10, 10)),
+                       lines=[{"product": product, "quantity": 3, "held": 2}])
+    o.receive_payment(order, amount=order.total, method="cash", actor=shop.finance,
+                      token=new_token(), now=at(date(2026, 10, 10)))
+    all_held = make_order(shop.customer, warehouse=shop.warehouse, actor=shop.marketer,
+                          now=at(date(2026, 11, 20)),
+                          lines=[{"product": product, "quantity": 1, "held": 1}])
+    assert worklists.repurchase(date(2027, 1, 10)) == 0  # the 2 boxes are still in custody
+    cu.pick_up(shop.customer, {order.lines[0].id: 2}, actor=shop.clerk, token=new_token(),
+               now=at(date(2026, 11, 20)))
+    assert worklists.repurchase(date(2027, 1, 10)) == 1
+    [task] = tasks_of(shop.customer, "repurchase")
+    assert task.due_date == date(2027, 1, 12) and "2027-01-19" in task.title
+    assert all_held.lines[0].taken == 0
+
+
 def test_planned_follow_up_from_a_contact_log(db, shop):
     marketer, customer = shop.marketer, shop.customer
     record_contact(customer, kind="call", content="说下周来店", next_follow_up=TODAY + timedelta(
