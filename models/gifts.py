@@ -578,14 +578,15 @@ def reverse_gift(issue, *, reason, actor, now=None):
 
 
 def after_return(order, *, actor, now=None):
-    """After goods of an order come back: purchase gifts the order no longer earns are taken
-    back too, or (setting) their cost stays as a charge on the return. Returns the gifts
-    taken back."""
+    """After goods of an order come back, or the order is cancelled (it earns nothing then):
+    purchase gifts the order no longer earns are taken back too, or (setting) their cost stays
+    as a charge on the return. Returns the gifts taken back."""
     if get_setting("gifts.on_return") != "return":
         return []
     event = db.session.get(Event, order.event_id) if order.event_id else None
-    still = {rule.id: quantity for rule, quantity in propose(rules_for(event, "purchase"),
-                                                              cart_of(order))}
+    still = {} if order.status == "cancelled" else {
+        rule.id: quantity for rule, quantity in propose(rules_for(event, "purchase"),
+                                                        cart_of(order))}
     taken_back = []
     for issue in purchase_gifts_of(order):
         if issue.kind == "purchase" and issue.rule_id not in still:

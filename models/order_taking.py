@@ -238,7 +238,8 @@ def hand_over(order, *, actor, now, reward=True):
 
 
 def cancel_order(order, *, reason, actor, now=None):
-    """Cancel a deal while nothing is paid and no goods have left."""
+    """Cancel a deal while nothing is paid and no goods have left; goods left in custody go
+    back on the shelf and its purchase gifts come back (gifts.after_return)."""
     order = lock_order(order)
     if order.status == "cancelled":
         raise Conflict(_("Order %(number)s is already cancelled.", number=order.number))
@@ -258,6 +259,7 @@ def cancel_order(order, *, reason, actor, now=None):
     order.cancel_reason = reason.strip()[:200]
     order.balance_due = 0
     db.session.flush()
+    gifts.after_return(order, actor=actor, now=now)  # its purchase gifts come back with it
     audit(actor, "order.cancel", order, summary=f"{order.number}: {order.cancel_reason}",
           now=now)
     return order

@@ -474,6 +474,19 @@ class FiguresAgree(RuleBasedStateMachine):
         assert pts.liability()["points"] == sum(sums.values())
 
     @invariant()
+    def gifts_stand_with_their_orders(self):
+        """A purchase gift not taken back belongs to an order that stands and still earns it
+        (gifts.on_return is "return": a return or a cancel takes the gift back)."""
+        for issue in rows(select(gifts.GiftIssue.order_id, gifts.GiftIssue.rule_id).where(
+                gifts.GiftIssue.kind == "purchase", gifts.GiftIssue.reverses_id.is_(None),
+                ~gifts.GiftIssue.id.in_(select(gifts.GiftIssue.reverses_id).where(
+                    gifts.GiftIssue.reverses_id.is_not(None))))):
+            order = _db.session.get(Order, issue.order_id)
+            assert order.status == "open"
+            assert issue.rule_id in {rule.id for rule, _n in gifts.propose(
+                gifts.rules_for(None, "purchase"), gifts.cart_of(order))}
+
+    @invariant()
     def finance_figures_agree(self):
         data = finance.gather(self.period)
         worked_out = due_by_order()
@@ -498,3 +511,24 @@ def test_the_figures_agree_after_any_sequence_of_operations(db):
     if os.environ.get("HXT_STATEFUL_STATS"):  # how many of each step were done or refused
         print(*(f"{name} {outcome}: {n}" for (name, outcome), n in sorted(STATS.items())),
               sep="\n")
+
+
+# --- What the sequences found, each as its smallest example ----------------------------------
+
+def test_cancelling_an_order_takes_its_purchase_gift_back(db, shop):
+    """A deal whose goods are left in custody earns a purchase gift; cancelled before anything
+    is paid, the gift comes back with it (as after a return): no gift cost stays charged to the
+    marketer for a deal that never happened."""
+    gifts.save_rule(None, event=None, kind="purchase", product=shop.cup, quantity=1,
+                    actor=shop.manager, condition="spend", min_spend=10000)
+    order = order_taking.create_order(
+        shop.customer, lines=[{"product": shop.product, "quantity": 1, "held": 1}],
+        actor=shop.marketer, token=new_token(), warehouse=shop.warehouse, channel="store")
+    given, = gifts.issue_purchase_gifts(order, rule_ids=[r.id for r, _n in
+                                                         gifts.proposal_for(order)],
+                                        actor=shop.marketer, token=new_token())
+    order_taking.cancel_order(order, reason="顾客改主意", actor=shop.manager)
+    assert gifts.purchase_gifts_of(order) == []
+    assert gifts.marketer_gift_cost(shop.marketer.id) == 0
+    assert inv.quantity_in(inv.location_of(shop.warehouse), shop.cup) == 10
+    assert check_ledgers() == {name: [] for name in check_ledgers()}
