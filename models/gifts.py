@@ -483,6 +483,17 @@ def proposal_for(order):
             if rule.id not in given]
 
 
+def _check_order_stands(order):
+    """Gifts go with an order that stands: not a cancelled one, nor a large order waiting for
+    its confirmation (orders.safeguards: no goods leave until then)."""
+    if order.status != "open":
+        raise Conflict(_("Order %(number)s is cancelled.", number=order.number))
+    if order.is_pending:
+        raise Conflict(_("Order %(number)s is a large order waiting for a department head's "
+                         "or manager's confirmation: nothing can be paid or handed over yet.",
+                         number=order.number))
+
+
 def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
     """Issue the proposed gifts of an order that staff kept (rule_ids ⊆ the proposal)."""
     if not actor.has_role(*GIFT_ROLES):
@@ -490,8 +501,7 @@ def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
     order = lock_row(order)  # a second tap or tablet waits here, then finds the first result
     if token and (prior := GiftIssue.by_token(token)) is not None:
         return [prior]
-    if order.status != "open":
-        raise Conflict(_("Order %(number)s is cancelled.", number=order.number))
+    _check_order_stands(order)
     proposal = {rule.id: (rule, quantity) for rule, quantity in proposal_for(order)}
     unknown = set(rule_ids) - set(proposal)
     if unknown:
@@ -525,6 +535,7 @@ def issue_manual_gift(order, *, product, quantity, actor, token, note, now=None)
     order = lock_row(order)
     if token and (prior := GiftIssue.by_token(token)) is not None:
         return prior
+    _check_order_stands(order)
     if product is None or not product.is_gift:
         raise InvalidInput(_("Choose a product flagged as a gift."), field="product")
     inv.check_quantity(quantity)

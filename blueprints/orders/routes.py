@@ -180,7 +180,7 @@ def _order_page(order, status=200, **forms):
         "action_form": BaseForm(), "today": today,
         "gift_proposal": [(rule, quantity, gifts.waiting_for(rule, order))
                           for rule, quantity in gifts.proposal_for(order)]
-        if order.status == "open" else [],
+        if order.status == "open" and not order.is_pending else [],
         "gifts_given": gifts.order_gifts(order), "gift_form": PurchaseGiftsForm(),
         "manual_form": ManualGiftForm(prefix="manual"),
         "overdue_days": (today - order.due_date).days if order.due_date else 0,

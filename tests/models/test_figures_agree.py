@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, invariant, precondition, rule,
                                  run_state_machine_as_test)
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 from extensions import db as _db
 from models import custody as cu, gifts, order_taking, orders as o, points as pts, redemptions
 from models import inventory as inv
-from models.base import OperationError, new_token, utcnow
+from models.base import Conflict, OperationError, new_token, utcnow
 from models.clock import local_day
 from models.customers import Customer
 from models.ledgers import check_ledgers
@@ -487,6 +488,23 @@ class FiguresAgree(RuleBasedStateMachine):
                 gifts.rules_for(None, "purchase"), gifts.cart_of(order))}
 
     @invariant()
+    def a_pending_order_hands_nothing_over(self):
+        """Until a large order is confirmed no money is taken and no goods leave: no payment,
+        no stock move, no custody entry, no gift that was not taken back."""
+        pending = select(Order.id).where(Order.confirmation == "pending",
+                                         Order.status == "open")
+        live_gifts = select(gifts.GiftIssue.id).where(
+            gifts.GiftIssue.order_id.in_(pending), gifts.GiftIssue.reverses_id.is_(None),
+            ~gifts.GiftIssue.id.in_(select(gifts.GiftIssue.reverses_id).where(
+                gifts.GiftIssue.reverses_id.is_not(None))))
+        assert rows(select(Payment.id).where(Payment.order_id.in_(pending))) == []
+        assert rows(select(inv.StockMove.id).where(inv.StockMove.document_type == "orders",
+                                                   inv.StockMove.document_id.in_(pending))) == []
+        assert rows(select(cu.CustodyEntry.id).where(cu.CustodyEntry.order_id.in_(pending))) \
+            == []
+        assert rows(live_gifts) == []
+
+    @invariant()
     def finance_figures_agree(self):
         data = finance.gather(self.period)
         worked_out = due_by_order()
@@ -532,3 +550,28 @@ def test_cancelling_an_order_takes_its_purchase_gift_back(db, shop):
     assert gifts.marketer_gift_cost(shop.marketer.id) == 0
     assert inv.quantity_in(inv.location_of(shop.warehouse), shop.cup) == 10
     assert check_ledgers() == {name: [] for name in check_ledgers()}
+
+
+def test_a_large_order_gives_no_gift_before_it_is_confirmed(db, shop):
+    """Until a large order is confirmed no goods leave (orders.safeguards) — gifts neither:
+    the purchase gift it earns is given once it is confirmed, and a gift outside the rules
+    waits too."""
+    update_settings({"orders.large_order_yuan": 100}, actor=shop.admin)
+    gifts.save_rule(None, event=None, kind="purchase", product=shop.cup, quantity=1,
+                    actor=shop.manager, condition="spend", min_spend=10000)
+    order = order_taking.create_order(
+        shop.customer, lines=[{"product": shop.product, "quantity": 1}], actor=shop.marketer,
+        token=new_token(), warehouse=shop.warehouse, channel="store")
+    assert order.is_pending
+    rule_ids = [r.id for r, _n in gifts.proposal_for(order)]
+    with pytest.raises(Conflict, match=order.number), _db.session.begin_nested():
+        gifts.issue_purchase_gifts(order, rule_ids=rule_ids, actor=shop.marketer,
+                                   token=new_token())
+    with pytest.raises(Conflict, match=order.number), _db.session.begin_nested():
+        gifts.issue_manual_gift(order, product=shop.cup, quantity=1, note="老顾客",
+                                actor=shop.manager, token=new_token())
+    assert gifts.order_gifts(order) == []
+    order_taking.confirm_order(order, confirmer=shop.head, actor=shop.head)
+    given, = gifts.issue_purchase_gifts(order, rule_ids=rule_ids, actor=shop.marketer,
+                                        token=new_token())
+    assert given.quantity == 1
