@@ -248,7 +248,10 @@ def cancel_order(order, *, reason, actor, now=None):
     if db.session.scalar(select(func.count(Payment.id)).where(Payment.order_id == order.id)):
         raise Conflict(_("Money has been received on %(number)s: refund and return instead of "
                          "cancelling.", number=order.number))
-    if not order.is_pending and any(line.taken for line in order.lines):
+    collected = custody.line_figures(custody.CustodyEntry.order_line_id.in_(
+        [line.id for line in order.lines]))  # goods left with us and collected since
+    if not order.is_pending and (any(line.taken for line in order.lines) or
+                                 any(figure.collected for figure in collected.values())):
         raise Conflict(_("Goods of %(number)s have been handed over: take them back as a "
                          "return instead of cancelling.", number=order.number))
     now = now or utcnow()
