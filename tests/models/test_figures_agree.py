@@ -111,7 +111,7 @@ def expected_figures(marketer_ids):
         if order.status == "open":
             add(order.marketer_id, "deals", 1)
             add(order.marketer_id, "sales", order.total)
-    for order_id, kind, amount in rows(select(Payment.order_id, Payment.kind, Payment.amount)):
+    for order_id, kind, amount in payments_by_kind():
         add(orders[order_id].marketer_id, "refunds" if kind == "refund" else "collections",
             -amount if kind == "refund" else amount)
     for order_id, value in rows(select(OrderReturn.order_id, OrderReturn.value)):
@@ -138,6 +138,16 @@ def expected_figures(marketer_ids):
         if document_id in live:
             add(owners[live[document_id]], "points_cost", quantity * unit_cost)
     return got
+
+
+def payments_by_kind():
+    """[(order id, kind, signed amount)] of the payments ledger, a reversal counted with the
+    kind of the entry it reverses (a refund undone lowers the refunds)."""
+    entries = rows(select(Payment.id, Payment.order_id, Payment.kind, Payment.amount,
+                          Payment.reverses_id))
+    kinds = {entry.id: entry.kind for entry in entries}
+    return [(entry.order_id, kinds[entry.reverses_id] if entry.reverses_id else entry.kind,
+             entry.amount) for entry in entries]
 
 
 def due_by_order():
@@ -282,6 +292,17 @@ class FiguresAgree(RuleBasedStateMachine):
             approver=self.shop.finance if approver == "finance" else self.shop.manager))
 
     @precondition(lambda self: self.orders)
+    @rule(n=index, entry=index)
+    def reverse_payment(self, n, entry):
+        """Finance undoes a payment or a refund entered by mistake."""
+        order = self.order(n, lambda x: x.paid > 0)
+        entries = o.payments_of(order)
+        if entries:
+            payment = entries[entry % len(entries)]
+            self.attempt(lambda: o.reverse_payment(payment, reason="录错了",
+                                                   actor=self.shop.finance))
+
+    @precondition(lambda self: self.orders)
     @rule(n=index, line=index, quantity=st.integers(1, 4),
           disposition=st.sampled_from(["restock", "scrap"]), name_batch=st.booleans(),
           approver=st.sampled_from(["finance", "manager"]))
@@ -357,6 +378,26 @@ class FiguresAgree(RuleBasedStateMachine):
             actor=self.shop.manager if by == "manager" else self.shop.marketer,
             token=new_token()))
 
+    @rule(n=index)
+    def reverse_pickup(self, n):
+        """The warehouse undoes a pickup entered by mistake: the goods go back on the shelf."""
+        entries = _db.session.scalars(select(cu.CustodyEntry).where(
+            cu.CustodyEntry.kind == "pickup").order_by(cu.CustodyEntry.id)).all()
+        if entries:
+            entry = entries[n % len(entries)]
+            self.attempt(lambda: cu.reverse_entry(entry, reason="没拿走",
+                                                  actor=self.shop.clerk))
+
+    @rule(n=index)
+    def take_gift_back(self, n):
+        """A gift handed out by mistake comes back."""
+        issues = _db.session.scalars(select(gifts.GiftIssue).where(
+            gifts.GiftIssue.reverses_id.is_(None)).order_by(gifts.GiftIssue.id)).all()
+        if issues:
+            issue = issues[n % len(issues)]
+            self.attempt(lambda: gifts.reverse_gift(issue, reason="登记错了",
+                                                    actor=self.shop.clerk))
+
     @precondition(lambda self: self.orders)
     @rule(n=index)
     def confirm_order(self, n):
@@ -367,7 +408,8 @@ class FiguresAgree(RuleBasedStateMachine):
     @precondition(lambda self: self.orders)
     @rule(n=index)
     def cancel_order(self, n):
-        self.attempt(lambda: order_taking.cancel_order(self.order(n), reason="顾客改主意",
+        order = self.order(n, lambda x: x.status == "open" and x.paid == 0)
+        self.attempt(lambda: order_taking.cancel_order(order, reason="顾客改主意",
                                                        actor=self.shop.manager))
 
     # --- What must hold after every step ---------------------------------------------------
@@ -505,11 +547,33 @@ class FiguresAgree(RuleBasedStateMachine):
         assert rows(live_gifts) == []
 
     @invariant()
+    def a_cancelled_order_left_nothing_with_the_customer(self):
+        """What a cancelled deal handed over (taken home, or collected from custody) came
+        back: a deal that never happened leaves no goods unpaid for with the customer."""
+        cancelled = {order_id for order_id, in rows(select(Order.id).where(
+            Order.status == "cancelled"))}
+        out = dict.fromkeys(cancelled, 0)
+        for document_id, reason, quantity, reverses_id in rows(select(
+                inv.StockMove.document_id, inv.StockMove.reason, inv.StockMove.quantity,
+                inv.StockMove.reverses_id).where(
+                inv.StockMove.document_type == "orders",
+                inv.StockMove.reason.in_(("sale_issue", "customer_return")))):
+            if document_id in cancelled:
+                sign = 1 if reason == "sale_issue" else -1
+                out[document_id] += sign * quantity * (1 if reverses_id is None else -1)
+        for order_id, quantity in rows(select(cu.CustodyEntry.order_id,
+                                              cu.CustodyEntry.quantity).where(
+                cu.CustodyEntry.kind.in_(("pickup", "reversal")))):
+            if order_id in cancelled:
+                out[order_id] -= quantity
+        assert out == dict.fromkeys(cancelled, 0)
+
+    @invariant()
     def finance_figures_agree(self):
         data = finance.gather(self.period)
         worked_out = due_by_order()
         assert data["ageing_total"] == sum(x["due"] for x in worked_out.values() if x["due"] > 0)
-        payments = rows(select(Payment.kind, Payment.amount))
+        payments = [(kind, amount) for _order_id, kind, amount in payments_by_kind()]
         assert data["received"] == sum(a for k, a in payments if k in RECEIPTS)
         assert data["refunds"] == sum(-a for k, a in payments if k == "refund")
         held = {}
@@ -607,3 +671,17 @@ def test_sales_are_net_of_the_goods_brought_back(db, shop):
                               approver=shop.manager, actor=shop.manager, token=new_token())
     figures = _sales(shop)
     assert (figures["sales"], figures["returns"]) == (19800, 19800)
+
+
+def test_goods_collected_early_keep_their_order_from_being_cancelled(db, shop):
+    """A manager releases goods held for an unpaid order early; the order can no longer be
+    cancelled (the customer would keep them unpaid for, owing nothing): they come back as a
+    return first, as goods taken home do."""
+    order = order_taking.create_order(
+        shop.customer, lines=[{"product": shop.product, "quantity": 2, "held": 2}],
+        actor=shop.marketer, token=new_token(), warehouse=shop.warehouse, channel="store")
+    cu.pick_up(shop.customer, {order.lines[0].id: 2}, actor=shop.manager, token=new_token(),
+               release_reason="老顾客，经理同意")
+    with pytest.raises(Conflict, match="退货"), _db.session.begin_nested():
+        order_taking.cancel_order(order, reason="顾客改主意", actor=shop.manager)
+    assert _db.session.get(Order, order.id).balance_due == 39600
