@@ -5,8 +5,9 @@ confirmation, cancelling — over a few customers, marketers and products. After
 report figures equal a plain recomputation from the ledgers' rows, nothing is below zero and
 check_ledgers() finds nothing; a refused step writes nothing.
 
-Bounded to run in CI in under a minute on SQLite; HXT_STATEFUL_EXAMPLES=200 (and
-HXT_STATEFUL_STEPS) run it longer.
+Bounded to run in CI in under a minute: 20 sequences of 25 steps took 28 s on SQLite and 41 s
+on PostgreSQL on a busy two-core machine. HXT_STATEFUL_EXAMPLES=200 HXT_STATEFUL_STEPS=50 run
+it longer; HXT_STATEFUL_STATS=1 (with -s) prints how many of each step were done and refused.
 """
 import os
 import sys
@@ -180,7 +181,6 @@ class FiguresAgree(RuleBasedStateMachine):
         w = self.world
         self.shop = w.shop
         self.orders, self.redemptions = [], []
-        self.refused = 0
         self.period = Params(w.shop.manager, local_day(utcnow()) - timedelta(days=1),
                              local_day(utcnow()) + timedelta(days=1))
 
@@ -191,7 +191,8 @@ class FiguresAgree(RuleBasedStateMachine):
     # --- Stepping --------------------------------------------------------------------------
 
     def fingerprint(self):
-        """How many rows every table has, and the cached balances that operations update."""
+        """How many rows every table has, and a checksum of the cached balances operations
+        update in place (paid, due, returned; points; stock quants; states)."""
         _db.session.flush()
         tables = _db.metadata.sorted_tables
         counts = _db.session.execute(select(*[
@@ -221,7 +222,6 @@ class FiguresAgree(RuleBasedStateMachine):
         except OperationError as exc:
             savepoint.rollback()
             _db.session.expire_all()
-            self.refused += 1
             STATS[(name, type(exc).__name__)] += 1
             assert self.fingerprint() == before, "a refused step wrote something"
             return None
