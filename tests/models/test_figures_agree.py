@@ -602,7 +602,8 @@ def test_cancelling_an_order_takes_its_purchase_gift_back(db, shop):
     is paid, the gift comes back with it (as after a return): no gift cost stays charged to the
     marketer for a deal that never happened."""
     gifts.save_rule(None, event=None, kind="purchase", product=shop.cup, quantity=1,
-                    actor=shop.manager, condition="spend", min_spend=10000)
+                    actor=shop.manager, condition="spend", min_spend=10000,
+                    waits_for="nothing")  # given with the order, before any payment
     order = order_taking.create_order(
         shop.customer, lines=[{"product": shop.product, "quantity": 1, "held": 1}],
         actor=shop.marketer, token=new_token(), warehouse=shop.warehouse, channel="store")
@@ -622,7 +623,8 @@ def test_a_large_order_gives_no_gift_before_it_is_confirmed(db, shop):
     waits too."""
     update_settings({"orders.large_order_yuan": 100}, actor=shop.admin)
     gifts.save_rule(None, event=None, kind="purchase", product=shop.cup, quantity=1,
-                    actor=shop.manager, condition="spend", min_spend=10000)
+                    actor=shop.manager, condition="spend", min_spend=10000,
+                    waits_for="nothing")  # given with the order, before any payment
     order = order_taking.create_order(
         shop.customer, lines=[{"product": shop.product, "quantity": 1}], actor=shop.marketer,
         token=new_token(), warehouse=shop.warehouse, channel="store")
