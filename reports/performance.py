@@ -181,6 +181,7 @@ def figures(params, marketer_ids, *, now_figures=True):
     for marketer_id, deals, sales in db.session.execute(
             select(Order.marketer_id, func.count(), func.sum(Order.total)).where(
                 Order.marketer_id.in_(ids), Order.status == "open",
+                Order.confirmation != "pending",  # a large order counts once confirmed
                 in_period(Order.created_at)).group_by(Order.marketer_id)):
         got["deals"][marketer_id], got["sales"][marketer_id] = deals, sales or 0
     # Money received and paid back. Reversals are few: they count with the kind of the entry
@@ -364,7 +365,8 @@ def rows_behind(params, key, marketer_id):
     period = lambda column: and_(column >= since, column < until)  # noqa: E731
     if key in ("deals", "sales"):
         found = db.session.scalars(select(Order).where(
-            Order.marketer_id == marketer_id, Order.status == "open", period(Order.created_at))
+            Order.marketer_id == marketer_id, Order.status == "open",
+            Order.confirmation != "pending", period(Order.created_at))
             .order_by(Order.created_at.desc()).limit(500))
         return [(f"{o.number} · {o.customer.name}", o.total, True,
                  url_for("orders.show", order_id=o.id)) for o in found]
