@@ -9,9 +9,10 @@ The figures (period = [start, end] in the company's time zone; "now" figures are
 - invitations: invitations they made in the period; confirmed: of those, the ones the customer
   confirmed (confirmed, attended or no-show); arrivals: check-ins in the period of customers they
   invited; attendance = arrivals / confirmed;
-- deals: their open (not cancelled) orders taken in the period; buyers: arrivals who bought at
-  that event; conversion = buyers / arrivals;
-- sales: the deals' totals; collections: money received in the period on their orders
+- deals: their open (not cancelled) orders taken in the period, a large order once confirmed;
+  buyers: arrivals who bought at that event; conversion = buyers / arrivals;
+- sales (DESIGN §3): the deals' totals less the value of goods returned in the period (whenever
+  the order was taken); collections: money received in the period on their orders
   (deposits, balance and full payments, less reversals of those); refunds: money paid back in
   the period; returns: value of goods returned in the period;
 - arrears: money due now on their orders, by age (not yet due, 1–30, 31–60, 61–90, > 90 days);
@@ -184,6 +185,8 @@ def figures(params, marketer_ids, *, now_figures=True):
                 Order.confirmation != "pending",  # a large order counts once confirmed
                 in_period(Order.created_at)).group_by(Order.marketer_id)):
         got["deals"][marketer_id], got["sales"][marketer_id] = deals, sales or 0
+    for marketer_id, returned in got["returns"].items():  # net of the goods brought back
+        got["sales"][marketer_id] = got["sales"].get(marketer_id, 0) - (returned or 0)
     # Money received and paid back. Reversals are few: they count with the kind of the entry
     # they reverse, read apart so the big sum needs no self-join.
     got["collections"], got["refunds"] = {}, {}
@@ -368,8 +371,12 @@ def rows_behind(params, key, marketer_id):
             Order.marketer_id == marketer_id, Order.status == "open",
             Order.confirmation != "pending", period(Order.created_at))
             .order_by(Order.created_at.desc()).limit(500))
-        return [(f"{o.number} · {o.customer.name}", o.total, True,
+        rows = [(f"{o.number} · {o.customer.name}", o.total, True,
                  url_for("orders.show", order_id=o.id)) for o in found]
+        if key == "sales":  # the goods brought back in the period come off
+            rows += [(label, -value, True, url)
+                     for label, value, _c, url in rows_behind(params, "returns", marketer_id)]
+        return rows
     if key in ("collections", "refunds"):
         original = aliased(Payment)
         kind = func.coalesce(original.kind, Payment.kind)
