@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import ForeignKey, String, bindparam, literal, or_, select, union_all
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from extensions import db
@@ -187,20 +188,33 @@ def register_walk_in(event, *, name, phone, actor, token, owner=None, referrer=N
                            channel_id=_walk_in_channel()),
             actor=actor, owner=owner, now=now, at_the_door=True)
         inviter_id = customer.owner_id
-    invitation = db.session.scalar(select(Invitation).where(
-        Invitation.event_id == event.id, Invitation.customer_id == customer.id))
-    if invitation is None:
-        invitation = Invitation(event_id=event.id, customer_id=customer.id,
-                                inviter_id=inviter_id, is_walk_in=True, created_at=now,
-                                status_changed_at=now)
-        db.session.add(invitation)
-        db.session.flush()
-        db.session.add(InvitationChange(invitation_id=invitation.id, to_status="invited",
-                                        note=str(_l("Walk-in")), actor_id=actor.id, at=now))
-    elif invitation.status == "declined":
+    invitation = _walk_in_invitation(event, customer, inviter_id, actor=actor, now=now)
+    if invitation.status == "declined":
         invitation.status = "invited"
     return check_in(event, invitation, actor=actor, token=token, companions=companions,
                     table=table, now=now)
+
+
+def _walk_in_invitation(event, customer, inviter_id, *, actor, now):
+    """The customer's invitation to the event, made for a walk-in if there is none. Two taps of
+    the same walk-in at once: the second waits for the first's invitation (its unique key), then
+    takes it, and its check-in finds the first one by the form's token."""
+    found = select(Invitation).where(Invitation.event_id == event.id,
+                                     Invitation.customer_id == customer.id)
+    if (invitation := db.session.scalar(found)) is not None:
+        return invitation
+    invitation = Invitation(event_id=event.id, customer_id=customer.id, inviter_id=inviter_id,
+                            is_walk_in=True, created_at=now, status_changed_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(invitation)
+    except IntegrityError:
+        if (invitation := db.session.scalar(found)) is None:
+            raise
+        return invitation
+    db.session.add(InvitationChange(invitation_id=invitation.id, to_status="invited",
+                                    note=str(_l("Walk-in")), actor_id=actor.id, at=now))
+    return invitation
 
 
 def _walk_in_channel():

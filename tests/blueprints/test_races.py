@@ -145,12 +145,14 @@ def _setup(w):
     guest = make_customer(u["m1"], name="新来宾")
     invitation = events.invite(event, guest, actor=u["m1"])
     events.change_invitation(invitation, "confirmed", actor=u["m1"])
+    uninvited = make_customer(u["m1"], name="不请自来")  # walks in: known by the mobile
     late = make_customer(u["m1"], name="迟到者")
     late_invitation = events.invite(event, late, actor=u["m1"])
     events.change_invitation(late_invitation, "confirmed", actor=u["m1"])
     event.status = status
     checkin.check_in(event, late_invitation, actor=u["manager"], token=new_token())
     return dict(receipt=receipt, fresh=fresh, invitation=invitation, guest=guest, late=late,
+                uninvited=uninvited,
                 late_invitation=late_invitation)
 
 
@@ -208,6 +210,11 @@ def _races(w, s):
                     "companions": "0"},
             count=select(func.count()).select_from(CheckIn).where(
                 CheckIn.invitation_id == s["invitation"].id)),
+        "known walk-in": Race(
+            ("check_ins", "token"), "staff1", f"/checkin/{ids['event_id']}/walk-in/known",
+            page=f"/checkin/{ids['event_id']}/walk-in?phone={s['uninvited'].phone}",
+            count=select(func.count()).select_from(CheckIn).where(
+                CheckIn.customer_id == s["uninvited"].id)),
         "door conflict": Race(
             ("door_conflicts", "token"), "staff1", f"/checkin/{ids['event_id']}/queue",
             fields={"kind": "check_in", "token": token,
@@ -279,7 +286,7 @@ def _races(w, s):
     }
 
 
-RACES = ["order", "payment", "refund", "payment reversal", "return", "check-in",
+RACES = ["order", "payment", "refund", "payment reversal", "return", "check-in", "known walk-in",
          "door conflict", "receipt", "stock count", "document reversal", "manual gift",
          "referral gift", "gift reversal", "pickup", "custody reversal", "points adjustment",
          "redemption", "redemption reversal"]
