@@ -395,9 +395,7 @@ def close():
 @bp.post("/close/<int:close_id>/reopen")
 @role_required(*o.REOPEN_ROLES)
 def reopen_close(close_id):
-    record = db.session.get(o.CashClose, close_id) if close_id < 2**31 else None
-    if record is None:
-        raise NotFound(_("Not found, or not yours to see."))
+    record = _close_or_404(close_id)
     form = ReopenForm()
     if not form.validate_on_submit():
         flash(error_text(form), "danger")
@@ -409,6 +407,14 @@ def reopen_close(close_id):
                                          session=reopened.session,
                                          name=reopened.cashier.display_name))
     return redirect(url_for("orders.close", day=record.day.isoformat()))
+
+
+def _close_or_404(close_id):
+    """A cashier's close by id (finance and managers see every one), else a 404."""
+    record = db.session.get(o.CashClose, close_id) if close_id < 2**31 else None
+    if record is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return record
 
 
 def _declared():
@@ -428,9 +434,7 @@ def _declared():
 @role_required(*o.CLOSE_ROLES)
 def close_pdf(close_id):
     from reports import daily_close
-    record = db.session.get(o.CashClose, close_id) if close_id < 2**31 else None
-    if record is None:
-        raise NotFound(_("Not found, or not yours to see."))
+    record = _close_or_404(close_id)
     pdf = daily_close.build(daily_close.gather(record, printed_by=current_user.display_name))
     return send_download(pdf, file_name(_("Daily close"), record.day, ext=".pdf"))
 
