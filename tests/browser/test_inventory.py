@@ -69,3 +69,26 @@ def test_counting_at_the_shelf(page, live_server, screenshot, viewport):
     assert "不在本仓库的商品不能在这里盘点" in page.get_by_test_id("count-refused").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     screenshot(f"inventory-count-{viewport['width']}")
+
+
+def test_a_nearly_expired_batch_is_received_after_ticking_the_confirmation(page, live_server,
+                                                                            screenshot):
+    """Tapped as a clerk does: the receipt of a batch expiring in ten days is refused with the
+    box to tick; ticked and saved again, the document says it was confirmed."""
+    from datetime import date, timedelta
+    sign_in(page, live_server, "warehouse")
+    page.goto(f"{live_server}/inventory/documents/new/receipt")
+    page.locator("input[name='lines-0-sku']").fill("LZ-001")
+    page.locator("input[name='lines-0-quantity']").fill("3")
+    page.locator("input[name='lines-0-batch_number']").fill("SHORT-10")
+    page.locator("input[name='lines-0-expiry_date']").fill(
+        (date.today() + timedelta(days=10)).isoformat())
+    page.get_by_role("button", name="保存").click()
+    box = page.get_by_test_id("short-dated")
+    box.wait_for()
+    assert "请勾选确认" in page.locator("body").inner_text()
+    screenshot("inventory-receipt-short-dated")
+    box.get_by_label("确认入库过期或临期批次").check()
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url(re.compile(r"/inventory/documents/\d+$"))
+    assert "经二次确认入库" in page.get_by_test_id("short-dated").inner_text()

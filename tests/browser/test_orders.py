@@ -92,3 +92,45 @@ def test_sell_a_package_with_a_deposit_then_finance_takes_the_balance_and_closes
     assert "已全部日结" in text and "日结 #" in text and "\t¥0.00\t" in text
     finance.screenshot(path=str(ARTIFACTS / "order-daily-close.png"), full_page=True)
     finance.close()
+
+
+def test_a_refund_beyond_the_overpayment_needs_the_managers_goodwill_tick(page, live_server,
+                                                                          live_app):
+    """Tapped as a manager does: a paid order whose goods were all kept has nothing overpaid,
+    so ¥10 back is refused with the cap; ticked as a goodwill refund, it is paid back."""
+    from models import accounts, customers, inventory, order_taking, orders
+    from models.base import new_token
+    with live_app.app_context():
+        marketer = accounts.find_user_by_username("marketer")
+        finance = accounts.find_user_by_username("finance")
+        customer = db.session.scalars(select(customers.Customer).where(
+            customers.Customer.owner_id == marketer.id).order_by(customers.Customer.id)).first()
+        order = order_taking.create_order(
+            customer, lines=[{"product": inventory.product_by_code("LZ-001"), "quantity": 1}],
+            actor=marketer, token=new_token(), channel="store",
+            warehouse=db.session.scalars(select(inventory.Warehouse)).first())
+        orders.receive_payment(order, amount=order.total, method="cash", actor=finance,
+                               token=new_token())
+        db.session.commit()
+        order_id, paid = order.id, order.paid
+        db.session.remove()
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/orders/{order_id}")
+    refund = page.get_by_test_id("refund")
+    refund.locator("summary").click()
+    assert "最多可退 ¥0.00" in refund.get_by_test_id("refund-cap").inner_text()
+    form = refund.get_by_test_id("refund-form")
+    form.get_by_label("金额（元）").fill("10")
+    form.get_by_label("原因").fill("老顾客补偿")
+    form.get_by_role("button", name="退款（由我审批）").click()
+    page.get_by_text("最多可退 ¥0.00。请先办理退货").first.wait_for()
+    refund = page.get_by_test_id("refund")
+    form = refund.get_by_test_id("refund-form")
+    form.get_by_label("金额（元）").fill("10")
+    form.get_by_label("原因").fill("老顾客补偿")
+    form.get_by_label("特批退款：超过多付部分（经理）").check()
+    form.get_by_role("button", name="退款（由我审批）").click()
+    page.wait_for_url(f"{live_server}/orders/{order_id}")
+    with live_app.app_context():
+        assert db.session.get(orders.Order, order_id).paid == paid - 1000
+        db.session.remove()
