@@ -39,6 +39,28 @@ def test_a_manager_adds_rules_and_bad_rules_are_refused(client, login, venue, db
     assert "每位到场顾客：养生杯 × 1" in page_text(client.get(f"/gifts/events/{event.id}"))
 
 
+def test_a_purchase_rule_says_when_its_gift_goes_and_whether_packages_count(client, login,
+                                                                           venue, db):
+    event, warehouse, manager, staff, marketer, cup = venue
+    lz = make_stocked_product(warehouse, 5, name="灵芝孢子粉")
+    login(manager)
+    form = page_text(client.get(f"/gifts/events/{event.id}"))
+    assert "赠品发放时机" in form and "套餐内的该商品也计入件数" in form
+    response = client.post(f"/gifts/events/{event.id}/rules", data={
+        "kind": "purchase", "product_id": cup.id, "quantity": "1", "condition": "product",
+        "condition_product_id": lz.id, "min_quantity": "2", "waits_for": "paid",
+        "counts_packages": "y", "attendance_for": "arrival"})
+    assert response.status_code == 302, page_text(response)[-300:]
+    [rule] = g.rules_for(event, "purchase")
+    assert (rule.waits_for, rule.counts_packages) == ("paid", True)
+    assert "买 2" in rule.label and "含套餐内" in rule.label
+    bad = client.post(f"/gifts/events/{event.id}/rules", data={
+        "kind": "purchase", "product_id": cup.id, "quantity": "1", "condition": "product",
+        "condition_product_id": lz.id, "min_quantity": "2", "waits_for": "someday",
+        "attendance_for": "arrival"})
+    assert bad.status_code == 422 and len(g.rules_for(event, "purchase")) == 1
+
+
 def test_the_door_gift_in_one_tap_once(client, login, venue, db):
     event, warehouse, manager, staff, marketer, cup = venue
     g.save_rule(None, event=event, kind="attendance", product=cup, quantity=1, actor=manager)
