@@ -259,7 +259,15 @@ def test_the_tablet_camera_reads_a_card_and_checks_in_with_no_tap(
         open_door(page, live_server, event_id, 2)
         page.get_by_test_id("camera").click()  # then no tap: the card is in view
         result = page.get_by_test_id("check-in-result").filter(has_text="签到成功")
-        result.wait_for()
+        try:  # a loaded CI machine may take a while to start the fake camera
+            result.wait_for(timeout=60_000)
+        except Exception as error:
+            camera = page.evaluate("""() => { const v = document.querySelector(
+                '#door-camera-panel video'); return {ready: v.readyState, width: v.videoWidth,
+                paused: v.paused, zxing: !!window.ZXing, note: document.querySelector(
+                '[data-camera-note]').textContent, scan: document.querySelector(
+                '[data-scan-input]').value}; }""")
+            raise AssertionError(f"the camera did not check the guest in: {camera}") from error
         assert guest["name"] in result.inner_text()
         assert facts(live_app, event_id)[0] == 1
         snap(page, "door-camera-800x1280")
