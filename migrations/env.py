@@ -93,6 +93,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite changes a table by copying it (batch mode): with foreign keys enforced, dropping
+        # the old copy of a table other rows refer to fails. Off while migrating (the pragma
+        # only takes effect outside a transaction), checked at the end, then on again.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # on the driver's connection: SQLAlchemy would BEGIN first
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -101,6 +107,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -24,6 +24,7 @@ from models.orders import (APPROVER_ROLES, CHANNELS, DOCUMENT, MAX_LINES, MAX_OR
                            SELLER_ROLES, Order, OrderLine, OrderReturn, Payment, entry_by_token,
                            lock_order, receive_payment, refresh_balance, refuse_pending,
                            sold_batch)
+from models.orders import pricing
 from models.orders.safeguards import (CONFIRMER_ROLES, MAX_PIN_FAILURES, WrongPin, check_pin,
                                       confirmation_needed, may_confirm, pin_failures)
 from models.scoping import visible_users
@@ -80,7 +81,9 @@ def marketers_for_order(customer, actor):
             users.insert(0, person)
     return users
 
-def _clean_lines(lines):
+def _clean_lines(lines, customer):
+    """Checked lines; a unit price not given is the customer's price (their grade's, or the
+    list price: orders.pricing)."""
     cleaned = []
     for index, line in enumerate(lines):
         product = line.get("product")
@@ -93,7 +96,7 @@ def _clean_lines(lines):
                                field=f"{field}-product")
         quantity = inv.check_quantity(line.get("quantity"), f"{field}-quantity")
         unit_price = line.get("unit_price")
-        unit_price = product.sale_price if unit_price is None else unit_price
+        unit_price = pricing.grade_price(product, customer) if unit_price is None else unit_price
         if isinstance(unit_price, bool) or not isinstance(unit_price, int) or \
                 not 0 <= unit_price <= MAX_ORDER_FEN:
             raise InvalidInput(_("Line %(n)s: the unit price must be between ¥0 and "
@@ -146,7 +149,7 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
         raise InvalidInput(_("Add a package or a product to the order."), field="lines")
     if len(lines) > MAX_LINES:
         raise InvalidInput(_("At most %(n)s lines on one order.", n=MAX_LINES), field="lines")
-    cleaned = _clean_lines(lines)
+    cleaned = _clean_lines(lines, customer)
     total = sum(line["quantity"] * line["unit_price"] - line["discount"] for line in cleaned)
     if total <= 0:
         raise InvalidInput(_("The order comes to nothing: check prices and discounts."),
@@ -165,13 +168,18 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
         check_in = db.session.scalar(select(CheckIn).where(CheckIn.event_id == event.id,
                                                            CheckIn.customer_id == customer.id))
     reason = confirmation_needed(customer, total, now)
+    price_reason, below_floor, discount_needed = pricing.review(cleaned, customer, actor)
     order = Order(customer_id=customer.id, marketer_id=marketer.id,
                   department_id=marketer.department_id, channel=channel,
                   event_id=event.id if event else None,
                   check_in_id=check_in.id if check_in else None, warehouse_id=warehouse.id,
                   total=total, paid=0, returned_value=0, balance_due=total, due_date=due_date,
                   note=(note or "").strip()[:1000], created_by_id=actor.id, created_at=now,
-                  confirmation="pending" if reason else "", confirmation_reason=reason[:200],
+                  confirmation="pending" if reason or price_reason else "",
+                  confirmation_reason=reason[:200], price_reason=price_reason[:300],
+                  below_floor=below_floor, discount_needed=discount_needed,
+                  list_total=sum(line["product"].sale_price * line["quantity"]
+                                 for line in cleaned),
                   token=token or None)
     order, new = add_once(order)
     if not new:  # the same form, sent at the same moment, was written first
@@ -182,11 +190,11 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
         db.session.add(OrderLine(order_id=order.id, product_id=product.id,
                                  package_id=line["package"].id if line["package"] else None,
                                  quantity=line["quantity"], unit_price=line["unit_price"],
-                                 discount=line["discount"], taken=line["quantity"] - line["held"],
+                                 list_price=product.sale_price, discount=line["discount"], taken=line["quantity"] - line["held"],
                                  held=line["held"], product=product))
     db.session.flush()
     db.session.refresh(order, ["lines"])
-    if reason:  # a large order hands nothing over until it is confirmed: only a trial now,
+    if order.is_pending:  # nothing is handed over until it is confirmed: only a trial now,
         # so that missing stock is said at the table, not at the confirmation
         savepoint = db.session.begin_nested()
         try:
@@ -195,8 +203,8 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
             savepoint.rollback()
     else:
         hand_over(order, actor=actor, now=now)
-    audit(actor, "order.create", order, summary=f"{order.number} {customer.name} {fen(total)}",
-          now=now)
+    audit(actor, "order.create", order, summary=f"{order.number} {customer.name} {fen(total)}"
+          + (f" {price_reason}" if price_reason else ""), now=now)
     return order
 
 
@@ -351,13 +359,17 @@ def confirm_order(order, *, confirmer, actor, pin=None, family_informed=False, n
                          number=order.number))
     if confirmer is None or not confirmer.is_active or \
             not confirmer.has_role(*CONFIRMER_ROLES):
-        raise PermissionDenied(_("A large order is confirmed by a department head or a "
-                                 "manager."))
+        raise PermissionDenied(_("Only a department head or a manager confirms an order or "
+                                 "approves its prices."))
     if confirmer.id == order.marketer_id:
         raise PermissionDenied(_("The marketer credited cannot confirm their own order: ask "
                                  "another department head or a manager."))
     if not may_confirm(confirmer, order):
         raise PermissionDenied(_("%(name)s is not the head of this order's department.",
+                                 name=confirmer.display_name))
+    if not pricing.may_approve(confirmer, order):
+        raise PermissionDenied(_("%(pct)s %% off the list price is beyond what %(name)s may "
+                                 "approve: a manager approves it.", pct=order.discount_needed,
                                  name=confirmer.display_name))
     if confirmer.id != actor.id:
         if not confirmer.pin_hash:
@@ -382,6 +394,17 @@ def confirm_order(order, *, confirmer, actor, pin=None, family_informed=False, n
         "confirmed", confirmer.id, now
     order.family_informed = bool(family_informed)
     db.session.flush()
+    if order.price_reason:
+        audit(actor, "order.price_approve", order, summary=_(
+            "%(number)s: %(discount)s off the list price (%(pct)s %%), asked by %(asker)s, "
+            "approved by %(name)s", number=order.number, discount=fen(order.discount_given),
+            pct=order.discount_needed, asker=order.created_by.display_name,
+            name=confirmer.display_name), now=now)
+    if not order.confirmation_reason:  # a price approval only: no confirmation call
+        audit(actor, "order.confirm", order, summary=_("%(number)s confirmed by %(name)s",
+                                                       number=order.number,
+                                                       name=confirmer.display_name), now=now)
+        return order
     tasks.write_tasks([{
         "kind": "confirm_call", "customer_id": customer.id, "assignee_id": confirmer.id,
         "department_id": confirmer.department_id or order.department_id,

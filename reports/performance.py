@@ -15,6 +15,10 @@ The figures (period = [start, end] in the company's time zone; "now" figures are
   the order was taken); collections: money received in the period on their orders
   (deposits, balance and full payments, less reversals of those); refunds: money paid back in
   the period; returns: value of goods returned in the period;
+- discounts (优惠总额): of the deals, Σ (list price × quantity of the lines when taken − the
+  order's total): package prices, grade prices and discounts given (orders.pricing);
+  below_floor (低于底价单数): deals with a line sold below its product's floor price (approved,
+  or taken by a manager);
 - arrears: money due now on their orders, by age (not yet due, 1–30, 31–60, 61–90, > 90 days);
 - gift cost: cost of gifts issued in the period charged to them (less gifts taken back); points
   cost: cost of goods redeemed with points by their customers in the period (not reversed);
@@ -69,6 +73,8 @@ FIGURES = (
     Figure("collections", _l("Collections"), money=True, rows=True),
     Figure("refunds", _l("Refunds"), money=True, rows=True),
     Figure("returns", _l("Returns"), money=True, rows=True),
+    Figure("discounts", _l("Discounts given"), money=True, rows=True),
+    Figure("below_floor", _l("Orders below the floor price"), rows=True),
     Figure("arrears", _l("Arrears now"), money=True, now=True, rows=True),
     Figure("arrears_over_90", _l("of which over 90 days"), money=True, now=True),
     Figure("gift_cost", _l("Gift cost"), money=True, rows=True),
@@ -178,13 +184,18 @@ def figures(params, marketer_ids, *, now_figures=True):
             .where(Invitation.inviter_id.in_(ids), in_period(Invitation.created_at))
             .group_by(Invitation.inviter_id)):
         got["invitations"][inviter_id], got["confirmed"][inviter_id] = invited, confirmed or 0
-    got["deals"], got["sales"] = {}, {}
-    for marketer_id, deals, sales in db.session.execute(
-            select(Order.marketer_id, func.count(), func.sum(Order.total)).where(
+    got["deals"], got["sales"], got["discounts"], got["below_floor"] = {}, {}, {}, {}
+    for marketer_id, deals, sales, discounts, below in db.session.execute(
+            select(Order.marketer_id, func.count(), func.sum(Order.total),
+                   func.sum(case((Order.list_total > Order.total,
+                                  Order.list_total - Order.total), else_=0)),
+                   func.sum(case((Order.below_floor, 1), else_=0))).where(
                 Order.marketer_id.in_(ids), Order.status == "open",
                 Order.confirmation != "pending",  # a large order counts once confirmed
                 in_period(Order.created_at)).group_by(Order.marketer_id)):
         got["deals"][marketer_id], got["sales"][marketer_id] = deals, sales or 0
+        got["discounts"][marketer_id], got["below_floor"][marketer_id] = discounts or 0, \
+            below or 0
     for marketer_id, returned in got["returns"].items():  # net of the goods brought back
         got["sales"][marketer_id] = got["sales"].get(marketer_id, 0) - (returned or 0)
     # Money received and paid back. Reversals are few: they count with the kind of the entry
@@ -366,11 +377,20 @@ def rows_behind(params, key, marketer_id):
     since, until = params.since, params.until
     today = local_day(utcnow())
     period = lambda column: and_(column >= since, column < until)  # noqa: E731
-    if key in ("deals", "sales"):
-        found = db.session.scalars(select(Order).where(
+    if key in ("deals", "sales", "discounts", "below_floor"):
+        query = select(Order).where(
             Order.marketer_id == marketer_id, Order.status == "open",
             Order.confirmation != "pending", period(Order.created_at))
-            .order_by(Order.created_at.desc()).limit(500))
+        if key in ("discounts", "below_floor"):
+            query = query.where(Order.below_floor.is_(True)) if key == "below_floor" else \
+                query.where(Order.list_total > Order.total)
+            return [(f"{o.number} · {o.customer.name}" + (f" · {o.price_reason}"
+                                                          if o.price_reason else ""),
+                     o.discount_given if key == "discounts" else None, key == "discounts",
+                     url_for("orders.show", order_id=o.id))
+                    for o in db.session.scalars(query.order_by(Order.created_at.desc())
+                                                .limit(500))]
+        found = db.session.scalars(query.order_by(Order.created_at.desc()).limit(500))
         rows = [(f"{o.number} · {o.customer.name}", o.total, True,
                  url_for("orders.show", order_id=o.id)) for o in found]
         if key == "sales":  # the goods brought back in the period come off

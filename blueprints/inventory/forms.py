@@ -26,6 +26,9 @@ class ProductForm(BaseForm):
     is_spare = BooleanField(_l("Spare"))
     sale_price = MoneyField(_l("Sale price (yuan)"))
     standard_cost = MoneyField(_l("Standard cost (yuan)"))
+    floor_price = MoneyField(_l("Floor price (yuan)"),
+                             description=_l("The lowest price sold without approval. Empty: "
+                                            "the cost."))
     points_price = IntegerField(_l("Points price"), validators=[Optional(), NumberRange(
         min=1, max=10_000_000, message=_l("The points price must be a whole number above zero."))])
     points_multiplier = IntegerField(_l("Points earned (% of usual)"), validators=[
@@ -49,6 +52,7 @@ class ProductForm(BaseForm):
                 "is_gift": self.is_gift.data, "redeemable": self.redeemable.data,
                 "is_spare": self.is_spare.data, "sale_price": to_fen(self.sale_price.data),
                 "standard_cost": to_fen(self.standard_cost.data),
+                "floor_price": to_fen(self.floor_price.data),
                 "points_price": self.points_price.data,
                 "points_multiplier": self.points_multiplier.data,
                 "shelf_life_days": self.shelf_life_days.data,
@@ -64,6 +68,8 @@ class ProductForm(BaseForm):
         self.category.data = product.category.name if product.category else ""
         self.sale_price.data = yuan(product.sale_price)
         self.standard_cost.data = yuan(product.standard_cost)
+        self.floor_price.data = None if product.floor_price is None else \
+            yuan(product.floor_price)
 
 
 class WarehouseForm(BaseForm):

@@ -23,7 +23,7 @@ from models import orders as o
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
 from models.settings import get_setting
-from models.orders import safeguards
+from models.orders import pricing, safeguards
 from reports import order_receipt, order_summary
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -116,15 +116,18 @@ def new(customer_id):
                 status = tried.status
             else:
                 if deferred:
-                    flash(_("A large order: take the deposit once a department head or manager "
-                            "has confirmed it."), "warning")
+                    flash(_("This order waits for a confirmation: take the deposit once a "
+                            "department head or manager has confirmed it."), "warning")
                 flash(_("Order %(number)s taken: %(total)s.", number=order.number,
                         total=fen(order.total)), "success")
                 return redirect(url_for("orders.show", order_id=order.id))
+    products = db.session.scalars(inv.find_products(flag="for_sale")).all()
     return render_template("orders/new.html", form=form, customer=customer, packages=packages,
-                           chosen=_chosen_packages(packages),
-                           products=db.session.scalars(inv.find_products(flag="for_sale"))
-                           .all(), due=o.customer_due(customer)), status
+                           chosen=_chosen_packages(packages), products=products,
+                           prices={p.id: pricing.grade_price(p, customer) for p in products},
+                           grade_pct=pricing.grade_pct(customer),
+                           cap_pct=pricing.cap_pct(current_user),
+                           due=o.customer_due(customer)), status
 
 
 def _package_counts(packages):

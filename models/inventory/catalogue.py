@@ -70,6 +70,8 @@ def clean_product(data, *, own_id=None):
         "standard_cost": _int_in(data.get("standard_cost") or 0, 0, MAX_PRICE_FEN,
                                  "standard_cost",
                                  _("The cost must be between ¥0 and ¥1,000,000.")),
+        "floor_price": _int_in(data.get("floor_price"), 0, MAX_PRICE_FEN, "floor_price",
+                               _("The floor price must be between ¥0 and ¥1,000,000.")),
         "points_price": _int_in(data.get("points_price"), 1, MAX_POINTS, "points_price",
                                 _("The points price must be a whole number above zero.")),
         "shelf_life_days": _int_in(data.get("shelf_life_days"), 1, 36500, "shelf_life_days",
@@ -85,6 +87,9 @@ def clean_product(data, *, own_id=None):
     }
     for flag in PRODUCT_FLAGS:
         values[flag] = bool(data.get(flag))
+    if values["floor_price"] is not None and values["floor_price"] > values["sale_price"]:
+        raise InvalidInput(_("The floor price cannot be above the sale price."),
+                           field="floor_price")
     if values["redeemable"] and not values["points_price"]:
         raise InvalidInput(_("A product redeemable with points needs a points price."),
                            field="points_price")

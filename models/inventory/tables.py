@@ -61,6 +61,7 @@ class Product(db.Model):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("sale_price >= 0 AND standard_cost >= 0", name="prices_not_negative"),
+        CheckConstraint("floor_price IS NULL OR floor_price >= 0", name="floor_not_negative"),
         CheckConstraint("points_price IS NULL OR points_price > 0", name="points_price_positive"),
         CheckConstraint("shelf_life_days IS NULL OR shelf_life_days > 0",
                         name="shelf_life_positive"),
@@ -84,6 +85,9 @@ class Product(db.Model):
     #: Fen.
     sale_price: Mapped[int] = mapped_column(Integer, default=0)
     standard_cost: Mapped[int] = mapped_column(Integer, default=0)
+    #: The lowest unit price it sells at without approval (最低售价; NULL: the cost price), see
+    #: models.orders.pricing.
+    floor_price: Mapped[int | None] = mapped_column(Integer)
     #: Points a customer spends to redeem one unit (redeemable products).
     points_price: Mapped[int | None] = mapped_column(Integer)
     #: Percent of the usual points the product earns when bought (NULL: its category's; 0:
@@ -109,7 +113,7 @@ PRODUCT_FLAGS = {"for_sale": _l("For sale"), "is_gift": _l("Gift"),
                  "redeemable": _l("Redeemable with points"), "is_spare": _l("Spare")}
 #: Price fields whose every change is kept.
 PRICE_FIELDS = {"sale_price": _l("Sale price"), "standard_cost": _l("Standard cost"),
-                "points_price": _l("Points price")}
+                "floor_price": _l("Floor price"), "points_price": _l("Points price")}
 
 
 class PriceChange(db.Model):

@@ -21,6 +21,7 @@ from models.audit import audit
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, add_once,
                          utcnow)
 from models.clock import day_bounds, local_day
+from models.orders import pricing
 from models.orders.safeguards import check_refund_approval
 from models.orders.tables import (METHODS, RECEIPT_KINDS, CashClose, CashClosePayment, Order,
                                   Package, PackageItem, Payment)
@@ -114,6 +115,10 @@ def save_package(package, *, name, price, items, description="", is_active=True,
         if not product.for_sale or not product.is_active:
             raise InvalidInput(_("%(name)s is not for sale.", name=product.name), field="items")
     list_price = sum(product.sale_price * quantity for product, quantity in items)
+    floor = sum(pricing.floor_price(product) * quantity for product, quantity in items)
+    if price < floor:
+        raise InvalidInput(_("The package price %(price)s is below its products' floor prices "
+                             "%(floor)s.", price=fen(price), floor=fen(floor)), field="price")
     if price > list_price:
         raise InvalidInput(_("The package price %(price)s is above the products' list price "
                              "%(list)s.", price=fen(price), list=fen(list_price)),
@@ -161,8 +166,8 @@ def package_lines(package, count=1, held=False):
 def refuse_pending(order):
     """Refused while a large order waits for its confirmation (orders.safeguards)."""
     if order.is_pending:
-        raise Conflict(_("Order %(number)s is a large order waiting for a department head's "
-                         "or manager's confirmation: nothing can be paid or handed over yet.",
+        raise Conflict(_("Order %(number)s waits for a department head's or manager's "
+                         "confirmation: nothing can be paid or handed over yet.",
                          number=order.number))
 
 

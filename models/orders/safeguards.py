@@ -25,6 +25,7 @@ from models.audit import AuditEntry, audit
 from models.base import InvalidInput, PermissionDenied
 from models.clock import local_day
 from models.orders.tables import Order
+from models.orders import pricing
 from models.scoping import department_subtree_ids
 from models.settings import get_setting
 
@@ -101,7 +102,8 @@ def confirmers_for(order, actor):
         select(User).join(UserRole, UserRole.user_id == User.id)
         .where(User.is_active.is_(True), UserRole.role.in_(CONFIRMER_ROLES))
         .order_by(User.display_name).distinct()).all()
-    allowed = [user for user in users if may_confirm(user, order)]
+    allowed = [user for user in users
+               if may_confirm(user, order) and pricing.may_approve(user, order)]
     return sorted(allowed, key=lambda user: user.id != actor.id)
 
 

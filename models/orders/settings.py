@@ -39,6 +39,7 @@ register_actions({
     "payment.goodwill_refund": _l("Goodwill refund (beyond what was overpaid)"),
     "cash.close": _l("Closed a cashier's day"), "package.save": _l("Saved a package"),
     "order.confirm": _l("Confirmed a large order"),
+    "order.price_approve": _l("Approved a price below authority"),
     "order.pin_failed": _l("Typed a wrong confirmation PIN"),
     "user.pin": _l("Set a confirmation PIN"),
 })

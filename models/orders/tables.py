@@ -126,6 +126,14 @@ class Order(TokenMixin, db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The confirmer recorded that the customer's family contact was told of the order.
     family_informed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Price authority (models.orders.pricing): the lines' list price × quantity when taken
+    #: (its discount, 优惠, is list_total − total); whether a line came to less than its floor
+    #: price; why the prices needed approval (the order waits, as a large order does, for its
+    #: confirmer), and the percent off the list price that was asked for.
+    list_total: Mapped[int] = mapped_column(Integer, default=0)
+    below_floor: Mapped[bool] = mapped_column(Boolean, default=False)
+    price_reason: Mapped[str] = mapped_column(String(300), default="")
+    discount_needed: Mapped[int] = mapped_column(Integer, default=0)
 
     customer = relationship("Customer", lazy="joined")
     marketer = relationship("User", foreign_keys=[marketer_id], lazy="joined")
@@ -140,6 +148,11 @@ class Order(TokenMixin, db.Model):
     def is_pending(self):
         """A large order waiting for its second confirmation: not yet binding."""
         return self.confirmation == "pending" and self.status == "open"
+
+    @property
+    def discount_given(self):
+        """Fen off the list price (优惠): package prices, grade prices and discounts."""
+        return max(self.list_total - self.total, 0)
 
     @property
     def net_total(self):
@@ -180,6 +193,8 @@ class OrderLine(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     #: Fen per unit; the discount is fen off the whole line.
     unit_price: Mapped[int] = mapped_column(Integer)
+    #: The product's list price per unit when the order was taken (fen).
+    list_price: Mapped[int] = mapped_column(Integer, default=0)
     discount: Mapped[int] = mapped_column(Integer, default=0)
     #: Taken home now (issued from the warehouse) or left in the company's custody.
     taken: Mapped[int] = mapped_column(Integer, default=0)

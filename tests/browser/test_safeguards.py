@@ -87,3 +87,45 @@ def test_a_large_order_stays_unconfirmed_until_the_department_head_confirms(
         assert (task.due_date - local_day(order.confirmed_at)).days == 1
         assert task.assignee_id == order.confirmed_by_id != order.marketer_id
         db.session.remove()
+
+
+def test_a_price_below_the_marketers_authority_waits_for_the_heads_approval(
+        page, browser, live_server, live_app, screenshot):
+    """Issue 25 §1, by taps: a box of 灵芝孢子粉 (¥198) typed in at ¥160 — 19.2 % off, beyond
+    the marketer's 10 % — makes the order wait; the head approves it on their own device; the
+    order then shows who asked, who approved and the discount."""
+    customer_id, _name = _customer_of(live_app, "marketer")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, live_server, "marketer")
+    page.goto(f"{live_server}/orders/new/{customer_id}")
+    assert "最多低 10%" in page.get_by_test_id("price-authority").inner_text()
+    page.get_by_label("成交渠道").select_option("store")
+    line = page.locator("#lines tr.line").first
+    line.get_by_label("商品（编码）").fill("LZ-001")
+    line.get_by_label("数量").fill("1")
+    line.get_by_label("单价（元）").fill("160")
+    assert page.get_by_test_id("deal-total").inner_text() == "¥160.00"
+    page.get_by_label("现收金额（元）").fill("50")
+    page.get_by_role("button", name="确认开单").click()
+    page.wait_for_url(re.compile(r"/orders/\d+$"))
+    order_url = page.url
+    pending = page.get_by_test_id("pending-confirmation")
+    assert "价格超出权限" in pending.inner_text() and "超出您 10% 的权限" in pending.inner_text()
+    assert page.get_by_test_id("payment-form").count() == 0
+    screenshot("order-price-pending")
+
+    head = browser.new_page(viewport={"width": 1024, "height": 768})
+    sign_in(head, live_server, "depthead")
+    head.goto(order_url)
+    assert "审批价格" in head.locator("body").inner_text()
+    head.get_by_test_id("confirm-form").get_by_label("确认人", exact=True).select_option(
+        label="张丽")
+    head.get_by_role("button", name="确认订单").click()
+    head.wait_for_url(order_url)
+    approved = head.get_by_test_id("price-approved").inner_text()
+    assert "张丽" in approved and "申请" in approved
+    assert "−¥38.00" in head.get_by_test_id("discount-given").inner_text()
+    head.close()
+    page.goto(order_url)
+    assert page.get_by_test_id("payment-form").is_visible()
+    screenshot("order-price-approved")

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from models import checkin as ci, door, events as ev, gifts as g, order_taking, orders as o
 from models import points as pt, redemptions
 from models.base import NotFound, new_token
+from models.settings import update_settings
 from reports import event_roi
 from reports.params import parse
 from tests.conftest import page_text
@@ -32,11 +33,14 @@ def hall(db):
     - 客户四 confirms, does not come. 客户五 declines.
     - 临时来宾 buys 2 × ¥150 and pays ¥300; returns one (¥150), refunded ¥150.
     Costs: venue ¥300, meals ¥200.
+    Prices are typed in freely (the marketers' discount cap is lifted: price authority is
+    tests/models/test_pricing.py's).
     """
     root = make_department("总部")
     one, two = make_department("销售一部", parent=root), make_department("销售二部", parent=root)
     manager = make_user(["manager"], display_name="李总", department=root)
     finance = make_user(["finance"], display_name="周静", department=root)
+    update_settings({"orders.cap_marketer_pct": 100}, actor=manager)
     liu = make_user(["marketer"], display_name="刘芳", department=one)
     chen = make_user(["marketer"], display_name="陈伟", department=two)
     warehouse = make_warehouse("总仓")
