@@ -29,11 +29,25 @@ def grades(day):
         select(Order.customer_id, func.count(), func.sum(Order.paid))
         .where(Order.status == "open", Order.created_at >= since)
         .group_by(Order.customer_id))))
-    came = set(db.session.scalars(select(CheckIn.customer_id).where(CheckIn.at >= since)
-                                  .distinct()))
-    return {cid: c.grade_of(*bought.get(cid, (0, 0)), cid in came, rule)
+    came = dict(db.session.execute(select(CheckIn.customer_id, func.count())
+                                   .where(CheckIn.at >= since).group_by(CheckIn.customer_id))
+                .all())
+    return {cid: c.grade_of(*bought.get(cid, (0, 0)), came.get(cid, 0), rule)
             for cid in db.session.scalars(select(c.Customer.id)
                                           .where(c.Customer.status != "merged"))}
+
+
+def grade_explained(customer, day):
+    """(the grade the nightly run gives `customer`, why in words): the same facts as grades(),
+    for one customer's page."""
+    since = c.grades_since(day)
+    orders, paid = db.session.execute(
+        select(func.count(), func.sum(Order.paid)).where(
+            Order.customer_id == customer.id, Order.status == "open",
+            Order.created_at >= since)).one()
+    arrivals = db.session.scalar(select(func.count()).where(
+        CheckIn.customer_id == customer.id, CheckIn.at >= since))
+    return c.grade_reason(orders, paid or 0, arrivals, c.grade_rule())
 
 
 def grading(day, now=None):

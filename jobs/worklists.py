@@ -99,13 +99,34 @@ def event_follow_ups(day, now=None):
     return write_tasks(rows, now=now)
 
 
-def care(day, now=None):
-    """Birthday and anniversary care, a few days ahead (a setting) so a gift can be ready."""
+def care(day, now=None, customer_ids=None):
+    """Birthday and anniversary care, a few days ahead (a setting) so a gift can be ready.
+
+    A birthday closer than the lead days — of a customer registered or imported today, or on
+    the first run after installation — is written due today, once (no task for it yet).
+    `customer_ids`: only these customers (registration and import call it for the new ones)."""
     lead = get_setting("tasks.birthday_lead_days")
     first, last = window(day)
     start, end = first + timedelta(days=lead), last + timedelta(days=lead)
     # Only the columns matter here: the owner, channel... are not loaded with each customer.
     owned = select(c.Customer).where(c.Customer.owner_id.is_not(None)).options(lazyload("*"))
+    dated = select(c.Customer.id, c.Customer.owner_id, c.Customer.department_id,
+                   c.Customer.anniversary).where(
+        c.Customer.status == "active", c.Customer.owner_id.is_not(None),
+        c.Customer.anniversary.is_not(None))
+    if customer_ids is not None:
+        owned = owned.where(c.Customer.id.in_(customer_ids))
+        dated = dated.where(c.Customer.id.in_(customer_ids))
+    rows, late = _care_rows(owned, dated, start, end, lead), []
+    if lead:  # birthdays within the lead: due today, if nobody has a task for them yet
+        late = [{**row, "due_date": day} for row in
+                _care_rows(owned, dated, first, start - timedelta(days=1), lead)]
+    return write_tasks(rows, now=now) + write_tasks(late, now=now, once_per_source=True)
+
+
+def _care_rows(owned, dated, start, end, lead):
+    """The birthday and anniversary tasks of the days start … end (each due `lead` days
+    before)."""
     rows = []
     age_text, title_text = _(", %(n)s years old"), _("Birthday on %(date)s%(lunar)s%(age)s")
     for hit in c.care_list(start, end, customers=owned):
@@ -119,17 +140,13 @@ def care(day, now=None):
                              f"birthday:{hit['date'].isoformat()}",
                              title_text % {"date": _md(hit["date"]), "lunar": lunar, "age": age},
                              hit["note"]))
-    for customer in db.session.execute(
-            select(c.Customer.id, c.Customer.owner_id, c.Customer.department_id,
-                   c.Customer.anniversary)
-            .where(c.Customer.status == "active", c.Customer.owner_id.is_not(None),
-                   c.Customer.anniversary.is_not(None))):
+    for customer in db.session.execute(dated):
         hit = c.anniversary_between(customer.anniversary, start, end)
         if hit is not None:
             rows.append(task_row("anniversary", tuple(customer)[:3], hit[0] - timedelta(days=lead),
                                  f"anniversary:{hit[0].isoformat()}",
                                  _("Anniversary on %(date)s", date=_md(hit[0])), hit[1]))
-    return write_tasks(rows, now=now)
+    return rows
 
 
 def _md(day):

@@ -330,7 +330,7 @@ def summarise(results):
 def confirm(batch, *, actor, now=None):
     """Create every new customer of the batch in this one transaction, or none: refused while
     any row is invalid; any failure on the way undoes the whole import (the caller rolls back).
-    Duplicates are left alone. Returns the counts."""
+    Duplicates are left alone. Returns the counts, and the new customers' ids ("ids")."""
     now = now or utcnow()
     # Locked: two clicks on "import" must not import twice.
     db.session.execute(select(ImportBatch.id).where(ImportBatch.id == batch.id)
@@ -343,11 +343,13 @@ def confirm(batch, *, actor, now=None):
     if counts["invalid"]:
         raise InvalidInput(_("%(n)s rows are invalid. Correct them in the spreadsheet and "
                              "upload it again; nothing was imported.", n=counts["invalid"]))
+    counts["ids"] = []
     for result in results:
         if result.status != "create":
             continue
         try:
-            c.create_customer(result.data, actor=actor, owner=result.owner, now=now, quiet=True)
+            counts["ids"].append(c.create_customer(result.data, actor=actor, owner=result.owner,
+                                                   now=now, quiet=True).id)
         except InvalidInput as exc:
             raise InvalidInput(_("Row %(n)s: %(message)s Nothing was imported.",
                                  n=result.number, message=exc.message)) from None

@@ -13,6 +13,7 @@ from blueprints.events.forms import InviteForm
 from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, attempt, error_text, id_arg, paginate, run_operation
 from extensions import db
+from jobs import customers as customer_jobs, worklists
 from formatting import local_day, national_phone
 from models import (custody, customer_import as imports, customers as c, order_taking, orders,
                     points)
@@ -64,6 +65,7 @@ def new():
     with attempt() as tried:
         customer = c.create_customer(form.to_data(), actor=current_user,
                                      owner=_owner(form.owner_id.data))
+        worklists.care(local_day(utcnow()), customer_ids=[customer.id])
     if isinstance(tried.refusal, c.DuplicateCustomer):
         duplicate = _explain_duplicate(tried.refusal, form)
         return render_template("customers/form.html", form=form, customer=None,
@@ -111,6 +113,8 @@ def _customer_page(customer, contact_form, status=200):
                            points_balance=points.balance_of(customer.id),
                            points_expiring=points.expiring(customer.id, local_day(utcnow())),
                            order_event_id=_order_event_id(customer),
+                           grade_why=customer_jobs.grade_explained(
+                               customer, local_day(utcnow()))[1],
                            **_page_flags(customer)), status
 
 
@@ -362,6 +366,8 @@ def import_preview(token):
     if form.validate_on_submit():
         with attempt() as tried:
             counts = imports.confirm(batch, actor=current_user)
+            # A birthday within the care lead gets its task today, not never.
+            worklists.care(local_day(utcnow()), customer_ids=counts["ids"])
         if tried.refusal:
             error = tried.refusal.message
         else:

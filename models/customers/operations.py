@@ -49,6 +49,8 @@ def create_customer(data, *, actor, owner=None, now=None, quiet=False, at_the_do
     owner = _default_owner(actor, owner)
     if not at_the_door:
         _check_may_own(actor, owner)
+    # A grade given at registration or import was given by a person: kept until cleared.
+    values["grade_is_manual"] = bool(values.get("grade"))
     customer = Customer(**values, owner=owner, department_id=owner.department_id,
                         status="active", created_by_id=getattr(actor, "id", None),
                         created_at=now, owned_since=now, name_parts=name_parts(values["name"]))

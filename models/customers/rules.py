@@ -10,11 +10,12 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select, update
 
 from extensions import db
+from formatting import fen
 from models.clock import day_start, local_day
 from models.customers.tables import Customer
 from models.settings import get_setting
 
-__all__ = ["POOL_RULES", "apply_grades", "grade_of", "grade_rule", "grades_since",
+__all__ = ["POOL_RULES", "apply_grades", "grade_of", "grade_reason", "grade_rule", "grades_since",
            "pool_days", "pool_reasons", "pool_rule", "reclaim_day"]
 
 #: The pool rules, by what the customer has done with the company.
@@ -59,19 +60,38 @@ def grades_since(day):
 
 
 def grade_rule():
-    """(orders, paid fen) at which a buyer is graded A (settings), for grade_of."""
-    return get_setting("grade.a_orders"), get_setting("grade.a_money_yuan") * 100
+    """The thresholds of the grades (settings), for grade_of: A at a_orders orders or a_money
+    fen paid, B at b_orders orders, C at c_arrivals arrivals at events."""
+    return {"a_orders": get_setting("grade.a_orders"),
+            "a_money": get_setting("grade.a_money_yuan") * 100,
+            "b_orders": get_setting("grade.b_orders"),
+            "c_arrivals": get_setting("grade.c_arrivals")}
 
 
-def grade_of(orders, paid, came, rule):
-    """A: bought often or much in the window; B: bought; C: came to an event; D: neither.
-    `rule`: grade_rule()."""
-    a_orders, a_money = rule
-    if orders and (orders >= a_orders or (paid or 0) >= a_money):
+def grade_of(orders, paid, arrivals, rule):
+    """A: bought often or much in the window; B: bought; C: came to events; D: none of these.
+    `orders`, `paid` (fen), `arrivals`: the customer's in the grading window; `rule`:
+    grade_rule()."""
+    if orders and (orders >= rule["a_orders"] or (paid or 0) >= rule["a_money"]):
         return "A"
-    if orders:
+    if orders and orders >= rule["b_orders"]:
         return "B"
-    return "C" if came else "D"
+    return "C" if arrivals and arrivals >= rule["c_arrivals"] else "D"
+
+
+def grade_reason(orders, paid, arrivals, rule):
+    """Why grade_of gave its grade, in words: the customer's figures of the window and the
+    threshold they reached (the customer page shows it)."""
+    grade = grade_of(orders, paid, arrivals, rule)
+    facts = _("In the last %(days)s days: %(orders)s orders, %(paid)s paid, %(arrivals)s "
+              "events attended.", days=get_setting("grade.window_days"), orders=orders,
+              paid=fen(paid or 0), arrivals=arrivals)
+    why = {"A": _("Grade A from %(orders)s orders or %(money)s paid.",
+                  orders=rule["a_orders"], money=fen(rule["a_money"])),
+           "B": _("Grade B from %(orders)s orders.", orders=rule["b_orders"]),
+           "C": _("Grade C from %(n)s events attended.", n=rule["c_arrivals"]),
+           "D": _("Below every threshold: grade D.")}[grade]
+    return grade, f"{facts} {why}"
 
 
 def apply_grades(grades):

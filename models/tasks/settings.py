@@ -42,3 +42,7 @@ define("grade.window_days", "int", 365, _l("Grades look back (days)"), min=1, ma
 define("grade.a_money_yuan", "int", 10000, _l("Grade A: paid at least (yuan)"), min=1,
        max=100_000_000)
 define("grade.a_orders", "int", 3, _l("Grade A: or at least this many orders"), min=1, max=1000)
+define("grade.b_orders", "int", 1, _l("Grade B: at least this many orders"),
+       _l("Fewer orders (or none) in the window: grade C or D."), min=1, max=1000)
+define("grade.c_arrivals", "int", 1, _l("Grade C: came to at least this many events"),
+       _l("Customers below every threshold are grade D."), min=1, max=1000)

@@ -208,3 +208,25 @@ def test_managed_lists_of_channels_and_tags(db, client, login):
     client.post(f"/customers/lists/tag/{tag.id}/toggle")
     assert not tag.is_active
     assert client.post("/customers/lists/nope/1/toggle").status_code == 404
+
+
+def test_registered_today_with_a_birthday_tomorrow_the_care_task_is_on_the_list(db, client,
+                                                                                login):
+    """Issue 26 §3: a birthday inside the care lead gets its task at registration, and the page
+    says the grade typed in is kept."""
+    from datetime import timedelta
+
+    from formatting import local_day
+    from models.base import utcnow
+    from models.tasks import Task
+    login("marketer")
+    tomorrow = local_day(utcnow()) + timedelta(days=1)
+    response = client.post("/customers/new", data={
+        "name": "明天过生日", "phone": "13800002222", "birthday_kind": "solar",
+        "birthday": tomorrow.replace(year=1950).isoformat() if (tomorrow.month, tomorrow.day)
+        != (2, 29) else "1952-02-29", "grade": "A"})
+    assert response.status_code == 302
+    customer = db.session.scalar(select(c.Customer).where(c.Customer.name == "明天过生日"))
+    task = db.session.scalar(select(Task).where(Task.customer_id == customer.id))
+    assert task.kind == "birthday" and task.due_date == local_day(utcnow())
+    assert "等级为手工设定" in page_text(client.get(response.location))

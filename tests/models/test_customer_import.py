@@ -48,8 +48,9 @@ def test_dry_run_shows_each_row_then_confirm_creates_them(db, marketer):
     assert results[2].existing_id == existing.id and "老顾客" in results[2].message
     assert "第 2 行" in results[3].message
     assert count(db) == 1  # a dry run writes nothing
-    assert imports.confirm(batch, actor=marketer) == {"create": 2, "duplicate": 2,
-                                                      "invalid": 0}
+    counts = imports.confirm(batch, actor=marketer)
+    assert (counts["create"], counts["duplicate"], counts["invalid"]) == (2, 2, 0)
+    assert len(counts["ids"]) == 2  # the customers made, for their care tasks
     zhang = c.find_by_phone("13800000001")
     assert zhang.gender == "F" and [t.name for t in zhang.tags] == ["高血压"]
     assert zhang.birthday.isoformat() == "1950-03-08" and zhang.owner is marketer

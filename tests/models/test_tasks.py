@@ -403,6 +403,49 @@ def test_grades_from_purchases_and_attendance_manual_wins(db, shop):
     assert job_customers.grading(TODAY) == 0
 
 
+def test_a_grade_given_at_registration_is_manual_and_survives_the_night(db, shop):
+    """Issue 26 §3: typed in at registration (or imported), a grade is the person's."""
+    given = c.create_customer(c.CustomerData(name="老会员", phone="13700001111", grade="A"),
+                              actor=shop.marketer)
+    assert given.grade_is_manual
+    assert not c.create_customer(c.CustomerData(name="新顾客", phone="13700001112"),
+                                 actor=shop.marketer).grade_is_manual
+    job_customers.grading(TODAY)
+    _db.session.expire_all()
+    assert given.grade == "A"
+
+
+@pytest.mark.parametrize("orders, paid, arrivals, grade", [
+    (3, 0, 0, "A"), (1, 1_000_000, 0, "A"), (2, 999_999, 5, "B"), (1, 0, 0, "D"),
+    (0, 0, 2, "C"), (0, 0, 1, "D"), (0, 0, 0, "D")])
+def test_every_grade_threshold_is_a_setting(db, orders, paid, arrivals, grade):
+    """With B from 2 orders and C from 2 arrivals (A: 3 orders or ¥10,000 paid)."""
+    update_settings({"grade.b_orders": 2, "grade.c_arrivals": 2}, actor=make_user(["admin"]))
+    assert c.grade_of(orders, paid, arrivals, c.grade_rule()) == grade
+
+
+def test_the_customer_page_says_why_a_grade_was_given(db, shop):
+    make_order(shop.customer, warehouse=shop.warehouse, actor=shop.marketer,
+               lines=[{"product": shop.product, "quantity": 1}])
+    grade, why = job_customers.grade_explained(shop.customer, TODAY + timedelta(days=1))
+    assert grade == "B"
+    assert why == "近 365 天：订单 1 张，付款 ¥0.00，到会 0 次。 订单满 1 张为 B 级。"
+
+
+def test_a_birthday_inside_the_lead_still_gets_its_care_task_once(db):
+    """Registered on 25 November with a birthday on the 26th (lead 3 days): the task is due
+    today, written once; a customer whose task a run before wrote gets no second one."""
+    owner = make_user()
+    known = make_customer(owner, name="后天生日", birthday_kind="solar", birthday=date(1950, 11, 27))
+    assert worklists.care(TODAY - timedelta(days=3)) == 1  # the run that knew 后天生日 (due 24th)
+    late = make_customer(owner, name="明天生日", birthday_kind="solar", birthday=date(1950, 11, 26))
+    assert worklists.care(TODAY, customer_ids=[late.id]) == 1
+    assert [(task.due_date, "11月26日" in task.title) for task in tasks_of(late)] == \
+        [(TODAY, True)]
+    assert worklists.care(TODAY) == 0 and worklists.care(TODAY + timedelta(days=1)) == 0
+    assert [task.due_date for task in tasks_of(known)] == [date(2026, 11, 24)]
+
+
 def test_birthday_month_bonus_once_a_year(db):
     from models import points
     owner = make_user()
