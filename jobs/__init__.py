@@ -2,7 +2,8 @@
 
 Each job is a plain function ``job(day, now) -> int`` (rows written) that calls operations in
 models/; the job bodies are this package's modules: worklists (the tasks they write), customers
-(grades and the public pool), points (expiry and birthday bonuses). run_job() gives a job an app
+(grades and the public pool), points (expiry and birthday bonuses), stock (the products short of
+what pooled custody promised). run_job() gives a job an app
 context and one write transaction, commits once, and logs the run (job, date, started,
 finished, rows, error) in job_runs, which admins see. The scheduler is its own process
 (`flask --app app scheduler`), never inside web workers: once a day, at an hour set in the
@@ -23,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from extensions import db
-from jobs import customers, points, worklists
+from jobs import customers, points, stock, worklists
 from models import tasks
 from models.base import begin_write, utcnow
 from models.clock import at_local, company_zone, local_day
@@ -237,5 +238,7 @@ register_job("custody", worklists.custody_reminders,
 register_job("repurchase", worklists.repurchase, _l("Repurchase reminders"))
 register_job("follow-ups", worklists.planned_follow_ups,
              _l("Planned follow-ups from contact logs"))
+register_job("stock-shortfalls", stock.shortfalls,
+             _l("Products whose free stock is below what custody promised"))
 register_job("points-expiry", points.points_expiry, _l("Points expiry"))
 register_job("birthday-points", points.birthday_points, _l("Birthday-month bonus points"))

@@ -370,8 +370,10 @@ def waiting_for(rule, order):
 # --- Issuing ---------------------------------------------------------------------------------
 
 def _issue(*, kind, customer, product, quantity, warehouse, actor, token=None, event=None,
-           order=None, rule=None, marketer=None, approved_by=None, note="", now=None):
-    """Write one gift issue and its stock move(s) (FEFO, never an expired batch)."""
+           order=None, rule=None, marketer=None, approved_by=None, note="",
+           confirm_below_promise=False, now=None):
+    """Write one gift issue and its stock move(s) (FEFO, never an expired batch); below what a
+    pooled warehouse promised customers only when `confirm_below_promise`."""
     now = now or utcnow()
     issue = GiftIssue(kind=kind, event_id=event.id if event else None, customer_id=customer.id,
                       order_id=order.id if order else None, rule_id=rule.id if rule else None,
@@ -386,7 +388,8 @@ def _issue(*, kind, customer, product, quantity, warehouse, actor, token=None, e
         db.session.flush()
         moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
                           reason="gift_issue", actor=actor, customer=customer, event=event,
-                          document=(DOCUMENT, issue.id), now=now)
+                          document=(DOCUMENT, issue.id),
+                          confirm_below_promise=confirm_below_promise, now=now)
         issue.cost = sum(move.value for move in moves)
     return issue
 
@@ -421,10 +424,12 @@ def issue_attendance_gifts(event, customer, *, actor, token, now=None):
         raise Conflict(_("The attendance gift of this event is for invited customers only."))
     warehouse = event_warehouse(event)
     rule = rules[0]  # one attendance gift per customer per event: the first rule that fits
+    # The door is never held up over a pooled warehouse's promises (its staff cannot decide
+    # them): a shortfall it leaves is on the warehouse's nightly list.
     try:
         first = _issue(kind="attendance", customer=customer, product=rule.product,
                        quantity=rule.quantity, warehouse=warehouse, actor=actor, token=token,
-                       event=event, rule=rule, now=now)
+                       event=event, rule=rule, confirm_below_promise=True, now=now)
     except IntegrityError:  # the other tablet won, or this token was just written
         prior = GiftIssue.by_token(token) or attendance_gift_of(event, customer)
         if prior is None:
@@ -433,7 +438,7 @@ def issue_attendance_gifts(event, customer, *, actor, token, now=None):
     if rule.companion_quantity and check_in.companions:
         _issue(kind="companion", customer=customer, product=rule.product,
                quantity=rule.companion_quantity * check_in.companions, warehouse=warehouse,
-               actor=actor, event=event, rule=rule, now=now)
+               actor=actor, event=event, rule=rule, confirm_below_promise=True, now=now)
     audit(actor, "gift.attendance", first, summary=f"{customer.name} {rule.product.name}",
           now=now)
     return first
@@ -494,8 +499,10 @@ def _check_order_stands(order):
                          number=order.number))
 
 
-def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
-    """Issue the proposed gifts of an order that staff kept (rule_ids ⊆ the proposal)."""
+def issue_purchase_gifts(order, *, rule_ids, actor, token, confirm_below_promise=False,
+                         now=None):
+    """Issue the proposed gifts of an order that staff kept (rule_ids ⊆ the proposal); below
+    what a pooled warehouse promised only when `confirm_below_promise`."""
     if not actor.has_role(*GIFT_ROLES):
         raise PermissionDenied(_("You may not hand out gifts."))
     order = lock_row(order)  # a second tap or tablet waits here, then finds the first result
@@ -520,15 +527,18 @@ def issue_purchase_gifts(order, *, rule_ids, actor, token, now=None):
         issues.append(_issue(kind="purchase", customer=order.customer, product=rule.product,
                              quantity=quantity, warehouse=warehouse, actor=actor,
                              token=token if index == 0 else None, event=event, order=order,
-                             rule=rule, marketer=order.marketer, now=now))
+                             rule=rule, marketer=order.marketer,
+                             confirm_below_promise=confirm_below_promise, now=now))
     if issues:
         audit(actor, "gift.purchase", order, summary=f"{order.number}: " + "、".join(
             f"{i.product.name}×{i.quantity}" for i in issues), now=now)
     return issues
 
 
-def issue_manual_gift(order, *, product, quantity, actor, token, note, now=None):
-    """A gift outside the rules, approved (and given) by a manager."""
+def issue_manual_gift(order, *, product, quantity, actor, token, note,
+                      confirm_below_promise=False, now=None):
+    """A gift outside the rules, approved (and given) by a manager; below what a pooled
+    warehouse promised only when `confirm_below_promise`."""
     if not actor.has_role("manager"):
         raise PermissionDenied(_("Only the gifts the rules propose can be given; a manager "
                                  "approves anything else."))
@@ -545,7 +555,8 @@ def issue_manual_gift(order, *, product, quantity, actor, token, note, now=None)
     issue = _issue(kind="manual", customer=order.customer, product=product, quantity=quantity,
                    warehouse=db.session.get(inv.Warehouse, order.warehouse_id), actor=actor,
                    token=token, event=event, order=order, marketer=order.marketer,
-                   approved_by=actor, note=note.strip(), now=now)
+                   approved_by=actor, note=note.strip(),
+                   confirm_below_promise=confirm_below_promise, now=now)
     audit(actor, "gift.manual", order, summary=f"{order.number}: {product.name}×{quantity}",
           now=now)
     return issue

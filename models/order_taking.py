@@ -120,9 +120,11 @@ def _clean_lines(lines, customer):
 
 
 def create_order(customer, *, lines, actor, token, warehouse, marketer=None, channel="event",
-                 event=None, due_date=None, note="", now=None):
+                 event=None, due_date=None, note="", confirm_below_promise=False, now=None):
     """A deal: lines taken home now (a sale-issue move each) or left in custody. The marketer
-    credited is the customer's owner unless another is named."""
+    credited is the customer's owner unless another is named. From a pooled warehouse, goods
+    taken home that leave less on hand than customers are promised need
+    `confirm_below_promise` (inventory.BelowPromise)."""
     if not actor.has_role(*SELLER_ROLES):
         raise PermissionDenied(_("Only marketers, department heads and managers take orders."))
     if token and (prior := Order.by_token(token)) is not None:
@@ -198,11 +200,12 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
         # so that missing stock is said at the table, not at the confirmation
         savepoint = db.session.begin_nested()
         try:
-            hand_over(order, actor=actor, now=now, reward=False)
+            hand_over(order, actor=actor, now=now, reward=False,
+                      confirm_below_promise=confirm_below_promise)
         finally:
             savepoint.rollback()
     else:
-        hand_over(order, actor=actor, now=now)
+        hand_over(order, actor=actor, now=now, confirm_below_promise=confirm_below_promise)
     audit(actor, "order.create", order, summary=f"{order.number} {customer.name} {fen(total)}"
           + (f" {price_reason}" if price_reason else ""), now=now)
     return order
@@ -223,7 +226,7 @@ def take_order(customer, *, deposit=0, deposit_method="cash", deposit_reference=
     return order, False
 
 
-def hand_over(order, *, actor, now, reward=True):
+def hand_over(order, *, actor, now, reward=True, confirm_below_promise=False):
     """The goods of a binding order: taken home (a sale-issue move each, FEFO) or left in the
     company's custody; then the referral reward for a first purchase."""
     for index, line in enumerate(order.lines):
@@ -234,10 +237,11 @@ def hand_over(order, *, actor, now, reward=True):
                 inv.issue(product=line.product, quantity=line.taken, warehouse=order.warehouse,
                           reason="sale_issue", actor=actor, customer=order.customer,
                           event=order.event, document=(DOCUMENT, order.id), note=order.number,
-                          now=now)
+                          confirm_below_promise=confirm_below_promise, now=now)
         except (Conflict, InvalidInput) as exc:
             exc.message = _("Line %(n)s: %(message)s", n=index + 1, message=exc.message)
-            exc.field = f"lines-{index}-quantity"
+            if not isinstance(exc, inv.BelowPromise):  # that one asks for the confirmation
+                exc.field = f"lines-{index}-quantity"
             raise
     db.session.flush()
     if reward:
@@ -346,7 +350,8 @@ def return_goods(order, line, *, quantity, reason, approver, actor, token, dispo
 
 # --- Large orders ----------------------------------------------------------------------------
 
-def confirm_order(order, *, confirmer, actor, pin=None, family_informed=False, now=None):
+def confirm_order(order, *, confirmer, actor, pin=None, family_informed=False,
+                  confirm_below_promise=False, now=None):
     """The second confirmation of a large order. `confirmer` confirms on their own device
     (confirmer is actor) or types their PIN on the actor's tablet. Hands the goods over, writes
     the next-day confirmation call (for the confirmer, not the marketer), and makes it binding."""
@@ -389,7 +394,7 @@ def confirm_order(order, *, confirmer, actor, pin=None, family_informed=False, n
         if not family_informed:
             raise InvalidInput(_("Confirm that the family contact was told of this order."),
                                field="family_informed")
-    hand_over(order, actor=actor, now=now)
+    hand_over(order, actor=actor, now=now, confirm_below_promise=confirm_below_promise)
     order.confirmation, order.confirmed_by_id, order.confirmed_at = \
         "confirmed", confirmer.id, now
     order.family_informed = bool(family_informed)

@@ -16,11 +16,14 @@ from models.clock import document_number, local_day
 from models.points import PointsEntry, Redemption, default_expiry, lock_account, write_entry
 
 
-def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=False, now=None):
+def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=False,
+           confirm_below_promise=False, now=None):
     """Exchange points for redeemable products at their points price: the balance checked under
     the account's lock, a redemption-issue stock move each (FEFO, never expired) — or, when the
     customer leaves the goods with the company (`in_custody`), a deposit onto the warehouse's
-    custody shelf and into the custody ledger, collected later like goods bought."""
+    custody shelf and into the custody ledger, collected later like goods bought. In a pooled
+    warehouse goods left are a promise valued at the product's standard cost, and goods taken
+    that leave less on hand than is promised need `confirm_below_promise`."""
     if not actor.has_role("manager", "warehouse", "event_staff", "marketer", "dept_head"):
         raise PermissionDenied(_("You may not redeem points."))
     items = [(product, quantity) for product, quantity in items if quantity]
@@ -53,11 +56,14 @@ def redeem(customer, items, *, warehouse, actor, token, event=None, in_custody=F
         if in_custody:
             moves = custody.deposit_redeemed(redemption, product, quantity, warehouse=warehouse,
                                              actor=actor, event=event, now=now)
+            if custody.is_pooled(warehouse):  # nothing moved: the goods stay in stock
+                cost += quantity * product.standard_cost
         else:
             moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
                               reason="redemption_issue", actor=actor, customer=customer,
                               event=event, document=("points_redemptions", redemption.id),
-                              note=redemption.number, now=now)
+                              note=redemption.number,
+                              confirm_below_promise=confirm_below_promise, now=now)
         cost += sum(move.value for move in moves)
     redemption.cost = cost
     write_entry(account, kind="redeemed", points=-total, actor=actor, now=now,

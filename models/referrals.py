@@ -129,8 +129,10 @@ def _gift_reward(reward, referrer, customer, *, actor, event, warehouse, now):
     warehouse = warehouse or gifts.event_warehouse(event)
     reward.product_id, reward.quantity = (product.id if product else None), quantity
     reward.warehouse_id = warehouse.id if warehouse else None
+    # Goods promised to customers of a pooled warehouse are not there to give away.
     if product is not None and warehouse is not None and actor is not None and \
-            _in_date_stock(product, warehouse, local_day(now)) >= quantity:
+            _in_date_stock(product, warehouse, local_day(now)) - inv.promised(
+                warehouse.id, [product.id]).get((warehouse.id, product.id), 0) >= quantity:
         issue = gifts._issue(kind="referral", customer=referrer, product=product,
                              quantity=quantity, warehouse=warehouse, actor=actor, event=event,
                              note=_("Referred %(name)s", name=customer.name), now=now)

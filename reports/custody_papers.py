@@ -18,7 +18,8 @@ def gather_slip(pickup, *, printed_by):
             "handed_by": pickup.actor.display_name, "collected_by": pickup.collected_by,
             "relation": pickup.relation, "release_reason": pickup.release_reason,
             "lines": [{"name": e.product.name, "unit": e.product.unit,
-                       "batch": e.batch.number, "expiry": e.batch.expiry_date or "",
+                       "batch": e.handed_batch.number if e.handed_batch else "",
+                       "expiry": (e.handed_batch.expiry_date if e.handed_batch else "") or "",
                        "quantity": -e.quantity} for e in lines],
             "remaining": [(p.name, held, p.unit) for p, held in
                           cu.balances_by_product(pickup.customer)],
@@ -34,7 +35,8 @@ def gather_statement(customer, *, printed_by):
     entries = cu.entries_of(customer)
     return {"title": _("Custody statement"), "customer": customer.name,
             "entries": [{"at": local_dt(e.at), "kind": str(cu.ENTRY_KINDS[e.kind]),
-                         "name": e.product.name, "batch": e.batch.number,
+                         "name": e.product.name,
+                         "batch": e.handed_batch.number if e.handed_batch else _("in stock"),
                          "quantity": e.quantity, "note": e.note,
                          "by": e.actor.display_name} for e in entries],
             "balances": [(p.name, held, p.unit) for p, held in cu.balances_by_product(customer)],

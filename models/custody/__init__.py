@@ -20,7 +20,7 @@ from models.custody.tables import (  # noqa: F401
     CustodyPickup)
 from models.custody.settings import check_custody  # noqa: F401
 from models.custody.operations import (  # noqa: F401
-    LineFigures, deposit, deposit_redeemed, holdings, line_balances, line_figures, line_held,
+    LineFigures, deposit, deposit_redeemed, holdings, is_pooled, line_balances, line_figures, line_held,
     may_collect, order_holdings, pick_up, pickable, redeemed_figures, return_out, reverse_entry,
     take_back_redeemed)
 from models.custody.reads import (  # noqa: F401

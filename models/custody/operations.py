@@ -28,26 +28,40 @@ from models.settings import get_setting
 
 def _entry(*, kind, customer_id, product, batch, warehouse_id, quantity, actor, order_id=None,
            order_line_id=None, pickup=None, reverses=None, note="", now=None,
-           redemption_id=None):
+           redemption_id=None, stock_move=None):
+    """One ledger entry; `batch` None for a pooled warehouse's promise, `stock_move` the move
+    that handed pooled goods over (or took them back)."""
     entry = CustodyEntry(kind=kind, customer_id=customer_id, order_id=order_id,
                          order_line_id=order_line_id, redemption_id=redemption_id,
-                         product_id=product.id, batch_id=batch.id,
+                         product_id=product.id, batch_id=batch.id if batch else None,
                          warehouse_id=warehouse_id, quantity=quantity, actor_id=actor.id,
                          pickup_id=pickup.id if pickup else None,
                          reverses_id=reverses.id if reverses else None,
+                         stock_move_id=stock_move.id if stock_move else None,
                          note=(note or "")[:200], at=now or utcnow())
     db.session.add(entry)
     return entry
 
 
+def is_pooled(warehouse):
+    return warehouse.custody_mode == "pooled"
+
+
 def deposit(order, line, *, actor, now=None):
     """Goods of an order line left with the company: moved onto the warehouse's custody shelf
     (first expiry first, never an expired batch) and credited to the customer, batch by batch.
+    In a pooled warehouse the goods stay in stock: one entry without a batch, the promise.
     Called by create_order for the line's held quantity."""
     if line.order_id != order.id or not line.held:
         raise InvalidInput(_("This order line holds nothing to leave in custody."),
                            field="held")
     warehouse = db.session.get(inv.Warehouse, order.warehouse_id)
+    if is_pooled(warehouse):
+        inv.check_quantity(line.held)
+        return [_entry(kind="deposit", customer_id=order.customer_id, product=line.product,
+                       batch=None, warehouse_id=warehouse.id, quantity=line.held, actor=actor,
+                       order_id=order.id, order_line_id=line.id, note=order.number,
+                       now=now)]
     moves = inv.take(product=line.product, quantity=line.held,
                      source=inv.location_of(warehouse), target=inv.location_of(warehouse,
                                                                                "custody"),
@@ -63,7 +77,14 @@ def deposit(order, line, *, actor, now=None):
 def deposit_redeemed(redemption, product, quantity, *, warehouse, actor, event=None, now=None):
     """Goods redeemed with points left with the company: onto the warehouse's custody shelf
     (first expiry first, never an expired batch) and credited to the customer under the
-    redemption, batch by batch. Returns the stock moves (their value is the goods' cost)."""
+    redemption, batch by batch. Returns the stock moves (their value is the goods' cost): none
+    in a pooled warehouse, where the goods stay in stock and the entry is a promise."""
+    if is_pooled(warehouse):
+        inv.check_quantity(quantity)
+        _entry(kind="deposit", customer_id=redemption.customer_id, product=product, batch=None,
+               warehouse_id=warehouse.id, quantity=quantity, actor=actor,
+               redemption_id=redemption.id, note=redemption.number, now=now)
+        return []
     moves = inv.take(product=product, quantity=quantity, source=inv.location_of(warehouse),
                      target=inv.location_of(warehouse, "custody"), reason="custody_deposit",
                      actor=actor, customer=redemption.customer_id, event=event,
@@ -113,7 +134,7 @@ def redeemed_figures(condition):
     for redemption_id, product_id, kind, quantity, batch in db.session.execute(
             select(CustodyEntry.redemption_id, CustodyEntry.product_id, CustodyEntry.kind,
                    func.sum(CustodyEntry.quantity), inv.Batch)
-            .join(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
+            .outerjoin(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
             .where(condition, CustodyEntry.redemption_id.is_not(None))
             .group_by(CustodyEntry.redemption_id, CustodyEntry.product_id, CustodyEntry.kind,
                       inv.Batch.id)):
@@ -126,8 +147,8 @@ def redeemed_figures(condition):
 @dataclass
 class LineFigures:
     """What the ledger says of one order line: the balance per batch (batches still holding
-    something), the units deposited, the units collected (pickups less their reversals), and
-    the batches themselves."""
+    something; one balance under None for a pooled warehouse's promise), the units deposited,
+    the units collected (pickups less their reversals), and the batches themselves."""
     balances: dict = field(default_factory=dict)
     deposited: int = 0
     collected: int = 0
@@ -137,10 +158,17 @@ class LineFigures:
     def held(self):
         return sum(self.balances.values())
 
+    @property
+    def pooled(self):
+        """Whether the goods are a promise on a pooled warehouse's stock (no batch set aside)."""
+        return None in self.balances
+
     def add(self, kind, quantity, batch):
-        """Count the entries of one kind and batch (a sum of their quantities)."""
-        self.balances[batch.id] = self.balances.get(batch.id, 0) + quantity
-        self.batches[batch.id] = batch
+        """Count the entries of one kind and batch (a sum of their quantities; batch None: a
+        pooled promise)."""
+        key = batch.id if batch is not None else None
+        self.balances[key] = self.balances.get(key, 0) + quantity
+        self.batches[key] = batch
         if kind == "deposit":
             self.deposited += quantity
         elif kind in ("pickup", "reversal"):
@@ -158,7 +186,7 @@ def line_figures(condition):
     for line_id, kind, quantity, batch in db.session.execute(
             select(CustodyEntry.order_line_id, CustodyEntry.kind,
                    func.sum(CustodyEntry.quantity), inv.Batch)
-            .join(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
+            .outerjoin(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
             .where(condition, CustodyEntry.order_line_id.is_not(None))
             .group_by(CustodyEntry.order_line_id, CustodyEntry.kind, inv.Batch.id)):
         figures.setdefault(line_id, LineFigures()).add(kind, quantity, batch)
@@ -183,8 +211,16 @@ def line_held(line_id):
 def return_out(order, line, quantity, *, actor, disposition="restock", now=None):
     """Goods still in custody given back with a return: off the customer's balance and off the
     custody shelf (back to free stock, or to scrap). Latest expiry first, so the freshest go
-    back on the shelf. Returns the quantity taken out."""
+    back on the shelf. In a pooled warehouse only the promise goes down: the goods never left
+    stock. Returns the quantity taken out."""
     balances = line_balances(line.id)
+    if None in balances:
+        share = min(quantity, balances[None])
+        if share > 0:
+            _entry(kind="return", customer_id=order.customer_id, product=line.product,
+                   batch=None, warehouse_id=order.warehouse_id, quantity=-share, actor=actor,
+                   order_id=order.id, order_line_id=line.id, note=order.number, now=now)
+        return max(share, 0)
     batches = sorted((db.session.get(inv.Batch, batch_id) for batch_id in balances),
                      key=lambda b: (b.expiry_date is None, b.expiry_date or datetime.max.date()),
                      reverse=True)
@@ -239,7 +275,9 @@ def pickable(order, line):
 
 
 def _expiry_flags(figure, today, near):
-    expiries = [figure.batches[batch_id].expiry_date for batch_id in figure.balances]
+    # A pooled promise has no batch: it is issued in date when collected.
+    expiries = [figure.batches[batch_id].expiry_date for batch_id in figure.balances
+                if batch_id is not None]
     expiries = [e for e in expiries if e]
     nearest = min(expiries) if expiries else None
     return {"expiry": nearest, "near_expiry": nearest is not None and nearest <= near,
@@ -337,7 +375,22 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
     shelves, handed_to = {}, [None]
 
     def hand_over(figure, quantity, product, warehouse, field, **links):
-        """The goods off the custody shelf, batch by batch, first expiry first."""
+        """The goods off the custody shelf, batch by batch, first expiry first; a pooled
+        promise from the warehouse's stock, first expiry first like a sale."""
+        if figure.pooled:
+            try:
+                moves = inv.issue(product=product, quantity=quantity, warehouse=warehouse,
+                                  reason="custody_pickup", actor=actor, customer=customer,
+                                  event=event, document=(DOCUMENT, pickup.id),
+                                  note=pickup.number, now=now)
+            except Conflict as exc:
+                exc.field = field
+                raise
+            for move in moves:
+                _entry(kind="pickup", customer_id=customer.id, product=product, batch=None,
+                       warehouse_id=warehouse.id, quantity=-move.quantity, actor=actor,
+                       pickup=pickup, note=pickup.number, now=now, stock_move=move, **links)
+            return
         batches = sorted((figure.batches[b] for b in figure.balances),
                          key=lambda b: (b.expiry_date is None, b.expiry_date, b.id))
         left = quantity
@@ -430,6 +483,24 @@ def reverse_entry(entry, *, reason, actor, now=None):
     if db.session.scalar(select(CustodyEntry.id).where(CustodyEntry.reverses_id == entry.id)):
         raise Conflict(_("This entry has already been reversed."))
     now = now or utcnow()
+    warehouse = db.session.get(inv.Warehouse, entry.warehouse_id)
+    if (entry.batch_id is None) != is_pooled(warehouse):
+        raise Conflict(_("%(name)s has changed how it keeps goods held for customers since "
+                         "this pickup: take the goods back as a return instead.",
+                         name=warehouse.name))
+    if entry.batch_id is None:  # pooled: the goods go back into stock, the promise back up
+        move = inv.reverse(db.session.get(inv.StockMove, entry.stock_move_id), actor=actor,
+                           note=reason, now=now)
+        reversal = _entry(kind="reversal", customer_id=entry.customer_id,
+                          product=entry.product, batch=None, warehouse_id=entry.warehouse_id,
+                          quantity=-entry.quantity, actor=actor, order_id=entry.order_id,
+                          order_line_id=entry.order_line_id,
+                          redemption_id=entry.redemption_id, reverses=entry,
+                          stock_move=move, note=reason.strip(), now=now)
+        db.session.flush()
+        audit(actor, "custody.reverse",
+              summary=f"{entry.product.name} {entry.quantity}: {reason.strip()}", now=now)
+        return reversal
     for move in db.session.scalars(select(inv.StockMove).where(
             inv.StockMove.document_type == DOCUMENT, inv.StockMove.document_id == entry.pickup_id,
             inv.StockMove.batch_id == entry.batch_id,

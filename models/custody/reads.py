@@ -109,19 +109,24 @@ def expiring_held(today, within_days=None):
 def report_by_marketer(department_id=None, *, user=None):
     """Per marketer (the customer's owner): customers holding, units held, value at cost, the
     oldest holding still open. With `user`, only the customers in their scope: a department
-    head sees their department's, whatever department is asked for."""
-    per_customer = (select(CustodyEntry.customer_id, CustodyEntry.batch_id,
+    head sees their department's, whatever department is asked for. Goods promised in a pooled
+    warehouse (no batch set aside) are valued at the product's standard cost."""
+    per_customer = (select(CustodyEntry.customer_id, CustodyEntry.product_id,
+                           CustodyEntry.batch_id,
                            func.sum(CustodyEntry.quantity).label("held"),
                            func.min(CustodyEntry.at).label("since"))
-                    .group_by(CustodyEntry.customer_id, CustodyEntry.batch_id)
+                    .group_by(CustodyEntry.customer_id, CustodyEntry.product_id,
+                              CustodyEntry.batch_id)
                     .having(func.sum(CustodyEntry.quantity) > 0).subquery())
+    unit_cost = func.coalesce(inv.Batch.unit_cost, inv.Product.standard_cost)
     query = (select(User.display_name, func.count(func.distinct(per_customer.c.customer_id)),
                     func.sum(per_customer.c.held),
-                    func.sum(per_customer.c.held * inv.Batch.unit_cost),
+                    func.sum(per_customer.c.held * unit_cost),
                     func.min(per_customer.c.since))
              .select_from(per_customer)
              .join(Customer, Customer.id == per_customer.c.customer_id)
-             .join(inv.Batch, inv.Batch.id == per_customer.c.batch_id)
+             .join(inv.Product, inv.Product.id == per_customer.c.product_id)
+             .outerjoin(inv.Batch, inv.Batch.id == per_customer.c.batch_id)
              .outerjoin(User, User.id == Customer.owner_id)
              .group_by(User.id, User.display_name).order_by(User.display_name))
     if department_id:

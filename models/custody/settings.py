@@ -3,6 +3,7 @@ before its operations (models/custody/__init__.py): custody registers these befo
 and points it reads do theirs, the order the settings page and the audit log list them in."""
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased, lazyload
 
 from extensions import db
 from models import inventory as inv
@@ -14,7 +15,14 @@ from models.timeline import TimelineItem, register_provider
 
 
 def check_custody():
-    """Balances never below zero, and the custody shelves hold exactly what customers hold."""
+    """Balances never below zero, and the custody shelves hold exactly what customers hold.
+
+    In a pooled warehouse the promise and the stock are checked apart: customers' balances
+    (entries without a batch) never below zero, each pickup handed over by its own stock move
+    (same product and quantity, out of that warehouse's free stock to the customer) and each
+    reversed pickup's move reversed; the stock itself is the stock ledger's check. A
+    warehouse holds goods only in its own mode: none on a pooled warehouse's custody shelf,
+    no promise in a reserved one."""
     problems = []
     for customer_id, product_id, batch_id, held in db.session.execute(
             select(CustodyEntry.customer_id, CustodyEntry.product_id, CustodyEntry.batch_id,
@@ -27,6 +35,7 @@ def check_custody():
     owed = {(w, p, b): held for w, p, b, held in db.session.execute(
         select(CustodyEntry.warehouse_id, CustodyEntry.product_id, CustodyEntry.batch_id,
                func.sum(CustodyEntry.quantity))
+        .where(CustodyEntry.batch_id.is_not(None))
         .group_by(CustodyEntry.warehouse_id, CustodyEntry.product_id, CustodyEntry.batch_id))}
     shelves = {(w, p, b): q for w, p, b, q in db.session.execute(
         select(inv.Location.warehouse_id, inv.StockQuant.product_id, inv.StockQuant.batch_id,
@@ -49,12 +58,96 @@ def check_custody():
         .group_by(inv.StockMove.document_id, inv.StockMove.product_id))}
     returned = {(o, p): -n for o, p, n in db.session.execute(
         select(CustodyEntry.order_id, CustodyEntry.product_id, func.sum(CustodyEntry.quantity))
-        .where(CustodyEntry.kind == "return")
+        .where(CustodyEntry.kind == "return", CustodyEntry.batch_id.is_not(None))
         .group_by(CustodyEntry.order_id, CustodyEntry.product_id))}
     for key in sorted(set(moved) | set(returned)):
         if moved.get(key, 0) != returned.get(key, 0):
             problems.append(f"order {key[0]} product {key[1]}: custody_return moves "
                             f"{moved.get(key, 0)}, goods say {returned.get(key, 0)}")
+    return problems + _check_deposits() + _check_pooled()
+
+
+def _check_deposits():
+    """What order lines left in custody: the deposits of each order and product equal the
+    lines' held quantity (a large order waiting for its confirmation has left nothing), and
+    those onto a custody shelf (with a batch) equal the order's custody_deposit moves."""
+    from models.orders import Order, OrderLine  # custody reads orders (.importlinter)
+    problems = []
+    signed = case((inv.StockMove.reverses_id.is_(None), inv.StockMove.quantity),
+                  else_=-inv.StockMove.quantity)
+    moved = {(o, p): n for o, p, n in db.session.execute(
+        select(inv.StockMove.document_id, inv.StockMove.product_id, func.sum(signed))
+        .where(inv.StockMove.document_type == "orders",
+               inv.StockMove.reason == "custody_deposit")
+        .group_by(inv.StockMove.document_id, inv.StockMove.product_id))}
+    deposited, shelved = {}, {}
+    for order_id, product_id, on_shelf, quantity in db.session.execute(
+            select(CustodyEntry.order_id, CustodyEntry.product_id,
+                   CustodyEntry.batch_id.is_not(None), func.sum(CustodyEntry.quantity))
+            .where(CustodyEntry.kind == "deposit", CustodyEntry.order_id.is_not(None))
+            .group_by(CustodyEntry.order_id, CustodyEntry.product_id,
+                      CustodyEntry.batch_id.is_not(None))):
+        key = (order_id, product_id)
+        deposited[key] = deposited.get(key, 0) + quantity
+        if on_shelf:
+            shelved[key] = shelved.get(key, 0) + quantity
+    held = {(o, p): n for o, p, n in db.session.execute(
+        select(OrderLine.order_id, OrderLine.product_id, func.sum(OrderLine.held))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.confirmation != "pending")
+        .group_by(OrderLine.order_id, OrderLine.product_id))}
+    for key in sorted(set(deposited) | {k for k, n in held.items() if n}):
+        if deposited.get(key, 0) != held.get(key, 0):
+            problems.append(f"order {key[0]} product {key[1]}: left in custody "
+                            f"{deposited.get(key, 0)}, the lines say {held.get(key, 0)}")
+    for key in sorted(set(shelved) | set(moved)):
+        if shelved.get(key, 0) != moved.get(key, 0):
+            problems.append(f"order {key[0]} product {key[1]}: custody_deposit moves "
+                            f"{moved.get(key, 0)}, goods say {shelved.get(key, 0)}")
+    return problems
+
+
+def _check_pooled():
+    """The pooled warehouses' half of check_custody (see there)."""
+    problems = []
+    modes = dict(db.session.execute(select(inv.Warehouse.id, inv.Warehouse.custody_mode)).all())
+    for warehouse_id, pooled, held in db.session.execute(
+            select(CustodyEntry.warehouse_id, CustodyEntry.batch_id.is_(None),
+                   func.sum(CustodyEntry.quantity))
+            .group_by(CustodyEntry.warehouse_id, CustodyEntry.batch_id.is_(None))):
+        if held and bool(pooled) != (modes.get(warehouse_id) == "pooled"):
+            problems.append(f"custody warehouse={warehouse_id} ({modes.get(warehouse_id)}): "
+                            f"customers hold {held} kept as "
+                            f"{'a promise' if pooled else 'goods on the shelf'}")
+    stock = {w: loc for loc, w in db.session.execute(
+        select(inv.Location.id, inv.Location.warehouse_id).where(inv.Location.kind == "stock"))}
+    customer = db.session.scalar(select(inv.Location.id).where(
+        inv.Location.warehouse_id.is_(None), inv.Location.kind == "customer"))
+    original = aliased(CustodyEntry)
+    reversed_move = aliased(inv.StockMove)
+    for entry, move, reversed_of in db.session.execute(
+            select(CustodyEntry, inv.StockMove, reversed_move.id)
+            .outerjoin(inv.StockMove, inv.StockMove.id == CustodyEntry.stock_move_id)
+            .outerjoin(original, original.id == CustodyEntry.reverses_id)
+            .outerjoin(reversed_move, reversed_move.id == original.stock_move_id)
+            .where(CustodyEntry.batch_id.is_(None),
+                   (CustodyEntry.kind == "pickup") | (original.kind == "pickup"))
+            .options(lazyload("*"))):
+        where = f"custody entry {entry.id} ({entry.kind}, customer={entry.customer_id})"
+        if move is None:
+            problems.append(f"{where}: no stock move hands the goods over")
+            continue
+        if entry.kind == "pickup":
+            right = (move.reason == "custody_pickup" and move.reverses_id is None
+                     and move.from_location_id == stock.get(entry.warehouse_id)
+                     and move.to_location_id == customer
+                     and move.quantity == -entry.quantity)
+        else:
+            right = (reversed_of is not None and move.reverses_id == reversed_of
+                     and move.quantity == entry.quantity)
+        if not right or move.product_id != entry.product_id or \
+                move.customer_id != entry.customer_id:
+            problems.append(f"{where}: stock move {move.id} does not match it")
     return problems
 
 
@@ -89,3 +182,17 @@ def _custody_items(customer, limit):
 
 
 register_check("custody")(check_custody)
+
+
+@inv.register_promises
+def _promised(warehouse_id=None, product_ids=None):
+    """What customers hold in pooled warehouses: their balances without a batch."""
+    query = (select(CustodyEntry.warehouse_id, CustodyEntry.product_id,
+                    func.sum(CustodyEntry.quantity))
+             .where(CustodyEntry.batch_id.is_(None))
+             .group_by(CustodyEntry.warehouse_id, CustodyEntry.product_id))
+    if warehouse_id is not None:
+        query = query.where(CustodyEntry.warehouse_id == warehouse_id)
+    if product_ids is not None:
+        query = query.where(CustodyEntry.product_id.in_(product_ids))
+    return {(w, p): n for w, p, n in db.session.execute(query)}

@@ -57,7 +57,9 @@ class CustodyEntry(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    #: The batch held on the custody shelf; NULL in a pooled warehouse, where a held quantity
+    #: is a promise on ordinary stock (no batch is set aside).
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     kind: Mapped[str] = mapped_column(String(10))
     #: Signed: deposits add, pickups and returns take away, a reversal undoes its entry.
@@ -68,6 +70,10 @@ class CustodyEntry(db.Model):
                                                       index=True)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("custody_entries.id"),
                                                     unique=True)
+    #: A pickup in a pooled warehouse: the stock move that handed the goods over from ordinary
+    #: stock (its batch is the one the customer took).
+    stock_move_id: Mapped[int | None] = mapped_column(ForeignKey("stock_moves.id"),
+                                                      unique=True)
     note: Mapped[str] = mapped_column(String(200), default="")
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -75,6 +81,15 @@ class CustodyEntry(db.Model):
     product = relationship("Product", lazy="joined")
     batch = relationship("Batch", lazy="joined")
     actor = relationship("User", lazy="joined")
+    stock_move = relationship("StockMove", lazy="select")
+
+    @property
+    def handed_batch(self):
+        """The batch the entry is about: the one on the custody shelf, or the one a pooled
+        pickup's stock move handed over; None for a pooled promise (no batch set aside)."""
+        if self.batch is not None:
+            return self.batch
+        return self.stock_move.batch if self.stock_move is not None else None
 
 
 # --- Writing ---------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """Products and the warehouse (issue 6): the catalogue, batches with expiry, the stock ledger
 and its operations, clerks' documents, stock counts and the views over them."""
 from models.inventory.tables import (  # noqa: F401
-    COUNT_STATUSES, DOCUMENT_KINDS, INTERNAL_KINDS, LOCATION_KINDS, NO_EXPIRED_REASONS, PRICE_FIELDS,
-    PRODUCT_FLAGS, REASONS, UNITS, WAREHOUSE_KINDS, Batch, Location, PriceChange, Product,
-    ProductCategory, StockCount, StockCountLine, StockDocument, StockMove, StockQuant,
-    Warehouse)
+    COUNT_STATUSES, CUSTODY_MODES, DOCUMENT_KINDS, INTERNAL_KINDS, LOCATION_KINDS,
+    NO_EXPIRED_REASONS, PRICE_FIELDS, PRODUCT_FLAGS, REASONS, UNITS, WAREHOUSE_KINDS, Batch,
+    Location, PriceChange, Product, ProductCategory, StockCount, StockCountLine, StockDocument,
+    StockMove, StockQuant, StockShortfall, Warehouse)
 from models.inventory.stock import (  # noqa: F401
-    available_batches, batch_label, batch_named, check_quantity, find_or_make_batch, issue,
-    location_of, outside, quantity_in, reason_label, receive, reverse, scrap, take, take_back,
-    transfer, warehouses)
+    BelowPromise, available_batches, batch_label, batch_named, check_promise, check_quantity,
+    find_or_make_batch, issue, location_of, outside, promised, quantity_in, reason_label,
+    receive, register_promises, reverse, scrap, take, take_back, transfer, warehouses)
+from models.inventory.promises import (  # noqa: F401
+    free_to_sell, record_shortfalls, set_custody_mode, shortfalls)
 from models.inventory.catalogue import (  # noqa: F401
     categories, category_named, create_product, create_warehouse, find_products,
     get_product_or_404, get_warehouse_or_404, price_history, product_by_code,

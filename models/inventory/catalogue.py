@@ -8,8 +8,9 @@ from extensions import db
 from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, utcnow
 from models.customers.reads import pinyin_of
+from models.inventory.promises import set_custody_mode
 from models.inventory.reads import warehouse_holds_stock
-from models.inventory.tables import (PRICE_FIELDS, PRODUCT_FLAGS, WAREHOUSE_KINDS, Location,
+from models.inventory.tables import (CUSTODY_MODES, PRICE_FIELDS, PRODUCT_FLAGS, WAREHOUSE_KINDS, Location,
                                      PriceChange, Product, ProductCategory, Warehouse)
 
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
@@ -200,9 +201,18 @@ def _clean_warehouse(data, own_id=None):
             "address": (data.get("address") or "").strip()[:200]}
 
 
+def _custody_mode(data):
+    mode = data.get("custody_mode") or "reserved"
+    if mode not in CUSTODY_MODES:
+        raise InvalidInput(_("Choose how the warehouse keeps goods held for customers."),
+                           field="custody_mode")
+    return mode
+
+
 def create_warehouse(data, *, actor, now=None):
     """A warehouse, with its free-stock and custody locations."""
-    warehouse = Warehouse(**_clean_warehouse(data), created_at=now or utcnow())
+    warehouse = Warehouse(**_clean_warehouse(data), custody_mode=_custody_mode(data),
+                          created_at=now or utcnow())
     db.session.add(warehouse)
     db.session.flush()
     db.session.add_all([Location(warehouse_id=warehouse.id, kind="stock"),
@@ -213,7 +223,11 @@ def create_warehouse(data, *, actor, now=None):
 
 
 def update_warehouse(warehouse, data, *, actor, now=None):
+    """Change a warehouse; its custody mode (when `data` names one) only while nothing is held
+    there (set_custody_mode)."""
     values = _clean_warehouse(data, own_id=warehouse.id)
+    if "custody_mode" in data:
+        set_custody_mode(warehouse, _custody_mode(data), actor=actor, now=now)
     active = bool(data.get("is_active", True))
     if not active and warehouse.is_active:
         if warehouse_holds_stock(warehouse):

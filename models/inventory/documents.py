@@ -46,7 +46,8 @@ def _per_line(index, operation):
         return operation()
     except OperationError as exc:
         exc.message = _("Line %(n)s: %(message)s", n=index + 1, message=exc.message)
-        exc.field = f"lines-{index}-{exc.field or 'quantity'}"
+        if not isinstance(exc, stock.BelowPromise):  # that one asks for the confirmation
+            exc.field = f"lines-{index}-{exc.field or 'quantity'}"
         raise
 
 
@@ -89,8 +90,11 @@ def create_receipt(*, warehouse, lines, actor, token, supplier="", note="", now=
     return document
 
 
-def create_transfer(*, warehouse, to_warehouse, lines, actor, token, note="", now=None):
-    """Free stock moved between warehouses. lines: [{product, quantity, batch}]."""
+def create_transfer(*, warehouse, to_warehouse, lines, actor, token, note="", now=None,
+                    confirm_below_promise=False):
+    """Free stock moved between warehouses. lines: [{product, quantity, batch}]. Out of a
+    pooled warehouse, leaving less on hand than customers are promised needs a second
+    confirmation (`confirm_below_promise`)."""
     stock._check_warehouse(warehouse)
     stock._check_warehouse(to_warehouse, "to_warehouse")
     if warehouse.id == to_warehouse.id:
@@ -106,15 +110,17 @@ def create_transfer(*, warehouse, to_warehouse, lines, actor, token, note="", no
         _per_line(index, lambda line=line: stock.transfer(
             product=line.get("product"), quantity=line.get("quantity"),
             from_warehouse=warehouse, to_warehouse=to_warehouse, batch=line.get("batch"),
-            actor=actor, document=(DOCUMENT, document.id), now=now))
+            actor=actor, document=(DOCUMENT, document.id),
+            confirm_below_promise=confirm_below_promise, now=now))
     db.session.flush()
     audit(actor, "stock.transfer", document,
           summary=f"{document.number} {warehouse.name} → {to_warehouse.name}", now=now)
     return document
 
 
-def create_scrap(*, warehouse, lines, actor, token, note, now=None):
-    """Goods written off, with the reason why (broken, expired, damp...)."""
+def create_scrap(*, warehouse, lines, actor, token, note, now=None, confirm_below_promise=False):
+    """Goods written off, with the reason why (broken, expired, damp...); below what is
+    promised (pooled custody) only on a second confirmation, as a transfer."""
     stock._check_warehouse(warehouse)
     if not (note or "").strip():
         raise InvalidInput(_("Say why the goods are scrapped."), field="note")
@@ -128,7 +134,7 @@ def create_scrap(*, warehouse, lines, actor, token, note, now=None):
         _per_line(index, lambda line=line: stock.scrap(
             product=line.get("product"), quantity=line.get("quantity"), warehouse=warehouse,
             batch=line.get("batch"), actor=actor, document=(DOCUMENT, document.id),
-            note=note, now=now))
+            note=note, confirm_below_promise=confirm_below_promise, now=now))
     db.session.flush()
     audit(actor, "stock.scrap", document, summary=f"{document.number} {warehouse.name}",
           now=now)

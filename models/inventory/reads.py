@@ -14,7 +14,8 @@ from models.inventory.tables import (INTERNAL_KINDS, Batch, Location, Product, S
 from models.settings import get_setting
 
 
-def _held(kind):
+def held_in(kind):
+    """The sum of quants in locations of this kind (in a query over StockQuant ⋈ Location)."""
     return func.coalesce(func.sum(case((Location.kind == kind, StockQuant.quantity),
                                        else_=0)), 0)
 
@@ -32,7 +33,7 @@ def stock_on_hand(warehouse=None, *, text_clause=None, product=None, nonzero=Tru
     Each row: warehouse, product, batch (named tuples of their shown fields), free, held, total,
     value (fen).
     """
-    free, held = _held("stock"), _held("custody")
+    free, held = held_in("stock"), held_in("custody")
     query = (select(Warehouse.id, Warehouse.code, Warehouse.name, Product.id, Product.sku,
                     Product.name, Product.unit, Batch.id, Batch.number, Batch.expiry_date,
                     Batch.unit_cost, free.label("free"), held.label("held"))

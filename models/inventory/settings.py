@@ -16,6 +16,7 @@ define("inventory.near_expiry_days", "int", 60, _l("Near expiry within (days)"),
 register_actions({
     "product.create": _l("Added product"), "product.update": _l("Changed product"),
     "warehouse.create": _l("Added warehouse"), "warehouse.update": _l("Changed warehouse"),
+    "warehouse.custody_mode": _l("Changed how a warehouse keeps goods held for customers"),
     "stock.receipt": _l("Received goods"), "stock.transfer": _l("Transferred goods"),
     "stock.scrap": _l("Scrapped goods"), "stock.reverse": _l("Reversed stock document"),
     "stock.count_start": _l("Started stock count"), "stock.count_post": _l("Posted stock count"),

@@ -25,6 +25,16 @@ ISSUE_DESTINATIONS = {"sale_issue": "customer", "gift_issue": "customer",
                       "scrap": "scrap"}
 MAX_QUANTITY = 1_000_000
 
+#: Readers of what customers are promised out of warehouses' free stock (pooled custody), each
+#: reader(warehouse_id=None, product_ids=None) -> {(warehouse_id, product_id): promised}. The
+#: custody area registers its ledger's (the stock ledger reads nothing above it).
+PROMISE_READERS = []
+
+
+class BelowPromise(Conflict):
+    """An issue from a pooled warehouse that would leave less on hand than customers are
+    promised: done only on a second confirmation (field confirm_below_promise)."""
+
 
 # --- Locations ---------------------------------------------------------------------------------
 
@@ -269,36 +279,85 @@ def take(*, product, quantity, source, target, reason, actor, batch=None, docume
 
 
 def issue(*, product, quantity, warehouse, reason, actor, batch=None, customer=None, event=None,
-          document=None, note="", now=None):
+          document=None, note="", confirm_below_promise=False, now=None):
     """Goods out of a warehouse: to a customer (sale, gift, redemption, custody pickup) or to
-    scrap. Custody pickups come off the custody shelf, the rest off free stock."""
+    scrap. Custody pickups come off the custody shelf in a reserved warehouse and off free
+    stock in a pooled one (first expiry first, like a sale); the rest off free stock. In a
+    pooled warehouse an issue other than a pickup that leaves less on hand than customers are
+    promised is refused (BelowPromise) unless `confirm_below_promise`."""
     if reason not in ISSUE_DESTINATIONS:
         raise InvalidInput(_("Unknown reason for an issue."), field="reason")
     _check_warehouse(warehouse)
-    source = location_of(warehouse, "custody" if reason == "custody_pickup" else "stock")
-    return take(product=product, quantity=quantity, source=source,
-                target=outside(ISSUE_DESTINATIONS[reason]), reason=reason, actor=actor,
-                batch=batch, document=document, customer=customer, event=event, note=note,
-                now=now)
+    pooled = warehouse.custody_mode == "pooled"
+    shelf = "custody" if reason == "custody_pickup" and not pooled else "stock"
+    moves = take(product=product, quantity=quantity, source=location_of(warehouse, shelf),
+                 target=outside(ISSUE_DESTINATIONS[reason]), reason=reason, actor=actor,
+                 batch=batch, document=document, customer=customer, event=event, note=note,
+                 now=now)
+    if reason != "custody_pickup" and not confirm_below_promise:
+        check_promise(warehouse, product)
+    return moves
 
 
 def transfer(*, product, quantity, from_warehouse, to_warehouse, actor, batch=None,
-             document=None, note="", now=None):
-    """Free stock from one warehouse to another (the venue kit before an event, back after)."""
+             document=None, note="", confirm_below_promise=False, now=None):
+    """Free stock from one warehouse to another (the venue kit before an event, back after);
+    from a pooled warehouse, refused below what is promised unless confirmed (as `issue`)."""
     _check_warehouse(from_warehouse, "warehouse")
     _check_warehouse(to_warehouse, "to_warehouse")
     if from_warehouse.id == to_warehouse.id:
         raise InvalidInput(_("Choose a different warehouse to transfer to."),
                            field="to_warehouse")
-    return take(product=product, quantity=quantity, source=location_of(from_warehouse),
-                target=location_of(to_warehouse), reason="transfer", actor=actor, batch=batch,
-                document=document, note=note, now=now)
+    moves = take(product=product, quantity=quantity, source=location_of(from_warehouse),
+                 target=location_of(to_warehouse), reason="transfer", actor=actor, batch=batch,
+                 document=document, note=note, now=now)
+    if not confirm_below_promise:
+        check_promise(from_warehouse, product)
+    return moves
 
 
-def scrap(*, product, quantity, warehouse, actor, batch=None, document=None, note="", now=None):
+def scrap(*, product, quantity, warehouse, actor, batch=None, document=None, note="",
+          confirm_below_promise=False, now=None):
     """Goods written off (broken, expired): free stock → scrap. Expired batches may go."""
     return issue(product=product, quantity=quantity, warehouse=warehouse, reason="scrap",
-                 actor=actor, batch=batch, document=document, note=note, now=now)
+                 actor=actor, batch=batch, document=document, note=note,
+                 confirm_below_promise=confirm_below_promise, now=now)
+
+
+# --- Promises (pooled custody) ---------------------------------------------------------------
+
+def register_promises(reader):
+    """Add a reader of promised quantities (see PROMISE_READERS)."""
+    PROMISE_READERS.append(reader)
+    return reader
+
+
+def promised(warehouse_id=None, product_ids=None):
+    """{(warehouse_id, product_id): units promised to customers out of free stock}: pooled
+    custody's balances (a reserved warehouse's held goods are on its shelf, not promised)."""
+    totals = {}
+    for reader in PROMISE_READERS:
+        for key, quantity in reader(warehouse_id, product_ids).items():
+            totals[key] = totals.get(key, 0) + quantity
+    return {key: quantity for key, quantity in totals.items() if quantity}
+
+
+def check_promise(warehouse, product):
+    """After goods left a pooled warehouse's free stock: refuse (BelowPromise) when what is
+    left is below what customers are promised."""
+    if warehouse.custody_mode != "pooled":
+        return
+    promise = promised(warehouse.id, [product.id]).get((warehouse.id, product.id), 0)
+    if promise <= 0:
+        return
+    left = quantity_in(location_of(warehouse), product)
+    if left < promise:
+        raise BelowPromise(_("%(name)s: %(left)s %(unit)s would be left in %(place)s, but "
+                             "%(promised)s %(unit)s are promised to customers who left goods "
+                             "in custody. Tick the confirmation to issue them anyway.",
+                             name=product.name, left=left, unit=product.unit,
+                             place=warehouse.name, promised=promise),
+                           field="confirm_below_promise")
 
 
 def take_back(*, product, batch, quantity, warehouse, actor, customer=None, event=None,
