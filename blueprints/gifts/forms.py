@@ -65,6 +65,9 @@ class WarehouseForm(BaseForm):
 class PurchaseGiftsForm(BaseForm):
     token = TokenField()
     rule_ids = SelectMultipleField(_l("Gifts"), coerce=int, validators=[Optional()])
+    #: Ticked to issue although customers are promised more than will be left (pooled custody).
+    confirm_below_promise = BooleanField(_l("Even if customers are promised more than will be "
+                                            "left"))
 
 
 class ManualGiftForm(BaseForm):
@@ -75,6 +78,9 @@ class ManualGiftForm(BaseForm):
         NumberRange(min=1, max=1000, message=_l("Give at least one."))])
     note = StringField(_l("Why"), validators=[InputRequired(_l("Say why the gift is given.")),
                                               Length(max=200)])
+    #: Ticked to issue although customers are promised more than will be left (pooled custody).
+    confirm_below_promise = BooleanField(_l("Even if customers are promised more than will be "
+                                            "left"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

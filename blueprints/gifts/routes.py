@@ -248,8 +248,9 @@ def purchase(order_id):
     if not form.validate_on_submit():
         flash(error_text(form) or _("Tick the gifts to give."), "danger")
     else:
-        run_operation(lambda: g.issue_purchase_gifts(order, rule_ids=form.rule_ids.data,
-                                                     actor=current_user, token=form.token.data),
+        run_operation(lambda: g.issue_purchase_gifts(
+            order, rule_ids=form.rule_ids.data, actor=current_user, token=form.token.data,
+            confirm_below_promise=form.confirm_below_promise.data),
                       lambda issues: _("%(n)s gifts given.", n=len(issues)))
     return redirect(url_for("orders.show", order_id=order.id) + "#gifts")
 
@@ -265,7 +266,8 @@ def manual(order_id):
         run_operation(lambda: g.issue_manual_gift(
             order, product=db.session.get(inv.Product, form.product_id.data or 0),
             quantity=form.quantity.data, actor=current_user, token=form.token.data,
-            note=form.note.data), _("Gift given."))
+            note=form.note.data, confirm_below_promise=form.confirm_below_promise.data),
+            _("Gift given."))
     return redirect(url_for("orders.show", order_id=order.id) + "#gifts")
 
 

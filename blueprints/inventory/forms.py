@@ -79,6 +79,13 @@ class WarehouseForm(BaseForm):
                                                          Length(max=40)])
     kind = SelectField(_l("Kind"), choices=choices(inv.WAREHOUSE_KINDS.items()))
     address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])
+    custody_mode = SelectField(_l("Goods held for customers"),
+                               choices=choices(inv.CUSTODY_MODES.items()), default="reserved",
+                               description=_l("Pooled: goods customers leave in custody stay in "
+                                              "ordinary stock and are issued first expiry "
+                                              "first when collected; the stock screen shows "
+                                              "what is promised and what is free to sell. "
+                                              "Changed only while nothing is held here."))
     is_active = BooleanField(_l("In use"), default=True)
 
 
@@ -151,9 +158,15 @@ class ReceiptForm(_DocumentForm):
     lines = FieldList(FormField(ReceiptLine), min_entries=6, max_entries=inv.MAX_LINES)
 
 
+#: The second confirmation of an issue that leaves less on hand than customers are promised.
+BELOW_PROMISE_LABEL = _l("Yes, issue them although customers are promised more than will be "
+                         "left")
+
+
 class TransferForm(_DocumentForm):
     warehouse_id = SelectField(_l("From warehouse"), coerce=int)
     to_warehouse_id = SelectField(_l("To warehouse"), coerce=int)
+    confirm_below_promise = BooleanField(BELOW_PROMISE_LABEL)
     lines = FieldList(FormField(_Line), min_entries=6, max_entries=inv.MAX_LINES)
 
 
@@ -161,6 +174,7 @@ class ScrapForm(_DocumentForm):
     note = TextAreaField(_l("Why"), validators=[InputRequired(_l("Say why the goods are "
                                                                 "scrapped.")),
                                                 Length(max=1000)])
+    confirm_below_promise = BooleanField(BELOW_PROMISE_LABEL)
     lines = FieldList(FormField(_Line), min_entries=6, max_entries=inv.MAX_LINES)
 
 

@@ -51,17 +51,38 @@ SHOWN_ROWS = 200
 @bp.get("/")
 @role_required(*VIEW)
 def index():
+    """Stock on hand: by batch, or (view=products) per product what is on hand, promised to
+    customers in custody and free to sell."""
     warehouse = _warehouse_arg()
     text = request.args.get("q", "").strip()[:60]
-    rows = inv.stock_on_hand(warehouse, text_clause=inv.product_search_clause(text))
+    by_product = request.args.get("view") == "products"
+    if by_product:
+        rows = inv.free_to_sell(warehouse, text_clause=inv.product_search_clause(text))
+        totals = {key: sum(r[key] for r in rows) for key in ("on_hand", "promised", "free")}
+    else:
+        rows = inv.stock_on_hand(warehouse, text_clause=inv.product_search_clause(text))
+        totals = inv.totals(rows)
     # The totals cover every row; the page shows SHOWN_ROWS of them at a time.
     pages = max(1, -(-len(rows) // SHOWN_ROWS))
     page = min(max(id_arg("page") or 1, 1), pages)
     return render_template("inventory/index.html",
                            rows=rows[(page - 1) * SHOWN_ROWS:page * SHOWN_ROWS],
-                           totals=inv.totals(rows), count=len(rows), page=page, pages=pages,
+                           totals=totals, count=len(rows), page=page, pages=pages,
                            warehouse=warehouse, warehouses=inv.warehouses(False), text=text,
-                           today=local_day(utcnow()))
+                           today=local_day(utcnow()), by_product=by_product,
+                           shortfall=inv.shortfalls())
+
+
+@bp.get("/shortfalls")
+@role_required(*VIEW)
+def shortfalls():
+    """The nightly list of products whose free stock is below what custody promised."""
+    try:
+        day = parse_day(request.args.get("day")) if request.args.get("day") else None
+    except ValueError:
+        day = None
+    day, rows = inv.shortfalls(day)
+    return render_template("inventory/shortfalls.html", day=day, rows=rows)
 
 
 @bp.get("/expiry")
@@ -173,7 +194,7 @@ def _warehouse_form(warehouse):
     form = WarehouseForm(obj=warehouse)
     if form.validate_on_submit():
         data = {key: getattr(form, key).data for key in ("code", "name", "kind", "address",
-                                                         "is_active")}
+                                                         "is_active", "custody_mode")}
         with attempt(form) as tried:
             if warehouse is None:
                 inv.create_warehouse(data, actor=current_user)
@@ -222,11 +243,13 @@ def new_document(kind):
                 document = inv.create_transfer(
                     warehouse=warehouse, lines=lines, note=form.note.data, actor=current_user,
                     to_warehouse=db.session.get(inv.Warehouse, form.to_warehouse_id.data or 0),
-                    token=form.token.data)
+                    token=form.token.data,
+                    confirm_below_promise=form.confirm_below_promise.data)
             else:
                 document = inv.create_scrap(warehouse=warehouse, lines=lines,
                                             note=form.note.data, actor=current_user,
-                                            token=form.token.data)
+                                            token=form.token.data,
+                                            confirm_below_promise=form.confirm_below_promise.data)
         if tried.refusal:
             _place_line_error(form, tried.refusal)
             status = tried.status

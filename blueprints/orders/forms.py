@@ -43,6 +43,9 @@ class OrderForm(BaseForm):
     deposit_method = SelectField(_l("Paid by"), choices=_methods())
     deposit_reference = StringField(_l("Transaction number"), validators=[Optional(),
                                                                           Length(max=64)])
+    #: Shown once goods taken home would leave less on hand than customers are promised.
+    confirm_below_promise = BooleanField(_l("Yes, hand them over although customers are "
+                                            "promised more than will be left"))
 
     def __init__(self, events, marketers, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -124,6 +127,8 @@ class ConfirmForm(BaseForm):
     confirmer_id = SelectField(_l("Confirmed by"), coerce=int)
     pin = PasswordField(_l("Their PIN"), validators=[Optional(), Length(max=8)])
     family_informed = BooleanField(_l("The family contact was told of this order"))
+    confirm_below_promise = BooleanField(_l("Yes, hand them over although customers are "
+                                            "promised more than will be left"))
 
     def __init__(self, confirmers, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -110,7 +110,8 @@ def new(customer_id):
                     due_date=form.due_date.data, note=form.note.data,
                     deposit=to_fen(form.deposit.data), deposit_method=form.deposit_method.data,
                     deposit_reference=form.deposit_reference.data,
-                    payment_token=form.payment_token.data)
+                    payment_token=form.payment_token.data,
+                    confirm_below_promise=form.confirm_below_promise.data)
             if tried.refusal:
                 _place_error(form, tried.refusal)
                 status = tried.status
@@ -161,6 +162,8 @@ def _place_error(form, exc):
         field.errors = [*field.errors, exc.message]
     if exc.field == "amount":
         form.deposit.errors = [*form.deposit.errors, exc.message]
+    if exc.field == "confirm_below_promise":  # the box to tick shows now
+        form.confirm_below_promise.errors = [*form.confirm_below_promise.errors, exc.message]
     form.form_errors.append(exc.message)
 
 
@@ -232,7 +235,8 @@ def confirm(order_id):
     confirmer = db.session.get(User, form.confirmer_id.data)
     with attempt(form) as tried:
         order_taking.confirm_order(order, confirmer=confirmer, actor=current_user,
-                                   pin=form.pin.data, family_informed=form.family_informed.data)
+                                   pin=form.pin.data, family_informed=form.family_informed.data,
+                                   confirm_below_promise=form.confirm_below_promise.data)
     if isinstance(tried.refusal, safeguards.WrongPin):
         # The failure is kept (its own transaction, after the refused one's rollback).
         safeguards.record_pin_failure(tried.refusal, actor=current_user,

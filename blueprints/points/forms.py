@@ -1,7 +1,7 @@
 """The forms of the points counter: a redemption (a quantity per redeemable product), a
 manager's adjustment, a reversal's reason, an owed referral gift given."""
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from blueprints.forms import BaseForm, IdField, IntegerField, QuantitiesField, TokenField
@@ -15,6 +15,9 @@ class RedeemForm(BaseForm):
     warehouse_id = IdField(_l("Warehouse"), message=_l("Choose a warehouse."))
     #: "1": the goods stay with the company (custody); "0" or absent: handed over now.
     in_custody = StringField(validators=[Length(max=1)])
+    #: Ticked, after a refusal, to hand over although customers are promised more than will be
+    #: left (pooled custody).
+    confirm_below_promise = BooleanField()
 
 
 class AdjustForm(BaseForm):

@@ -47,7 +47,7 @@ def customer(customer_id):
     return _customer_page(person)
 
 
-def _customer_page(person, status=200, error=None):
+def _customer_page(person, status=200, error=None, below_promise=False):
     today = local_day(utcnow())
     account = db.session.get(pt.PointsAccount, person.id)
     redeemable = db.session.scalars(inv.find_products(flag="redeemable")).all()
@@ -60,7 +60,7 @@ def _customer_page(person, status=200, error=None):
         debt=account.debt if account else 0, expiring=pt.expiring(person.id, today),
         history=pt.history(person.id), referrals=referrals, rewards=rewards, named=named,
         form=BaseForm(),
-        token=new_token(), redeemable=redeemable, error=error,
+        token=new_token(), redeemable=redeemable, error=error, below_promise=below_promise,
         stock={p.id: sum(inv.quantity_in(inv.location_of(w), p) for w in inv.warehouses())
                for p in redeemable}, warehouses=inv.warehouses()), status
 
@@ -84,9 +84,11 @@ def redeem(customer_id):
     with attempt() as tried:
         redemption = redemptions.redeem(person, items, warehouse=warehouse, actor=current_user,
                                         token=form.token.data,
-                                        in_custody=form.in_custody.data == "1")
-    if tried.refusal:
-        return _customer_page(person, tried.status, tried.refusal.message)
+                                        in_custody=form.in_custody.data == "1",
+                                        confirm_below_promise=form.confirm_below_promise.data)
+    if tried.refusal:  # below what is promised: the same form again, with the box to tick
+        return _customer_page(person, tried.status, tried.refusal.message,
+                              below_promise=isinstance(tried.refusal, inv.BelowPromise))
     flash(_("Redeemed %(n)s points: slip %(number)s.", n=redemption.points,
             number=redemption.number), "success")
     return redirect(url_for("points.redemption", redemption_id=redemption.id))

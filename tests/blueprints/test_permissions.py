@@ -145,6 +145,7 @@ MATRIX = {
     "inventory.index": STOCK_VIEW,
     "inventory.expiry": STOCK_VIEW,
     "inventory.low_stock": STOCK_VIEW,
+    "inventory.shortfalls": STOCK_VIEW,
     "inventory.moves": STOCK_VIEW,
     "inventory.products": STOCK_VIEW,
     "inventory.product": STOCK_VIEW,
