@@ -85,5 +85,5 @@ def downgrade():
         op.execute("ALTER TABLE warehouses DROP COLUMN custody_mode")
     else:
         with op.batch_alter_table('warehouses', schema=None) as batch_op:
-            batch_op.drop_constraint('ck_warehouses_known_custody_mode', type_='check')
+            batch_op.drop_constraint('known_custody_mode', type_='check')
             batch_op.drop_column('custody_mode')

@@ -211,8 +211,9 @@ def _custody_mode(data):
 
 def create_warehouse(data, *, actor, now=None):
     """A warehouse, with its free-stock and custody locations."""
-    warehouse = Warehouse(**_clean_warehouse(data), custody_mode=_custody_mode(data),
-                          created_at=now or utcnow())
+    warehouse = Warehouse(**_clean_warehouse(data), created_at=now or utcnow())
+    if (mode := _custody_mode(data)) != "reserved":  # reserved is the database's default
+        warehouse.custody_mode = mode
     db.session.add(warehouse)
     db.session.flush()
     db.session.add_all([Location(warehouse_id=warehouse.id, kind="stock"),

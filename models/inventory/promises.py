@@ -79,9 +79,11 @@ def record_shortfalls(day, now=None):
     if not rows:
         return 0
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    result = db.session.execute(dialect.insert(StockShortfall).values(rows).on_conflict_do_nothing(
-        index_elements=["run_date", "warehouse_id", "product_id"]))
-    return result.rowcount
+    written = db.session.execute(
+        dialect.insert(StockShortfall).values(rows).on_conflict_do_nothing(
+            index_elements=["run_date", "warehouse_id", "product_id"])
+        .returning(StockShortfall.id)).all()
+    return len(written)
 
 
 def set_custody_mode(warehouse, mode, *, actor, now=None):

@@ -288,8 +288,9 @@ def issue(*, product, quantity, warehouse, reason, actor, batch=None, customer=N
     if reason not in ISSUE_DESTINATIONS:
         raise InvalidInput(_("Unknown reason for an issue."), field="reason")
     _check_warehouse(warehouse)
-    pooled = warehouse.custody_mode == "pooled"
-    shelf = "custody" if reason == "custody_pickup" and not pooled else "stock"
+    shelf = "stock"
+    if reason == "custody_pickup" and warehouse.custody_mode != "pooled":
+        shelf = "custody"
     moves = take(product=product, quantity=quantity, source=location_of(warehouse, shelf),
                  target=outside(ISSUE_DESTINATIONS[reason]), reason=reason, actor=actor,
                  batch=batch, document=document, customer=customer, event=event, note=note,
@@ -345,10 +346,9 @@ def promised(warehouse_id=None, product_ids=None):
 def check_promise(warehouse, product):
     """After goods left a pooled warehouse's free stock: refuse (BelowPromise) when what is
     left is below what customers are promised."""
-    if warehouse.custody_mode != "pooled":
-        return
+    # Only pooled custody promises anything (a reserved warehouse's are on its shelf).
     promise = promised(warehouse.id, [product.id]).get((warehouse.id, product.id), 0)
-    if promise <= 0:
+    if promise <= 0 or warehouse.custody_mode != "pooled":
         return
     left = quantity_in(location_of(warehouse), product)
     if left < promise:
