@@ -8,7 +8,7 @@ stock_shortfalls: the nightly list of products whose free stock (on hand − pro
 zero.
 
 Revision ID: e4c1b2a9d7f3
-Revises: c7909032f7b8
+Revises: a1f2e3d4c5b6
 Create Date: 2026-12-06 12:00:00.000000
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e4c1b2a9d7f3'
-down_revision = 'c7909032f7b8'
+down_revision = 'a1f2e3d4c5b6'
 branch_labels = None
 depends_on = None
 
