@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from extensions import db
 from jobs import customers, points, stock, worklists
 from models import tasks
-from models.base import begin_write, utcnow
+from models.base import begin_write, end_reads, utcnow
 from models.clock import at_local, company_zone, local_day
 from models.settings import get_setting
 
@@ -75,7 +75,9 @@ def run_job(app, name, day=None, *, trigger="cli", force=False):
     run is safe too: every job is idempotent, it only costs the time of the scan)."""
     job = JOBS[name]
     with app.app_context():
-        day = day or local_day(utcnow())
+        if day is None:
+            day = local_day(utcnow())
+            end_reads()  # the time zone was read in a transaction: the job's begins as a write
         started, clock_started = utcnow(), clock.monotonic()
         try:
             begin_write()
@@ -194,6 +196,16 @@ def list_command():
         click.echo(f"{job.name:16} {job.description}")
 
 
+@jobs_cli.command("rfm")
+@with_appcontext
+def rfm_command():
+    """Recompute every buying customer's RFM scores now (also after tonight's run)."""
+    app = current_app._get_current_object()
+    db.session.remove()
+    written = run_job(app, "rfm", force=True)
+    click.echo(f"rfm: {written} 位顾客已评分 / customers scored")
+
+
 @jobs_cli.command("catch-up")
 @with_appcontext
 def catch_up_command():
@@ -226,6 +238,7 @@ def scheduler_command():
 
 
 register_job("grading", customers.grading, _l("Customer grades A/B/C/D"))
+register_job("rfm", customers.rfm, _l("RFM scores of buying customers"))
 register_job("pool-reclaim", customers.pool_reclaim,
              _l("Public pool: warnings, then idle customers go to the pool"))
 register_job("callbacks", worklists.callbacks, _l("Callbacks after purchases"))

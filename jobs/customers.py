@@ -1,5 +1,5 @@
-"""The nightly runs over the customer archive: grades (A/B/C/D) and the public pool reclaim
-(公海回收). The rules are the customers area's (models/customers/rules.py); these jobs gather
+"""The nightly runs over the customer archive: grades (A/B/C/D), the public pool reclaim
+(公海回收) and the RFM scores. The rules are the customers area's (models/customers/rules.py); these jobs gather
 what the rules judge from the areas that record it — purchases, check-ins, invitations, held
 goods, open tasks.
 """
@@ -15,7 +15,7 @@ from models.checkin import CheckIn
 from models.clock import company_zone, day_start
 from models.custody import CustodyEntry
 from models.events import Invitation
-from models.orders import Order
+from models.orders import Order, score_rfm
 from models.settings import get_setting
 from models.tasks import Task, task_row, write_tasks
 
@@ -114,3 +114,9 @@ def pool_reclaim(day, now=None):
         moved = c.release_idle(ids, owner, reason=why[rule], now=now)
         written += len(moved)
     return written
+
+
+def rfm(day, now=None):
+    """Nightly RFM scores of every buying customer over the company (models.orders.figures):
+    rewritten as of the run, so a re-run leaves the same scores. Returns customers scored."""
+    return score_rfm(now or utcnow())

@@ -13,8 +13,8 @@ from models.audit import audit
 from models.base import Conflict, InvalidInput, PermissionDenied, utcnow
 from models.clock import day_start, local_day
 from models.customers.birthdays import check_lunar_birthday
-from models.customers.tables import (GENDERS, GRADES, STATUSES, Channel, Customer, NamePart,
-                                     OwnershipChange, customer_tags)
+from models.customers.tables import (GENDERS, GRADES, RFM_SCORES, STATUSES, Channel, Customer,
+                                     CustomerRfm, NamePart, OwnershipChange, customer_tags)
 from models.scoping import can_see_full_phone, department_subtree_ids, get_scoped_or_404, scoped
 from models.settings import get_setting
 
@@ -224,6 +224,10 @@ class CustomerFilter:
     birth_month: int | None = None
     #: Only customers whose last contact is older than this many days (or never).
     idle_days: int | None = None
+    #: RFM: only customers scored at least this much on each (1–5; None or 0: any).
+    min_recency: int | None = None
+    min_frequency: int | None = None
+    min_monetary: int | None = None
     sort: str = "recent"
 
 
@@ -263,7 +267,30 @@ def find_customers(user, filters, now=None):
         cutoff = (now or utcnow()) - timedelta(days=filters.idle_days)
         query = query.where(or_(Customer.last_contact_at.is_(None),
                                 Customer.last_contact_at < cutoff))
+    if (clause := rfm_clause(filters)) is not None:
+        query = query.where(Customer.id.in_(select(CustomerRfm.customer_id).where(*clause)))
     return query.order_by(*SORTS.get(filters.sort, SORTS["recent"]))
+
+
+def rfm_clause(filters):
+    """The conditions on CustomerRfm of the filters' minimum scores, or None when none is set
+    (a customer never scored — never bought — passes no minimum)."""
+    wanted = [(column, minimum) for column, minimum in (
+        (CustomerRfm.recency_score, filters.min_recency),
+        (CustomerRfm.frequency_score, filters.min_frequency),
+        (CustomerRfm.monetary_score, filters.min_monetary)) if minimum in RFM_SCORES]
+    if not wanted:
+        return None
+    return [column >= minimum for column, minimum in wanted]
+
+
+def rfm_of(customer_ids):
+    """{customer id: CustomerRfm} of those customers who have scores (one query)."""
+    ids = list(customer_ids)
+    if not ids:
+        return {}
+    return {row.customer_id: row for row in db.session.scalars(
+        select(CustomerRfm).where(CustomerRfm.customer_id.in_(ids)))}
 
 
 def duplicate_of(phone, own_id=None):

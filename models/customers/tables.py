@@ -1,11 +1,12 @@
 """Customer archive tables: Customer, Channel and Tag (managed lists), ContactLog (跟进记录),
 OwnershipChange (every transfer, release to and claim from the public pool), NamePart (what the
-search finds a name by its middle with)."""
+search finds a name by its middle with), CustomerRfm (the nightly RFM scores of a buying
+customer)."""
 from datetime import date, datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer,
-                        String, Table, Text)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, ForeignKey, Index,
+                        Integer, String, Table, Text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -201,3 +202,36 @@ class OwnershipChange(db.Model):
     from_owner = relationship("User", foreign_keys=[from_owner_id], lazy="joined")
     to_owner = relationship("User", foreign_keys=[to_owner_id], lazy="joined")
     actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
+
+
+#: The RFM scores, each a quintile 1–5 (5 = best).
+RFM_SCORES = (1, 2, 3, 4, 5)
+
+
+class CustomerRfm(db.Model):
+    """A buying customer's RFM scores over the company (recency, frequency, monetary — each a
+    quintile 1–5, 5 = best), rewritten by the nightly `rfm` job (models.orders.figures.score_rfm)
+    with what they were scored on. A customer who never bought has no row (未购买). Stored:
+    ranking 200,000 customers on every page view would be too slow."""
+    __tablename__ = "customer_rfm"
+    __table_args__ = (
+        CheckConstraint("recency_score BETWEEN 1 AND 5 AND frequency_score BETWEEN 1 AND 5 "
+                        "AND monetary_score BETWEEN 1 AND 5", name="scores_one_to_five"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    recency_score: Mapped[int] = mapped_column(Integer)
+    frequency_score: Mapped[int] = mapped_column(Integer)
+    monetary_score: Mapped[int] = mapped_column(Integer)
+    #: What the scores were ranked by: the last binding order, the number of binding orders,
+    #: and their value after returns (fen).
+    last_purchase_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    orders: Mapped[int] = mapped_column(Integer)
+    sales_fen: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def label(self):
+        """"R5 F3 M4"."""
+        return f"R{self.recency_score} F{self.frequency_score} M{self.monetary_score}"

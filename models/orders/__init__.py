@@ -16,5 +16,7 @@ from models.orders.reads import (  # noqa: F401
     AGEING_BUCKETS, ageing_totals, arrears, arrears_query, bucket_of, check_payments,
     customer_due, find_orders,
     get_order_or_404, orders_of_customer, payments_of, returns_of, visible_orders)
+from models.orders.figures import (  # noqa: F401
+    binding, cogs_by_customer, customer_figures, rfm_scores, score_rfm)
 from models.orders import settings as _settings  # noqa: F401,E402
 from models.orders import safeguards  # noqa: F401,E402

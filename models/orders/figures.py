@@ -1,0 +1,140 @@
+"""Money figures per customer, read from the orders, the payments ledger and the stock moves, and
+the nightly RFM scores (issue 25 §4). Every figure is a query over recorded facts, in fen:
+
+- binding orders: open (not cancelled) orders that are not large orders waiting for their
+  second confirmation (those bind nobody yet).
+- sales (lifetime): Σ (total − value of goods returned) of the customer's binding orders.
+- collected: the payments ledger's net on all the customer's orders — receipts less refunds,
+  with reversals — whenever the money came.
+- COGS (cost of goods sold): Σ quantity × batch unit cost of the stock moves of the
+  customer's binding orders that hand goods over — taken home (sale_issue) or put on the
+  custody shelf for them (custody_deposit) — less those reversed and those brought back into
+  free stock (a return to scrap stays a cost). The same rule as the event ROI's
+  (reports/event_roi.py); gifts and points redemptions are costs of their own, not goods sold.
+- gross margin: sales − COGS.
+- last purchase: when the latest binding order was taken.
+- RFM: recency (how long since the last purchase), frequency (the number of binding orders)
+  and monetary (lifetime sales), each a quintile 1–5 over every customer of the company with a
+  binding order (5 = the most recent, the most orders, the most money). A customer's score is
+  1 + ⌊5 × (rank − 1) / n⌋, rank = 1 for the lowest value (RANK: equal values share a rank,
+  hence a score — a quintile never splits customers who bought the same), n = the buying
+  customers. With ten customers of distinct values that is two customers per score. Computed
+  for the whole company by the nightly `rfm` job (score_rfm), stored in customer_rfm.
+"""
+from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from extensions import db
+from models.base import utcnow
+from models.customers import CustomerRfm
+from models.inventory import Location, StockMove
+from models.orders.tables import Order, Payment
+
+#: Stock moves that hand an order's goods to the customer (or to the custody shelf for them),
+#: and those that bring them back (as reports/event_roi.py counts them).
+SOLD, BROUGHT_BACK = ("sale_issue", "custody_deposit"), ("customer_return", "custody_return")
+
+
+def binding():
+    """The clauses of a binding order: open, and not a large order awaiting confirmation."""
+    return (Order.status == "open", Order.confirmation != "pending")
+
+
+def cogs_by_customer(customer_ids=None, *, since=None, until=None):
+    """{customer id: COGS in fen} of the binding orders of those customers (every customer when
+    None): goods handed over (taken home or onto the custody shelf) at the batch's unit cost,
+    less moves reversed and goods brought back into free stock. `since`/`until` (UTC) count
+    only the moves made in that period.
+
+    The one place this module counts the cost of goods sold; the event ROI counts it the same
+    way for an event's deals."""
+    to = aliased(Location)
+    sign = case((StockMove.reason.in_(SOLD) & StockMove.reverses_id.is_(None), 1),
+                (StockMove.reason.in_(SOLD), -1),
+                (StockMove.reason.in_(BROUGHT_BACK) & (to.kind == "stock"), -1), else_=0)
+    query = (select(Order.customer_id, func.sum(sign * StockMove.quantity * StockMove.unit_cost))
+             .select_from(StockMove)
+             .join(Order, (StockMove.document_type == "orders")
+                   & (StockMove.document_id == Order.id))
+             .join(to, to.id == StockMove.to_location_id)
+             .where(*binding()).group_by(Order.customer_id))
+    if customer_ids is not None:
+        query = query.where(Order.customer_id.in_(customer_ids))
+    if since is not None:
+        query = query.where(StockMove.at >= since)
+    if until is not None:
+        query = query.where(StockMove.at < until)
+    return {customer_id: int(cogs or 0) for customer_id, cogs in db.session.execute(query)}
+
+
+def customer_figures(customer):
+    """{sales, collected, cogs, margin, orders, last_purchase_at, rfm} of one customer over
+    their lifetime (see the module's docstring); `rfm` is their stored CustomerRfm or None.
+    Three queries whatever the number of orders."""
+    collected = (select(func.coalesce(func.sum(Payment.amount), 0))
+                 .join(Order, Order.id == Payment.order_id)
+                 .where(Order.customer_id == customer.id).scalar_subquery())
+    orders, sales, last, paid = db.session.execute(
+        select(func.count(Order.id),
+               func.coalesce(func.sum(Order.total - Order.returned_value), 0),
+               func.max(Order.created_at), collected)
+        .where(Order.customer_id == customer.id, *binding())).one()
+    cogs = cogs_by_customer([customer.id]).get(customer.id, 0)
+    return {"sales": int(sales), "collected": int(paid), "cogs": cogs,
+            "margin": int(sales) - cogs, "orders": orders, "last_purchase_at": last,
+            "rfm": db.session.get(CustomerRfm, customer.id)}
+
+
+def _basis():
+    """Per buying customer: the number of binding orders, their value after returns, the last."""
+    return (select(Order.customer_id.label("customer_id"),
+                   func.count(Order.id).label("orders"),
+                   func.sum(Order.total - Order.returned_value).label("sales"),
+                   func.max(Order.created_at).label("last"))
+            .where(*binding()).group_by(Order.customer_id).subquery("basis"))
+
+
+def rfm_scores():
+    """A select of (customer_id, recency_score, frequency_score, monetary_score,
+    last_purchase_at, orders, sales_fen) for every buying customer, ranked in SQL."""
+    basis = _basis()
+    n = func.count().over()
+
+    def score(column):
+        rank = func.rank().over(order_by=column)
+        return 1 + (5 * (rank - 1)) // n
+    return select(basis.c.customer_id, score(basis.c.last).label("recency_score"),
+                  score(basis.c.orders).label("frequency_score"),
+                  score(basis.c.sales).label("monetary_score"),
+                  basis.c.last.label("last_purchase_at"), basis.c.orders.label("orders"),
+                  basis.c.sales.label("sales_fen"))
+
+
+def score_rfm(now=None):
+    """Rewrite every buying customer's RFM scores (the nightly `rfm` job), as of `now`, in two
+    statements: customers without a binding order any more lose their row; the others' rows
+    are written or updated (INSERT … ON CONFLICT DO UPDATE, so a re-run or a second scheduler
+    at the same time writes each row once). Returns the customers scored."""
+    now = now or utcnow()
+    table = CustomerRfm.__table__
+    db.session.execute(delete(CustomerRfm).where(
+        CustomerRfm.customer_id.not_in(select(Order.customer_id).where(*binding())))
+        .execution_options(synchronize_session=False))
+    scores = rfm_scores().subquery("scores")
+    columns = ["customer_id", "recency_score", "frequency_score", "monetary_score",
+               "last_purchase_at", "orders", "sales_fen"]
+    # Ordered by customer, so two runs at once lock the rows in the same order (no deadlock);
+    # the WHERE keeps SQLite's parser from reading ON CONFLICT as a join's ON.
+    source = (select(*[scores.c[name] for name in columns],
+                     literal(now, table.c.computed_at.type))
+              .where(scores.c.customer_id.is_not(None)).order_by(scores.c.customer_id))
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" \
+        else sqlite.insert
+    statement = insert(table).from_select(columns + ["computed_at"], source)
+    statement = statement.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={name: statement.excluded[name] for name in columns[1:] + ["computed_at"]})
+    db.session.execute(statement)
+    db.session.expire_all()  # rows loaded before now show the new scores
+    return db.session.scalar(select(func.count()).select_from(CustomerRfm))
