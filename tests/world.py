@@ -136,12 +136,17 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
     batch = customer_import.upload("名单.xlsx", template,
                                    actor=u["m1"])
     tag = customers.add_list_item("tag", "高血压", actor=manager)
+    radio = customers.add_list_item("channel", "电台讲座", actor=manager)
+    campaign = customers.record_channel_cost(radio.id, month=local_day(utcnow()),
+                                             amount_fen=500000, actor=u["finance"],
+                                             token=new_token())
     db.session.flush()
     shared = dict(user_id=u["spare"].id, department_id=d1.id, filename="css/app.css",
                   kind="tag", item_id=tag.id, cost_id=cost.id, product_id=product.id,
                   warehouse_id=warehouse.id, document_id=document.id, count_id=count.id,
                   line_id=inv.count_lines(count)[0].id, close_id=close.id,
-                  package_id=package.id, rule_id=rule.id, key="sales", token=batch.token)
+                  package_id=package.id, rule_id=rule.id, key="sales", token=batch.token,
+                  channel_cost_id=campaign.id)
     w.ids = {**shared, **w.ids, "point_id": points[0].id}
     w.other_ids = {**shared, **w.other_ids, "department_id": d2.id, "point_id": points[1].id}
     other_batch = customer_import.upload("名单二.xlsx", template,

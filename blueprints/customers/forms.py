@@ -1,11 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import (BooleanField, DateField, HiddenField, RadioField,
+from wtforms import (BooleanField, DateField, HiddenField, MonthField, RadioField,
                      SelectField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField
-from blueprints.forms import BaseForm, IntegerField, choices, id_choice, ids_from
+from blueprints.forms import (BaseForm, IntegerField, MoneyField, TokenField, choices, id_choice,
+                             ids_from, to_fen)
 from extensions import db
 from models import customers as c
 from models.accounts import all_departments
@@ -100,6 +101,9 @@ class FilterForm(BaseForm):
     birth_month = SelectField(_l("Birthday month"), coerce=int, validators=[Optional()])
     idle_days = IntegerField(_l("No contact for (days)"), validators=[
         Optional(), NumberRange(1, 3650)])
+    min_recency = SelectField(_l("Recency (R)"), coerce=int, validators=[Optional()])
+    min_frequency = SelectField(_l("Frequency (F)"), coerce=int, validators=[Optional()])
+    min_monetary = SelectField(_l("Monetary (M)"), coerce=int, validators=[Optional()])
     sort = SelectField(_l("Sort by"), validators=[Optional()], default="recent")
 
     def __init__(self, actor, *args, **kwargs):
@@ -114,6 +118,9 @@ class FilterForm(BaseForm):
         self.status.choices = choices([("", _l("Any status")), *c.STATUSES.items()])
         self.birth_month.choices = choices([(0, _l("Any month"))] + [
             (m, _l("Month %(n)s", n=m)) for m in range(1, 13)])
+        for field in (self.min_recency, self.min_frequency, self.min_monetary):
+            field.choices = choices([(0, _l("Any score"))] + [
+                (n, _l("%(n)s or more", n=n)) for n in reversed(c.RFM_SCORES)])
         self.sort.choices = choices([("recent", _l("Newest first")), ("name", _l("Name")),
                                      ("last_contact", _l("Longest without contact")),
                                      ("grade", _l("Grade"))])
@@ -126,7 +133,9 @@ class FilterForm(BaseForm):
             department_id=ok(self.department_id) or None, grade=ok(self.grade) or "",
             tag_id=ok(self.tag_id) or None, channel_id=ok(self.channel_id) or None,
             status=ok(self.status) or "", birth_month=ok(self.birth_month) or None,
-            idle_days=ok(self.idle_days) or None, sort=ok(self.sort) or "recent")
+            idle_days=ok(self.idle_days) or None, min_recency=ok(self.min_recency) or None,
+            min_frequency=ok(self.min_frequency) or None,
+            min_monetary=ok(self.min_monetary) or None, sort=ok(self.sort) or "recent")
 
 
 class ContactForm(BaseForm):
@@ -186,3 +195,28 @@ class ListsForm(BaseForm):
     kind = HiddenField()
     name = StringField(_l("Item name"), validators=[DataRequired(_l("Enter a name.")),
                                                Length(max=30)])
+
+
+class ChannelCostForm(BaseForm):
+    """What was spent on a source channel in a month (渠道营销费用)."""
+    channel_id = SelectField(_l("Source channel"), coerce=id_choice, validators=[
+        DataRequired(_l("Choose the source channel."))])
+    month = MonthField(_l("Month"), validators=[DataRequired(_l("Choose the month."))])
+    amount = MoneyField(_l("Amount (yuan)"), required=True, minimum="0.01",
+                        maximum=10_000_000,
+                        message=_l("Enter an amount above zero, at most ¥10,000,000."))
+    note = StringField(_l("What it paid for"), validators=[Optional(), Length(max=200)])
+    token = TokenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_id.choices = _channel_choices(_l("Choose…"))
+
+    def amount_fen(self):
+        return to_fen(self.amount.data)
+
+
+class ReverseChannelCostForm(BaseForm):
+    reason = StringField(_l("Why"), validators=[DataRequired(_l("Say why the entry is "
+                                                                "reversed.")),
+                                                Length(max=200)])

@@ -1,5 +1,7 @@
 """Customers: the list and search, the customer page and timeline, contact logs, ownership,
 the public pool, import and export."""
+from datetime import date
+
 from flask import (Blueprint, abort, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
@@ -7,8 +9,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.access import role_required, safe_next
-from blueprints.customers.forms import (BulkForm, ContactForm, CustomerForm, FilterForm,
-                                        HandoverForm, ImportUploadForm, ListsForm)
+from blueprints.customers.forms import (BulkForm, ChannelCostForm, ContactForm, CustomerForm,
+                                        FilterForm, HandoverForm, ImportUploadForm, ListsForm,
+                                        ReverseChannelCostForm)
 from blueprints.events.forms import InviteForm
 from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, attempt, error_text, id_arg, paginate, run_operation
@@ -52,6 +55,7 @@ def index():
     template = "customers/_results.html" if request.headers.get("HX-Request") \
         else "customers/index.html"
     return render_template(template, form=form, page=page, invite_form=InviteForm(),
+                           rfm=c.rfm_of(customer.id for customer in page.items),
                            bulk=BulkForm(current_user), may_export=c.may_export(current_user),
                            ownership=current_user.has_role(*OWNERSHIP_ROLES))
 
@@ -115,7 +119,17 @@ def _customer_page(customer, contact_form, status=200):
                            order_event_id=_order_event_id(customer),
                            grade_why=customer_jobs.grade_explained(
                                customer, local_day(utcnow()))[1],
-                           **_page_flags(customer)), status
+                           figures=_figures(customer), **_page_flags(customer)), status
+
+
+def _figures(customer):
+    """The customer's lifetime figures and RFM scores, with the days since the last purchase
+    (company calendar)."""
+    figures = orders.customer_figures(customer)
+    last = figures["last_purchase_at"]
+    figures["days_since_purchase"] = (local_day(utcnow()) - local_day(last)).days \
+        if last else None
+    return figures
 
 
 def _order_event_id(customer):
@@ -286,6 +300,7 @@ def pool():
                  "owned": c.owned_count(current_user),
                  "cap": get_setting("customers.max_owned")}
     return render_template("customers/pool.html", form=form, page=page, stats=stats,
+                           rfm=c.rfm_of(customer.id for customer in page.items),
                            bulk=BulkForm(current_user), action_form=BaseForm(),
                            invite_form=InviteForm(),
                            ownership=current_user.has_role(*OWNERSHIP_ROLES))
@@ -412,3 +427,56 @@ def toggle_list_item(kind, item_id):
     flash(_("%(name)s is in use.", name=item.name) if item.is_active
           else _("%(name)s is no longer offered.", name=item.name), "success")
     return redirect(url_for("customers.lists"))
+
+
+# --- Campaign costs per source channel (渠道营销费用) --------------------------------------------
+
+@bp.route("/channel-costs", methods=["GET", "POST"])
+@role_required(*c.COST_ROLES)
+def channel_costs():
+    """Enter what a channel cost in a month; the year's costs per channel and month, and its
+    entries with their reversals."""
+    form = ChannelCostForm()
+    if form.validate_on_submit():
+        with attempt(form) as tried:
+            entry = c.record_channel_cost(form.channel_id.data, month=form.month.data,
+                                          amount_fen=form.amount_fen(), note=form.note.data,
+                                          actor=current_user, token=form.token.data)
+        if not tried.refusal:
+            flash(_("Campaign cost of %(channel)s for %(month)s entered.",
+                    channel=entry.channel.name, month=f"{entry.month:%Y-%m}"), "success")
+            return redirect(url_for("customers.channel_costs", year=entry.month.year))
+    year = id_arg("year") or local_day(utcnow()).year
+    year = year if 2000 <= year <= 2999 else local_day(utcnow()).year
+    return _channel_costs_page(form, year), _status(form)
+
+
+def _channel_costs_page(form, year):
+    first, last = date(year, 1, 1), date(year, 12, 1)
+    totals = c.monthly_channel_costs(first, last)
+    used = {channel_id for channel_id, _month in totals}
+    channels = db.session.scalars(select(c.Channel).where(
+        c.Channel.is_active | c.Channel.id.in_(used)).order_by(c.Channel.sort,
+                                                                c.Channel.name)).all()
+    return render_template("customers/channel_costs.html", form=form, year=year,
+                           months=[date(year, n, 1) for n in range(1, 13)], totals=totals,
+                           channels=channels, entries=c.channel_cost_entries(first, last),
+                           reverse_form=ReverseChannelCostForm())
+
+
+@bp.post("/channel-costs/<int:channel_cost_id>/reverse")
+@role_required(*c.COST_ROLES)
+def reverse_channel_cost(channel_cost_id):
+    """Take back a wrongly entered campaign cost (红冲), with the reason."""
+    entry = db.session.get(c.ChannelCost, channel_cost_id)
+    if entry is None:
+        abort(404)
+    back = url_for("customers.channel_costs", year=entry.month.year)
+    form = ReverseChannelCostForm()
+    if not form.validate_on_submit():
+        flash(error_text(form), "danger")
+        return redirect(back)
+    run_operation(lambda: c.reverse_channel_cost(entry, reason=form.reason.data,
+                                                 actor=current_user),
+                  _("The entry is reversed; enter the right amount anew if there is one."))
+    return redirect(back)

@@ -22,7 +22,8 @@ from models.customers.tables import Channel
 from models.ledgers import register_check
 
 __all__ = ["COST_ROLES", "MAX_COST_FEN", "ChannelCost", "channel_cost_entries",
-           "channel_costs", "first_of_month", "record_channel_cost", "reverse_channel_cost"]
+           "channel_costs", "first_of_month", "monthly_channel_costs", "record_channel_cost",
+           "reverse_channel_cost"]
 
 #: Who enters and reverses campaign costs.
 COST_ROLES = ("manager", "finance")
@@ -129,6 +130,15 @@ def channel_costs(first_month, last_month):
         .where(ChannelCost.month >= first_of_month(first_month),
                ChannelCost.month <= first_of_month(last_month))
         .group_by(ChannelCost.channel_id))}
+
+
+def monthly_channel_costs(first_month, last_month):
+    """{(channel id, month): fen} of those months, reversals taken off."""
+    return {(channel_id, month): int(total) for channel_id, month, total in db.session.execute(
+        select(ChannelCost.channel_id, ChannelCost.month, func.sum(ChannelCost.amount_fen))
+        .where(ChannelCost.month >= first_of_month(first_month),
+               ChannelCost.month <= first_of_month(last_month))
+        .group_by(ChannelCost.channel_id, ChannelCost.month))}
 
 
 def channel_cost_entries(first_month, last_month):

@@ -92,6 +92,8 @@ MATRIX = {
     "checkin.replay": DOOR,
     "customers.lists": {"admin", "manager"},
     "customers.toggle_list_item": {"admin", "manager"},
+    "customers.channel_costs": {"manager", "finance"},
+    "customers.reverse_channel_cost": {"manager", "finance"},
     "orders.index": ORDER_VIEW,
     "orders.arrears": ORDER_VIEW,
     "orders.new": SELLERS,
@@ -186,6 +188,9 @@ MATRIX = {
     "reports.finance_xlsx": {"admin", "manager", "finance", "dept_head"},
     "reports.events": {"admin", "manager", "finance", "dept_head"},
     "reports.event_roi": {"admin", "manager", "finance", "dept_head"},
+    "reports.channel_roi": {"admin", "manager", "finance"},
+    "reports.channel_roi_pdf": {"admin", "manager", "finance"},
+    "reports.channel_roi_xlsx": {"admin", "manager", "finance"},
     "reports.event_roi_pdf": {"admin", "manager", "finance", "dept_head"},
     "reports.event_roi_xlsx": {"admin", "manager", "finance", "dept_head"},
     "reports.event_orders": {"admin", "manager", "finance", "dept_head"},
@@ -203,7 +208,7 @@ def routes(app):
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
               "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales",
-              "reward_id": "1", "point_id": "1"}
+              "reward_id": "1", "point_id": "1", "channel_cost_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule
