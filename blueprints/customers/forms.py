@@ -10,6 +10,8 @@ from blueprints.forms import (BaseForm, IntegerField, MoneyField, TokenField, ch
 from extensions import db
 from models import customers as c
 from models.accounts import all_departments
+from models.base import utcnow
+from models.clock import local_day
 from sqlalchemy import select
 
 
@@ -197,11 +199,16 @@ class ListsForm(BaseForm):
                                                Length(max=30)])
 
 
+def _this_month():
+    return local_day(utcnow()).replace(day=1)
+
+
 class ChannelCostForm(BaseForm):
     """What was spent on a source channel in a month (渠道营销费用)."""
     channel_id = SelectField(_l("Source channel"), coerce=id_choice, validators=[
         DataRequired(_l("Choose the source channel."))])
-    month = MonthField(_l("Month"), validators=[DataRequired(_l("Choose the month."))])
+    month = MonthField(_l("Month"), default=_this_month,
+                       validators=[DataRequired(_l("Choose the month."))])
     amount = MoneyField(_l("Amount (yuan)"), required=True, minimum="0.01",
                         maximum=10_000_000,
                         message=_l("Enter an amount above zero, at most ¥10,000,000."))
