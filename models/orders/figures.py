@@ -60,7 +60,11 @@ def cogs_by_customer(customer_ids=None, *, since=None, until=None):
              .join(to, to.id == StockMove.to_location_id)
              .where(*binding()).group_by(Order.customer_id))
     if customer_ids is not None:
-        query = query.where(Order.customer_id.in_(customer_ids))
+        # Their orders' moves found by the moves' document index: joined the other way,
+        # SQLite read every order move (230 ms for one customer among 500,000 orders).
+        theirs = aliased(Order)
+        query = query.where(Order.customer_id.in_(customer_ids), StockMove.document_id.in_(
+            select(theirs.id).where(theirs.customer_id.in_(customer_ids))))
     if since is not None:
         query = query.where(StockMove.at >= since)
     if until is not None:
