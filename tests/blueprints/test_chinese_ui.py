@@ -27,6 +27,7 @@ from tests.world import build_world, fill, sign_in_as
 #: Latin words a Chinese user reads as they are.
 ALLOWED = {
     "PDF", "xlsx", "QR", "SKU", "PIN", "IP", "ROI", "UTC",
+    "RFM",  # the marketing model, read as it is (RFM 模型), as ROI is
     "English",  # the language's own name, in the language menu
     "zs",  # how a name's initials are typed (张三 → zs), in the door's search box
 }
