@@ -6,7 +6,7 @@ channel_costs: the append-only ledger of campaign costs per source channel and m
 or the reversal naming it).
 
 Revision ID: 2c2e4d20f8cb
-Revises: c7909032f7b8
+Revises: e4c1b2a9d7f3
 Create Date: 2026-12-06 09:29:22.702286
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '2c2e4d20f8cb'
-down_revision = 'c7909032f7b8'
+down_revision = 'e4c1b2a9d7f3'
 branch_labels = None
 depends_on = None
 
