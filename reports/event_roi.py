@@ -26,11 +26,11 @@ Every figure is a query over recorded facts (nothing is copied or cached), money
 - revenue (sales): Σ (total − returned value) of the deals.
 - collections: Σ paid of the deals: the payments ledger's net (receipts less refunds, with
   reversals), whenever the money came.
-- cogs (cost of the goods sold): Σ quantity × the batch's unit cost of the stock moves of the
-  deals that hand goods over — taken home (sale_issue) or put on the custody shelf for the
-  customer (custody_deposit) — less those reversed and those brought back into free stock
-  (a return to scrap stays a cost). Gifts and goods redeemed with points are costs of their own
-  below, not goods sold.
+- cogs (cost of the goods sold): reports.cogs over the deals, whenever their goods moved: Σ
+  quantity × the batch's unit cost of the stock moves of the deals that hand goods over — taken
+  home (sale_issue) or put on the custody shelf for the customer (custody_deposit) — less those
+  reversed and those brought back into free stock (a return to scrap stays a cost). Gifts and
+  goods redeemed with points are costs of their own below, not goods sold.
 - arrears: Σ balance due of those orders where it is above zero (owed_back: what is owed back to
   customers on orders paid beyond their value after returns, shown only when not zero).
   revenue = collections + arrears − owed_back.
@@ -60,13 +60,12 @@ from models import gifts
 from models.accounts import User
 from models.base import utcnow
 from models.checkin import CheckIn
-from models.inventory import Location, StockMove
 from models.events import (COST_KINDS, INVITATION_TRANSITIONS, KINDS, STATUSES, Event,
                            EventCost, Invitation, InvitationChange, visible_events)
 from models.orders import Order
 from models.points import Redemption
 from models.scoping import visible_users
-from reports import render_pdf
+from reports import cogs, render_pdf
 from reports.charts import BLUES, bar_chart
 from reports.params import ALL_FIGURES
 
@@ -76,9 +75,6 @@ MONEY = ("revenue", "collections", "arrears", "cogs")
 #: Figures every row carries (per marketer, per event).
 ROW_KEYS = FUNNEL + ("walk_ins",) + MONEY + ("owed_back", "orders", "pending",
                                             "pending_orders", "other_orders", "other_revenue")
-#: Stock moves that hand an order's goods to the customer (or to the custody shelf for them),
-#: and those that bring them back.
-SOLD, BROUGHT_BACK = ("sale_issue", "custody_deposit"), ("customer_return", "custody_return")
 #: Invitation changes that are the guest's answer (check-in and closing are not).
 ANSWERS = tuple(INVITATION_TRANSITIONS)
 COMPARED = 5
@@ -174,17 +170,8 @@ def _figures(event_ids, *, per_marketer):
         .where(Order.status == "open", Order.event_id.in_(event_ids),
                Order.confirmation != "pending", ~arrived()).group_by(*columns)),
         ("other_orders", "other_revenue"))
-    to = aliased(Location)
-    sign = case((StockMove.reason.in_(SOLD) & StockMove.reverses_id.is_(None), 1),
-                (StockMove.reason.in_(SOLD), -1),
-                (StockMove.reason.in_(BROUGHT_BACK) & (to.kind == "stock"), -1), else_=0)
-    add(db.session.execute(
-        select(*columns, func.sum(sign * StockMove.quantity * StockMove.unit_cost))
-        .select_from(StockMove)
-        .join(Order, (StockMove.document_type == "orders") & (StockMove.document_id == Order.id))
-        .join(to, to.id == StockMove.to_location_id)
-        .where(*is_open).group_by(*columns)),
-        ("cogs",))
+    for query in cogs.of_orders(*columns, where=is_open):
+        add(db.session.execute(query.group_by(*columns)), ("cogs",))
     buyers = (select(*columns, Order.customer_id,
                      func.sum(Order.total - Order.returned_value).label("kept"),
                      func.max(Order.balance_due).label("due"))
