@@ -34,7 +34,7 @@ NAV = [
             _l("The gift desk, gift rules, who got what, what it cost")),
     NavItem("inventory.index", _l("Stock"),
             _l("Products, stock on hand, receipts, transfers, counts")),
-    NavItem("reports.index", _l("Reports"), _l("Performance, event ROI, printed and as .xlsx")),
+    NavItem("reports.index", _l("Reports"), _l("Performance, profit, event ROI, printed and as .xlsx")),
     NavItem("customers.lists", _l("Channels and tags"), _l("The lists customers are sorted by")),
     NavItem("admin.users", _l("Users"), _l("Accounts, roles, deactivation")),
     NavItem("admin.departments", _l("Departments"), _l("The department tree")),
