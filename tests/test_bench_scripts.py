@@ -83,3 +83,17 @@ def test_no_script_hides_a_module_and_each_imports_from_its_file():
                             [s.stem for s in SCRIPTS], cwd=ROOT, capture_output=True, text=True,
                             timeout=TIMEOUT)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+
+def test_the_profit_bench_runs_at_a_tiny_size(tmp_path):
+    """bench/profit.py builds its world at a five-hundredth of the size and measures each
+    figure the issue asks for, ending with one JSON line."""
+    import json
+    result = subprocess.run(docstring_command(BENCH / "profit.py") +
+                            ["--scale", "0.002", "--repeat", "1", "--db",
+                             str(tmp_path / "bench.db")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["orders"] == 1000 and figures["moves"] >= 4000
+    assert all(isinstance(figures[key], float) for key in ("profit_company_s", "event_roi_s"))
