@@ -17,7 +17,6 @@ they went onto the shelf. Gifts and goods redeemed with points are not goods sol
 documents of their own (gift issues, redemptions) and are costs of their own in the reports.
 """
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import aliased
 
 from models.inventory import Location, StockMove
 from models.orders import Order
@@ -29,45 +28,50 @@ SOLD, BROUGHT_BACK = ("sale_issue", "custody_deposit"), ("customer_return", "cus
 DOCUMENT = "orders"
 
 
-def signed_cost(to):
-    """The cost of goods sold a stock move adds (fen; negative when it takes cost off). `to` is
-    the Location the move went to (aliased and joined by the caller)."""
+def signed_cost():
+    """The cost of goods sold a stock move adds (fen; negative when it takes cost off)."""
+    into_stock = StockMove.to_location_id.in_(select(Location.id).where(Location.kind == "stock"))
     sign = case((StockMove.reason.in_(SOLD) & StockMove.reverses_id.is_(None), 1),
                 (StockMove.reason.in_(SOLD), -1),
-                (StockMove.reason.in_(BROUGHT_BACK) & (to.kind == "stock"), -1), else_=0)
+                (StockMove.reason.in_(BROUGHT_BACK) & into_stock, -1), else_=0)
     return sign * StockMove.quantity * StockMove.unit_cost
 
 
-def cost_query(*columns, where=(), reasons=SOLD + BROUGHT_BACK, per_move=False):
-    """A select of `columns` and the cost of goods sold over the stock moves of orders (StockMove
-    joined to its Order and to the Location it went to), limited by `where` (clauses on Order,
-    StockMove) and to moves of `reasons`. Summed (group it by `columns`), or with
-    `per_move=True` the cost of each move (a column named "cost")."""
-    to = aliased(Location)
-    cost = signed_cost(to)
-    return (select(*columns, cost.label("cost") if per_move else func.sum(cost))
-            .select_from(StockMove)
-            .join(Order, (StockMove.document_type == DOCUMENT) &
-                  (StockMove.document_id == Order.id))
-            .join(to, to.id == StockMove.to_location_id)
-            .where(StockMove.reason.in_(reasons), *where))
+def cost_query(*columns, orders=None, where=(), reasons=SOLD + BROUGHT_BACK, per_move=False):
+    """A select of `columns` and the cost of goods sold over the stock moves of orders
+    (StockMove joined to its Order) of `reasons`: those of the orders the clauses `orders`
+    choose, or (orders=None) of any order, limited by `where` (clauses on StockMove and the
+    joined Order). Summed (group it by `columns`), or with `per_move=True` the cost of each
+    move (a column named "cost").
+
+    Given `orders`, the moves are found order by order through the document index: joined
+    plainly, SQLite walks every move of every order (the index's first column) instead."""
+    cost = signed_cost()
+    query = (select(*columns, cost.label("cost") if per_move else func.sum(cost))
+             .select_from(StockMove).join(Order, Order.id == StockMove.document_id)
+             .where(StockMove.document_type == DOCUMENT, StockMove.reason.in_(reasons), *where))
+    if orders is not None:
+        query = query.where(StockMove.document_id.in_(select(Order.id).where(*orders)))
+    return query
 
 
 def of_orders(*columns, where=(), per_move=False):
-    """The cost of goods sold of the orders `where` selects, whenever their goods moved (the
-    event ROI: the goods of the event's deals, less those brought back since)."""
-    return [cost_query(*columns, where=where, per_move=per_move)]
+    """The cost of goods sold of the orders `where` selects (clauses on Order), whenever their
+    goods moved (the event ROI: the goods of the event's deals, less those brought back since).
+    A list of selects, to be added up."""
+    return [cost_query(*columns, orders=where, per_move=per_move)]
 
 
-def of_period(*columns, where=(), since, until, per_move=False):
+def of_period(*columns, where=(), moves=(), since, until, per_move=False):
     """The cost of goods sold of a period, matching its sales (the orders taken in the period,
-    less the returns dated in it): two selects — the goods handed over for the orders
-    `where` selects that were taken in [since, until) (and those moves' reversals), and the
-    goods of the orders `where` selects brought back into free stock in [since, until),
-    whenever the order was taken."""
-    return [cost_query(*columns, where=(*where, Order.created_at >= since,
-                                        Order.created_at < until),
-                       reasons=SOLD, per_move=per_move),
-            cost_query(*columns, where=(*where, StockMove.at >= since, StockMove.at < until),
+    less the returns dated in it): two selects, to be added up — the goods handed over for the
+    orders `where` selects (clauses on Order) that were taken in [since, until), with those
+    moves' reversals; and the goods of the orders `where` selects brought back into free stock
+    in [since, until), whenever the order was taken. `moves`: clauses on StockMove (one
+    product's moves)."""
+    return [cost_query(*columns, orders=(*where, Order.created_at >= since,
+                                         Order.created_at < until),
+                       where=moves, reasons=SOLD, per_move=per_move),
+            cost_query(*columns, where=(*where, *moves, StockMove.at >= since,
+                                        StockMove.at < until),
                        reasons=BROUGHT_BACK, per_move=per_move)]
-

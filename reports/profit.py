@@ -156,54 +156,53 @@ def figures(params):
     """{"total": {figure: value}, breakdown: {id or None: {figure: value}}} for the period."""
     scope = Scope(params)
     out = {"total": _empty(), **{by: {} for by in BREAKDOWNS}}
+    #: The breakdowns each query's rows begin with, in its columns' order.
+    by_order = ("marketer", "department", "event")
+    with_product = by_order + ("product",)
 
-    def add(keys, values):
-        """Add `values` ({figure: fen or units}) to the total and to each breakdown's row of
-        `keys` ({breakdown: id})."""
-        for target in [out["total"]] + [out[by].setdefault(key, _empty())
-                                         for by, key in keys.items()]:
-            for name, value in values.items():
-                target[name] += int(value or 0)
+    def add(rows, breakdowns, names, sign=1):
+        """Add rows (the keys of `breakdowns`, then a value for each of `names`) to the total
+        and to the rows of each breakdown. (Tens of thousands of rows for a month of a big
+        company: kept to plain loops.)"""
+        tables, total, n = [out[by] for by in breakdowns], out["total"], len(breakdowns)
+        for row in rows:
+            values = [(name, sign * int(value or 0)) for name, value in zip(names, row[n:])]
+            for table, key in zip(tables, row[:n]):
+                target = table.get(key)
+                if target is None:
+                    target = table[key] = _empty()
+                for name, value in values:
+                    target[name] += value
+            for name, value in values:
+                total[name] += value
 
     order_keys = (Order.marketer_id, Order.department_id, Order.event_id)
-
-    def keyed(row, product_id=None):
-        marketer_id, department_id, event_id = row[:3]
-        keys = {"marketer": marketer_id, "department": department_id, "event": event_id}
-        if product_id is not None:
-            keys["product"] = product_id
-        return keys
-
     amount = OrderLine.quantity * OrderLine.unit_price - OrderLine.discount
-    for row in db.session.execute(
-            select(*order_keys, OrderLine.product_id, func.sum(OrderLine.quantity),
-                   func.sum(amount))
-            .join(Order, Order.id == OrderLine.order_id).where(*scope.taken())
-            .group_by(*order_keys, OrderLine.product_id)):
-        add(keyed(row, row[3]), {"units": row[4], "sales": row[5]})
-    for row in db.session.execute(
-            select(*order_keys, OrderLine.product_id, func.sum(OrderReturn.quantity),
-                   func.sum(OrderReturn.value))
-            .join(OrderLine, OrderLine.id == OrderReturn.line_id)
-            .join(Order, Order.id == OrderReturn.order_id).where(*scope.returned())
-            .group_by(*order_keys, OrderLine.product_id)):
-        add(keyed(row, row[3]), {"units": -(row[4] or 0), "sales": -(row[5] or 0)})
+    add(db.session.execute(
+        select(*order_keys, OrderLine.product_id, func.sum(OrderLine.quantity),
+               func.sum(amount))
+        .join(Order, Order.id == OrderLine.order_id).where(*scope.taken())
+        .group_by(*order_keys, OrderLine.product_id)), with_product, ("units", "sales"))
+    add(db.session.execute(
+        select(*order_keys, OrderLine.product_id, func.sum(OrderReturn.quantity),
+               func.sum(OrderReturn.value))
+        .join(OrderLine, OrderLine.id == OrderReturn.line_id)
+        .join(Order, Order.id == OrderReturn.order_id).where(*scope.returned())
+        .group_by(*order_keys, OrderLine.product_id)), with_product, ("units", "sales"),
+        sign=-1)
     columns = (*order_keys, StockMove.product_id)
     for query in cogs.of_period(*columns, where=(*scope.orders, *scope.events(Order.event_id)),
                                 since=params.since, until=params.until):
-        for row in db.session.execute(query.group_by(*columns)):
-            add(keyed(row, row[3]), {"cogs": row[4]})
+        add(db.session.execute(query.group_by(*columns)), with_product, ("cogs",))
     signed = case((GiftIssue.reverses_id.is_(None), GiftIssue.cost), else_=-GiftIssue.cost)
     query, where = scope.gifts()
     columns = (GiftIssue.marketer_id, scope.charged.department_id, GiftIssue.event_id)
-    for row in db.session.execute(query.with_only_columns(*columns, func.sum(signed))
-                                  .where(*where).group_by(*columns)):
-        add(keyed(row), {"gifts": row[3]})
+    add(db.session.execute(query.with_only_columns(*columns, func.sum(signed))
+                           .where(*where).group_by(*columns)), by_order, ("gifts",))
     query, where = scope.points()
     columns = (Customer.owner_id, scope.charged.department_id, Redemption.event_id)
-    for row in db.session.execute(query.with_only_columns(*columns, func.sum(Redemption.cost))
-                                  .where(*where).group_by(*columns)):
-        add(keyed(row), {"points": row[3]})
+    add(db.session.execute(query.with_only_columns(*columns, func.sum(Redemption.cost))
+                           .where(*where).group_by(*columns)), by_order, ("points",))
     return out
 
 
@@ -341,11 +340,15 @@ def _sales_rows(scope, by, key, *, units):
 
 
 def _cogs_rows(scope, by, key):
-    where = (*scope.orders, *scope.events(Order.event_id),
-             *_order_clause(by, key, StockMove.product_id))
+    where, moves = [*scope.orders, *scope.events(Order.event_id)], []
+    if by == "product":
+        moves.append(_is(StockMove.product_id, key))
+    else:
+        where += _order_clause(by, key, None)
     rows = []
-    for query in cogs.of_period(StockMove, Order, where=where, since=scope.params.since,
-                                until=scope.params.until, per_move=True):
+    for query in cogs.of_period(StockMove, Order, where=where, moves=moves,
+                                since=scope.params.since, until=scope.params.until,
+                                per_move=True):
         for move, order, cost in db.session.execute(
                 query.order_by(StockMove.at.desc(), StockMove.id.desc()).limit(MAX_ROWS + 1)):
             reason = str(REASONS.get(move.reason, move.reason))

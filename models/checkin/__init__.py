@@ -12,8 +12,8 @@ from datetime import datetime
 from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (CheckConstraint, ForeignKey, Integer, String, bindparam, case, exists,
-                        func, select)
+from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String, bindparam, case,
+                        exists, func, select)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import (Mapped, lazyload, make_transient_to_detached, mapped_column,
@@ -40,12 +40,15 @@ DOOR_ROLES = ("admin", "manager", "event_staff")
 
 class CheckIn(TokenMixin, db.Model):
     __tablename__ = "check_ins"
-    __table_args__ = (CheckConstraint("companions BETWEEN 0 AND 10", name="companions_range"),)
+    __table_args__ = (CheckConstraint("companions BETWEEN 0 AND 10", name="companions_range"),
+                      # An event's arrivals, and whether a customer came (an event's deals:
+                      # reports.event_roi.arrived, asked once per order).
+                      Index("ix_check_ins_event_customer", "event_id", "customer_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: One check-in per invitation: the database refuses a second.
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     #: Companions who actually came.
     companions: Mapped[int] = mapped_column(Integer, default=0)

@@ -84,6 +84,9 @@ class Order(TokenMixin, db.Model):
         Index("ix_orders_marketer_balance_status_due", "marketer_id", "balance_due", "status",
               "due_date"),
         Index("ix_orders_customer_balance", "customer_id", "balance_due"),
+        # The orders of a period, covering what the profit report groups them by.
+        Index("ix_orders_created_status_keys", "created_at", "status", "confirmation",
+              "marketer_id", "department_id", "event_id"),
     )
     #: Orders are seen by the marketer credited, their department head, managers and finance.
     __scope__ = {"owner": "marketer_id", "department": "department_id"}
@@ -113,7 +116,7 @@ class Order(TokenMixin, db.Model):
     due_date: Mapped[date | None] = mapped_column(Date, index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(String(200), default="")
@@ -183,10 +186,13 @@ class OrderLine(db.Model):
         CheckConstraint("discount <= quantity * unit_price", name="discount_within_price"),
         CheckConstraint("taken + held = quantity", name="taken_or_held"),
         CheckConstraint("returned >= 0 AND returned <= quantity", name="returned_within_sold"),
+        # An order's lines, covering what the profit report sums of them.
+        Index("ix_order_lines_order_product_amounts", "order_id", "product_id", "quantity",
+              "unit_price", "discount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     #: The package the line came from, if any.
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
