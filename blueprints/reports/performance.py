@@ -21,7 +21,8 @@ PERFORMANCE = ("admin", "manager", "finance", "dept_head", "marketer")
 COMPANY = ("admin", "manager", "finance")
 
 
-def _choices():
+def filter_choices():
+    """(departments, marketers) the user may filter a report by."""
     departments = db.session.scalars(visible_departments(current_user)).all()
     marketers = [u for u in db.session.scalars(visible_users(current_user).where(
         User.is_active.is_(True)).order_by(User.display_name)) if u.has_role("marketer")]
@@ -33,7 +34,7 @@ def _params(template, **context):
     try:
         return parse(request.args, current_user), None
     except InvalidInput as exc:
-        departments, marketers = _choices()
+        departments, marketers = filter_choices()
         return None, (render_template(template, data=None, error=exc.message,
                                       departments=departments, marketers=marketers,
                                       args=request.args, **context), 422)
@@ -51,7 +52,7 @@ def performance_view():
     params, refused = _params("reports/performance.html")
     if refused:
         return refused
-    departments, marketers = _choices()
+    departments, marketers = filter_choices()
     return render_template("reports/performance.html", data=performance.gather(params),
                            error=None, departments=departments, marketers=marketers,
                            args=request.args)

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.reports.performance import _choices
+from blueprints.reports.performance import filter_choices
 from blueprints.reports.routes import bp
 from formatting import fen, parse_id
 from models.base import InvalidInput, NotFound
@@ -22,7 +22,7 @@ def _params():
     try:
         return parse(request.args, current_user), None
     except InvalidInput as exc:
-        departments, marketers = _choices()
+        departments, marketers = filter_choices()
         return None, (render_template("reports/profit.html", data=None, error=exc.message,
                                       departments=departments, marketers=marketers,
                                       args=request.args), 422)
@@ -34,7 +34,7 @@ def profit_view():
     params, refused = _params()
     if refused:
         return refused
-    departments, marketers = _choices()
+    departments, marketers = filter_choices()
     return render_template("reports/profit.html", data=profit.gather(params), error=None,
                            departments=departments, marketers=marketers, args=request.args)
 
