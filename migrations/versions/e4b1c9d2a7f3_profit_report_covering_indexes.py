@@ -8,7 +8,7 @@ customer of an order came: an event's deals). Each wider index replaces the narr
 begins with.
 
 Revision ID: e4b1c9d2a7f3
-Revises: c7909032f7b8
+Revises: 2c2e4d20f8cb
 Create Date: 2026-12-06 10:00:00.000000
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e4b1c9d2a7f3'
-down_revision = 'c7909032f7b8'
+down_revision = '2c2e4d20f8cb'
 branch_labels = None
 depends_on = None
 
