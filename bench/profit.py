@@ -17,7 +17,8 @@ are not kept consistent (no custody entries, balances not summed): nothing measu
 Measured (median of --repeat runs, a fresh session each): `profit_company_s`, the profit
 report's gather() for the company as a manager over the last 30 days (`profit_year_s`: over the
 last 365 days, for information); `event_roi_s`, the event ROI's gather() of the busiest recent
-event. A measurement is a function registered with @measurement("key") that returns seconds:
+event; `customer_page_p95_ms`, the customer page (with RFM) of 200 buying customers after the
+nightly RFM run, its 95th percentile. A measurement is a function registered with @measurement("key") that returns seconds:
 add one the same way. Ends with one JSON line.
 
 `--scale 0.01` builds a hundredth of everything (a quick run); `--db FILE` builds into FILE, or
@@ -363,6 +364,30 @@ def event_roi(context):
     from reports.params import parse
     return timed(lambda: roi.gather(parse({"event": str(context.event_id)}, context.manager())),
                  context.repeat)
+
+
+@measurement("customer_page_p95_ms")
+def customer_page(context):
+    """The customer page (lifetime figures, RFM scores, timeline) of 200 buying customers, as a
+    manager, after the nightly RFM run: the 95th percentile in ms of the view's time."""
+    from flask import current_app
+    from flask_login import login_user
+
+    from blueprints.customers.routes import show
+    from jobs import customers as customer_jobs
+    customer_jobs.rfm(local_day(utcnow()))
+    db.session.commit()
+    ids = db.session.scalars(select(o.Order.customer_id).distinct().limit(200)).all()
+    runs = []
+    for customer_id in ids:
+        db.session.remove()
+        with current_app.test_request_context(f"/customers/{customer_id}"):
+            login_user(context.manager())
+            started = time.perf_counter()
+            show(customer_id)
+            runs.append((time.perf_counter() - started) * 1000)
+    runs.sort()
+    return round(runs[max(0, round(len(runs) * 0.95) - 1)], 1)
 
 
 class Context:

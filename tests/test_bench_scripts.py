@@ -96,4 +96,5 @@ def test_the_profit_bench_runs_at_a_tiny_size(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["orders"] == 1000 and figures["moves"] >= 4000
-    assert all(isinstance(figures[key], float) for key in ("profit_company_s", "event_roi_s"))
+    assert all(isinstance(figures[key], float) for key in ("profit_company_s", "event_roi_s",
+                                                           "customer_page_p95_ms"))
