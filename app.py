@@ -143,6 +143,7 @@ def register_blueprints(app):
     from blueprints.gifts.routes import bp as gifts_bp
     from blueprints.inventory.routes import bp as inventory_bp
     from blueprints.main.routes import bp as main_bp
+    from blueprints.opening.routes import bp as opening_bp
     from blueprints.orders.routes import bp as orders_bp
     from blueprints.points.routes import bp as points_bp
     from blueprints.tasks.routes import bp as tasks_bp
@@ -161,6 +162,7 @@ def register_blueprints(app):
     app.register_blueprint(points_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(opening_bp)
 
 
 def register_commands(app):
@@ -244,7 +246,7 @@ def register_jinja(app):
     from blueprints.access import can
     from blueprints.forms import link_args
     from blueprints.nav import nav_items
-    from models import custody, door, events, gifts, inventory, orders, points
+    from models import custody, door, events, gifts, inventory, opening, orders, points
     from models.base import new_token
     from models.accounts import ROLES
     from models.settings import get_setting
@@ -280,7 +282,8 @@ def register_jinja(app):
                                  new_token=new_token, CUSTODY_KINDS=custody.ENTRY_KINDS,
                                  POINTS_KINDS=points.KINDS,
                                  CONFLICT_REASONS=door.CONFLICT_REASONS,
-                                 DOOR_WRITE_KINDS=door.DOOR_WRITE_KINDS)
+                                 DOOR_WRITE_KINDS=door.DOOR_WRITE_KINDS,
+                                 OPENING_KINDS=opening.KINDS, OPENING_STATUSES=opening.STATUSES)
 
 
 def register_hooks(app):

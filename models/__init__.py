@@ -9,4 +9,4 @@ from models import customers, customer_import, events, checkin  # noqa: F401
 # order: custody's first (it registers before the orders and points it reads), then points,
 # orders, gifts and tasks.
 from models import inventory, custody, points, orders, gifts, tasks  # noqa: F401
-from models import referrals, door, order_taking, redemptions, seating  # noqa: F401
+from models import referrals, door, order_taking, redemptions, seating, opening  # noqa: F401

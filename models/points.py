@@ -39,9 +39,10 @@ from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
 KINDS = {"earned": _l("Earned"), "bonus": _l("Bonus"), "adjusted": _l("Adjusted"),
+         "opening": _l("Opening balance"),
          "redeemed": _l("Redeemed"), "expired": _l("Expired"), "clawback": _l("Taken back"),
          "reversed": _l("Reversal")}
-LOT_KINDS = ("earned", "bonus", "adjusted")
+LOT_KINDS = ("earned", "bonus", "adjusted", "opening")
 MAX_POINTS = 10_000_000
 
 
@@ -310,7 +311,9 @@ def _open_lots(rows):
                 queue.append(lot)
             continue
         need = -points
-        if kind == "expired" and (lot := lots.get(lot_id)) is not None:
+        # An expiry, or the reversal of a lot (an opening balance rolled back), takes from its
+        # own lot first.
+        if kind in ("expired", "reversed") and (lot := lots.get(lot_id)) is not None:
             taken = min(need, lot[2])
             lot[2] -= taken
             need -= taken

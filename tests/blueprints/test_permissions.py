@@ -19,6 +19,7 @@ GIFT_VIEW = {"admin", "manager", "dept_head", "warehouse", "finance"}
 CUSTODY_VIEW = {"admin", "manager", "warehouse", "finance", "dept_head", "marketer",
                 "event_staff"}
 TASK_WORKERS = {"manager", "dept_head", "marketer"}
+OPENING = {"admin", "manager", "finance"}
 POINTS_REDEEM = {"manager", "warehouse", "event_staff", "marketer", "dept_head"}
 
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
@@ -200,6 +201,13 @@ MATRIX = {
     "reports.event_orders": {"admin", "manager", "finance", "dept_head"},
     "reports.event_guests": {"admin", "manager", "finance", "dept_head"},
     "reports.event_redemptions": {"admin", "manager", "finance", "dept_head"},
+    "opening.index": OPENING,
+    "opening.template": OPENING,
+    "opening.upload": OPENING,
+    "opening.columns": OPENING,
+    "opening.preview": OPENING,
+    "opening.bad_rows": OPENING,
+    "opening.rollback": OPENING,
 }
 
 

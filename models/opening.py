@@ -1,0 +1,525 @@
+"""Opening balances (期初): what a company moving in brings from its old spreadsheets, imported
+as ledger entries of their own kind — upload an .xlsx → map its columns (the mapping of the
+last file of the same kind with the same headers is offered again) → a dry run row by row with
+each error in Chinese → confirm.
+
+Two ways to confirm: all or nothing (one bad row: nothing is written), or the good rows only
+(the bad ones are kept with their errors, to download as an .xlsx, fix and import again).
+Every row imported is recorded under a key per kind (opening_rows: unique), so importing the
+same file again writes nothing new. A batch can be rolled back as a whole while nothing has
+happened to its rows since (each kind says what "happened" means), by entries that reverse
+its own — never by deleting them. Every confirmation and rollback is audited with the batch.
+
+Kinds (KINDS):
+- points (期初积分): customer (mobile or customer number), balance, earned on (for expiry: the
+  points expire as points earned that day do, models.points.default_expiry). An opening entry
+  (kind "opening") on the points ledger; rolled back by a reversal while the customer's points
+  have not moved since.
+
+A workflow over the customers and the points ledger, one transaction each; the caller commits.
+"""
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from openpyxl import load_workbook
+from sqlalchemy import (JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, func,
+                        select)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+from models import customers as c, points
+from models.audit import audit, register_actions, register_targets
+from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
+                         new_token, utcnow)
+from models.clock import local_day
+
+#: Who imports opening balances and rolls them back.
+OPENING_ROLES = ("admin", "manager", "finance")
+MAX_ROWS = 200_000
+MODES = {"all": _l("All or nothing"), "good": _l("Import the good rows, download the bad ones")}
+STATUSES = {"uploaded": _l("Waiting for confirmation"), "done": _l("Imported"),
+            "rolled_back": _l("Rolled back")}
+
+
+class OpeningBatch(db.Model):
+    """An uploaded file of opening balances of one kind, and what became of it."""
+    __tablename__ = "opening_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: In the URL instead of the id: unguessable.
+    token: Mapped[str] = mapped_column(String(36), unique=True, default=new_token)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    #: The file (kept in the database: any worker on any host can continue).
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[list] = mapped_column(JSON)
+    row_count: Mapped[int] = mapped_column(Integer)
+    #: {field key: column index}
+    mapping: Mapped[dict | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="uploaded")
+    mode: Mapped[str] = mapped_column(String(6), default="all")
+    #: After confirmation: {"imported": n, "repeated": n, "invalid": n,
+    #: "bad": [[row number, [cell values], message], ...]}
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rolled_back_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class OpeningRow(db.Model):
+    """One row imported: its key within its kind (a row imported once is never imported
+    again), and the ledger entry it wrote."""
+    __tablename__ = "opening_rows"
+    __table_args__ = (UniqueConstraint("kind", "row_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("opening_batches.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    row_key: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    #: The entry written, e.g. ("points_entries", 12).
+    target_type: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[int] = mapped_column(Integer)
+
+
+register_targets({"opening_batches": _l("Opening balances import")})
+register_actions({"opening.import": _l("Imported opening balances"),
+                  "opening.rollback": _l("Rolled back an import of opening balances")})
+
+
+# --- Kinds -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: object
+    required: bool = False
+    #: Header texts that map to this field without asking.
+    aliases: tuple = ()
+
+
+@dataclass
+class Kind:
+    code: str
+    label: object
+    fields: list
+    example: dict
+    #: parse(values, context) -> plan (a dict); raises InvalidInput for a bad cell.
+    parse: object
+    #: key(plan) -> the row key within the kind.
+    key: object
+    #: apply(plan, batch, actor, now) -> (customer id, target type, target id)
+    apply: object
+    #: undo(row, actor, now): reverse what the row wrote; Conflict if something happened since.
+    undo: object
+
+
+KINDS = {}
+
+CUSTOMER_FIELD = Field("customer", _l("Customer (mobile or customer number)"), True,
+                       ("手机", "手机号", "手机号码", "电话", "顾客编号", "客户编号", "顾客",
+                        "客户", "customer", "mobile", "phone"))
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _whole(value, label):
+    text = _text(value).replace(",", "").replace("，", "")
+    if not text.lstrip("-").isdecimal() or len(text) > 9:
+        raise InvalidInput(_("%(field)s must be a whole number, not %(value)s.", field=label,
+                             value=_text(value) or "—"))
+    return int(text)
+
+
+def _day(value, label, default):
+    if value in (None, ""):
+        return default
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value).replace("/", "-").replace(".", "-").replace("年", "-") \
+        .replace("月", "-").replace("日", "")
+    try:
+        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
+    except ValueError:
+        raise InvalidInput(_("%(field)s: %(value)s is not a date (write it like 2025-03-08).",
+                                 field=label, value=_text(value))) from None
+
+
+class Context:
+    """What rows are checked against, read once per file: the customers the actor may see by
+    mobile and by number (only those named in the file)."""
+
+    def __init__(self, actor, rows, mapping, today):
+        self.actor, self.today = actor, today
+        column = mapping.get("customer")
+        named = {_text(row[column]) for row in rows if column is not None and column < len(row)}
+        phones = {_phone(text) for text in named if not text.isdecimal()
+                  or len(text) >= 11} - {None}
+        numbers = {int(text) for text in named if text.isdecimal() and len(text) < 11}
+        visible = c.visible_customers(actor)
+        self.by_phone, self.by_id = {}, {}
+        for chunk in _chunks(sorted(phones)):
+            for customer in db.session.scalars(visible.where(c.Customer.phone.in_(chunk))):
+                self.by_phone[customer.phone] = customer
+        for chunk in _chunks(sorted(numbers)):
+            for customer in db.session.scalars(visible.where(c.Customer.id.in_(chunk))):
+                self.by_id[customer.id] = customer
+
+    def customer(self, value):
+        text = _text(value)
+        if not text:
+            raise InvalidInput(_("Say which customer (mobile or customer number)."))
+        if text.isdecimal() and len(text) < 11:
+            found = self.by_id.get(int(text))
+        else:
+            found = self.by_phone.get(_phone(text))
+        if found is None or found.status == "merged":
+            raise InvalidInput(_("No customer of yours with mobile or number %(value)s: "
+                                 "import or register the customer first.", value=text))
+        return found
+
+
+def _phone(text):
+    """The mobile in the customers' form (E.164), or None when it is not one."""
+    try:
+        return c.normalise_phone(text)
+    except InvalidInput:
+        return None
+
+
+def _chunks(items, size=500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# Points --------------------------------------------------------------------------------------
+
+def _points_parse(values, context):
+    customer = context.customer(values.get("customer"))
+    balance = _whole(values.get("balance"), _("Points balance"))
+    if balance <= 0:
+        raise InvalidInput(_("The points balance must be above zero (a customer without "
+                             "points needs no row)."))
+    if balance > points.MAX_POINTS:
+        raise InvalidInput(_("The points balance is too large."))
+    earned_on = _day(values.get("earned_on"), _("Earned on"), context.today)
+    if earned_on > context.today:
+        raise InvalidInput(_("Earned on %(day)s is in the future.", day=earned_on.isoformat()))
+    if points.default_expiry(earned_on) < context.today:
+        raise InvalidInput(_("Points earned on %(day)s have already expired.",
+                             day=earned_on.isoformat()))
+    return {"customer": customer, "points": balance, "earned_on": earned_on}
+
+
+def _points_key(plan):
+    return f"{plan['customer'].id}:{plan['earned_on'].isoformat()}:{plan['points']}"
+
+
+def _points_apply(plan, batch, actor, now):
+    account = points.lock_account(plan["customer"].id)
+    entry = points.write_entry(account, kind="opening", points=plan["points"], actor=actor,
+                               now=now, expires_on=points.default_expiry(plan["earned_on"]),
+                               reason=_("Opening balance from %(file)s",
+                                        file=batch.filename)[:200])
+    db.session.flush()
+    return plan["customer"].id, "points_entries", entry.id
+
+
+def _points_undo(row, actor, now):
+    account = points.lock_account(row.customer_id)
+    later = db.session.scalar(select(func.count()).select_from(points.PointsEntry).where(
+        points.PointsEntry.customer_id == row.customer_id,
+        points.PointsEntry.id > row.target_id))
+    if later:
+        raise Conflict(_("Row %(n)s: the customer's points have moved since the import.",
+                         n=row.number))
+    entry = db.session.get(points.PointsEntry, row.target_id)
+    points.write_entry(account, kind="reversed", points=-entry.points, actor=actor, now=now,
+                       reverses_id=entry.id, lot_id=entry.id,
+                       reason=_("Opening balance import rolled back")[:200])
+
+
+KINDS["points"] = Kind(
+    "points", _l("Points balances"),
+    [CUSTOMER_FIELD,
+     Field("balance", _l("Points balance"), True, ("积分", "积分余额", "现有积分", "balance",
+                                                   "points")),
+     Field("earned_on", _l("Earned on (for expiry)"), False, ("获得日期", "积分日期",
+                                                              "earned on"))],
+    {"customer": "13800138000", "balance": 1200, "earned_on": "2025-10-01"},
+    _points_parse, _points_key, _points_apply, _points_undo)
+
+
+# --- Upload, mapping, dry run ------------------------------------------------------------------
+
+def kind_or_404(code):
+    if code not in KINDS:
+        raise NotFound(_("No such kind of opening balance."))
+    return KINDS[code]
+
+
+def _require(actor):
+    if not actor.has_role(*OPENING_ROLES):
+        raise PermissionDenied(_("Only an administrator, a manager or finance imports opening "
+                                 "balances."))
+
+
+def read(content):
+    """(headers, rows) of the first sheet; a formula is refused, never evaluated. Raises
+    InvalidInput."""
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except Exception:  # any unreadable file (bad zip, bad XML inside, not a workbook at all)
+        raise InvalidInput(_("This file is not an .xlsx spreadsheet (save it from Excel or "
+                             "WPS as .xlsx and try again)."), field="file") from None
+    try:
+        rows = workbook.worksheets[0].iter_rows(values_only=True)
+        headers = next(rows, None)
+        if not headers or not any(h not in (None, "") for h in headers):
+            raise InvalidInput(_("The first row of the sheet must hold the column headers."),
+                               field="file")
+        data = []
+        for number, row in enumerate(rows, start=2):
+            if row is None or all(v in (None, "") for v in row):
+                continue
+            for column, value in enumerate(row):
+                if isinstance(value, str) and value.startswith("="):
+                    raise InvalidInput(_("Row %(n)s, column %(column)s holds a formula: save "
+                                         "the values only (paste as values) and upload again.",
+                                         n=number, column=column + 1), field="file")
+            data.append([number, list(row)])
+            if len(data) > MAX_ROWS:
+                raise InvalidInput(_("The sheet has more than %(n)s rows; split it into "
+                                     "smaller files.", n=MAX_ROWS), field="file")
+    finally:
+        workbook.close()
+    if not data:
+        raise InvalidInput(_("The sheet has headers but no rows."), field="file")
+    return ["" if h is None else str(h).strip() for h in headers], data
+
+
+def guess_mapping(kind, headers):
+    """The mapping of the last file of this kind with the same headers; else by the fields'
+    aliases."""
+    remembered = db.session.scalar(
+        select(OpeningBatch.mapping).where(OpeningBatch.kind == kind.code,
+                                           OpeningBatch.headers == headers,
+                                           OpeningBatch.mapping.is_not(None),
+                                           OpeningBatch.status != "uploaded")
+        .order_by(OpeningBatch.id.desc()).limit(1)) if db.session.get_bind().dialect.name \
+        == "sqlite" else None
+    if remembered is None:  # JSON equality is not portable: compared here
+        for candidate, mapping in db.session.execute(
+                select(OpeningBatch.headers, OpeningBatch.mapping)
+                .where(OpeningBatch.kind == kind.code, OpeningBatch.status != "uploaded",
+                       OpeningBatch.mapping.is_not(None))
+                .order_by(OpeningBatch.id.desc()).limit(50)):
+            if candidate == headers:
+                remembered = mapping
+                break
+    if remembered:
+        return dict(remembered)
+    mapping = {}
+    for index, header in enumerate(headers):
+        text = header.strip().lower()
+        for f in kind.fields:
+            if f.key not in mapping and (text in f.aliases or text == str(f.label).lower()):
+                mapping[f.key] = index
+                break
+    return mapping
+
+
+def upload(kind, filename, content, *, actor, now=None):
+    _require(actor)
+    headers, rows = read(content)
+    batch = OpeningBatch(kind=kind.code, filename=(filename or "import.xlsx")[:200],
+                         content=content, headers=headers, row_count=len(rows),
+                         mapping=guess_mapping(kind, headers), created_by_id=actor.id,
+                         created_at=now or utcnow())
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def batch_or_404(token, actor):
+    _require(actor)
+    batch = db.session.scalar(select(OpeningBatch).where(OpeningBatch.token == str(token)))
+    if batch is None or batch.kind not in KINDS:
+        raise NotFound(_("This import does not exist."))
+    return batch
+
+
+def set_mapping(batch, mapping):
+    """Save the column mapping: every required field has a column; a column maps to one field."""
+    kind = KINDS[batch.kind]
+    keys = {f.key for f in kind.fields}
+    clean = {key: int(index) for key, index in mapping.items()
+             if key in keys and index is not None and int(index) >= 0}
+    for f in kind.fields:
+        if f.required and f.key not in clean:
+            raise InvalidInput(_("Choose the column that holds %(field)s.", field=f.label),
+                               field=f.key)
+    if any(index >= len(batch.headers) for index in clean.values()):
+        raise InvalidInput(_("Unknown column."))
+    if len(set(clean.values())) != len(clean):
+        raise InvalidInput(_("A column can be used for one field only."))
+    batch.mapping = clean
+    db.session.flush()
+
+
+@dataclass
+class RowResult:
+    number: int  # the row number in the spreadsheet (headers are row 1)
+    status: str  # "import", "repeated" (imported before), "invalid"
+    cells: list = field(default_factory=list)
+    message: str = ""
+    plan: dict | None = None
+    key: str = ""
+
+
+def dry_run(batch, *, actor, now=None):
+    """What confirming would do, row by row. Writes nothing."""
+    if not batch.mapping:
+        raise InvalidInput(_("Map the columns first."))
+    kind = KINDS[batch.kind]
+    _headers, rows = read(batch.content)
+    context = Context(actor, [row for _n, row in rows], batch.mapping,
+                      local_day(now or utcnow()))
+    results, keys = [], {}
+    for number, row in rows:
+        values = {key: row[index] if index < len(row) else None
+                  for key, index in batch.mapping.items()}
+        result = RowResult(number=number, status="import", cells=[_text(v) for v in row])
+        try:
+            result.plan = kind.parse(values, context)
+            result.key = kind.key(result.plan)
+            if result.key in keys:
+                raise InvalidInput(_("The same as row %(n)s of this file.", n=keys[result.key]))
+            keys[result.key] = number
+        except InvalidInput as exc:
+            result.status, result.message = "invalid", str(exc.message)
+        results.append(result)
+    done = set()
+    wanted = sorted({r.key for r in results if r.status == "import"})
+    for chunk in _chunks(wanted):
+        done.update(db.session.scalars(select(OpeningRow.row_key).where(
+            OpeningRow.kind == kind.code, OpeningRow.row_key.in_(chunk))))
+    for result in results:
+        if result.status == "import" and result.key in done:
+            result.status, result.message = "repeated", _("Imported before: left alone.")
+    return results
+
+
+def summarise(results):
+    counts = {"import": 0, "repeated": 0, "invalid": 0}
+    for result in results:
+        counts[result.status] += 1
+    return counts
+
+
+# --- Confirm and roll back ---------------------------------------------------------------------
+
+def confirm(batch, *, mode, actor, now=None):
+    """Write the batch's rows: all or nothing (mode "all": refused while any row is invalid),
+    or the good rows only (mode "good": the bad ones are kept in the result). Rows imported
+    before are left alone. Returns the result."""
+    _require(actor)
+    if mode not in MODES:
+        raise InvalidInput(_("Choose how to import."), field="mode")
+    now = now or utcnow()
+    db.session.execute(select(OpeningBatch.id).where(OpeningBatch.id == batch.id)
+                       .with_for_update())  # two clicks on "import" import once
+    db.session.refresh(batch)
+    if batch.status != "uploaded":
+        raise Conflict(_("This import has already been confirmed."))
+    results = dry_run(batch, actor=actor, now=now)
+    counts = summarise(results)
+    if mode == "all" and counts["invalid"]:
+        raise InvalidInput(_("%(n)s rows are invalid: correct them and upload the file again, "
+                             "or import the good rows only. Nothing was imported.",
+                             n=counts["invalid"]))
+    kind = KINDS[batch.kind]
+    for result in results:
+        if result.status != "import":
+            continue
+        try:
+            customer_id, target_type, target_id = kind.apply(result.plan, batch, actor, now)
+        except (InvalidInput, Conflict) as exc:
+            raise type(exc)(_("Row %(n)s: %(message)s Nothing was imported.", n=result.number,
+                              message=exc.message)) from None
+        db.session.add(OpeningRow(batch_id=batch.id, kind=kind.code, row_key=result.key,
+                                  number=result.number, customer_id=customer_id,
+                                  target_type=target_type, target_id=target_id))
+    batch.status, batch.mode, batch.confirmed_at = "done", mode, now
+    batch.result = {"imported": counts["import"], "repeated": counts["repeated"],
+                    "invalid": counts["invalid"],
+                    "bad": [[r.number, r.cells, r.message] for r in results
+                            if r.status == "invalid"][:MAX_ROWS]}
+    db.session.flush()
+    audit(actor, "opening.import", batch, summary=_(
+        "%(kind)s from %(file)s: %(imported)s imported, %(repeated)s imported before, "
+        "%(invalid)s bad rows", kind=kind.label, file=batch.filename,
+        imported=counts["import"], repeated=counts["repeated"], invalid=counts["invalid"]),
+        now=now)
+    return batch.result
+
+
+def rollback(batch, *, actor, now=None):
+    """Reverse every row the batch wrote, while nothing has happened to them since; all or
+    nothing."""
+    _require(actor)
+    now = now or utcnow()
+    db.session.execute(select(OpeningBatch.id).where(OpeningBatch.id == batch.id)
+                       .with_for_update())
+    db.session.refresh(batch)
+    if batch.status != "done":
+        raise Conflict(_("Only an import that was confirmed can be rolled back, once."))
+    kind = KINDS[batch.kind]
+    rows = db.session.scalars(select(OpeningRow).where(OpeningRow.batch_id == batch.id)
+                              .order_by(OpeningRow.id)).all()
+    for row in rows:
+        kind.undo(row, actor, now)
+    # The keys go, so that the corrected file can be imported again.
+    for row in rows:
+        db.session.delete(row)
+    batch.status, batch.rolled_back_at, batch.rolled_back_by_id = "rolled_back", now, actor.id
+    db.session.flush()
+    audit(actor, "opening.rollback", batch, summary=_(
+        "%(kind)s from %(file)s: %(n)s rows reversed", kind=kind.label, file=batch.filename,
+        n=len(rows)), now=now)
+    return len(rows)
+
+
+def batches(kind=None, limit=100):
+    """导入记录: the latest imports, of one kind or all."""
+    query = select(OpeningBatch).order_by(OpeningBatch.id.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(OpeningBatch.kind == kind.code)
+    return db.session.scalars(query).all()
+
+
+def template_rows(kind):
+    """The headers and one example row of a kind's template."""
+    return [[str(f.label) for f in kind.fields],
+            [kind.example.get(f.key, "") for f in kind.fields]]
+
+
+def bad_rows(batch):
+    """The headers (and an error column) and the bad rows of a confirmed batch, to fix and
+    import again."""
+    header = [*batch.headers, _("What is wrong")]
+    return [header, *[[*cells, message] for _n, cells, message in
+                      (batch.result or {}).get("bad", [])]]

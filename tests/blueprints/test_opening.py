@@ -1,0 +1,64 @@
+"""Opening balances over HTTP (issue 26 §1): finance downloads the template, uploads an old
+points sheet with one bad row, maps its columns, reads the dry run, imports the good rows,
+downloads the bad one with its error, finds the balance on the points page, and rolls back."""
+import io
+
+from openpyxl import Workbook, load_workbook
+
+from models import points
+from tests.conftest import page_text
+from tests.factories import make_customer, make_user
+
+
+def sheet(rows, headers):
+    workbook = Workbook()
+    workbook.active.append(headers)
+    for row in rows:
+        workbook.active.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def test_points_from_an_old_sheet_end_to_end(db, client, login):
+    marketer = make_user(["marketer"])
+    wang = make_customer(marketer, name="王大爷", phone="13800000001")
+    login("finance")
+    template = client.get("/opening/points/template.xlsx")
+    assert template.status_code == 200
+    assert [c.value for c in load_workbook(io.BytesIO(template.data)).active[1]] == \
+        ["顾客（手机号或顾客编号）", "积分余额", "获得日期（用于计算过期）"]
+    content = sheet([["138-0000-0001", 1500, "2026-01-15"], ["13900009999", 10, None]],
+                    ["老会员电话", "积分", "备注"])
+    response = client.post("/opening/points/upload",
+                           data={"file": (io.BytesIO(content), "老系统积分.xlsx")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302 and "/columns" in response.location
+    preview = client.post(response.location, data={"col_customer": "0", "col_balance": "1",
+                                                   "col_earned_on": "-1"})
+    assert preview.status_code == 302
+    dry = page_text(client.get(preview.location))
+    assert "待导入：1" in dry and "有误：1" in dry and "13900009999" in dry
+    assert points.balance_of(wang.id) == 0
+    refused = client.post(preview.location, data={"mode": "all"})
+    assert refused.status_code == 422 and "本次没有导入任何数据" in page_text(refused)
+    done = client.post(preview.location, data={"mode": "good"})
+    assert done.status_code == 302 and points.balance_of(wang.id) == 1500
+    page = page_text(client.get(done.location))
+    assert "已导入" in page and "错误行" in page
+    bad = load_workbook(io.BytesIO(client.get(done.location + "/bad.xlsx").data)).active
+    rows = list(bad.iter_rows(values_only=True))
+    assert rows[0][-1] == "错误原因" and rows[1][0] == "13900009999" and "13900009999" in rows[1][-1]
+    login("manager")
+    assert "1,500" in page_text(client.get(f"/points/customers/{wang.id}")) or \
+        "1500" in page_text(client.get(f"/points/customers/{wang.id}"))
+    login("finance")
+    assert "老系统积分.xlsx" in page_text(client.get("/opening/"))
+    rolled = client.post(done.location + "/rollback")
+    assert rolled.status_code == 302 and points.balance_of(wang.id) == 0
+    assert "已撤销" in page_text(client.get(done.location))
+
+
+def test_a_marketer_cannot_import_opening_balances(db, client, login):
+    login("marketer")
+    assert client.get("/opening/").status_code == 403

@@ -1,0 +1,158 @@
+"""Opening balances (issue 26 §1), the points kind and the import machinery every kind shares:
+a dry run row by row, all or nothing, the good rows only with the bad ones to download, the
+same file twice, a rollback while nothing happened and its refusal after, bad files."""
+import io
+from datetime import date, datetime, timezone
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from models import opening, points
+from models.audit import AuditEntry
+from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, new_token
+from models.ledgers import check_ledgers
+from tests.factories import make_customer, make_user
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+
+
+def sheet(*rows, headers=("手机号", "积分余额", "获得日期")):
+    workbook = Workbook()
+    workbook.active.append(list(headers))
+    for row in rows:
+        workbook.active.append(list(row))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def clean():
+    problems = check_ledgers()
+    assert all(found == [] for found in problems.values()), problems
+
+
+@pytest.fixture
+def people(db):
+    finance = make_user(["finance"], display_name="周静")
+    marketer = make_user(["marketer"], display_name="刘芳")
+    wang = make_customer(marketer, name="王大爷", phone="13800000001")
+    li = make_customer(marketer, name="李阿姨", phone="13800000002")
+    return finance, wang, li
+
+
+def upload(finance, content, name="积分.xlsx"):
+    return opening.upload(opening.KINDS["points"], name, content, actor=finance, now=NOW)
+
+
+def test_a_dry_run_says_row_by_row_and_writes_nothing(people):
+    finance, wang, li = people
+    batch = upload(finance, sheet(
+        ("138 0000 0001", 1200, "2025-10-01"),
+        (str(li.id), "800", None),                  # by customer number, earned today
+        ("13900000000", 100, None),                 # nobody
+        ("13800000001", -5, None),                  # below zero
+        ("13800000002", 300, "2023-01-01"),         # expired at the end of 2024
+        ("13800000001", 1200, "2025/10/1")))        # the first row again
+    assert batch.mapping == {"customer": 0, "balance": 1, "earned_on": 2}
+    results = opening.dry_run(batch, actor=finance, now=NOW)
+    assert [r.status for r in results] == ["import", "import", "invalid", "invalid", "invalid",
+                                           "invalid"]
+    assert "13900000000" in results[2].message and "先导入或登记" in results[2].message
+    assert "大于零" in results[3].message
+    assert "已经过期" in results[4].message
+    assert "第 2 行" in results[5].message
+    assert points.balance_of(wang.id) == 0
+
+
+def test_all_or_nothing_refuses_a_bad_row_and_the_good_rows_mode_keeps_them(people):
+    finance, wang, li = people
+    content = sheet(("13800000001", 1200, "2025-10-01"), ("13800000002", 800, None),
+                    ("13900000000", 100, None))
+    batch = upload(finance, content)
+    with pytest.raises(InvalidInput, match="1 行有误"):
+        opening.confirm(batch, mode="all", actor=finance, now=NOW)
+    assert points.balance_of(wang.id) == 0 and batch.status == "uploaded"
+    result = opening.confirm(batch, mode="good", actor=finance, now=NOW)
+    assert (result["imported"], result["invalid"]) == (2, 1)
+    assert (points.balance_of(wang.id), points.balance_of(li.id)) == (1200, 800)
+    entry = db_entry(wang)
+    assert entry.kind == "opening" and entry.expires_on == date(2026, 12, 31)
+    header, *bad = opening.bad_rows(batch)
+    assert header[-1] == "错误原因" and bad[0][0] == "13900000000" and "13900000000" in bad[0][-1]
+    audit = select(AuditEntry).where(AuditEntry.action == "opening.import")
+    from extensions import db
+    assert "导入 2 行" in db.session.scalar(audit).summary
+    clean()
+
+
+def db_entry(customer):
+    from extensions import db
+    return db.session.scalar(select(points.PointsEntry).where(
+        points.PointsEntry.customer_id == customer.id).order_by(points.PointsEntry.id))
+
+
+def test_the_same_file_twice_imports_nothing_new(people):
+    finance, wang, _li = people
+    content = sheet(("13800000001", 1200, "2025-10-01"))
+    opening.confirm(upload(finance, content), mode="all", actor=finance, now=NOW)
+    again = upload(finance, content)
+    assert again.mapping == {"customer": 0, "balance": 1, "earned_on": 2}
+    assert [r.status for r in opening.dry_run(again, actor=finance, now=NOW)] == ["repeated"]
+    result = opening.confirm(again, mode="all", actor=finance, now=NOW)
+    assert (result["imported"], result["repeated"]) == (0, 1)
+    assert points.balance_of(wang.id) == 1200
+
+
+def test_a_mapping_is_remembered_for_a_file_with_the_same_headers(people):
+    finance, _wang, _li = people
+    content = sheet(("13800000001", 1200, "2025-10-01"), headers=("联系方式", "分数", "日期"))
+    first = upload(finance, content)
+    assert first.mapping == {}
+    opening.set_mapping(first, {"customer": 0, "balance": 1, "earned_on": 2})
+    opening.confirm(first, mode="all", actor=finance, now=NOW)
+    second = upload(finance, sheet(("13800000002", 5, None), headers=("联系方式", "分数", "日期")))
+    assert second.mapping == {"customer": 0, "balance": 1, "earned_on": 2}
+
+
+def test_a_rollback_reverses_the_entries_once_and_is_refused_after_the_points_moved(people):
+    finance, wang, li = people
+    batch = upload(finance, sheet(("13800000001", 1200, "2025-10-01"),
+                                  ("13800000002", 800, None)))
+    opening.confirm(batch, mode="all", actor=finance, now=NOW)
+    assert opening.rollback(batch, actor=finance, now=NOW) == 2
+    assert (points.balance_of(wang.id), points.balance_of(li.id)) == (0, 0)
+    assert batch.status == "rolled_back" and points.lots(wang.id) == []
+    with pytest.raises(Conflict):
+        opening.rollback(batch, actor=finance, now=NOW)
+    clean()
+    # Imported again (the keys went with the rollback), then the points move: no rollback.
+    second = upload(finance, sheet(("13800000001", 1200, "2025-10-01")))
+    opening.confirm(second, mode="all", actor=finance, now=NOW)
+    points.adjust(wang, -200, reason="兑换了毛巾", actor=make_user(["manager"]),
+                  token=new_token(), now=NOW)
+    with pytest.raises(Conflict, match="第 2 行"):
+        opening.rollback(second, actor=finance, now=NOW)
+    assert points.balance_of(wang.id) == 1000
+    clean()
+
+
+def test_bad_files_and_roles_are_refused_in_chinese(people):
+    finance, _wang, _li = people
+    with pytest.raises(InvalidInput, match="xlsx"):
+        upload(finance, b"name,phone\n")
+    with pytest.raises(InvalidInput, match="公式"):
+        upload(finance, sheet(("13800000001", "=1000+200", None)))
+    with pytest.raises(InvalidInput, match="列标题"):
+        upload(finance, sheet(headers=("", "")))
+    with pytest.raises(PermissionDenied):
+        upload(make_user(["marketer"]), sheet(("13800000001", 1, None)))
+    with pytest.raises(NotFound):
+        opening.kind_or_404("salary")
+    batch = upload(finance, sheet(("13800000001", 1, None)))
+    with pytest.raises(InvalidInput, match="积分余额"):
+        opening.set_mapping(batch, {"customer": 0})
+    with pytest.raises(InvalidInput):
+        opening.set_mapping(batch, {"customer": 0, "balance": 0})
+    from extensions import db
+    assert db.session.scalar(select(func.count()).select_from(points.PointsEntry)) == 0
