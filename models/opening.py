@@ -15,6 +15,10 @@ Kinds (KINDS):
   points expire as points earned that day do, models.points.default_expiry). An opening entry
   (kind "opening") on the points ledger; rolled back by a reversal while the customer's points
   have not moved since.
+- stock (期初库存): product (SKU or name), warehouse (code or name), batch, expiry date,
+  quantity, unit cost. A stock move of reason "opening" into the warehouse's free stock, the
+  batch made with its expiry and cost; rolled back by reversing the move while nothing else has
+  moved in that batch since.
 
 A workflow over the customers and the points ledger, one transaction each; the caller commits.
 """
@@ -29,7 +33,7 @@ from sqlalchemy import (JSON, ForeignKey, Integer, LargeBinary, String, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models import customers as c, points
+from models import customers as c, inventory as inv, points
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
                          new_token, utcnow)
@@ -117,6 +121,8 @@ class Kind:
     apply: object
     #: undo(row, actor, now): reverse what the row wrote; Conflict if something happened since.
     undo: object
+    #: What rows are checked against (read once per file): Context, or a kind's own.
+    context: object = None
 
 
 KINDS = {}
@@ -263,6 +269,96 @@ KINDS["points"] = Kind(
     _points_parse, _points_key, _points_apply, _points_undo)
 
 
+# Stock ---------------------------------------------------------------------------------------
+
+class StockContext(Context):
+    """Products by SKU and name, warehouses by code and name (read once per file)."""
+
+    def __init__(self, actor, rows, mapping, today):
+        self.actor, self.today = actor, today
+        self.products = {}
+        for product in db.session.scalars(select(inv.Product).where(
+                inv.Product.is_active.is_(True))):
+            self.products.setdefault(product.sku.lower(), product)
+            self.products.setdefault(product.name, product)
+        self.warehouses = {}
+        for warehouse in inv.warehouses():
+            self.warehouses.setdefault(warehouse.code.lower(), warehouse)
+            self.warehouses.setdefault(warehouse.name, warehouse)
+
+
+def _money(value, label):
+    """Fen from a cell in yuan (12.5, "¥12.50", "1,200")."""
+    text = _text(value).replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
+    try:
+        fen = round(float(text) * 100)
+    except ValueError:
+        raise InvalidInput(_("%(field)s must be an amount in yuan, not %(value)s.", field=label,
+                             value=_text(value))) from None
+    if not 0 <= fen <= 100_000_000:
+        raise InvalidInput(_("%(field)s must be between ¥0 and ¥1,000,000.", field=label))
+    return fen
+
+
+def _stock_parse(values, context):
+    name = _text(values.get("product"))
+    product = context.products.get(name.lower()) or context.products.get(name)
+    if product is None:
+        raise InvalidInput(_("No product in use with SKU or name %(value)s: add it to the "
+                             "products first.", value=name or "—"))
+    where = _text(values.get("warehouse"))
+    warehouse = context.warehouses.get(where.lower()) or context.warehouses.get(where)
+    if warehouse is None:
+        raise InvalidInput(_("No warehouse with code or name %(value)s.", value=where or "—"))
+    quantity = _whole(values.get("quantity"), _("Quantity"))
+    if not 0 < quantity <= 1_000_000:
+        raise InvalidInput(_("The quantity must be a whole number above zero."))
+    cost = values.get("unit_cost")
+    return {"product": product, "warehouse": warehouse, "quantity": quantity,
+            "batch": _text(values.get("batch"))[:40],
+            "expiry": _day(values.get("expiry"), _("Expiry date"), None),
+            "unit_cost": None if cost in (None, "") else _money(cost, _("Unit cost"))}
+
+
+def _stock_key(plan):
+    return f"{plan['product'].id}:{plan['warehouse'].id}:{plan['batch'].lower()}"
+
+
+def _stock_apply(plan, batch, actor, now):
+    move = inv.receive(product=plan["product"], quantity=plan["quantity"],
+                       warehouse=plan["warehouse"], actor=actor, batch_number=plan["batch"],
+                       expiry_date=plan["expiry"], unit_cost=plan["unit_cost"],
+                       document=("opening_batches", batch.id), reason="opening",
+                       note=_("Opening stock from %(file)s", file=batch.filename)[:200], now=now)
+    db.session.flush()
+    return None, "stock_moves", move.id
+
+
+def _stock_undo(row, actor, now):
+    move = db.session.get(inv.StockMove, row.target_id)
+    later = db.session.scalar(select(func.count()).select_from(inv.StockMove).where(
+        inv.StockMove.batch_id == move.batch_id, inv.StockMove.id > move.id))
+    if later:
+        raise Conflict(_("Row %(n)s: goods of that batch have moved since the import.",
+                         n=row.number))
+    inv.reverse(move, actor=actor, note=_("Opening balance import rolled back"), now=now)
+
+
+KINDS["stock"] = Kind(
+    "stock", _l("Opening stock"),
+    [Field("product", _l("Product (SKU or name)"), True, ("商品", "商品编码", "编码", "品名",
+                                                          "商品名称", "sku", "product")),
+     Field("warehouse", _l("Warehouse (code or name)"), True, ("仓库", "库房", "warehouse")),
+     Field("batch", _l("Batch"), False, ("批次", "批号", "batch")),
+     Field("expiry", _l("Expiry date"), False, ("有效期", "有效期至", "到期日", "expiry")),
+     Field("quantity", _l("Quantity"), True, ("数量", "库存", "库存数量", "quantity")),
+     Field("unit_cost", _l("Unit cost (yuan)"), False, ("单位成本", "成本", "进价",
+                                                        "unit cost"))],
+    {"product": "LZ-001", "warehouse": "总仓", "batch": "B20250601", "expiry": "2027-05-31",
+     "quantity": 120, "unit_cost": 60},
+    _stock_parse, _stock_key, _stock_apply, _stock_undo, StockContext)
+
+
 # --- Upload, mapping, dry run ------------------------------------------------------------------
 
 def kind_or_404(code):
@@ -396,8 +492,8 @@ def dry_run(batch, *, actor, now=None):
         raise InvalidInput(_("Map the columns first."))
     kind = KINDS[batch.kind]
     _headers, rows = read(batch.content)
-    context = Context(actor, [row for _n, row in rows], batch.mapping,
-                      local_day(now or utcnow()))
+    context = (kind.context or Context)(actor, [row for _n, row in rows], batch.mapping,
+                                        local_day(now or utcnow()))
     results, keys = [], {}
     for number, row in rows:
         values = {key: row[index] if index < len(row) else None

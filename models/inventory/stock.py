@@ -204,16 +204,19 @@ def batch_named(product, number):
 # --- The operations --------------------------------------------------------------------------
 
 def receive(*, product, quantity, warehouse, actor, batch_number="", produced_on=None,
-            expiry_date=None, unit_cost=None, document=None, note="", now=None):
-    """Goods in from a supplier: one move supplier → the warehouse's free stock."""
+            expiry_date=None, unit_cost=None, document=None, note="", now=None,
+            reason="receipt"):
+    """Goods in from a supplier: one move supplier → the warehouse's free stock (reason
+    "opening": the stock a company had when it moved in, models.opening)."""
     _check_product(product)
     _check_warehouse(warehouse)
     check_quantity(quantity)
     batch = find_or_make_batch(product, batch_number, produced_on=produced_on,
                                expiry_date=expiry_date, unit_cost=unit_cost)
     return _write_move(product=product, batch=batch, source=outside("supplier"),
-                       target=location_of(warehouse), quantity=quantity, reason="receipt",
-                       actor=actor, document=document, note=note, now=now)
+                       target=location_of(warehouse), quantity=quantity,
+                       reason="opening" if reason == "opening" else "receipt", actor=actor,
+                       document=document, note=note, now=now)
 
 
 def available_batches(product, location, *, reason, today, batch=None):

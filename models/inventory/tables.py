@@ -42,6 +42,7 @@ REASONS = {
     "custody_deposit": _l("Into custody"), "custody_pickup": _l("Custody pickup"),
     "customer_return": _l("Customer return"), "transfer": _l("Transfer"),
     "count_adjustment": _l("Count adjustment"), "scrap": _l("Scrap"),
+    "opening": _l("Opening stock"),
 }
 #: Reasons that hand goods to a customer: an expired batch is never used for them.
 NO_EXPIRED_REASONS = ("sale_issue", "gift_issue", "redemption_issue", "custody_deposit",

@@ -156,3 +156,54 @@ def test_bad_files_and_roles_are_refused_in_chinese(people):
         opening.set_mapping(batch, {"customer": 0, "balance": 0})
     from extensions import db
     assert db.session.scalar(select(func.count()).select_from(points.PointsEntry)) == 0
+
+
+# --- Opening stock ---------------------------------------------------------------------------
+
+def test_opening_stock_lands_in_its_batch_with_expiry_and_cost_and_rolls_back(db):
+    from models import inventory as inv
+    from tests.factories import make_product, make_warehouse
+    clerk = make_user(["warehouse"])
+    manager = make_user(["manager"])
+    warehouse = make_warehouse("总仓", actor=clerk)
+    product = make_product(actor=clerk, name="灵芝孢子粉", sku="LZ-001", sale_price=19800)
+    content = sheet(("LZ-001", "总仓", "B2501", "2027-05-31", 120, "60.5"),
+                    ("灵芝孢子粉", "总仓", "B2502", None, 30, None),
+                    ("XX-999", "总仓", "", None, 5, None),
+                    ("LZ-001", "外仓", "", None, 5, None),
+                    ("LZ-001", "总仓", "B2503", None, "十", None),
+                    headers=("商品编码", "仓库", "批号", "有效期至", "数量", "进价"))
+    batch = opening.upload(opening.KINDS["stock"], "期初库存.xlsx", content, actor=manager,
+                           now=NOW)
+    assert batch.mapping == {"product": 0, "warehouse": 1, "batch": 2, "expiry": 3,
+                             "quantity": 4, "unit_cost": 5}
+    results = opening.dry_run(batch, actor=manager, now=NOW)
+    assert [r.status for r in results] == ["import", "import", "invalid", "invalid", "invalid"]
+    assert "XX-999" in results[2].message and "外仓" in results[3].message
+    assert "整数" in results[4].message
+    opening.confirm(batch, mode="good", actor=manager, now=NOW)
+    assert inv.quantity_in(inv.location_of(warehouse), product) == 150
+    moves = db.session.scalars(select(inv.StockMove).where(
+        inv.StockMove.reason == "opening")).all()
+    assert [(m.quantity, m.batch.number, m.batch.unit_cost) for m in moves] == \
+        [(120, "B2501", 6050), (30, "B2502", product.standard_cost)]
+    assert moves[0].batch.expiry_date == date(2027, 5, 31)
+    clean()
+    # Nothing moved since: the rollback reverses both moves.
+    assert opening.rollback(batch, actor=manager, now=NOW) == 2
+    assert inv.quantity_in(inv.location_of(warehouse), product) == 0
+    clean()
+
+
+def test_opening_stock_cannot_be_rolled_back_once_it_was_sold_from(db, shop):
+    from models import inventory as inv
+    content = sheet(("LZ-001", shop.warehouse.code, "B9", None, 10, 50),
+                    headers=("商品编码", "仓库", "批号", "有效期至", "数量", "进价"))
+    batch = opening.upload(opening.KINDS["stock"], "库存.xlsx", content, actor=shop.manager,
+                           now=NOW)
+    opening.confirm(batch, mode="all", actor=shop.manager, now=NOW)
+    move = db.session.scalar(select(inv.StockMove).where(inv.StockMove.reason == "opening"))
+    inv.scrap(product=shop.product, batch=move.batch, quantity=1, warehouse=shop.warehouse,
+              actor=shop.clerk, note="破损")
+    with pytest.raises(Conflict, match="第 2 行"):
+        opening.rollback(batch, actor=shop.manager, now=NOW)
