@@ -165,8 +165,10 @@ def _day(value, label, default):
 
 
 class Context:
-    """What rows are checked against, read once per file: the customers the actor may see by
-    mobile and by number (only those named in the file)."""
+    """What rows are checked against, read once per file: the customers named in the file, by
+    mobile and by number. Opening balances are the company's, entered by those who see every
+    customer's money (OPENING_ROLES: admin, manager, finance), so the whole archive is searched —
+    a lookup of the names in the file, never a list."""
 
     def __init__(self, actor, rows, mapping, today):
         self.actor, self.today = actor, today
@@ -175,7 +177,7 @@ class Context:
         phones = {_phone(text) for text in named if not text.isdecimal()
                   or len(text) >= 11} - {None}
         numbers = {int(text) for text in named if text.isdecimal() and len(text) < 11}
-        visible = c.visible_customers(actor)
+        visible = select(c.Customer)
         self.by_phone, self.by_id = {}, {}
         for chunk in _chunks(sorted(phones)):
             for customer in db.session.scalars(visible.where(c.Customer.phone.in_(chunk))):
@@ -193,8 +195,8 @@ class Context:
         else:
             found = self.by_phone.get(_phone(text))
         if found is None or found.status == "merged":
-            raise InvalidInput(_("No customer of yours with mobile or number %(value)s: "
-                                 "import or register the customer first.", value=text))
+            raise InvalidInput(_("No customer with mobile or number %(value)s: import or "
+                                 "register the customer first.", value=text))
         return found
 
 
