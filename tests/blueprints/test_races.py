@@ -28,6 +28,7 @@ CLIENTS = 8
 NOT_FORM_TOKENS = {
     ("invitations", "token"): "the QR code printed on the invitation card",
     ("import_batches", "token"): "the import batch's address, made at upload",
+    ("opening_batches", "token"): "the opening balances import's address, made at upload",
 }
 
 
@@ -157,7 +158,7 @@ def _setup(w):
 
 
 def _races(w, s):
-    from models import custody, gifts, inventory as inv, orders, points
+    from models import custody, customers, gifts, inventory as inv, orders, points
     from models.checkin import CheckIn
     from models.door import DoorConflict
     ids, token = w.ids, new_token()
@@ -283,13 +284,25 @@ def _races(w, s):
             ("points_entries", "reverses_id"), "manager",
             f"/points/redemptions/{ids['redemption_id']}/reverse", fields={"reason": "录错"},
             per_client=True, count=reversals(points.PointsEntry, redeemed)),
+        "channel cost": Race(
+            ("channel_costs", "token"), "finance", "/customers/channel-costs",
+            page="/customers/channel-costs",
+            fields={"channel_id": str(db.session.scalar(select(customers.Channel.id).where(
+                customers.Channel.name == "电台讲座"))), "amount": "123.00", "note": "报纸广告"},
+            count=select(func.count()).select_from(customers.ChannelCost).where(
+                customers.ChannelCost.amount_fen == 12300)),
+        "channel cost reversal": Race(
+            ("channel_costs", "reverses_id"), "finance",
+            f"/customers/channel-costs/{ids['channel_cost_id']}/reverse",
+            fields={"reason": "录错"}, per_client=True,
+            count=reversals(customers.ChannelCost, ids["channel_cost_id"])),
     }
 
 
 RACES = ["order", "payment", "refund", "payment reversal", "return", "check-in", "known walk-in",
          "door conflict", "receipt", "stock count", "document reversal", "manual gift",
          "referral gift", "gift reversal", "pickup", "custody reversal", "points adjustment",
-         "redemption", "redemption reversal"]
+         "redemption", "redemption reversal", "channel cost", "channel cost reversal"]
 
 
 def test_every_key_has_a_race(app, db):
