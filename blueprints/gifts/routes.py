@@ -171,9 +171,12 @@ def attendance(event_id, customer_id):
     else:
         message, status = error_text(form), 400
     state = g.door_state(item, customer.id)
-    if not request.headers.get("HX-Request"):
+    if not request.headers.get("HX-Request"):  # a tap before the page's script was ready
         if message:
             flash(message, "danger")
+        elif state and state["issued"]:
+            flash(_("Gift given to %(name)s: %(gift)s × %(n)s", name=customer.name,
+                    gift=state["issued"].product.name, n=state["issued"].quantity), "success")
         return redirect(url_for("checkin.screen", event_id=item.id))
     return render_template("gifts/_door.html", event=item, gift=state, gift_form=BaseForm(),
                            record={"customer_id": customer.id}, message=message), status

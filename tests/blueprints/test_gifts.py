@@ -88,6 +88,10 @@ def test_the_door_gift_in_one_tap_once(client, login, venue, db):
     unknown = client.post(f"/gifts/events/{event.id}/attendance/{stranger.id}",
                           data={"token": new_token()}, headers={"HX-Request": "true"})
     assert unknown.status_code == 404 and "路人甲" not in page_text(unknown)
+    # A tap before the page's script was ready posts the plain form: the door says it was given.
+    plain = client.post(url, data={"token": new_token()})
+    assert plain.status_code == 302
+    assert "已给 王大爷 发放赠品：养生杯 × 1" in page_text(client.get(plain.location))
 
 
 def test_purchase_gifts_from_the_order_page(client, login, venue, db):

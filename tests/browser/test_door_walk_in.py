@@ -81,7 +81,8 @@ def test_a_known_customer_who_came_uninvited_is_checked_in_and_gifted(
     result = page.get_by_test_id("check-in-result")
     result.wait_for()
     assert taps <= 3 and name in result.inner_text() and "临时到场" in result.inner_text()
-    page.get_by_test_id("give-gift").click()
+    page.wait_for_function("() => window.htmx && document.readyState === 'complete'")
+    page.get_by_test_id("give-gift").click()  # as a person taps: once the page is ready
     page.get_by_test_id("gift-issued").wait_for()
     assert gifts_of(live_app, event_id, customer_id) == {"attendance": 1, "companion": 1}
     screenshot(f"door-walk-in-gift-{viewport['width']}")
@@ -98,7 +99,8 @@ def test_a_new_walk_in_typed_by_name_gets_the_gift(page, live_server, live_app, 
     page.get_by_label("归属业务员").select_option(label="刘芳")
     page.get_by_test_id("walk-in-submit").click()
     page.get_by_test_id("check-in-result").filter(has_text="临时王").wait_for()
-    page.get_by_test_id("give-gift").click()
+    page.wait_for_function("() => window.htmx && document.readyState === 'complete'")
+    page.get_by_test_id("give-gift").click()  # as a person taps: once the page is ready
     page.get_by_test_id("gift-issued").wait_for()
     from models import customers
     with live_app.app_context():
