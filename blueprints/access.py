@@ -7,7 +7,8 @@ import re
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from extensions import login_manager
@@ -65,7 +66,15 @@ def require_sign_in():
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    if current_user.must_change_password and request.endpoint not in FIRST_PASSWORD_ENDPOINTS:
+        flash(_("Set a password of your own before you go on: the first one was given to "
+                "you."), "warning")
+        return redirect(url_for("auth.password"))
     return None
+
+
+#: Where a user with a first password may go: the password change, and away.
+FIRST_PASSWORD_ENDPOINTS = {"auth.password", "auth.logout", "static"}
 
 
 def safe_next(target, default):

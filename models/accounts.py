@@ -11,6 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint,
                         bindparam, delete, func, select)
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -101,6 +102,9 @@ class User(UserMixin, db.Model):
     #: Bumped when the password changes or the user is deactivated: old sessions stop working.
     auth_version: Mapped[int] = mapped_column(Integer, default=1)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Signed in with a password someone else chose (an import of users): every page leads to
+    #: the password change until the user sets their own.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -319,8 +323,9 @@ def _refuse_duplicate_department(name, parent, own_id):
 # --- Operations: users -------------------------------------------------------------------------
 
 def create_user(*, username, display_name, password, roles, department=None, phone="",
-                actor, now=None):
-    """Create a user with a hashed password and the given roles."""
+                actor, now=None, must_change_password=False):
+    """Create a user with a hashed password and the given roles (`must_change_password`: the
+    password is a first one, changed at the first sign-in)."""
     username = (username or "").strip().lower()
     if not USERNAME_RE.match(username):
         raise InvalidInput(_("The sign-in name must be 2–40 letters, digits, dots, dashes or "
@@ -336,13 +341,32 @@ def create_user(*, username, display_name, password, roles, department=None, pho
                        field="username")
     user = User(username=username, display_name=display_name, phone=phone,
                 department=department, password_hash=_hash(password),
-                created_at=now or utcnow())
+                must_change_password=bool(must_change_password), created_at=now or utcnow())
     _set_roles(user, roles)
     db.session.add(user)
     db.session.flush()
     audit(actor, "user.create", user, summary=f"{user.display_name} ({user.username})",
           after=_user_snapshot(user), now=now)
     return user
+
+
+def remove_unused_user(user, *, actor, now=None):
+    """Remove an account that was never used (an import rolled back): never signed in, and
+    nobody's anything. An account that was used is deactivated instead (deactivate_user)."""
+    if user.last_login_at is not None:
+        raise Conflict(_("%(name)s has signed in: deactivate the account instead.",
+                         name=user.display_name))
+    summary = f"{user.display_name} ({user.username})"
+    try:
+        with db.session.begin_nested():
+            db.session.execute(UserSession.__table__.delete().where(
+                UserSession.user_id == user.id))
+            db.session.delete(user)
+            db.session.flush()
+    except IntegrityError:  # something refers to the account: it was used after all
+        raise Conflict(_("%(name)s's account is in use: deactivate it instead.",
+                         name=user.display_name)) from None
+    audit(actor, "user.remove", None, summary=summary, now=now)
 
 
 #: Called as handler(user, old_department_id, actor, now) when a user changes department;
@@ -394,6 +418,7 @@ def change_own_password(user, current_password, new_password, *, now=None):
         raise InvalidInput(_("The new password must differ from the current one."),
                            field="new_password")
     user.password_hash = _hash(new_password)
+    user.must_change_password = False
     user.auth_version += 1
     _end_all_sessions(user)
     db.session.flush()
@@ -577,6 +602,7 @@ register_actions({
     "auth.throttled": _l("Sign-in refused (too many failures from the address)"),
     "auth.sign_out": _l("Signed out"),
     "user.create": _l("Created user"),
+    "user.remove": _l("Removed an unused account (an import rolled back)"),
     "user.update": _l("Changed user"),
     "user.reset_password": _l("Reset password"),
     "user.change_password": _l("Changed own password"),

@@ -19,10 +19,16 @@ Kinds (KINDS):
   quantity, unit cost. A stock move of reason "opening" into the warehouse's free stock, the
   batch made with its expiry and cost; rolled back by reversing the move while nothing else has
   moved in that batch since.
+- users (员工账号): name, sign-in name, department (its name, or a path 总部/销售一部), roles
+  (in Chinese or as codes, several separated by 、 , / or spaces), mobile, first password. Each
+  account must change its password at the first sign-in. The first passwords are not kept:
+  the file is dropped once imported, and a bad row to fix comes back without its password.
+  Rolled back by removing the accounts that never signed in.
 
 A workflow over the customers and the points ledger, one transaction each; the caller commits.
 """
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -33,7 +39,7 @@ from sqlalchemy import (JSON, ForeignKey, Integer, LargeBinary, String, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models import customers as c, inventory as inv, points
+from models import accounts, customers as c, inventory as inv, points
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
                          new_token, utcnow)
@@ -105,6 +111,8 @@ class Field:
     required: bool = False
     #: Header texts that map to this field without asking.
     aliases: tuple = ()
+    #: Never shown or kept (a password): blank in the dry run and in the bad rows.
+    secret: bool = False
 
 
 @dataclass
@@ -361,6 +369,104 @@ KINDS["stock"] = Kind(
     _stock_parse, _stock_key, _stock_apply, _stock_undo, StockContext)
 
 
+# Users ---------------------------------------------------------------------------------------
+
+class UsersContext(Context):
+    """Departments by name and by path, the roles by code and by label (read once per file)."""
+
+    def __init__(self, actor, rows, mapping, today):
+        self.actor, self.today = actor, today
+        departments = db.session.scalars(select(accounts.Department).where(
+            accounts.Department.is_active.is_(True))).all()
+        self.departments = {}
+        for department in departments:
+            self.departments.setdefault(department.path, department)
+            self.departments.setdefault(department.path.replace(" / ", "/"), department)
+        for department in departments:  # a bare name, when only one department has it
+            same = [d for d in departments if d.name == department.name]
+            if len(same) == 1:
+                self.departments.setdefault(department.name, department)
+        self.roles = {code: code for code in accounts.ROLES}
+        self.roles.update({str(label): code for code, label in accounts.ROLES.items()})
+        self.roles.update(ROLE_WORDS)
+
+
+#: Role names old spreadsheets use.
+ROLE_WORDS = {"管理员": "admin", "系统管理员": "admin", "总经理": "manager", "经理": "manager",
+              "部门经理": "dept_head", "主管": "dept_head", "业务员": "marketer",
+              "营销员": "marketer", "会务": "event_staff", "会务人员": "event_staff",
+              "库管": "warehouse", "仓管": "warehouse", "仓库": "warehouse", "财务": "finance",
+              "出纳": "finance", "会计": "finance"}
+
+
+def _users_parse(values, context):
+    username = _text(values.get("username")).lower()
+    if not accounts.USERNAME_RE.match(username):
+        raise InvalidInput(_("The sign-in name %(value)s must be 2–40 letters, digits, dots, "
+                             "dashes or underscores.", value=username or "—"))
+    name = _text(values.get("name"))
+    if not name or len(name) > 40:
+        raise InvalidInput(_("Enter the name shown to others (at most 40 characters)."))
+    words = [w for w in re.split(r"[、,，/／;；\s]+", _text(values.get("roles"))) if w]
+    unknown = [w for w in words if w not in context.roles]
+    if unknown or not words:
+        raise InvalidInput(_("Unknown role: %(role)s (roles: %(known)s).",
+                             role="、".join(unknown) or "—",
+                             known="、".join(str(label) for label in accounts.ROLES.values())))
+    department = None
+    if where := _text(values.get("department")):
+        department = context.departments.get(where)
+        if department is None:
+            raise InvalidInput(_("No department %(value)s (write its name, or its path like "
+                                 "总部/销售一部 when two have the name).", value=where))
+    password = _text(values.get("password"))
+    accounts.check_password_rules(password)
+    phone = _text(values.get("phone"))
+    if phone:
+        phone = accounts.normalise_mobile(phone)
+    if accounts.find_user_by_username(username) is not None:
+        raise InvalidInput(_("The sign-in name %(name)s is already taken.", name=username))
+    return {"username": username, "name": name, "roles": sorted({context.roles[w]
+                                                                  for w in words}),
+            "department": department, "password": password, "phone": phone}
+
+
+def _users_key(plan):
+    return plan["username"]
+
+
+def _users_apply(plan, batch, actor, now):
+    user = accounts.create_user(username=plan["username"], display_name=plan["name"],
+                                password=plan["password"], roles=plan["roles"],
+                                department=plan["department"], phone=plan["phone"],
+                                actor=actor, now=now, must_change_password=True)
+    return None, "users", user.id
+
+
+def _users_undo(row, actor, now):
+    user = db.session.get(accounts.User, row.target_id)
+    if user is None:
+        return
+    if user.last_login_at is not None:
+        raise Conflict(_("Row %(n)s: %(name)s has signed in since the import: deactivate the "
+                         "account instead.", n=row.number, name=user.display_name))
+    accounts.remove_unused_user(user, actor=actor, now=now)
+
+
+KINDS["users"] = Kind(
+    "users", _l("Staff accounts"),
+    [Field("name", _l("Name"), True, ("姓名", "员工姓名", "name")),
+     Field("username", _l("Sign-in name"), True, ("登录名", "用户名", "账号", "username")),
+     Field("department", _l("Department"), False, ("部门", "所属部门", "department")),
+     Field("roles", _l("Roles"), True, ("角色", "岗位", "职务", "roles")),
+     Field("phone", _l("Mobile"), False, ("手机", "手机号", "电话", "phone")),
+     Field("password", _l("First password"), True, ("初始密码", "密码", "password"),
+           secret=True)],
+    {"name": "王小明", "username": "wangxm", "department": "销售一部", "roles": "业务员",
+     "phone": "13900001111", "password": "Start2026"},
+    _users_parse, _users_key, _users_apply, _users_undo, UsersContext)
+
+
 # --- Upload, mapping, dry run ------------------------------------------------------------------
 
 def kind_or_404(code):
@@ -497,10 +603,13 @@ def dry_run(batch, *, actor, now=None):
     context = (kind.context or Context)(actor, [row for _n, row in rows], batch.mapping,
                                         local_day(now or utcnow()))
     results, keys = [], {}
+    secret = {batch.mapping[f.key] for f in kind.fields if f.secret and f.key in batch.mapping}
     for number, row in rows:
         values = {key: row[index] if index < len(row) else None
                   for key, index in batch.mapping.items()}
-        result = RowResult(number=number, status="import", cells=[_text(v) for v in row])
+        result = RowResult(number=number, status="import",
+                           cells=["" if index in secret else _text(v)
+                                  for index, v in enumerate(row)])
         try:
             result.plan = kind.parse(values, context)
             result.key = kind.key(result.plan)
@@ -562,6 +671,7 @@ def confirm(batch, *, mode, actor, now=None):
                                   number=result.number, customer_id=customer_id,
                                   target_type=target_type, target_id=target_id))
     batch.status, batch.mode, batch.confirmed_at = "done", mode, now
+    batch.content = b""  # the file is not kept once imported (a users file holds passwords)
     batch.result = {"imported": counts["import"], "repeated": counts["repeated"],
                     "invalid": counts["invalid"],
                     "bad": [[r.number, r.cells, r.message] for r in results

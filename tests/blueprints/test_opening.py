@@ -62,3 +62,23 @@ def test_points_from_an_old_sheet_end_to_end(db, client, login):
 def test_a_marketer_cannot_import_opening_balances(db, client, login):
     login("marketer")
     assert client.get("/opening/").status_code == 403
+
+
+def test_an_imported_account_sets_its_own_password_before_anything_else(db, client, login):
+    from models import accounts
+    admin = make_user(["admin"])
+    accounts.create_user(username="wangxm", display_name="王小明", password="Start2026",
+                         roles=["marketer"], actor=admin, must_change_password=True)
+    response = client.post("/auth/login", data={"username": "wangxm",
+                                                 "password": "Start2026"})
+    assert response.status_code == 302
+    for path in ("/", "/customers/", "/orders/"):
+        sent = client.get(path)
+        assert sent.status_code == 302 and sent.location.endswith("/auth/password"), path
+    assert "请先设置自己的密码再继续" in page_text(client.get("/auth/password"))
+    changed = client.post("/auth/password", data={"current_password": "Start2026",
+                                                  "new_password": "Mine20261",
+                                                  "confirm": "Mine20261"})
+    assert changed.status_code == 302, page_text(changed)[:300]
+    assert client.get("/customers/").status_code == 200
+    assert not accounts.find_user_by_username("wangxm").must_change_password

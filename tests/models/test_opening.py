@@ -207,3 +207,42 @@ def test_opening_stock_cannot_be_rolled_back_once_it_was_sold_from(db, shop):
               actor=shop.clerk, note="破损")
     with pytest.raises(Conflict, match="第 2 行"):
         opening.rollback(batch, actor=shop.manager, now=NOW)
+
+
+# --- Staff accounts --------------------------------------------------------------------------
+
+def test_staff_accounts_from_a_sheet_change_their_password_first_and_roll_back(db):
+    from models import accounts
+    from tests.factories import make_department
+    admin = make_user(["admin"])
+    root = make_department("总部")
+    make_department("销售一部", parent=root)
+    other_root = make_department("分公司")
+    make_department("销售一部", parent=other_root)  # two departments named 销售一部
+    make_department("财务部", parent=root)
+    content = sheet(("王小明", "WangXM", "总部/销售一部", "业务员", "139 0000 1111", "Start2026"),
+                    ("周会计", "zhoukj", "财务部", "财务、库管", None, "Money2026"),
+                    ("重名部门", "chongming", "销售一部", "业务员", None, "Start2026"),
+                    ("弱密码", "ruomima", "财务部", "财务", None, "123"),
+                    ("坏角色", "huaijuese", "财务部", "老板", None, "Start2026"),
+                    headers=("姓名", "登录名", "部门", "角色", "手机", "初始密码"))
+    batch = opening.upload(opening.KINDS["users"], "员工.xlsx", content, actor=admin, now=NOW)
+    results = opening.dry_run(batch, actor=admin, now=NOW)
+    assert [r.status for r in results] == ["import", "import", "invalid", "invalid", "invalid"]
+    assert "总部/销售一部" in results[2].message and "至少" in results[3].message
+    assert "老板" in results[4].message
+    assert all(r.cells[5] == "" for r in results), "a first password is never shown"
+    opening.confirm(batch, mode="good", actor=admin, now=NOW)
+    assert batch.content == b"" and "Start2026" not in str(batch.result)
+    wang = accounts.find_user_by_username("wangxm")
+    assert wang.department.path == "总部 / 销售一部" and wang.must_change_password
+    assert wang.has_role("marketer") and wang.phone == "+8613900001111"
+    zhou = accounts.find_user_by_username("zhoukj")
+    assert zhou.has_role("finance") and zhou.has_role("warehouse")
+    # 周会计 signs in: the account stays when the import is rolled back.
+    zhou.last_login_at = NOW
+    with pytest.raises(Conflict, match="周会计"):
+        opening.rollback(batch, actor=admin, now=NOW)
+    zhou.last_login_at = None
+    assert opening.rollback(batch, actor=admin, now=NOW) == 2
+    assert accounts.find_user_by_username("wangxm") is None
