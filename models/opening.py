@@ -48,6 +48,8 @@ from models.clock import local_day
 #: Who imports opening balances and rolls them back.
 OPENING_ROLES = ("admin", "manager", "finance")
 MAX_ROWS = 200_000
+#: Rows written between two flushes of a confirmation.
+CHUNK = 1000
 MODES = {"all": _l("All or nothing"), "good": _l("Import the good rows, download the bad ones")}
 STATUSES = {"uploaded": _l("Waiting for confirmation"), "done": _l("Imported"),
             "rolled_back": _l("Rolled back")}
@@ -125,12 +127,15 @@ class Kind:
     parse: object
     #: key(plan) -> the row key within the kind.
     key: object
-    #: apply(plan, batch, actor, now) -> (customer id, target type, target id)
+    #: apply(plan, batch, actor, now, state) -> (customer id, the entry written: an ORM row
+    #: whose id the confirmation reads after its next flush)
     apply: object
     #: undo(row, actor, now): reverse what the row wrote; Conflict if something happened since.
     undo: object
     #: What rows are checked against (read once per file): Context, or a kind's own.
     context: object = None
+    #: prepare(plans) -> state given to every apply (e.g. the accounts locked at once).
+    prepare: object = None
 
 
 KINDS = {}
@@ -244,14 +249,18 @@ def _points_key(plan):
     return f"{plan['customer'].id}:{plan['earned_on'].isoformat()}:{plan['points']}"
 
 
-def _points_apply(plan, batch, actor, now):
-    account = points.lock_account(plan["customer"].id)
+def _points_prepare(plans):
+    """The customers' points accounts, locked, made at zero where missing (all at once)."""
+    return points.lock_accounts({plan["customer"].id for plan in plans})
+
+
+def _points_apply(plan, batch, actor, now, accounts_by_customer):
+    account = accounts_by_customer[plan["customer"].id]
     entry = points.write_entry(account, kind="opening", points=plan["points"], actor=actor,
                                now=now, expires_on=points.default_expiry(plan["earned_on"]),
                                reason=_("Opening balance from %(file)s",
                                         file=batch.filename)[:200])
-    db.session.flush()
-    return plan["customer"].id, "points_entries", entry.id
+    return plan["customer"].id, entry
 
 
 def _points_undo(row, actor, now):
@@ -276,7 +285,7 @@ KINDS["points"] = Kind(
      Field("earned_on", _l("Earned on (for expiry)"), False, ("获得日期", "积分日期",
                                                               "earned on"))],
     {"customer": "13800138000", "balance": 1200, "earned_on": "2025-10-01"},
-    _points_parse, _points_key, _points_apply, _points_undo)
+    _points_parse, _points_key, _points_apply, _points_undo, prepare=_points_prepare)
 
 
 # Stock ---------------------------------------------------------------------------------------
@@ -334,14 +343,13 @@ def _stock_key(plan):
     return f"{plan['product'].id}:{plan['warehouse'].id}:{plan['batch'].lower()}"
 
 
-def _stock_apply(plan, batch, actor, now):
+def _stock_apply(plan, batch, actor, now, _state):
     move = inv.receive(product=plan["product"], quantity=plan["quantity"],
                        warehouse=plan["warehouse"], actor=actor, batch_number=plan["batch"],
                        expiry_date=plan["expiry"], unit_cost=plan["unit_cost"],
                        document=("opening_batches", batch.id), reason="opening",
                        note=_("Opening stock from %(file)s", file=batch.filename)[:200], now=now)
-    db.session.flush()
-    return None, "stock_moves", move.id
+    return None, move
 
 
 def _stock_undo(row, actor, now):
@@ -435,12 +443,12 @@ def _users_key(plan):
     return plan["username"]
 
 
-def _users_apply(plan, batch, actor, now):
+def _users_apply(plan, batch, actor, now, _state):
     user = accounts.create_user(username=plan["username"], display_name=plan["name"],
                                 password=plan["password"], roles=plan["roles"],
                                 department=plan["department"], phone=plan["phone"],
                                 actor=actor, now=now, must_change_password=True)
-    return None, "users", user.id
+    return None, user
 
 
 def _users_undo(row, actor, now):
@@ -659,17 +667,21 @@ def confirm(batch, *, mode, actor, now=None):
                              "or import the good rows only. Nothing was imported.",
                              n=counts["invalid"]))
     kind = KINDS[batch.kind]
-    for result in results:
-        if result.status != "import":
-            continue
-        try:
-            customer_id, target_type, target_id = kind.apply(result.plan, batch, actor, now)
-        except (InvalidInput, Conflict) as exc:
-            raise type(exc)(_("Row %(n)s: %(message)s Nothing was imported.", n=result.number,
-                              message=exc.message)) from None
-        db.session.add(OpeningRow(batch_id=batch.id, kind=kind.code, row_key=result.key,
-                                  number=result.number, customer_id=customer_id,
-                                  target_type=target_type, target_id=target_id))
+    wanted = [result for result in results if result.status == "import"]
+    state = kind.prepare([result.plan for result in wanted]) if kind.prepare else None
+    for start in range(0, len(wanted), CHUNK):  # entries written a chunk at a time
+        written = []
+        for result in wanted[start:start + CHUNK]:
+            try:
+                written.append((result, kind.apply(result.plan, batch, actor, now, state)))
+            except (InvalidInput, Conflict) as exc:
+                raise type(exc)(_("Row %(n)s: %(message)s Nothing was imported.",
+                                  n=result.number, message=exc.message)) from None
+        db.session.flush()  # the entries get their ids
+        db.session.add_all(OpeningRow(batch_id=batch.id, kind=kind.code, row_key=result.key,
+                                      number=result.number, customer_id=customer_id,
+                                      target_type=target.__tablename__, target_id=target.id)
+                           for result, (customer_id, target) in written)
     batch.status, batch.mode, batch.confirmed_at = "done", mode, now
     batch.content = b""  # the file is not kept once imported (a users file holds passwords)
     batch.result = {"imported": counts["import"], "repeated": counts["repeated"],

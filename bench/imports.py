@@ -1,0 +1,120 @@
+"""Speed of moving a company in (issue 26): spreadsheet imports, on their own SQLite database
+built by the migrations.
+
+    .venv/bin/python bench/imports.py [--customers 100000] [--points 50000]
+
+In a child process that stands for a worker (a fresh interpreter: its peak memory is the
+import's, not this script's), a manager imports an old customer list of N rows (Faker zh_CN,
+seeded: names, mobiles, genders, birthdays, a source channel): upload and dry run
+(`customers_100k_dry_s`), then the confirmation of every row (`customers_100k_import_s`). Then
+an opening-balances file of M points balances (one per customer just imported, by mobile): upload
+and dry run, then the confirmation (`opening_points_50k_s`, the two together). `peak_rss_mb` is
+the child's peak resident memory (VmHWM, the app and its imports included). Ends with one JSON
+line of the figures.
+"""
+import argparse
+import io
+import json
+import multiprocessing
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from faker import Faker  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from openpyxl import Workbook  # noqa: E402
+
+from app import create_app  # noqa: E402
+from extensions import db  # noqa: E402
+from models import accounts, customer_import, customers as c, opening  # noqa: E402
+
+
+def bench_app(uri, folder):
+    return create_app({"SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_DIR": str(folder),
+                       "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+
+
+def workbook(headers, rows):
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(headers)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def customer_rows(n, seed=26):
+    fake = Faker("zh_CN")
+    Faker.seed(seed)
+    rng = random.Random(seed)
+    for i in range(n):
+        yield [fake.name(), f"1{rng.choice('3589')}{i:09d}", rng.choice(["男", "女"]),
+               fake.date_of_birth(minimum_age=55, maximum_age=85).isoformat(), "转介绍"]
+
+
+def run(uri, folder, customers, balances, results):
+    """In the worker: the two imports, timed; put the figures on `results`."""
+    app = bench_app(uri, folder)
+    figures = {}
+    with app.app_context():
+        manager = accounts.find_user_by_username("boss")
+        content = workbook(["姓名", "手机号", "性别", "生日", "来源"], customer_rows(customers))
+        started = time.perf_counter()
+        batch = customer_import.upload("老客户.xlsx", content, actor=manager)  # columns guessed
+        counts = customer_import.summarise(customer_import.dry_run(batch, actor=manager))
+        figures["customers_100k_dry_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        customer_import.confirm(batch, actor=manager)
+        db.session.commit()
+        figures["customers_100k_import_s"] = round(time.perf_counter() - started, 1)
+        figures["customers"] = counts
+        phones = db.session.scalars(db.select(c.Customer.phone).order_by(c.Customer.id)
+                                    .limit(balances)).all()
+        content = workbook(["手机号", "积分余额", "获得日期"],
+                           ([phone[3:], 100 + i % 5000, "2026-06-01"]
+                            for i, phone in enumerate(phones)))
+        started = time.perf_counter()
+        batch = opening.upload(opening.KINDS["points"], "期初积分.xlsx", content, actor=manager)
+        result = opening.confirm(batch, mode="all", actor=manager)
+        db.session.commit()
+        figures["opening_points_50k_s"] = round(time.perf_counter() - started, 1)
+        figures["opening_points"] = result["imported"]
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    figures["peak_rss_mb"] = round(peak / 1024)
+    results.put(figures)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--points", type=int, default=50_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-imports-"))
+    uri = f"sqlite:///{folder / 'bench.db'}"
+    app = bench_app(uri, folder)
+    with app.app_context():
+        upgrade()
+        hq = accounts.create_department("总部", actor=None)
+        accounts.create_user(username="boss", display_name="老板", password="bench2026x",
+                             roles=["manager", "marketer"], department=hq, actor=None)
+        c.ensure_default_channels()
+        db.session.commit()
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=run, args=(uri, str(folder), args.customers,
+                                              min(args.points, args.customers), results))
+    child.start()
+    figures = results.get(timeout=3600)
+    child.join()
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
