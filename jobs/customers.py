@@ -15,7 +15,7 @@ from models.checkin import CheckIn
 from models.clock import company_zone, day_start
 from models.custody import CustodyEntry
 from models.events import Invitation
-from models.orders import Order, score_rfm
+from models.orders import OWING_STATUSES, Order, score_rfm
 from models.settings import get_setting
 from models.tasks import Task, task_row, write_tasks
 
@@ -71,7 +71,7 @@ def pool_candidates(day):
     attended = exists().where(Invitation.customer_id == Customer.id,
                               Invitation.status == "attended")
     bought = exists().where(Order.customer_id == Customer.id, Order.status == "open")
-    owes = exists().where(Order.customer_id == Customer.id, Order.status == "open",
+    owes = exists().where(Order.customer_id == Customer.id, Order.status.in_(OWING_STATUSES),
                           Order.balance_due > 0)
     holds = Customer.id.in_(select(CustodyEntry.customer_id).group_by(CustodyEntry.customer_id)
                             .having(func.sum(CustodyEntry.quantity) > 0))

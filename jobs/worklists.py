@@ -17,7 +17,7 @@ from models import custody, customers as c, inventory as inv
 from models.checkin import CheckIn
 from models.clock import company_zone, day_start, local_day
 from models.events import Event, Invitation
-from models.orders import Order, OrderLine
+from models.orders import OWING_STATUSES, Order, OrderLine
 from models.settings import get_setting
 from models.tasks import owned_customers, task_row, write_tasks
 
@@ -165,7 +165,8 @@ def arrears(day, now=None):
                                          _("Arrears %(n)s days overdue"))
     found = db.session.execute(
         select(Order.customer_id, Order.id, Order.number, Order.due_date, Order.balance_due)
-        .where(Order.status == "open", Order.balance_due > 0, Order.due_date.is_not(None),
+        .where(Order.status.in_(OWING_STATUSES), Order.balance_due > 0,
+               Order.due_date.is_not(None),
                Order.due_date <= last + timedelta(days=before))).all()
     idents = owned_customers({row[0] for row in found})
     for cid, order_id, number, due_date, balance in found:

@@ -15,6 +15,12 @@ Kinds (KINDS):
   points expire as points earned that day do, models.points.default_expiry). An opening entry
   (kind "opening") on the points ledger; rolled back by a reversal while the customer's points
   have not moved since.
+- arrears (期初欠款): customer, the old order's number and date, the amount still owed, the due
+  date, the marketer (sign-in name or name; else the customer's owner). An order of status
+  "opening" (numbered QC…) with no lines and its balance due: paid, reminded and aged like any
+  other debt, counted in the arrears and what the customer owes from the import on — never in
+  sales, deals or the cost of goods. Money collected on it counts as collected (earning no
+  points: the old system gave those). Rolled back by cancelling it while nothing was paid.
 - stock (期初库存): product (SKU or name), warehouse (code or name), batch, expiry date,
   quantity, unit cost. A stock move of reason "opening" into the warehouse's free stock, the
   batch made with its expiry and cost; rolled back by reversing the move while nothing else has
@@ -39,11 +45,11 @@ from sqlalchemy import (JSON, ForeignKey, Integer, LargeBinary, String, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models import accounts, customers as c, inventory as inv, points
+from models import accounts, customers as c, inventory as inv, orders, points
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
                          new_token, utcnow)
-from models.clock import local_day
+from models.clock import document_number, local_day
 
 #: Who imports opening balances and rolls them back.
 OPENING_ROLES = ("admin", "manager", "finance")
@@ -286,6 +292,93 @@ KINDS["points"] = Kind(
                                                               "earned on"))],
     {"customer": "13800138000", "balance": 1200, "earned_on": "2025-10-01"},
     _points_parse, _points_key, _points_apply, _points_undo, prepare=_points_prepare)
+
+
+# Arrears -------------------------------------------------------------------------------------
+
+class ArrearsContext(Context):
+    """The customers, and the marketers by sign-in name and by name."""
+
+    def __init__(self, actor, rows, mapping, today):
+        super().__init__(actor, rows, mapping, today)
+        self.marketers = {}
+        for user in db.session.scalars(select(accounts.User).where(
+                accounts.User.is_active.is_(True))):
+            if user.has_role("marketer", "dept_head", "manager"):
+                self.marketers.setdefault(user.username.lower(), user)
+                self.marketers.setdefault(user.display_name, user)
+
+
+def _arrears_parse(values, context):
+    customer = context.customer(values.get("customer"))
+    amount = _money(values.get("amount"), _("Amount owed"))
+    if amount <= 0:
+        raise InvalidInput(_("The amount owed must be above zero."))
+    taken_on = _day(values.get("taken_on"), _("Order date"), None)
+    if taken_on is not None and taken_on > context.today:
+        raise InvalidInput(_("The order date %(day)s is in the future.",
+                             day=taken_on.isoformat()))
+    due = _day(values.get("due_date"), _("Due date"), None)
+    if who := _text(values.get("marketer")):
+        marketer = context.marketers.get(who.lower()) or context.marketers.get(who)
+        if marketer is None:
+            raise InvalidInput(_("No marketer %(value)s (sign-in name or name).", value=who))
+    else:
+        marketer = customer.owner
+        if marketer is None:
+            raise InvalidInput(_("%(name)s has no marketer (a customer of the pool): say whose "
+                                 "debt it is.", name=customer.name))
+    return {"customer": customer, "amount": amount, "taken_on": taken_on, "due": due,
+            "number": _text(values.get("number"))[:40], "marketer": marketer}
+
+
+def _arrears_key(plan):
+    return f"{plan['customer'].id}:{plan['number'] or plan['taken_on']}:{plan['amount']}"
+
+
+def _arrears_apply(plan, batch, actor, now, _state):
+    customer, marketer = plan["customer"], plan["marketer"]
+    old = "、".join(filter(None, [
+        _("old order %(number)s", number=plan["number"]) if plan["number"] else "",
+        _("of %(day)s", day=plan["taken_on"].isoformat()) if plan["taken_on"] else ""]))
+    order = orders.Order(customer_id=customer.id, marketer_id=marketer.id,
+                         department_id=marketer.department_id, channel="store",
+                         status="opening", total=plan["amount"], list_total=plan["amount"],
+                         paid=0, returned_value=0, balance_due=plan["amount"],
+                         due_date=plan["due"],
+                         note=_("Owed from the old system (%(old)s), imported from %(file)s.",
+                                old=old or "—", file=batch.filename)[:1000],
+                         created_by_id=actor.id, created_at=now)
+    db.session.add(order)
+    db.session.flush()
+    order.number = document_number("QC", now, order.id)
+    return customer.id, order
+
+
+def _arrears_undo(row, actor, now):
+    order = orders.lock_order(db.session.get(orders.Order, row.target_id))
+    if order.paid or db.session.scalar(select(func.count()).select_from(orders.Payment).where(
+            orders.Payment.order_id == order.id)):
+        raise Conflict(_("Row %(n)s: money has been received on %(number)s since the import.",
+                         n=row.number, number=order.number))
+    order.status, order.balance_due = "cancelled", 0
+    order.cancelled_by_id, order.cancelled_at = actor.id, now
+    order.cancel_reason = _("Opening balance import rolled back")[:200]
+
+
+KINDS["arrears"] = Kind(
+    "arrears", _l("Arrears (期初欠款)"),
+    [CUSTOMER_FIELD,
+     Field("number", _l("Old order number"), False, ("原单号", "单号", "订单号", "number")),
+     Field("taken_on", _l("Order date"), False, ("日期", "订单日期", "成交日期", "下单日期")),
+     Field("amount", _l("Amount owed (yuan)"), True, ("欠款", "欠款金额", "尚欠", "金额",
+                                                      "amount")),
+     Field("due_date", _l("Due date"), False, ("应付日期", "到期日", "约定还款日", "due date")),
+     Field("marketer", _l("Marketer (sign-in name or name)"), False,
+           ("业务员", "归属业务员", "经手人", "marketer"))],
+    {"customer": "13800138000", "number": "2024-0815", "taken_on": "2024-08-15",
+     "amount": "1580.00", "due_date": "2025-02-15", "marketer": ""},
+    _arrears_parse, _arrears_key, _arrears_apply, _arrears_undo, ArrearsContext)
 
 
 # Stock ---------------------------------------------------------------------------------------

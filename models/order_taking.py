@@ -255,6 +255,9 @@ def cancel_order(order, *, reason, actor, now=None):
     order = lock_order(order)
     if order.status == "cancelled":
         raise Conflict(_("Order %(number)s is already cancelled.", number=order.number))
+    if order.status == "opening":
+        raise Conflict(_("%(number)s is a debt brought from the old system: roll back its "
+                         "import (期初数据) instead of cancelling it.", number=order.number))
     if not (reason or "").strip():
         raise InvalidInput(_("Say why the order is cancelled."), field="reason")
     if db.session.scalar(select(func.count(Payment.id)).where(Payment.order_id == order.id)):

@@ -30,9 +30,10 @@ def _bucket(today):
 
 def ageing(params, today):
     """[{department, marketer, buckets: {code: fen}, total}] and the totals per bucket."""
-    from models.orders import Order, visible_orders
+    from models.orders import OWING_STATUSES, Order, visible_orders
     bucket = _bucket(today)
-    orders = visible_orders(params.user).where(Order.status == "open", Order.balance_due > 0)
+    orders = visible_orders(params.user).where(Order.status.in_(OWING_STATUSES),
+                                               Order.balance_due > 0)
     if params.department is not None:
         orders = orders.where(Order.department_id.in_(department_subtree(params.department.id)))
     if params.marketer is not None:

@@ -121,7 +121,7 @@ def figures(params, marketer_ids, *, now_figures=True):
     from models.customers import Customer, OwnershipChange
     from models.events import Invitation
     from models.gifts import GiftIssue
-    from models.orders import Order, OrderReturn, Payment
+    from models.orders import OWING_STATUSES, Order, OrderReturn, Payment
     from models.points import Redemption
     from models.tasks import Task
     since, until = params.since, params.until
@@ -238,7 +238,8 @@ def figures(params, marketer_ids, *, now_figures=True):
     for marketer_id, due, overdue in [] if not now_figures else db.session.execute(
             select(Order.marketer_id, func.sum(Order.balance_due), func.sum(case(
                 (Order.due_date < today - timedelta(days=90), Order.balance_due), else_=0)))
-            .where(Order.marketer_id.in_(ids), Order.status == "open", Order.balance_due > 0)
+            .where(Order.marketer_id.in_(ids), Order.status.in_(OWING_STATUSES),
+                   Order.balance_due > 0)
             .group_by(Order.marketer_id)):
         arrears[marketer_id], old[marketer_id] = due or 0, overdue or 0
     got["arrears"], got["arrears_over_90"] = arrears, old
@@ -372,7 +373,7 @@ def rows_behind(params, key, marketer_id):
     from models.customers import Customer, OwnershipChange
     from models.events import Invitation
     from models.gifts import GiftIssue
-    from models.orders import PAYMENT_KINDS, Order, Payment
+    from models.orders import OWING_STATUSES, PAYMENT_KINDS, Order, Payment
     from models.tasks import Task
     since, until = params.since, params.until
     today = local_day(utcnow())
@@ -504,8 +505,8 @@ def rows_behind(params, key, marketer_id):
                  url_for("orders.show", order_id=o.id)) for r, o in found]
     if key == "arrears":
         found = db.session.scalars(select(Order).where(
-            Order.marketer_id == marketer_id, Order.status == "open", Order.balance_due > 0)
-            .order_by(Order.due_date, Order.id).limit(500))
+            Order.marketer_id == marketer_id, Order.status.in_(OWING_STATUSES),
+            Order.balance_due > 0).order_by(Order.due_date, Order.id).limit(500))
         return [(f"{o.number} · {o.customer.name} · {o.due_date or ''}", o.balance_due, True,
                  url_for("orders.show", order_id=o.id)) for o in found]
     return []

@@ -2,7 +2,8 @@
 the cashiers' daily close. Taking an order — its goods, custody, returns, a large order's
 confirmation — is a workflow above this area: models/order_taking.py."""
 from models.orders.tables import (  # noqa: F401
-    AGEING, CHANNELS, METHODS, ORDER_STATUSES, PAYMENT_KINDS, PAYMENT_STATES, RECEIPT_KINDS,
+    AGEING, CHANNELS, METHODS, ORDER_STATUSES, OWING_STATUSES, PAYMENT_KINDS, PAYMENT_STATES,
+    RECEIPT_KINDS,
     RETURN_DISPOSITIONS, CashClose, CashClosePayment, Order, OrderLine, OrderReturn, Package,
     PackageItem, Payment)
 from models.orders.operations import (  # noqa: F401

@@ -18,7 +18,12 @@ from extensions import db
 from models.base import TokenMixin, UTCDateTime, utcnow
 
 CHANNELS = {"event": _l("At an event"), "store": _l("In the shop"), "phone": _l("By phone")}
-ORDER_STATUSES = {"open": _l("Open"), "cancelled": _l("Cancelled")}
+ORDER_STATUSES = {"open": _l("Open"), "cancelled": _l("Cancelled"),
+                  "opening": _l("Opening arrears")}
+#: Orders money may be owed on: the deals (open) and the debts brought from the old system
+#: (opening: 期初欠款, no lines, never sales — models.opening). Arrears, reminders and what a
+#: customer owes read these; sales, deals and their figures read "open" only.
+OWING_STATUSES = ("open", "opening")
 PAYMENT_STATES = {"unpaid": _l("Unpaid"), "part_paid": _l("Part-paid"), "paid": _l("Paid"),
                   "refunded": _l("Refunded")}
 PAYMENT_KINDS = {"deposit": _l("Deposit (定金)"), "balance": _l("Balance payment (补款)"),
@@ -69,7 +74,7 @@ class PackageItem(db.Model):
 class Order(TokenMixin, db.Model):
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'cancelled')", name="known_status"),
+        CheckConstraint("status IN ('open', 'cancelled', 'opening')", name="known_status"),
         CheckConstraint("channel IN ('event', 'store', 'phone')", name="known_channel"),
         CheckConstraint("confirmation IN ('', 'pending', 'confirmed')",
                         name="known_confirmation"),
@@ -102,8 +107,8 @@ class Order(TokenMixin, db.Model):
     channel: Mapped[str] = mapped_column(String(10), default="event")
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
     check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"))
-    #: Where the goods taken now were issued from.
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    #: Where the goods taken now were issued from (none for an opening debt: no goods).
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
     status: Mapped[str] = mapped_column(String(10), default="open")
     #: Fen: the sum of the lines' amounts; the value of goods returned since; the sum of the
     #: payments ledger; and what the customer still owes (total − returned − paid; below zero
