@@ -18,8 +18,14 @@ from extensions import db
 from models.base import InvalidInput
 from models.customers.tables import Customer
 
-__all__ = ["anniversary_between", "birthday_between", "care_list", "check_lunar_birthday",
-           "leap_month_of", "lunar_birthday_in", "lunar_label"]
+__all__ = ["LUNAR_DAY_NAMES", "LUNAR_MONTH_NAMES", "anniversary_between", "birthday_between",
+           "care_list", "check_lunar_birthday", "leap_month_of", "lunar_birthday_in",
+           "lunar_label"]
+
+#: The calendar's names of the lunar months (正 二 … 十 冬 腊, index 1–12) and days (初一 …
+#: 廿九 三十, index 1–30), for reading them (models.customers.parsing) and writing them.
+LUNAR_MONTH_NAMES = tuple(LunarUtil.MONTH)
+LUNAR_DAY_NAMES = tuple(LunarUtil.DAY)
 
 
 @lru_cache(maxsize=256)
@@ -83,7 +89,7 @@ def lunar_birthday_in(lunar_year, month, day, leap):
 
 def lunar_label(month, day, leap):
     """农历闰四月初八 and the like."""
-    return f"农历{'闰' if leap else ''}{LunarUtil.MONTH[month]}月{LunarUtil.DAY[day]}"
+    return f"农历{'闰' if leap else ''}{LUNAR_MONTH_NAMES[month]}月{LUNAR_DAY_NAMES[day]}"
 
 
 def birthday_between(customer, start, end):
