@@ -31,7 +31,9 @@ def gather(rows, *, start, end, marketer, printed_by):
         owner = customer.owner.display_name if customer.owner else _("Public pool")
         groups.setdefault(owner, []).append({
             "date": f"{row['date'].month}月{row['date'].day}日",
-            "name": customer.name, "age": row["age"] or "",
+            "name": customer.name,
+            "age": _("about %(n)s", n=row["age"]) if row["age"] and customer.birth_year_estimated
+            else row["age"] or "",
             "lunar": lunar_label(customer.lunar_month, customer.lunar_day, customer.lunar_leap)
             if customer.birthday_kind == "lunar" else "",
             "note": row["note"], "phone": masked_phone(customer.phone),

@@ -56,8 +56,10 @@ class CustomerForm(BaseForm):
     lunar_leap = BooleanField(_l("Leap month"))
     birth_year = IntegerField(_l("Year of birth"), validators=[Optional(),
                                                                NumberRange(1900, 2100)])
+    birth_year_estimated = BooleanField(_l("Estimated from the age"))
     anniversary = DateField(_l("Anniversary"), validators=[Optional()])
     health_notes = TextAreaField(_l("Health notes"), validators=[Optional(), Length(max=2000)])
+    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=2000)])
     family_name = StringField(_l("Family contact"), validators=[Optional(), Length(max=40)])
     family_relation = StringField(_l("Relation"), validators=[Optional(), Length(max=20)])
     family_phone = StringField(_l("Family contact's mobile"),
@@ -79,12 +81,14 @@ class CustomerForm(BaseForm):
             phone2=self.phone2.data, address=self.address.data, district=self.district.data,
             channel_id=self.channel_id.data or None, referrer_id=self.referrer_id.data,
             grade=self.grade.data or "", health_notes=self.health_notes.data,
+            notes=self.notes.data or "",
             family_name=self.family_name.data or "",
             family_relation=self.family_relation.data or "",
             family_phone=self.family_phone.data or "",
             birthday_kind=self.birthday_kind.data or "", birthday=self.birthday.data,
             lunar_month=self.lunar_month.data, lunar_day=self.lunar_day.data,
             lunar_leap=self.lunar_leap.data, birth_year=self.birth_year.data,
+            birth_year_estimated=self.birth_year_estimated.data,
             anniversary=self.anniversary.data, do_not_call=self.do_not_call.data,
             do_not_sms=self.do_not_sms.data, tag_ids=tuple(self.tag_ids.data or ()))
 

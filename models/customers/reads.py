@@ -49,6 +49,7 @@ class CustomerData:
     referrer_id: int | None = None
     grade: str = ""
     health_notes: str = ""
+    notes: str = ""
     family_name: str = ""
     family_relation: str = ""
     family_phone: str = ""
@@ -58,6 +59,8 @@ class CustomerData:
     lunar_day: int | None = None
     lunar_leap: bool = False
     birth_year: int | None = None
+    #: The year of birth was counted back from an age (an import's "75岁").
+    birth_year_estimated: bool = False
     anniversary: date | None = None
     do_not_call: bool = False
     do_not_sms: bool = False
@@ -78,6 +81,7 @@ def clean_customer_data(data, *, today, own_id=None, actor=None):
               "address": (data.address or "").strip()[:200],
               "district": (data.district or "").strip()[:40],
               "health_notes": (data.health_notes or "").strip(),
+              "notes": (data.notes or "").strip(),
               "family_name": (data.family_name or "").strip()[:40],
               "family_relation": (data.family_relation or "").strip()[:20],
               "family_phone": normalise_phone(data.family_phone, field="family_phone",
@@ -117,26 +121,41 @@ def clean_customer_data(data, *, today, own_id=None, actor=None):
     values["referrer_id"] = data.referrer_id or None
     if data.anniversary and data.anniversary > today:
         raise InvalidInput(_("The anniversary cannot be in the future."), field="anniversary")
-    values.update(birthday_kind="", birthday=None, lunar_month=None, lunar_day=None,
-                  lunar_leap=False, birth_year=None, birth_month=None)
-    if data.birthday_kind == "solar" and data.birthday:
-        if data.birthday > today:
+    values.update(_clean_birthday(data, today))
+    return values
+
+
+def _clean_birthday(data, today):
+    """The birthday columns of CustomerData. `birthday_kind` says which date the care list
+    follows; the other date, when given too, is kept (an old spreadsheet may give both)."""
+    kind = data.birthday_kind if data.birthday_kind in ("solar", "lunar") else ""
+    solar = data.birthday if kind else None
+    lunar = kind and (data.lunar_month or data.lunar_day)
+    if (kind == "solar" and not solar) or (kind == "lunar" and not lunar):
+        kind, solar, lunar = "", None, None
+    values = {"birthday_kind": kind, "birthday": None, "lunar_month": None, "lunar_day": None,
+              "lunar_leap": False, "birth_year": None, "birth_month": None,
+              "birth_year_estimated": False}
+    if solar:
+        if solar > today:
             raise InvalidInput(_("The birthday cannot be in the future."), field="birthday")
-        if data.birthday.year < 1900:
+        if solar.year < 1900:
             raise InvalidInput(_("The birthday is too long ago."), field="birthday")
-        values.update(birthday_kind="solar", birthday=data.birthday,
-                      birth_year=data.birthday.year, birth_month=data.birthday.month)
-    elif data.birthday_kind == "lunar" and (data.lunar_month or data.lunar_day):
-        year = data.birth_year or None
-        if year and not 1900 <= year <= today.year:
+        values.update(birthday=solar, birth_year=solar.year, birth_month=solar.month)
+    elif data.birth_year:
+        if not 1900 <= data.birth_year <= today.year:
             raise InvalidInput(_("The year of birth must be between 1900 and this year."),
                                field="birth_year")
+        values.update(birth_year=data.birth_year,
+                      birth_year_estimated=bool(data.birth_year_estimated))
+    if lunar:
+        # The day must exist in the lunar year of birth, when that is known (a solar date's
+        # year may be the lunar year before; an estimated year is a guess).
+        year = values["birth_year"] if not solar and not values["birth_year_estimated"] \
+            else None
         check_lunar_birthday(data.lunar_month, data.lunar_day, data.lunar_leap, year)
-        values.update(birthday_kind="lunar", lunar_month=data.lunar_month,
-                      lunar_day=data.lunar_day, lunar_leap=bool(data.lunar_leap),
-                      birth_year=year)
-    elif data.birth_year:
-        values["birth_year"] = data.birth_year
+        values.update(lunar_month=data.lunar_month, lunar_day=data.lunar_day,
+                      lunar_leap=bool(data.lunar_leap))
     return values
 
 

@@ -82,11 +82,15 @@ class Customer(db.Model):
     #: A grade set by hand wins over the nightly grading until cleared.
     grade_is_manual: Mapped[bool] = mapped_column(Boolean, default=False)
     health_notes: Mapped[str] = mapped_column(Text, default="")
+    #: Anything else worth knowing (the 备注 column of an old spreadsheet).
+    notes: Mapped[str] = mapped_column(Text, default="")
     #: A family member to tell about large orders (safeguards for older customers).
     family_name: Mapped[str] = mapped_column(String(40), default="")
     family_relation: Mapped[str] = mapped_column(String(20), default="")
     family_phone: Mapped[str] = mapped_column(String(20), default="")
-    #: "solar" (birthday holds the date), "lunar" (lunar_month/day/leap) or "".
+    #: Which birthday the care list follows: "solar" (birthday holds the date), "lunar"
+    #: (lunar_month/day/leap) or "". A customer may have both dates (an old spreadsheet gave
+    #: both): the other one is kept, and shown.
     birthday_kind: Mapped[str] = mapped_column(String(5), default="")
     birthday: Mapped[date | None] = mapped_column(Date)
     lunar_month: Mapped[int | None] = mapped_column(Integer)
@@ -94,6 +98,8 @@ class Customer(db.Model):
     lunar_leap: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Year of birth, when known (from the solar birthday, or given with a lunar one).
     birth_year: Mapped[int | None] = mapped_column(Integer)
+    #: The year of birth was counted back from an age ("75岁" in an import): shown as 约.
+    birth_year_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Month of the solar birthday (1–12), for the birthday-month filter.
     birth_month: Mapped[int | None] = mapped_column(Integer, index=True)
     anniversary: Mapped[date | None] = mapped_column(Date)
@@ -130,7 +136,8 @@ class Customer(db.Model):
 
     @property
     def age(self):
-        """Age in whole years today (company time zone), if the birth year is known."""
+        """Age in whole years today (company time zone), if the birth year is known (counted
+        from a year that may be estimated: birth_year_estimated)."""
         if not self.birth_year:
             return None
         today = local_day(utcnow())
@@ -141,13 +148,23 @@ class Customer(db.Model):
 
     @property
     def birthday_text(self):
-        """1950-03-08, or 农历 三月初八 (闰) with the year when known."""
-        if self.birthday_kind == "solar" and self.birthday:
-            return self.birthday.isoformat()
-        if self.birthday_kind == "lunar" and self.lunar_month:
-            text = _("Lunar %(leap)s%(month)s/%(day)s", leap=_("leap ") if self.lunar_leap
-                     else "", month=self.lunar_month, day=self.lunar_day)
-            return f"{self.birth_year} {text}" if self.birth_year else text
+        """1950-03-08, or 农历 三月初八 (闰) with the year when known (约 1951 when estimated);
+        with both dates, the one the care list follows first and the other in brackets."""
+        solar = self.birthday.isoformat() if self.birthday else ""
+        lunar = ""
+        if self.lunar_month and self.lunar_day:
+            lunar = _("Lunar %(leap)s%(month)s/%(day)s", leap=_("leap ") if self.lunar_leap
+                      else "", month=self.lunar_month, day=self.lunar_day)
+        if self.birthday_kind == "solar" and solar:
+            return f"{solar}（{lunar}）" if lunar else solar
+        if self.birthday_kind == "lunar" and lunar:
+            if solar:
+                return f"{lunar}（{_('Solar')} {solar}）"
+            if self.birth_year:
+                year = _("about %(n)s", n=self.birth_year) if self.birth_year_estimated \
+                    else self.birth_year
+                return f"{year} {lunar}"
+            return lunar
         return ""
 
 

@@ -5,7 +5,9 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from formatting import local_day
 from models import customers as c
+from models.base import utcnow
 from models.audit import AuditEntry
 from models.settings import update_settings
 from tests.conftest import page_text
@@ -230,3 +232,23 @@ def test_registered_today_with_a_birthday_tomorrow_the_care_task_is_on_the_list(
     task = db.session.scalar(select(Task).where(Task.customer_id == customer.id))
     assert task.kind == "birthday" and task.due_date == local_day(utcnow())
     assert "等级为手工设定" in page_text(client.get(response.location))
+
+
+def test_notes_apart_from_health_notes_and_an_estimated_year_shown_as_about(db, client, login):
+    me = login("marketer")
+    customer = make_customer(me, name="孙大妈", phone="13800007777", health_notes="高血压",
+                             notes="老会员，住幸福里", birth_year=1951, birth_year_estimated=True)
+    page = page_text(client.get(f"/customers/{customer.id}"))
+    this_year = local_day(utcnow()).year
+    assert f"年龄 约 {this_year - 1951}" in page  # counted from a year that is a guess
+    assert "健康备注 高血压" in page and "备注 老会员，住幸福里" in page
+    # The form keeps both; unticking the estimate says the year is now the real one.
+    form = client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
+    assert "老会员，住幸福里" in form and 'id="birth_year_estimated"' in form
+    response = client.post(f"/customers/{customer.id}/edit", data={
+        "name": "孙大妈", "phone": "13800007777", "birth_year": "1950",
+        "notes": "老会员，住幸福里三号楼", "health_notes": "高血压"})
+    assert response.status_code == 302
+    assert customer.notes == "老会员，住幸福里三号楼" and customer.health_notes == "高血压"
+    assert (customer.birth_year, customer.birth_year_estimated) == (1950, False)
+    assert f"年龄 {this_year - 1950}" in page_text(client.get(f"/customers/{customer.id}"))

@@ -317,3 +317,35 @@ def test_referrals_cannot_go_in_a_circle(db):
             c.update_customer(a, c.CustomerData(name="甲", phone=a.phone_national,
                                                 referrer_id=referrer.id), actor=owner)
     assert a.referrer_id is None
+
+
+def test_both_birthdays_are_kept_and_the_kind_says_which_the_care_list_follows(db):
+    """An old spreadsheet may give a solar and a lunar birthday: both are kept, and the care
+    list follows the one birthday_kind names (the lunar one for an import)."""
+    customer = make_customer(name="两个生日", birthday_kind="lunar", birthday=date(1950, 3, 8),
+                             lunar_month=3, lunar_day=8)
+    assert (customer.birthday, customer.birth_year, customer.birth_month) == (
+        date(1950, 3, 8), 1950, 3)
+    assert (customer.lunar_month, customer.lunar_day) == (3, 8)
+    assert customer.birthday_text == "农历 3月8日（公历 1950-03-08）"
+    # 农历 2026 三月初八 is 24 April 2026: the care list finds the lunar birthday there …
+    lunar_day, _note = c.lunar_birthday_in(2026, 3, 8, False)
+    assert lunar_day == date(2026, 4, 24)
+    assert [row["customer"] for row in c.care_list(lunar_day, lunar_day)] == [customer]
+    # … and not on 8 March, the solar one.
+    assert c.care_list(date(2026, 3, 8), date(2026, 3, 8)) == []
+    # Turned to solar by hand, the same record follows the solar date and keeps the lunar one.
+    c.update_customer(customer, c.CustomerData(
+        name="两个生日", phone=customer.phone, birthday_kind="solar",
+        birthday=date(1950, 3, 8), lunar_month=3, lunar_day=8), actor=customer.owner)
+    assert customer.birthday_text == "1950-03-08（农历 3月8日）"
+    assert [row["customer"] for row in c.care_list(date(2026, 3, 8), date(2026, 3, 8))] == [
+        customer]
+
+
+def test_an_estimated_year_is_no_check_of_a_lunar_day(db):
+    """A year counted back from an age is a guess: a leap month it lacks is no reason to
+    refuse the birthday (2023 has no leap 3rd month; a real 2023 is refused above)."""
+    customer = make_customer(name="估算", birthday_kind="lunar", lunar_month=3, lunar_day=1,
+                             lunar_leap=True, birth_year=2023, birth_year_estimated=True)
+    assert customer.birth_year_estimated and customer.birthday_text == "约 2023 农历 闰3月1日"
