@@ -1,19 +1,22 @@
 """Customers in and out of spreadsheets: .xlsx import (upload → map columns → dry run → confirm,
 all or nothing), and the rows of the template and of the export of a filtered list (written by
-reports/xlsx.py)."""
+reports/xlsx.py). Cells are read by models.customers.parsing, as old spreadsheets write them
+(lunar birthdays in words, ages for years, two phones in a cell…); a formula is refused."""
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, mapped_column, selectinload
 
 from extensions import db
 from formatting import local_dt, masked_phone
 from models import customers as c
+from models.customers import parsing as p
 from models.accounts import User
 from models.audit import audit, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
@@ -43,14 +46,19 @@ IMPORT_FIELDS = [
     ImportField("channel", _l("Source channel"), False, ("来源", "来源渠道", "渠道", "channel")),
     ImportField("grade", _l("Grade"), False, ("等级", "级别", "grade")),
     ImportField("birthday", _l("Solar birthday"), False, ("生日", "出生日期", "阳历生日",
-                                                           "birthday")),
+                                                           "公历生日", "birthday")),
     ImportField("lunar_birthday", _l("Lunar birthday (month-day)"), False,
                 ("农历生日", "阴历生日", "lunar birthday")),
+    ImportField("birth_year", _l("Year of birth"), False, ("出生年份", "出生年", "年份",
+                                                            "birth year")),
+    ImportField("age", _l("Age"), False, ("年龄", "岁数", "age")),
     ImportField("owner", _l("Owner (sign-in name or name)"), False,
                 ("业务员", "归属业务员", "归属", "owner")),
     ImportField("tags", _l("Tags (separated by commas)"), False, ("标签", "tags")),
-    ImportField("health_notes", _l("Health notes"), False, ("健康备注", "健康情况", "备注",
+    ImportField("health_notes", _l("Health notes"), False, ("健康备注", "健康情况", "身体状况",
                                                              "health notes")),
+    # 备注 in an old spreadsheet is about anything: the general notes, not the health notes.
+    ImportField("notes", _l("Notes"), False, ("备注", "说明", "其他", "notes")),
     ImportField("do_not_call", _l("Do not call (yes/no)"), False, ("勿扰", "勿电", "拒接电话",
                                                                    "do not call")),
 ]
@@ -59,8 +67,7 @@ TEMPLATE_EXAMPLE = {"name": "张秀兰", "phone": "13800138000", "gender": "女"
                     "district": "朝阳区", "address": "幸福里小区3号楼", "channel": "转介绍",
                     "grade": "B", "birthday": "1952-03-08", "lunar_birthday": "",
                     "owner": "", "tags": "高血压,老会员", "health_notes": "",
-                    "do_not_call": "否"}
-YES = {"是", "y", "yes", "true", "1", "√", "对"}
+                    "notes": "", "do_not_call": "否"}
 
 
 class ImportBatch(db.Model):
@@ -86,27 +93,57 @@ class ImportBatch(db.Model):
 
 # --- Reading a workbook ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Formula:
+    """A cell that holds a formula: refused, never calculated (the value Excel last showed may
+    be stale, or missing when another program wrote the file)."""
+    text: str
+
+
+#: An Excel 97–2003 (.xls) file, or an encrypted .xlsx: both are OLE2 compound files.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def _read(content):
-    """(headers, rows) of the first sheet; rows are lists of cell values. Raises InvalidInput."""
+    """(headers, rows) of the first sheet; rows are lists of cell values, a formula cell's
+    value a Formula. Raises InvalidInput."""
+    if content[:8] == OLE2_MAGIC:
+        raise InvalidInput(_("This is an old Excel file (.xls) or one protected by a password: "
+                             "open it in Excel or WPS, remove the password if it has one, and "
+                             "save it as .xlsx."), field="file")
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        # Not data_only: a formula must be seen to be refused (data_only gives its cached
+        # value, or None).
+        workbook = load_workbook(io.BytesIO(content), read_only=True)
     except Exception:  # any unreadable file (bad zip, bad XML inside, not a workbook at all)
         raise InvalidInput(_("This file is not an .xlsx spreadsheet (save it from Excel or "
                              "WPS as .xlsx and try again)."), field="file") from None
     try:
         sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+        # Cells, not values only: a formula is told from text starting with = by its type
+        # (about 10 % slower to read than values alone).
+        rows = sheet.iter_rows()
         headers = next(rows, None)
+        headers = [cell.value for cell in headers] if headers else None
         if not headers or not any(h not in (None, "") for h in headers):
             raise InvalidInput(_("The first row of the sheet must hold the column headers."),
                                field="file")
         headers = ["" if h is None else str(h).strip() for h in headers]
         limit = get_setting("customers.import_max_rows")
         data = []
-        for row in rows:
-            if row is None or all(v in (None, "") for v in row):
+        for cells in rows:
+            row, blank = [], True
+            for cell in cells:
+                value = cell.value
+                if value is not None and value != "":
+                    blank = False
+                    if cell.data_type == "f":
+                        value = Formula(value if isinstance(value, str)
+                                        else getattr(value, "text", None) or "={…}")
+                row.append(value)
+            if blank:
                 continue
-            data.append(list(row))
+            data.append(row)
             if len(data) > limit:
                 raise InvalidInput(_("The sheet has more than %(n)s rows; split it into "
                                      "smaller files.", n=limit), field="file")
@@ -177,42 +214,9 @@ class RowResult:
     existing_id: int | None = None
     data: c.CustomerData | None = None
     owner: User | None = None
-    issues: list = field(default_factory=list)
-
-
-def _text(value):
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _date(value):
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value).replace("/", "-").replace(".", "-").replace("年", "-") \
-        .replace("月", "-").replace("日", "")
-    try:
-        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
-    except ValueError:
-        raise InvalidInput(_("%(value)s is not a date (write it like 1950-03-08).",
-                             value=_text(value))) from None
-
-
-def _lunar(value):
-    """"3-8", "闰3-8", "03/08" → (month, day, leap)."""
-    text = _text(value)
-    leap = text.startswith("闰")
-    match = re.fullmatch(r"闰?\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
-    if not match:
-        raise InvalidInput(_("%(value)s is not a lunar month-day (write it like 3-8, or 闰4-1 "
-                             "for a leap month).", value=text))
-    return int(match[1]), int(match[2]), leap
+    #: How cells were read that is worth a look (a name with a title, an estimated year, two
+    #: birthdays…): not errors.
+    notes: list = field(default_factory=list)
 
 
 class _Lookups:
@@ -230,43 +234,109 @@ class _Lookups:
             self.owners.setdefault(user.display_name, user)
 
 
-def _row_data(values, lookups, actor):
-    """CustomerData and owner of one row; InvalidInput for a cell that makes no sense."""
+def _row_data(values, lookups, actor, today):
+    """CustomerData and owner of one row, and notes on how its cells were read (kept as typed,
+    but worth a look); InvalidInput for a cell that makes no sense."""
     get = values.get
-    data = c.CustomerData(name=_text(get("name")), phone=_text(get("phone")),
-                          phone2=_text(get("phone2")), district=_text(get("district")),
-                          address=_text(get("address")), health_notes=_text(get("health_notes")),
-                          grade=_text(get("grade")).upper())
-    gender = _text(get("gender"))
-    data.gender = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "F"}.get(
-        gender.lower(), "" if not gender else None)
-    if data.gender is None:
-        raise InvalidInput(_("Gender must be 男 or 女, not %(value)s.", value=gender))
-    if channel := _text(get("channel")):
+    notes = []
+    name = p.parse_name(get("name"))
+    if name.title:
+        notes.append(_("The name contains a form of address (%(title)s): kept as typed.",
+                       title=name.title))
+    data = c.CustomerData(name=name.text, district=p.cell_text(get("district")),
+                          address=p.cell_text(get("address")),
+                          health_notes=p.cell_text(get("health_notes")),
+                          grade=p.cell_text(get("grade")).upper(),
+                          gender=p.parse_gender(get("gender")),
+                          do_not_call=p.parse_yes_no(get("do_not_call")))
+    other_phones = _phones(data, get("phone"), get("phone2"), notes)
+    data.notes = "\n".join(filter(None, [p.cell_text(get("notes")), other_phones and _(
+        "Other phones: %(numbers)s", numbers="、".join(other_phones))]))
+    _birthday(data, values, today, notes)
+    if channel := p.cell_text(get("channel")):
         if channel not in lookups.channels:
             raise InvalidInput(_("Unknown source channel: %(value)s.", value=channel))
         data.channel_id = lookups.channels[channel]
-    if tags := _text(get("tags")):
+    if tags := p.cell_text(get("tags")):
         names = [t.strip() for t in re.split(r"[,，、;；]", tags) if t.strip()]
         unknown = [t for t in names if t not in lookups.tags]
         if unknown:
             raise InvalidInput(_("Unknown tag: %(value)s.", value="、".join(unknown)))
         data.tag_ids = tuple(lookups.tags[t] for t in names)
-    if get("birthday") not in (None, ""):
-        data.birthday_kind, data.birthday = "solar", _date(get("birthday"))
-    elif get("lunar_birthday") not in (None, ""):
-        data.birthday_kind = "lunar"
-        data.lunar_month, data.lunar_day, data.lunar_leap = _lunar(get("lunar_birthday"))
-    data.do_not_call = _text(get("do_not_call")).lower() in YES
     owner = None
-    if owner_text := _text(get("owner")):
+    if owner_text := p.cell_text(get("owner")):
         owner = lookups.owners.get(owner_text.lower()) or lookups.owners.get(owner_text)
         if owner is None:
             raise InvalidInput(_("Unknown marketer (or not yours to assign): %(value)s.",
                                  value=owner_text))
     elif not actor.has_role("marketer"):
         raise InvalidInput(_("Say which marketer the customer belongs to."))
-    return data, owner
+    return data, owner, notes
+
+
+def _phones(data, phone_cell, phone2_cell, notes):
+    """The first mobile of the phone cell is the customer's; the next mobile (the second-phone
+    column's first) their second phone. Returns the other numbers (for the notes)."""
+    phones = p.parse_phones(phone_cell)
+    mobiles = [x.number for x in phones if x.mobile]
+    if phones and not mobiles:
+        raise InvalidInput(_("%(value)s has no mobile number: a landline alone is not enough "
+                             "(a customer is found by their mobile).",
+                             value=p.cell_text(phone_cell)[:40]))
+    data.phone = mobiles[0] if mobiles else ""
+    second = p.parse_phones(phone2_cell)
+    others = [x.number for x in second if x.mobile] + mobiles[1:]
+    if others:
+        data.phone2 = others.pop(0)
+        if len(mobiles) > 1:
+            notes.append(_("Two mobiles in one cell: %(phone2)s is kept as the second phone.",
+                           phone2=mobiles[1]))
+    others += [x.number for x in phones + second if not x.mobile]
+    if others:
+        notes.append(_("Other numbers kept in the notes: %(numbers)s.",
+                       numbers="、".join(others)))
+    return others
+
+
+def _birthday(data, values, today, notes):
+    """The birthday columns: a solar date, a lunar one (in words or digits), a year, an age —
+    each in whatever column it was typed. With both dates, the lunar one is what the care list
+    follows (old customers keep their lunar birthday) and the solar one is kept beside it."""
+    get = values.get
+    said = p.parse_birthday(get("birthday"), today=today) or p.Birthday()
+    lunar = p.parse_lunar(get("lunar_birthday"), today=today) or said.lunar
+    year, estimated, age = said.year, said.estimated, said.age
+    if said.solar:
+        year, estimated = said.solar.year, False
+    elif lunar and lunar.year:
+        year, estimated = lunar.year, False
+    if (given := p.parse_birth_year(get("birth_year"), today=today)) is not None:
+        if year is None or (estimated and not given[1]):
+            year, estimated = given
+        if given[1]:
+            age = today.year - given[0]
+    if (age_cell := p.parse_age(get("age"))) is not None:
+        age = age_cell
+        if year is None:
+            year, estimated = p.year_from_age(age_cell, today), True
+    if said.solar and lunar:
+        data.birthday_kind = "lunar"
+        notes.append(_("Both a solar and a lunar birthday: both are kept; birthday care follows "
+                       "the lunar one (%(lunar)s).", lunar=lunar.label))
+    elif said.solar:
+        data.birthday_kind = "solar"
+    elif lunar:
+        data.birthday_kind = "lunar"
+    data.birthday = said.solar
+    if lunar:
+        data.lunar_month, data.lunar_day, data.lunar_leap = lunar.month, lunar.day, lunar.leap
+    data.birth_year, data.birth_year_estimated = year, estimated and not said.solar
+    if data.birth_year_estimated:
+        notes.append(_("Year of birth estimated from the age (%(age)s): about %(year)s.",
+                       age=age, year=year))
+    elif age is not None and year is not None and abs(today.year - year - age) > 1:
+        notes.append(_("The age (%(age)s) does not match the year of birth (%(year)s): the "
+                       "year is kept.", age=age, year=year))
 
 
 def dry_run(batch, *, actor, now=None):
@@ -281,10 +351,20 @@ def dry_run(batch, *, actor, now=None):
     for offset, row in enumerate(rows):
         values = {key: row[index] if index < len(row) else None
                   for key, index in batch.mapping.items()}
-        result = RowResult(number=offset + 2, status="create", name=_text(values.get("name")),
-                           phone=_text(values.get("phone")))
+        result = RowResult(number=offset + 2, status="create",
+                           name=p.cell_text(values.get("name"))[:40],
+                           phone=p.cell_text(values.get("phone"))[:40])
         try:
-            data, owner = _row_data(values, lookups, actor)
+            for key, value in values.items():
+                if type(value) is Formula:
+                    raise InvalidInput(_(
+                        "Column %(column)s (%(field)s) holds a formula (%(formula)s): formulas "
+                        "are not calculated on import. In Excel or WPS copy the column and "
+                        "paste it back as values, then upload the file again.",
+                        column=get_column_letter(batch.mapping[key] + 1),
+                        field=FIELDS_BY_KEY[key].label, formula=value.text[:40]))
+            data, owner, result.notes = _row_data(values, lookups, actor, today)
+            result.name = data.name
             cleaned = c.clean_customer_data(data, today=today)  # same rules as the form
             result.data, result.owner, result.phone = data, owner, cleaned["phone"]
             if cleaned["phone"] in phones:
@@ -321,9 +401,11 @@ def dry_run(batch, *, actor, now=None):
 
 
 def summarise(results):
-    counts = {"create": 0, "duplicate": 0, "invalid": 0}
+    """How many rows of each status, and how many have notes ("noted")."""
+    counts = {"create": 0, "duplicate": 0, "invalid": 0, "noted": 0}
     for result in results:
         counts[result.status] += 1
+        counts["noted"] += bool(result.notes)
     return counts
 
 
