@@ -5,7 +5,7 @@ instead of a birthday (75岁) gives a year of birth counted back from the import
 estimated (shown as 约).
 
 Revision ID: b7e2c4f1a9d3
-Revises: e4b1c9d2a7f3
+Revises: b1c2d3e4f5a6
 Create Date: 2026-12-07 10:00:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7e2c4f1a9d3'
-down_revision = 'e4b1c9d2a7f3'
+down_revision = 'b1c2d3e4f5a6'
 branch_labels = None
 depends_on = None
 
