@@ -25,6 +25,8 @@ POINTS_REDEEM = {"manager", "warehouse", "event_staff", "marketer", "dept_head"}
 #: endpoint → roles that may use it. The one statement of who may do what, checked over HTTP.
 MATRIX = {
     "main.index": ALL_SIGNED_IN,
+    "main.setup_settings_reviewed": {"admin"},
+    "main.hide_setup": {"admin"},
     "auth.logout": ALL_SIGNED_IN,
     "auth.password": ALL_SIGNED_IN,
     "auth.preferences": ALL_SIGNED_IN,

@@ -1,6 +1,7 @@
 """Browser tests: the app served from a thread on a file SQLite database built by migrations,
 driven by Playwright in Debian's Chromium (no browser download)."""
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,25 +39,40 @@ def browser_context_args(browser_context_args):
 def live_app(tmp_path_factory):
     """The app the browser talks to: the demo company on a file SQLite database."""
     from blueprints.admin.commands import load_demo_data
-    folder = tmp_path_factory.mktemp("browser")
-    app = make_test_app(f"sqlite:///{folder / 'browser.db'}", folder)
+    app = fresh_app(tmp_path_factory.mktemp("browser"))
     with app.app_context():
-        upgrade()
         load_demo_data(echo=lambda *a: None)
         db.session.commit()
         db.session.remove()
     return app
 
 
+def fresh_app(folder):
+    """An app on a new file SQLite database in `folder`, migrated and empty."""
+    app = make_test_app(f"sqlite:///{folder / 'browser.db'}", folder)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@contextmanager
+def serving(app):
+    """Serve `app` from a thread at a local address (yielded) until the block ends."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
 @pytest.fixture(scope="session")
 def live_server(live_app):
     """The demo company, served at a local address for the browser."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with serving(live_app) as url:
+        yield url
 
 
 @pytest.fixture
