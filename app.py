@@ -141,6 +141,7 @@ def register_blueprints(app):
     from blueprints.customers.routes import bp as customers_bp
     from blueprints.events.routes import bp as events_bp
     from blueprints.gifts.routes import bp as gifts_bp
+    from blueprints.guide.routes import bp as guide_bp
     from blueprints.inventory.routes import bp as inventory_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.opening.routes import bp as opening_bp
@@ -163,6 +164,7 @@ def register_blueprints(app):
     app.register_blueprint(tasks_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(opening_bp)
+    app.register_blueprint(guide_bp)
 
 
 def register_commands(app):
@@ -245,6 +247,7 @@ def register_errorhandlers(app):
 def register_jinja(app):
     from blueprints.access import can
     from blueprints.forms import link_args
+    from blueprints.guide.help import help_url
     from blueprints.nav import nav_items
     from models import custody, door, events, gifts, inventory, opening, orders, points
     from models.base import new_token
@@ -252,7 +255,7 @@ def register_jinja(app):
     from models.settings import get_setting
 
     app.jinja_env.filters.update(formatting.FILTERS)
-    app.jinja_env.globals.update(nav_items=nav_items, can=can, ROLES=ROLES,
+    app.jinja_env.globals.update(nav_items=nav_items, can=can, ROLES=ROLES, help_url=help_url,
                                  get_setting=get_setting, get_locale=get_locale,
                                  link_args=link_args, EVENT_KINDS=events.KINDS,
                                  EVENT_STATUSES=events.STATUSES,

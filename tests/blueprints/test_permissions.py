@@ -27,6 +27,9 @@ MATRIX = {
     "main.index": ALL_SIGNED_IN,
     "main.setup_settings_reviewed": {"admin"},
     "main.hide_setup": {"admin"},
+    "guide.index": ALL_SIGNED_IN,
+    "guide.role": ALL_SIGNED_IN,
+    "guide.card": ALL_SIGNED_IN,
     "auth.logout": ALL_SIGNED_IN,
     "auth.password": ALL_SIGNED_IN,
     "auth.preferences": ALL_SIGNED_IN,
@@ -222,7 +225,8 @@ def routes(app):
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
               "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales",
-              "reward_id": "1", "point_id": "1", "channel_cost_id": "1"}
+              "reward_id": "1", "point_id": "1", "channel_cost_id": "1",
+              "role": "marketer"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule
