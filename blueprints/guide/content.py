@@ -16,6 +16,7 @@ class Task:
     screen: str
     #: Where its screenshot is taken (ids from the demo company filled in by the test).
     path: str
+    #: The steps; what is typed as it is stands between backticks (`zxl`).
     steps: tuple
     #: The pages whose 帮助 link opens this task.
     endpoints: tuple = ()
@@ -58,7 +59,7 @@ _guide(RoleGuide("marketer", "每天从“今日任务”开始：先回访，�
     ), ("tasks.today", "tasks.done_form", "tasks.birthdays"),
         tip="“生日关怀名单”按农历、公历列出近期过生日的顾客，可以打印。"),
     Task(2, "找顾客、记跟进", "顾客", "/customers/?q=zxl", (
-        "点“顾客”，在“搜索”框输入姓名、拼音首字母（如 zxl）或手机尾号，点“搜索”。",
+        "点“顾客”，在“搜索”框输入姓名、拼音首字母（如 `zxl`）或手机尾号，点“搜索”。",
         "点顾客姓名，打开顾客页：上面是资料和等级，下面是所有往来记录。",
         "在“记录跟进”里写下这次沟通的内容，点“保存跟进”。",
         "资料有变化（地址、健康备注、家属联系人）时点“编辑”修改。",
@@ -93,7 +94,7 @@ _guide(RoleGuide("event_staff", "会议当天在门口用平板签到、登记�
     ), ("checkin.index",)),
     Task(2, "扫码或搜索签到", "签到", "/checkin/{event}", (
         "扫码枪对准邀请函上的二维码，顾客即自动签到，屏幕显示桌号。",
-        "没带邀请函：在大输入框里输入手机尾号、姓名或拼音首字母（如 zsz）。",
+        "没带邀请函：在大输入框里输入手机尾号、姓名或拼音首字母（如 `zsz`）。",
         "点顾客卡片上的“签到”，填同行人数。",
         "签到后卡片上出现“发放到场礼”，点一下即发放。",
     ), ("checkin.screen", "checkin.conflicts"), search="zsz",

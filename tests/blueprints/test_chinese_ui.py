@@ -30,6 +30,7 @@ ALLOWED = {
     "RFM",  # the marketing model, read as it is (RFM 模型), as ROI is
     "English",  # the language's own name, in the language menu
     "zs",  # how a name's initials are typed (张三 → zs), in the door's search box
+    "zxl", "zsz",  # and the guide's examples of it (张秀兰, 赵淑珍), on its printed card too
 }
 #: Who walks the pages for each role (a user of the sample company holding that role only).
 WALKERS = {"admin": "admin", "manager": "manager", "dept_head": "head1", "marketer": "m1",

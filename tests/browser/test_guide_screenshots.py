@@ -148,3 +148,16 @@ def test_help_link_opens_the_section_of_the_page(page, demo, screenshot):
     assert image.evaluate("img => img.complete && img.naturalWidth") == SIZE[0]
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     screenshot("guide-finance-close")
+
+
+@pytest.mark.parametrize("role", ["admin", "manager"])
+def test_the_longest_menus_with_help_stay_on_one_row(page, demo, role):
+    base, _ids = demo
+    sign_in(page, base, role)
+    help_link = page.get_by_test_id("help-link")
+    assert help_link.is_visible() and help_link.inner_text() == "帮助"
+    # One row: every link as tall as one line, the bar no taller than a link and its padding.
+    heights = page.locator(".navbar .nav-link").evaluate_all(
+        "links => links.map(link => link.getBoundingClientRect().height)")
+    assert max(heights) < 50, heights
+    assert page.locator(".navbar").bounding_box()["height"] < 70
