@@ -16,6 +16,7 @@ from models.custody import CustodyEntry
 from models.customers import Customer
 from models.events import Event
 from models.inventory import Product, StockMove, Warehouse
+from models.opening import OpeningBatch
 from models.orders import Order, Package
 from models.points import PointsEntry
 from models.settings import Setting, define, define_area, get_setting, update_settings
@@ -57,12 +58,15 @@ def setup_steps():
     warehouses = _count(select(Warehouse.id).where(Warehouse.is_active))
     products = _count(select(Product.id))
     packages = _count(select(Package.id).where(Package.is_active))
-    # Goods received by any way in (a receipt, and later the opening-stock import), not reversed.
-    receipts = _count(select(StockMove.id).where(StockMove.reason == "receipt",
+    # Goods received by any way in (a receipt, or the opening-stock import), not reversed.
+    receipts = _count(select(StockMove.id).where(StockMove.reason.in_(("receipt", "opening")),
                                                  StockMove.reverses_id.is_(None)))
     customers = _count(select(Customer.id))
-    # The opening-balance imports do not exist yet: count what any of them will have written
-    # (orders, points entries, custody entries).
+    # Opening balances: the imports of old debts and points confirmed (models.opening), or —
+    # for a company that keys them in — any order, points entry or custody entry.
+    imported = _count(select(OpeningBatch.id).where(OpeningBatch.status == "done",
+                                                    OpeningBatch.kind.in_(("arrears",
+                                                                           "points"))))
     orders = _count(select(Order.id))
     points = _count(select(PointsEntry.id))
     custody = _count(select(CustodyEntry.id))
@@ -77,8 +81,9 @@ def setup_steps():
         SetupStep("products", products > 0, {"products": products, "packages": packages}),
         SetupStep("opening_stock", receipts > 0, {"receipts": receipts}),
         SetupStep("customers", customers > 0, {"customers": customers}),
-        SetupStep("opening_balances", orders + points + custody > 0,
-                  {"orders": orders, "points": points, "custody": custody}),
+        SetupStep("opening_balances", imported + orders + points + custody > 0,
+                  {"imports": imported, "orders": orders, "points": points,
+                   "custody": custody}),
         SetupStep("settings", bool(get_setting(SETTINGS_REVIEWED)), {}),
         SetupStep("first_event", events > 0, {"events": events}),
     ]

@@ -23,10 +23,9 @@ SETUP_LINKS = {
     "users": ("admin.users", {}),
     "warehouses": ("inventory.warehouses", {}),
     "products": ("inventory.products", {}),
-    "opening_stock": ("inventory.new_document", {"kind": "receipt"}),
+    "opening_stock": ("opening.index", {}),
     "customers": ("customers.import_upload", {}),
-    # The opening-balance imports are still to come: the customer import is the way in today.
-    "opening_balances": ("customers.import_upload", {}),
+    "opening_balances": ("opening.index", {}),
     "settings": ("admin.settings", {}),
     "first_event": ("events.new", {}),
 }

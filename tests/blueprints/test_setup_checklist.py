@@ -32,14 +32,14 @@ def test_a_fresh_company_sees_every_step_to_do_with_its_link(client, login, db):
     assert steps["departments"] == (False, "0 个部门")
     assert steps["users"] == (False, "1 个在用账号")  # the administrator alone is not done
     assert steps["products"] == (False, "0 个商品，0 个套餐")
-    assert steps["opening_balances"][1].startswith("0 张订单，0 条积分记录，0 条寄存记录")
+    assert steps["opening_balances"][1].startswith("导入 0 次，订单 0 张，积分记录 0 条，寄存记录 0 条")
     html = response.get_data(as_text=True)
     for key, path in [("company", "/admin/settings"), ("departments", "/admin/departments"),
                       ("users", "/admin/users"), ("warehouses", "/inventory/warehouses"),
                       ("products", "/inventory/products"),
-                      ("opening_stock", "/inventory/documents/new/receipt"),
+                      ("opening_stock", "/opening/"),
                       ("customers", "/customers/import"),
-                      ("opening_balances", "/customers/import"),
+                      ("opening_balances", "/opening/"),
                       ("settings", "/admin/settings"), ("first_event", "/events/new")]:
         assert f'href="{path}" data-testid="setup-link-{key}"' in html, key
 
