@@ -35,8 +35,6 @@ NAV = [
     NavItem("inventory.index", _l("Stock"),
             _l("Products, stock on hand, receipts, transfers, counts")),
     NavItem("reports.index", _l("Reports"), _l("Performance, profit, event ROI, printed and as .xlsx")),
-    NavItem("opening.index", _l("Opening balances"),
-            _l("Moving in: points and balances from the old spreadsheets")),
     NavItem("customers.lists", _l("Channels and tags"), _l("The lists customers are sorted by")),
     NavItem("admin.users", _l("Users"), _l("Accounts, roles, deactivation")),
     NavItem("admin.departments", _l("Departments"), _l("The department tree")),

@@ -62,6 +62,9 @@ def test_points_from_an_old_sheet_end_to_end(db, client, login):
 def test_a_marketer_cannot_import_opening_balances(db, client, login):
     login("marketer")
     assert client.get("/opening/").status_code == 403
+    assert 'data-testid="menu-opening"' not in client.get("/").get_data(as_text=True)
+    login("finance")  # finance finds the imports in the account menu
+    assert 'data-testid="menu-opening"' in client.get("/").get_data(as_text=True)
 
 
 def test_an_imported_account_sets_its_own_password_before_anything_else(db, client, login):
