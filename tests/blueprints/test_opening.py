@@ -63,6 +63,7 @@ def test_a_marketer_cannot_import_opening_balances(db, client, login):
     login("marketer")
     assert client.get("/opening/").status_code == 403
     assert 'data-testid="menu-opening"' not in client.get("/").get_data(as_text=True)
+    client.post("/auth/logout")
     login("finance")  # finance finds the imports in the account menu
     assert 'data-testid="menu-opening"' in client.get("/").get_data(as_text=True)
 
