@@ -12,9 +12,10 @@ from extensions import db
 from models import customers as c
 from models.base import utcnow
 from models.checkin import CheckIn
-from models.clock import company_zone, day_start
+from models.clock import company_zone, day_start, local_day
 from models.custody import CustodyEntry
 from models.events import Invitation
+from models.opening import past_purchases_since
 from models.orders import OWING_STATUSES, Order, score_rfm
 from models.settings import get_setting
 from models.tasks import Task, task_row, write_tasks
@@ -29,6 +30,13 @@ def grades(day):
         select(Order.customer_id, func.count(), func.sum(Order.paid))
         .where(Order.status == "open", Order.created_at >= since)
         .group_by(Order.customer_id))))
+    # Purchases the old system knew (历史购买) count as orders paid, within the window too.
+    past = past_purchases_since(local_day(since)).subquery()
+    for cid, n, paid in db.session.execute(
+            select(past.c.customer_id, func.count(), func.sum(past.c.amount))
+            .group_by(past.c.customer_id)):
+        orders, money = bought.get(cid, (0, 0))
+        bought[cid] = (orders + n, (money or 0) + (paid or 0))
     came = dict(db.session.execute(select(CheckIn.customer_id, func.count())
                                    .where(CheckIn.at >= since).group_by(CheckIn.customer_id))
                 .all())
@@ -45,6 +53,10 @@ def grade_explained(customer, day):
         select(func.count(), func.sum(Order.paid)).where(
             Order.customer_id == customer.id, Order.status == "open",
             Order.created_at >= since)).one()
+    past = past_purchases_since(local_day(since), customer.id).subquery()
+    old_orders, old_paid = db.session.execute(
+        select(func.count(), func.sum(past.c.amount))).one()
+    orders, paid = orders + old_orders, (paid or 0) + (old_paid or 0)
     arrivals = db.session.scalar(select(func.count()).where(
         CheckIn.customer_id == customer.id, CheckIn.at >= since))
     return c.grade_reason(orders, paid or 0, arrivals, c.grade_rule())

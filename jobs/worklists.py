@@ -17,6 +17,7 @@ from models import custody, customers as c, inventory as inv
 from models.checkin import CheckIn
 from models.clock import company_zone, day_start, local_day
 from models.events import Event, Invitation
+from models.opening import PastPurchase
 from models.orders import OWING_STATUSES, Order, OrderLine
 from models.settings import get_setting
 from models.tasks import owned_customers, task_row, write_tasks
@@ -261,9 +262,21 @@ def repurchase(day, now=None):
         due = runs_out - timedelta(days=lead)
         if first <= due <= last:
             due_rows.append((cid, line_id, due, runs_out, name))
+    # Purchases the old system knew (历史购买) of a product that runs out: from the day bought.
+    for purchase, per_unit in db.session.execute(
+            select(PastPurchase, inv.Product.days_per_unit)
+            .join(inv.Product, inv.Product.id == PastPurchase.product_id)
+            .where(PastPurchase.rolled_back_at.is_(None), inv.Product.days_per_unit > 0,
+                   PastPurchase.bought_on >= first - timedelta(days=3650))):
+        runs_out = purchase.bought_on + timedelta(days=purchase.quantity * per_unit)
+        due = runs_out - timedelta(days=lead)
+        if first <= due <= last:
+            due_rows.append((purchase.customer_id, f"past:{purchase.id}", due, runs_out,
+                             purchase.product_name))
     idents = owned_customers({row[0] for row in due_rows})
     text = _("%(product)s runs out about %(date)s")
-    return write_tasks([task_row("repurchase", idents[cid], due, f"line:{line_id}",
+    return write_tasks([task_row("repurchase", idents[cid], due,
+                                 line_id if isinstance(line_id, str) else f"line:{line_id}",
                                  text % {"product": name, "date": runs_out.isoformat()})
                         for cid, line_id, due, runs_out, name in due_rows if cid in idents],
                        now=now)

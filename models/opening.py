@@ -21,6 +21,10 @@ Kinds (KINDS):
   other debt, counted in the arrears and what the customer owes from the import on — never in
   sales, deals or the cost of goods. Money collected on it counts as collected (earning no
   points: the old system gave those). Rolled back by cancelling it while nothing was paid.
+- history (历史购买): customer, date, product (SKU or name; a product not in the catalogue is
+  kept by its name), quantity, amount, marketer. Past purchases (past_purchases), not sales of
+  any period: they feed the grades, the repurchase reminders and the customer's timeline.
+  Rolled back by marking the batch's rows rolled back (nothing is built on them).
 - stock (期初库存): product (SKU or name), warehouse (code or name), batch, expiry date,
   quantity, unit cost. A stock move of reason "opening" into the warehouse's free stock, the
   batch made with its expiry and cost; rolled back by reversing the move while nothing else has
@@ -36,12 +40,12 @@ A workflow over the customers and the points ledger, one transaction each; the c
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from openpyxl import load_workbook
-from sqlalchemy import (JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, func,
-                        select)
+from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, LargeBinary, String,
+                        UniqueConstraint, func, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -49,7 +53,9 @@ from models import accounts, customers as c, inventory as inv, orders, points
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
                          new_token, utcnow)
-from models.clock import document_number, local_day
+from formatting import fen
+from models.clock import at_local, document_number, local_day
+from models.timeline import TimelineItem, register_provider
 
 #: Who imports opening balances and rolls them back.
 OPENING_ROLES = ("admin", "manager", "finance")
@@ -86,6 +92,49 @@ class OpeningBatch(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rolled_back_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PastPurchase(db.Model):
+    """A purchase made before the company moved in (历史购买): what the old system knew. Never
+    a sale of any period; read by the grades, the repurchase reminders and the timeline."""
+    __tablename__ = "past_purchases"
+    __table_args__ = (Index("ix_past_purchases_customer_bought", "customer_id", "bought_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("opening_batches.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    bought_on: Mapped[date] = mapped_column(Date)
+    #: The product in the catalogue, if it is one; its name as the old sheet gave it, always.
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    product_name: Mapped[str] = mapped_column(String(80))
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: Fen.
+    amount: Mapped[int] = mapped_column(Integer)
+    marketer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Set when the import was rolled back: the row counts nowhere from then on.
+    rolled_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def past_purchases_since(since_day, customer_id=None):
+    """A select of the purchases made before the move-in on or after `since_day` that count
+    (not rolled back), of one customer or all."""
+    query = select(PastPurchase).where(PastPurchase.bought_on >= since_day,
+                                       PastPurchase.rolled_back_at.is_(None))
+    if customer_id is not None:
+        query = query.where(PastPurchase.customer_id == customer_id)
+    return query
+
+
+@register_provider
+def _past_purchase_items(customer, limit):
+    return [TimelineItem(
+        at=at_local(p.bought_on, time(12)),
+        kind="past_purchase",
+        title=_("Bought %(product)s × %(n)s for %(amount)s (old system)", product=p.product_name,
+                n=p.quantity, amount=fen(p.amount)), detail="", actor="", url=None)
+        for p in db.session.scalars(select(PastPurchase).where(
+            PastPurchase.customer_id == customer.id, PastPurchase.rolled_back_at.is_(None))
+            .order_by(PastPurchase.bought_on.desc()).limit(limit))]
 
 
 class OpeningRow(db.Model):
@@ -379,6 +428,82 @@ KINDS["arrears"] = Kind(
     {"customer": "13800138000", "number": "2024-0815", "taken_on": "2024-08-15",
      "amount": "1580.00", "due_date": "2025-02-15", "marketer": ""},
     _arrears_parse, _arrears_key, _arrears_apply, _arrears_undo, ArrearsContext)
+
+
+# Purchase history -----------------------------------------------------------------------------
+
+class HistoryContext(ArrearsContext):
+    """The customers and marketers, and the products by SKU and name."""
+
+    def __init__(self, actor, rows, mapping, today):
+        super().__init__(actor, rows, mapping, today)
+        self.products = {}
+        for product in db.session.scalars(select(inv.Product)):
+            self.products.setdefault(product.sku.lower(), product)
+            self.products.setdefault(product.name, product)
+
+
+def _history_parse(values, context):
+    customer = context.customer(values.get("customer"))
+    bought_on = _day(values.get("bought_on"), _("Date bought"), None)
+    if bought_on is None:
+        raise InvalidInput(_("Say when it was bought."))
+    if bought_on > context.today:
+        raise InvalidInput(_("The date %(day)s is in the future.", day=bought_on.isoformat()))
+    name = _text(values.get("product"))
+    if not name:
+        raise InvalidInput(_("Say what was bought."))
+    product = context.products.get(name.lower()) or context.products.get(name)
+    quantity = 1 if values.get("quantity") in (None, "") else \
+        _whole(values.get("quantity"), _("Quantity"))
+    if not 0 < quantity <= 100_000:
+        raise InvalidInput(_("The quantity must be a whole number above zero."))
+    amount = _money(values.get("amount"), _("Amount")) \
+        if values.get("amount") not in (None, "") else 0
+    marketer = None
+    if who := _text(values.get("marketer")):
+        marketer = context.marketers.get(who.lower()) or context.marketers.get(who)
+        if marketer is None:
+            raise InvalidInput(_("No marketer %(value)s (sign-in name or name).", value=who))
+    return {"customer": customer, "bought_on": bought_on, "product": product,
+            "product_name": (product.name if product else name)[:80], "quantity": quantity,
+            "amount": amount, "marketer": marketer}
+
+
+def _history_key(plan):
+    return (f"{plan['customer'].id}:{plan['bought_on'].isoformat()}:{plan['product_name']}:"
+            f"{plan['quantity']}:{plan['amount']}")[:200]
+
+
+def _history_apply(plan, batch, actor, now, _state):
+    purchase = PastPurchase(batch_id=batch.id, customer_id=plan["customer"].id,
+                            bought_on=plan["bought_on"],
+                            product_id=plan["product"].id if plan["product"] else None,
+                            product_name=plan["product_name"], quantity=plan["quantity"],
+                            amount=plan["amount"],
+                            marketer_id=plan["marketer"].id if plan["marketer"] else None)
+    db.session.add(purchase)
+    return plan["customer"].id, purchase
+
+
+def _history_undo(row, actor, now):
+    purchase = db.session.get(PastPurchase, row.target_id)
+    purchase.rolled_back_at = now
+
+
+KINDS["history"] = Kind(
+    "history", _l("Purchase history"),
+    [CUSTOMER_FIELD,
+     Field("bought_on", _l("Date bought"), True, ("日期", "购买日期", "成交日期", "date")),
+     Field("product", _l("Product (SKU or name)"), True, ("商品", "产品", "品名", "商品名称",
+                                                          "product")),
+     Field("quantity", _l("Quantity"), False, ("数量", "quantity")),
+     Field("amount", _l("Amount (yuan)"), False, ("金额", "成交金额", "amount")),
+     Field("marketer", _l("Marketer (sign-in name or name)"), False,
+           ("业务员", "经手人", "marketer"))],
+    {"customer": "13800138000", "bought_on": "2025-06-18", "product": "灵芝孢子粉",
+     "quantity": 2, "amount": "396.00", "marketer": ""},
+    _history_parse, _history_key, _history_apply, _history_undo, HistoryContext)
 
 
 # Stock ---------------------------------------------------------------------------------------

@@ -311,3 +311,42 @@ def test_an_old_debt_import_rolls_back_while_nothing_was_paid(db, shop):
     assert opening.rollback(batch, actor=shop.finance) == 1
     assert o.customer_due(shop.customer) == 0
     clean()
+
+
+# --- Purchase history ------------------------------------------------------------------------
+
+def test_past_purchases_feed_the_grade_the_repurchase_reminder_and_the_timeline(db, shop):
+    """王大爷 bought 灵芝孢子粉 × 3 (30 days a box) for ¥12,000 in the old system 80 days ago:
+    grade A (¥10,000 paid in the window), a reminder before the boxes run out (day 90, 7 days
+    ahead: due on day 83), the purchase on his timeline — and no sale anywhere."""
+    from datetime import timedelta
+
+    from jobs import customers as job_customers, worklists
+    from models.tasks import Task
+    from models.timeline import timeline_of
+    from reports import performance
+    from reports.params import Params
+    shop.product.days_per_unit = 30
+    today = performance.local_day(performance.utcnow())
+    bought = today - timedelta(days=80)
+    content = sheet((shop.customer.phone[3:], bought.isoformat(), "LZ-001", 3, "12000", "刘芳"),
+                    (shop.customer.phone[3:], bought.isoformat(), "老产品（已停产）", 1, 50, None),
+                    (shop.customer.phone[3:], None, "LZ-001", 1, 1, None),
+                    headers=("手机号", "购买日期", "商品", "数量", "金额", "业务员"))
+    batch = opening.upload(opening.KINDS["history"], "历史.xlsx", content, actor=shop.finance)
+    results = opening.dry_run(batch, actor=shop.finance)
+    assert [r.status for r in results] == ["import", "import", "invalid"]
+    opening.confirm(batch, mode="good", actor=shop.finance)
+    assert job_customers.grades(today)[shop.customer.id] == "A"
+    assert "订单 2 张" in job_customers.grade_explained(shop.customer, today)[1]
+    worklists.repurchase(today + timedelta(days=83 - 80))
+    reminder = db.session.scalar(select(Task).where(Task.kind == "repurchase"))
+    assert reminder.customer_id == shop.customer.id and "灵芝孢子粉" in reminder.title
+    assert reminder.due_date == bought + timedelta(days=90 - 7)
+    titles = [item.title for item in timeline_of(shop.customer)]
+    assert any("老产品（已停产）" in t and "旧系统" in t for t in titles)
+    params = Params(user=shop.manager, start=bought, end=today)
+    assert performance.figures(params, [shop.marketer.id])[shop.marketer.id]["sales"] == 0
+    opening.rollback(batch, actor=shop.finance)
+    assert job_customers.grades(today)[shop.customer.id] == "D"
+    clean()
