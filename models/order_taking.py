@@ -228,11 +228,15 @@ def take_order(customer, *, deposit=0, deposit_method="cash", deposit_reference=
 
 def hand_over(order, *, actor, now, reward=True, confirm_below_promise=False):
     """The goods of a binding order: taken home (a sale-issue move each, FEFO) or left in the
-    company's custody; then the referral reward for a first purchase."""
+    company's custody; then the referral reward for a first purchase. Goods left in a pooled
+    warehouse's custody move nothing: the line keeps what they count at in the cost of goods
+    sold, the product's standard cost now (models.orders.cogs)."""
     for index, line in enumerate(order.lines):
         try:
             if line.held:
                 custody.deposit(order, line, actor=actor, now=now)
+                if custody.is_pooled(order.warehouse):
+                    line.held_unit_cost = line.product.standard_cost
             if line.taken:
                 inv.issue(product=line.product, quantity=line.taken, warehouse=order.warehouse,
                           reason="sale_issue", actor=actor, customer=order.customer,

@@ -14,10 +14,10 @@ query over recorded facts:
   a large order waiting for its second confirmation).
 - sales: Σ total of the acquired customers' binding orders taken in the period, less the value
   of goods returned in the period on their binding orders (DESIGN §3 sales).
-- cogs (cost of goods sold): Σ quantity × batch unit cost of the stock moves made in the period
-  for the acquired customers' binding orders that hand goods over (taken home or put on the
-  custody shelf), less those reversed and those brought back into free stock
-  (models.orders.cogs_by_customer: the event ROI's rule).
+- cogs (cost of goods sold): the cost of goods sold of the period as its sales count it — the
+  goods sold with the acquired customers' binding orders taken in the period, less their goods
+  brought back in the period (models.orders.cogs.of_period, through cogs_by_customer: the one
+  definition the profit report and the event ROI read).
 - margin (gross margin): sales − cogs.
 - roi: (margin − cost) / cost in percent to one decimal; None when nothing was spent. A
   channel that cost ¥5,000 and whose new customers bought ¥12,000 of goods costing ¥4,000

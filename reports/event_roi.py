@@ -26,11 +26,13 @@ Every figure is a query over recorded facts (nothing is copied or cached), money
 - revenue (sales): Σ (total − returned value) of the deals.
 - collections: Σ paid of the deals: the payments ledger's net (receipts less refunds, with
   reversals), whenever the money came.
-- cogs (cost of the goods sold): reports.cogs over the deals, whenever their goods moved: Σ
-  quantity × the batch's unit cost of the stock moves of the deals that hand goods over — taken
-  home (sale_issue) or put on the custody shelf for the customer (custody_deposit) — less those
-  reversed and those brought back into free stock (a return to scrap stays a cost). Gifts and
-  goods redeemed with points are costs of their own below, not goods sold.
+- cogs (cost of the goods sold): models.orders.cogs.of_orders over the deals (the one
+  definition), whenever their goods moved: Σ quantity × the batch's unit cost of the stock
+  moves of the deals that hand goods over — taken home (sale_issue) or put on a reserved
+  custody shelf for the customer (custody_deposit) — and the goods left in a pooled warehouse's
+  custody at the product's standard cost when sold, less moves reversed and goods brought back
+  into free stock or returned while held (a return to scrap stays a cost). Gifts and goods
+  redeemed with points are costs of their own below, not goods sold.
 - arrears: Σ balance due of those orders where it is above zero (owed_back: what is owed back to
   customers on orders paid beyond their value after returns, shown only when not zero).
   revenue = collections + arrears − owed_back.
@@ -62,10 +64,10 @@ from models.base import utcnow
 from models.checkin import CheckIn
 from models.events import (COST_KINDS, INVITATION_TRANSITIONS, KINDS, STATUSES, Event,
                            EventCost, Invitation, InvitationChange, visible_events)
-from models.orders import Order
+from models.orders import Order, cogs
 from models.points import Redemption
 from models.scoping import visible_users
-from reports import cogs, render_pdf
+from reports import render_pdf
 from reports.charts import BLUES, bar_chart
 from reports.params import ALL_FIGURES
 
@@ -124,7 +126,7 @@ def _figures(event_ids, *, per_marketer):
             key = (row[0], row[1] if per_marketer else None)
             values = out.setdefault(key, _empty())
             for name, value in zip(names, row[2 if per_marketer else 1:]):
-                values[name] = int(value or 0)
+                values[name] += int(value or 0)
 
     def keys(event_column, marketer_column):
         return [event_column, marketer_column] if per_marketer else [event_column]
@@ -171,7 +173,7 @@ def _figures(event_ids, *, per_marketer):
                Order.confirmation != "pending", ~arrived()).group_by(*columns)),
         ("other_orders", "other_revenue"))
     for query in cogs.of_orders(*columns, where=is_open):
-        add(db.session.execute(query.group_by(*columns)), ("cogs",))
+        add(db.session.execute(query), ("cogs",))
     buyers = (select(*columns, Order.customer_id,
                      func.sum(Order.total - Order.returned_value).label("kept"),
                      func.max(Order.balance_due).label("due"))

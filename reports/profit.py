@@ -13,13 +13,16 @@ nowhere) — as the performance report counts them (DESIGN §3, README "报表")
   performance report's sales. A cancelled order counts nowhere, nor do the returns of one.
 - units (per product): Σ the quantities of those lines less the quantities returned in the
   period.
-- cogs (销售成本): reports.cogs.of_period — Σ quantity × the batch's unit cost of the stock
-  moves that handed over the goods of the orders taken in the period (taken home, sale_issue,
-  or put on the custody shelf for the customer, custody_deposit; whenever they moved — a large
-  order's goods leave at its confirmation), less those moves' reversals, less the cost of goods
-  of open orders brought back into free stock in the period (a customer return, goods taken
-  off the custody shelf); a return to scrap stays a cost. A pickup from custody costs nothing
-  more: the goods counted when they went onto the shelf. Per product: the moves of that product.
+- cogs (销售成本): models.orders.cogs.of_period, the one definition — Σ quantity × the
+  batch's unit cost of the stock moves that handed over the goods of the orders taken in the
+  period (taken home, sale_issue, or put on a reserved custody shelf for the customer,
+  custody_deposit; whenever they moved — a large order's goods leave at its confirmation), less
+  those moves' reversals; plus the goods of those orders left in a pooled warehouse's custody
+  at the product's standard cost when sold (nothing moves until they are collected); less the
+  cost of goods of open orders brought back in the period (a customer return or goods taken
+  off the custody shelf into free stock; goods returned while held in pooled custody, at the
+  cost they counted at); a return to scrap stays a cost. A pickup from custody costs nothing
+  more: the goods counted when they were sold. Per product: that product's goods.
 - margin (毛利) = sales − cogs; margin_pct (毛利率) = margin ÷ sales in percent to one decimal
   (None when there were no sales, or the period's returns outweighed them).
 - gifts (赠品成本): the cost of gifts issued in the period less those taken back in it — per
@@ -56,11 +59,11 @@ from models.base import utcnow
 from models.customers import Customer
 from models.events import Event
 from models.gifts import GiftIssue
-from models.inventory import REASONS, Product, StockMove
-from models.orders import Order, OrderLine, OrderReturn
+from models.inventory import REASONS, Product
+from models.orders import Order, OrderLine, OrderReturn, cogs
 from models.points import Redemption
 from models.scoping import department_subtree, scope_clause
-from reports import cogs, render_pdf
+from reports import render_pdf
 
 #: What the report breaks the figures down by, and the figures each breakdown shows.
 BREAKDOWNS = ("product", "event", "marketer", "department")
@@ -190,10 +193,9 @@ def figures(params):
         .join(Order, Order.id == OrderReturn.order_id).where(*scope.returned())
         .group_by(*order_keys, OrderLine.product_id)), with_product, ("units", "sales"),
         sign=-1)
-    columns = (*order_keys, StockMove.product_id)
-    for query in cogs.of_period(*columns, where=(*scope.orders, *scope.events(Order.event_id)),
-                                since=params.since, until=params.until):
-        add(db.session.execute(query.group_by(*columns)), with_product, ("cogs",))
+    for query in cogs.of_period(*order_keys, where=(*scope.orders, *scope.events(Order.event_id)),
+                                since=params.since, until=params.until, by_product=True):
+        add(db.session.execute(query), with_product, ("cogs",))
     signed = case((GiftIssue.reverses_id.is_(None), GiftIssue.cost), else_=-GiftIssue.cost)
     query, where = scope.gifts()
     columns = (GiftIssue.marketer_id, scope.charged.department_id, GiftIssue.event_id)
@@ -340,22 +342,27 @@ def _sales_rows(scope, by, key, *, units):
 
 
 def _cogs_rows(scope, by, key):
-    where, moves = [*scope.orders, *scope.events(Order.event_id)], []
+    where, products = [*scope.orders, *scope.events(Order.event_id)], None
     if by == "product":
-        moves.append(_is(StockMove.product_id, key))
+        products = [key]
     else:
         where += _order_clause(by, key, None)
+    found = []
+    for query in cogs.of_period(Order, where=where, since=scope.params.since,
+                                until=scope.params.until, products=products, records=True):
+        at = query.selected_columns.at
+        found += db.session.execute(query.order_by(at.desc()).limit(MAX_ROWS + 1)).all()
+    names = dict(db.session.execute(select(Product.id, Product.name).where(
+        Product.id.in_({row.product_id for row in found}))).all()) if found else {}
+    kinds = {cogs.PROMISED: _("Left in custody (pooled, at standard cost)"),
+             cogs.PROMISE_RETURNED: _("Returned while held in custody (pooled)")}
     rows = []
-    for query in cogs.of_period(StockMove, Order, where=where, moves=moves,
-                                since=scope.params.since, until=scope.params.until,
-                                per_move=True):
-        for move, order, cost in db.session.execute(
-                query.order_by(StockMove.at.desc(), StockMove.id.desc()).limit(MAX_ROWS + 1)):
-            reason = str(REASONS.get(move.reason, move.reason))
-            if move.reverses_id is not None:
-                reason = _("%(reason)s (reversed)", reason=reason)
-            rows.append((f"{order.number} · {move.product.name} × {move.quantity} · {reason} · "
-                         f"{local_day(move.at)}", int(cost or 0), True, _order_url(order.id)))
+    for order, product_id, quantity, kind, reversal, at, cost in found:
+        reason = str(kinds.get(kind) or REASONS.get(kind, kind))
+        if reversal:
+            reason = _("%(reason)s (reversed)", reason=reason)
+        rows.append((f"{order.number} · {names.get(product_id, '—')} × {quantity} · {reason} · "
+                     f"{local_day(at)}", int(cost or 0), True, _order_url(order.id)))
     return rows
 
 

@@ -69,8 +69,9 @@ def check_custody():
 
 def _check_deposits():
     """What order lines left in custody: the deposits of each order and product equal the
-    lines' held quantity (a large order waiting for its confirmation has left nothing), and
-    those onto a custody shelf (with a batch) equal the order's custody_deposit moves."""
+    lines' held quantity (a large order waiting for its confirmation has left nothing), those
+    onto a custody shelf (with a batch) equal the order's custody_deposit moves, and exactly the
+    lines promised in pooled custody have the unit cost they count at (held_unit_cost)."""
     from models.orders import Order, OrderLine  # custody reads orders (.importlinter)
     problems = []
     signed = case((inv.StockMove.reverses_id.is_(None), inv.StockMove.quantity),
@@ -104,6 +105,17 @@ def _check_deposits():
         if shelved.get(key, 0) != moved.get(key, 0):
             problems.append(f"order {key[0]} product {key[1]}: custody_deposit moves "
                             f"{moved.get(key, 0)}, goods say {shelved.get(key, 0)}")
+    # A line whose goods were promised in pooled custody keeps what they count at in the cost
+    # of goods sold (models.orders.cogs); no other line has one.
+    promised = set(db.session.scalars(select(CustodyEntry.order_line_id).where(
+        CustodyEntry.kind == "deposit", CustodyEntry.batch_id.is_(None),
+        CustodyEntry.order_line_id.is_not(None)).distinct()))
+    costed = set(db.session.scalars(select(OrderLine.id).where(
+        OrderLine.held_unit_cost.is_not(None))))
+    for line_id in sorted(promised ^ costed):
+        problems.append(f"order line {line_id}: " + (
+            "promised in pooled custody without the cost it counts at" if line_id in promised
+            else "a cost of goods promised in pooled custody, but nothing was promised"))
     return problems
 
 

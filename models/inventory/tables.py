@@ -247,10 +247,10 @@ class StockMove(db.Model):
         CheckConstraint("from_location_id <> to_location_id", name="moves_somewhere"),
         Index("ix_stock_moves_product_at", "product_id", "at"),
         # A document's moves; covering what the cost of goods sold reads of an order's moves
-        # (reports.cogs), so it reads no row of the table.
+        # (models.orders.cogs), so it reads no row of the table.
         Index("ix_stock_moves_document_cost", "document_type", "document_id", "reason",
               "reverses_id", "to_location_id", "product_id", "quantity", "unit_cost"),
-        # The goods brought back in a period (reports.cogs.of_period).
+        # The goods brought back in a period (models.orders.cogs.of_period).
         Index("ix_stock_moves_reason_at", "reason", "at"),
     )
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -191,9 +191,16 @@ class OrderLine(db.Model):
         CheckConstraint("discount <= quantity * unit_price", name="discount_within_price"),
         CheckConstraint("taken + held = quantity", name="taken_or_held"),
         CheckConstraint("returned >= 0 AND returned <= quantity", name="returned_within_sold"),
+        CheckConstraint("held_unit_cost >= 0", name="held_cost_not_negative"),
         # An order's lines, covering what the profit report sums of them.
         Index("ix_order_lines_order_product_amounts", "order_id", "product_id", "quantity",
               "unit_price", "discount"),
+        # The lines whose goods were promised in pooled custody, covering what the cost of
+        # goods sold reads of them (models.orders.cogs): none at all in a company without a
+        # pooled warehouse, so a period's cost reads nothing more.
+        Index("ix_order_lines_promised", "order_id", "product_id", "held", "held_unit_cost",
+              sqlite_where=text("held_unit_cost IS NOT NULL"),
+              postgresql_where=text("held_unit_cost IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -212,6 +219,12 @@ class OrderLine(db.Model):
     held: Mapped[int] = mapped_column(Integer, default=0)
     #: Returned so far (the sum of the line's returns).
     returned: Mapped[int] = mapped_column(Integer, default=0)
+    #: Fen per unit the goods held count at in the cost of goods sold when they were left in a
+    #: pooled warehouse's custody (a promise: nothing moved, no batch set aside): the product's
+    #: standard cost when the order was handed over. NULL when nothing was promised — goods
+    #: taken home or put on a reserved custody shelf count by their stock moves (models.orders
+    #: .cogs).
+    held_unit_cost: Mapped[int | None] = mapped_column(Integer)
 
     order = relationship("Order", back_populates="lines")
     product = relationship("Product", lazy="joined")
