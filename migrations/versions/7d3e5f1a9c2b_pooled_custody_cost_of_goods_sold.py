@@ -7,7 +7,7 @@ covering what the cost of goods sold reads of them. Lines already promised in a 
 batch) take their product's standard cost now, the nearest known.
 
 Revision ID: 7d3e5f1a9c2b
-Revises: e4b1c9d2a7f3
+Revises: c2d3e4f5a6b7
 Create Date: 2026-12-08 10:00:00.000000
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7d3e5f1a9c2b'
-down_revision = 'e4b1c9d2a7f3'
+down_revision = 'c2d3e4f5a6b7'
 branch_labels = None
 depends_on = None
 
