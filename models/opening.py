@@ -29,6 +29,11 @@ Kinds (KINDS):
   quantity, unit cost. A stock move of reason "opening" into the warehouse's free stock, the
   batch made with its expiry and cost; rolled back by reversing the move while nothing else has
   moved in that batch since.
+- products (商品): SKU, name, unit, specification, category, kind (销售品/赠品/积分兑换品/备品,
+  several allowed), sale price, cost, floor price, points price, shelf life, days one unit lasts.
+  Made as the product form makes them (inventory.create_product: the same checks); a file's
+  products come before its opening stock. Rolled back by removing the products nothing was done
+  with since (no stock moved, sold, given or packaged).
 - users (员工账号): name, sign-in name, department (its name, or a path 总部/销售一部), roles
   (in Chinese or as codes, several separated by 、 , / or spaces), mobile, first password. Each
   account must change its password at the first sign-in. The first passwords are not kept:
@@ -595,6 +600,82 @@ KINDS["stock"] = Kind(
     _stock_parse, _stock_key, _stock_apply, _stock_undo, StockContext)
 
 
+# Products ------------------------------------------------------------------------------------
+
+#: How old sheets name a product's kind → the product's flag.
+PRODUCT_KIND_WORDS = {"销售": "for_sale", "销售品": "for_sale", "商品": "for_sale",
+                      "在售": "for_sale", "赠品": "is_gift", "礼品": "is_gift",
+                      "兑换": "redeemable", "积分兑换": "redeemable", "积分兑换品": "redeemable",
+                      "备品": "is_spare", "物料": "is_spare"}
+
+
+def _products_parse(values, context):
+    sku = _text(values.get("sku"))
+    words = [w for w in re.split(r"[、,，/／;；\s]+", _text(values.get("kinds"))) if w] or ["销售品"]
+    unknown = [w for w in words if w not in PRODUCT_KIND_WORDS]
+    if unknown:
+        raise InvalidInput(_("Unknown kind of product: %(value)s (销售品、赠品、积分兑换品、备品).",
+                             value="、".join(unknown)))
+    data = {"sku": sku, "name": _text(values.get("name")), "unit": _text(values.get("unit")),
+            "specification": _text(values.get("specification")),
+            "category": _text(values.get("category")),
+            **{PRODUCT_KIND_WORDS[w]: True for w in words}}
+    for key, label in (("sale_price", _("Sale price")), ("standard_cost", _("Standard cost")),
+                       ("floor_price", _("Floor price"))):
+        if values.get(key) not in (None, ""):
+            data[key] = _money(values.get(key), label)
+    for key, label in (("points_price", _("Points price")),
+                       ("shelf_life_days", _("Shelf life (days)")),
+                       ("days_per_unit", _("Days one unit lasts"))):
+        if values.get(key) not in (None, ""):
+            data[key] = _whole(values.get(key), label)
+    try:
+        inv.clean_product(data)  # the product form's checks, nothing written
+    except Conflict as exc:  # an SKU in use
+        raise InvalidInput(exc.message) from None
+    return {"data": data}
+
+
+def _products_key(plan):
+    return plan["data"]["sku"].lower()
+
+
+def _products_apply(plan, batch, actor, now, _state):
+    return None, inv.create_product(plan["data"], actor=actor, now=now)
+
+
+def _products_undo(row, actor, now):
+    product = db.session.get(inv.Product, row.target_id)
+    if product is None:
+        return
+    try:
+        inv.remove_unused_product(product, actor=actor, now=now)
+    except Conflict:
+        raise Conflict(_("Row %(n)s: %(name)s has been used since the import.", n=row.number,
+                         name=product.name)) from None
+
+
+KINDS["products"] = Kind(
+    "products", _l("Products"),
+    [Field("sku", _l("SKU"), True, ("编码", "商品编码", "货号", "sku")),
+     Field("name", _l("Name"), True, ("名称", "商品名称", "品名", "name")),
+     Field("unit", _l("Unit"), True, ("单位", "unit")),
+     Field("specification", _l("Specification"), False, ("规格", "specification")),
+     Field("category", _l("Category"), False, ("类别", "分类", "category")),
+     Field("kinds", _l("Kind"), False, ("类型", "性质", "kind")),
+     Field("sale_price", _l("Sale price (yuan)"), False, ("售价", "零售价", "价格", "price")),
+     Field("standard_cost", _l("Standard cost (yuan)"), False, ("成本", "成本价", "进价",
+                                                                "cost")),
+     Field("floor_price", _l("Floor price (yuan)"), False, ("最低售价", "底价")),
+     Field("points_price", _l("Points price"), False, ("兑换积分", "积分价")),
+     Field("shelf_life_days", _l("Shelf life (days)"), False, ("保质期", "保质期（天）")),
+     Field("days_per_unit", _l("Days one unit lasts"), False, ("可用天数", "服用天数"))],
+    {"sku": "LZ-001", "name": "灵芝孢子粉", "unit": "盒", "specification": "60 粒 × 0.5 克",
+     "category": "保健品", "kinds": "销售品", "sale_price": "198.00", "standard_cost": "60.00",
+     "floor_price": "", "points_price": "", "shelf_life_days": 730, "days_per_unit": 30},
+    _products_parse, _products_key, _products_apply, _products_undo)
+
+
 # Users ---------------------------------------------------------------------------------------
 
 class UsersContext(Context):
@@ -928,11 +1009,13 @@ def rollback(batch, *, actor, now=None):
     kind = KINDS[batch.kind]
     rows = db.session.scalars(select(OpeningRow).where(OpeningRow.batch_id == batch.id)
                               .order_by(OpeningRow.id)).all()
-    for row in rows:
-        kind.undo(row, actor, now)
-    # The keys go, so that the corrected file can be imported again.
-    for row in rows:
-        db.session.delete(row)
+    with db.session.begin_nested():  # a row refused: none of them is undone
+        for row in rows:
+            kind.undo(row, actor, now)
+        # The keys go, so that the corrected file can be imported again.
+        for row in rows:
+            db.session.delete(row)
+        db.session.flush()
     batch.status, batch.rolled_back_at, batch.rolled_back_by_id = "rolled_back", now, actor.id
     db.session.flush()
     audit(actor, "opening.rollback", batch, summary=_(

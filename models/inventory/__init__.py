@@ -12,9 +12,9 @@ from models.inventory.stock import (  # noqa: F401
 from models.inventory.promises import (  # noqa: F401
     free_to_sell, record_shortfalls, set_custody_mode, shortfalls)
 from models.inventory.catalogue import (  # noqa: F401
-    categories, category_named, create_product, create_warehouse, find_products,
+    categories, category_named, clean_product, create_product, create_warehouse, find_products,
     get_product_or_404, get_warehouse_or_404, price_history, product_by_code,
-    product_search_clause, update_product, update_warehouse)
+    product_search_clause, remove_unused_product, update_product, update_warehouse)
 from models.inventory.documents import (  # noqa: F401
     MAX_LINES, create_receipt, create_scrap, create_transfer, document_moves,
     get_document_or_404, is_reversed, reverse_document)

@@ -3,6 +3,7 @@ import re
 
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models.audit import audit
@@ -10,8 +11,9 @@ from models.base import Conflict, InvalidInput, NotFound, utcnow
 from models.customers.reads import pinyin_of
 from models.inventory.promises import set_custody_mode
 from models.inventory.reads import warehouse_holds_stock
-from models.inventory.tables import (CUSTODY_MODES, PRICE_FIELDS, PRODUCT_FLAGS, WAREHOUSE_KINDS, Location,
-                                     PriceChange, Product, ProductCategory, Warehouse)
+from models.inventory.tables import (CUSTODY_MODES, PRICE_FIELDS, PRODUCT_FLAGS, WAREHOUSE_KINDS,
+                                     Batch, Location, PriceChange, Product, ProductCategory,
+                                     Warehouse)
 
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 MAX_PRICE_FEN = 100_000_000  # ¥1,000,000
@@ -129,6 +131,25 @@ def update_product(product, data, *, actor, now=None):
     audit(actor, "product.update", product, summary=f"{product.sku} {product.name}",
           before=before, after={"name": product.name, "sale_price": product.sale_price}, now=now)
     return product
+
+
+def remove_unused_product(product, *, actor, now=None):
+    """Remove a product nothing was done with (an import rolled back): no batch, no stock
+    moved, never sold, given or packaged — the database refuses the delete otherwise, and the
+    product stays (Conflict). Its price history goes with it."""
+    if db.session.scalar(select(func.count()).select_from(Batch).where(
+            Batch.product_id == product.id)):
+        raise Conflict(_("%(name)s has stock: it stays.", name=product.name))
+    summary = f"{product.sku} {product.name}"
+    try:
+        with db.session.begin_nested():
+            db.session.execute(PriceChange.__table__.delete().where(
+                PriceChange.product_id == product.id))
+            db.session.delete(product)
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict(_("%(name)s is in use: it stays.", name=product.name)) from None
+    audit(actor, "product.remove", None, summary=summary, now=now)
 
 
 def price_history(product):

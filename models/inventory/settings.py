@@ -15,6 +15,7 @@ define("inventory.near_expiry_days", "int", 60, _l("Near expiry within (days)"),
 
 register_actions({
     "product.create": _l("Added product"), "product.update": _l("Changed product"),
+    "product.remove": _l("Removed an unused product (an import rolled back)"),
     "warehouse.create": _l("Added warehouse"), "warehouse.update": _l("Changed warehouse"),
     "warehouse.custody_mode": _l("Changed how a warehouse keeps goods held for customers"),
     "stock.receipt": _l("Received goods"), "stock.transfer": _l("Transferred goods"),

@@ -350,3 +350,41 @@ def test_past_purchases_feed_the_grade_the_repurchase_reminder_and_the_timeline(
     opening.rollback(batch, actor=shop.finance)
     assert job_customers.grades(today)[shop.customer.id] == "D"
     clean()
+
+
+# --- Products --------------------------------------------------------------------------------
+
+def test_products_from_an_old_list_then_their_opening_stock_and_a_rollback(db):
+    from models import inventory as inv
+    from tests.factories import make_warehouse
+    manager = make_user(["manager"])
+    make_warehouse("总仓", actor=manager)
+    content = sheet(("LZ-001", "灵芝孢子粉", "盒", "保健品", "销售品", "198", "60", None, 730, 30),
+                    ("GF-201", "养生保温杯", "个", "礼品", "赠品、积分兑换品", 0, 15, 800, None, None),
+                    ("LZ-001", "重复的", "盒", None, None, 1, 1, None, None, None),
+                    ("BAD SKU", "坏编码", "盒", None, None, 1, 1, None, None, None),
+                    ("GF-202", "无兑换积分", "个", None, "积分兑换品", 0, 1, None, None, None),
+                    headers=("编码", "名称", "单位", "类别", "类型", "售价", "成本", "兑换积分",
+                             "保质期", "可用天数"))
+    batch = opening.upload(opening.KINDS["products"], "商品.xlsx", content, actor=manager)
+    results = opening.dry_run(batch, actor=manager)
+    assert [r.status for r in results] == ["import", "import", "invalid", "invalid", "invalid"]
+    assert "第 2 行" in results[2].message and "积分" in results[4].message
+    opening.confirm(batch, mode="good", actor=manager)
+    lz, cup = inv.product_by_code("LZ-001"), inv.product_by_code("GF-201")
+    assert (lz.sale_price, lz.standard_cost, lz.shelf_life_days, lz.days_per_unit,
+            lz.category.name) == (19800, 6000, 730, 30, "保健品")
+    assert cup.is_gift and cup.redeemable and not cup.for_sale and cup.points_price == 800
+    # The cup's opening stock comes in: the rollback keeps the cup, so it is refused whole.
+    stock = opening.upload(opening.KINDS["stock"], "库存.xlsx",
+                           sheet(("GF-201", "总仓", "", None, 50, None),
+                                 headers=("商品编码", "仓库", "批号", "有效期至", "数量", "进价")),
+                           actor=manager)
+    opening.confirm(stock, mode="all", actor=manager)
+    with pytest.raises(Conflict, match="养生保温杯"):
+        opening.rollback(batch, actor=manager)
+    assert inv.product_by_code("LZ-001") is not None
+    opening.rollback(stock, actor=manager)  # the stock reversed: its batch stays, so does the cup
+    with pytest.raises(Conflict):
+        opening.rollback(batch, actor=manager)
+    clean()
