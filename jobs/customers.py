@@ -15,7 +15,7 @@ from models.checkin import CheckIn
 from models.clock import company_zone, day_start, local_day
 from models.custody import CustodyEntry
 from models.events import Invitation
-from models.opening import past_purchases_since
+from models.opening import past_purchase_rows, past_purchases_since
 from models.orders import OWING_STATUSES, Order, score_rfm
 from models.settings import get_setting
 from models.tasks import Task, task_row, write_tasks
@@ -131,4 +131,4 @@ def pool_reclaim(day, now=None):
 def rfm(day, now=None):
     """Nightly RFM scores of every buying customer over the company (models.orders.figures):
     rewritten as of the run, so a re-run leaves the same scores. Returns customers scored."""
-    return score_rfm(now or utcnow())
+    return score_rfm(now or utcnow(), earlier=past_purchase_rows())

@@ -49,8 +49,8 @@ from datetime import date, datetime, time
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from openpyxl import load_workbook
-from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, LargeBinary, String,
-                        UniqueConstraint, func, select)
+from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
+                        UniqueConstraint, cast, func, select)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -128,6 +128,16 @@ def past_purchases_since(since_day, customer_id=None):
     if customer_id is not None:
         query = query.where(PastPurchase.customer_id == customer_id)
     return query
+
+
+def past_purchase_rows():
+    """A select of (customer_id, value, at) of the purchases made before the move-in that
+    count, `at` the midnight (UTC) of the day bought: what RFM adds to a customer's orders."""
+    at = func.datetime(PastPurchase.bought_on) \
+        if db.session.get_bind().dialect.name == "sqlite" \
+        else cast(PastPurchase.bought_on, DateTime)
+    return select(PastPurchase.customer_id, PastPurchase.amount, at).where(
+        PastPurchase.rolled_back_at.is_(None))
 
 
 @register_provider

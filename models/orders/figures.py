@@ -76,19 +76,28 @@ def customer_figures(customer):
             "rfm": db.session.get(CustomerRfm, customer.id)}
 
 
-def _basis():
-    """Per buying customer: the number of binding orders, their value after returns, the last."""
-    return (select(Order.customer_id.label("customer_id"),
-                   func.count(Order.id).label("orders"),
-                   func.sum(Order.total - Order.returned_value).label("sales"),
-                   func.max(Order.created_at).label("last"))
-            .where(*binding()).group_by(Order.customer_id).subquery("basis"))
+def _basis(earlier=None):
+    """Per buying customer: the number of binding orders, their value after returns, the last.
+    `earlier`: a select of (customer_id, value, at) of purchases made before the move-in (the
+    rfm job gives them: models.opening's), counted as orders."""
+    purchases = select(Order.customer_id.label("customer_id"),
+                       (Order.total - Order.returned_value).label("value"),
+                       Order.created_at.label("at")).where(*binding())
+    if earlier is not None:
+        purchases = purchases.union_all(earlier)
+    purchases = purchases.subquery("purchases")
+    return (select(purchases.c.customer_id.label("customer_id"),
+                   func.count().label("orders"),
+                   func.sum(purchases.c.value).label("sales"),
+                   func.max(purchases.c.at).label("last"))
+            .group_by(purchases.c.customer_id).subquery("basis"))
 
 
-def rfm_scores():
+def rfm_scores(earlier=None):
     """A select of (customer_id, recency_score, frequency_score, monetary_score,
-    last_purchase_at, orders, sales_fen) for every buying customer, ranked in SQL."""
-    basis = _basis()
+    last_purchase_at, orders, sales_fen) for every buying customer, ranked in SQL (`earlier`:
+    see _basis)."""
+    basis = _basis(earlier)
     n = func.count().over()
 
     def score(column):
@@ -101,17 +110,19 @@ def rfm_scores():
                   basis.c.sales.label("sales_fen"))
 
 
-def score_rfm(now=None):
+def score_rfm(now=None, earlier=None):
     """Rewrite every buying customer's RFM scores (the nightly `rfm` job), as of `now`, in two
     statements: customers without a binding order any more lose their row; the others' rows
     are written or updated (INSERT … ON CONFLICT DO UPDATE, so a re-run or a second scheduler
     at the same time writes each row once). Returns the customers scored."""
     now = now or utcnow()
     table = CustomerRfm.__table__
-    db.session.execute(delete(CustomerRfm).where(
-        CustomerRfm.customer_id.not_in(select(Order.customer_id).where(*binding())))
-        .execution_options(synchronize_session=False))
-    scores = rfm_scores().subquery("scores")
+    buyers = select(Order.customer_id).where(*binding())
+    if earlier is not None:
+        buyers = buyers.union(select(earlier.subquery().c.customer_id))
+    db.session.execute(delete(CustomerRfm).where(CustomerRfm.customer_id.not_in(buyers))
+                       .execution_options(synchronize_session=False))
+    scores = rfm_scores(earlier).subquery("scores")
     columns = ["customer_id", "recency_score", "frequency_score", "monetary_score",
                "last_purchase_at", "orders", "sales_fen"]
     # Ordered by customer, so two runs at once lock the rows in the same order (no deadlock);

@@ -347,8 +347,15 @@ def test_past_purchases_feed_the_grade_the_repurchase_reminder_and_the_timeline(
     assert any("老产品（已停产）" in t and "旧系统" in t for t in titles)
     params = Params(user=shop.manager, start=bought, end=today)
     assert performance.figures(params, [shop.marketer.id])[shop.marketer.id]["sales"] == 0
+    # RFM counts them as orders: 王大爷 bought only in the old system and has a score.
+    assert job_customers.rfm(today) == 1
+    from models.customers import CustomerRfm
+    scored = db.session.get(CustomerRfm, shop.customer.id)
+    assert (scored.orders, scored.sales_fen, scored.last_purchase_at.date()) == \
+        (2, 1205000, bought)
     opening.rollback(batch, actor=shop.finance)
     assert job_customers.grades(today)[shop.customer.id] == "D"
+    assert job_customers.rfm(today) == 0  # rolled back: no purchase, no score
     clean()
 
 
