@@ -100,12 +100,21 @@ def event_follow_ups(day, now=None):
     return write_tasks(rows, now=now)
 
 
+#: Customers looked at by one query of care() when it is given their ids.
+CARE_CHUNK = 5000
+
+
 def care(day, now=None, customer_ids=None):
     """Birthday and anniversary care, a few days ahead (a setting) so a gift can be ready.
 
     A birthday closer than the lead days — of a customer registered or imported today, or on
     the first run after installation — is written due today, once (no task for it yet).
-    `customer_ids`: only these customers (registration and import call it for the new ones)."""
+    `customer_ids`: only these customers (registration and import call it for the new ones),
+    CARE_CHUNK at a time (an import of 100,000: a query's parameters are limited)."""
+    if customer_ids is not None and len(customer_ids) > CARE_CHUNK:
+        ids = list(customer_ids)
+        return sum(care(day, now, ids[start:start + CARE_CHUNK])
+                   for start in range(0, len(ids), CARE_CHUNK))
     lead = get_setting("tasks.birthday_lead_days")
     first, last = window(day)
     start, end = first + timedelta(days=lead), last + timedelta(days=lead)

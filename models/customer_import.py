@@ -213,6 +213,8 @@ class RowResult:
     message: str = ""
     existing_id: int | None = None
     data: c.CustomerData | None = None
+    #: The columns data becomes (c.clean_customer_data), for the confirmation.
+    values: dict | None = None
     owner: User | None = None
     #: How cells were read that is worth a look (a name with a title, an estimated year, two
     #: birthdays…): not errors.
@@ -223,7 +225,10 @@ class _Lookups:
     """Names → ids for channels, tags and owners, read once per import."""
 
     def __init__(self, actor):
-        self.channels = {ch.name: ch.id for ch in db.session.scalars(select(c.Channel))}
+        # Held here, so the session's identity map keeps them: clean_customer_data gets the
+        # channel of every row without a query.
+        self.channel_rows = db.session.scalars(select(c.Channel)).all()
+        self.channels = {ch.name: ch.id for ch in self.channel_rows}
         self.tags = {t.name: t.id for t in db.session.scalars(select(c.Tag))}
         # A plain marketer imports only for themself; heads and managers for their marketers.
         marketers = c.active_marketers(actor) if actor.has_role("admin", "manager",
@@ -367,6 +372,7 @@ def dry_run(batch, *, actor, now=None):
             result.name = data.name
             cleaned = c.clean_customer_data(data, today=today)  # same rules as the form
             result.data, result.owner, result.phone = data, owner, cleaned["phone"]
+            result.values = cleaned
             if cleaned["phone"] in phones:
                 result.status = "duplicate"
                 result.message = _("Same mobile as row %(n)s of this file.",
@@ -425,16 +431,15 @@ def confirm(batch, *, actor, now=None):
     if counts["invalid"]:
         raise InvalidInput(_("%(n)s rows are invalid. Correct them in the spreadsheet and "
                              "upload it again; nothing was imported.", n=counts["invalid"]))
-    counts["ids"] = []
-    for result in results:
-        if result.status != "create":
-            continue
-        try:
-            counts["ids"].append(c.create_customer(result.data, actor=actor, owner=result.owner,
-                                                   now=now, quiet=True).id)
-        except InvalidInput as exc:
-            raise InvalidInput(_("Row %(n)s: %(message)s Nothing was imported.",
-                                 n=result.number, message=exc.message)) from None
+    # Written in bulk: the rows were checked by the dry run just now, in this transaction
+    # (the same rules as create_customer, the mobiles against the archive and the file).
+    try:
+        counts["ids"] = c.create_customers(
+            [(result.values, result.data.tag_ids, result.owner) for result in results
+             if result.status == "create"], actor=actor, now=now)
+    except InvalidInput as exc:
+        raise InvalidInput(_("%(message)s Nothing was imported.", message=exc.message)) \
+            from None
     batch.status, batch.result = "done", {"created": counts["create"],
                                           "duplicates": counts["duplicate"]}
     batch.content = b""  # the file is not kept once imported

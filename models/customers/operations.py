@@ -9,9 +9,11 @@ from models.audit import audit, register_actions, register_fields, register_targ
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.clock import local_day
 from models.customers.reads import (DuplicateCustomer, claims_today, clean_customer_data,
-                                    duplicate_of, name_parts, owned_count, visible_customers)
+                                    duplicate_of, name_parts, name_tails, owned_count,
+                                    visible_customers)
 from models.customers.tables import (CONTACT_KINDS, DEFAULT_CHANNELS, OWNERSHIP_KINDS, Channel,
-                                     ContactLog, Customer, OwnershipChange, Tag)
+                                     ContactLog, Customer, NamePart, OwnershipChange, Tag,
+                                     customer_tags)
 from models.scoping import department_subtree_ids
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
@@ -34,6 +36,22 @@ def _default_owner(actor, owner):
     raise InvalidInput(_("Choose the marketer this customer belongs to."), field="owner_id")
 
 
+def new_customer_row(values, *, owner, actor, now):
+    """The columns of a new customer from its checked values (clean_customer_data): one
+    definition for create_customer and an import's bulk insert (create_customers)."""
+    # A grade given at registration or import was given by a person: kept until cleared.
+    return {**values, "grade_is_manual": bool(values.get("grade")), "owner_id": owner.id,
+            "department_id": owner.department_id, "status": "active",
+            "created_by_id": getattr(actor, "id", None), "created_at": now, "owned_since": now}
+
+
+def creation_change_row(customer_id, owner, *, actor, now):
+    """The OwnershipChange of a new customer: "create", to its first owner."""
+    return {"customer_id": customer_id, "kind": "create", "from_owner_id": None,
+            "to_owner_id": owner.id, "reason": "", "actor_id": getattr(actor, "id", None),
+            "at": now}
+
+
 def create_customer(data, *, actor, owner=None, now=None, quiet=False, at_the_door=False):
     """Register a customer. A mobile that already belongs to someone raises DuplicateCustomer.
 
@@ -49,20 +67,68 @@ def create_customer(data, *, actor, owner=None, now=None, quiet=False, at_the_do
     owner = _default_owner(actor, owner)
     if not at_the_door:
         _check_may_own(actor, owner)
-    # A grade given at registration or import was given by a person: kept until cleared.
-    values["grade_is_manual"] = bool(values.get("grade"))
-    customer = Customer(**values, owner=owner, department_id=owner.department_id,
-                        status="active", created_by_id=getattr(actor, "id", None),
-                        created_at=now, owned_since=now, name_parts=name_parts(values["name"]))
+    customer = Customer(**new_customer_row(values, owner=owner, actor=actor, now=now),
+                        owner=owner, name_parts=name_parts(values["name"]))
     customer.tags = _tags(data.tag_ids)
     db.session.add(customer)
     db.session.flush()
-    db.session.add(OwnershipChange(customer_id=customer.id, kind="create", to_owner_id=owner.id,
-                                   actor_id=getattr(actor, "id", None), at=now))
+    db.session.add(OwnershipChange(**creation_change_row(customer.id, owner, actor=actor,
+                                                         now=now)))
     if not quiet:
         audit(actor, "customer.create", customer, summary=customer.name,
               after={"owner": owner.display_name}, now=now)
     return customer
+
+
+#: Customers inserted by one statement of create_customers.
+BULK_CHUNK = 2000
+
+
+def create_customers(rows, *, actor, now=None):
+    """Register many customers at once (an import): `rows` are (values checked by
+    clean_customer_data and against the archive's mobiles, tag ids, owner or None). Writes
+    exactly what create_customer writes for each — the customer (new_customer_row), its name
+    parts, its tags and its "create" ownership change — with one statement per table a chunk
+    of rows at a time, and no audit entry (the import writes one for the file). Returns the
+    new ids, in the order of `rows`. A mobile taken meanwhile fails the unique index: the
+    caller rolls everything back."""
+    now = now or utcnow()
+    owners = {}  # the owner of each row, checked once per owner
+    for _values, _tag_ids, owner in rows:
+        key = getattr(owner, "id", None)
+        if key not in owners:
+            owners[key] = _default_owner(actor, owner)
+            _check_may_own(actor, owners[key])
+    tag_ids = {int(t) for _values, tags, _owner in rows for t in tags or () if t}
+    if tag_ids and len(set(db.session.scalars(select(Tag.id).where(Tag.id.in_(tag_ids))))) \
+            != len(tag_ids):
+        raise InvalidInput(_("Unknown tag."), field="tag_ids")
+    # Core inserts of many rows ("insertmanyvalues"), the ids returned in the rows' order on
+    # SQLite and PostgreSQL alike.
+    insert_customers = Customer.__table__.insert().returning(
+        Customer.__table__.c.id, sort_by_parameter_order=True)
+    connection = db.session.connection()
+    db.session.flush()
+    ids = []
+    for start in range(0, len(rows), BULK_CHUNK):
+        chunk = rows[start:start + BULK_CHUNK]
+        made = [new_customer_row(values, owner=owners[getattr(owner, "id", None)], actor=actor,
+                                 now=now) for values, _tags, owner in chunk]
+        new = [row.id for row in connection.execute(insert_customers, made)]
+        parts, tags, changes = [], [], []
+        for customer_id, row, (_values, tag_ids, owner) in zip(new, made, chunk):
+            parts += [{"part": part, "customer_id": customer_id}
+                      for part in dict.fromkeys(name_tails(row["name"]))]
+            tags += [{"customer_id": customer_id, "tag_id": tag_id}
+                     for tag_id in sorted({int(t) for t in tag_ids or () if t})]
+            changes.append(creation_change_row(customer_id, owners[getattr(owner, "id", None)],
+                                               actor=actor, now=now))
+        for table, values in ((NamePart.__table__, parts), (customer_tags, tags),
+                              (OwnershipChange.__table__, changes)):
+            if values:
+                connection.execute(table.insert(), values)
+        ids += new
+    return ids
 
 
 def update_customer(customer, data, *, actor, now=None):

@@ -186,9 +186,14 @@ def _prefix(column, text):
     return and_(column >= text, column < text + "\U0010ffff")
 
 
+def name_tails(name):
+    """What a name is found by besides its start: 张秀兰 → 秀兰, 兰 (its NamePart rows)."""
+    return [name[start:] for start in range(1, len(name))]
+
+
 def name_parts(name):
-    """The NamePart rows a name is found by besides its start: 张秀兰 → 秀兰, 兰."""
-    return [NamePart(part=name[start:]) for start in range(1, len(name))]
+    """The NamePart rows of a name (name_tails)."""
+    return [NamePart(part=part) for part in name_tails(name)]
 
 
 def _by_name(text):

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from formatting import local_day
 from models import customer_import as imports, customers as c
+from models.customers import operations
 from models.base import InvalidInput, utcnow
 from models.settings import update_settings
 from reports.xlsx import write_workbook
@@ -84,19 +85,55 @@ def test_invalid_rows_are_explained_and_block_the_import(db, marketer):
 def test_a_failure_during_confirm_undoes_the_whole_import(db, marketer, monkeypatch):
     content = xlsx([(f"顾客{i}", f"1380000000{i}", None, None, None, None) for i in range(1, 6)])
     batch = imports.upload("x.xlsx", content, actor=marketer)
-    real_create, calls = c.create_customer, []
+    real_change, calls = operations.creation_change_row, []
 
-    def fails_on_the_fourth(data, **kwargs):
-        calls.append(data.name)
+    def fails_on_the_fourth(*args, **kwargs):
+        calls.append(args[0])
         if len(calls) == 4:
             raise InvalidInput("模拟的故障")
-        return real_create(data, **kwargs)
-    monkeypatch.setattr(c, "create_customer", fails_on_the_fourth)
+        return real_change(*args, **kwargs)
+    # Two customers a statement: the first two are written when the fourth fails.
+    monkeypatch.setattr(operations, "BULK_CHUNK", 2)
+    monkeypatch.setattr(operations, "creation_change_row", fails_on_the_fourth)
     savepoint = db.session.begin_nested()
-    with pytest.raises(InvalidInput, match="第 5 行"):
+    with pytest.raises(InvalidInput, match="模拟的故障本次未导入任何数据"):
         imports.confirm(batch, actor=marketer)
     savepoint.rollback()  # what the route does: roll the transaction back
     assert count(db) == 0 and len(calls) == 4
+
+
+def test_an_import_writes_what_registering_by_hand_writes(db, marketer):
+    """The bulk write of an import and create_customer make the same rows: the customer's
+    columns, its name parts (found by the middle of the name), its tags, a manual grade, and
+    the "create" ownership change."""
+    tag = db.session.scalar(select(c.Tag).where(c.Tag.name == "高血压"))
+    now = utcnow()
+    by_hand = c.create_customer(c.CustomerData(
+        name="张秀兰", phone="13800000001", gender="F", grade="B", district="朝阳区",
+        birthday_kind="solar", birthday=date(1952, 3, 8), tag_ids=(tag.id,)),
+        actor=marketer, now=now, quiet=True)
+    book = Workbook()
+    book.active.append(["姓名", "手机号", "性别", "等级", "区域", "生日", "标签"])
+    book.active.append(["张秀兰", "13800000002", "女", "b", "朝阳区", "1952-03-08", "高血压"])
+    out = io.BytesIO()
+    book.save(out)
+    batch = imports.upload("x.xlsx", out.getvalue(), actor=marketer)
+    [new_id] = imports.confirm(batch, actor=marketer, now=now)["ids"]
+    db.session.expire_all()
+    imported = db.session.get(c.Customer, new_id)
+    skip = {"id", "phone", "phone_reversed"}
+    assert {k: v for k, v in vars(imported).items() if not k.startswith("_") and k not in skip} \
+        == {k: v for k, v in vars(db.session.get(c.Customer, by_hand.id)).items()
+            if not k.startswith("_") and k not in skip}
+    assert imported.grade == "B" and imported.grade_is_manual
+    assert imported.name_pinyin == "zhangxiulan" and imported.name_initials == "zxl"
+    assert imported.phone_reversed == "20000000831"
+    assert sorted(p.part for p in imported.name_parts) == ["兰", "秀兰"]
+    assert [t.name for t in imported.tags] == ["高血压"]
+    changes = db.session.scalars(select(c.OwnershipChange).where(
+        c.OwnershipChange.customer_id.in_([by_hand.id, new_id]))).all()
+    assert [(x.kind, x.from_owner_id, x.to_owner_id, x.actor_id, x.reason) for x in changes] \
+        == [("create", None, marketer.id, marketer.id, "")] * 2
 
 
 @pytest.mark.parametrize("content, message", [

@@ -446,6 +446,18 @@ def test_a_birthday_inside_the_lead_still_gets_its_care_task_once(db):
     assert [task.due_date for task in tasks_of(known)] == [date(2026, 11, 24)]
 
 
+
+def test_care_for_many_new_customers_looks_at_them_a_chunk_at_a_time(db, monkeypatch):
+    """An import of 100,000 calls care() with every new id: asked a chunk at a time (a query's
+    parameters are limited), every customer is still looked at, and only those."""
+    monkeypatch.setattr(worklists, "CARE_CHUNK", 2)
+    owner = make_user()
+    new = [make_customer(owner, name=f"明天生日{n}", birthday_kind="solar",
+                         birthday=date(1950, 11, 26)) for n in range(5)]
+    other = make_customer(owner, name="别人", birthday_kind="solar", birthday=date(1950, 11, 26))
+    assert worklists.care(TODAY, customer_ids=[x.id for x in new]) == 5
+    assert all(len(tasks_of(x)) == 1 for x in new) and tasks_of(other) == []
+
 def test_birthday_month_bonus_once_a_year(db):
     from models import points
     owner = make_user()
