@@ -2,13 +2,11 @@
 all or nothing), and the rows of the template and of the export of a filtered list (written by
 reports/xlsx.py). Cells are read by models.customers.parsing, as old spreadsheets write them
 (lunar birthdays in words, ages for years, two phones in a cell…); a formula is refused."""
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, mapped_column, selectinload
@@ -17,6 +15,7 @@ from extensions import db
 from formatting import local_dt, masked_phone
 from models import customers as c
 from models.customers import parsing as p
+from models.customers.sheets import Formula, read_sheet
 from models.accounts import User
 from models.audit import audit, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
@@ -93,13 +92,6 @@ class ImportBatch(db.Model):
 
 # --- Reading a workbook ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Formula:
-    """A cell that holds a formula: refused, never calculated (the value Excel last showed may
-    be stale, or missing when another program wrote the file)."""
-    text: str
-
-
 #: An Excel 97–2003 (.xls) file, or an encrypted .xlsx: both are OLE2 compound files.
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -112,43 +104,28 @@ def _read(content):
                              "open it in Excel or WPS, remove the password if it has one, and "
                              "save it as .xlsx."), field="file")
     try:
-        # Not data_only: a formula must be seen to be refused (data_only gives its cached
-        # value, or None).
-        workbook = load_workbook(io.BytesIO(content), read_only=True)
+        # Formulas are seen (as Formula), to be refused: never their cached value.
+        rows = read_sheet(content)
     except Exception:  # any unreadable file (bad zip, bad XML inside, not a workbook at all)
         raise InvalidInput(_("This file is not an .xlsx spreadsheet (save it from Excel or "
                              "WPS as .xlsx and try again)."), field="file") from None
     try:
-        sheet = workbook.worksheets[0]
-        # Cells, not values only: a formula is told from text starting with = by its type
-        # (about 10 % slower to read than values alone).
-        rows = sheet.iter_rows()
-        headers = next(rows, None)
-        headers = [cell.value for cell in headers] if headers else None
-        if not headers or not any(h not in (None, "") for h in headers):
+        number, headers = next(rows, (None, None))
+        if number != 1 or not any(h not in (None, "") for h in headers):
             raise InvalidInput(_("The first row of the sheet must hold the column headers."),
                                field="file")
         headers = ["" if h is None else str(h).strip() for h in headers]
         limit = get_setting("customers.import_max_rows")
         data = []
-        for cells in rows:
-            row, blank = [], True
-            for cell in cells:
-                value = cell.value
-                if value is not None and value != "":
-                    blank = False
-                    if cell.data_type == "f":
-                        value = Formula(value if isinstance(value, str)
-                                        else getattr(value, "text", None) or "={…}")
-                row.append(value)
-            if blank:
+        for _number, row in rows:
+            if all(value is None or value == "" for value in row):
                 continue
             data.append(row)
             if len(data) > limit:
                 raise InvalidInput(_("The sheet has more than %(n)s rows; split it into "
                                      "smaller files.", n=limit), field="file")
     finally:
-        workbook.close()
+        rows.close()
     if not data:
         raise InvalidInput(_("The sheet has headers but no rows."), field="file")
     return headers, data

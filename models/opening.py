@@ -42,13 +42,11 @@ Kinds (KINDS):
 
 A workflow over the customers and the points ledger, one transaction each; the caller commits.
 """
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from openpyxl import load_workbook
 from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
                         UniqueConstraint, cast, func, select)
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,6 +58,7 @@ from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTC
                          new_token, utcnow)
 from formatting import fen
 from models.clock import at_local, document_number, local_day
+from models.customers.sheets import Formula, read_sheet
 from models.timeline import TimelineItem, register_provider
 
 #: Who imports opening balances and rolls them back.
@@ -802,31 +801,31 @@ def read(content):
     """(headers, rows) of the first sheet; a formula is refused, never evaluated. Raises
     InvalidInput."""
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        rows = read_sheet(content)
     except Exception:  # any unreadable file (bad zip, bad XML inside, not a workbook at all)
         raise InvalidInput(_("This file is not an .xlsx spreadsheet (save it from Excel or "
                              "WPS as .xlsx and try again)."), field="file") from None
     try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        headers = next(rows, None)
-        if not headers or not any(h not in (None, "") for h in headers):
+        first, headers = next(rows, (None, None))
+        if first != 1 or not any(h not in (None, "") for h in headers):
             raise InvalidInput(_("The first row of the sheet must hold the column headers."),
                                field="file")
         data = []
-        for number, row in enumerate(rows, start=2):
-            if row is None or all(v in (None, "") for v in row):
+        for number, row in rows:
+            if all(v in (None, "") for v in row):
                 continue
             for column, value in enumerate(row):
-                if isinstance(value, str) and value.startswith("="):
+                if type(value) is Formula or isinstance(value, str) and value.startswith("="):
                     raise InvalidInput(_("Row %(n)s, column %(column)s holds a formula: save "
                                          "the values only (paste as values) and upload again.",
                                          n=number, column=column + 1), field="file")
-            data.append([number, list(row)])
+            # As wide as the headers: a bad row comes back with its error in the last column.
+            data.append([number, row + [None] * (len(headers) - len(row))])
             if len(data) > MAX_ROWS:
                 raise InvalidInput(_("The sheet has more than %(n)s rows; split it into "
                                      "smaller files.", n=MAX_ROWS), field="file")
     finally:
-        workbook.close()
+        rows.close()
     if not data:
         raise InvalidInput(_("The sheet has headers but no rows."), field="file")
     return ["" if h is None else str(h).strip() for h in headers], data
