@@ -6,7 +6,9 @@ built by the migrations.
 In a child process that stands for a worker (a fresh interpreter: its peak memory is the
 import's, not this script's), a manager imports an old customer list of N rows (Faker zh_CN,
 seeded: names, mobiles, genders, birthdays, a source channel): upload and dry run
-(`customers_100k_dry_s`), then the confirmation of every row (`customers_100k_import_s`). Then
+(`customers_100k_dry_s`), then the confirmation of every row and the birthday care tasks of the
+new customers, as the import page does (`customers_100k_import_s`; the rows limit, a setting, is
+raised to N first). Then
 an opening-balances file of M points balances (one per customer just imported, by mobile): upload
 and dry run, then the confirmation (`opening_points_50k_s`, the two together). `peak_rss_mb` is
 the child's peak resident memory (VmHWM, the app and its imports included). Ends with one JSON
@@ -30,7 +32,11 @@ from openpyxl import Workbook  # noqa: E402
 
 from app import create_app  # noqa: E402
 from extensions import db  # noqa: E402
+from jobs import worklists  # noqa: E402
 from models import accounts, customer_import, customers as c, opening  # noqa: E402
+from models.clock import local_day  # noqa: E402
+from models.base import utcnow  # noqa: E402
+from models.settings import update_settings  # noqa: E402
 
 
 def bench_app(uri, folder):
@@ -70,7 +76,8 @@ def run(uri, folder, customers, balances, results):
         counts = customer_import.summarise(customer_import.dry_run(batch, actor=manager))
         figures["customers_100k_dry_s"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
-        customer_import.confirm(batch, actor=manager)
+        imported = customer_import.confirm(batch, actor=manager)
+        worklists.care(local_day(utcnow()), customer_ids=imported["ids"])  # as the route does
         db.session.commit()
         figures["customers_100k_import_s"] = round(time.perf_counter() - started, 1)
         figures["customers"] = counts
@@ -105,6 +112,10 @@ def main():
         accounts.create_user(username="boss", display_name="老板", password="bench2026x",
                              roles=["manager", "marketer"], department=hq, actor=None)
         c.ensure_default_channels()
+        admin = accounts.create_user(username="admin", display_name="管理员",
+                                     password="bench2026x", roles=["admin"], department=hq,
+                                     actor=None)
+        update_settings({"customers.import_max_rows": max(args.customers, 20000)}, actor=admin)
         db.session.commit()
     context = multiprocessing.get_context("spawn")
     results = context.Queue()

@@ -151,7 +151,18 @@ def upload(filename, content, *, actor, now=None):
                         created_by_id=actor.id, created_at=now or utcnow())
     db.session.add(batch)
     db.session.flush()
+    batch.rows_read = (hash(content), rows)
     return batch
+
+
+def _rows_of(batch):
+    """The batch's rows, read once while its object lives: an upload, a dry run and a
+    confirmation in one process (a worker's job) read the file once. Kept beside the file's
+    hash: another file is read anew."""
+    key = hash(batch.content)
+    if getattr(batch, "rows_read", (None,))[0] != key:
+        batch.rows_read = (key, _read(batch.content)[1])
+    return batch.rows_read[1]
 
 
 def get_batch_or_404(token, actor):
@@ -326,7 +337,7 @@ def dry_run(batch, *, actor, now=None):
     Writes nothing."""
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
-    _headers, rows = _read(batch.content)
+    rows = _rows_of(batch)
     today = local_day(now or utcnow())
     lookups = _Lookups(actor)
     results, phones = [], {}

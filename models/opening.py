@@ -203,7 +203,7 @@ class Kind:
     undo: object
     #: What rows are checked against (read once per file): Context, or a kind's own.
     context: object = None
-    #: prepare(plans) -> state given to every apply (e.g. the accounts locked at once).
+    #: prepare(plans, batch) -> state given to every apply (e.g. the accounts locked at once).
     prepare: object = None
 
 
@@ -256,8 +256,10 @@ class Context:
         self.actor, self.today = actor, today
         column = mapping.get("customer")
         named = {_text(row[column]) for row in rows if column is not None and column < len(row)}
-        phones = {_phone(text) for text in named if not text.isdecimal()
-                  or len(text) >= 11} - {None}
+        #: Each mobile as typed → its E.164 form (or None), worked out once per file.
+        self.phones = {text: _phone(text) for text in named if not text.isdecimal()
+                       or len(text) >= 11}
+        phones = set(self.phones.values()) - {None}
         numbers = {int(text) for text in named if text.isdecimal() and len(text) < 11}
         visible = select(c.Customer)
         self.by_phone, self.by_id = {}, {}
@@ -275,7 +277,8 @@ class Context:
         if text.isdecimal() and len(text) < 11:
             found = self.by_id.get(int(text))
         else:
-            found = self.by_phone.get(_phone(text))
+            found = self.by_phone.get(self.phones[text] if text in self.phones
+                                      else _phone(text))
         if found is None or found.status == "merged":
             raise InvalidInput(_("No customer with mobile or number %(value)s: import or "
                                  "register the customer first.", value=text))
@@ -299,13 +302,13 @@ def _chunks(items, size=500):
 
 def _points_parse(values, context):
     customer = context.customer(values.get("customer"))
-    balance = _whole(values.get("balance"), _("Points balance"))
+    balance = _whole(values.get("balance"), _l("Points balance"))
     if balance <= 0:
         raise InvalidInput(_("The points balance must be above zero (a customer without "
                              "points needs no row)."))
     if balance > points.MAX_POINTS:
         raise InvalidInput(_("The points balance is too large."))
-    earned_on = _day(values.get("earned_on"), _("Earned on"), context.today)
+    earned_on = _day(values.get("earned_on"), _l("Earned on"), context.today)
     if earned_on > context.today:
         raise InvalidInput(_("Earned on %(day)s is in the future.", day=earned_on.isoformat()))
     if points.default_expiry(earned_on) < context.today:
@@ -318,17 +321,19 @@ def _points_key(plan):
     return f"{plan['customer'].id}:{plan['earned_on'].isoformat()}:{plan['points']}"
 
 
-def _points_prepare(plans):
-    """The customers' points accounts, locked, made at zero where missing (all at once)."""
-    return points.lock_accounts({plan["customer"].id for plan in plans})
+def _points_prepare(plans, batch):
+    """The customers' points accounts, locked, made at zero where missing (all at once), and
+    the entries' reason (translated once per file)."""
+    return (points.lock_accounts({plan["customer"].id for plan in plans}),
+            _("Opening balance from %(file)s", file=batch.filename)[:200])
 
 
-def _points_apply(plan, batch, actor, now, accounts_by_customer):
+def _points_apply(plan, batch, actor, now, state):
+    accounts_by_customer, reason = state
     account = accounts_by_customer[plan["customer"].id]
     entry = points.write_entry(account, kind="opening", points=plan["points"], actor=actor,
                                now=now, expires_on=points.default_expiry(plan["earned_on"]),
-                               reason=_("Opening balance from %(file)s",
-                                        file=batch.filename)[:200])
+                               reason=reason)
     return plan["customer"].id, entry
 
 
@@ -374,14 +379,14 @@ class ArrearsContext(Context):
 
 def _arrears_parse(values, context):
     customer = context.customer(values.get("customer"))
-    amount = _money(values.get("amount"), _("Amount owed"))
+    amount = _money(values.get("amount"), _l("Amount owed"))
     if amount <= 0:
         raise InvalidInput(_("The amount owed must be above zero."))
-    taken_on = _day(values.get("taken_on"), _("Order date"), None)
+    taken_on = _day(values.get("taken_on"), _l("Order date"), None)
     if taken_on is not None and taken_on > context.today:
         raise InvalidInput(_("The order date %(day)s is in the future.",
                              day=taken_on.isoformat()))
-    due = _day(values.get("due_date"), _("Due date"), None)
+    due = _day(values.get("due_date"), _l("Due date"), None)
     if who := _text(values.get("marketer")):
         marketer = context.marketers.get(who.lower()) or context.marketers.get(who)
         if marketer is None:
@@ -871,7 +876,17 @@ def upload(kind, filename, content, *, actor, now=None):
                          created_at=now or utcnow())
     db.session.add(batch)
     db.session.flush()
+    batch.rows_read = (hash(content), rows)
     return batch
+
+
+def _rows_of(batch):
+    """The batch's rows, read once while its object lives (an upload, a dry run and the
+    confirmation in one process read the file once); another file is read anew."""
+    key = hash(batch.content)
+    if getattr(batch, "rows_read", (None,))[0] != key:
+        batch.rows_read = (key, read(batch.content)[1])
+    return batch.rows_read[1]
 
 
 def batch_or_404(token, actor):
@@ -915,7 +930,7 @@ def dry_run(batch, *, actor, now=None):
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
     kind = KINDS[batch.kind]
-    _headers, rows = read(batch.content)
+    rows = _rows_of(batch)
     context = (kind.context or Context)(actor, [row for _n, row in rows], batch.mapping,
                                         local_day(now or utcnow()))
     results, keys = [], {}
@@ -976,7 +991,7 @@ def confirm(batch, *, mode, actor, now=None):
                              n=counts["invalid"]))
     kind = KINDS[batch.kind]
     wanted = [result for result in results if result.status == "import"]
-    state = kind.prepare([result.plan for result in wanted]) if kind.prepare else None
+    state = kind.prepare([result.plan for result in wanted], batch) if kind.prepare else None
     for start in range(0, len(wanted), CHUNK):  # entries written a chunk at a time
         written = []
         for result in wanted[start:start + CHUNK]:
