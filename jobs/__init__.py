@@ -10,6 +10,9 @@ finished, rows, error) in job_runs, which admins see. The scheduler is its own p
 settings (company time zone), it runs every job for every day since the last successful run —
 so a missed day is caught up on the next start. Jobs are idempotent (unique keys
 on what they write): a re-run, a second scheduler or a catch-up writes nothing twice.
+
+The scheduler also works the queue of background runs (large imports and exports,
+jobs/background.py) every BACKGROUND_SECONDS; `flask --app app jobs work` works it until empty.
 """
 import logging
 import time as clock
@@ -24,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from extensions import db
-from jobs import customers, points, stock, worklists
+from jobs import background, customers, points, stock, worklists
 from models import tasks
 from models.base import begin_write, end_reads, utcnow
 from models.clock import at_local, company_zone, local_day
@@ -32,6 +35,8 @@ from models.settings import get_setting
 
 logger = logging.getLogger(__name__)
 
+#: How often the scheduler looks for queued background runs (seconds).
+BACKGROUND_SECONDS = 3
 #: The longest stretch of missed days a catch-up fills in.
 MAX_CATCH_UP_DAYS = 31
 
@@ -216,6 +221,16 @@ def catch_up_command():
         click.echo(f"{name}: {written}")
 
 
+@jobs_cli.command("work")
+@with_appcontext
+def work_command():
+    """Work the queue of background runs (large imports and exports) until it is empty."""
+    app = current_app._get_current_object()
+    db.session.remove()
+    worked = background.work(app)
+    click.echo(f"后台任务 / background runs: {worked}")
+
+
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command():
@@ -231,6 +246,9 @@ def scheduler_command():
     scheduler = BlockingScheduler(timezone=zone, job_defaults={
         "max_instances": 1, "coalesce": True, "misfire_grace_time": 6 * 3600})
     scheduler.add_job(catch_up, "cron", args=(app,), id="nightly", hour=hour, minute=0)
+    # Large imports and exports queued by the pages (models/background.py).
+    scheduler.add_job(background.work, "interval", args=(app,), id="background",
+                      seconds=BACKGROUND_SECONDS, misfire_grace_time=BACKGROUND_SECONDS)
     click.echo(f"调度器已启动 / scheduler started: {len(JOBS)} jobs daily at {hour:02d}:00 "
                f"({zone}); catching up first")
     catch_up(app)

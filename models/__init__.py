@@ -10,5 +10,7 @@ from models import customers, customer_import, events, checkin  # noqa: F401
 # orders, gifts and tasks.
 from models import inventory, custody, points, orders, gifts, tasks  # noqa: F401
 from models import referrals, door, order_taking, redemptions, seating, opening  # noqa: F401
+# Large imports and exports run in the background (models.background; their settings here).
+from models import background  # noqa: F401
 # The getting-started checklist counts every area's rows (its settings come last on the page).
 from models import setup  # noqa: F401

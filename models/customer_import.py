@@ -332,15 +332,16 @@ def _birthday(data, values, today, notes):
                        "year is kept.", age=age, year=year))
 
 
-def dry_run(batch, *, actor, now=None):
+def dry_run(batch, *, actor, now=None, progress=None):
     """What confirming would do, row by row: create, duplicate (with whom), or invalid (why).
-    Writes nothing."""
+    Writes nothing. `progress(rows done, invalid so far)` is called after each row when given
+    (a background run: models.background.Progress)."""
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
     rows = _rows_of(batch)
     today = local_day(now or utcnow())
     lookups = _Lookups(actor)
-    results, phones = [], {}
+    results, phones, invalid = [], {}, 0
     for offset, row in enumerate(rows):
         values = {key: row[index] if index < len(row) else None
                   for key, index in batch.mapping.items()}
@@ -369,7 +370,10 @@ def dry_run(batch, *, actor, now=None):
                 phones[cleaned["phone"]] = result.number
         except InvalidInput as exc:
             result.status, result.message = "invalid", str(exc.message)
+            invalid += 1
         results.append(result)
+        if progress is not None:
+            progress(len(results), invalid)
     existing = {}
     candidates = [r.phone for r in results if r.status == "create"]
     for start in range(0, len(candidates), 500):
@@ -403,7 +407,7 @@ def summarise(results):
     return counts
 
 
-def confirm(batch, *, actor, now=None):
+def confirm(batch, *, actor, now=None, progress=None):
     """Create every new customer of the batch in this one transaction, or none: refused while
     any row is invalid; any failure on the way undoes the whole import (the caller rolls back).
     Duplicates are left alone. Returns the counts, and the new customers' ids ("ids")."""
@@ -414,7 +418,7 @@ def confirm(batch, *, actor, now=None):
     db.session.refresh(batch)
     if batch.status != "uploaded":
         raise Conflict(_("This import has already been confirmed."))
-    results = dry_run(batch, actor=actor, now=now)
+    results = dry_run(batch, actor=actor, now=now, progress=progress)
     counts = summarise(results)
     if counts["invalid"]:
         raise InvalidInput(_("%(n)s rows are invalid. Correct them in the spreadsheet and "
@@ -428,6 +432,8 @@ def confirm(batch, *, actor, now=None):
     except InvalidInput as exc:
         raise InvalidInput(_("%(message)s Nothing was imported.", message=exc.message)) \
             from None
+    if progress is not None:  # written in bulk: the whole file at once
+        progress(len(results), 0, stage="write")
     batch.status, batch.result = "done", {"created": counts["create"],
                                           "duplicates": counts["duplicate"]}
     batch.content = b""  # the file is not kept once imported

@@ -925,15 +925,16 @@ class RowResult:
     key: str = ""
 
 
-def dry_run(batch, *, actor, now=None):
-    """What confirming would do, row by row. Writes nothing."""
+def dry_run(batch, *, actor, now=None, progress=None):
+    """What confirming would do, row by row. Writes nothing. `progress(rows done, invalid so
+    far)` is called after each row when given (a background run)."""
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
     kind = KINDS[batch.kind]
     rows = _rows_of(batch)
     context = (kind.context or Context)(actor, [row for _n, row in rows], batch.mapping,
                                         local_day(now or utcnow()))
-    results, keys = [], {}
+    results, keys, invalid = [], {}, 0
     secret = {batch.mapping[f.key] for f in kind.fields if f.secret and f.key in batch.mapping}
     for number, row in rows:
         values = {key: row[index] if index < len(row) else None
@@ -949,7 +950,10 @@ def dry_run(batch, *, actor, now=None):
             keys[result.key] = number
         except InvalidInput as exc:
             result.status, result.message = "invalid", str(exc.message)
+            invalid += 1
         results.append(result)
+        if progress is not None:
+            progress(len(results), invalid)
     done = set()
     wanted = sorted({r.key for r in results if r.status == "import"})
     for chunk in _chunks(wanted):
@@ -970,7 +974,7 @@ def summarise(results):
 
 # --- Confirm and roll back ---------------------------------------------------------------------
 
-def confirm(batch, *, mode, actor, now=None):
+def confirm(batch, *, mode, actor, now=None, progress=None):
     """Write the batch's rows: all or nothing (mode "all": refused while any row is invalid),
     or the good rows only (mode "good": the bad ones are kept in the result). Rows imported
     before are left alone. Returns the result."""
@@ -983,7 +987,7 @@ def confirm(batch, *, mode, actor, now=None):
     db.session.refresh(batch)
     if batch.status != "uploaded":
         raise Conflict(_("This import has already been confirmed."))
-    results = dry_run(batch, actor=actor, now=now)
+    results = dry_run(batch, actor=actor, now=now, progress=progress)
     counts = summarise(results)
     if mode == "all" and counts["invalid"]:
         raise InvalidInput(_("%(n)s rows are invalid: correct them and upload the file again, "
@@ -1001,6 +1005,9 @@ def confirm(batch, *, mode, actor, now=None):
                 raise type(exc)(_("Row %(n)s: %(message)s Nothing was imported.",
                                   n=result.number, message=exc.message)) from None
         db.session.flush()  # the entries get their ids
+        if progress is not None:
+            progress(written[-1][0].number - 1 if written else 0, counts["invalid"],
+                     stage="write")
         db.session.add_all(OpeningRow(batch_id=batch.id, kind=kind.code, row_key=result.key,
                                       number=result.number, customer_id=customer_id,
                                       target_type=target.__tablename__, target_id=target.id)
