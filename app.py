@@ -149,6 +149,7 @@ def register_blueprints(app):
     from blueprints.points.routes import bp as points_bp
     from blueprints.tasks.routes import bp as tasks_bp
     from blueprints.reports.routes import bp as reports_bp
+    from blueprints.runs.routes import bp as runs_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -165,6 +166,7 @@ def register_blueprints(app):
     app.register_blueprint(reports_bp)
     app.register_blueprint(opening_bp)
     app.register_blueprint(guide_bp)
+    app.register_blueprint(runs_bp)
 
 
 def register_commands(app):
@@ -249,7 +251,8 @@ def register_jinja(app):
     from blueprints.forms import link_args
     from blueprints.guide.help import help_url
     from blueprints.nav import nav_items
-    from models import custody, door, events, gifts, inventory, opening, orders, points
+    from models import (background, custody, door, events, gifts, inventory, opening, orders,
+                        points)
     from models.base import new_token
     from models.accounts import ROLES
     from models.settings import get_setting
@@ -258,6 +261,7 @@ def register_jinja(app):
     app.jinja_env.globals.update(nav_items=nav_items, can=can, ROLES=ROLES, help_url=help_url,
                                  get_setting=get_setting, get_locale=get_locale,
                                  link_args=link_args, EVENT_KINDS=events.KINDS,
+                                 RUN_STATES=background.STATES, RUN_STAGES=background.STAGES,
                                  EVENT_STATUSES=events.STATUSES,
                                  EVENT_COST_KINDS=events.COST_KINDS,
                                  INVITATION_STATUSES=events.INVITATION_STATUSES,

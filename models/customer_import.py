@@ -9,7 +9,7 @@ from datetime import datetime
 from flask_babel import gettext as _, lazy_gettext as _l
 from openpyxl.utils import get_column_letter
 from sqlalchemy import ForeignKey, Integer, JSON, LargeBinary, String, select
-from sqlalchemy.orm import Mapped, mapped_column, selectinload
+from sqlalchemy.orm import Mapped, defer, mapped_column, selectinload
 
 from extensions import db
 from formatting import local_dt, masked_phone
@@ -172,6 +172,13 @@ def get_batch_or_404(token, actor):
     if batch is None:
         raise NotFound(_("This import does not exist or is not yours."))
     return batch
+
+
+def batches_of(actor, limit=100):
+    """导入记录: the actor's latest customer imports."""
+    return db.session.scalars(select(ImportBatch).where(ImportBatch.created_by_id == actor.id)
+                              .options(defer(ImportBatch.content))
+                              .order_by(ImportBatch.id.desc()).limit(limit)).all()
 
 
 def set_mapping(batch, mapping):

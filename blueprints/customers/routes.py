@@ -18,13 +18,14 @@ from blueprints.forms import BaseForm, attempt, error_text, id_arg, paginate, ru
 from extensions import db
 from jobs import customers as customer_jobs, worklists
 from formatting import local_day, national_phone
-from models import (custody, customer_import as imports, customers as c, order_taking, orders,
-                    points)
+from models import (background, custody, customer_import as imports, customers as c,
+                    order_taking, orders, points)
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
 from models.timeline import timeline_of
-from reports import xlsx
+from models.settings import get_setting
+from reports import customer_export, xlsx
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -314,8 +315,15 @@ def export():
         abort(400)
     form = FilterForm(current_user, request.form)
     form.validate()
-    rows = imports.export_rows(c.find_customers(current_user, form.to_filter()),
-                               actor=current_user)
+    query = c.find_customers(current_user, form.to_filter())
+    count = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if count > get_setting("imports.background_rows"):  # a long list: written in the background
+        with attempt() as tried:
+            run = customer_export.enqueue(form.to_filter(), actor=current_user, count=count)
+        if tried.refusal:
+            abort(tried.status)
+        return redirect(url_for("runs.show", token=run.token))
+    rows = imports.export_rows(query, actor=current_user)
     # Streamed: the customers are read in batches into a temporary file, sent from there.
     content, count = xlsx.stream_workbook(_("Customers"), imports.EXPORT_COLUMNS, rows)
     imports.audit_export(current_user, count)
@@ -361,22 +369,44 @@ def import_map(token):
                 mapping[f.key] = int(value)
         with attempt() as tried:
             imports.set_mapping(batch, mapping)
+            run = _check_in_background(batch)
         if tried.refusal:
             error = tried.refusal.message
+        elif run is not None:
+            return redirect(url_for("runs.show", token=run.token))
         else:
             return redirect(url_for("customers.import_preview", token=token))
     return render_template("customers/import_map.html", batch=batch, form=form, error=error,
                            fields=imports.IMPORT_FIELDS), 422 if error else 200
 
 
+IMPORT_RUNS = ("customer_import_dry_run", "customer_import")
+
+
+def _large(batch):
+    return batch.row_count > get_setting("imports.background_rows")
+
+
+def _check_in_background(batch):
+    """A dry run of a large file, queued (None for a small one: the page checks it)."""
+    if not _large(batch):
+        return None
+    return background.enqueue("customer_import_dry_run", actor=current_user,
+                              batch_id=batch.id, rows_total=batch.row_count,
+                              params={"mapping": batch.mapping})
+
+
 @bp.route("/import/<token>", methods=["GET", "POST"])
 @role_required(*CUSTOMER_ROLES)
 def import_preview(token):
-    """The dry run, row by row; POST confirms the import (all or nothing)."""
+    """The dry run, row by row; POST confirms the import (all or nothing). A file larger than
+    the setting is checked and imported in the background (models/background.py)."""
     batch = imports.get_batch_or_404(token, current_user)
     form = BaseForm()
     if batch.status == "done":
         return render_template("customers/import_done.html", batch=batch)
+    if _large(batch):
+        return _large_import(batch, form)
     error = None
     if form.validate_on_submit():
         with attempt() as tried:
@@ -397,6 +427,47 @@ def import_preview(token):
     return render_template("customers/import_preview.html", batch=batch, form=form,
                            results=results, counts=imports.summarise(results), error=error), \
         422 if error else 200
+
+
+def _large_import(batch, form):
+    """A large file: its dry run and its import are background runs; the page shows the
+    finished dry run's rows (those worth a look) and queues the import."""
+    latest = background.latest_run(IMPORT_RUNS, batch.id)
+    if latest is not None and latest.state in ("queued", "running") and \
+            not background.status_of(latest).stale:
+        return redirect(url_for("runs.show", token=latest.token))
+    if form.validate_on_submit():
+        kind = "customer_import_dry_run" if request.form.get("action") == "check" \
+            else "customer_import"
+        with attempt():
+            run = background.enqueue(kind, actor=current_user, batch_id=batch.id,
+                                     rows_total=batch.row_count,
+                                     params={"mapping": batch.mapping})
+        return redirect(url_for("runs.show", token=run.token))
+    checked = background.latest_run(IMPORT_RUNS[:1], batch.id)
+    if checked is None or checked.state != "done" or \
+            checked.result.get("mapping") != batch.mapping:
+        return render_template("customers/import_large.html", batch=batch, form=form,
+                               failed=checked if checked and checked.state == "failed"
+                               else None)
+    error = latest.error if latest.kind == "customer_import" and latest.state == "failed" \
+        else None
+    return render_template("customers/import_preview.html", batch=batch, form=form,
+                           results=checked.result["rows"], counts=checked.result["counts"],
+                           error=error, checked=checked), 422 if error else 200
+
+
+@bp.get("/imports")
+@role_required(*CUSTOMER_ROLES)
+def import_records():
+    """导入记录: the user's customer imports, with their background runs."""
+    batches = imports.batches_of(current_user)
+    runs = {}
+    for run in background.runs_for(IMPORT_RUNS, [b.id for b in batches]):
+        runs.setdefault(run.batch_id, run)  # the newest
+    return render_template("customers/import_records.html", batches=batches, runs=runs,
+                           exports=background.runs_for(["customer_export"], actor=current_user,
+                                                       limit=20))
 
 
 @bp.route("/lists", methods=["GET", "POST"])

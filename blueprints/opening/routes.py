@@ -10,11 +10,13 @@ from wtforms import RadioField
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, attempt, choices
-from models import opening
+from models import background, opening
+from models.settings import get_setting
 from reports import xlsx
 
 bp = Blueprint("opening", __name__, url_prefix="/opening")
 ROLES = opening.OPENING_ROLES
+RUNS = ("opening_dry_run", "opening_import")
 
 
 class UploadForm(BaseForm):
@@ -31,8 +33,12 @@ class ConfirmForm(BaseForm):
 @bp.get("/")
 @role_required(*ROLES)
 def index():
+    batches = opening.batches()
+    runs = {}
+    for run in background.runs_for(RUNS, [b.id for b in batches]):
+        runs.setdefault(run.batch_id, run)  # the newest
     return render_template("opening/index.html", kinds=opening.KINDS.values(),
-                           batches=opening.batches(), form=UploadForm())
+                           batches=batches, runs=runs, form=UploadForm())
 
 
 @bp.get("/<kind>/template.xlsx")
@@ -77,8 +83,10 @@ def columns(token):
                 mapping[f.key] = int(value)
         with attempt() as tried:
             opening.set_mapping(batch, mapping)
+            run = _enqueue(batch, "opening_dry_run") if _large(batch) else None
         if not tried.refusal:
-            return redirect(url_for("opening.preview", token=token))
+            return redirect(url_for("runs.show", token=run.token) if run is not None
+                            else url_for("opening.preview", token=token))
         error = tried.refusal.message
     return render_template("opening/columns.html", batch=batch, kind=kind, form=form,
                            error=error), 422 if error else 200
@@ -93,6 +101,8 @@ def preview(token):
         return render_template("opening/done.html", batch=batch, kind=kind, form=BaseForm())
     if not batch.mapping:
         return redirect(url_for("opening.columns", token=token))
+    if _large(batch):
+        return _large_preview(batch, kind)
     form, error = ConfirmForm(), None
     if form.validate_on_submit():
         with attempt() as tried:
@@ -105,6 +115,42 @@ def preview(token):
     return render_template("opening/preview.html", batch=batch, kind=kind, form=form,
                            results=results, counts=opening.summarise(results),
                            error=error), 422 if error else 200
+
+
+def _large(batch):
+    return batch.row_count > get_setting("imports.background_rows")
+
+
+def _enqueue(batch, kind, **params):
+    return background.enqueue(kind, actor=current_user, batch_id=batch.id,
+                              rows_total=batch.row_count,
+                              params={"mapping": batch.mapping, **params})
+
+
+def _large_preview(batch, kind):
+    """A large file: its dry run and its import are background runs (models/background.py);
+    the page shows the finished dry run's rows worth a look and queues the import."""
+    latest = background.latest_run(RUNS, batch.id)
+    if latest is not None and latest.state in ("queued", "running") and \
+            not background.status_of(latest).stale:
+        return redirect(url_for("runs.show", token=latest.token))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        with attempt():
+            run = _enqueue(batch, "opening_dry_run") if request.form.get("action") == "check" \
+                else _enqueue(batch, "opening_import", mode=form.mode.data)
+        return redirect(url_for("runs.show", token=run.token))
+    checked = background.latest_run(RUNS[:1], batch.id)
+    if checked is None or checked.state != "done" or \
+            checked.result.get("mapping") != batch.mapping:
+        return render_template("opening/large.html", batch=batch, kind=kind, form=form,
+                               failed=checked if checked and checked.state == "failed"
+                               else None)
+    error = latest.error if latest.kind == "opening_import" and latest.state == "failed" \
+        else None
+    return render_template("opening/preview.html", batch=batch, kind=kind, form=form,
+                           results=checked.result["rows"], counts=checked.result["counts"],
+                           error=error, checked=checked), 422 if error else 200
 
 
 @bp.get("/batch/<token>/bad.xlsx")

@@ -60,6 +60,7 @@ MATRIX = {
     "customers.import_upload": CUSTOMER,
     "customers.import_map": CUSTOMER,
     "customers.import_preview": CUSTOMER,
+    "customers.import_records": CUSTOMER,
     "events.index": CUSTOMER | {"event_staff"},
     "events.show": CUSTOMER | {"event_staff"},
     "events.new": OWNERSHIP,
@@ -213,6 +214,9 @@ MATRIX = {
     "opening.preview": OPENING,
     "opening.bad_rows": OPENING,
     "opening.rollback": OPENING,
+    "runs.show": ALL_SIGNED_IN,
+    "runs.restart": ALL_SIGNED_IN,
+    "runs.download": ALL_SIGNED_IN,
 }
 
 
