@@ -279,8 +279,9 @@ class Progress:
     the run's progress and heartbeat at most every PROGRESS_SECONDS (and when a stage ends), in
     a transaction of its own (PostgreSQL) or a file (SQLite)."""
 
-    def __init__(self, run, *, seconds=PROGRESS_SECONDS):
-        self.run_id, self.total, self.seconds = run.id, run.rows_total, seconds
+    def __init__(self, run, *, seconds=None):
+        self.run_id, self.total = run.id, run.rows_total
+        self.seconds = PROGRESS_SECONDS if seconds is None else seconds
         self.stage, self.last = run.kind_def.stages[0], 0.0
 
     def __call__(self, done, errors=0, *, stage=None):
