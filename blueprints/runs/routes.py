@@ -4,7 +4,6 @@ again, and an export's workbook. A run is its creator's: another user's is a 404
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import undefer
 
 from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, attempt
@@ -60,7 +59,6 @@ def download(token):
     run = background.run_or_404(token, current_user)
     if run.kind != "customer_export" or run.state != "done":
         abort(404)
-    content = db.session.scalar(db.select(background.BackgroundRun.content).where(
-        background.BackgroundRun.id == run.id).options(undefer(background.BackgroundRun.content)))
+    content = run.content  # deferred: read now, only for the download
     return send_download(content, file_name(_("Customers"),
                                             f"{run.finished_at:%Y%m%d-%H%M}", ext=".xlsx"))
