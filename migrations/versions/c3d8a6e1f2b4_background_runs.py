@@ -2,7 +2,7 @@
 (background_runs)
 
 Revision ID: c3d8a6e1f2b4
-Revises: b7e2c4f1a9d3
+Revises: 7d3e5f1a9c2b
 Create Date: 2026-12-07 10:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3d8a6e1f2b4'
-down_revision = 'b7e2c4f1a9d3'
+down_revision = '7d3e5f1a9c2b'
 branch_labels = None
 depends_on = None
 
