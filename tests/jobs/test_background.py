@@ -83,7 +83,7 @@ def test_progress_is_visible_from_another_session_while_the_work_is_open(
     def peeking(run, *, actor, progress):
         def spy(done, errors=0, *, stage=None):
             progress(done, errors, stage=stage)
-            if stage == "write" and done == 6:
+            if stage == "write":  # the customers written in bulk, not yet committed
                 with Session(_db.engine) as other:  # another connection, as a page would
                     status = background.status_of(other.get(background.BackgroundRun, run.id))
                     written = other.scalar(select(func.count()).select_from(c.Customer))
@@ -92,24 +92,21 @@ def test_progress_is_visible_from_another_session_while_the_work_is_open(
     monkeypatch.setitem(background.HANDLERS, "customer_import", peeking)
     run_id = queue(db, batch, "customer_import")
     worker.work(app)
-    # Half way through writing: the other session sees the progress but none of the
-    # customers, which are committed with the run's "done".
-    assert seen == [("running", "write", 6, 0)]
+    # Written, not yet done: the other session sees the progress but none of the customers,
+    # which are committed with the run's "done".
+    assert seen == [("running", "write", 12, 0)]
     assert fetch(db, run_id).state == "done" and customers(db) == 12
 
 
 def test_a_run_that_dies_midway_wrote_nothing_and_can_be_started_again(
         app, committed_db, batch, monkeypatch):
     db = committed_db
-    real = c.create_customer
-    made = []
+    real = c.create_customers
 
-    def dies_on_the_seventh(*args, **kwargs):
-        if len(made) == 6:
-            raise SystemExit("worker killed")  # not an OperationError: the process goes down
-        made.append(1)
-        return real(*args, **kwargs)
-    monkeypatch.setattr(c, "create_customer", dies_on_the_seventh)
+    def dies_midway(rows, **kwargs):
+        real(rows[:6], **kwargs)  # six customers made…
+        raise SystemExit("worker killed")  # not an OperationError: the process goes down
+    monkeypatch.setattr(c, "create_customers", dies_midway)
     run_id = queue(db, batch, "customer_import")
     with app.app_context():  # the worker claims it, then dies without a word
         background.claim_next()
@@ -132,7 +129,7 @@ def test_a_run_that_dies_midway_wrote_nothing_and_can_be_started_again(
     run = fetch(db, run_id)
     assert run.state == "failed" and "没有写入任何数据" in run.error
     assert fetch(db, run_id).result is None and customers(db) == 0
-    monkeypatch.setattr(c, "create_customer", real)
+    monkeypatch.setattr(c, "create_customers", real)
     again = background.restart(run, actor=_creator(batch))
     db.session.commit()
     assert again.id != run_id and again.state == "queued"
