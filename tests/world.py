@@ -146,7 +146,7 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
                   warehouse_id=warehouse.id, document_id=document.id, count_id=count.id,
                   line_id=inv.count_lines(count)[0].id, close_id=close.id,
                   package_id=package.id, rule_id=rule.id, key="sales", token=batch.token,
-                  channel_cost_id=campaign.id, role="marketer")
+                  channel_cost_id=campaign.id, role="marketer", code="points")
     w.ids = {**shared, **w.ids, "point_id": points[0].id}
     w.other_ids = {**shared, **w.other_ids, "department_id": d2.id, "point_id": points[1].id}
     other_batch = customer_import.upload("名单二.xlsx", template,

@@ -41,19 +41,19 @@ def index():
                            batches=batches, runs=runs, form=UploadForm())
 
 
-@bp.get("/<kind>/template.xlsx")
+@bp.get("/<code>/template.xlsx")
 @role_required(*ROLES)
-def template(kind):
-    kind = opening.kind_or_404(kind)
+def template(code):
+    kind = opening.kind_or_404(code)
     headers, example = opening.template_rows(kind)
     return send_download(xlsx.write_workbook(str(kind.label), headers, [example]),
                          file_name(_("Opening balances template"), str(kind.label), ext=".xlsx"))
 
 
-@bp.post("/<kind>/upload")
+@bp.post("/<code>/upload")
 @role_required(*ROLES)
-def upload(kind):
-    kind = opening.kind_or_404(kind)
+def upload(code):
+    kind = opening.kind_or_404(code)
     form = UploadForm()
     if form.validate_on_submit():
         file = form.file.data

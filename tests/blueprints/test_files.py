@@ -36,6 +36,23 @@ def test_every_file_route_is_walked(app):
     assert len(endpoints) >= 20
 
 
+def own_files(world):
+    """Files that are one person's own, made for the manager (the first of USERS with the
+    role): an opening import with a bad row to download, a finished export of customers."""
+    from models import background, opening
+    from reports import xlsx
+    manager = world.users["manager"]
+    batch = opening.upload(opening.KINDS["points"], "积分.xlsx", xlsx.write_workbook(
+        "积分", ["手机号", "积分余额"], [["13900009999", 10]]), actor=manager)
+    opening.confirm(batch, mode="good", actor=manager)
+    run = background.enqueue("customer_export", actor=manager)
+    background.claim_next()
+    _db.session.refresh(run)
+    background.finish(run, {"rows": 0}, content=xlsx.write_workbook("顾客", ["姓名"], []))
+    _db.session.flush()
+    return {"opening.bad_rows": {"token": batch.token}, "runs.download": {"token": run.token}}
+
+
 def test_every_file_has_a_chinese_name(app, client, db):
     world = build_world()
     # A confirmed guest, whose card the event's cards print (the world's guests have arrived).
@@ -43,12 +60,13 @@ def test_every_file_has_a_chinese_name(app, client, db):
     _db.session.add(ev.Invitation(event_id=world.ids["event_id"], customer_id=guest.id,
                                   inviter_id=world.users["m1"].id, status="confirmed"))
     _db.session.flush()
+    own = own_files(world)
     problems, walked = [], 0
     for rule, method, ext in file_routes(app):
         roles = MATRIX[rule.endpoint]
         user = next(name for role, name in USERS if role in roles)
         sign_in_as(client, world.users[user])
-        path = fill(rule, world.ids)
+        path = fill(rule, {**world.ids, **own.get(rule.endpoint, {})})
         response = client.post(path) if method == "POST" else client.get(path)
         response.close()
         walked += 1

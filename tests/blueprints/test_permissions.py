@@ -229,7 +229,7 @@ def routes(app):
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
               "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales",
-              "reward_id": "1", "point_id": "1", "channel_cost_id": "1",
+              "reward_id": "1", "point_id": "1", "channel_cost_id": "1", "code": "points",
               "role": "marketer"}
     out = []
     for rule in app.url_map.iter_rules():

@@ -29,6 +29,7 @@ NOT_FORM_TOKENS = {
     ("invitations", "token"): "the QR code printed on the invitation card",
     ("import_batches", "token"): "the import batch's address, made at upload",
     ("opening_batches", "token"): "the opening balances import's address, made at upload",
+    ("background_runs", "token"): "a background run's address, made when it is queued",
 }
 
 
