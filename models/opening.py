@@ -58,6 +58,7 @@ from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTC
                          new_token, utcnow)
 from formatting import fen
 from models.clock import at_local, document_number, local_day
+from models.customers.parsing import parse_count, parse_date, parse_fen
 from models.customers.sheets import Formula, read_sheet
 from models.timeline import TimelineItem, register_provider
 
@@ -223,27 +224,27 @@ def _text(value):
 
 
 def _whole(value, label):
+    """A whole number as old sheets write it: 1500, "1,500", "3盒" (a unit after it)."""
     text = _text(value).replace(",", "").replace("，", "")
-    if not text.lstrip("-").isdecimal() or len(text) > 9:
+    negative = text.startswith("-")
+    try:
+        number = parse_count(text[1:] if negative else text)
+    except InvalidInput:
+        number = None
+    if number is None or number >= 10 ** 9:
         raise InvalidInput(_("%(field)s must be a whole number, not %(value)s.", field=label,
                              value=_text(value) or "—"))
-    return int(text)
+    return -number if negative else number
 
 
 def _day(value, label, default):
-    if value in (None, ""):
-        return default
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value).replace("/", "-").replace(".", "-").replace("年", "-") \
-        .replace("月", "-").replace("日", "")
+    """A date as old sheets write it (2025.3.8, 25-3-8, 2025年3月8日, an Excel day number…)."""
     try:
-        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
-    except ValueError:
-        raise InvalidInput(_("%(field)s: %(value)s is not a date (write it like 2025-03-08).",
-                                 field=label, value=_text(value))) from None
+        day = parse_date(value, century=2000)
+    except InvalidInput as exc:
+        raise InvalidInput(_("%(field)s: %(problem)s", field=label, problem=exc.message)) \
+            from None
+    return default if day is None else day
 
 
 class Context:
@@ -544,13 +545,14 @@ class StockContext(Context):
 
 
 def _money(value, label):
-    """Fen from a cell in yuan (12.5, "¥12.50", "1,200")."""
-    text = _text(value).replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
+    """Fen from a cell in yuan (12.5, "¥1,200.50", "1200元", "1.2万")."""
     try:
-        fen = round(float(text) * 100)
-    except ValueError:
+        fen = parse_fen(value)
+    except InvalidInput:
         raise InvalidInput(_("%(field)s must be an amount in yuan, not %(value)s.", field=label,
                              value=_text(value))) from None
+    if fen is None:
+        fen = 0
     if not 0 <= fen <= 100_000_000:
         raise InvalidInput(_("%(field)s must be between ¥0 and ¥1,000,000.", field=label))
     return fen
