@@ -69,7 +69,7 @@ def pick_up(customer_id):
     if tried.refusal:
         return _customer_page(person, tried.status, tried.refusal.message, form.entered())
     flash(_("Handed over: slip %(number)s.", number=pickup.number), "success")
-    return redirect(url_for("custody.pickup", pickup_id=pickup.id))
+    return redirect(url_for("custody.pickup", pickup_id=pickup.id, print=1))
 
 
 @bp.get("/pickups/<int:pickup_id>")
@@ -79,7 +79,8 @@ def pickup(pickup_id):
     lines = db.session.scalars(select(cu.CustodyEntry).where(
         cu.CustodyEntry.pickup_id == record.id)).all()
     return render_template("custody/pickup.html", pickup=record, lines=lines,
-                           remaining=cu.balances_by_product(record.customer))
+                           remaining=cu.balances_by_product(record.customer),
+                           print_now=request.args.get("print") == "1")
 
 
 def _pickup_or_404(pickup_id):

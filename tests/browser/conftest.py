@@ -35,6 +35,37 @@ def browser_context_args(browser_context_args):
             "locale": "zh-CN"}
 
 
+#: A headless Chromium has no print dialog: asking for one (a slip printed from the tap that
+#: handed the goods over) crashes its page. In every frame print() only tells the page it was
+#: called (document.body.dataset.printed on the top page).
+NO_PRINT_DIALOG = "window.print = function () { window.top.document.body.dataset.printed = '1'; };"
+
+
+class _NoPrintDialogs:
+    """The session's browser, whose every new page and context gets NO_PRINT_DIALOG."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        context.add_init_script(NO_PRINT_DIALOG)
+        return context
+
+    def new_page(self, **options):
+        page = self._browser.new_page(**options)
+        page.add_init_script(NO_PRINT_DIALOG)
+        return page
+
+
+@pytest.fixture(scope="session")
+def browser(browser):
+    return _NoPrintDialogs(browser)
+
+
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory):
     """The app the browser talks to: the demo company on a file SQLite database."""

@@ -59,7 +59,7 @@ def test_leave_in_custody_then_collect_as_paid(page, browser, live_server, live_
     clerk.get_by_label("代领人（非本人领取时）").fill("王小明")
     clerk.get_by_label("关系").fill("儿子")
     clerk.get_by_test_id("hand-over").click()
-    clerk.wait_for_url(re.compile(r"/custody/pickups/\d+$"))
+    clerk.wait_for_url(re.compile(r"/custody/pickups/\d+\?print=1$"))
     assert "灵芝孢子粉 4 盒" in clerk.get_by_test_id("remaining").inner_text()
     slip = clerk.request.get(live_server + clerk.get_by_test_id("print-slip")
                              .get_attribute("href"))

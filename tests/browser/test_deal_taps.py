@@ -227,13 +227,20 @@ def test_a_clerk_hands_everything_over_in_two_taps(page, live_server, live_app, 
     screenshot("deal-custody-800")
     page.set_viewport_size({"width": 1024, "height": 768})
 
+    # print() only tells the page it was called (conftest.NO_PRINT_DIALOG)
     taps = Taps()
     taps.click(page.get_by_test_id("fill-all"))
     assert [rows.nth(i).locator("input[type=number]").input_value()
             for i in range(rows.count())] == [str(n) if n else "" for n in pickable]
     taps.click(page.get_by_test_id("hand-over"))
-    page.wait_for_url(re.compile(r"/custody/pickups/\d+$"))
+    page.wait_for_url(re.compile(r"/custody/pickups/\d+\?print=1$"))
     assert taps.count <= 2
+    # the same tap prints: the slip loads in a frame and its print dialog is asked for
+    frame = page.get_by_test_id("slip-frame")
+    assert "/slip.pdf" in frame.get_attribute("src")
+    page.wait_for_function("document.body.dataset.slipPrint !== undefined", timeout=30_000)
+    assert page.evaluate("document.body.dataset.slipPrint") == "asked"
+    page.wait_for_function("document.body.dataset.printed === '1'", timeout=10_000)
     slip = page.get_by_test_id("print-slip")
     assert slip.is_visible() and _in_view(page, slip)  # the slip is offered at once
     assert page.request.get(live_server + slip.get_attribute("href")).body()[:4] == b"%PDF"

@@ -43,7 +43,7 @@ def test_redeem_into_custody_then_collect(page, browser, live_server, live_app, 
     screenshot("custody-redeemed-goods")
     row.locator("input").fill("2")
     clerk.get_by_test_id("hand-over").click()
-    clerk.wait_for_url(re.compile(r"/custody/pickups/\d+$"))
+    clerk.wait_for_url(re.compile(r"/custody/pickups/\d+\?print=1$"))
     with live_app.app_context():
         from models.ledgers import check_ledgers
         assert points.balance_of(customer_id) == before - 1600
