@@ -1,6 +1,6 @@
-"""Custody's operations: goods deposited with an order or a redemption, the release rule (what
-may be collected, by what is paid), the customer's holdings, pickups, returns out of custody,
-and reversals. The caller commits."""
+"""Custody's operations: goods deposited with an order or a redemption, or held since before the
+move-in (期初寄存), the release rule (what may be collected, by what is paid), the customer's
+holdings, pickups, returns out of custody, and reversals. The caller commits."""
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,7 +16,7 @@ from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, add_
     utcnow
 from models.clock import document_number, local_day
 from models.custody.tables import (DOCUMENT, EARLY_RELEASE_ROLES, PICKUP_ROLES, CustodyEntry,
-                                   CustodyPickup)
+                                   CustodyPickup, OpeningHolding)
 # Custody holds the goods of order lines and of redemptions, and releases an order's goods by
 # what is paid on it: it reads those tables (a documented exception in .importlinter).
 from models.orders import Order, OrderLine
@@ -28,12 +28,12 @@ from models.settings import get_setting
 
 def _entry(*, kind, customer_id, product, batch, warehouse_id, quantity, actor, order_id=None,
            order_line_id=None, pickup=None, reverses=None, note="", now=None,
-           redemption_id=None, stock_move=None):
+           redemption_id=None, opening_holding_id=None, stock_move=None):
     """One ledger entry; `batch` None for a pooled warehouse's promise, `stock_move` the move
     that handed pooled goods over (or took them back)."""
     entry = CustodyEntry(kind=kind, customer_id=customer_id, order_id=order_id,
                          order_line_id=order_line_id, redemption_id=redemption_id,
-                         product_id=product.id, batch_id=batch.id if batch else None,
+                         opening_holding_id=opening_holding_id, product_id=product.id, batch_id=batch.id if batch else None,
                          warehouse_id=warehouse_id, quantity=quantity, actor_id=actor.id,
                          pickup_id=pickup.id if pickup else None,
                          reverses_id=reverses.id if reverses else None,
@@ -127,21 +127,99 @@ def take_back_redeemed(redemption, *, actor, reason, now=None):
     db.session.flush()
 
 
+def _grouped_figures(keys, condition):
+    """{key: LineFigures} of the entries matching `condition` grouped by the columns `keys`
+    (the first one not NULL): the key is the one value, or a tuple of them. One grouped
+    query; batches holding nothing any more dropped."""
+    figures = {}
+    for *key, kind, quantity, batch in db.session.execute(
+            select(*keys, CustodyEntry.kind, func.sum(CustodyEntry.quantity), inv.Batch)
+            .outerjoin(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
+            .where(condition, keys[0].is_not(None))
+            .group_by(*keys, CustodyEntry.kind, inv.Batch.id)):
+        figures.setdefault(key[0] if len(key) == 1 else tuple(key),
+                           LineFigures()).add(kind, quantity, batch)
+    for figure in figures.values():
+        figure.drop_empty()
+    return figures
+
+
 def redeemed_figures(condition):
     """{(redemption_id, product_id): LineFigures} of goods redeemed into custody whose entries
     match `condition`, in one grouped query (they are paid for: all of it may be collected)."""
-    figures = {}
-    for redemption_id, product_id, kind, quantity, batch in db.session.execute(
-            select(CustodyEntry.redemption_id, CustodyEntry.product_id, CustodyEntry.kind,
-                   func.sum(CustodyEntry.quantity), inv.Batch)
-            .outerjoin(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
-            .where(condition, CustodyEntry.redemption_id.is_not(None))
-            .group_by(CustodyEntry.redemption_id, CustodyEntry.product_id, CustodyEntry.kind,
-                      inv.Batch.id)):
-        figures.setdefault((redemption_id, product_id), LineFigures()).add(kind, quantity, batch)
-    for figure in figures.values():
-        figure.drop_empty()
+    figures = _grouped_figures((CustodyEntry.redemption_id, CustodyEntry.product_id), condition)
     return {key: figure for key, figure in figures.items() if figure.balances}
+
+
+def opening_figures(condition):
+    """{opening holding id: LineFigures} of the holdings brought from the old system whose
+    entries match `condition` and still hold something, in one grouped query."""
+    figures = _grouped_figures((CustodyEntry.opening_holding_id,), condition)
+    return {key: figure for key, figure in figures.items() if figure.balances}
+
+
+# --- Held since before the move-in (期初寄存) --------------------------------------------------
+
+def deposit_opening(customer, product, quantity, *, warehouse, is_paid, actor, held_since=None,
+                    batch_number="", expiry_date=None, unit_cost=None, note="", now=None):
+    """Goods the customer already held with the company when it moved in: a holding of their
+    own, received onto the warehouse's custody shelf by a stock move of reason "opening" (into
+    the batch named, made with its expiry and cost; by default one batch per product for
+    such goods) and credited to the customer. In a pooled warehouse nothing moves: the entry
+    is a promise on the stock, as a pooled deposit is (the goods themselves are counted in the
+    warehouse's opening stock). Returns the holding."""
+    inv.check_quantity(quantity)
+    now = now or utcnow()
+    holding = OpeningHolding(customer_id=customer.id, product_id=product.id,
+                             warehouse_id=warehouse.id, quantity=quantity, is_paid=bool(is_paid),
+                             held_since=held_since, note=(note or "")[:200],
+                             created_by_id=actor.id, created_at=now)
+    db.session.add(holding)
+    db.session.flush()
+    if is_pooled(warehouse):
+        _entry(kind="deposit", customer_id=customer.id, product=product, batch=None,
+               warehouse_id=warehouse.id, quantity=quantity, actor=actor,
+               opening_holding_id=holding.id, note=note, now=now)
+        return holding
+    if not (batch_number or "").strip() and expiry_date is None:
+        batch_number = _("opening custody")
+    move = inv.receive(product=product, quantity=quantity, warehouse=warehouse, actor=actor,
+                       batch_number=batch_number, expiry_date=expiry_date, unit_cost=unit_cost,
+                       document=(OpeningHolding.__tablename__, holding.id), reason="opening",
+                       shelf="custody", customer=customer, note=note, now=now)
+    _entry(kind="deposit", customer_id=customer.id, product=product, batch=move.batch,
+           warehouse_id=warehouse.id, quantity=quantity, actor=actor,
+           opening_holding_id=holding.id, note=note, now=now)
+    return holding
+
+
+def take_back_opening(holding, *, actor, reason, now=None):
+    """An opening holding imported by mistake: its deposit undone (the goods off the custody
+    shelf by the receipt's reversal, the customer's balance back to zero). Refused once any of
+    it was picked up, even if that pickup was reversed since: the holding has a history."""
+    holding = lock_row(holding)
+    entries = db.session.scalars(select(CustodyEntry).where(
+        CustodyEntry.opening_holding_id == holding.id).order_by(CustodyEntry.id)).all()
+    if any(entry.kind != "deposit" for entry in entries):
+        raise Conflict(_("%(name)s held since before the move-in has been collected from: it "
+                         "stays.", name=holding.product.name))
+    for move in db.session.scalars(select(inv.StockMove).where(
+            inv.StockMove.document_type == OpeningHolding.__tablename__,
+            inv.StockMove.document_id == holding.id, inv.StockMove.reverses_id.is_(None))
+            .order_by(inv.StockMove.id)):
+        inv.reverse(move, actor=actor, note=reason, now=now)
+    for entry in entries:
+        _entry(kind="reversal", customer_id=entry.customer_id, product=entry.product,
+               batch=entry.batch, warehouse_id=entry.warehouse_id, quantity=-entry.quantity,
+               actor=actor, opening_holding_id=holding.id, reverses=entry, note=reason,
+               now=now)
+    db.session.flush()
+
+
+def may_collect_opening(holding, figure):
+    """The release rule of goods held since before the move-in: all of it when the old system
+    had them paid for, none otherwise (a manager may release them early, with a reason)."""
+    return figure.held if holding.is_paid and figure.held > 0 else 0
 
 
 @dataclass
@@ -182,17 +260,7 @@ class LineFigures:
 def line_figures(condition):
     """{order_line_id: LineFigures} of the lines whose entries match `condition` (a clause on
     CustodyEntry: one line, a pickup's lines, a customer's lines), in one grouped query."""
-    figures = {}
-    for line_id, kind, quantity, batch in db.session.execute(
-            select(CustodyEntry.order_line_id, CustodyEntry.kind,
-                   func.sum(CustodyEntry.quantity), inv.Batch)
-            .outerjoin(inv.Batch, inv.Batch.id == CustodyEntry.batch_id)
-            .where(condition, CustodyEntry.order_line_id.is_not(None))
-            .group_by(CustodyEntry.order_line_id, CustodyEntry.kind, inv.Batch.id)):
-        figures.setdefault(line_id, LineFigures()).add(kind, quantity, batch)
-    for line in figures.values():
-        line.drop_empty()
-    return figures
+    return _grouped_figures((CustodyEntry.order_line_id,), condition)
 
 
 def _figures_of(line_id):
@@ -288,8 +356,10 @@ def holdings(customer):
     """The customer's held goods, one row per order line still holding something: order, line,
     product, held, pickable, paid, due, the nearest expiry among its batches, and `key` (the
     pickup form's field); then one row per product of a redemption left in custody (redemption
-    instead of order and line; paid for with points, so all of it may be collected). A few
-    set-based queries whatever the number of lines: the figures, the lines, their orders."""
+    instead of order and line; paid for with points, so all of it may be collected); then one
+    row per holding brought from the old system (`opening` instead: all of it may be collected
+    when it was paid for there, none otherwise). A few set-based queries whatever the number
+    of lines: the figures, the lines, their orders."""
     today = local_day(utcnow())
     near = today + timedelta(days=get_setting("inventory.near_expiry_days"))
     rows = []
@@ -305,7 +375,7 @@ def holdings(customer):
             .options(lazyload("*")))}
         for line in lines:
             order, figure = orders[line.order_id], figures[line.id]
-            rows.append({"order": order, "line": line, "redemption": None,
+            rows.append({"order": order, "line": line, "redemption": None, "opening": None,
                          "product": line.product, "key": f"line-{line.id}",
                          "held": figure.held, "pickable": may_collect(order, figure),
                          "paid": order.paid, "due": max(order.balance_due, 0),
@@ -318,11 +388,21 @@ def holdings(customer):
             inv.Product.id.in_({key[1] for key in redeemed})))}
         for (redemption_id, product_id), figure in sorted(redeemed.items()):
             rows.append({"order": None, "line": None,
-                         "redemption": redemptions[redemption_id],
+                         "redemption": redemptions[redemption_id], "opening": None,
                          "product": products[product_id],
                          "key": f"redeemed-{redemption_id}-{product_id}",
                          "held": figure.held, "pickable": figure.held, "paid": None, "due": 0,
                          **_expiry_flags(figure, today, near)})
+    brought = opening_figures(CustodyEntry.customer_id == customer.id)
+    if brought:
+        for holding in db.session.scalars(select(OpeningHolding).where(
+                OpeningHolding.id.in_(list(brought))).order_by(OpeningHolding.id)):
+            figure = brought[holding.id]
+            rows.append({"order": None, "line": None, "redemption": None, "opening": holding,
+                         "product": holding.product, "key": f"opening-{holding.id}",
+                         "held": figure.held,
+                         "pickable": may_collect_opening(holding, figure), "paid": None,
+                         "due": 0, **_expiry_flags(figure, today, near)})
     return rows
 
 
@@ -343,19 +423,20 @@ def _lines_locked(line_ids):
 
 
 def pick_up(customer, quantities, *, actor, token, collected_by="", relation="", event=None,
-            release_reason="", now=None):
+            release_reason="", opening=None, now=None):
     """Hand held goods over: quantities = {order_line_id: n, (redemption_id, product_id): n}
-    (goods redeemed with points into custody). Each line is checked against its
-    balance and the release rule (a manager may release early with a reason), the goods leave
-    the custody shelf first expiry first (never an expired batch), and one pickup slip records
-    the visit."""
+    (goods redeemed with points into custody), opening = {opening holding id: n} (goods held
+    since before the move-in). Each line is checked against its balance and the release rule
+    (a manager may release early with a reason), the goods leave the custody shelf first
+    expiry first (never an expired batch), and one pickup slip records the visit."""
     if not actor.has_role(*PICKUP_ROLES):
         raise PermissionDenied(_("Pickups are handed over by the warehouse, or by event staff "
                                  "at an event."))
     if token and (prior := CustodyPickup.by_token(token)) is not None:
         return prior
     quantities = {line_id: n for line_id, n in quantities.items() if n}
-    if not quantities:
+    opening = {holding_id: n for holding_id, n in (opening or {}).items() if n}
+    if not quantities and not opening:
         raise InvalidInput(_("Enter how many of each to hand over."), field="quantities")
     release_reason = (release_reason or "").strip()
     if release_reason and not actor.has_role(*EARLY_RELEASE_ROLES):
@@ -465,6 +546,33 @@ def pick_up(customer, quantities, *, actor, token, collected_by="", relation="",
             hand_over(figure, quantity, product,
                       db.session.get(inv.Warehouse, locked[redemption_id].warehouse_id), field,
                       redemption_id=redemption_id)
+    if opening:
+        # The holdings locked (PostgreSQL; SQLite serialises writers), then their balances.
+        holdings_locked = {h.id: h for h in db.session.scalars(
+            select(OpeningHolding).where(OpeningHolding.id.in_(
+                {h for h in opening if isinstance(h, int)}),
+                OpeningHolding.customer_id == customer.id)
+            .order_by(OpeningHolding.id).with_for_update(of=OpeningHolding)
+            .execution_options(populate_existing=True))}
+        held_now = opening_figures(CustodyEntry.opening_holding_id.in_(list(holdings_locked))) \
+            if holdings_locked else {}
+        for holding_id, quantity in sorted(opening.items()):
+            field = f"opening-{holding_id}"
+            holding = holdings_locked.get(holding_id)
+            if holding is None:
+                raise NotFound(_("That holding is not this customer's."))
+            inv.check_quantity(quantity, field)
+            figure = held_now.get(holding_id) or LineFigures()
+            if quantity > figure.held:
+                raise Conflict(_("%(name)s: only %(n)s held for this customer.",
+                                 name=holding.product.name, n=figure.held), field=field)
+            if quantity > may_collect_opening(holding, figure) and not release_reason:
+                raise Conflict(_("%(name)s was not paid for in the old system: only a manager "
+                                 "releases it, with a reason.", name=holding.product.name),
+                               field=field)
+            hand_over(figure, quantity, holding.product,
+                      db.session.get(inv.Warehouse, holding.warehouse_id), field,
+                      opening_holding_id=holding.id)
     db.session.flush()
     audit(actor, "custody.pickup", pickup, summary=f"{pickup.number} {customer.name}", now=now)
     return pickup
@@ -495,7 +603,8 @@ def reverse_entry(entry, *, reason, actor, now=None):
                           product=entry.product, batch=None, warehouse_id=entry.warehouse_id,
                           quantity=-entry.quantity, actor=actor, order_id=entry.order_id,
                           order_line_id=entry.order_line_id,
-                          redemption_id=entry.redemption_id, reverses=entry,
+                          redemption_id=entry.redemption_id,
+                          opening_holding_id=entry.opening_holding_id, reverses=entry,
                           stock_move=move, note=reason.strip(), now=now)
         db.session.flush()
         audit(actor, "custody.reverse",
@@ -514,7 +623,7 @@ def reverse_entry(entry, *, reason, actor, now=None):
                       batch=entry.batch, warehouse_id=entry.warehouse_id,
                       quantity=-entry.quantity, actor=actor, order_id=entry.order_id,
                       order_line_id=entry.order_line_id, redemption_id=entry.redemption_id,
-                      pickup=None, reverses=entry,
+                      opening_holding_id=entry.opening_holding_id, pickup=None, reverses=entry,
                       note=reason.strip(), now=now)
     db.session.flush()
     audit(actor, "custody.reverse",

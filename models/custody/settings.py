@@ -8,7 +8,7 @@ from sqlalchemy.orm import aliased, lazyload
 from extensions import db
 from models import inventory as inv
 from models.audit import register_actions, register_targets
-from models.custody.tables import RELEASE_RULES, CustodyEntry, CustodyPickup
+from models.custody.tables import RELEASE_RULES, CustodyEntry, CustodyPickup, OpeningHolding
 from models.ledgers import register_check
 from models.settings import define, define_area
 from models.timeline import TimelineItem, register_provider
@@ -64,7 +64,7 @@ def check_custody():
         if moved.get(key, 0) != returned.get(key, 0):
             problems.append(f"order {key[0]} product {key[1]}: custody_return moves "
                             f"{moved.get(key, 0)}, goods say {returned.get(key, 0)}")
-    return problems + _check_deposits() + _check_pooled()
+    return problems + _check_deposits() + _check_pooled() + _check_opening()
 
 
 def _check_deposits():
@@ -160,6 +160,55 @@ def _check_pooled():
         if not right or move.product_id != entry.product_id or \
                 move.customer_id != entry.customer_id:
             problems.append(f"{where}: stock move {move.id} does not match it")
+    return problems
+
+
+def _check_opening():
+    """What holdings brought from the old system (期初寄存) were credited: each holding's
+    deposits equal its quantity, its entries are of its customer, product and warehouse, and
+    those onto a custody shelf (with a batch, less their reversals) equal its "opening" moves
+    onto that shelf (less theirs)."""
+    problems = []
+    signed = case((inv.StockMove.reverses_id.is_(None), inv.StockMove.quantity),
+                  else_=-inv.StockMove.quantity)
+    moved = dict(db.session.execute(
+        select(inv.StockMove.document_id, func.sum(signed))
+        .where(inv.StockMove.document_type == OpeningHolding.__tablename__,
+               inv.StockMove.reason == "opening")
+        .group_by(inv.StockMove.document_id)).all())
+    original = aliased(CustodyEntry)
+    deposited, shelved = {}, {}
+    for holding_id, kind, on_shelf, quantity in db.session.execute(
+            select(CustodyEntry.opening_holding_id, CustodyEntry.kind,
+                   CustodyEntry.batch_id.is_not(None), func.sum(CustodyEntry.quantity))
+            .outerjoin(original, original.id == CustodyEntry.reverses_id)
+            .where(CustodyEntry.opening_holding_id.is_not(None),
+                   (CustodyEntry.kind == "deposit") | (original.kind == "deposit"))
+            .group_by(CustodyEntry.opening_holding_id, CustodyEntry.kind,
+                      CustodyEntry.batch_id.is_not(None))):
+        if kind == "deposit":
+            deposited[holding_id] = deposited.get(holding_id, 0) + quantity
+        if on_shelf:
+            shelved[holding_id] = shelved.get(holding_id, 0) + quantity
+    imported = dict(db.session.execute(select(OpeningHolding.id, OpeningHolding.quantity)).all())
+    for holding_id in sorted(set(imported) | set(deposited)):
+        if deposited.get(holding_id, 0) != imported.get(holding_id, 0):
+            problems.append(f"opening holding {holding_id}: deposited "
+                            f"{deposited.get(holding_id, 0)}, imported "
+                            f"{imported.get(holding_id, 0)}")
+    for holding_id in sorted(set(shelved) | set(moved)):
+        if shelved.get(holding_id, 0) != moved.get(holding_id, 0):
+            problems.append(f"opening holding {holding_id}: opening moves onto the custody "
+                            f"shelf {moved.get(holding_id, 0)}, goods say "
+                            f"{shelved.get(holding_id, 0)}")
+    for entry_id, holding_id in db.session.execute(
+            select(CustodyEntry.id, OpeningHolding.id)
+            .join(OpeningHolding, OpeningHolding.id == CustodyEntry.opening_holding_id)
+            .where((CustodyEntry.customer_id != OpeningHolding.customer_id)
+                   | (CustodyEntry.product_id != OpeningHolding.product_id)
+                   | (CustodyEntry.warehouse_id != OpeningHolding.warehouse_id))):
+        problems.append(f"custody entry {entry_id}: not of opening holding {holding_id}'s "
+                        f"customer, product and warehouse")
     return problems
 
 

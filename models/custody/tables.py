@@ -1,9 +1,10 @@
-"""The custody ledger's tables: a pickup (one visit to collect goods) and the entries (deposits,
-pickups, returns out of custody, reversals)."""
-from datetime import datetime
+"""The custody ledger's tables: a pickup (one visit to collect goods), the entries (deposits,
+pickups, returns out of custody, reversals) and the holdings brought from the old system
+(期初寄存), which entries are grouped under as others are under an order line or a redemption."""
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -41,6 +42,34 @@ class CustodyPickup(TokenMixin, db.Model):
     actor = relationship("User", foreign_keys=[actor_id], lazy="joined")
 
 
+class OpeningHolding(db.Model):
+    """Goods a customer already held with the company when it moved in (期初寄存), from the old
+    spreadsheet (models.opening, kind "custody"). Its entries (the deposit onto the custody shelf,
+    or a pooled warehouse's promise; pickups; reversals) name it, as an order line's name the
+    line: the holding is the third thing goods are held under, beside order lines and
+    redemptions, and holds what the old sheet said of them."""
+    __tablename__ = "custody_opening_holdings"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_above_zero"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    #: The units held when the company moved in (the deposit's quantity).
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: Paid for in the old system: free to collect. Unpaid goods are held back; only a
+    #: manager's early release (with a reason, as for an order) lets them go.
+    is_paid: Mapped[bool] = mapped_column(Boolean)
+    #: Since when the old system held them (unknown: NULL); the ledger's entries are dated the
+    #: day of the import.
+    held_since: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    product = relationship("Product", lazy="joined")
+
+
 class CustodyEntry(db.Model):
     """One line of the custody ledger. Append-only."""
     __tablename__ = "custody_entries"
@@ -68,6 +97,9 @@ class CustodyEntry(db.Model):
     #: Goods redeemed with points and left with the company (no order line: already paid).
     redemption_id: Mapped[int | None] = mapped_column(ForeignKey("points_redemptions.id"),
                                                       index=True)
+    #: Goods held since before the move-in (no order line, no redemption).
+    opening_holding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("custody_opening_holdings.id"), index=True)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("custody_entries.id"),
                                                     unique=True)
     #: A pickup in a pooled warehouse: the stock move that handed the goods over from ordinary

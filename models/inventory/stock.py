@@ -205,18 +205,23 @@ def batch_named(product, number):
 
 def receive(*, product, quantity, warehouse, actor, batch_number="", produced_on=None,
             expiry_date=None, unit_cost=None, document=None, note="", now=None,
-            reason="receipt"):
+            reason="receipt", shelf="stock", customer=None):
     """Goods in from a supplier: one move supplier → the warehouse's free stock (reason
-    "opening": the stock a company had when it moved in, models.opening)."""
+    "opening": the stock a company had when it moved in, models.opening). Opening goods held
+    for a customer (shelf "custody", reason "opening", the customer named) go onto the
+    warehouse's custody shelf instead: nothing else is received there."""
     _check_product(product)
     _check_warehouse(warehouse)
     check_quantity(quantity)
+    if shelf not in INTERNAL_KINDS or (shelf == "custody" and reason != "opening"):
+        raise InvalidInput(_("Only goods held for customers when the company moved in are "
+                             "received onto the custody shelf."), field="shelf")
     batch = find_or_make_batch(product, batch_number, produced_on=produced_on,
                                expiry_date=expiry_date, unit_cost=unit_cost)
     return _write_move(product=product, batch=batch, source=outside("supplier"),
-                       target=location_of(warehouse), quantity=quantity,
+                       target=location_of(warehouse, shelf), quantity=quantity,
                        reason="opening" if reason == "opening" else "receipt", actor=actor,
-                       document=document, note=note, now=now)
+                       document=document, customer=customer, note=note, now=now)
 
 
 def available_batches(product, location, *, reason, today, batch=None):
