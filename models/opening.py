@@ -29,6 +29,16 @@ Kinds (KINDS):
   quantity, unit cost. A stock move of reason "opening" into the warehouse's free stock, the
   batch made with its expiry and cost; rolled back by reversing the move while nothing else has
   moved in that batch since.
+- custody (期初寄存): customer, product (SKU or name), warehouse (code or name; may be left out
+  when there is one), quantity, whether paid, held since, and — for a warehouse that keeps held
+  goods on its custody shelf — batch, expiry date and unit cost. A holding of its own
+  (custody.OpeningHolding): the goods received onto the warehouse's custody shelf by a stock
+  move of reason "opening" (into the batch named; else one batch "期初寄存" per product, or one
+  per expiry date), credited to the customer on the custody ledger. In a pooled warehouse
+  nothing moves: the holding is a promise on the stock, as a pooled deposit is (the goods are
+  counted in that warehouse's opening stock). Collected at the pickup screen like any held
+  goods: a paid holding freely, an unpaid one only by a manager's early release with a reason.
+  Rolled back by reversing the deposit while none of it has been picked up.
 - products (商品): SKU, name, unit, specification, category, kind (销售品/赠品/积分兑换品/备品,
   several allowed), sale price, cost, floor price, points price, shelf life, days one unit lasts.
   Made as the product form makes them (inventory.create_product: the same checks); a file's
@@ -52,7 +62,7 @@ from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, LargeB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
-from models import accounts, customers as c, inventory as inv, orders, points
+from models import accounts, custody, customers as c, inventory as inv, orders, points
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime,
                          new_token, utcnow)
@@ -533,15 +543,20 @@ class StockContext(Context):
 
     def __init__(self, actor, rows, mapping, today):
         self.actor, self.today = actor, today
-        self.products = {}
-        for product in db.session.scalars(select(inv.Product).where(
-                inv.Product.is_active.is_(True))):
-            self.products.setdefault(product.sku.lower(), product)
-            self.products.setdefault(product.name, product)
-        self.warehouses = {}
-        for warehouse in inv.warehouses():
-            self.warehouses.setdefault(warehouse.code.lower(), warehouse)
-            self.warehouses.setdefault(warehouse.name, warehouse)
+        _read_catalogue(self)
+
+
+def _read_catalogue(context):
+    """The products in use by SKU and name, the warehouses by code and name, onto `context`."""
+    context.products = {}
+    for product in db.session.scalars(select(inv.Product).where(
+            inv.Product.is_active.is_(True))):
+        context.products.setdefault(product.sku.lower(), product)
+        context.products.setdefault(product.name, product)
+    context.warehouses = {}
+    for warehouse in inv.warehouses():
+        context.warehouses.setdefault(warehouse.code.lower(), warehouse)
+        context.warehouses.setdefault(warehouse.name, warehouse)
 
 
 def _money(value, label):
@@ -558,16 +573,26 @@ def _money(value, label):
     return fen
 
 
-def _stock_parse(values, context):
+def _product(values, context):
     name = _text(values.get("product"))
     product = context.products.get(name.lower()) or context.products.get(name)
     if product is None:
         raise InvalidInput(_("No product in use with SKU or name %(value)s: add it to the "
                              "products first.", value=name or "—"))
+    return product
+
+
+def _warehouse(values, context):
     where = _text(values.get("warehouse"))
     warehouse = context.warehouses.get(where.lower()) or context.warehouses.get(where)
     if warehouse is None:
         raise InvalidInput(_("No warehouse with code or name %(value)s.", value=where or "—"))
+    return warehouse
+
+
+def _stock_parse(values, context):
+    product = _product(values, context)
+    warehouse = _warehouse(values, context)
     quantity = _whole(values.get("quantity"), _("Quantity"))
     if not 0 < quantity <= 1_000_000:
         raise InvalidInput(_("The quantity must be a whole number above zero."))
@@ -614,6 +639,104 @@ KINDS["stock"] = Kind(
     {"product": "LZ-001", "warehouse": "总仓", "batch": "B20250601", "expiry": "2027-05-31",
      "quantity": 120, "unit_cost": 60},
     _stock_parse, _stock_key, _stock_apply, _stock_undo, StockContext)
+
+
+# Custody held since before the move-in (期初寄存) --------------------------------------------
+
+class CustodyContext(Context):
+    """The customers, the products in use by SKU and name, the warehouses by code and name."""
+
+    def __init__(self, actor, rows, mapping, today):
+        super().__init__(actor, rows, mapping, today)
+        _read_catalogue(self)
+        #: The warehouse of a file without the column: the one warehouse there is, if one.
+        active = {w.id: w for w in self.warehouses.values()}
+        self.only_warehouse = next(iter(active.values())) if len(active) == 1 else None
+
+
+#: How old sheets say whether goods held were paid for.
+PAID_WORDS = {"是": True, "已付": True, "已付款": True, "已结清": True, "付清": True, "全款": True,
+              "y": True, "yes": True, "true": True, "1": True, "√": True, "✓": True,
+              "否": False, "未付": False, "未付款": False, "未结清": False, "欠款": False,
+              "赊欠": False, "n": False, "no": False, "false": False, "0": False, "×": False}
+
+
+def _custody_parse(values, context):
+    customer = context.customer(values.get("customer"))
+    product = _product(values, context)
+    if _text(values.get("warehouse")) or context.only_warehouse is None:
+        warehouse = _warehouse(values, context)
+    else:
+        warehouse = context.only_warehouse
+    quantity = _whole(values.get("quantity"), _("Quantity"))
+    if not 0 < quantity <= 1_000_000:
+        raise InvalidInput(_("The quantity must be a whole number above zero."))
+    said = _text(values.get("is_paid")).lower()
+    if said not in PAID_WORDS:
+        raise InvalidInput(_("Say whether the goods are paid for: 是 or 否, not %(value)s.",
+                             value=_text(values.get("is_paid")) or "—"))
+    held_since = _day(values.get("held_since"), _("Held since"), None)
+    if held_since is not None and held_since > context.today:
+        raise InvalidInput(_("Held since %(day)s is in the future.", day=held_since.isoformat()))
+    cost = values.get("unit_cost")
+    return {"customer": customer, "product": product, "warehouse": warehouse,
+            "quantity": quantity, "is_paid": PAID_WORDS[said], "held_since": held_since,
+            "batch": _text(values.get("batch"))[:40],
+            "expiry": _day(values.get("expiry"), _("Expiry date"), None),
+            "unit_cost": None if cost in (None, "") else _money(cost, _("Unit cost"))}
+
+
+def _custody_key(plan):
+    # Whether paid is left out: a corrected file saying otherwise imports nothing twice.
+    return (f"{plan['customer'].id}:{plan['product'].id}:{plan['warehouse'].id}:"
+            f"{plan['batch'].lower()}:{plan['held_since'] or ''}:{plan['quantity']}")[:200]
+
+
+def _custody_prepare(plans, batch):
+    """The entries' note (translated once per file)."""
+    return _("Held since before the move-in, from %(file)s", file=batch.filename)[:200]
+
+
+def _custody_apply(plan, batch, actor, now, note):
+    holding = custody.deposit_opening(
+        plan["customer"], plan["product"], plan["quantity"], warehouse=plan["warehouse"],
+        is_paid=plan["is_paid"], held_since=plan["held_since"], batch_number=plan["batch"],
+        expiry_date=plan["expiry"], unit_cost=plan["unit_cost"], actor=actor, note=note,
+        now=now)
+    return plan["customer"].id, holding
+
+
+def _custody_undo(row, actor, now):
+    holding = db.session.get(custody.OpeningHolding, row.target_id)
+    try:
+        custody.take_back_opening(holding, actor=actor, now=now,
+                                  reason=_("Opening balance import rolled back")[:200])
+    except Conflict:
+        raise Conflict(_("Row %(n)s: %(name)s has been collected since the import.",
+                         n=row.number, name=holding.product.name)) from None
+
+
+KINDS["custody"] = Kind(
+    "custody", _l("Goods held in custody (期初寄存)"),
+    [CUSTOMER_FIELD,
+     Field("product", _l("Product (SKU or name)"), True, ("商品", "商品编码", "编码", "品名",
+                                                          "商品名称", "sku", "product")),
+     Field("warehouse", _l("Warehouse (code or name)"), False, ("仓库", "库房", "寄存仓库",
+                                                                "warehouse")),
+     Field("quantity", _l("Quantity"), True, ("数量", "寄存数量", "未领数量", "quantity")),
+     Field("is_paid", _l("Paid (是/否)"), True, ("是否已付", "是否付款", "已付款", "付款",
+                                                 "paid")),
+     Field("held_since", _l("Held since"), False, ("寄存日期", "寄存时间", "日期",
+                                                   "held since")),
+     Field("batch", _l("Batch"), False, ("批次", "批号", "batch")),
+     Field("expiry", _l("Expiry date"), False, ("有效期", "有效期至", "到期日", "expiry")),
+     Field("unit_cost", _l("Unit cost (yuan)"), False, ("单位成本", "成本", "进价",
+                                                        "unit cost"))],
+    {"customer": "13800138000", "product": "LZ-001", "warehouse": "总仓", "quantity": 6,
+     "is_paid": "是", "held_since": "2025-09-20", "batch": "", "expiry": "2027-05-31",
+     "unit_cost": ""},
+    _custody_parse, _custody_key, _custody_apply, _custody_undo, CustodyContext,
+    _custody_prepare)
 
 
 # Products ------------------------------------------------------------------------------------

@@ -62,11 +62,12 @@ def setup_steps():
     receipts = _count(select(StockMove.id).where(StockMove.reason.in_(("receipt", "opening")),
                                                  StockMove.reverses_id.is_(None)))
     customers = _count(select(Customer.id))
-    # Opening balances: the imports of old debts and points confirmed (models.opening), or —
-    # for a company that keys them in — any order, points entry or custody entry.
+    # Opening balances: the imports of old debts, points and goods held in custody confirmed
+    # (models.opening), or — for a company that keys them in — any order, points entry or
+    # custody entry (an opening holding's deposit is one).
     imported = _count(select(OpeningBatch.id).where(OpeningBatch.status == "done",
-                                                    OpeningBatch.kind.in_(("arrears",
-                                                                           "points"))))
+                                                    OpeningBatch.kind.in_(("arrears", "points",
+                                                                           "custody"))))
     orders = _count(select(Order.id))
     points = _count(select(PointsEntry.id))
     custody = _count(select(CustodyEntry.id))
