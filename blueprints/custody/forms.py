@@ -13,6 +13,8 @@ class PickupForm(BaseForm):
     lines = QuantitiesField(_l("Quantity"), prefix="line-")
     #: {(redemption id, product id): quantity} from the "redeemed-<id>-<id>" inputs.
     redeemed = QuantitiesField(_l("Quantity"), prefix="redeemed-", parts=2)
+    #: {opening holding id: quantity} from the "opening-<id>" inputs (held since the move-in).
+    opening = QuantitiesField(_l("Quantity"), prefix="opening-")
     #: The event the goods are handed over at (event staff at the door), if any.
     event_id = IdField(_l("Event"), required=False)
     collected_by = StringField(_l("Collected by"), validators=[Length(max=40)])
@@ -22,7 +24,7 @@ class PickupForm(BaseForm):
 
     def entered(self):
         """What was typed on each line, to show again with a refusal."""
-        return {**self.lines.entered, **self.redeemed.entered}
+        return {**self.lines.entered, **self.redeemed.entered, **self.opening.entered}
 
 
 class ReasonForm(BaseForm):

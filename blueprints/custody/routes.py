@@ -65,7 +65,8 @@ def pick_up(customer_id):
                             actor=current_user, token=form.token.data,
                             collected_by=form.collected_by.data or "",
                             relation=form.relation.data or "", event=event,
-                            release_reason=form.release_reason.data or "")
+                            release_reason=form.release_reason.data or "",
+                            opening=form.opening.data)
     if tried.refusal:
         return _customer_page(person, tried.status, tried.refusal.message, form.entered())
     flash(_("Handed over: slip %(number)s.", number=pickup.number), "success")
