@@ -2,6 +2,7 @@
 points sheet with one bad row, maps its columns, reads the dry run, imports the good rows,
 downloads the bad one with its error, finds the balance on the points page, and rolls back."""
 import io
+import re
 
 from openpyxl import Workbook, load_workbook
 
@@ -86,3 +87,70 @@ def test_an_imported_account_sets_its_own_password_before_anything_else(db, clie
     assert changed.status_code == 302, page_text(changed)[:300]
     assert client.get("/customers/").status_code == 200
     assert not accounts.find_user_by_username("wangxm").must_change_password
+
+
+def test_goods_held_from_an_old_sheet_are_picked_up_at_the_counter(db, client, login, shop):
+    """Finance imports 王大爷's goods held with the old company (6 boxes paid, 1 cup not) through
+    the screens; the clerk finds them on his custody page, hands over all that may be collected
+    (the boxes), is refused the cup, which the manager releases with a reason."""
+    from sqlalchemy import select
+
+    from models import custody
+    from models.base import new_token
+    login(shop.finance)
+    phone = shop.customer.phone[3:]
+    content = sheet([[phone, "LZ-001", 6, "是", "2025-09-20"],
+                     [phone, "保温杯", 1, "否", None],
+                     [phone, "XX-999", 1, "是", None]],
+                    ["手机号", "商品", "数量", "是否已付", "寄存日期"])
+    response = client.post("/opening/custody/upload",
+                           data={"file": (io.BytesIO(content), "旧系统寄存.xlsx")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302 and "/columns" in response.location
+    mapping = {"col_customer": "0", "col_product": "1", "col_quantity": "2",
+               "col_is_paid": "3", "col_held_since": "4"}
+    preview = client.post(response.location, data={
+        **{f"col_{key}": "-1" for key in ("warehouse", "batch", "expiry", "unit_cost")},
+        **mapping})
+    assert preview.status_code == 302
+    dry = page_text(client.get(preview.location))
+    assert "待导入：2" in dry and "有误：1" in dry and "XX-999" in dry
+    refused = client.post(preview.location, data={"mode": "all"})
+    assert refused.status_code == 422 and "本次没有导入任何数据" in page_text(refused)
+    assert custody.balances_by_product(shop.customer) == []
+    done = client.post(preview.location, data={"mode": "good"})
+    assert done.status_code == 302 and "已导入" in page_text(client.get(done.location))
+
+    client.post("/auth/logout")
+    login(shop.clerk)
+    html = client.get(f"/custody/customers/{shop.customer.id}").get_data(as_text=True)
+    text = page_text(client.get(f"/custody/customers/{shop.customer.id}"))
+    assert "期初寄存 自 2025-09-20" in text and "旧系统未付款" in text
+    found = page_text(client.get("/custody/", query_string={"q": shop.customer.phone[-4:]},
+                                 headers={"HX-Request": "true"}))
+    assert "王大爷" in found
+    assert "刘芳" in page_text(client.get("/custody/report"))  # his marketer's customers hold
+    boxes, cup = db.session.scalars(select(custody.OpeningHolding)
+                                    .order_by(custody.OpeningHolding.id)).all()
+    inputs = {name: tag for tag, name in re.findall(r'(<input[^>]* name="(opening-\d+)"[^>]*>)',
+                                                    html)}
+    assert set(inputs) == {f"opening-{boxes.id}", f"opening-{cup.id}"}
+    assert 'data-pickable="6"' in inputs[f"opening-{boxes.id}"]
+    assert "data-pickable" not in inputs[f"opening-{cup.id}"]  # not paid: 0 may be collected
+    assert 'data-testid="fill-all"' in html
+    # 全部可领 fills the boxes only.
+    handed = client.post(f"/custody/customers/{shop.customer.id}/pickups",
+                         data={"token": new_token(), f"opening-{boxes.id}": "6"})
+    assert handed.status_code == 302
+    assert "灵芝孢子粉" in page_text(client.get(handed.location))
+    refused = client.post(f"/custody/customers/{shop.customer.id}/pickups",
+                          data={"token": new_token(), f"opening-{cup.id}": "1"})
+    assert refused.status_code == 409 and "旧系统中未付款" in page_text(refused)
+    client.post("/auth/logout")
+    login(shop.manager)
+    released = client.post(f"/custody/customers/{shop.customer.id}/pickups",
+                           data={"token": new_token(), f"opening-{cup.id}": "1",
+                                 "release_reason": "旧店已收款"})
+    assert released.status_code == 302
+    assert "已无寄存" in page_text(client.get(f"/custody/customers/{shop.customer.id}"))
+    assert custody.holdings(shop.customer) == []

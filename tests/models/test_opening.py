@@ -395,3 +395,172 @@ def test_products_from_an_old_list_then_their_opening_stock_and_a_rollback(db):
     with pytest.raises(Conflict):
         opening.rollback(batch, actor=manager)
     clean()
+
+
+# --- Goods held in custody (期初寄存) ----------------------------------------------------------
+
+CUSTODY_HEADERS = ("手机号", "商品", "仓库", "数量", "是否已付", "寄存日期", "批号", "有效期至",
+                   "进价")
+
+
+def custody_sheet(*rows):
+    return sheet(*rows, headers=CUSTODY_HEADERS)
+
+
+def import_custody(shop, content, mode="all"):
+    batch = opening.upload(opening.KINDS["custody"], "寄存.xlsx", content, actor=shop.finance)
+    return batch, opening.confirm(batch, mode=mode, actor=shop.finance)
+
+
+def held_rows(customer):
+    from models import custody
+    return {(row["product"].name, row["held"], row["pickable"])
+            for row in custody.holdings(customer) if row["opening"] is not None}
+
+
+def test_custody_rows_are_checked_in_chinese_and_all_or_nothing_writes_nothing(db, shop):
+    from models import custody
+    phone = shop.customer.phone[3:]
+    content = custody_sheet(
+        (phone, "LZ-001", "总仓", 6, "是", "2025-09-20", "", None, None),
+        (phone, "XX-999", "总仓", 1, "是", None, None, None, None),       # no such product
+        ("13900000000", "LZ-001", "总仓", 1, "是", None, None, None, None),  # nobody
+        (phone, "LZ-001", "外仓", 1, "是", None, None, None, None),       # no such warehouse
+        (phone, "LZ-001", "总仓", 0, "是", None, None, None, None),       # nothing held
+        (phone, "LZ-001", "总仓", 2, "也许", None, None, None, None),     # paid or not?
+        (phone, "LZ-001", "总仓", 2, "否", "2099-01-01", None, None, None),  # in the future
+        (phone, "灵芝孢子粉", "总仓", 6, "否", "2025/9/20", None, None, None))  # row 2 again
+    batch = opening.upload(opening.KINDS["custody"], "寄存.xlsx", content, actor=shop.finance)
+    assert batch.mapping == {"customer": 0, "product": 1, "warehouse": 2, "quantity": 3,
+                             "is_paid": 4, "held_since": 5, "batch": 6, "expiry": 7,
+                             "unit_cost": 8}
+    results = opening.dry_run(batch, actor=shop.finance)
+    assert [r.status for r in results] == ["import"] + ["invalid"] * 7
+    assert "XX-999" in results[1].message and "先在商品中添加" in results[1].message
+    assert "13900000000" in results[2].message
+    assert "外仓" in results[3].message
+    assert "大于零" in results[4].message
+    assert "也许" in results[5].message and "是" in results[5].message
+    assert "晚于今天" in results[6].message
+    assert "第 2 行" in results[7].message
+    with pytest.raises(InvalidInput, match="本次没有导入任何数据"):
+        opening.confirm(batch, mode="all", actor=shop.finance)
+    assert db.session.scalar(select(func.count()).select_from(custody.CustodyEntry)) == 0
+    assert db.session.scalar(select(func.count()).select_from(custody.OpeningHolding)) == 0
+    clean()
+
+
+def test_custody_lands_on_the_custody_shelf_is_collected_as_paid_and_imports_once(db, shop):
+    """王大爷 left 6 boxes (paid, batch B7 expiring 2030) and 2 cups (not paid, no batch) with
+    the old company: both on 总仓's custody shelf by opening moves, his to collect — the boxes
+    freely, the cups only by a manager's early release. The same file again writes nothing."""
+    from models import custody, inventory as inv
+    from models.setup import setup_steps
+    phone = shop.customer.phone[3:]
+    content = custody_sheet((phone, "LZ-001", "", 6, "已付", "2025-09-20", "B7", "2030-05-31",
+                             "55"),
+                            (phone, "保温杯", None, 2, "否", None, None, None, None))
+    batch, result = import_custody(shop, content)
+    assert result["imported"] == 2
+    shelf = inv.location_of(shop.warehouse, "custody")
+    assert (inv.quantity_in(shelf, shop.product), inv.quantity_in(shelf, shop.cup)) == (6, 2)
+    assert inv.quantity_in(inv.location_of(shop.warehouse), shop.product) == 50  # free stock
+    moves = db.session.scalars(select(inv.StockMove).where(
+        inv.StockMove.reason == "opening").order_by(inv.StockMove.id)).all()
+    assert [(m.quantity, m.batch.number, m.batch.unit_cost, m.to_location_id, m.customer_id)
+            for m in moves] == [(6, "B7", 5500, shelf.id, shop.customer.id),
+                                (2, "期初寄存", shop.cup.standard_cost, shelf.id, shop.customer.id)]
+    assert moves[0].batch.expiry_date == date(2030, 5, 31)
+    assert held_rows(shop.customer) == {("灵芝孢子粉", 6, 6), ("保温杯", 2, 0)}
+    holding = db.session.scalar(select(custody.OpeningHolding).where(
+        custody.OpeningHolding.product_id == shop.product.id))
+    assert (holding.is_paid, holding.held_since, holding.quantity) == (True, date(2025, 9, 20), 6)
+    assert dict(custody.balances_by_product(shop.customer)) == {shop.product: 6, shop.cup: 2}
+    steps = {step.key: step for step in setup_steps()}
+    assert steps["opening_balances"].done and steps["opening_balances"].counts["imports"] == 1
+    assert steps["opening_balances"].counts["custody"] == 2
+    clean()
+    _again, result = import_custody(shop, content)
+    assert (result["imported"], result["repeated"]) == (0, 2)
+    assert inv.quantity_in(shelf, shop.product) == 6
+    # The boxes are paid for: collected at the counter; the cups are not.
+    cup = db.session.scalar(select(custody.OpeningHolding).where(
+        custody.OpeningHolding.product_id == shop.cup.id))
+    custody.pick_up(shop.customer, {}, opening={holding.id: 4}, actor=shop.clerk,
+                    token=new_token())
+    with pytest.raises(Conflict, match="旧系统中未付款"):
+        custody.pick_up(shop.customer, {}, opening={cup.id: 1}, actor=shop.clerk,
+                        token=new_token())
+    with pytest.raises(Conflict, match="只寄存了 2"):
+        custody.pick_up(shop.customer, {}, opening={holding.id: 3}, actor=shop.clerk,
+                        token=new_token())
+    custody.pick_up(shop.customer, {}, opening={cup.id: 2}, actor=shop.manager,
+                    token=new_token(), release_reason="老顾客，已在旧店付清")
+    assert held_rows(shop.customer) == {("灵芝孢子粉", 2, 2)}
+    assert inv.quantity_in(shelf, shop.cup) == 0
+    clean()
+    # Picked up from: the import stays.
+    with pytest.raises(Conflict, match="第 2 行"):
+        opening.rollback(batch, actor=shop.finance)
+    assert inv.quantity_in(shelf, shop.product) == 2
+    clean()
+
+
+def test_a_custody_import_rolls_back_until_a_pickup_even_a_reversed_one(db, shop):
+    from models import custody, inventory as inv
+    phone = shop.customer.phone[3:]
+    content = custody_sheet((phone, "LZ-001", "总仓", 3, "是", None, None, None, None))
+    batch, _result = import_custody(shop, content)
+    shelf = inv.location_of(shop.warehouse, "custody")
+    assert opening.rollback(batch, actor=shop.finance) == 1
+    assert inv.quantity_in(shelf, shop.product) == 0 and held_rows(shop.customer) == set()
+    assert custody.balances_by_product(shop.customer) == []
+    clean()
+    # Imported again (the keys went with the rollback); a pickup, reversed: it stays.
+    again, _result = import_custody(shop, content)
+    assert held_rows(shop.customer) == {("灵芝孢子粉", 3, 3)}
+    holding = db.session.scalar(select(custody.OpeningHolding).order_by(
+        custody.OpeningHolding.id.desc()))
+    pickup = custody.pick_up(shop.customer, {}, opening={holding.id: 1}, actor=shop.clerk,
+                             token=new_token())
+    entry = db.session.scalar(select(custody.CustodyEntry).where(
+        custody.CustodyEntry.pickup_id == pickup.id))
+    reversal = custody.reverse_entry(entry, reason="没拿走", actor=shop.manager)
+    assert reversal.opening_holding_id == holding.id
+    assert held_rows(shop.customer) == {("灵芝孢子粉", 3, 3)}
+    clean()
+    with pytest.raises(Conflict, match="已有领取记录"):
+        opening.rollback(again, actor=shop.finance)
+    assert inv.quantity_in(shelf, shop.product) == 3
+    clean()
+
+
+def test_custody_in_a_pooled_warehouse_is_a_promise_on_the_stock(db, shop):
+    """In a pooled warehouse nothing moves at the import: the boxes are a promise on the stock
+    (counted in its opening stock), collected from it like a pooled deposit, first expiry
+    first; the rollback takes the promise back."""
+    from models import custody, inventory as inv
+    inv.set_custody_mode(shop.warehouse, "pooled", actor=shop.manager)
+    phone = shop.customer.phone[3:]
+    batch, _result = import_custody(shop, custody_sheet(
+        (phone, "LZ-001", "总仓", 5, "是", "2024-01-01", "B7", None, None),
+        (phone, "保温杯", "总仓", 1, "否", None, None, None, None)))
+    assert db.session.scalar(select(func.count()).select_from(inv.StockMove).where(
+        inv.StockMove.reason == "opening")) == 0
+    assert inv.promised(shop.warehouse.id)[(shop.warehouse.id, shop.product.id)] == 5
+    assert held_rows(shop.customer) == {("灵芝孢子粉", 5, 5), ("保温杯", 1, 0)}
+    clean()
+    assert opening.rollback(batch, actor=shop.finance) == 2
+    assert inv.promised(shop.warehouse.id) == {} and held_rows(shop.customer) == set()
+    clean()
+    again, _result = import_custody(shop, custody_sheet(
+        (phone, "LZ-001", "总仓", 5, "是", "2024-01-01", "B7", None, None)))
+    holding = db.session.scalar(select(custody.OpeningHolding).order_by(
+        custody.OpeningHolding.id.desc()))
+    custody.pick_up(shop.customer, {}, opening={holding.id: 2}, actor=shop.clerk,
+                    token=new_token())
+    assert inv.quantity_in(inv.location_of(shop.warehouse), shop.product) == 48
+    assert inv.promised(shop.warehouse.id)[(shop.warehouse.id, shop.product.id)] == 3
+    clean()
+    with pytest.raises(Conflict, match="第 2 行"):
+        opening.rollback(again, actor=shop.finance)
