@@ -6,6 +6,7 @@ The figures (period = [start, end] in the company's time zone; "now" figures are
 - owned: active customers the marketer owns now;
 - new: customers registered for the marketer in the period; lost: customers of theirs that went
   to the public pool (released or reclaimed) in the period;
+- contacts: contacts they logged in the period (calls, visits, SMS, WeChat: 跟进记录);
 - invitations: invitations they made in the period; confirmed: of those, the ones the customer
   confirmed (confirmed, attended or no-show); arrivals: check-ins in the period of customers they
   invited; attendance = arrivals / confirmed;
@@ -27,7 +28,8 @@ The figures (period = [start, end] in the company's time zone; "now" figures are
 - referrals: customers registered for them in the period who were referred by a customer.
 
 The department average is the mean over the department's active marketers (zeros included); the
-rank is by sales within the department (1 = most).
+rank is by sales within the department (1 = most). When the period is exactly a month or a week,
+each figure with a target (models/targets.py) shows the target and the share of it reached.
 """
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +43,7 @@ from formatting import fen, local_day
 from models.accounts import Department, User, UserRole
 from models.base import utcnow
 from models.scoping import department_subtree_ids
+from models.targets import period_end, period_start, targets_of
 from reports import render_pdf
 from reports.charts import bar_chart
 
@@ -62,6 +65,7 @@ FIGURES = (
     Figure("owned", _l("Customers owned"), now=True, rows=True),
     Figure("new", _l("New customers"), rows=True),
     Figure("lost", _l("Lost to the pool"), rows=True),
+    Figure("contacts", _l("Contacts made"), rows=True),
     Figure("invitations", _l("Invitations"), rows=True),
     Figure("confirmed", _l("Confirmed"), rows=True),
     Figure("arrivals", _l("Arrivals"), rows=True),
@@ -118,7 +122,7 @@ def figures(params, marketer_ids, *, now_figures=True):
     """marketer id → {figure: value} (counts and fen; rates added after). `now_figures`: also
     those as of today (owned, arrears) — the period before needs none of them."""
     from models.checkin import CheckIn
-    from models.customers import Customer, OwnershipChange
+    from models.customers import ContactLog, Customer, OwnershipChange
     from models.events import Invitation
     from models.gifts import GiftIssue
     from models.orders import OWING_STATUSES, Order, OrderReturn, Payment
@@ -138,6 +142,9 @@ def figures(params, marketer_ids, *, now_figures=True):
         "lost": _grouped(select(OwnershipChange.from_owner_id, func.count()).where(
             OwnershipChange.from_owner_id.in_(ids), OwnershipChange.to_owner_id.is_(None),
             in_period(OwnershipChange.at)).group_by(OwnershipChange.from_owner_id)),
+        "contacts": _grouped(select(ContactLog.actor_id, func.count()).where(
+            ContactLog.actor_id.in_(ids), in_period(ContactLog.at))
+            .group_by(ContactLog.actor_id)),
         "arrivals": _grouped(select(Invitation.inviter_id, func.count()).join(
             CheckIn, CheckIn.invitation_id == Invitation.id).where(
             Invitation.inviter_id.in_(ids), in_period(CheckIn.at))
@@ -289,6 +296,13 @@ def gather(params):
                          "average": average,
                          "rank": ranked.index(marketer) + 1, "of": len(people)})
     rows.sort(key=lambda r: (r["department"], r["rank"]))
+    period = target_period(params)
+    if period is not None:  # a month or a week: each figure's target beside it
+        set_ = targets_of("marketer", [r["id"] for r in rows], period, params.start)
+        for row in rows:
+            row["targets"] = {key: {"target": value, "done": row["values"][key] * 100 / value
+                                    if value else None}
+                              for key, value in set_.get(row["id"], {}).items()}
     if params.marketer is not None:
         rows = [r for r in rows if r["id"] == params.marketer.id]
     total = _total([values[r["id"]] for r in rows])
@@ -303,6 +317,18 @@ def gather(params):
             "rows": rows, "total": total, "before": before,
             "change": {key: _change(total[key], before[key]) for key in total},
             "charts": sales_charts(rows), "args": params.as_args()}
+
+
+def target_period(params):
+    """"month" or "week" when the report covers exactly one (targets are set per month or per
+    week: they are shown beside the figures then), else None."""
+    if params.start == period_start("month", params.start) and \
+            params.end == period_end("month", params.start):
+        return "month"
+    if params.start == period_start("week", params.start) and \
+            params.end == period_end("week", params.start):
+        return "week"
+    return None
 
 
 def sales_charts(rows):
@@ -419,6 +445,15 @@ def rows_behind(params, key, marketer_id):
                  url_for("events.show", event_id=i.event_id))
                 for i in db.session.scalars(query.order_by(Invitation.created_at.desc())
                                             .limit(500))]
+    if key == "contacts":
+        from models.customers import CONTACT_KINDS, ContactLog
+        found = db.session.execute(select(ContactLog, Customer).join(
+            Customer, Customer.id == ContactLog.customer_id).where(
+            ContactLog.actor_id == marketer_id, period(ContactLog.at))
+            .order_by(ContactLog.at.desc()).limit(500))
+        return [(f"{c.name} · {CONTACT_KINDS.get(log.kind, log.kind)} · {local_day(log.at)}",
+                 None, False, url_for("customers.show", customer_id=c.id))
+                for log, c in found]
     if key == "arrivals":
         found = db.session.execute(select(CheckIn, Invitation).join(
             Invitation, Invitation.id == CheckIn.invitation_id).where(

@@ -13,11 +13,11 @@ from blueprints.forms import BaseForm, attempt, error_text, id_arg, refusal_stat
 from blueprints.tasks.forms import CONTACT_KINDS, DoneForm, ReassignForm, SkipForm
 from extensions import db
 from formatting import local_day, parse_day
-from models import customers as c, tasks as t
+from models import customers as c, targets as tg, tasks as t
 from models.accounts import User
 from models.base import InvalidInput, NotFound, utcnow
 from models.scoping import can_see_full_phone, visible_users
-from reports import care_list as care_report
+from reports import care_list as care_report, targets as progress
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -59,7 +59,12 @@ def today():
     marketers = db.session.scalars(visible_users(current_user).where(User.is_active.is_(True))
                                    .order_by(User.display_name)).all() \
         if current_user.has_role(*SUPERVISORS) else []
+    month = tg.period_start("month", day)
+    targets = progress.marketers_progress(current_user, "month", month, [assignee], day) \
+        if tg.targets_of("marketer", [assignee.id], "month", month) else None
     return render_template("tasks/today.html", worklist=worklist, today=day, assignee=assignee,
+                           targets=targets, target_figures=tg.FIGURES,
+                           pace_line=progress.pace_line,
                            kind=kind, section=section,
                            form=BaseForm(), kinds=t.KINDS, quick_notes=t.QUICK_NOTES,
                            marketers=[m for m in marketers if m.has_role("marketer")],
