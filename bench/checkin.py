@@ -1,15 +1,17 @@
 """Speed of the door (issue 5), on its own SQLite database built by the migrations.
 
-    .venv/bin/python bench/checkin.py [--customers 200000]
+    .venv/bin/python bench/checkin.py [--customers 200000] [--invitations 2000]
 
-With N customers and an event of 2,000 confirmed invitations: the server's door search (phone
-tails, initials, names posted to the scan box, as a browser without the door's script does),
-check-in POSTs to the scan box, the door tablet's guest list (roster) and a check-in through its
-queue (as the door's script sends it) measured in-process with the test client (p95, ms); then
-the app under gunicorn (2 workers) on 127.0.0.1 with 8 concurrent clients checking guests in,
-in check-ins per second: first scanning cards into the scan box (1,600 guests), then as door
-tablets do, one write of the queue a request (1,600 guests of a second such event). Ends with
-one JSON line of the figures (`http_checkins_per_s` and `queue_checkins_per_s`).
+With N customers and an event of 2,000 confirmed invitations (--invitations): the server's door
+search (200 phone tails, initials, names posted to the scan box, as a browser without the door's
+script does), 200 check-in POSTs to the scan box, the door tablet's guest list (roster) and 200
+check-ins through its queue (as the door's script sends it) measured in-process with the test
+client (p95, ms; each sample a tenth of the invitations); then the app under gunicorn (2 workers)
+on 127.0.0.1 with 8 concurrent clients checking guests in, in check-ins per second: first
+scanning cards into the scan box (the other 1,600 guests), then as door tablets do, one write of
+the queue a request (1,600 guests of a second such event). Ends with one JSON line of the figures
+(`find_p95_ms`, `checkin_p95_ms`, `roster_p95_ms`, `queue_checkin_p95_ms`,
+`http_checkins_per_s` and `queue_checkins_per_s`).
 
 With --postgres the same runs on a throwaway PostgreSQL database (dropped at the end), and the
 HTTP part is served by `make run-pg` itself: 4 gunicorn workers on PostgreSQL. With --poll each
@@ -58,19 +60,19 @@ from models.base import utcnow  # noqa: E402
 Guest = namedtuple("Guest", "code phone_tail initials name invitation_id companions")
 
 
-def prepare(app, n):
-    """N customers and an open event of 2,000 confirmed invitations with its door staff "door":
-    (event id, [Guest])."""
+def prepare(app, n, invitations=2000):
+    """N customers and an open event of `invitations` confirmed invitations with its door staff
+    "door": (event id, [Guest])."""
     with app.app_context():
         upgrade()
         build(n)
         accounts.create_user(username="door", display_name="会务", password="bench2026x",
                              roles=["event_staff"], actor=None)
-        return door_event("压测讲座", offset=0)
+        return door_event("压测讲座", offset=0, size=invitations)
 
 
-def door_event(title, *, offset):
-    """An open event run by the door staff, inviting 2,000 active customers from the
+def door_event(title, *, offset, size=2000):
+    """An open event run by the door staff, inviting `size` active customers from the
     `offset`-th on, every invitation confirmed: (event id, [Guest])."""
     manager = db.session.scalar(select(accounts.User).where(accounts.User.username == "boss"))
     staff = db.session.scalar(select(accounts.User).where(accounts.User.username == "door"))
@@ -81,7 +83,7 @@ def door_event(title, *, offset):
     ev.change_event_status(event, "open", actor=manager)
     ev.set_event_staff(event, [staff], actor=manager)
     ids = list(db.session.scalars(select(c.Customer.id).where(
-        c.Customer.status == "active").order_by(c.Customer.id).offset(offset).limit(2000)))
+        c.Customer.status == "active").order_by(c.Customer.id).offset(offset).limit(size)))
     ev.bulk_invite(event, ids, actor=manager)
     invitations = db.session.scalars(select(ev.Invitation).where(
         ev.Invitation.event_id == event.id)).all()
@@ -135,11 +137,15 @@ MODES = {"scan": (scan_request, scan_answered), "queue": (queue_request, queue_a
 
 
 def in_process(app, event_id, rows):
+    """The door in-process, each sample a tenth of the guests (200 of 2,000): searches, scans
+    and queued check-ins of rows[:2 * tenth]; the rest are left for over_http."""
     client = signed_in_client(app, "door")
     rng = random.Random(1)
-    sample = rng.sample(rows, 200)
-    queries = [r.phone_tail for r in sample[:70]] + [r.initials for r in sample[70:140]] + \
-        [r.name[:2] for r in sample[140:]]
+    tenth = len(rows) // 10
+    sample = rng.sample(rows, tenth)
+    third = tenth * 7 // 20  # 70 of 200
+    queries = [r.phone_tail for r in sample[:third]] + \
+        [r.initials for r in sample[third:2 * third]] + [r.name[:2] for r in sample[2 * third:]]
     with client.session_transaction() as session:  # signing in starts a new session
         session["csrf_token"] = "b" * 40
     csrf = csrf_token(app)
@@ -165,7 +171,7 @@ def in_process(app, event_id, rows):
             assert answered(response.status_code, response.get_data()), response.status_code
         return p95(times)
 
-    checkin_p95 = check_in("scan", rows[:200])
+    checkin_p95 = check_in("scan", rows[:tenth])
     # The door tablet: its guest list (fetched when the screen opens and every minute), and a
     # check-in through its queue.
     roster_ms, roster_bytes = [], 0
@@ -175,7 +181,7 @@ def in_process(app, event_id, rows):
         roster_ms.append((time.perf_counter() - started) * 1000)
         roster_bytes = len(response.get_data())
         assert response.status_code == 200 and len(response.get_json()["guests"]) == len(rows)
-    queue_p95 = check_in("queue", rows[200:400])
+    queue_p95 = check_in("queue", rows[tenth:2 * tenth])
     return {"find_p95_ms": p95(find_ms), "checkin_p95_ms": checkin_p95,
             "roster_p95_ms": p95(roster_ms), "roster_kb": round(roster_bytes / 1024),
             "queue_checkin_p95_ms": queue_p95}
@@ -280,6 +286,9 @@ def over_http(event_id, rows, mode="scan", clients=8, port=5071, poll=False):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=200000)
+    parser.add_argument("--invitations", type=int, default=2000,
+                        help="guests of each of the two door events (at least 20; the customers "
+                             "must be twice as many)")
     parser.add_argument("--port", type=int, default=5071,
                         help="where gunicorn listens (a free port on a shared machine)")
     parser.add_argument("--postgres", action="store_true",
@@ -295,9 +304,10 @@ def main():
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_DIR": str(folder),
                           "SECRET_KEY": "bench", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
-        event_id, rows = prepare(app, args.customers)
+        event_id, rows = prepare(app, args.customers, args.invitations)
         with app.app_context():  # the same door again, for the tablets' queue over HTTP
-            queue_event_id, queue_rows = door_event("压测讲座（平板）", offset=len(rows))
+            queue_event_id, queue_rows = door_event("压测讲座（平板）", offset=len(rows),
+                                                    size=args.invitations)
         if args.postgres:
             # Fresh statistics after the bulk load, as autovacuum would give a real database.
             with app.app_context(), db.engine.connect() as conn:
@@ -307,8 +317,9 @@ def main():
             db.session.remove()
             db.engine.dispose()
         with serving(folder, port=args.port, postgres_url=uri if args.postgres else None):
-            scan = over_http(event_id, rows[400:], "scan", port=args.port, poll=args.poll)
-            queue = over_http(queue_event_id, queue_rows[400:], "queue", port=args.port,
+            rest = 2 * (len(rows) // 10)  # measured in-process
+            scan = over_http(event_id, rows[rest:], "scan", port=args.port, poll=args.poll)
+            queue = over_http(queue_event_id, queue_rows[rest:], "queue", port=args.port,
                               poll=args.poll)
     finally:
         if drop:

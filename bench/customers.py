@@ -1,25 +1,26 @@
 """Speed of the customer archive (issue 3), on its own SQLite database built by the migrations.
 
-    .venv/bin/python bench/customers.py [--customers 200000] [--queries 200]
+    .venv/bin/python bench/customers.py [--customers 200000] [--queries 200] [--import-rows 10000]
 
 With --postgres the same runs on a throwaway PostgreSQL database (dropped at the end).
 
 Builds N customers (Faker zh_CN, seeded) owned by 100 marketers, then measures the search box
 in-process with the test client (the htmx partial a tablet gets), as a manager (every customer in
 scope) and as a marketer (own + pool): phone tail, initials, name (its first two characters) and
-middle-of-name (the last two of a three-character name: 秀兰 of 张秀兰) queries, p95 in ms. Then
-the dry run of a 10,000-row import, and the .xlsx export of every customer as the manager, the
-way a list longer than the setting ``imports.background_rows`` (default 2,000) is exported: the
-page (POST /customers/export.xlsx) queues a background run and answers with a redirect to its
-progress page (`export_enqueue_ms`); a child process that stands for the worker — a fresh
-interpreter that loads the app and runs `flask jobs work`, as the worker unit and the scheduler
-work the queue — writes the workbook onto the run's row; the page then shows the run done and
-its workbook downloads. `export_200k_s` is the time the worker takes until the run is done,
-`export_peak_rss_mb` the worker's peak resident memory (VmHWM, the app and its imports included;
-issue 23 §3 asks under 300 MB), `export_rows` the customers in the workbook and `export_mb` its
-size.
-With --customers at or below the setting, the bench lowers the setting so that the export still
-takes that path. Ends with one JSON line of the figures.
+middle-of-name (the last two of a three-character name: 秀兰 of 张秀兰) queries, p95 in ms
+(`search_phone_tail_p95_ms`, `search_initials_p95_ms`, `search_name_p95_ms`,
+`search_name_middle_p95_ms`; the marketer's end in `_marketer`). Then the dry run of a
+10,000-row import (`import_dry_run_10k_s`), and the .xlsx export of every customer as the
+manager, the way a list longer than the setting ``imports.background_rows`` (default 2,000) is
+exported: the page (POST /customers/export.xlsx) queues a background run and answers with a
+redirect to its progress page (`export_enqueue_ms`); a child process that stands for the
+worker — a fresh interpreter that loads the app and runs `flask jobs work`, as the worker unit
+and the scheduler work the queue — writes the workbook onto the run's row; the page then shows
+the run done and its workbook downloads. `export_200k_s` is the time the worker takes until the
+run is done, `export_peak_rss_mb` the worker's peak resident memory (VmHWM, the app and its
+imports included; issue 23 §3 asks under 300 MB), `export_rows` the customers in the workbook and
+`export_mb` its size. With --customers at or below the setting, the bench lowers the setting so
+that the export still takes that path. Ends with one JSON line of the figures.
 """
 import argparse
 import io
@@ -226,7 +227,9 @@ def import_dry_run(app, marketer_name, rows=10000, seed=11):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=200000)
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=200, help="queries of each kind (>= 20)")
+    parser.add_argument("--import-rows", type=int, default=10000,
+                        help="rows of the import whose dry run is timed")
     parser.add_argument("--postgres", action="store_true",
                         help="on a throwaway PostgreSQL database (BENCH_DATABASE_URL names the "
                              "server), dropped at the end")
@@ -277,7 +280,8 @@ def measure(args, folder, uri):
         figures[f"search_name_p95_ms{suffix}"] = p95_ms(client, name_queries)
         figures[f"search_name_middle_p95_ms{suffix}"] = p95_ms(client, middle_queries)
     figures["marketer_owns"] = len(own_phones)
-    figures["import_dry_run_10k_s"], counts = import_dry_run(app, marketer_name)
+    figures["import_dry_run_10k_s"], counts = import_dry_run(app, marketer_name,
+                                                             rows=args.import_rows)
     figures["import_dry_run_counts"] = counts
     figures.update(export_all(app, uri, folder, manager_name))
     with app.app_context():
