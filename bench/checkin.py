@@ -1,16 +1,16 @@
 """Speed of the door (issue 5), on its own SQLite database built by the migrations.
 
-    .venv/bin/python bench/checkin.py [--customers 200000] [--invitations 2000]
+    .venv/bin/python bench/checkin.py [--customers 200000] [--invitations 2000] [--workers 2]
 
 With N customers and an event of 2,000 confirmed invitations (--invitations): the server's door
 search (200 phone tails, initials, names posted to the scan box, as a browser without the door's
 script does), 200 check-in POSTs to the scan box, the door tablet's guest list (roster) and 200
 check-ins through its queue (as the door's script sends it) measured in-process with the test
-client (p95, ms; each sample a tenth of the invitations); then the app under gunicorn (2 workers)
-on 127.0.0.1 with 8 concurrent clients checking guests in, in check-ins per second: first
-scanning cards into the scan box (the other 1,600 guests), then as door tablets do, one write of
-the queue a request (1,600 guests of a second such event). Ends with one JSON line of the figures
-(`find_p95_ms`, `checkin_p95_ms`, `roster_p95_ms`, `queue_checkin_p95_ms`,
+client (p95, ms; each sample a tenth of the invitations); then the app under gunicorn (2 workers,
+--workers) on 127.0.0.1 with 8 concurrent clients checking guests in, in check-ins per second:
+first scanning cards into the scan box (the other 1,600 guests), then as door tablets do, one
+write of the queue a request (1,600 guests of a second such event). Ends with one JSON line of
+the figures (`find_p95_ms`, `checkin_p95_ms`, `roster_p95_ms`, `queue_checkin_p95_ms`,
 `http_checkins_per_s` and `queue_checkins_per_s`).
 
 With --postgres the same runs on a throwaway PostgreSQL database (dropped at the end), and the
@@ -188,8 +188,8 @@ def in_process(app, event_id, rows):
 
 
 @contextlib.contextmanager
-def serving(folder, port=5071, postgres_url=None):
-    """The app over HTTP on 127.0.0.1:`port`, until the block ends: gunicorn with 2 workers on
+def serving(folder, port=5071, postgres_url=None, workers=2):
+    """The app over HTTP on 127.0.0.1:`port`, until the block ends: gunicorn with `workers` on
     the SQLite file, or, given `postgres_url`, the app as `make run-pg` serves it (4 workers on
     that database)."""
     env = {**os.environ, "DATABASE_URL": postgres_url or f"sqlite:///{folder / 'bench.db'}",
@@ -203,7 +203,8 @@ def serving(folder, port=5071, postgres_url=None):
                                   stderr=subprocess.STDOUT, start_new_session=True)
     else:
         server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+            [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}",
+             "--workers", str(workers),
              "--worker-class", "gthread", "--threads", os.environ.get("BENCH_THREADS", "1"),
              "--log-level", "warning",
              "app:create_app()"], cwd=ROOT, env=env, start_new_session=True)
@@ -289,6 +290,8 @@ def main():
     parser.add_argument("--invitations", type=int, default=2000,
                         help="guests of each of the two door events (at least 20; the customers "
                              "must be twice as many)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn's workers on SQLite (--postgres: make run-pg's 4)")
     parser.add_argument("--port", type=int, default=5071,
                         help="where gunicorn listens (a free port on a shared machine)")
     parser.add_argument("--postgres", action="store_true",
@@ -316,7 +319,8 @@ def main():
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        with serving(folder, port=args.port, postgres_url=uri if args.postgres else None):
+        with serving(folder, port=args.port, postgres_url=uri if args.postgres else None,
+                     workers=args.workers):
             rest = 2 * (len(rows) // 10)  # measured in-process
             scan = over_http(event_id, rows[rest:], "scan", port=args.port, poll=args.poll)
             queue = over_http(queue_event_id, queue_rows[rest:], "queue", port=args.port,
@@ -325,7 +329,7 @@ def main():
         if drop:
             drop()
     print(json.dumps({"database": "postgresql, make run-pg (4 workers)" if args.postgres
-                      else "sqlite, gunicorn (2 workers)",
+                      else f"sqlite, gunicorn ({args.workers} workers)",
                       "customers": args.customers, "invitations": len(rows),
                       "poll_before_each_scan": args.poll, **figures,
                       "http_checkins_per_s": scan[0], "http_answered": scan[1],

@@ -12,10 +12,10 @@ token and posts it, retrying with the same token after an error or a timeout. Mi
 script kills the master and every worker with SIGKILL, starts gunicorn again, and lets the
 clients finish. Then it compares what the clients were told with what the database holds:
 
-- acked: requests answered with success (a redirect to the slip, the check-in card);
-- lost: acked but not in the database; doubled: a token written more than once, or a request
+- `acked`: requests answered with success (a redirect to the slip, the check-in card);
+- `lost`: acked but not in the database; `doubled`: a token written more than once, or a request
   that wrote more than its one row;
-- ledgers_clean: `flask --app app check-ledgers` exits 0.
+- `ledgers_clean`: `flask --app app check-ledgers` exits 0.
 
 Every loop is bounded in count and in time, and only 127.0.0.1 is spoken to. Prints one JSON line.
 """

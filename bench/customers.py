@@ -52,7 +52,7 @@ from models.base import utcnow  # noqa: E402
 from models.settings import get_setting, update_settings  # noqa: E402
 
 
-def build(n, seed=7):
+def build(n, seed=7, n_marketers=100):
     fake = Faker("zh_CN")
     Faker.seed(seed)
     random.seed(seed)
@@ -62,7 +62,7 @@ def build(n, seed=7):
     marketers = [accounts.create_user(username=f"m{i}", display_name=fake.name(),
                                       password="bench2026x", roles=["marketer"],
                                       department=departments[i % 10], actor=None)
-                 for i in range(100)]
+                 for i in range(n_marketers)]
     manager = accounts.create_user(username="boss", display_name="老板", password="bench2026x",
                                    roles=["manager"], department=hq, actor=None)
     c.ensure_default_channels()
@@ -227,7 +227,8 @@ def import_dry_run(app, marketer_name, rows=10000, seed=11):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=200000)
-    parser.add_argument("--queries", type=int, default=200, help="queries of each kind (>= 20)")
+    parser.add_argument("--queries", type=int, default=200,
+                        help="queries of each kind (at least 2)")
     parser.add_argument("--import-rows", type=int, default=10000,
                         help="rows of the import whose dry run is timed")
     parser.add_argument("--postgres", action="store_true",

@@ -1,17 +1,19 @@
 """Speed of gift control (issue 9), on its own SQLite database built by the migrations.
 
     .venv/bin/python bench/gifts.py [--moves 200000] [--customers 20000] [--issues 200]
+        [--invitations 2000]
 
 Builds N customers owned by 100 marketers (bench/customers.py), an open event of 2,000 confirmed
-invitations with its door staff (bench/checkin.py), 5 gift products received into the main
-warehouse, and M background gift issues (attendance, one per customer per event, and purchase
-gifts) over 200 past events inserted in bulk, each with its gift-issue stock move; the cached
-balances are kept equal to the moves and check_ledgers() proves them (stock and gifts). Then all
-2,000 invitations check in, the event gets an attendance gift rule, and 1,800 of the arrivals get
-their gift unmeasured. Measured in-process (p95, ms): the attendance gift for the other 200
-(BEGIN IMMEDIATE, load, `gifts.issue_attendance_gifts`, commit), the event's gift page as a
-manager gets it from the test client, and its summary queries alone (by product, by marketer,
-total cost). Ends with one JSON line of the figures.
+invitations (--invitations) with its door staff (bench/checkin.py), 5 gift products received
+into the main warehouse, and M background gift issues (attendance, one per customer per event,
+and purchase gifts) over 200 past events inserted in bulk, each with its gift-issue stock move;
+the cached balances are kept equal to the moves and check_ledgers() proves them (stock and
+gifts). Then all 2,000 invitations check in, the event gets an attendance gift rule, and 1,800
+of the arrivals get their gift unmeasured. Measured in-process (p95, ms): the attendance gift for
+the other 200 (BEGIN IMMEDIATE, load, `gifts.issue_attendance_gifts`, commit), the event's gift
+page as a manager gets it from the test client, and its summary queries alone (by product, by
+marketer, total cost). Ends with one JSON line of the figures (`gift_issue_p95_ms`,
+`gift_summary_p95_ms`, `gift_summary_query_p95_ms`).
 """
 import argparse
 import json
@@ -242,6 +244,7 @@ def main():
     parser.add_argument("--moves", type=int, default=200000)
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--issues", type=int, default=200)
+    parser.add_argument("--invitations", type=int, default=2000, help="guests of the event")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-gifts-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
@@ -249,7 +252,7 @@ def main():
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     rng = random.Random(29)
     started = time.perf_counter()
-    event_id, _rows = prepare(app, args.customers)  # runs the migrations
+    event_id, _rows = prepare(app, args.customers, args.invitations)  # runs the migrations
     with app.app_context():
         manager = accounts.find_user_by_username("boss")
         staff = accounts.find_user_by_username("door")

@@ -8,9 +8,10 @@ two years in bulk: receipts from the supplier, transfers out of MAIN, sale and g
 customers taken first expiry first (expired batches skipped), scrap and count differences. The
 balances (stock_quants) are summed while the moves are made, and check_ledgers() proves them.
 Then measures in-process (p95, ms): stock on hand for the busiest warehouse
-(`inventory.stock_on_hand`, a fresh session each time; then its page from the test client, as
-the clerk gets it) and an issue of 1-3 units of a product in stock there (BEGIN IMMEDIATE, load,
-`inventory.issue`, commit). Ends with one JSON line of the figures.
+(`inventory.stock_on_hand`, a fresh session each time: `stock_on_hand_p95_ms`; then its page
+from the test client, as the clerk gets it: `stock_on_hand_page_p95_ms`) and an issue of 1-3
+units of a product in stock there (BEGIN IMMEDIATE, load, `inventory.issue`, commit:
+`issue_p95_ms`). Ends with one JSON line of the figures.
 """
 import argparse
 import gc

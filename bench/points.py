@@ -16,12 +16,13 @@ equal the entries and the stock balances equal the moves: check_ledgers() proves
 after, and the bench's own FIFO bookkeeping is compared with `points.lots` for a sample.
 
 Measured in-process: a customer's balance as the points and customer pages read it
-(`points.balance_of`, a fresh session each time; also with `points.expiring`, which the pages
-show next to it), p95 ms; one redemption at the counter for --redeems customers (BEGIN
-IMMEDIATE, load, `redemptions.redeem`, commit), p95 ms; then one expiry run over all customers at
-the run day as the nightly job does it (BEGIN IMMEDIATE, `points.run_expiry`, commit), in seconds
-and rows (checked against what the bookkeeping says is due), and a second run, which must write 0.
-Ends with one JSON line of the figures.
+(`points.balance_of`, a fresh session each time: `balance_p95_ms`; also with `points.expiring`,
+which the pages show next to it: `balance_and_expiring_p95_ms`); one redemption at the counter for
+--redeems customers (BEGIN IMMEDIATE, load, `redemptions.redeem`, commit: `redeem_p95_ms`); then
+one expiry run over all customers at the run day as the nightly job does it (BEGIN IMMEDIATE,
+`points.run_expiry`, commit), in seconds and rows (`expiry_run_s`, `expiry_rows`, checked against
+what the bookkeeping says is due), and a second run, which must write 0 (`rerun_rows`). Ends with
+one JSON line of the figures.
 """
 import argparse
 import json

@@ -2,6 +2,7 @@
 the migrations.
 
     .venv/bin/python bench/profit.py [--scale 1.0] [--db FILE] [--repeat 3] [--only NAME]
+        [--pages 200]
 
 At scale 1 it builds, in bulk (Core inserts of many rows, not the ORM row by row): 200,000
 customers owned by 100 marketers in 10 departments (bench/customers.py), 300 events over the
@@ -17,9 +18,9 @@ are not kept consistent (no custody entries, balances not summed): nothing measu
 Measured (median of --repeat runs, a fresh session each): `profit_company_s`, the profit
 report's gather() for the company as a manager over the last 30 days (`profit_year_s`: over the
 last 365 days, for information); `event_roi_s`, the event ROI's gather() of the busiest recent
-event; `customer_page_p95_ms`, the customer page (with RFM) of 200 buying customers after the
-nightly RFM run, its 95th percentile. A measurement is a function registered with @measurement("key") that returns seconds:
-add one the same way. Ends with one JSON line.
+event; `customer_page_p95_ms`, the customer page (with RFM) of 200 buying customers (--pages)
+after the nightly RFM run, its 95th percentile. A measurement is a function registered with
+@measurement("key") that returns seconds: add one the same way. Ends with one JSON line.
 
 `--scale 0.01` builds a hundredth of everything (a quick run); `--db FILE` builds into FILE, or
 reuses FILE when it exists (no build; the migrations written since are run).
@@ -368,8 +369,9 @@ def event_roi(context):
 
 @measurement("customer_page_p95_ms")
 def customer_page(context):
-    """The customer page (lifetime figures, RFM scores, timeline) of 200 buying customers, as a
-    manager, after the nightly RFM run: the 95th percentile in ms of the view's time."""
+    """The customer page (lifetime figures, RFM scores, timeline) of 200 buying customers
+    (--pages), as a manager, after the nightly RFM run: the 95th percentile in ms of the view's
+    time."""
     from flask import current_app
     from flask_login import login_user
 
@@ -377,7 +379,7 @@ def customer_page(context):
     from jobs import customers as customer_jobs
     customer_jobs.rfm(local_day(utcnow()))
     db.session.commit()
-    ids = db.session.scalars(select(o.Order.customer_id).distinct().limit(200)).all()
+    ids = db.session.scalars(select(o.Order.customer_id).distinct().limit(context.pages)).all()
     runs = []
     for customer_id in ids:
         db.session.remove()
@@ -394,8 +396,8 @@ class Context:
     """What measurements need: the app (inside its request context), the manager, the event
     measured, how many runs."""
 
-    def __init__(self, repeat):
-        self.repeat = repeat
+    def __init__(self, repeat, pages=200):
+        self.repeat, self.pages = repeat, pages
         self.manager_id = db.session.scalar(select(accounts.User.id).where(
             accounts.User.username == "boss"))
         # The busiest event of the last two months: the most orders booked to it.
@@ -417,6 +419,7 @@ def main():
                              "2,000,000 stock moves)")
     parser.add_argument("--db", help="build into this SQLite file, or reuse it when it exists")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pages", type=int, default=200, help="customer pages measured")
     parser.add_argument("--only", choices=sorted(MEASUREMENTS), action="append",
                         help="measure only this (may be given more than once)")
     args = parser.parse_args()
@@ -441,7 +444,7 @@ def main():
             built = {"orders": db.session.scalar(select(func.count()).select_from(o.Order)),
                      "moves": db.session.scalar(select(func.count())
                                                 .select_from(inv.StockMove))}
-        context = Context(args.repeat)
+        context = Context(args.repeat, args.pages)
         figures = {key: fn(context) for key, fn in MEASUREMENTS.items()
                    if not args.only or key in args.only}
     print(json.dumps({**built, "build_s": build_s, "event_id": context.event_id, **figures}))

@@ -1,7 +1,7 @@
 """Speed of the printed reports (issue 13), on its own SQLite database built by the migrations.
 
     .venv/bin/python bench/report_pdfs.py [--customers 100000] [--orders 100000] [--events 300]
-        [--db FILE] [--only company] [--repeat N]
+        [--marketers 200] [--db FILE] [--only company] [--repeat N]
 
 Builds customers owned by 200 marketers in 10 departments (bench/customers.py makes 100; 100
 more join the same departments and take half of the customers), 300 past events over the year
@@ -9,7 +9,10 @@ with their invitations and check-ins (bench/scheduler.py), 100,000 orders over t
 their payments and the goods' stock moves (bench/orders.py; the orders of customers who came to
 the measured event are credited to it), and the event's costs. Measured: the department report
 of all 200 marketers for a year gathered and rendered to PDF, one event's ROI report gathered and
-rendered to PDF, and gather() of the company summary for a year. Ends with one JSON line.
+rendered to PDF, and gather() of the company summary for a year (`dept_pdf_200_s`,
+`event_roi_pdf_s`, `company_gather_s`). Ends with one JSON line. --marketers sets how many there
+are (half made as bench/customers.py makes them, half joining); at least 4 events are needed (the
+measured one is the fourth most recent).
 
 `--db FILE` builds the database into FILE, or reuses FILE when it exists (no build);
 `--only company` measures only the company summary's gather(), `--repeat N` times (the median
@@ -88,6 +91,7 @@ def main():
     parser.add_argument("--orders", type=int, default=100000)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--per-event", type=int, default=200)
+    parser.add_argument("--marketers", type=int, default=200)
     parser.add_argument("--db", help="build into this SQLite file, or reuse it when it exists")
     parser.add_argument("--only", choices=("company",))
     parser.add_argument("--repeat", type=int, default=1)
@@ -114,8 +118,8 @@ def main():
     started = time.perf_counter()
     with app.app_context():
         upgrade()
-        manager, _marketer, _phones = build(args.customers)
-        more_marketers(100, rng)
+        manager, _marketer, _phones = build(args.customers, n_marketers=args.marketers // 2)
+        more_marketers(args.marketers - args.marketers // 2, rng)
         staff = accounts.create_user(username="door", display_name="会务", password="bench2026x",
                                      roles=["event_staff"], actor=None)
         db.session.commit()
