@@ -46,6 +46,9 @@ def test_tap_a_guest_then_a_table_moves_them_and_refusals_write_nothing(db, clie
     for invitation in (zhang, li):
         ev.change_invitation(invitation, "confirmed", actor=wang)  # no seat planned
     head = login(make_user(["dept_head"], department=wang.department))
+    unseated = page_text(client.get(f"/events/{event.id}/seating"))
+    assert "7 座中已排 0 人；4 人暂无座位" in unseated  # the guests without a table, listed
+    assert "暂无座位 4 人 李桂英 +1 王经理 张秀兰 +1 王经理" in unseated
     page = client.get(f"/events/{event.id}/seating?guest={zhang.id}")
     assert "正在调整张秀兰（一行 2 人）" in page_text(page)
     response = client.post(f"/events/{event.id}/seating/move", data={
