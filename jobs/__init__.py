@@ -269,6 +269,8 @@ register_job("custody", worklists.custody_reminders,
 register_job("repurchase", worklists.repurchase, _l("Repurchase reminders"))
 register_job("follow-ups", worklists.planned_follow_ups,
              _l("Planned follow-ups from contact logs"))
+register_job("aftersales", worklists.aftersales_reminders,
+             _l("After-sales tickets due or overdue"))
 register_job("stock-shortfalls", stock.shortfalls,
              _l("Products whose free stock is below what custody promised"))
 register_job("points-expiry", points.points_expiry, _l("Points expiry"))

@@ -1,7 +1,7 @@
 """The nightly runs over the customer archive: grades (A/B/C/D), the public pool reclaim
 (公海回收) and the RFM scores. The rules are the customers area's (models/customers/rules.py); these jobs gather
 what the rules judge from the areas that record it — purchases, check-ins, invitations, held
-goods, open tasks.
+goods, open tasks, unresolved after-sales tickets.
 """
 from datetime import timedelta
 
@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 
 from extensions import db
 from models import customers as c
+from models.aftersales import Ticket
 from models.base import utcnow
 from models.checkin import CheckIn
 from models.clock import company_zone, day_start, local_day
@@ -69,8 +70,8 @@ def grading(day, now=None):
 
 def pool_candidates(day):
     """Owned customers quiet long enough to be warned or reclaimed, with what protects them
-    (open arrears, goods held, a task planned ahead): [(customer id, owner, department, rule,
-    reclaim day, protected)]."""
+    (open arrears, goods held, a task planned ahead, an unresolved after-sales ticket):
+    [(customer id, owner, department, rule, reclaim day, protected)]."""
     Customer = c.Customer
     days = c.pool_days()
     warn = get_setting("pool.warn_days")
@@ -89,9 +90,10 @@ def pool_candidates(day):
                             .having(func.sum(CustodyEntry.quantity) > 0))
     planned = exists().where(Task.customer_id == Customer.id, Task.status == "open",
                              Task.due_date > day, Task.kind != "pool_warning")
+    unresolved = exists().where(Ticket.customer_id == Customer.id, Ticket.status != "closed")
     rows = db.session.execute(
         select(Customer.id, Customer.owner_id, Customer.department_id, idle_since,
-               invited, attended, bought, or_(owes, holds, planned))
+               invited, attended, bought, or_(owes, holds, planned, unresolved))
         .where(Customer.status == "active", Customer.owner_id.is_not(None),
                idle_since < horizon)).all()
     found = []
@@ -106,7 +108,8 @@ def pool_candidates(day):
 
 def pool_reclaim(day, now=None):
     """The nightly pool reclaim (公海回收): customers quiet past their rule's days go to the pool
-    unless open arrears, held goods or a future task protect them; owners are warned M days
+    unless open arrears, held goods, a future task or an unresolved after-sales ticket protect
+    them; owners are warned M days
     before. Returns rows written (warnings and moves)."""
     now = now or utcnow()
     why = c.pool_reasons(c.pool_days())

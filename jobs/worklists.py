@@ -13,14 +13,14 @@ from sqlalchemy.orm import lazyload
 
 from extensions import db
 from formatting import fen
-from models import custody, customers as c, inventory as inv
+from models import aftersales, custody, customers as c, inventory as inv
 from models.checkin import CheckIn
 from models.clock import company_zone, day_start, local_day
 from models.events import Event, Invitation
 from models.opening import PastPurchase
 from models.orders import OWING_STATUSES, Order, OrderLine
 from models.settings import get_setting
-from models.tasks import owned_customers, task_row, write_tasks
+from models.tasks import CHUNK, Task, owned_customers, task_row, write_tasks
 
 
 def window(day):
@@ -304,6 +304,49 @@ def planned_follow_ups(day, now=None):
                                  (outcome or content)[:200])
                         for cid, log_id, due, outcome, content in found if cid in idents],
                        now=now)
+
+
+def aftersales_reminders(day, now=None):
+    """Unresolved after-sales tickets on their assignee's worklist: a task on the ticket's due
+    day (written that day, or by the first run after it — then shown as overdue), and while the
+    ticket stays open past it, a fresh one N days (a setting) after the last reminder was done
+    or skipped — never two open reminders for one ticket. Keyed by the ticket and the
+    reminder's day, so a re-run or a second scheduler writes nothing twice; closing the ticket
+    marks its open reminder done, handing it over moves it (models/aftersales.py)."""
+    every = timedelta(days=get_setting("aftersales.remind_every_days"))
+    Ticket = aftersales.Ticket
+    found = db.session.execute(
+        select(Ticket.id, Ticket.customer_id, Ticket.assignee_id, Ticket.department_id,
+               Ticket.due_date, Ticket.number, Ticket.kind, Ticket.description)
+        .where(Ticket.status != "closed", Ticket.due_date <= day)).all()
+    # The latest reminder of each ticket: (its day, open?, the day it was done or skipped).
+    latest = {}
+    sources = [f"ticket:{row[0]}" for row in found]
+    for start in range(0, len(sources), CHUNK):
+        for source, due, status, done_on in db.session.execute(
+                select(Task.source_key, Task.due_date, Task.status, Task.done_on)
+                .where(Task.kind == aftersales.REMINDER,
+                       Task.source_key.in_(sources[start:start + CHUNK]))
+                .order_by(Task.due_date, Task.id)):
+            latest[source] = (due, status == "open", done_on or due)
+    title_text = _("%(kind)s %(number)s due on %(date)s")
+    rows = []
+    for ticket_id, cid, assignee_id, department_id, due, number, kind, text in found:
+        source = f"ticket:{ticket_id}"
+        last = latest.get(source)
+        if last is None or last[0] < due:  # none yet for this due date (or since reopening)
+            on = due
+        elif last[1]:
+            continue  # the last reminder still waits on the worklist
+        else:
+            on = max(last[0], last[2]) + every
+            if on > day:
+                continue
+        rows.append(task_row(aftersales.REMINDER, (cid, assignee_id, department_id), on,
+                             source, title_text % {"kind": aftersales.KINDS[kind],
+                                                   "number": number, "date": _md(due)},
+                             text))
+    return write_tasks(rows, now=now)
 
 
 # --- Public pool and grades --------------------------------------------------------------------

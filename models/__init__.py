@@ -11,6 +11,8 @@ from models import customers, customer_import, events, checkin  # noqa: F401
 from models import inventory, custody, points, orders, gifts, tasks  # noqa: F401
 # Targets per marketer and department (what the performance figures are measured against).
 from models import targets  # noqa: F401
+# After-sales tickets stand on orders (a ticket names one) and tasks (its reminders).
+from models import aftersales  # noqa: F401
 from models import referrals, door, order_taking, redemptions, seating, opening  # noqa: F401
 # Large imports and exports run in the background (models.background; their settings here).
 from models import background  # noqa: F401

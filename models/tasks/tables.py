@@ -38,7 +38,15 @@ KINDS = {
     "pool_warning": _l("Going to the public pool"),
     "confirm_call": _l("Large-order confirmation call"),
     "referral_gift": _l("Give an owed referral gift"),
+    "aftersales": _l("After-sales ticket due"),
 }
+#: Kinds that belong to a person rather than to the customer's owner: they stay with their
+#: assignee when the customer changes hands (a large order's confirmation call stays with its
+#: confirmer; an after-sales reminder with the ticket's assignee, models/aftersales.py).
+PERSONAL_KINDS = ("confirm_call", "aftersales")
+#: Kinds that outlive the customer's ownership: not closed when the customer goes to the pool
+#: (an after-sales ticket stays open until it is resolved).
+OWNERLESS_KINDS = ("aftersales",)
 STATUSES = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped"),
             "overdue": _l("Overdue")}
 #: Phrases a marketer taps to finish a call without typing.
@@ -189,11 +197,13 @@ def owned_customers(customer_ids):
 
 
 def close_open_tasks(customer_ids, *, reason, now=None):
-    """Skip the open tasks of customers who left their owner for the pool."""
+    """Skip the open tasks of customers who left their owner for the pool (an after-sales
+    reminder stays: its ticket is still to be resolved)."""
     if not customer_ids:
         return 0
     return db.session.execute(
-        update(Task).where(Task.customer_id.in_(customer_ids), Task.status == "open")
+        update(Task).where(Task.customer_id.in_(customer_ids), Task.status == "open",
+                           Task.kind.not_in(OWNERLESS_KINDS))
         .values(status="skipped", skip_reason=str(reason)[:200], done_at=now or utcnow(),
                 done_on=local_day(now or utcnow()))
         .execution_options(synchronize_session=False)).rowcount
@@ -204,9 +214,10 @@ def follow_owner(customer, to_owner):
     if to_owner is None:
         close_open_tasks([customer.id], reason=_("The customer went to the public pool."))
         return
-    # A large order's confirmation call stays with its confirmer: never the marketer's task.
+    # A large order's confirmation call stays with its confirmer, an after-sales reminder with
+    # the ticket's assignee: never the new marketer's task.
     db.session.execute(update(Task).where(Task.customer_id == customer.id, Task.status == "open",
-                                          Task.kind != "confirm_call")
+                                          Task.kind.not_in(PERSONAL_KINDS))
                        .values(assignee_id=to_owner.id, department_id=to_owner.department_id)
                        .execution_options(synchronize_session=False))
 
