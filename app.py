@@ -135,6 +135,7 @@ MAX_ID = 2**31 - 1
 def register_blueprints(app):
     app.url_map.converters["int"] = IdConverter
     from blueprints.admin.routes import bp as admin_bp
+    from blueprints.aftersales.routes import bp as aftersales_bp
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.checkin.routes import bp as checkin_bp
     from blueprints.custody.routes import bp as custody_bp
@@ -155,6 +156,7 @@ def register_blueprints(app):
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(customers_bp)
+    app.register_blueprint(aftersales_bp)
     app.register_blueprint(events_bp)
     app.register_blueprint(checkin_bp)
     app.register_blueprint(inventory_bp)

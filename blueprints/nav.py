@@ -25,6 +25,8 @@ NAV = [
     NavItem("tasks.today", _l("Today"), _l("Callbacks and care due: call, note, done")),
     NavItem("customers.index", _l("Customers"), _l("Search, follow up, hand over")),
     NavItem("customers.pool", _l("Public pool"), _l("Customers nobody owns: claim or assign")),
+    NavItem("aftersales.index", _l("After-sales"),
+            _l("Complaints, repairs and home visits: who, and by when")),
     NavItem("events.index", _l("Events"), _l("Plan sessions, invite, print cards")),
     NavItem("checkin.index", _l("Check-in"), _l("The door: scan, check in, seat")),
     NavItem("orders.index", _l("Orders"), _l("Deals, payments, arrears, the daily close")),

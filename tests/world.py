@@ -26,7 +26,7 @@ class World:
 
 def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, name):
     """A customer of `marketer` invited to `event` and checked in, an order with a payment and
-    goods left in custody, a gift, points redeemed, a task, a contact."""
+    goods left in custody, a gift, points redeemed, a task, a contact, an after-sales ticket."""
     from models import checkin, custody, events, gifts, order_taking, orders, points, redemptions
     from models import referrals
     from models.tasks import Task, write_tasks
@@ -56,6 +56,12 @@ def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, n
                   "department_id": department.id, "due_date": date.today(),
                   "title": "回访"}])
     task = db.session.scalar(db.select(Task).where(Task.customer_id == customer.id))
+    # An after-sales ticket about the order (a repair), with a note.
+    from models import aftersales
+    ticket = aftersales.open_ticket(customer, kind="repair", description="按摩椅不转",
+                                    assignee_id=marketer.id, actor=marketer, token=new_token(),
+                                    order_id=order.id, product_id=product.id)
+    aftersales.add_note(ticket, text="已约师傅", actor=marketer, token=new_token())
     # A friend the customer brought, whose referral gift is owed (out of stock at the time).
     friend = make_customer(marketer, name=name + "的朋友")
     reward = referrals.ReferralReward(referred_id=friend.id, referrer_id=customer.id,
@@ -69,7 +75,7 @@ def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, n
                invitation_id=invitation.id, event_id=event.id,
                issue_id=(issue[0] if isinstance(issue, list) else issue).id,
                pickup_id=pickup.id, entry_id=entry.id, redemption_id=redemption.id,
-               task_id=task.id)
+               task_id=task.id, ticket_id=ticket.id)
     return customer
 
 

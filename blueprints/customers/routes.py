@@ -18,8 +18,8 @@ from blueprints.forms import BaseForm, attempt, error_text, id_arg, paginate, ru
 from extensions import db
 from jobs import customers as customer_jobs, worklists
 from formatting import local_day, national_phone
-from models import (background, custody, customer_import as imports, customers as c,
-                    order_taking, orders, points)
+from models import (aftersales, background, custody, customer_import as imports,
+                    customers as c, order_taking, orders, points)
 from models.accounts import User
 from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
@@ -120,7 +120,9 @@ def _customer_page(customer, contact_form, status=200):
                            order_event_id=_order_event_id(customer),
                            grade_why=customer_jobs.grade_explained(
                                customer, local_day(utcnow()))[1],
-                           figures=_figures(customer), **_page_flags(customer)), status
+                           figures=_figures(customer),
+                           open_tickets=aftersales.open_tickets_of(customer),
+                           **_page_flags(customer)), status
 
 
 def _figures(customer):

@@ -18,7 +18,8 @@ from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageF
                                      ReturnForm)
 from extensions import db
 from formatting import fen, local_day, parse_day
-from models import custody, customers as c, events as ev, gifts, inventory as inv, order_taking
+from models import (aftersales, custody, customers as c, events as ev, gifts, inventory as inv,
+                    order_taking)
 from models import orders as o
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
@@ -128,7 +129,8 @@ def new(customer_id):
                            prices={p.id: pricing.grade_price(p, customer) for p in products},
                            grade_pct=pricing.grade_pct(customer),
                            cap_pct=pricing.cap_pct(current_user),
-                           due=o.customer_due(customer)), status
+                           due=o.customer_due(customer),
+                           open_tickets=aftersales.open_tickets_of(customer)), status
 
 
 def _package_counts(packages):

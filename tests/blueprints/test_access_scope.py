@@ -25,7 +25,7 @@ from tests.world import build_world, fill, sign_in_as, table_counts
 
 #: URL arguments naming a customer's data (scoped to owner / department / the event's guests).
 CUSTOMER_DATA = {"customer_id", "order_id", "payment_id", "invitation_id", "issue_id",
-                 "pickup_id", "entry_id", "redemption_id", "task_id", "token"}
+                 "pickup_id", "entry_id", "redemption_id", "task_id", "ticket_id", "token"}
 #: Role → (the outsider in the world, the arguments whose rows it must not reach).
 OUTSIDERS = {
     "marketer": ("m2", CUSTOMER_DATA),

@@ -61,6 +61,14 @@ MATRIX = {
     "customers.import_map": CUSTOMER,
     "customers.import_preview": CUSTOMER,
     "customers.import_records": CUSTOMER,
+    "aftersales.index": CUSTOMER,
+    "aftersales.new": CUSTOMER,
+    "aftersales.show": CUSTOMER,
+    "aftersales.add_note": CUSTOMER,
+    "aftersales.assign": CUSTOMER,
+    "aftersales.start": CUSTOMER,
+    "aftersales.close": CUSTOMER,
+    "aftersales.reopen": CUSTOMER,
     "events.index": CUSTOMER | {"event_staff"},
     "events.show": CUSTOMER | {"event_staff"},
     "events.new": OWNERSHIP,
@@ -232,7 +240,7 @@ def routes(app):
               "cost_id": "1", "product_id": "1", "warehouse_id": "1", "document_id": "1",
               "count_id": "1", "line_id": "1", "order_id": "1", "payment_id": "1",
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
-              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "key": "sales",
+              "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "ticket_id": "1", "key": "sales",
               "reward_id": "1", "point_id": "1", "channel_cost_id": "1", "code": "points",
               "role": "marketer"}
     out = []

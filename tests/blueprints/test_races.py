@@ -159,7 +159,7 @@ def _setup(w):
 
 
 def _races(w, s):
-    from models import custody, customers, gifts, inventory as inv, orders, points
+    from models import aftersales, custody, customers, gifts, inventory as inv, orders, points
     from models.checkin import CheckIn
     from models.door import DoorConflict
     ids, token = w.ids, new_token()
@@ -292,6 +292,17 @@ def _races(w, s):
                 customers.Channel.name == "电台讲座"))), "amount": "123.00", "note": "报纸广告"},
             count=select(func.count()).select_from(customers.ChannelCost).where(
                 customers.ChannelCost.amount_fen == 12300)),
+        "ticket": Race(
+            ("aftersales_tickets", "token"), "m1", f"/aftersales/new/{ids['customer_id']}",
+            page=f"/aftersales/new/{ids['customer_id']}",
+            fields={"kind": "visit", "description": "上门看看血压计"},
+            count=select(func.count()).select_from(aftersales.Ticket).where(
+                aftersales.Ticket.description == "上门看看血压计")),
+        "ticket note": Race(
+            ("aftersales_notes", "token"), "m1", f"/aftersales/{ids['ticket_id']}/notes",
+            page=f"/aftersales/{ids['ticket_id']}", fields={"note-text": "顾客又来电催"},
+            count=select(func.count()).select_from(aftersales.TicketNote).where(
+                aftersales.TicketNote.text == "顾客又来电催")),
         "channel cost reversal": Race(
             ("channel_costs", "reverses_id"), "finance",
             f"/customers/channel-costs/{ids['channel_cost_id']}/reverse",
@@ -303,7 +314,8 @@ def _races(w, s):
 RACES = ["order", "payment", "refund", "payment reversal", "return", "check-in", "known walk-in",
          "door conflict", "receipt", "stock count", "document reversal", "manual gift",
          "referral gift", "gift reversal", "pickup", "custody reversal", "points adjustment",
-         "redemption", "redemption reversal", "channel cost", "channel cost reversal"]
+         "redemption", "redemption reversal", "channel cost", "channel cost reversal",
+         "ticket", "ticket note"]
 
 
 def test_every_key_has_a_race(app, db):

@@ -3,7 +3,7 @@ import pytest
 
 from blueprints.admin.commands import DEMO_USERS
 
-CUSTOMERS = ["customers.index", "customers.pool", "events.index"]
+CUSTOMERS = ["customers.index", "customers.pool", "aftersales.index", "events.index"]
 ORDERS = ["orders.index"]
 EXPECTED_NAV = {
     "admin": ["main.index", *CUSTOMERS, "checkin.index", "custody.index", "gifts.index",
