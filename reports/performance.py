@@ -25,7 +25,14 @@ The figures (period = [start, end] in the company's time zone; "now" figures are
   cost: cost of goods redeemed with points by their customers in the period (not reversed);
 - callbacks: tasks due in the period — done on time (on or before the due day), late or still
   open past the due day (overdue);
-- referrals: customers registered for them in the period who were referred by a customer.
+- referrals: customers registered for them in the period who were referred by a customer;
+- after-sales (售后, models/aftersales.py), of the tickets assigned to the marketer (the person
+  responsible, whose worklist the reminders go on): unresolved — open or in progress now;
+  overdue — of those, due before today; closed — closed in the period (and not reopened since);
+  average days to close — of those closed, the mean of the company days from registration to
+  the close (one decimal; a reopened ticket counts from its registration to its last close).
+  The department's figure is its marketers' (its average days: all their closed tickets' days
+  over their number). A ticket assigned to a head or manager counts in no marketer's row.
 
 The department average is the mean over the department's active marketers (zeros included); the
 rank is by sales within the department (1 = most). When the period is exactly a month or a week,
@@ -41,6 +48,7 @@ from sqlalchemy.orm import aliased
 from extensions import db
 from formatting import fen, local_day
 from models.accounts import Department, User, UserRole
+from models.aftersales import Ticket
 from models.base import utcnow
 from models.scoping import department_subtree_ids
 from models.targets import period_end, period_start, targets_of
@@ -59,6 +67,10 @@ class Figure:
     rows: bool = False
     #: As of today, not of the period (no "period before" to compare).
     now: bool = False
+    #: A mean computed from two other figures (a sum, and how many it sums over).
+    mean: tuple | None = None
+    #: Counted only to compute another figure (a mean's sum): not shown.
+    hidden: bool = False
 
 
 FIGURES = (
@@ -86,8 +98,14 @@ FIGURES = (
     Figure("callbacks_on_time", _l("Callbacks on time"), rows=True),
     Figure("callbacks_overdue", _l("Callbacks late or overdue"), rows=True),
     Figure("referrals", _l("Referrals"), rows=True),
+    Figure("aftersales_open", _l("After-sales unresolved"), now=True, rows=True),
+    Figure("aftersales_overdue", _l("After-sales overdue"), now=True, rows=True),
+    Figure("aftersales_closed", _l("After-sales closed"), rows=True),
+    Figure("aftersales_close_days", _l("Days to close, summed"), hidden=True),
+    Figure("aftersales_days_to_close", _l("Average days to close"),
+           mean=("aftersales_close_days", "aftersales_closed")),
 )
-COUNTED = [f.key for f in FIGURES if f.rate is None]
+COUNTED = [f.key for f in FIGURES if f.rate is None and f.mean is None]
 BY_KEY = {f.key: f for f in FIGURES}
 
 
@@ -250,15 +268,42 @@ def figures(params, marketer_ids, *, now_figures=True):
             .group_by(Order.marketer_id)):
         arrears[marketer_id], old[marketer_id] = due or 0, overdue or 0
     got["arrears"], got["arrears_over_90"] = arrears, old
+    got["aftersales_open"], got["aftersales_overdue"] = {}, {}
+    for assignee_id, unresolved, overdue in [] if not now_figures else db.session.execute(
+            select(Ticket.assignee_id, func.count(), func.sum(case(
+                (Ticket.due_date < today, 1), else_=0)))
+            .where(Ticket.assignee_id.in_(ids), Ticket.status != "closed")
+            .group_by(Ticket.assignee_id)):
+        got["aftersales_open"][assignee_id] = unresolved
+        got["aftersales_overdue"][assignee_id] = overdue or 0
+    got["aftersales_closed"], got["aftersales_close_days"] = {}, {}
+    for assignee_id, closed, days in db.session.execute(
+            select(Ticket.assignee_id, func.count(), func.sum(Ticket.days_to_close))
+            .where(Ticket.assignee_id.in_(ids), Ticket.status == "closed",
+                   in_period(Ticket.closed_at))
+            .group_by(Ticket.assignee_id)):
+        got["aftersales_closed"][assignee_id] = closed
+        got["aftersales_close_days"][assignee_id] = days or 0
     return {m: {key: got.get(key, {}).get(m, 0) for key in COUNTED} for m in ids}
 
 
 def with_rates(row):
+    """The row with its rates (percent) and means added, from the counted figures."""
     for figure in FIGURES:
         if figure.rate:
             top, bottom = row[figure.rate[0]], row[figure.rate[1]]
             row[figure.key] = round(100 * top / bottom, 1) if bottom else None
+        elif figure.mean:
+            total, count = row[figure.mean[0]], row[figure.mean[1]]
+            row[figure.key] = round(total / count, 1) if count else None
     return row
+
+
+def shown_figures():
+    """The figures a report shows, as plain data."""
+    return [{"key": f.key, "label": str(f.label), "money": f.money, "rate": bool(f.rate),
+             "mean": bool(f.mean), "rows": f.rows, "now": f.now}
+            for f in FIGURES if not f.hidden]
 
 
 def _average(rows):
@@ -312,8 +357,7 @@ def gather(params):
             "period": params.label, "previous_period": params.previous().label,
             "scope": params.marketer.display_name if params.marketer else
             params.department.name if params.department else _("All I may see"),
-            "figures": [{"key": f.key, "label": str(f.label), "money": f.money,
-                         "rate": bool(f.rate), "rows": f.rows, "now": f.now} for f in FIGURES],
+            "figures": shown_figures(),
             "rows": rows, "total": total, "before": before,
             "change": {key: _change(total[key], before[key]) for key in total},
             "charts": sales_charts(rows), "args": params.as_args()}
@@ -374,8 +418,7 @@ def gather_company(params):
     return {"title": _("Company summary"), "period": params.label,
             "previous_period": params.previous().label, "rows": rows, "total": total,
             "before": before, "change": {key: _change(total[key], before[key]) for key in total},
-            "figures": [{"key": f.key, "label": str(f.label), "money": f.money,
-                         "rate": bool(f.rate), "rows": f.rows, "now": f.now} for f in FIGURES],
+            "figures": shown_figures(),
             "args": params.as_args()}
 
 
@@ -517,6 +560,21 @@ def rows_behind(params, key, marketer_id):
         return [(f"{x.customer.name} · {x.kind_label} · {x.due_date}", None, False,
                  url_for("customers.show", customer_id=x.customer_id))
                 for x in db.session.scalars(query.order_by(Task.due_date.desc()).limit(500))]
+    if key in ("aftersales_open", "aftersales_overdue", "aftersales_closed"):
+        query = select(Ticket).where(Ticket.assignee_id == marketer_id)
+        if key == "aftersales_closed":
+            query = query.where(Ticket.status == "closed", period(Ticket.closed_at)) \
+                .order_by(Ticket.closed_at.desc())
+        else:
+            query = query.where(Ticket.status != "closed").order_by(Ticket.due_date, Ticket.id)
+            if key == "aftersales_overdue":
+                query = query.where(Ticket.due_date < today)
+        return [(f"{x.number} · {x.customer.name} · {x.kind_label} · " + (
+                    _("closed %(day)s, %(n)s days", day=local_day(x.closed_at),
+                      n=x.days_to_close) if x.status == "closed" else
+                    _("due %(day)s", day=x.due_date.isoformat())), None, False,
+                 url_for("aftersales.show", ticket_id=x.id))
+                for x in db.session.scalars(query.limit(500))]
     if key == "owned":
         return [(x.name, None, False, url_for("customers.show", customer_id=x.id))
                 for x in db.session.scalars(select(Customer).where(
