@@ -6,7 +6,7 @@ Two new tables, each with the unique one-time token of the form that wrote a row
 existing changes; the reminders are rows of `tasks` (kind "aftersales").
 
 Revision ID: 6d24334006a1
-Revises: cc88cba869b3
+Revises: d4e7a2b9c1f0
 Create Date: 2026-12-06 13:15:38.541468
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6d24334006a1'
-down_revision = 'cc88cba869b3'
+down_revision = 'd4e7a2b9c1f0'
 branch_labels = None
 depends_on = None
 
