@@ -14,6 +14,8 @@ from models import targets  # noqa: F401
 # After-sales tickets stand on orders (a ticket names one) and tasks (its reminders).
 from models import aftersales  # noqa: F401
 from models import referrals, door, order_taking, redemptions, seating, opening  # noqa: F401
+# Commission on the money collected, per month (it reads orders, customers and targets).
+from models import commission  # noqa: F401
 # Large imports and exports run in the background (models.background; their settings here).
 from models import background  # noqa: F401
 # The getting-started checklist counts every area's rows (its settings come last on the page).
