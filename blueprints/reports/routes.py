@@ -8,4 +8,4 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 # Each report's routes live in their own module and register on `bp`.
 from blueprints.reports import (channel_roi, event_roi, finance, performance,  # noqa: E402,F401
-                               profit, targets)
+                               profit, targets, commission, assessment)

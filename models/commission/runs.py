@@ -19,7 +19,7 @@ from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcn
 from models.clock import day_start, local_day
 from models.commission.rules import current_rules, order_rate, tier_multiplier
 from models.commission.tables import FULL_RATE_BP, CommissionLine, CommissionRun
-from models.customers import OwnershipChange
+from models.customers import Customer, OwnershipChange
 from models.inventory import Product
 from models.orders import Order, OrderLine, OrderReturn, Payment
 from models.scoping import department_subtree
@@ -209,7 +209,6 @@ def totals(run, marketer_ids=None):
 def lines_of(run, marketer_id):
     """The lines of one marketer in a run, in the order the money moved: [(line, order number,
     customer name)]."""
-    from models.customers import Customer
     return db.session.execute(
         select(CommissionLine, Order.number, Customer.name)
         .join(Order, Order.id == CommissionLine.order_id)
@@ -352,7 +351,8 @@ def _require(actor, roles, message):
 
 def _locked_run(month):
     return db.session.scalar(select(CommissionRun).where(CommissionRun.month == month)
-                             .with_for_update().execution_options(populate_existing=True))
+                             .with_for_update(of=CommissionRun)
+                             .execution_options(populate_existing=True))
 
 
 def check_month(month, today):
