@@ -16,7 +16,7 @@ from formatting import fen
 from models.accounts import User, UserRole
 from models.audit import audit
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
-from models.clock import day_start, local_day
+from models.clock import Calendar, day_start, local_day
 from models.commission.rules import current_rules, order_rate, tier_multiplier
 from models.commission.tables import FULL_RATE_BP, CommissionLine, CommissionRun
 from models.customers import Customer, OwnershipChange
@@ -250,7 +250,7 @@ def _developers(customer_ids, months):
     """{customer id: (developer id, the UTC moment their share ends)}: the first owner the
     customer was registered to (their "create" ownership change), kept after transfers and the
     pool; the share runs `months` months from the registration's company day."""
-    found = {}
+    found, calendar = {}, Calendar()
     for chunk in _chunks(customer_ids):
         for customer_id, owner_id, at in db.session.execute(
                 select(OwnershipChange.customer_id, OwnershipChange.to_owner_id,
@@ -258,7 +258,8 @@ def _developers(customer_ids, months):
                                                  OwnershipChange.kind == "create")
                 .order_by(OwnershipChange.id)):
             if customer_id not in found and owner_id is not None:
-                found[customer_id] = (owner_id, day_start(add_months(local_day(at), months)))
+                found[customer_id] = (owner_id, calendar.day_start(
+                    add_months(calendar.local_day(at), months)))
     return found
 
 
@@ -280,10 +281,11 @@ def _line_rows(run, rules, month_rows, late_rows, locked_multipliers):
     rates = _order_rates({row[5] for row in rows}, rules)
     share, months = rules["developer_bp"], rules["developer_months"]
     developers = _developers({row[7] for row in rows}, months) if share and months else {}
-    lines = []
+    lines, since, calendar = [], month_bounds(run.month)[0], Calendar()
     for payment_id, kind, reversed_kind, amount, at, order_id, marketer_id, customer_id in rows:
-        late = at < month_bounds(run.month)[0]
-        multiplier = locked_multipliers.get((local_day(at).replace(day=1), marketer_id), 100) \
+        late = at < since
+        multiplier = locked_multipliers.get(
+            (calendar.local_day(at).replace(day=1), marketer_id), 100) \
             if late else summary[str(marketer_id)]["multiplier"]
         rate = rates[order_id]
         shown_kind = reversed_kind if kind == "reversal" and reversed_kind else kind
@@ -396,7 +398,8 @@ def compute_run(month, *, actor, now=None):
     lines, summary = _line_rows(run, rules, month_rows, late_rows, locked)
     lines += _returns(run)
     for start in range(0, len(lines), 5000):
-        db.session.execute(insert(CommissionLine), lines[start:start + 5000])
+        # Core, not the ORM's bulk insert: a month is ~150,000 lines at full size
+        db.session.execute(insert(CommissionLine.__table__), lines[start:start + 5000])
     run.rules, run.summary = rules, summary
     run.total = sum(line["commission"] for line in lines)
     run.payments, run.late_payments = len(month_rows), len(late_rows)
