@@ -6,7 +6,7 @@ return, listed) and per marketer who earns on it: the seller, or the customer's 
 payment earns each kind of line once over the locked runs (a partial unique index).
 
 Revision ID: a3f9c2d7e5b1
-Revises: d4e7a2b9c1f0
+Revises: 6d24334006a1
 Create Date: 2026-12-06 15:20:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a3f9c2d7e5b1'
-down_revision = 'd4e7a2b9c1f0'
+down_revision = '6d24334006a1'
 branch_labels = None
 depends_on = None
 
