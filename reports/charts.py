@@ -1,5 +1,6 @@
 """Charts drawn server-side as SVG markup (no script, text escaped), the same on screen and in
-the PDFs (WeasyPrint draws SVG). One helper: horizontal bars with an optional marker line."""
+the PDFs (WeasyPrint draws SVG). Horizontal bars with an optional marker line; small columns
+for a trend (the home page)."""
 from markupsafe import escape
 
 FONT = "Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"
@@ -40,5 +41,40 @@ def bar_chart(bars, *, width=520, css_class="bar-chart", title="", marker=None,
             f'stroke-dasharray="5,3"/>'
             f'<text x="{x}" y="{bottom + 14}" text-anchor="{anchor}" font-size="12" '
             f'fill="#dc3545">{escape(marker["label"])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def column_chart(columns, *, width=300, height=110, css_class="trend-chart", title="",
+                 colour="#0d6efd", font_size=11):
+    """Small vertical columns over time (a trend): `columns` = [{"label", "value", "text"
+    (the value by default: shown as the column's tooltip)}], oldest first, scaled to the largest
+    value; the first and last labels are written under the axis, the last value above it."""
+    top = max([c["value"] for c in columns], default=0) or 1
+    axis = height - font_size - 6
+    step = width / max(len(columns), 1)
+    bar = max(step - 3, 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" class="{escape(css_class)}" '
+             f'aria-label="{escape(title)}" font-family="{FONT}" font-size="{font_size}">']
+    for index, column in enumerate(columns):
+        x = round(index * step + 1, 1)
+        tall = round((axis - font_size - 4) * max(column["value"], 0) / top) \
+            if column["value"] > 0 else 0
+        tall = max(tall, 1)
+        last = index == len(columns) - 1
+        parts.append(
+            f'<rect x="{x}" y="{axis - tall}" width="{round(bar, 1)}" height="{tall}" rx="1" '
+            f'fill="{colour if last else BLUES[0]}"><title>{escape(column["label"])}: '
+            f'{escape(column.get("text", column["value"]))}</title></rect>')
+    parts.append(f'<line x1="0" y1="{axis}" x2="{width}" y2="{axis}" stroke="#adb5bd"/>')
+    if columns:
+        parts.append(f'<text x="1" y="{height - 2}" fill="#6c757d">'
+                     f'{escape(columns[0]["label"])}</text>'
+                     f'<text x="{width - 1}" y="{height - 2}" text-anchor="end" fill="#6c757d">'
+                     f'{escape(columns[-1]["label"])}</text>'
+                     f'<text x="{width - 1}" y="{font_size}" text-anchor="end" '
+                     f'fill="#212529">{escape(columns[-1].get("text", columns[-1]["value"]))}'
+                     f'</text>')
     parts.append("</svg>")
     return "".join(parts)

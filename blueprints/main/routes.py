@@ -1,4 +1,5 @@
-"""Home page (with the administrator's getting-started checklist) and health check."""
+"""Home page — each role's figures to start the day with (reports/home.py), the administrator's
+getting-started checklist — and health check."""
 import logging
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, url_for
@@ -11,7 +12,11 @@ from blueprints.forms import run_operation
 from blueprints.main.forms import ConfirmForm
 from blueprints.nav import nav_items
 from extensions import db
+from formatting import local_day
 from models import setup
+from models.base import utcnow
+from models.targets import FIGURES
+from reports import home
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("main", __name__)
@@ -33,15 +38,26 @@ SETUP_LINKS = {
 
 @bp.get("/")
 def index():
-    """The signed-in user's start page: who they are and the areas they can open; for an
-    administrator, the getting-started checklist until it is done or put away."""
+    """The signed-in user's start page: the figures of each of their roles (a manager's or
+    head's, a marketer's, the warehouse's, finance's: reports/home.py), then the areas they can
+    open; for an administrator, the getting-started checklist until it is done or put away."""
     checklist = None
     if can("main.hide_setup"):
         steps = setup.setup_steps()
         if setup.checklist_shown(steps):
             checklist = [(step, _setup_link(step.key)) for step in steps]
+    now = utcnow()
+    today = local_day(now)
+    user = current_user
+    figures = {
+        "manager": home.manager(user, today) if user.has_role("manager", "dept_head") else None,
+        "marketer": home.marketer(user, today, now) if user.has_role("marketer") else None,
+        "warehouse": home.warehouse(today) if user.has_role("warehouse") else None,
+        "finance": home.finance(today) if user.has_role("finance") else None,
+    }
     return render_template("main/index.html", items=nav_items()[1:], checklist=checklist,
-                           confirm_form=ConfirmForm())
+                           confirm_form=ConfirmForm(), home=figures, today=today,
+                           figure_labels=FIGURES)
 
 
 def _setup_link(key):
