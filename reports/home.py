@@ -184,7 +184,7 @@ def overdue_tasks(user, today):
     rows = db.session.execute(select(tasks.c.assignee_id, func.count()).group_by(
         tasks.c.assignee_id).order_by(func.count().desc())).all()
     names = dict(db.session.execute(select(User.id, User.display_name).where(
-        User.id.in_([r[0] for r in rows[:SHOWN]])))) if rows else {}
+        User.id.in_([r[0] for r in rows[:SHOWN]]))).all()) if rows else {}
     return ([{"id": i, "name": names[i], "overdue": n} for i, n in rows[:SHOWN]],
             sum(n for _i, n in rows))
 
@@ -344,7 +344,7 @@ def warehouse(today):
     """The warehouse's home: the module's figures."""
     stale = custody.not_collected(today)
     names = dict(db.session.execute(select(Customer.id, Customer.name).where(
-        Customer.id.in_([row[0] for row in stale[:SHOWN]])))) if stale else {}
+        Customer.id.in_([row[0] for row in stale[:SHOWN]]))).all()) if stale else {}
     return {"pickups": [{"customer_id": cid, "name": names.get(cid, ""), "last": last,
                          "held": held} for cid, last, held in stale[:SHOWN]],
             "pickup_count": len(stale), "stock": stock_alerts(today),
@@ -376,7 +376,7 @@ def finance(today):
                 Payment.id.not_in(covered)).group_by("day", Payment.cashier_id)):
         open_days.setdefault(days[index], []).append((cashier_id, entries))
     names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(
-        {c for people in open_days.values() for c, _n in people})))) if open_days else {}
+        {c for people in open_days.values() for c, _n in people}))).all()) if open_days else {}
     owed = Order.balance_due < 0
     refunds = db.session.execute(select(Order.id, Order.number, Customer.name,
                                         -Order.balance_due).join(

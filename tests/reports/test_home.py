@@ -1,0 +1,193 @@
+"""The home page's figures (reports/home.py) on hand-built data, each compared with a number
+worked out by hand, per role; and each role's page answers with its sections."""
+from datetime import timedelta
+
+import pytest
+
+from extensions import db as _db
+from formatting import local_day
+from models import aftersales, events as ev, gifts, orders as o, order_taking, targets as tg, \
+    tasks as t
+from models.base import new_token, utcnow
+from models.checkin import check_in
+from reports import home
+from tests.factories import (make_customer, make_department, make_event, make_order,
+                             make_product, make_stocked_product, make_user, make_warehouse)
+
+
+@pytest.fixture
+def company(db):
+    """一部: 刘芳 (A) and 赵敏 (B); 二部: 王强 (C), its head 钱主管. Worked out by hand:
+    A — three guests invited to today's event, two confirmed (one with 2 companions), one
+        arrived and bought ¥1,000 with ¥400 paid in cash (¥600 due); a callback two days
+        overdue; an open after-sales ticket for the buyer.
+    B — a store order of ¥500 paid in full by WeChat, then one box (¥500) brought back: ¥500
+        owed back to the customer.
+    C — nothing."""
+    one, two = make_department("一部"), make_department("二部")
+    a = make_user(["marketer"], display_name="刘芳", department=one)
+    b = make_user(["marketer"], display_name="赵敏", department=one)
+    make_user(["marketer"], display_name="王强", department=two)
+    head_two = make_user(["dept_head"], display_name="钱主管", department=two)
+    head_one = make_user(["dept_head"], display_name="孙主管", department=one)
+    manager = make_user(["manager"], display_name="李总")
+    finance = make_user(["finance"], display_name="周静")
+    warehouse = make_warehouse("总仓")
+    product = make_stocked_product(warehouse, 100, name="灵芝孢子粉", sale_price=50000)
+    guests = [make_customer(a, name=f"顾客{n}") for n in range(3)]
+    event = make_event(manager, status="open", days=0)
+    event.starts_at = utcnow() + timedelta(minutes=30)  # later today
+    event.ends_at = event.starts_at + timedelta(hours=3)
+    invitations = [ev.invite(event, guest, actor=a, companions=2 if n == 1 else 0)
+                   for n, guest in enumerate(guests)]
+    for invitation in invitations[:2]:
+        ev.change_invitation(invitation, "confirmed", actor=a)
+    ev.change_event_status(event, "in_progress", actor=manager)
+    check_in(event, invitations[0], actor=manager, token=new_token())
+    deal = make_order(guests[0], warehouse=warehouse, actor=a, channel="event", event=event,
+                      lines=[{"product": product, "quantity": 2}])
+    o.receive_payment(deal, amount=40000, method="cash", actor=finance, token=new_token())
+    store = make_order(make_customer(b, name="门店客"), warehouse=warehouse, actor=b,
+                       lines=[{"product": product, "quantity": 1}], channel="store")
+    o.receive_payment(store, amount=store.total, method="wechat", actor=finance,
+                      token=new_token())
+    order_taking.return_goods(store, store.lines[0], quantity=1, reason="不合适",
+                              approver=manager, actor=manager, token=new_token())
+    today = local_day(utcnow())
+    t.write_tasks([t.task_row("callback", (guests[1].id, a.id, one.id),
+                              today - timedelta(days=2), "order:9", "回访")])
+    ticket = aftersales.open_ticket(guests[0], kind="repair", description="机器不亮",
+                                    assignee_id=a.id, actor=a, token=new_token())
+    _db.session.flush()
+    return dict(a=a, b=b, one=one, two=two, head_one=head_one, head_two=head_two,
+                manager=manager, finance=finance, event=event, deal=deal, store=store,
+                ticket=ticket, warehouse=warehouse, product=product, today=today)
+
+
+def card(data, key):
+    return next(c for c in data["cards"] if c["key"] == key)
+
+
+def test_the_managers_figures_against_the_hand_count(company):
+    today, a = company["today"], company["a"]
+    tg.set_targets("marketer", a, "month", today.replace(day=1), {"collections": 200000},
+                   actor=company["manager"])
+    data = home.manager(company["manager"], today)
+    # A's deal ¥1,000 + B's ¥500 less the ¥500 returned; ¥400 + ¥500 received.
+    assert {key: (card(data, key)["today"], card(data, key)["month"])
+            for key in ("arrivals", "deals", "sales", "collections")} == {
+        "arrivals": (1, 1), "deals": (2, 2), "sales": (100000, 100000),
+        "collections": (90000, 90000)}
+    collections = card(data, "collections")
+    assert (collections["target"], collections["done"]) == (200000, 45.0)
+    assert card(data, "sales")["target"] is None
+    assert data["arrears"] == 60000 and data["arrears_over_90"] == 0
+    assert data["overdue"] == [{"id": a.id, "name": "刘芳", "overdue": 1}]
+    assert data["overdue_total"] == 1
+    # Two confirmed guests (one arrived), two companions expected: four people.
+    event = next(e for e in data["events"] if e["id"] == company["event"].id)
+    assert event["confirmed"] == 4
+    assert data["marketers"] == 3
+    assert "<svg" in collections["chart"]
+
+
+def test_the_trend_puts_this_weeks_figures_in_the_last_column(company):
+    figures = home.activity([company["a"].id], company["today"])
+    assert figures["sales"]["weeks"] == [0] * 11 + [100000]
+    assert figures["collections"]["weeks"] == [0] * 11 + [40000]
+
+
+def test_a_head_sees_their_department(company):
+    today = company["today"]
+    mine = home.manager(company["head_one"], today)
+    assert card(mine, "sales")["month"] == 100000 and mine["marketers"] == 2
+    assert mine["overdue_total"] == 1
+    other = home.manager(company["head_two"], today)
+    assert [card(other, k)["month"] for k in ("arrivals", "deals", "sales", "collections")] == \
+        [0, 0, 0, 0]
+    assert other["arrears"] == 0 and other["overdue"] == [] and other["marketers"] == 1
+
+
+def test_a_payment_reversed_comes_off_the_collections(company):
+    payment = company["deal"].payments[0]
+    o.reverse_payment(payment, reason="录错", actor=company["finance"])
+    data = home.manager(company["manager"], company["today"])
+    assert card(data, "collections")["month"] == 50000
+
+
+def test_the_marketers_day(company):
+    a, today = company["a"], company["today"]
+    tg.set_targets("marketer", a, "month", today.replace(day=1), {"collections": 80000},
+                   actor=company["manager"])
+    data = home.marketer(a, today, utcnow())
+    assert data["figures"]["collections"]["actual"] == 40000
+    assert data["figures"]["collections"]["done"] == 50.0
+    assert (data["overdue"], data["due_today"]) == (1, 0)
+    assert [task["customer"] for task in data["tasks"]] == ["顾客1"]
+    assert data["event"]["id"] == company["event"].id
+    assert data["event"]["people"] == 4 and data["guest_count"] == 2
+    assert sorted(g["name"] for g in data["guests"]) == ["顾客0", "顾客1"]
+    assert [x["number"] for x in data["tickets"]] == [company["ticket"].number]
+    assert data["ticket_customers"] == 1
+    # B sees neither A's tasks nor A's ticket.
+    theirs = home.marketer(company["b"], today, utcnow())
+    assert theirs["tasks"] == [] and theirs["tickets"] == [] and theirs["event"] is None
+
+
+def test_the_warehouse_lists(company):
+    manager, today = company["manager"], company["today"]
+    clerk = make_user(["warehouse"])
+    low = make_stocked_product(company["warehouse"], 3, name="护膝", low_stock_threshold=5,
+                               actor=clerk)
+    cup = make_stocked_product(company["warehouse"], 3, name="养生杯", is_gift=True,
+                               for_sale=False, actor=clerk)
+    make_product("无库存", low_stock_threshold=0, actor=clerk)
+    gifts.save_rule(None, event=company["event"], kind="attendance", product=cup, quantity=1,
+                    companion_quantity=1, actor=manager)
+    data = home.warehouse(today)
+    assert [row["product"] for row in data["stock"]["low_rows"]] == ["护膝"]
+    assert data["stock"]["low_rows"][0]["free"] == 3 and low.low_stock_threshold == 5
+    # Confirmed (not yet arrived): 顾客1 with 2 companions: 1 × 1 + 1 × 2 = 3 cups; 3 in stock.
+    row = next(r for r in data["gifts"] if r["event_id"] == company["event"].id)
+    assert (row["guests"], row["companions"], row["needed"], row["free"], row["short"]) == \
+        (1, 2, 3, 3, 0)
+    assert data["pickup_count"] == 0
+
+
+def test_finance_lists(company):
+    finance, today = company["finance"], company["today"]
+    late = make_order(make_customer(company["a"], name="老欠款"), warehouse=company["warehouse"],
+                      actor=company["a"], lines=[{"product": company["product"],
+                                                  "quantity": 1}])
+    late.due_date = today - timedelta(days=91)
+    o.receive_payment(late, amount=10000, method="cash", actor=finance, token=new_token(),
+                      at=utcnow() - timedelta(days=1))
+    data = home.finance(today)
+    methods = {m["method"]: (m["received"], m["refunded"], m["net"]) for m in data["methods"]}
+    assert methods == {"cash": (40000, 0, 40000), "wechat": (50000, 0, 50000)}
+    assert data["today_net"] == 90000
+    # Yesterday's ¥100 is in no close; nor is today's money, but today is not counted.
+    assert [d["day"] for d in data["open_days"]] == [today - timedelta(days=1)]
+    assert data["open_days"][0]["cashiers"] == [{"name": "周静", "entries": 1}]
+    assert (data["refund_count"], data["refund_total"]) == (1, 50000)
+    assert data["refunds"][0]["number"] == company["store"].number
+    assert (data["old_count"], data["old_total"]) == (1, 40000)
+
+
+@pytest.mark.parametrize("role, section", [("manager", "home-manager"),
+                                           ("dept_head", "home-manager"),
+                                           ("marketer", "home-marketer"),
+                                           ("warehouse", "home-warehouse"),
+                                           ("finance", "home-finance")])
+def test_each_role_gets_its_home(client, login, company, role, section):
+    user = company["a"] if role == "marketer" else \
+        company["head_one"] if role == "dept_head" else \
+        company["manager"] if role == "manager" else \
+        company["finance"] if role == "finance" else make_user(["warehouse"])
+    login(user)
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f'data-testid="{section}"' in page
+    others = {"home-manager", "home-marketer", "home-warehouse", "home-finance"} - {section}
+    assert not any(f'data-testid="{other}"' in page for other in others)
