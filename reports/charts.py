@@ -45,8 +45,8 @@ def bar_chart(bars, *, width=520, css_class="bar-chart", title="", marker=None,
     return "".join(parts)
 
 
-def column_chart(columns, *, width=300, height=110, css_class="trend-chart", title="",
-                 colour="#0d6efd", font_size=11):
+def column_chart(columns, *, width=200, height=80, css_class="trend-chart", title="",
+                 colour="#0d6efd", font_size=10):
     """Small vertical columns over time (a trend): `columns` = [{"label", "value", "text"
     (the value by default: shown as the column's tooltip)}], oldest first, scaled to the largest
     value; the first and last labels are written under the axis, the last value above it."""
