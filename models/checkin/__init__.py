@@ -43,7 +43,9 @@ class CheckIn(TokenMixin, db.Model):
     __table_args__ = (CheckConstraint("companions BETWEEN 0 AND 10", name="companions_range"),
                       # An event's arrivals, and whether a customer came (an event's deals:
                       # reports.event_roi.arrived, asked once per order).
-                      Index("ix_check_ins_event_customer", "event_id", "customer_id"))
+                      Index("ix_check_ins_event_customer", "event_id", "customer_id"),
+                      # The arrivals of a period (the home page's week by week), read by date.
+                      Index("ix_check_ins_at", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: One check-in per invitation: the database refuses a second.
