@@ -140,17 +140,26 @@ def activity(marketer_ids, today):
                                           Order.confirmation != "pending"), Order.marketer_id)
     deals = _sums(Order.created_at, 1, bounds, month, day, binding)
     taken = _sums(Order.created_at, Order.total, bounds, month, day, binding)
-    returned = _sums(OrderReturn.at, OrderReturn.value, bounds, month, day, mine(select(
-        OrderReturn.id).join(Order, Order.id == OrderReturn.order_id), Order.marketer_id))
+    returned = _sums(OrderReturn.at, OrderReturn.value, bounds, month, day, select(
+        OrderReturn.id) if ids is None else select(OrderReturn.id).join(
+        Order, Order.id == OrderReturn.order_id).where(Order.marketer_id.in_(ids)))
     received = _sums(Payment.at, Payment.amount, bounds, month, day, select(Payment.id).where(
         Payment.kind.in_(RECEIPTS)) if ids is None else select(Payment.id).join(
         Order, Order.id == Payment.order_id).where(Order.marketer_id.in_(ids),
                                                    Payment.kind.in_(RECEIPTS)))
+    # Reversals are few: found by their link alone (its index), the weeks applied here — with
+    # the dates in SQL too, SQLite walks every payment of the weeks by date.
     original = aliased(Payment)
-    reversed_ = _sums(Payment.at, Payment.amount, bounds, month, day, mine(select(Payment.id).join(
+    reversals = mine(select(Payment.at, Payment.amount).join(
         original, original.id == Payment.reverses_id).join(
         Order, Order.id == Payment.order_id).where(
-        Payment.reverses_id > 0, original.kind.in_(RECEIPTS)), Order.marketer_id))
+        Payment.reverses_id > 0, original.kind.in_(RECEIPTS)), Order.marketer_id)
+    reversed_ = {"weeks": [0] * WEEKS, "month": 0, "today": 0}
+    for at, amount in db.session.execute(reversals):
+        if bounds[0] <= at < bounds[-1]:
+            reversed_["weeks"][next(i for i in range(WEEKS) if at < bounds[i + 1])] += amount
+            reversed_["month"] += amount if at >= month else 0
+            reversed_["today"] += amount if at >= day else 0
 
     def minus(a, b, sign=-1):
         return {"weeks": [x + sign * y for x, y in zip(a["weeks"], b["weeks"])],

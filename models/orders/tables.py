@@ -89,9 +89,10 @@ class Order(TokenMixin, db.Model):
         Index("ix_orders_marketer_balance_status_due", "marketer_id", "balance_due", "status",
               "due_date"),
         Index("ix_orders_customer_balance", "customer_id", "balance_due"),
-        # The orders of a period, covering what the profit report groups them by.
+        # The orders of a period, covering what the profit report groups them by and the
+        # total the home page sums week by week.
         Index("ix_orders_created_status_keys", "created_at", "status", "confirmation",
-              "marketer_id", "department_id", "event_id"),
+              "marketer_id", "department_id", "event_id", "total"),
     )
     #: Orders are seen by the marketer credited, their department head, managers and finance.
     __scope__ = {"owner": "marketer_id", "department": "department_id"}
@@ -279,7 +280,10 @@ class OrderReturn(TokenMixin, db.Model):
     __tablename__ = "order_returns"
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),
                       CheckConstraint("disposition IN ('restock', 'scrap')",
-                                      name="known_disposition"))
+                                      name="known_disposition"),
+                      # The goods brought back in a period (the home page's sales, week by
+                      # week), read from the index alone.
+                      Index("ix_order_returns_at_value", "at", "value"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
