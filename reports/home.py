@@ -116,12 +116,16 @@ def _spans(today):
 def _sums(at, value, bounds, month, day, query):
     """Per week: the sum of `value`; and the sums since `month` and since `day` — over `query`
     (a select of its FROM and WHERE), one range sum per span: each reads its rows from an index
-    on `at` alone (a CASE sorting the rows into weeks in one query costs far more per row)."""
+    on `at` alone (a CASE sorting the rows into weeks in one query costs far more per row). The
+    month is the weeks that begin in it plus the days of it before the first of them: no row is
+    read twice."""
     def total(since, until=None):
         span = query.with_only_columns(func.coalesce(func.sum(value), 0)).where(at >= since)
         return db.session.scalar(span if until is None else span.where(at < until))
     weeks = [total(low, high) for low, high in zip(bounds, bounds[1:])]
-    return {"weeks": weeks, "month": total(month), "today": total(day)}
+    first = next(i for i, bound in enumerate(bounds) if bound >= month)
+    in_month = sum(weeks[first:]) + (total(month, bounds[first]) if bounds[first] > month else 0)
+    return {"weeks": weeks, "month": in_month, "today": total(day)}
 
 
 def activity(marketer_ids, today):

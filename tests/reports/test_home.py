@@ -191,3 +191,23 @@ def test_each_role_gets_its_home(client, login, company, role, section):
     assert f'data-testid="{section}"' in page
     others = {"home-manager", "home-marketer", "home-warehouse", "home-finance"} - {section}
     assert not any(f'data-testid="{other}"' in page for other in others)
+
+
+def test_the_month_and_the_weeks_count_each_payment_once(company):
+    """Money back-dated by finance to the first of the month, to the day before it and to 15
+    days ago: the month holds what falls in it, each week what falls in it, nothing twice."""
+    today, finance = company["today"], company["finance"]
+    order = make_order(make_customer(company["a"], name="分期客"),
+                       warehouse=company["warehouse"], actor=company["a"],
+                       lines=[{"product": company["product"], "quantity": 1}])
+    noon = utcnow().replace(hour=4, minute=0, second=0, microsecond=0)  # 12:00 in Shanghai
+    days = {today.replace(day=1): 1000, today.replace(day=1) - timedelta(days=1): 2000,
+            today - timedelta(days=15): 4000}
+    for day, amount in days.items():
+        o.receive_payment(order, amount=amount, method="cash", actor=finance,
+                          token=new_token(), at=noon - timedelta(days=(today - day).days))
+    figures = home.activity(None, today)["collections"]
+    in_month = sum(amount for day, amount in days.items() if day >= today.replace(day=1))
+    assert figures["month"] == 90000 + in_month
+    assert figures["today"] == 90000 + (1000 if today.day == 1 else 0)
+    assert sum(figures["weeks"]) == 90000 + 7000
