@@ -6,7 +6,7 @@ The home page sums arrivals, sales and collections for today, the month and each
 12 weeks: each a range of an index by date, not a walk over the whole table.
 
 Revision ID: 3f9a1c7e5b20
-Revises: 6d24334006a1
+Revises: a3f9c2d7e5b1
 Create Date: 2026-12-06 14:05:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '3f9a1c7e5b20'
-down_revision = '6d24334006a1'
+down_revision = 'a3f9c2d7e5b1'
 branch_labels = None
 depends_on = None
 
