@@ -13,6 +13,8 @@ from models import inventory, custody, points, orders, gifts, tasks  # noqa: F40
 from models import targets  # noqa: F401
 # After-sales tickets stand on orders (a ticket names one) and tasks (its reminders).
 from models import aftersales  # noqa: F401
+# Messages to customers (SMS, WeChat): templates and the outbox.
+from models import messages  # noqa: F401
 from models import referrals, door, order_taking, redemptions, seating, opening  # noqa: F401
 # Commission on the money collected, per month (it reads orders, customers and targets).
 from models import commission  # noqa: F401

@@ -8,15 +8,20 @@ use): one definition of the company day for screens and rules alike.
 """
 from datetime import datetime, time, timedelta, timezone
 
-from formatting import company_zone, local_day
+from formatting import company_zone, local_day, to_local
 
-__all__ = ["company_zone", "local_day", "at_local", "day_start", "day_bounds", "document_number",
+__all__ = ["company_zone", "local_day", "local_moment", "at_local", "day_start", "day_bounds", "document_number",
            "Calendar"]
 
 
 def at_local(day, clock=time(0), zone=None):
     """The UTC moment of `clock` (a time) on the company's `day`."""
     return datetime.combine(day, clock, tzinfo=zone or company_zone()).astimezone(timezone.utc)
+
+
+def local_moment(moment, zone=None):
+    """A stored (UTC) moment as the company's local date and time (an aware datetime)."""
+    return to_local(moment, zone)
 
 
 def day_start(day, zone=None):

@@ -105,6 +105,9 @@ class Customer(db.Model):
     anniversary: Mapped[date | None] = mapped_column(Date)
     do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
     do_not_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How messages address the customer after the surname (阿姨, 叔叔, 老师: 张阿姨); empty:
+    #: from gender and age (models.messages.address_form_of).
+    address_form: Mapped[str] = mapped_column(String(10), default="", server_default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="active", index=True)

@@ -1,0 +1,412 @@
+"""Messages to customers (短信 and 微信, issue #28): templates with named fields, and the outbox.
+
+A template is Chinese text with named fields in braces ({称呼}您好，{会议名称}定于{时间}在{地点}…);
+an unknown field is refused when the template is saved. A message is one row of the outbox:
+the customer, the template, the text as sent, the channel (sms / wechat), its status (queued →
+sent → delivered, or failed / cancelled), the provider's id and error, the cost in fen, and who
+made it — a user or a job. Every path that makes a message (an event's guests in bulk, one
+customer's page, the nightly reminder) goes through queue_message(), and queue_message() asks
+check_message() — the one place the rules live:
+
+- the customer's 勿发短信 flag and a mobile to send an SMS to;
+- quiet hours (settings, company time): a message made then waits (send_after) until morning;
+- a cap of messages per customer per company day (setting);
+- never the same template for the same subject twice: unique (template, subject key, customer),
+  the way tasks are written once per key.
+
+The sender (jobs/messages.py) takes queued messages whose send_after has come. Operations
+flush, audit and return; the route, job or command commits.
+"""
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, func, select)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from formatting import fen, national_phone
+from models.audit import audit, register_actions, register_fields, register_targets, \
+    register_values
+from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
+from models.clock import at_local, day_bounds, local_day, local_moment
+from models.settings import define, define_area, get_setting
+from models.timeline import TimelineItem, register_provider
+
+CHANNELS = {"sms": _l("SMS"), "wechat": _l("WeChat")}
+STATUSES = {"queued": _l("Queued"), "sent": _l("Sent"), "delivered": _l("Delivered"),
+            "failed": _l("Failed"), "cancelled": _l("Cancelled")}
+#: What a template is for (issue #28 §1).
+PURPOSES = {"confirmation": _l("Invitation confirmation"),
+            "reminder": _l("Reminder the day before"),
+            "birthday": _l("Birthday greeting"), "anniversary": _l("Anniversary greeting"),
+            "arrears_before": _l("Arrears: before the due date"),
+            "arrears_after": _l("Arrears: after the due date"),
+            "pickup": _l("Custody pickup reminder"), "usage_guide": _l("Usage guide"),
+            "free": _l("Free text")}
+#: The named fields a template may use, in the order the editor lists them.
+FIELDS = ("姓名", "称呼", "会议名称", "时间", "地点", "顾问", "顾问电话", "金额", "到期日", "商品")
+_FIELD = re.compile(r"\{([^{}]*)\}")
+#: One SMS holds 70 Chinese characters; a longer text goes in parts of 67 each.
+SINGLE_PART, MULTI_PART = 70, 67
+MAX_TEXT = 500
+#: Surnames of two characters (欧阳秀英 → 欧阳阿姨); any other name's surname is its first.
+COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容",
+                     "令狐", "夏侯", "长孙", "宇文", "司徒", "端木", "独孤", "南宫", "轩辕")
+
+define_area("messages", _l("Messages"))
+define("messages.quiet_from_hour", "int", 21, _l("Quiet hours begin at (hour)"),
+       _l("A message made from this hour (company time) waits until the quiet hours end."),
+       min=0, max=23)
+define("messages.quiet_until_hour", "int", 8, _l("Quiet hours end at (hour)"), min=0, max=23)
+define("messages.daily_cap", "int", 3, _l("Messages per customer per day, at most"),
+       min=1, max=50)
+define("messages.sms_part_fen", "int", 4, _l("Cost of one SMS part (fen)"), min=0, max=1000)
+
+register_actions({"message_template_save": _l("Saved a message template"),
+                  "message_cancel": _l("Cancelled a message")})
+register_targets({"message_templates": _l("Message template"), "messages": _l("Message")})
+register_fields({"body": _l("Text"), "purpose": _l("Purpose"), "channel": _l("Channel")},
+                "message_templates")
+register_values({"purpose": PURPOSES, "channel": CHANNELS}, "message_templates")
+
+
+class MessageRefused(InvalidInput):
+    """A rule says no to this message (勿发短信, no mobile, the day's cap, already sent)."""
+
+
+class MessageTemplate(db.Model):
+    """A text an admin writes once, with named fields filled in per customer."""
+    __tablename__ = "message_templates"
+    __table_args__ = (CheckConstraint("channel IN ('sms', 'wechat')", name="known_channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20), default="free")
+    #: The channel it is sent on unless the sender chooses the other.
+    channel: Mapped[str] = mapped_column(String(10), default="sms")
+    body: Mapped[str] = mapped_column(String(MAX_TEXT))
+    #: The provider's approved template code (Aliyun SMS_123456789), when the provider needs one.
+    provider_code: Mapped[str] = mapped_column(String(40), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    @property
+    def purpose_label(self):
+        return PURPOSES.get(self.purpose, self.purpose)
+
+
+class Message(db.Model):
+    """One message to one customer: the outbox row, from queued to its outcome."""
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("template_id", "subject_key", "customer_id", name="uq_messages_key"),
+        CheckConstraint("channel IN ('sms', 'wechat')", name="known_channel"),
+        CheckConstraint("status IN ('queued', 'sent', 'delivered', 'failed', 'cancelled')",
+                        name="known_status"),
+        CheckConstraint("cost_fen >= 0", name="cost_not_negative"),
+        # The sender's scan: the queued messages whose time has come.
+        Index("ix_messages_status_send_after", "status", "send_after"),
+        # The cap per day and the customer's timeline.
+        Index("ix_messages_customer_created", "customer_id", "created_at"),
+        # The outbox list, newest first, filtered by status or channel (1,000,000 rows).
+        Index("ix_messages_status_id", "status", "id"),
+        Index("ix_messages_channel_status_id", "channel", "status", "id"),
+        # A marketer's WeChat messages on Today, and the counts per marketer.
+        Index("ix_messages_made_by_channel_status", "made_by_id", "channel", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("message_templates.id"))
+    #: The event it is about (invitation, reminder), for the counts per event.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    #: What the message is about, unique with the template and customer ("event:12",
+    #: "birthday:2026", "manual:<form token>"): the same template is never sent twice for it.
+    subject_key: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(10))
+    #: The text as sent (fields filled in).
+    text: Mapped[str] = mapped_column(Text)
+    #: The number the SMS went to (E.164), as it was when queued.
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    #: Not sent before this moment (quiet hours move it to the morning).
+    send_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_id: Mapped[str] = mapped_column(String(80), default="")
+    error: Mapped[str] = mapped_column(String(300), default="")
+    #: SMS parts × the price of one part (setting); 0 for WeChat.
+    cost_fen: Mapped[int] = mapped_column(Integer, default=0)
+    #: The user who made it, or the job (made_by_job) that did.
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    made_by_job: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer = relationship("Customer", lazy="joined")
+    template = relationship("MessageTemplate", lazy="select")
+    made_by = relationship("User", lazy="select")
+
+    @property
+    def status_label(self):
+        return STATUSES.get(self.status, self.status)
+
+    @property
+    def channel_label(self):
+        return CHANNELS.get(self.channel, self.channel)
+
+
+# ---- text -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Length:
+    chars: int
+    parts: int
+
+
+def sms_length(text):
+    """Characters and SMS parts: one part holds 70, a longer text goes in parts of 67."""
+    chars = len(text or "")
+    if chars == 0:
+        return Length(0, 0)
+    return Length(chars, 1 if chars <= SINGLE_PART else math.ceil(chars / MULTI_PART))
+
+
+def fields_in(body):
+    """The names of the fields a template's text uses, in order."""
+    return _FIELD.findall(body or "")
+
+
+def check_body(body):
+    """A template's text, stripped; an unknown field (or an empty text) raises InvalidInput."""
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput(_("Enter the text of the message."), field="body")
+    if len(body) > MAX_TEXT:
+        raise InvalidInput(_("The text is at most %(n)s characters.", n=MAX_TEXT), field="body")
+    unknown = [name for name in fields_in(body) if name not in FIELDS]
+    if unknown:
+        raise InvalidInput(_("Unknown field {%(field)s}. The fields are: %(known)s",
+                             field=unknown[0], known=" ".join(f"{{{n}}}" for n in FIELDS)),
+                           field="body")
+    if "{" in _FIELD.sub("", body) or "}" in _FIELD.sub("", body):
+        raise InvalidInput(_("A brace without its pair: write a field as {姓名}."), field="body")
+    return body
+
+
+def surname_of(name):
+    """张 of 张秀兰, 欧阳 of 欧阳秀英."""
+    name = (name or "").strip()
+    return name[:2] if name[:2] in COMPOUND_SURNAMES else name[:1]
+
+
+def address_form_of(customer):
+    """The customer's form of address: as kept on the customer, else from gender and age
+    (阿姨/叔叔 from 50, 女士/先生 below or unknown age)."""
+    if customer.address_form:
+        return customer.address_form
+    age = customer.age
+    if customer.gender == "F":
+        return "阿姨" if age is not None and age >= 50 else "女士"
+    if customer.gender == "M":
+        return "叔叔" if age is not None and age >= 50 else "先生"
+    return ""
+
+
+def salutation_of(customer):
+    """张阿姨; the full name when there is no form of address."""
+    form = address_form_of(customer)
+    return surname_of(customer.name) + form if form else customer.name
+
+
+def fields_for(customer, *, event=None, amount_fen=None, due=None, product=None):
+    """The values of the named fields for one customer (and what the message is about)."""
+    owner = customer.owner
+    values = {"姓名": customer.name, "称呼": salutation_of(customer),
+              "顾问": owner.display_name if owner else "",
+              "顾问电话": national_phone(owner.phone) if owner else ""}
+    if event is not None:
+        start = local_moment(event.starts_at)
+        values.update({"会议名称": event.title,
+                       "时间": f"{start.month}月{start.day}日 {start:%H:%M}",
+                       "地点": " ".join(part for part in (event.venue, event.address) if part)})
+    if amount_fen is not None:
+        values["金额"] = fen(amount_fen)
+    if due is not None:
+        values["到期日"] = f"{due.month}月{due.day}日"
+    if product is not None:
+        values["商品"] = getattr(product, "name", product)
+    return values
+
+
+def render_text(body, values):
+    """The template's text with its fields filled in; a field without a value raises
+    InvalidInput naming it (a reminder's {会议名称} sent without an event)."""
+    missing = [name for name in fields_in(body) if not values.get(name)]
+    if missing:
+        raise InvalidInput(_("The message needs {%(field)s}, which this customer has no value "
+                             "for.", field=missing[0]))
+    return _FIELD.sub(lambda match: str(values[match.group(1)]), body)
+
+
+# ---- templates ----------------------------------------------------------------------------
+
+def visible_templates(active_only=False):
+    query = select(MessageTemplate).order_by(MessageTemplate.name)
+    if active_only:
+        query = query.where(MessageTemplate.is_active.is_(True))
+    return db.session.scalars(query).all()
+
+
+def save_template(template, *, name, body, purpose="free", channel="sms", provider_code="",
+                  is_active=True, actor, now=None):
+    """Create (template None) or change a template; unknown fields and names taken are refused."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(_("Enter a name."), field="name")
+    if purpose not in PURPOSES:
+        raise InvalidInput(_("Choose what the template is for."), field="purpose")
+    if channel not in CHANNELS:
+        raise InvalidInput(_("Choose a channel."), field="channel")
+    body = check_body(body)
+    taken = db.session.scalar(select(MessageTemplate.id).where(MessageTemplate.name == name))
+    if taken is not None and (template is None or taken != template.id):
+        raise InvalidInput(_("A template named %(name)s already exists.", name=name),
+                           field="name")
+    before = None
+    if template is None:
+        template = MessageTemplate()
+        db.session.add(template)
+    else:
+        before = {"name": template.name, "body": template.body, "purpose": template.purpose,
+                  "channel": template.channel}
+    template.name, template.body, template.purpose, template.channel = name, body, purpose, \
+        channel
+    template.provider_code = (provider_code or "").strip()[:40]
+    template.is_active = bool(is_active)
+    template.updated_at, template.updated_by_id = now or utcnow(), getattr(actor, "id", None)
+    db.session.flush()
+    audit(actor, "message_template_save", template, before=before,
+          after={"name": name, "body": body, "purpose": purpose, "channel": channel})
+    return template
+
+
+# ---- the rules and the queue --------------------------------------------------------------
+
+def has_mobile(customer):
+    """The customer's phone is a mainland mobile (+861…, 11 digits)."""
+    phone = customer.phone or ""
+    return phone.startswith("+861") and len(phone) == 14
+
+
+def quiet_until(now):
+    """The end of the quiet hours when `now` is in them, else None."""
+    start, end = get_setting("messages.quiet_from_hour"), get_setting("messages.quiet_until_hour")
+    if start == end:
+        return None
+    local = local_moment(now)
+    hour = local.hour
+    quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
+    if not quiet:
+        return None
+    day = local.date()
+    if hour >= end and (start > end or hour >= start):
+        day += timedelta(days=1)
+    return at_local(day, time(end))
+
+
+def sent_today(customer_id, now):
+    """Messages made for the customer on the company day of `now` (cancelled ones not counted)."""
+    start, end = day_bounds(local_day(now))
+    return db.session.scalar(select(func.count(Message.id)).where(
+        Message.customer_id == customer_id, Message.created_at >= start,
+        Message.created_at < end, Message.status != "cancelled"))
+
+
+def existing_message(template, subject_key, customer):
+    return db.session.scalar(select(Message).where(
+        Message.template_id == getattr(template, "id", None),
+        Message.subject_key == subject_key, Message.customer_id == customer.id))
+
+
+def check_message(customer, channel, *, template, subject_key, now, pending=0):
+    """The rules every message obeys, in one place: returns the moment it may be sent (the end
+    of the quiet hours, or now), or raises MessageRefused saying why in the user's words.
+
+    `pending` counts the customer's messages made in the same batch but not yet written."""
+    if channel not in CHANNELS:
+        raise InvalidInput(_("Choose a channel."), field="channel")
+    if channel == "sms":
+        if customer.do_not_sms:
+            raise MessageRefused(_("%(name)s does not want SMS (勿发短信).", name=customer.name))
+        if not has_mobile(customer):
+            raise MessageRefused(_("%(name)s has no mobile number.", name=customer.name))
+    if template is not None and existing_message(template, subject_key, customer) is not None:
+        raise MessageRefused(_("%(name)s already has this message (%(template)s).",
+                               name=customer.name, template=template.name))
+    cap = get_setting("messages.daily_cap")
+    if sent_today(customer.id, now) + pending >= cap:
+        raise MessageRefused(_("%(name)s has had %(n)s messages today, the most a day.",
+                               name=customer.name, n=cap))
+    return quiet_until(now) or now
+
+
+def cost_of(text, channel):
+    """The cost in fen of sending `text`: SMS parts × the price of one part; WeChat is free."""
+    if channel != "sms":
+        return 0
+    return sms_length(text).parts * get_setting("messages.sms_part_fen")
+
+
+def queue_message(customer, *, text, channel, template=None, subject_key, event=None,
+                  made_by=None, job="", now=None, pending=0):
+    """Put one message in the outbox after check_message(); returns it. The unique key refuses
+    a second one for the same template, subject and customer, even from a concurrent request."""
+    now = now or utcnow()
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput(_("Enter the text of the message."), field="body")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(_("The text is at most %(n)s characters.", n=MAX_TEXT), field="body")
+    send_after = check_message(customer, channel, template=template, subject_key=subject_key,
+                               now=now, pending=pending)
+    message = Message(customer_id=customer.id, template_id=getattr(template, "id", None),
+                      event_id=getattr(event, "id", None), subject_key=subject_key[:60],
+                      channel=channel, text=text,
+                      phone=customer.phone if channel == "sms" else "", status="queued",
+                      send_after=send_after, cost_fen=cost_of(text, channel),
+                      made_by_id=getattr(made_by, "id", None), made_by_job=job, created_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+    except IntegrityError:
+        raise MessageRefused(_("%(name)s already has this message (%(template)s).",
+                               name=customer.name,
+                               template=getattr(template, "name", ""))) from None
+    return message
+
+
+def cancel_message(message, *, actor, now=None):
+    """Cancel a queued message (it will not be sent)."""
+    if message.status != "queued":
+        raise Conflict(_("Only a queued message can be cancelled."))
+    message.status = "cancelled"
+    db.session.flush()
+    audit(actor, "message_cancel", message, before={"status": "queued"},
+          after={"status": "cancelled"}, now=now)
+    return message
+
+
+@register_provider
+def _timeline(customer, limit):
+    rows = db.session.scalars(select(Message).where(Message.customer_id == customer.id)
+                              .order_by(Message.created_at.desc()).limit(limit))
+    return [TimelineItem(at=row.created_at, kind=f"message.{row.channel}",
+                         title=f"{row.channel_label} · {row.status_label}", detail=row.text,
+                         actor=row.made_by.display_name if row.made_by else row.made_by_job)
+            for row in rows]
