@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from extensions import db
-from jobs import background, customers, points, stock, worklists
+from jobs import background, customers, messages, points, stock, worklists
 from models import tasks
 from models.base import begin_write, end_reads, utcnow
 from models.clock import at_local, company_zone, local_day
@@ -275,3 +275,5 @@ register_job("stock-shortfalls", stock.shortfalls,
              _l("Products whose free stock is below what custody promised"))
 register_job("points-expiry", points.points_expiry, _l("Points expiry"))
 register_job("birthday-points", points.birthday_points, _l("Birthday-month bonus points"))
+register_job(messages.JOB_REMINDERS, messages.event_reminders,
+             _l("Messages: the reminder the day before an event"))

@@ -24,7 +24,7 @@ from datetime import datetime, time, timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, func, select)
+                        UniqueConstraint, func, select, text as sql)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +33,8 @@ from formatting import fen, national_phone
 from models.audit import audit, register_actions, register_fields, register_targets, \
     register_values
 from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
+from models.customers import Customer
+from models.events import Event, Invitation
 from models.clock import at_local, day_bounds, local_day, local_moment
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
@@ -106,6 +108,10 @@ class Message(db.Model):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("template_id", "subject_key", "customer_id", name="uq_messages_key"),
+        # A free text has no template (NULL is never equal): its key is the subject alone.
+        Index("uq_messages_free_key", "customer_id", "subject_key", unique=True,
+              sqlite_where=sql("template_id IS NULL"),
+              postgresql_where=sql("template_id IS NULL")),
         CheckConstraint("channel IN ('sms', 'wechat')", name="known_channel"),
         CheckConstraint("status IN ('queued', 'sent', 'delivered', 'failed', 'cancelled')",
                         name="known_status"),
@@ -329,8 +335,11 @@ def sent_today(customer_id, now):
 
 
 def existing_message(template, subject_key, customer):
+    """The message already made with this key, if any."""
+    template_id = getattr(template, "id", None)
     return db.session.scalar(select(Message).where(
-        Message.template_id == getattr(template, "id", None),
+        Message.template_id == template_id if template_id is not None
+        else Message.template_id.is_(None),
         Message.subject_key == subject_key, Message.customer_id == customer.id))
 
 
@@ -346,9 +355,10 @@ def check_message(customer, channel, *, template, subject_key, now, pending=0):
             raise MessageRefused(_("%(name)s does not want SMS (勿发短信).", name=customer.name))
         if not has_mobile(customer):
             raise MessageRefused(_("%(name)s has no mobile number.", name=customer.name))
-    if template is not None and existing_message(template, subject_key, customer) is not None:
+    if existing_message(template, subject_key, customer) is not None:
         raise MessageRefused(_("%(name)s already has this message (%(template)s).",
-                               name=customer.name, template=template.name))
+                               name=customer.name,
+                               template=template.name if template else _("Free text")))
     cap = get_setting("messages.daily_cap")
     if sent_today(customer.id, now) + pending >= cap:
         raise MessageRefused(_("%(name)s has had %(n)s messages today, the most a day.",
@@ -387,7 +397,8 @@ def queue_message(customer, *, text, channel, template=None, subject_key, event=
     except IntegrityError:
         raise MessageRefused(_("%(name)s already has this message (%(template)s).",
                                name=customer.name,
-                               template=getattr(template, "name", ""))) from None
+                               template=template.name if template else _("Free text"))) \
+            from None
     return message
 
 
@@ -410,3 +421,92 @@ def _timeline(customer, limit):
                          title=f"{row.channel_label} · {row.status_label}", detail=row.text,
                          actor=row.made_by.display_name if row.made_by else row.made_by_job)
             for row in rows]
+
+
+# ---- making messages ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Draft:
+    """One message as it would be made: the text, or the reason it will not be."""
+    customer: object
+    text: str
+    refused: str = ""
+    send_after: datetime | None = None
+
+
+def event_guests(event):
+    """The event's confirmed guests, by name."""
+    return db.session.scalars(
+        select(Customer).join(Invitation, Invitation.customer_id == Customer.id)
+        .where(Invitation.event_id == event.id, Invitation.status == "confirmed")
+        .order_by(Customer.name, Customer.id)).all()
+
+
+def event_subject(event):
+    return f"event:{event.id}"
+
+
+def draft_message(customer, template, *, channel, subject_key, now, event=None):
+    """What queue_message would make for one customer: the text, or why not (nothing written)."""
+    try:
+        text = render_text(template.body, fields_for(customer, event=event))
+        send_after = check_message(customer, channel, template=template,
+                                   subject_key=subject_key, now=now)
+    except InvalidInput as refused:
+        return Draft(customer, "", str(refused.message))
+    return Draft(customer, text, send_after=send_after)
+
+
+def preview_event_messages(event, template, *, channel=None, now=None):
+    """The messages to the event's confirmed guests, previewed: a Draft each."""
+    now, channel = now or utcnow(), channel or template.channel
+    return [draft_message(customer, template, channel=channel, subject_key=event_subject(event),
+                          now=now, event=event) for customer in event_guests(event)]
+
+
+def queue_event_messages(event, template, *, channel=None, actor=None, job="", now=None):
+    """Queue the template for each of the event's confirmed guests the rules allow, in the
+    caller's one transaction; returns (messages queued, drafts refused)."""
+    now, channel = now or utcnow(), channel or template.channel
+    queued, refused = [], []
+    for draft in preview_event_messages(event, template, channel=channel, now=now):
+        if draft.refused:
+            refused.append(draft)
+            continue
+        try:
+            queued.append(queue_message(draft.customer, text=draft.text, channel=channel,
+                                        template=template, subject_key=event_subject(event),
+                                        event=event, made_by=actor, job=job, now=now))
+        except InvalidInput as error:
+            refused.append(Draft(draft.customer, "", str(error.message)))
+    return queued, refused
+
+
+def queue_customer_message(customer, *, template=None, text=None, channel, actor, token,
+                           now=None):
+    """One message from a customer's page: the template's text (or free text) for this
+    customer. The form's one-time token is its subject, so a double submission queues one."""
+    if not token:
+        raise InvalidInput(_("The form has expired; please try again."))
+    if template is not None and not text:
+        text = render_text(template.body, fields_for(customer))
+    elif text:
+        text = check_body(text)
+        text = render_text(text, fields_for(customer))
+    return queue_message(customer, text=text, channel=channel, template=template,
+                         subject_key=f"manual:{token}", made_by=actor, now=now)
+
+
+def reminder_template():
+    """The active template for the reminder the day before an event (the oldest), or None."""
+    return db.session.scalar(select(MessageTemplate).where(
+        MessageTemplate.purpose == "reminder", MessageTemplate.is_active.is_(True))
+        .order_by(MessageTemplate.id).limit(1))
+
+
+def events_on(day):
+    """The events (open or under way) starting on the company's `day`."""
+    start, end = day_bounds(day)
+    return db.session.scalars(select(Event).where(
+        Event.starts_at >= start, Event.starts_at < end,
+        Event.status.in_(("open", "in_progress"))).order_by(Event.id)).all()

@@ -69,6 +69,9 @@ def upgrade():
         batch_op.create_index('ix_messages_made_by_channel_status', ['made_by_id', 'channel', 'status'], unique=False)
         batch_op.create_index('ix_messages_status_id', ['status', 'id'], unique=False)
         batch_op.create_index('ix_messages_status_send_after', ['status', 'send_after'], unique=False)
+        batch_op.create_index('uq_messages_free_key', ['customer_id', 'subject_key'], unique=True,
+                              sqlite_where=sa.text('template_id IS NULL'),
+                              postgresql_where=sa.text('template_id IS NULL'))
 
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('address_form', sa.String(length=10), server_default='', nullable=False))
@@ -82,6 +85,7 @@ def downgrade():
         batch_op.drop_column('address_form')
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('uq_messages_free_key')
         batch_op.drop_index('ix_messages_status_send_after')
         batch_op.drop_index('ix_messages_status_id')
         batch_op.drop_index('ix_messages_made_by_channel_status')

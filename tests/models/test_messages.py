@@ -10,7 +10,8 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import messages as m
+from jobs import messages as job_messages
+from models import events as ev, messages as m
 from models.base import InvalidInput
 from models.settings import update_settings
 from models.timeline import timeline_of
@@ -37,7 +38,7 @@ def admin(db):
 @pytest.fixture
 def template(admin):
     return m.save_template(None, name="会议提醒", purpose="reminder",
-                           body="{称呼}您好，{会议名称}定于{时间}在{地点}举行。{顾问}{顾问电话}",
+                           body="{称呼}您好，{会议名称}定于{时间}在{地点}举行。{顾问}",
                            actor=admin)
 
 
@@ -183,3 +184,90 @@ def test_messages_are_on_the_timeline(template):
     queue(customer, template, text="张阿姨您好")
     items = [item for item in timeline_of(customer) if item.kind.startswith("message.")]
     assert [(item.kind, item.detail) for item in items] == [("message.sms", "张阿姨您好")]
+
+
+
+# ---- making messages (§2) -------------------------------------------------------------------
+
+def guests(event, planner, n, *, status="confirmed", **fields):
+    made = []
+    for i in range(n):
+        customer = make_customer(name=f"客户{i}", **fields)
+        invitation = ev.invite(event, customer, actor=planner)
+        if status != "invited":
+            ev.change_invitation(invitation, status, actor=planner)
+        made.append(customer)
+    _db.session.flush()
+    return made
+
+
+@pytest.fixture
+def planner(db):
+    return make_user(["manager"])
+
+
+def test_an_event_bulk_is_previewed_then_queued_for_confirmed_guests(template, planner):
+    event = make_event(planner, title="健康讲座")
+    confirmed = guests(event, planner, 3, gender="F", birth_year=1950)
+    guests(event, planner, 2, status="invited")
+    refused = guests(event, planner, 1, do_not_sms=True)[0]
+    now = at(DAY, 10)
+    drafts = m.preview_event_messages(event, template, now=now)
+    assert count() == 0  # a preview writes nothing
+    assert sorted(d.customer.id for d in drafts) == sorted(c.id for c in confirmed + [refused])
+    assert all(d.text.startswith("客阿姨您好，健康讲座") for d in drafts if not d.refused)
+    assert [d.customer for d in drafts if d.refused] == [refused]
+    queued, skipped = m.queue_event_messages(event, template, actor=planner, now=now)
+    assert len(queued) == 3 and [d.customer for d in skipped] == [refused]
+    assert {q.event_id for q in queued} == {event.id}
+    assert {q.subject_key for q in queued} == {f"event:{event.id}"}
+    # a second press queues nothing more: each is refused as already sent
+    again, skipped = m.queue_event_messages(event, template, actor=planner, now=now)
+    assert again == [] and len(skipped) == 4 and count() == 3
+
+
+def test_one_message_from_a_customer_page(template, admin):
+    customer = make_customer(name="王建国", gender="M", birth_year=1950)
+    message = m.queue_customer_message(customer, text="{称呼}，您的药到了", channel="sms",
+                                       actor=admin, token="t1", now=at(DAY))
+    assert message.text == "王叔叔，您的药到了" and message.made_by_id == admin.id
+    with pytest.raises(m.MessageRefused):  # the same form submitted twice
+        m.queue_customer_message(customer, text="{称呼}，您的药到了", channel="sms",
+                                 actor=admin, token="t1", now=at(DAY))
+    with pytest.raises(InvalidInput):
+        m.queue_customer_message(customer, text="{未知}", channel="sms", actor=admin,
+                                 token="t2", now=at(DAY))
+    assert count() == 1
+
+
+def test_the_nightly_reminder_is_queued_once_for_a_rerun_night(template, planner):
+    event = make_event(planner, days=1)
+    event.starts_at = at(DAY + timedelta(days=1), 14)
+    later = make_event(planner, days=2)
+    later.starts_at = at(DAY + timedelta(days=2), 14)
+    confirmed = guests(event, planner, 2)
+    guests(event, planner, 1, status="invited")
+    guests(later, planner, 2)
+    night = at(DAY, 2)
+    assert job_messages.event_reminders(DAY, night) == 2
+    assert job_messages.event_reminders(DAY, night) == 0  # the re-run writes nothing
+    rows = _db.session.scalars(select(m.Message)).all()
+    assert sorted(r.customer_id for r in rows) == sorted(c.id for c in confirmed)
+    assert {r.made_by_job for r in rows} == {"event-reminders"}
+    assert {r.send_after for r in rows} == {at(DAY, 8)}  # made at 02:00: sent at 08:00
+
+
+def test_no_reminder_template_no_reminders(planner):
+    event = make_event(planner, days=1)
+    event.starts_at = at(DAY + timedelta(days=1), 14)
+    guests(event, planner, 1)
+    assert job_messages.event_reminders(DAY, at(DAY, 2)) == 0
+
+
+def test_a_free_text_twice_is_refused_by_the_partial_unique_index(admin, monkeypatch):
+    customer = make_customer()
+    m.queue_customer_message(customer, text="您好", channel="sms", actor=admin, token="t1")
+    monkeypatch.setattr(m, "existing_message", lambda *args: None)  # a concurrent request
+    with pytest.raises(m.MessageRefused):
+        m.queue_customer_message(customer, text="您好", channel="sms", actor=admin, token="t1")
+    assert count() == 1
