@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from extensions import db
-from jobs import background, customers, messages, points, stock, worklists
+from jobs import background, customers, messages, points, sending, stock, worklists
 from models import tasks
 from models.base import begin_write, end_reads, utcnow
 from models.clock import at_local, company_zone, local_day
@@ -231,6 +231,35 @@ def work_command():
     click.echo(f"后台任务 / background runs: {worked}")
 
 
+def send_messages(app):
+    """Send the queued SMS whose time has come, in one transaction; returns how many."""
+    with app.app_context():
+        try:
+            begin_write()
+            sent = sending.send_due()
+            db.session.commit()
+        except sending.NotConfigured as error:
+            db.session.rollback()
+            logger.warning("%s", error)
+            return 0
+        except Exception:
+            db.session.rollback()
+            logger.exception("Sending messages failed")
+            raise
+        finally:
+            db.session.remove()
+    return sent
+
+
+@jobs_cli.command("send-messages")
+@with_appcontext
+def send_messages_command():
+    """Send the queued SMS whose time has come (the scheduler does it every minute)."""
+    app = current_app._get_current_object()
+    db.session.remove()
+    click.echo(f"已发送短信 / messages sent: {send_messages(app)}")
+
+
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command():
@@ -249,6 +278,9 @@ def scheduler_command():
     # Large imports and exports queued by the pages (models/background.py).
     scheduler.add_job(background.work, "interval", args=(app,), id="background",
                       seconds=BACKGROUND_SECONDS, misfire_grace_time=BACKGROUND_SECONDS)
+    # The SMS sender (jobs/sending.py): the queued messages whose time has come.
+    scheduler.add_job(send_messages, "interval", args=(app,), id="messages", seconds=60,
+                      misfire_grace_time=60)
     click.echo(f"调度器已启动 / scheduler started: {len(JOBS)} jobs daily at {hour:02d}:00 "
                f"({zone}); catching up first")
     catch_up(app)

@@ -26,7 +26,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, func, select, text as sql)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from extensions import db
 from formatting import fen, national_phone
@@ -510,3 +510,37 @@ def events_on(day):
     return db.session.scalars(select(Event).where(
         Event.starts_at >= start, Event.starts_at < end,
         Event.status.in_(("open", "in_progress"))).order_by(Event.id)).all()
+
+
+# ---- sending ------------------------------------------------------------------------------
+
+define("messages.provider", "str", "log", _l("SMS provider"),
+       _l("log writes what it would send (development, demo); aliyun sends through Aliyun SMS "
+          "with the credentials of the server's environment."),
+       choices=(("log", _l("Log only")), ("aliyun", _l("Aliyun SMS"))))
+
+
+def due_messages(now, limit=200):
+    """Queued SMS whose time has come, oldest first, locked for this sender (PostgreSQL skips
+    rows another sender holds; SQLite's write lock is one sender at a time)."""
+    return db.session.scalars(select(Message).where(
+        Message.status == "queued", Message.channel == "sms", Message.send_after <= now)
+        .order_by(Message.id).limit(limit).options(lazyload(Message.customer))
+        .with_for_update(skip_locked=True, of=Message)).all()
+
+
+def mark_sent(message, *, provider_id="", now=None, actor=None):
+    """A queued message was accepted by the provider (or, on WeChat, sent by the marketer)."""
+    if message.status != "queued":
+        raise Conflict(_("This message is no longer queued."))
+    message.status, message.sent_at = "sent", now or utcnow()
+    message.provider_id, message.error = (provider_id or "")[:80], ""
+    db.session.flush()
+    return message
+
+
+def mark_failed(message, *, error, now=None):
+    """The provider refused a queued message for good."""
+    message.status, message.error = "failed", (error or "")[:300]
+    db.session.flush()
+    return message
