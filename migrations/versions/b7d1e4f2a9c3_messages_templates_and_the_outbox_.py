@@ -1,7 +1,7 @@
 """messages: templates and the outbox; customers.address_form
 
 Revision ID: b7d1e4f2a9c3
-Revises: a3f9c2d7e5b1
+Revises: 3f9a1c7e5b20
 Create Date: 2026-12-06 14:09:12.251555
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7d1e4f2a9c3'
-down_revision = 'a3f9c2d7e5b1'
+down_revision = '3f9a1c7e5b20'
 branch_labels = None
 depends_on = None
 
