@@ -20,6 +20,7 @@ from models.accounts import User
 from models.checkin import CheckIn
 from models.events import Event, Invitation
 from models.clock import document_number, local_day
+from models.customers import touch_last_contact
 from models.orders import (APPROVER_ROLES, CHANNELS, DOCUMENT, MAX_LINES, MAX_ORDER_FEN,
                            SELLER_ROLES, Order, OrderLine, OrderReturn, Payment, entry_by_token,
                            lock_order, receive_payment, refresh_balance, refuse_pending,
@@ -187,6 +188,7 @@ def create_order(customer, *, lines, actor, token, warehouse, marketer=None, cha
     if not new:  # the same form, sent at the same moment, was written first
         return order
     order.number = document_number("XS", now, order.id)
+    touch_last_contact(customer.id, now)
     for line in cleaned:
         product = line["product"]
         db.session.add(OrderLine(order_id=order.id, product_id=product.id,

@@ -23,8 +23,10 @@ The figures (period = [start, end] in the company's time zone; "now" figures are
 - arrears: money due now on their orders, by age (not yet due, 1–30, 31–60, 61–90, > 90 days);
 - gift cost: cost of gifts issued in the period charged to them (less gifts taken back); points
   cost: cost of goods redeemed with points by their customers in the period (not reversed);
-- callbacks: tasks due in the period — done on time (on or before the due day), late or still
-  open past the due day (overdue);
+- callbacks: tasks due in the period — on time: done on or before the due day with the customer
+  reached (outcome 已接通, or no outcome: done before outcomes were recorded), so an unanswered
+  or refused call is not counted on time; late or overdue: done after the due day (any
+  outcome) or still open past it;
 - referrals: customers registered for them in the period who were referred by a customer;
 - after-sales (售后, models/aftersales.py), of the tickets assigned to the marketer (the person
   responsible, whose worklist the reminders go on): unresolved — open or in progress now;
@@ -132,6 +134,12 @@ def marketers_in(params):
     return marketers
 
 
+def _reached(Task):
+    """A done task counted as done on time: the customer was reached (or the task was done
+    before outcomes were recorded)."""
+    return or_(Task.outcome == "reached", Task.outcome.is_(None))
+
+
 def _grouped(statement):
     return {key: value or 0 for key, value in db.session.execute(statement)}
 
@@ -188,8 +196,8 @@ def figures(params, marketer_ids, *, now_figures=True):
             in_period(Redemption.at)).group_by(Customer.owner_id)),
         "callbacks_on_time": _grouped(select(Task.assignee_id, func.count()).where(
             Task.assignee_id.in_(ids), Task.due_date >= params.start,
-            Task.due_date <= params.end, Task.status == "done", Task.done_on <= Task.due_date)
-            .group_by(Task.assignee_id)),
+            Task.due_date <= params.end, Task.status == "done", Task.done_on <= Task.due_date,
+            _reached(Task)).group_by(Task.assignee_id)),
         "callbacks_overdue": _grouped(select(Task.assignee_id, func.count()).where(
             Task.assignee_id.in_(ids), Task.due_date >= params.start,
             Task.due_date <= params.end,
@@ -553,7 +561,8 @@ def rows_behind(params, key, marketer_id):
     if key in ("callbacks_on_time", "callbacks_overdue"):
         query = select(Task).where(Task.assignee_id == marketer_id,
                                    Task.due_date >= params.start, Task.due_date <= params.end)
-        query = query.where(Task.status == "done", Task.done_on <= Task.due_date) \
+        query = query.where(Task.status == "done", Task.done_on <= Task.due_date,
+                            _reached(Task)) \
             if key == "callbacks_on_time" else query.where(or_(
                 and_(Task.status == "done", Task.done_on > Task.due_date),
                 and_(Task.status == "open", Task.due_date < today)))

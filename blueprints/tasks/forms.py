@@ -1,4 +1,5 @@
-"""The forms of the worklist: a task done (how the customer was reached, a note), skipped (a
+"""The forms of the worklist: a task done (how, the outcome, a note, the purchase intent heard,
+why ahead of its day), the customer set to 勿扰 after a refusal, skipped (a
 reason), and tasks handed to another marketer. Where to go next (`next`) is read by the routes
 through access.safe_next."""
 from flask_babel import lazy_gettext as _l
@@ -16,6 +17,17 @@ class DoneForm(BaseForm):
     #: A ready-made note is the button tapped; else what was typed (note_text).
     note = StringField(_l("Note"), validators=[Length(max=500)])
     note_text = StringField(_l("Note"), validators=[Length(max=500)])
+    #: One of tasks.OUTCOMES, the outcome button tapped (blank: reached); the operation refuses
+    #: anything else with a message.
+    outcome = StringField(_l("Outcome"), validators=[Length(max=20)])
+    #: Why a task due on a later day is done today (required then).
+    early_reason = StringField(_l("Why ahead of its day"), validators=[Length(max=200)])
+    #: One of customers.INTENTS, or blank (not asked).
+    intent = StringField(_l("Purchase intent"), validators=[Length(max=20)])
+
+
+class DoNotCallForm(BaseForm):
+    pass
 
 
 class SkipForm(BaseForm):

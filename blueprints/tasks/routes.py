@@ -10,12 +10,13 @@ from flask_login import current_user
 from blueprints.access import role_required, safe_next
 from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, attempt, error_text, id_arg, refusal_status
-from blueprints.tasks.forms import CONTACT_KINDS, DoneForm, ReassignForm, SkipForm
+from blueprints.tasks.forms import (CONTACT_KINDS, DoneForm, DoNotCallForm, ReassignForm,
+                                    SkipForm)
 from extensions import db
 from formatting import local_day, parse_day
 from models import customers as c, targets as tg, tasks as t
 from models.accounts import User
-from models.base import InvalidInput, NotFound, utcnow
+from models.base import InvalidInput, NotFound, PermissionDenied, utcnow
 from models.scoping import can_see_full_phone, visible_users
 from reports import care_list as care_report, targets as progress
 
@@ -67,6 +68,7 @@ def today():
                            pace_line=progress.pace_line,
                            kind=kind, section=section,
                            form=BaseForm(), kinds=t.KINDS, quick_notes=t.QUICK_NOTES,
+                           intents=c.INTENTS,
                            marketers=[m for m in marketers if m.has_role("marketer")],
                            full_phone=_full_phone_check())
 
@@ -79,7 +81,8 @@ def _task(task_id):
 
 def _card(task, error=None, status=200):
     return render_template("tasks/_card.html", task=task, today=_today(), form=BaseForm(),
-                           quick_notes=t.QUICK_NOTES, error=error, open_form=error is not None,
+                           quick_notes=t.QUICK_NOTES, intents=c.INTENTS, error=error,
+                           open_form=error is not None,
                            full_phone=_full_phone_check()), status
 
 
@@ -109,7 +112,8 @@ def _answer(task, message):
 def done_form(task_id):
     """The "done" form under a card (htmx), so the list itself stays light."""
     task = _task(task_id)
-    return render_template("tasks/_done_form.html", task=task, quick_notes=t.QUICK_NOTES)
+    return render_template("tasks/_done_form.html", task=task, quick_notes=t.QUICK_NOTES,
+                           intents=c.INTENTS, today=_today())
 
 
 @bp.post("/<int:task_id>/done")
@@ -123,11 +127,34 @@ def done(task_id):
     with attempt() as tried:
         if kind not in CONTACT_KINDS:
             raise InvalidInput(_("Choose how you contacted the customer."), field="kind")
-        t.complete_task(task, note=form.note.data or form.note_text.data or "", kind=kind,
-                        actor=current_user)
+        intent = c.check_intent(form.intent.data) if form.intent.data else None
+        done = t.complete_task(task, note=form.note.data or form.note_text.data or "",
+                               kind=kind, actor=current_user,
+                               outcome=form.outcome.data or "reached",
+                               early_reason=form.early_reason.data or "")
+        if intent and done.contact_log_id:
+            c.record_intent(done.customer, intent, source="contact", actor=current_user,
+                            contact_log=db.session.get(c.ContactLog, done.contact_log_id))
     if tried.refusal:
         return _card(_task(task_id), tried.refusal.message, tried.status)
     return _answer(task, _("Done: %(name)s.", name=task.customer.name))
+
+
+@bp.post("/<int:task_id>/do-not-call")
+@role_required(*WORKERS)
+def do_not_call(task_id):
+    """After a refusal (拒绝): one tap sets the customer's 勿扰 (do not call)."""
+    task = _task(task_id)
+    form = DoNotCallForm()
+    if not form.validate_on_submit():
+        return _card(task, error_text(form), refusal_status(form))
+    with attempt() as tried:
+        if not t.may_work_on(task, current_user):
+            raise PermissionDenied(_("This task is not yours."))
+        c.mark_do_not_call(task.customer, actor=current_user)
+    if tried.refusal:
+        return _card(_task(task_id), tried.refusal.message, tried.status)
+    return _answer(task, _("%(name)s will not be called again.", name=task.customer.name))
 
 
 @bp.post("/<int:task_id>/skip")

@@ -371,6 +371,7 @@ def _write_check_in(event, invitation, *, actor, token, companions, now):
         if (mine := CheckIn.by_token(token)) is not None:
             return mine
         raise AlreadyCheckedIn(check_in_of(invitation))
+    c.touch_last_contact(invitation.customer_id, now)  # an arrival is a contact (最近跟进)
     set_committed_value(invitation, "status", "attended")
     set_committed_value(invitation, "status_changed_at", now)
     record = CheckIn(id=new_id, **values)

@@ -1,7 +1,7 @@
 """Operations on customers: register, change, follow up, transfer, the public pool, lists."""
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from extensions import db
 from models.accounts import DEPARTMENT_CHANGE_HANDLERS, ROLES, User
@@ -163,8 +163,9 @@ def _tags(tag_ids):
 
 
 def record_contact(customer, *, kind, content, outcome="", next_follow_up=None, actor,
-                   now=None):
-    """Write a contact log (跟进记录) and move the customer's last contact time."""
+                   now=None, reached=True):
+    """Write a contact log (跟进记录) and move the customer's last contact time (not for an
+    unanswered call: `reached=False`)."""
     now = now or utcnow()
     if kind not in CONTACT_KINDS:
         raise InvalidInput(_("Choose how you contacted the customer."), field="kind")
@@ -179,12 +180,38 @@ def record_contact(customer, *, kind, content, outcome="", next_follow_up=None, 
         raise Conflict(_("Claim this customer from the public pool before following up."))
     log = ContactLog(customer_id=customer.id, kind=kind, content=content,
                      outcome=(outcome or "").strip()[:200], next_follow_up=next_follow_up,
-                     actor_id=actor.id, at=now)
+                     actor_id=actor.id, at=now, reached=reached)
     db.session.add(log)
-    if customer.last_contact_at is None or customer.last_contact_at < now:
+    if reached and (customer.last_contact_at is None or customer.last_contact_at < now):
         customer.last_contact_at = now
     db.session.flush()
     return log
+
+
+def touch_last_contact(customer_id, at):
+    """Move a customer's last contact time (最近跟进) to `at` if later: one guarded UPDATE,
+    cheap enough for the door's check-ins and every order (see last_contact_of)."""
+    db.session.execute(
+        update(Customer).where(Customer.id == customer_id,
+                               or_(Customer.last_contact_at.is_(None),
+                                   Customer.last_contact_at < at))
+        .values(last_contact_at=at).execution_options(synchronize_session=False))
+    loaded = db.session.identity_map.get(db.session.identity_key(Customer, customer_id))
+    if loaded is not None:
+        db.session.expire(loaded, ["last_contact_at"])
+
+
+def mark_do_not_call(customer, *, actor, now=None):
+    """Set 勿扰 (do not call) on a customer, as an edit of the record is audited."""
+    if customer.do_not_call:
+        return customer
+    watched = ("name", "phone", "grade", "do_not_call", "do_not_sms")
+    before = {key: getattr(customer, key) for key in watched}
+    customer.do_not_call = True
+    db.session.flush()
+    audit(actor, "customer.update", customer, summary=customer.name, before=before,
+          after={key: getattr(customer, key) for key in watched}, now=now)
+    return customer
 
 
 def _check_may_own(actor, owner):

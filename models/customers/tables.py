@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, Date, ForeignKey, Index,
-                        Integer, String, Table, Text)
+                        Integer, String, Table, Text, true)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -58,6 +58,9 @@ class Customer(db.Model):
         CheckConstraint("birthday_kind IN ('', 'solar', 'lunar')", name="known_birthday_kind"),
         CheckConstraint("status <> 'pool' OR owner_id IS NULL", name="pool_has_no_owner"),
         Index("ix_customers_owner_status", "owner_id", "status"),
+        Index("ix_customers_intent_owner", "intent", "owner_id"),
+        CheckConstraint("intent IN ('', 'none', 'some', 'strong', 'deal')",
+                        name="known_intent"),
     )
     #: For models.scoping: the owner, the department, and the public pool everyone may see.
     __scope__ = {"owner": "owner_id", "department": "department_id",
@@ -113,7 +116,13 @@ class Customer(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="active", index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: 最近跟进: the latest time the company was in touch with the customer — a contact log
+    #: (not an unanswered call), an arrival at an event, an order. Maintained by each of those
+    #: operations (customers.touch_last_contact); last_contact_of() computes it from the rows.
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: The latest purchase intent recorded (models/customers/intent.py INTENTS), "" for none.
+    intent: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    intent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the current owner got the customer (registered, transferred, claimed, assigned):
     #: the nightly reclaim counts idle days from the later of this and the last contact.
     owned_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -197,6 +206,8 @@ class ContactLog(db.Model):
     content: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(200), default="")
     next_follow_up: Mapped[date | None] = mapped_column(Date)
+    #: False for an unanswered call (a task's 未接通): written down, not a contact (最近跟进).
+    reached: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -8,6 +8,9 @@ define_area("tasks", _l("Tasks and callbacks"))
 define("tasks.nightly_hour", "int", 2, _l("Nightly run at (hour, company time zone)"),
        _l("The scheduler writes the day's tasks at this hour (0–23)."), min=0, max=23)
 define("tasks.plan_days", "int", 7, _l("Write tasks this many days ahead"), min=1, max=60)
+define("tasks.max_attempts", "int", 3, _l("Unanswered calls before the department head is told"),
+       _l("After this many 未接通 attempts at one follow-up, no next attempt is written: the "
+          "head of the customer's department gets a task instead."), min=1, max=10)
 define("tasks.callback_1_days", "int", 3, _l("First callback after a purchase (days)"),
        min=1, max=365)
 define("tasks.callback_1_text", "str", "使用指导", _l("First callback: what to ask"),

@@ -39,19 +39,26 @@ KINDS = {
     "confirm_call": _l("Large-order confirmation call"),
     "referral_gift": _l("Give an owed referral gift"),
     "aftersales": _l("After-sales ticket due"),
+    "escalation": _l("Unreachable after several calls"),
 }
 #: Kinds that belong to a person rather than to the customer's owner: they stay with their
 #: assignee when the customer changes hands (a large order's confirmation call stays with its
 #: confirmer; an after-sales reminder with the ticket's assignee, models/aftersales.py).
-PERSONAL_KINDS = ("confirm_call", "aftersales")
+PERSONAL_KINDS = ("confirm_call", "aftersales", "escalation")
 #: Kinds that outlive the customer's ownership: not closed when the customer goes to the pool
 #: (an after-sales ticket stays open until it is resolved).
 OWNERLESS_KINDS = ("aftersales",)
 STATUSES = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped"),
             "overdue": _l("Overdue")}
-#: Phrases a marketer taps to finish a call without typing.
+#: How a follow-up went: reached (已接通, closes it), no answer (未接通: closes this attempt and
+#: writes the next one for the next day, or after `tasks.max_attempts` an escalation to the
+#: department head), refused (拒绝: closed, and the card offers to set 勿扰).
+OUTCOMES = {"reached": _l("Reached"), "no_answer": _l("No answer"),
+            "refused": _l("Refused to talk")}
+#: Phrases a marketer taps to finish a reached call without typing ("no answer" is an outcome
+#: button of its own).
 QUICK_NOTES = (_l("Reached, all is well"), _l("Reached, will come to the next event"),
-               _l("No answer, will call again"), _l("Reached, asked for a visit"))
+               _l("Reached, asked for a visit"))
 MAX_OVERDUE_SHOWN = 200
 CHUNK = 5000
 
@@ -61,6 +68,8 @@ class Task(db.Model):
     __table_args__ = (
         UniqueConstraint("kind", "customer_id", "source_key", "due_date", name="uq_tasks_key"),
         CheckConstraint("status IN ('open', 'done', 'skipped')", name="known_status"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('reached', 'no_answer', 'refused')",
+                        name="known_outcome"),
         Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_date"),
         Index("ix_tasks_department_status_due", "department_id", "status", "due_date"),
         Index("ix_tasks_customer_status", "customer_id", "status"),
@@ -86,6 +95,14 @@ class Task(db.Model):
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     contact_log_id: Mapped[int | None] = mapped_column(ForeignKey("contact_logs.id"))
     skip_reason: Mapped[str] = mapped_column(String(200), default="")
+    #: How it went (OUTCOMES) when done; NULL while open, when skipped, and for tasks done
+    #: before outcomes were recorded (counted as reached).
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    #: Which attempt at one follow-up this is: a 未接通 writes attempt n + 1 for the next day
+    #: under source_key "<original>~<n + 1>" (the unique key is never moved).
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: Why a task due on a later day was done ahead of it (required then).
+    early_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     customer = relationship("Customer", lazy="joined")
     assignee = relationship("User", foreign_keys=[assignee_id], lazy="select")
@@ -101,9 +118,19 @@ class Task(db.Model):
         return self.status
 
     @property
+    def outcome_label(self):
+        return OUTCOMES.get(self.outcome, "") if self.outcome else ""
+
+    @property
+    def base_key(self):
+        """The source key without a repeated attempt's "~n"."""
+        base, sep, n = self.source_key.rpartition("~")
+        return base if sep and n.isdigit() else self.source_key
+
+    @property
     def source(self):
         """(type, id) of the record behind the task, e.g. ("order", 12), or (None, None)."""
-        kind, _sep, ident = self.source_key.partition(":")
+        kind, _sep, ident = self.base_key.partition(":")
         return (kind, int(ident)) if ident.isdigit() else (kind or None, None)
 
 

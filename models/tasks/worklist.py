@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from extensions import db
-from models.accounts import User
+from models.accounts import User, UserRole
 from models.audit import audit, register_actions
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.clock import local_day
 from models.customers import record_contact
 from models.scoping import department_subtree_ids, scoped
-from models.tasks.tables import KINDS, MAX_OVERDUE_SHOWN, Task
+from models.settings import get_setting
+from models.tasks.tables import KINDS, MAX_OVERDUE_SHOWN, OUTCOMES, Task, task_row, write_tasks
 
 
 def visible_tasks(user):
@@ -77,26 +78,86 @@ def today_list(assignee_id, today, *, upcoming_days=7, per_kind=6, kind=None, se
     return Worklist({name: groups for name, groups in ordered.items() if groups})
 
 
-def complete_task(task, *, note, kind="call", actor, now=None):
-    """Mark a task done: the note becomes a contact log on the customer's timeline. Done twice
-    (a double tap, a resubmitted form) returns the first result."""
+def complete_task(task, *, note, kind="call", actor, now=None, outcome="reached",
+                  early_reason=""):
+    """Mark a task done with how it went (OUTCOMES): the note becomes a contact log on the
+    customer's timeline. 未接通 closes this attempt and writes the next one for the next day,
+    or, after `tasks.max_attempts` attempts, an escalation task for the department head. A task
+    due on a later day needs `early_reason`. Done twice (a double tap, a resubmitted form)
+    returns the first result."""
     now = now or utcnow()
     task = _locked(task)
     if task.status == "done":
         return task
     if task.status != "open":
         raise Conflict(_("This task was skipped: %(reason)s", reason=task.skip_reason))
-    if not _may_work_on(task, actor):
+    if not may_work_on(task, actor):
         raise PermissionDenied(_("This task is not yours."))
+    if outcome not in OUTCOMES:
+        raise InvalidInput(_("Choose how the call went: reached, no answer or refused."),
+                           field="outcome")
     note = (note or "").strip()
+    if not note and outcome != "reached":
+        note = str(OUTCOMES[outcome])
     if not note:
         raise InvalidInput(_("Write what was said or done."), field="note")
-    log = record_contact(task.customer, kind=kind, content=f"【{task.kind_label}】{note}",
-                         outcome=str(task.title), actor=actor, now=now)
+    today = local_day(now)
+    early_reason = (early_reason or "").strip()
+    if task.due_date > today and not early_reason:
+        raise InvalidInput(_("This task is due on %(day)s: say why it is done ahead of its "
+                             "day.", day=task.due_date.isoformat()), field="early_reason")
+    content = f"【{task.kind_label}】{note}" if outcome == "reached" else \
+        f"【{task.kind_label}·{OUTCOMES[outcome]}】{note}"
+    if early_reason:
+        content += _("（done ahead of its day: %(reason)s）", reason=early_reason)
+    log = record_contact(task.customer, kind=kind, content=content, outcome=str(task.title),
+                         actor=actor, now=now, reached=outcome != "no_answer")
     task.status, task.done_at, task.done_on, task.done_by_id, task.contact_log_id = \
-        "done", now, local_day(now), actor.id, log.id
+        "done", now, today, actor.id, log.id
+    task.outcome, task.early_reason = outcome, early_reason[:200]
     db.session.flush()
+    if outcome == "no_answer":
+        _next_attempt(task, today, now)
     return task
+
+
+def department_head(department_id):
+    """The active head of a department (the first by id), or None."""
+    if department_id is None:
+        return None
+    return db.session.scalar(
+        select(User).join(UserRole, UserRole.user_id == User.id).where(
+            User.department_id == department_id, User.is_active.is_(True),
+            UserRole.role == "dept_head").order_by(User.id).limit(1))
+
+
+def _keyed(prefix, base, suffix=""):
+    """prefix + base + suffix cut to the source key's 40 characters (the base is cut)."""
+    return (prefix + base)[:40 - len(suffix)] + suffix
+
+
+def _next_attempt(task, today, now):
+    """After a 未接通: the next attempt for the next day, or after the last allowed attempt an
+    escalation task for the head of the customer's department (none: the marketer keeps it,
+    and the team page counts it)."""
+    attempts = get_setting("tasks.max_attempts")
+    ident = (task.customer_id, task.assignee_id, task.department_id)
+    if task.attempt < attempts:
+        n = task.attempt + 1
+        row = task_row(task.kind, ident, today + timedelta(days=1),
+                       _keyed("", task.base_key, f"~{n}"), task.title,
+                       _("Attempt %(n)s (%(m)s unanswered before)", n=n, m=n - 1))
+        row["attempt"] = n
+        write_tasks([row], now=now)
+        return
+    customer = task.customer
+    head = department_head(customer.department_id or task.department_id)
+    if head is not None:
+        ident = (task.customer_id, head.id, head.department_id)
+    write_tasks([task_row("escalation", ident, today, _keyed("esc:", task.base_key),
+                          _("Unreachable after %(n)s calls", n=task.attempt),
+                          _("%(who)s: %(title)s", who=task.assignee.display_name,
+                            title=task.title))], now=now)
 
 
 def skip_task(task, *, reason, actor, now=None):
@@ -106,7 +167,7 @@ def skip_task(task, *, reason, actor, now=None):
         return task
     if task.status != "open":
         raise Conflict(_("This task is already done."))
-    if not _may_work_on(task, actor):
+    if not may_work_on(task, actor):
         raise PermissionDenied(_("This task is not yours."))
     reason = (reason or "").strip()
     if not reason:
@@ -123,7 +184,8 @@ def _locked(task):
                               .execution_options(populate_existing=True)).one()
 
 
-def _may_work_on(task, actor):
+def may_work_on(task, actor):
+    """The assignee, or a supervisor who can see the task."""
     return task.assignee_id == actor.id or actor.has_role("admin", "manager", "dept_head")
 
 
@@ -154,8 +216,9 @@ def reassign_tasks(task_ids, to_user, *, actor, now=None):
 
 
 def team_figures(user, today, *, days=30):
-    """Per marketer the user supervises: open, overdue, due today, and over the last `days`
-    days done on time, done late and skipped."""
+    """Per marketer the user supervises: open, overdue, due today, open escalations (多次未接通
+    kept by a marketer whose department has no head, or the head's own), and over the last
+    `days` days done on time (reached), done late and skipped."""
     since = today - timedelta(days=days)
     tasks = visible_tasks(user).subquery()
     rows = db.session.execute(
@@ -166,22 +229,26 @@ def team_figures(user, today, *, days=30):
                func.sum(case((and_(tasks.c.status == "open", tasks.c.due_date == today), 1),
                              else_=0)),
                func.sum(case((and_(tasks.c.status == "done", tasks.c.due_date >= since,
-                                   tasks.c.done_on <= tasks.c.due_date), 1),
+                                   tasks.c.done_on <= tasks.c.due_date,
+                                   or_(tasks.c.outcome == "reached",
+                                       tasks.c.outcome.is_(None))), 1),
                              else_=0)),
                func.sum(case((and_(tasks.c.status == "done", tasks.c.due_date >= since,
                                    tasks.c.done_on > tasks.c.due_date), 1),
                              else_=0)),
                func.sum(case((and_(tasks.c.status == "skipped", tasks.c.due_date >= since), 1),
+                             else_=0)),
+               func.sum(case((and_(tasks.c.status == "open", tasks.c.kind == "escalation"), 1),
                              else_=0)))
         .group_by(tasks.c.assignee_id)).all()
     users = {u.id: u for u in db.session.scalars(
         select(User).where(User.id.in_([row[0] for row in rows])))}
     figures = []
-    for assignee, open_, overdue, due_today, on_time, late, skipped in rows:
+    for assignee, open_, overdue, due_today, on_time, late, skipped, escalated in rows:
         done = (on_time or 0) + (late or 0)
         figures.append({"user": users[assignee], "open": open_ or 0, "overdue": overdue or 0,
                         "today": due_today or 0, "on_time": on_time or 0, "late": late or 0,
-                        "skipped": skipped or 0,
+                        "skipped": skipped or 0, "escalated": escalated or 0,
                         "on_time_rate": round(100 * (on_time or 0) / done) if done else None})
     figures.sort(key=lambda row: (-row["overdue"], row["user"].display_name))
     return figures

@@ -186,6 +186,7 @@ MATRIX = {
     "tasks.done": TASK_WORKERS,
     "tasks.done_form": TASK_WORKERS,
     "tasks.skip": TASK_WORKERS,
+    "tasks.do_not_call": TASK_WORKERS,
     "tasks.team": {"manager", "dept_head"},
     "tasks.reassign": {"manager", "dept_head"},
     "tasks.birthdays": TASK_WORKERS,

@@ -25,7 +25,9 @@ def company(db):
     """一部: 刘芳 (A) and 赵敏 (B); 二部: 王强 (C). Worked out by hand:
     A — 4 customers registered (one released to the pool), 3 invited to one event, 2 confirmed,
         1 arrived and bought ¥1,000 with ¥400 paid (¥600 due, not yet due); one callback done on
-        the day, one left open two days past its day; one referred customer.
+        the day reached, one done on the day before outcomes were recorded (no outcome: counted
+        as reached), one done on the day unanswered and one refused (neither on time), one left
+        open two days past its day; one referred customer.
     B — 1 customer, a store order of ¥500 paid in full.
     C — nothing."""
     one, two = make_department("一部"), make_department("二部")
@@ -56,9 +58,16 @@ def company(db):
     today = local_day(utcnow())
     ident = (guests[0].id, a.id, one.id)
     t.write_tasks([t.task_row("callback", ident, today, "order:1", "第3天"),
-                   t.task_row("callback", ident, today - timedelta(days=2), "order:2", "第7天")])
-    first = _db.session.scalar(t.visible_tasks(a).where(t.Task.due_date == today))
+                   t.task_row("callback", ident, today - timedelta(days=2), "order:2", "第7天"),
+                   *[t.task_row("callback", ident, today, f"order:{n}", "第3天")
+                     for n in (3, 4, 5)]])
+    first, legacy, unanswered, refused = _db.session.scalars(
+        t.visible_tasks(a).where(t.Task.due_date == today).order_by(t.Task.source_key)).all()
     t.complete_task(first, note="已接通", actor=a)
+    t.complete_task(legacy, note="已接通", actor=a)
+    legacy.outcome = None
+    t.complete_task(unanswered, note="", outcome="no_answer", actor=a)
+    t.complete_task(refused, note="不要再打", outcome="refused", actor=a)
     return a, b, one, manager, event, deal, store
 
 
@@ -80,7 +89,7 @@ def test_every_figure_of_a_marketer_against_the_hand_count(db, company):
         "owned": 4, "new": 5, "lost": 1, "invitations": 3, "confirmed": 2, "arrivals": 1,
         "attendance": 50.0, "deals": 1, "buyers": 1, "conversion": 100.0, "sales": 100000,
         "collections": 40000, "refunds": 0, "arrears": 60000, "arrears_over_90": 0,
-        "callbacks_on_time": 1, "callbacks_overdue": 1, "referrals": 1}
+        "callbacks_on_time": 2, "callbacks_overdue": 1, "referrals": 1}
     theirs = rows["赵敏"]["values"]
     assert (theirs["deals"], theirs["sales"], theirs["collections"], theirs["arrears"]) == \
         (1, 50000, 50000, 0)
