@@ -153,6 +153,18 @@ class ContactForm(BaseForm):
     next_follow_up = DateField(_l("Next follow-up"), validators=[Optional()])
 
 
+class IntentForm(BaseForm):
+    #: One of customers.INTENTS: the operation refuses anything else with a message.
+    intent = StringField(_l("Purchase intent"), validators=[Length(max=20)])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class ExperienceForm(BaseForm):
+    product = StringField(_l("Product tried"), validators=[Length(max=60)])
+    how = TextAreaField(_l("How it went"), validators=[Optional(), Length(max=2000)])
+    day = DateField(_l("Day of the visit"), validators=[Optional()])
+
+
 class BulkForm(BaseForm):
     """A bulk action on the customers ticked in the list (checkboxes named "ids" that belong to
     this form through their form= attribute; the pressed button gives the action)."""

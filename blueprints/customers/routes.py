@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from blueprints.access import role_required, safe_next
 from blueprints.customers.forms import (BulkForm, ChannelCostForm, ContactForm, CustomerForm,
-                                        FilterForm, HandoverForm, ImportUploadForm, ListsForm,
+                                        ExperienceForm, FilterForm, HandoverForm,
+                                        ImportUploadForm, IntentForm, ListsForm,
                                         ReverseChannelCostForm)
 from blueprints.events.forms import InviteForm
 from blueprints.files import file_name, send_download
@@ -21,7 +22,7 @@ from formatting import local_day, national_phone
 from models import (aftersales, background, custody, customer_import as imports,
                     customers as c, order_taking, orders, points)
 from models.accounts import User
-from models.base import InvalidInput, NotFound, OperationError, utcnow
+from models.base import Conflict, InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
 from models.timeline import timeline_of
 from models.settings import get_setting
@@ -108,9 +109,13 @@ def show(customer_id):
     return _customer_page(customer, ContactForm())
 
 
-def _customer_page(customer, contact_form, status=200):
+def _customer_page(customer, contact_form, status=200, *, intent_form=None,
+                   experience_form=None):
     return render_template("customers/show.html", customer=customer,
                            contact_form=contact_form, action_form=BaseForm(),
+                           intent_form=intent_form or IntentForm(), intents=c.INTENTS,
+                           experience_form=experience_form or ExperienceForm(),
+                           experiences=c.experiences_of(customer),
                            invite_form=InviteForm(), timeline=timeline_of(customer),
                            orders=orders.orders_of_customer(customer),
                            customer_due=orders.customer_due(customer),
@@ -201,6 +206,60 @@ def add_contact(customer_id):
             flash(_("Follow-up recorded."), "success")
             return redirect(url_for("customers.show", customer_id=customer.id))
     return _customer_page(customer, form, 422)
+
+
+@bp.post("/<int:customer_id>/intent")
+@role_required(*CUSTOMER_ROLES)
+def record_intent(customer_id):
+    """The purchase intent (购买意向) heard, from the customer's page."""
+    customer = c.get_customer_or_404(customer_id, current_user)
+    form = IntentForm()
+    if form.validate_on_submit():
+        with attempt(form) as tried:
+            if customer.status == "pool":
+                raise Conflict(_("Claim this customer from the public pool before following "
+                                 "up."))
+            c.record_intent(customer, form.intent.data, source="customer", actor=current_user,
+                            note=form.note.data)
+        if not tried.refusal:
+            flash(_("Purchase intent recorded."), "success")
+            return redirect(url_for("customers.show", customer_id=customer.id))
+    return _customer_page(customer, ContactForm(), 422, intent_form=form)
+
+
+@bp.post("/<int:customer_id>/experiences")
+@role_required(*CUSTOMER_ROLES)
+def add_experience(customer_id):
+    """An experience visit (体验记录): the product tried and how it went."""
+    customer = c.get_customer_or_404(customer_id, current_user)
+    form = ExperienceForm()
+    if form.validate_on_submit():
+        with attempt(form) as tried:
+            if customer.status == "pool":
+                raise Conflict(_("Claim this customer from the public pool before following "
+                                 "up."))
+            c.record_experience(customer, product=form.product.data, how=form.how.data,
+                                day=form.day.data, actor=current_user)
+        if not tried.refusal:
+            flash(_("Experience visit recorded."), "success")
+            return redirect(url_for("customers.show", customer_id=customer.id))
+    return _customer_page(customer, ContactForm(), 422, experience_form=form)
+
+
+@bp.get("/strong-intent")
+@role_required(*CUSTOMER_ROLES)
+def strong_intent():
+    """意向强烈: the customers whose latest purchase intent is strong — a marketer's own, a
+    department head's department's (by marketer), everyone's for a manager."""
+    marketer = None
+    if (marketer_id := id_arg("marketer")) is not None:
+        marketer = db.session.scalar(visible_users(current_user).where(User.id == marketer_id))
+    rows = c.strong_intent_customers(current_user, owner_id=marketer.id if marketer else None)
+    marketers = db.session.scalars(visible_users(current_user).where(User.is_active.is_(True))
+                                   .order_by(User.display_name)).all() \
+        if current_user.has_role(*OWNERSHIP_ROLES) else []
+    return render_template("customers/strong_intent.html", rows=rows, marketer=marketer,
+                           marketers=[m for m in marketers if m.has_role("marketer")])
 
 
 @bp.post("/<int:customer_id>/phone")
