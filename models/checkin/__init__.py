@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String, bindparam, case,
-                        exists, func, select)
+                        exists, func, or_, select)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import (Mapped, lazyload, make_transient_to_detached, mapped_column,
@@ -364,14 +364,16 @@ def _write_check_in(event, invitation, *, actor, token, companions, now):
     statements = _check_in_statements(db.session.get_bind().dialect.name)
     if "all" in statements:
         new_id = db.session.scalar(statements["all"], params)
+        c.forget_last_contact(invitation.customer_id)  # moved by the statement
     elif (new_id := db.session.scalar(statements["check_in"], params)) is not None:
         db.session.execute(statements["history"], params)
         db.session.execute(statements["attended"], params)
+        # An arrival is a contact (最近跟进); on PostgreSQL a part of the statement above.
+        c.touch_last_contact(invitation.customer_id, now)
     if new_id is None:  # written already: a resubmission of this form, or another tablet won
         if (mine := CheckIn.by_token(token)) is not None:
             return mine
         raise AlreadyCheckedIn(check_in_of(invitation))
-    c.touch_last_contact(invitation.customer_id, now)  # an arrival is a contact (最近跟进)
     set_committed_value(invitation, "status", "attended")
     set_committed_value(invitation, "status_changed_at", now)
     record = CheckIn(id=new_id, **values)
@@ -404,9 +406,15 @@ def _check_in_statements(dialect):
         return {"check_in": check_in, "history": changes.insert().from_select(columns, history),
                 "attended": attended}
     new = check_in.cte("new_check_in")
+    customers = c.Customer.__table__
+    contacted = customers.update().where(
+        customers.c.id == p["customer_id"], exists(select(new.c.id)),
+        or_(customers.c.last_contact_at.is_(None), customers.c.last_contact_at < p["at"])) \
+        .values(last_contact_at=p["at"])
     return {"all": select(new.c.id).add_cte(
         changes.insert().from_select(columns, history.select_from(new)).cte("history"),
-        attended.where(exists(select(new.c.id))).cte("attended"))}
+        attended.where(exists(select(new.c.id))).cte("attended"),
+        contacted.cte("contacted"))}
 
 
 define_area("checkin", _l("Check-in"))

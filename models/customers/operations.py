@@ -196,6 +196,12 @@ def touch_last_contact(customer_id, at):
                                or_(Customer.last_contact_at.is_(None),
                                    Customer.last_contact_at < at))
         .values(last_contact_at=at).execution_options(synchronize_session=False))
+    forget_last_contact(customer_id)
+
+
+def forget_last_contact(customer_id):
+    """Expire a loaded customer's last contact time after a statement moved it in the
+    database (read again when next used)."""
     loaded = db.session.identity_map.get(db.session.identity_key(Customer, customer_id))
     if loaded is not None:
         db.session.expire(loaded, ["last_contact_at"])

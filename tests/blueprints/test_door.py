@@ -210,4 +210,6 @@ def test_a_check_in_through_the_queue_costs_few_statements(client, login, door, 
              "SELECT stock_locations.id", "SELECT event_tables.id")
     request = seen[seen.index(next(s for s in seen if s.startswith("SELECT users."))):]
     assert [s for s in request if s.startswith(loads)] == []
-    assert len(request) <= 14, request
+    # On SQLite one more: the customer's 最近跟进 moved by primary key (about 50 µs; part of the
+    # check-in's one statement on PostgreSQL).
+    assert len(request) <= (15 if _db.engine.dialect.name == "sqlite" else 14), request
