@@ -3,7 +3,7 @@ intent (its history and the customer's latest); experience visits; contact logs 
 calls; and 最近跟进 backfilled to its new definition (contact logs, arrivals, orders).
 
 Revision ID: f8f881dea690
-Revises: 6d24334006a1
+Revises: b7d1e4f2a9c3
 Create Date: 2026-12-06 13:54:34.721081
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f8f881dea690'
-down_revision = '6d24334006a1'
+down_revision = 'b7d1e4f2a9c3'
 branch_labels = None
 depends_on = None
 
