@@ -7,15 +7,22 @@ anything else (a formula, a date, a boolean, an error, rich text) goes through o
 parser, so every value is what openpyxl gives. Relies on openpyxl's worksheet parser
 (`openpyxl.worksheet._reader`, pinned in requirements.txt); tests/models/test_sheets.py reads
 a workbook of every kind of cell both ways and compares.
+
+Nor is the sheet measured first: openpyxl's read-only worksheet, when it is made, looks for the
+sheet's <dimension> and, in a file without one (openpyxl's own write-only files, some exporters),
+parses the whole sheet to find out it has none — here the workbook's parts are read as
+openpyxl reads them, then the first worksheet's rows, once.
 """
 import io
 from dataclasses import dataclass
 
-from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import column_index_from_string
-from openpyxl.worksheet._reader import (INLINE_STRING, VALUE_TAG, WorkSheetParser,
+from openpyxl.worksheet._reader import (INLINE_STRING, ROW_TAG, VALUE_TAG, WorkSheetParser,
                                         _cast_number)
 from openpyxl.xml.constants import SHEET_MAIN_NS
+from openpyxl.xml.functions import iterparse
 
 TEXT_TAG = "{%s}t" % SHEET_MAIN_NS
 DIGITS = "0123456789"
@@ -64,21 +71,48 @@ def read_sheet(content):
     """The rows of the first sheet of an .xlsx, as (row number, [cell values]): a formula
     cell's value a Formula, a date cell's a datetime, rows without cells skipped. Raises what
     openpyxl raises for a file that is not an .xlsx (the caller explains)."""
-    workbook = load_workbook(io.BytesIO(content), read_only=True)
-    return _rows(workbook)
-
-
-def _rows(workbook):
+    reader = _Workbook(io.BytesIO(content), read_only=True)
     try:
-        sheet = workbook.worksheets[0]
-        with sheet._get_source() as source:
-            parser = _Parser(source, sheet._shared_strings, data_only=False,
+        path = reader.first_sheet()
+    except BaseException:
+        reader.archive.close()
+        raise
+    return _rows(reader, path)
+
+
+class _Workbook(ExcelReader):
+    """openpyxl's reader of a workbook (ExcelReader.read), but its sheets only found, not made:
+    the first worksheet's part."""
+
+    def first_sheet(self):
+        self.read_manifest()
+        self.read_strings()
+        self.read_workbook()
+        self.read_properties()
+        self.read_custom()
+        self.read_theme()
+        apply_stylesheet(self.archive, self.wb)
+        # As ExcelReader.read_worksheets, and Workbook.worksheets[0]: no chartsheet.
+        for _sheet, rel in self.parser.find_sheets():
+            if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                return rel.target
+        raise ValueError("The workbook has no worksheet.")
+
+
+def _rows(reader, path):
+    workbook = reader.wb
+    try:
+        with reader.archive.open(path) as source:
+            parser = _Parser(source, reader.shared_strings, data_only=False,
                              epoch=workbook.epoch, date_formats=workbook._date_formats,
                              timedelta_formats=workbook._timedelta_formats)
-            for number, cells in parser.parse():
-                row = [None] * max((cell["column"] for cell in cells), default=0)
-                for cell in cells:
-                    row[cell["column"] - 1] = cell["value"]
-                yield number, row
+            for _event, element in iterparse(source):  # the rows only (WorkSheetParser.parse)
+                if element.tag == ROW_TAG:
+                    number, cells = parser.parse_row(element)
+                    element.clear()
+                    row = [None] * max((cell["column"] for cell in cells), default=0)
+                    for cell in cells:
+                        row[cell["column"] - 1] = cell["value"]
+                    yield number, row
     finally:
-        workbook.close()
+        reader.archive.close()
