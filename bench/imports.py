@@ -1,7 +1,8 @@
 """Speed of moving a company in (issue 26): spreadsheet imports, on their own SQLite database
 built by the migrations.
 
-    .venv/bin/python bench/imports.py [--customers 100000] [--points 50000]
+    .venv/bin/python bench/imports.py [--customers 100000] [--points 50000] [--arrears 50000]
+        [--profile FILE]
 
 In a child process that stands for a worker (a fresh interpreter: its peak memory is the
 import's, not this script's), a manager imports an old customer list of N rows (Faker zh_CN,
@@ -10,9 +11,13 @@ seeded: names, mobiles, genders, birthdays, a source channel): upload and dry ru
 new customers, as the import page does (`customers_100k_import_s`; the rows limit, a setting, is
 raised to N first). Then
 an opening-balances file of M points balances (one per customer just imported, by mobile): upload
-and dry run, then the confirmation (`opening_points_50k_s`, the two together). `peak_rss_mb` is
+and dry run, then the confirmation (`opening_points_50k_s`, the two together). Then an opening
+arrears (期初欠款) file of K debts, again one per customer imported (by mobile, with an old order
+number and date, the amount and a due date; the marketer the customer's owner): upload, dry run
+(as the preview page) and confirmation (`arrears_50k_s`, the three together). `peak_rss_mb` is
 the child's peak resident memory (VmHWM, the app and its imports included). Ends with one JSON
-line of the figures.
+line of the figures. `--profile FILE` writes the worker's cProfile statistics to FILE (slower:
+for finding the costs, not for the figures).
 """
 import argparse
 import io
@@ -64,8 +69,13 @@ def customer_rows(n, seed=26):
                fake.date_of_birth(minimum_age=55, maximum_age=85).isoformat(), "转介绍"]
 
 
-def run(uri, folder, customers, balances, results):
-    """In the worker: the two imports, timed; put the figures on `results`."""
+def run(uri, folder, customers, balances, debts, results, profile=None):
+    """In the worker: the imports, timed; put the figures on `results`."""
+    profiler = None
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
     app = bench_app(uri, folder)
     figures = {}
     with app.app_context():
@@ -92,6 +102,22 @@ def run(uri, folder, customers, balances, results):
         db.session.commit()
         figures["opening_points_50k_s"] = round(time.perf_counter() - started, 1)
         figures["opening_points"] = result["imported"]
+        phones = db.session.scalars(db.select(c.Customer.phone).order_by(c.Customer.id.desc())
+                                    .limit(debts)).all()
+        content = workbook(["手机号", "原单号", "订单日期", "欠款金额", "约定还款日"],
+                           ([phone[3:], f"JD-{i:06d}", "2025-11-20", f"{100 + i % 9000}.50",
+                             "2026-12-31"] for i, phone in enumerate(phones)))
+        started = time.perf_counter()
+        batch = opening.upload(opening.KINDS["arrears"], "期初欠款.xlsx", content, actor=manager)
+        counts = opening.summarise(opening.dry_run(batch, actor=manager))
+        result = opening.confirm(batch, mode="all", actor=manager)
+        db.session.commit()
+        figures["arrears_50k_s"] = round(time.perf_counter() - started, 1)
+        figures["arrears"] = result["imported"]
+        assert counts["import"] == len(phones), counts
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     with open("/proc/self/status") as status:
         peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     figures["peak_rss_mb"] = round(peak / 1024)
@@ -102,6 +128,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--points", type=int, default=50_000)
+    parser.add_argument("--arrears", type=int, default=50_000)
+    parser.add_argument("--profile", help="write the worker's cProfile statistics here")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-imports-"))
     uri = f"sqlite:///{folder / 'bench.db'}"
@@ -120,7 +148,9 @@ def main():
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     child = context.Process(target=run, args=(uri, str(folder), args.customers,
-                                              min(args.points, args.customers), results))
+                                              min(args.points, args.customers),
+                                              min(args.arrears, args.customers), results,
+                                              args.profile))
     child.start()
     figures = results.get(timeout=3600)
     child.join()
