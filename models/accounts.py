@@ -216,12 +216,25 @@ MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,
                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
+#: Eleven digits that phonenumbers.parse(…, "CN") reads as they are: no leading 0, nor the
+#: 11xx / 12xx / 179xx that CN's national_prefix_for_parsing may strip (carrier prefixes).
+_PLAIN_MOBILE = re.compile(r"1(?!79)[03-9][0-9]{9}")
+
+
 def normalise_mobile(raw, field="phone"):
     """A mainland China mobile number in E.164 (+8613812348000), or raise InvalidInput.
     Empty stays empty. The one place phone numbers are checked (users and customers)."""
     raw = (raw or "").strip()
     if not raw:
         return ""
+    if _PLAIN_MOBILE.fullmatch(raw):
+        # Most numbers (an import's 100,000): what parse() would make of them, without its
+        # work (half the time). Valid, in CN and a mobile all follow from the type, as below.
+        number = phonenumbers.PhoneNumber(country_code=86, national_number=int(raw))
+        if phonenumbers.number_type(number) in MOBILE_TYPES:
+            return "+86" + raw
+        raise InvalidInput(_("%(value)s is not a valid mobile number.", value=raw[:30]),
+                           field=field)
     try:
         number = phonenumbers.parse(raw, "CN")
     except phonenumbers.NumberParseException:

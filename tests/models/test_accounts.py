@@ -1,6 +1,8 @@
 """Users, roles, departments, passwords and the sign-in lockout, tested without HTTP."""
+import random
 from datetime import timedelta
 
+import phonenumbers
 import pytest
 from sqlalchemy import func, select
 
@@ -224,3 +226,29 @@ def test_department_tree_refuses_cycles_and_duplicate_names(db):
     accounts.create_department("销售部", parent=team, actor=admin)
     ordered = [(d.name, d.depth) for d in accounts.all_departments()]
     assert ordered == [("总部", 0), ("销售部", 1), ("销售一组", 2), ("销售部", 3)]
+
+
+def _parsed_mobile(raw):
+    """normalise_mobile's answer the long way, through phonenumbers.parse: E.164 or None."""
+    try:
+        number = phonenumbers.parse(raw, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if (not phonenumbers.is_valid_number(number)
+            or phonenumbers.region_code_for_number(number) != "CN"
+            or phonenumbers.number_type(number) not in accounts.MOBILE_TYPES):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_eleven_plain_digits_are_read_as_phonenumbers_reads_them(app):
+    """The short way through a plain eleven-digit mobile gives what parse() gives: every prefix
+    of five digits (the carrier prefixes 11xx, 12xx, 179xx go the long way), valid or not."""
+    rng = random.Random(26)
+    for prefix in range(10000, 20000):
+        raw = f"{prefix}{rng.randrange(10 ** 6):06d}"
+        try:
+            got = accounts.normalise_mobile(raw)
+        except InvalidInput:
+            got = None
+        assert got == _parsed_mobile(raw), raw
