@@ -2,9 +2,10 @@
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from flask_babel import gettext as _
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 from sqlalchemy import and_, any_, func, or_, select, union
 
 from extensions import db
@@ -20,13 +21,24 @@ from models.settings import get_setting
 
 # --- Normalising input -------------------------------------------------------------------------
 
+class _Kept(str):
+    """Text pypinyin has no pinyin for (Latin letters, digits, a rare character), as typed."""
+
+
+_NOT_PINYIN = re.compile(r"[^0-9a-z]")
+
+
+@lru_cache(maxsize=20_000)  # names repeat (张伟, 王秀英): an import of 100,000 reads each once
 def pinyin_of(name):
-    """(full pinyin, initials) of a name, lower-case, no spaces: 张三 → ("zhangsan", "zs")."""
-    syllables = [s.lower() for s in lazy_pinyin(name or "", errors="default") if s.strip()]
-    initials = [s.lower() for s in lazy_pinyin(name or "", style=Style.FIRST_LETTER)
-                if s.strip()]
-    clean = re.compile(r"[^0-9a-z]")
-    return clean.sub("", "".join(syllables)), clean.sub("", "".join(initials))
+    """(full pinyin, initials) of a name, lower-case, no spaces: 张三 → ("zhangsan", "zs").
+    One pass of pypinyin: a character's initial is the first letter of its plain pinyin (as
+    Style.FIRST_LETTER makes it), text without pinyin is kept whole in both."""
+    syllables, initials = [], []
+    for s in lazy_pinyin(name or "", errors=_Kept):
+        if s.strip():
+            syllables.append(s.lower())
+            initials.append((s if type(s) is _Kept else s[0]).lower())
+    return _NOT_PINYIN.sub("", "".join(syllables)), _NOT_PINYIN.sub("", "".join(initials))
 
 
 def normalise_phone(raw, field="phone", required=True):
