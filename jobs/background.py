@@ -97,13 +97,18 @@ def _kept(results, good):
 
 
 def customer_dry_run(run, *, actor, progress):
+    """The rows checked a chunk at a time, only those the page shows kept (a file of 100,000
+    rows is never held whole)."""
     batch = db.session.get(customer_import.ImportBatch, run.batch_id)
-    results = customer_import.dry_run(batch, actor=actor, progress=progress)
-    counts = customer_import.summarise(results)
-    rows = [_row(r, name=r.name, phone=r.phone, existing_id=r.existing_id,
-                 notes=[str(note) for note in r.notes])
-            for n, r in enumerate(results)
-            if r.status != "create" or n < FIRST_ROWS or r.notes][:KEPT_ROWS]
+    counts, rows, n = customer_import.summarise([]), [], 0
+    for chunk in customer_import.check_rows(batch, actor=actor, progress=progress):
+        for key, count in customer_import.summarise(chunk).items():
+            counts[key] += count
+        for r in chunk:
+            if len(rows) < KEPT_ROWS and (r.status != "create" or n < FIRST_ROWS or r.notes):
+                rows.append(_row(r, name=r.name, phone=r.phone, existing_id=r.existing_id,
+                                 notes=[str(note) for note in r.notes]))
+            n += 1
     return {"counts": counts, "rows": rows, "mapping": batch.mapping,
             "errors": counts["invalid"]}
 

@@ -3,7 +3,7 @@ all or nothing), and the rows of the template and of the export of a filtered li
 reports/xlsx.py). Cells are read by models.customers.parsing, as old spreadsheets write them
 (lunar birthdays in words, ages for years, two phones in a cell…); a formula is refused."""
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -97,8 +97,10 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def _read(content):
-    """(headers, rows) of the first sheet; rows are lists of cell values, a formula cell's
-    value a Formula. Raises InvalidInput."""
+    """(headers, the data rows: an iterator of lists of cell values, a formula cell's value a
+    Formula) of the first sheet, the rows read as they are asked for (a file of 100,000 rows is
+    never held whole: issue 26). Raises InvalidInput: for the file and its headers at once, for
+    a sheet too long or without rows as its rows are read."""
     if content[:8] == OLE2_MAGIC:
         raise InvalidInput(_("This is an old Excel file (.xls) or one protected by a password: "
                              "open it in Excel or WPS, remove the password if it has one, and "
@@ -114,21 +116,29 @@ def _read(content):
         if number != 1 or not any(h not in (None, "") for h in headers):
             raise InvalidInput(_("The first row of the sheet must hold the column headers."),
                                field="file")
-        headers = ["" if h is None else str(h).strip() for h in headers]
-        limit = get_setting("customers.import_max_rows")
-        data = []
+    except BaseException:
+        rows.close()
+        raise
+    return ["" if h is None else str(h).strip() for h in headers], _data(rows)
+
+
+def _data(rows):
+    """The rows after the headers that hold anything, up to the setting's limit."""
+    limit = get_setting("customers.import_max_rows")
+    count = 0
+    try:
         for _number, row in rows:
             if all(value is None or value == "" for value in row):
                 continue
-            data.append(row)
-            if len(data) > limit:
+            count += 1
+            if count > limit:
                 raise InvalidInput(_("The sheet has more than %(n)s rows; split it into "
                                      "smaller files.", n=limit), field="file")
+            yield row
     finally:
         rows.close()
-    if not data:
+    if not count:
         raise InvalidInput(_("The sheet has headers but no rows."), field="file")
-    return headers, data
 
 
 def guess_mapping(headers):
@@ -144,25 +154,16 @@ def guess_mapping(headers):
 
 
 def upload(filename, content, *, actor, now=None):
-    """Keep an uploaded spreadsheet for mapping; check it is a readable .xlsx first."""
+    """Keep an uploaded spreadsheet for mapping; check it is a readable .xlsx first (read to
+    its end: its rows counted, none kept)."""
     headers, rows = _read(content)
+    row_count = sum(1 for _row in rows)
     batch = ImportBatch(filename=(filename or "import.xlsx")[:200], content=content,
-                        headers=headers, row_count=len(rows), mapping=guess_mapping(headers),
+                        headers=headers, row_count=row_count, mapping=guess_mapping(headers),
                         created_by_id=actor.id, created_at=now or utcnow())
     db.session.add(batch)
     db.session.flush()
-    batch.rows_read = (hash(content), rows)
     return batch
-
-
-def _rows_of(batch):
-    """The batch's rows, read once while its object lives: an upload, a dry run and a
-    confirmation in one process (a worker's job) read the file once. Kept beside the file's
-    hash: another file is read anew."""
-    key = hash(batch.content)
-    if getattr(batch, "rows_read", (None,))[0] != key:
-        batch.rows_read = (key, _read(batch.content)[1])
-    return batch.rows_read[1]
 
 
 def get_batch_or_404(token, actor):
@@ -199,7 +200,7 @@ def set_mapping(batch, mapping):
 
 # --- Dry run and confirmation ------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)  # slots: a dry run keeps one per row (100,000)
 class RowResult:
     number: int  # the row number in the spreadsheet (headers are row 1)
     status: str  # "create", "duplicate", "invalid"
@@ -213,7 +214,7 @@ class RowResult:
     owner: User | None = None
     #: How cells were read that is worth a look (a name with a title, an estimated year, two
     #: birthdays…): not errors.
-    notes: list = field(default_factory=list)
+    notes: list | tuple = ()
 
 
 class _Lookups:
@@ -339,48 +340,76 @@ def _birthday(data, values, today, notes):
                        "year is kept.", age=age, year=year))
 
 
-def dry_run(batch, *, actor, now=None, progress=None):
-    """What confirming would do, row by row: create, duplicate (with whom), or invalid (why).
-    Writes nothing. `progress(rows done, invalid so far)` is called after each row when given
-    (a background run: models.background.Progress)."""
+#: Rows checked between two look-ups of their mobiles in the archive (and, confirming, two
+#: writes of the new customers).
+CHUNK = 1000
+
+
+def check_rows(batch, *, actor, now=None, progress=None):
+    """Each row of the batch checked — create, duplicate (with whom), or invalid (why) — in
+    one pass over the file, never held whole: lists of RowResult, CHUNK rows at a time, a
+    chunk's new mobiles looked up in the archive at once (a background dry run keeps only the
+    rows its page shows). `progress(rows done, invalid so far)` after each row. Writes
+    nothing."""
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
-    rows = _rows_of(batch)
     today = local_day(now or utcnow())
     lookups = _Lookups(actor)
-    results, phones, invalid = [], {}, 0
-    for offset, row in enumerate(rows):
-        values = {key: row[index] if index < len(row) else None
-                  for key, index in batch.mapping.items()}
-        result = RowResult(number=offset + 2, status="create",
-                           name=p.cell_text(values.get("name"))[:40],
-                           phone=p.cell_text(values.get("phone"))[:40])
-        try:
-            for key, value in values.items():
-                if type(value) is Formula:
-                    raise InvalidInput(_(
-                        "Column %(column)s (%(field)s) holds a formula (%(formula)s): formulas "
-                        "are not calculated on import. In Excel or WPS copy the column and "
-                        "paste it back as values, then upload the file again.",
-                        column=get_column_letter(batch.mapping[key] + 1),
-                        field=FIELDS_BY_KEY[key].label, formula=value.text[:40]))
-            data, owner, result.notes = _row_data(values, lookups, actor, today)
-            result.name = data.name
-            cleaned = c.clean_customer_data(data, today=today)  # same rules as the form
-            result.data, result.owner, result.phone = data, owner, cleaned["phone"]
-            result.values = cleaned
-            if cleaned["phone"] in phones:
-                result.status = "duplicate"
-                result.message = _("Same mobile as row %(n)s of this file.",
-                                   n=phones[cleaned["phone"]])
-            else:
-                phones[cleaned["phone"]] = result.number
-        except InvalidInput as exc:
-            result.status, result.message = "invalid", str(exc.message)
-            invalid += 1
-        results.append(result)
+    mapping = list(batch.mapping.items())
+    _headers, rows = _read(batch.content)
+    chunk, phones, done, invalid = [], {}, 0, 0
+    for row in rows:
+        done += 1
+        values = {key: row[index] if index < len(row) else None for key, index in mapping}
+        result = _check_row(done + 1, values, batch.mapping, lookups, actor, today, phones)
+        invalid += result.status == "invalid"
+        chunk.append(result)
         if progress is not None:
-            progress(len(results), invalid)
+            progress(done, invalid)
+        if len(chunk) == CHUNK:
+            _find_existing(chunk, actor)
+            yield chunk
+            chunk = []
+    if chunk:
+        _find_existing(chunk, actor)
+        yield chunk
+
+
+def _check_row(number, values, mapping, lookups, actor, today, phones):
+    """One row's RowResult; `phones` holds the file's mobiles so far (a second row with one is
+    a duplicate of the first)."""
+    result = RowResult(number=number, status="create",
+                       name=p.cell_text(values.get("name"))[:40],
+                       phone=p.cell_text(values.get("phone"))[:40])
+    try:
+        for key, value in values.items():
+            if type(value) is Formula:
+                raise InvalidInput(_(
+                    "Column %(column)s (%(field)s) holds a formula (%(formula)s): formulas "
+                    "are not calculated on import. In Excel or WPS copy the column and "
+                    "paste it back as values, then upload the file again.",
+                    column=get_column_letter(mapping[key] + 1),
+                    field=FIELDS_BY_KEY[key].label, formula=value.text[:40]))
+        data, owner, notes = _row_data(values, lookups, actor, today)
+        result.notes = notes or ()  # most rows: none (one empty tuple for them all)
+        result.name = data.name
+        cleaned = c.clean_customer_data(data, today=today)  # same rules as the form
+        result.data, result.owner, result.phone = data, owner, cleaned["phone"]
+        result.values = cleaned
+        if cleaned["phone"] in phones:
+            result.status = "duplicate"
+            result.message = _("Same mobile as row %(n)s of this file.",
+                               n=phones[cleaned["phone"]])
+        else:
+            phones[cleaned["phone"]] = result.number
+    except InvalidInput as exc:
+        result.status, result.message = "invalid", str(exc.message)
+    return result
+
+
+def _find_existing(results, actor):
+    """Rows whose new mobile is already a customer's: duplicates, with whom when the actor may
+    see them."""
     existing = {}
     candidates = [r.phone for r in results if r.status == "create"]
     for start in range(0, len(candidates), 500):
@@ -389,6 +418,8 @@ def dry_run(batch, *, actor, now=None, progress=None):
                 select(c.Customer.phone, c.Customer.id, c.Customer.name)
                 .where(c.Customer.phone.in_(chunk))):
             existing[phone] = (cid, name)
+    if not existing:
+        return
     visible = set(db.session.scalars(c.visible_customers(actor).with_only_columns(
         c.Customer.id).where(c.Customer.id.in_([cid for cid, _name in existing.values()]))))
     for result in results:
@@ -402,6 +433,17 @@ def dry_run(batch, *, actor, now=None, progress=None):
             else:  # not theirs to see: no name
                 result.message = _("Already a customer of another marketer (No. %(id)s).",
                                    id=cid)
+
+
+def dry_run(batch, *, actor, now=None, progress=None):
+    """What confirming would do, row by row: create, duplicate (with whom), or invalid (why).
+    Writes nothing. `progress(rows done, invalid so far)` is called after each row when given
+    (a background run: models.background.Progress)."""
+    results = []
+    for chunk in check_rows(batch, actor=actor, now=now, progress=progress):
+        for result in chunk:
+            result.values = None  # what the confirmation writes: not kept by a dry run
+        results += chunk
     return results
 
 
@@ -425,22 +467,33 @@ def confirm(batch, *, actor, now=None, progress=None):
     db.session.refresh(batch)
     if batch.status != "uploaded":
         raise Conflict(_("This import has already been confirmed."))
-    results = dry_run(batch, actor=actor, now=now, progress=progress)
-    counts = summarise(results)
-    if counts["invalid"]:
-        raise InvalidInput(_("%(n)s rows are invalid. Correct them in the spreadsheet and "
-                             "upload it again; nothing was imported.", n=counts["invalid"]))
-    # Written in bulk: the rows were checked by the dry run just now, in this transaction
-    # (the same rules as create_customer, the mobiles against the archive and the file).
-    try:
-        counts["ids"] = c.create_customers(
-            [(result.values, result.data.tag_ids, result.owner) for result in results
-             if result.status == "create"], actor=actor, now=now)
-    except InvalidInput as exc:
-        raise InvalidInput(_("%(message)s Nothing was imported.", message=exc.message)) \
-            from None
-    if progress is not None:  # written in bulk: the whole file at once
-        progress(len(results), 0, stage="write")
+    counts = {"create": 0, "duplicate": 0, "invalid": 0, "noted": 0}
+    ids = []
+    # Checked as the dry run checks, and written in bulk a chunk at a time as the rows are
+    # checked (the same rules as create_customer, the mobiles against the archive and the
+    # file), in a savepoint: an invalid row anywhere undoes the chunks written before it.
+    with db.session.begin_nested():
+        for chunk in check_rows(batch, actor=actor, now=now, progress=progress):
+            for result in chunk:
+                counts[result.status] += 1
+                counts["noted"] += bool(result.notes)
+            new = [(result.values, result.data.tag_ids, result.owner) for result in chunk
+                   if result.status == "create"]
+            if counts["invalid"] or not new:
+                continue  # an invalid row: refused below, once every row is counted
+            try:
+                ids += c.create_customers(new, actor=actor, now=now)
+            except InvalidInput as exc:
+                raise InvalidInput(_("%(message)s Nothing was imported.",
+                                     message=exc.message)) from None
+        if counts["invalid"]:
+            raise InvalidInput(_("%(n)s rows are invalid. Correct them in the spreadsheet and "
+                                 "upload it again; nothing was imported.",
+                                 n=counts["invalid"]))
+    if progress is not None:  # written as they were checked: done with the last chunk
+        progress(sum(counts[status] for status in ("create", "duplicate", "invalid")), 0,
+                 stage="write")
+    counts["ids"] = ids
     batch.status, batch.result = "done", {"created": counts["create"],
                                           "duplicates": counts["duplicate"]}
     batch.content = b""  # the file is not kept once imported

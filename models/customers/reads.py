@@ -48,7 +48,7 @@ def normalise_phone(raw, field="phone", required=True):
     return normalise_mobile(raw, field=field)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: an import's dry run keeps one per row (100,000)
 class CustomerData:
     """What a person may type about a customer (the form, or an import row), unchecked."""
     name: str = ""
