@@ -103,10 +103,11 @@ def create_customers(rows, *, actor, now=None):
     if tag_ids and len(set(db.session.scalars(select(Tag.id).where(Tag.id.in_(tag_ids))))) \
             != len(tag_ids):
         raise InvalidInput(_("Unknown tag."), field="tag_ids")
-    # Core inserts of many rows ("insertmanyvalues"), the ids returned in the rows' order on
-    # SQLite and PostgreSQL alike.
+    # Core inserts of many rows ("insertmanyvalues"), each new id matched to its row by the
+    # mobile (unique): asked for in the rows' order (sort_by_parameter_order), SQLite's
+    # RETURNING would be one INSERT a row.
     insert_customers = Customer.__table__.insert().returning(
-        Customer.__table__.c.id, sort_by_parameter_order=True)
+        Customer.__table__.c.phone, Customer.__table__.c.id)
     connection = db.session.connection()
     db.session.flush()
     ids = []
@@ -114,7 +115,8 @@ def create_customers(rows, *, actor, now=None):
         chunk = rows[start:start + BULK_CHUNK]
         made = [new_customer_row(values, owner=owners[getattr(owner, "id", None)], actor=actor,
                                  now=now) for values, _tags, owner in chunk]
-        new = [row.id for row in connection.execute(insert_customers, made)]
+        ids_by_phone = dict(connection.execute(insert_customers, made).all())
+        new = [ids_by_phone[row["phone"]] for row in made]
         parts, tags, changes = [], [], []
         for customer_id, row, (_values, tag_ids, owner) in zip(new, made, chunk):
             parts += [{"part": part, "customer_id": customer_id}
