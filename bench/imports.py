@@ -6,18 +6,19 @@ built by the migrations.
 
 In a child process that stands for a worker (a fresh interpreter: its peak memory is the
 import's, not this script's), a manager imports an old customer list of N rows (Faker zh_CN,
-seeded: names, mobiles, genders, birthdays, a source channel): upload and dry run
-(`customers_100k_dry_s`), then the confirmation of every row and the birthday care tasks of the
-new customers, as the import page does (`customers_100k_import_s`; the rows limit, a setting, is
-raised to N first). Then
-an opening-balances file of M points balances (one per customer just imported, by mobile): upload
-and dry run, then the confirmation (`opening_points_50k_s`, the two together). Then an opening
-arrears (期初欠款) file of K debts, again one per customer imported (by mobile, with an old order
-number and date, the amount and a due date; the marketer the customer's owner): upload, dry run
-(as the preview page) and confirmation (`arrears_50k_s`, the three together). `peak_rss_mb` is
-the child's peak resident memory (VmHWM, the app and its imports included). Ends with one JSON
-line of the figures. `--profile FILE` writes the worker's cProfile statistics to FILE (slower:
-for finding the costs, not for the figures).
+seeded: names, mobiles, genders, birthdays, a source channel) as the import page does a file of
+more rows than the setting imports.background_rows: the upload, then the dry run as a
+background run worked by the worker's code (jobs/background.py) — `customers_100k_dry_s`, the
+two together — then the import as another (every row confirmed, and the birthday care tasks of
+the new customers: `customers_100k_import_s`; the rows limit, a setting, is raised to N first).
+Then an opening-balances file of M points balances (one per customer just imported, by mobile):
+the upload and the import run, which checks every row again (`opening_points_50k_s`, the two
+together). Then an opening arrears (期初欠款) file of K debts, again one per customer imported
+(by mobile, with an old order number and date, the amount and a due date; the marketer the
+customer's owner): the upload, the dry run and the import (`arrears_50k_s`, the three together).
+`peak_rss_mb` is the child's peak resident memory (VmHWM, the app and its imports included).
+Ends with one JSON line of the figures. `--profile FILE` writes the worker's cProfile
+statistics to FILE (slower: for finding the costs, not for the figures).
 """
 import argparse
 import io
@@ -37,10 +38,8 @@ from openpyxl import Workbook  # noqa: E402
 
 from app import create_app  # noqa: E402
 from extensions import db  # noqa: E402
-from jobs import worklists  # noqa: E402
-from models import accounts, customer_import, customers as c, opening  # noqa: E402
-from models.clock import local_day  # noqa: E402
-from models.base import utcnow  # noqa: E402
+from jobs import background as worker  # noqa: E402
+from models import accounts, background, customer_import, customers as c, opening  # noqa: E402
 from models.settings import update_settings  # noqa: E402
 
 
@@ -69,6 +68,20 @@ def customer_rows(n, seed=26):
                fake.date_of_birth(minimum_age=55, maximum_age=85).isoformat(), "转介绍"]
 
 
+def in_background(app, kind, batch, actor, **params):
+    """A run of `kind` for the batch, queued as the page queues one for a file of more rows
+    than imports.background_rows, and worked as the worker works it (jobs/background.py: the
+    handler in a transaction of its own, committed with the run's end); its result."""
+    run_id = background.enqueue(kind, actor=actor, batch_id=batch.id,
+                                rows_total=batch.row_count,
+                                params={"mapping": batch.mapping, **params}).id
+    db.session.commit()  # as the page's request ends
+    worker.work(app)
+    run = db.session.get(background.BackgroundRun, run_id)
+    assert run.state == "done", run.error
+    return run.result
+
+
 def run(uri, folder, customers, balances, debts, results, profile=None):
     """In the worker: the imports, timed; put the figures on `results`."""
     profiler = None
@@ -83,12 +96,10 @@ def run(uri, folder, customers, balances, debts, results, profile=None):
         content = workbook(["姓名", "手机号", "性别", "生日", "来源"], customer_rows(customers))
         started = time.perf_counter()
         batch = customer_import.upload("老客户.xlsx", content, actor=manager)  # columns guessed
-        counts = customer_import.summarise(customer_import.dry_run(batch, actor=manager))
+        counts = in_background(app, "customer_import_dry_run", batch, manager)["counts"]
         figures["customers_100k_dry_s"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
-        imported = customer_import.confirm(batch, actor=manager)
-        worklists.care(local_day(utcnow()), customer_ids=imported["ids"])  # as the route does
-        db.session.commit()
+        in_background(app, "customer_import", batch, manager)  # the care tasks too
         figures["customers_100k_import_s"] = round(time.perf_counter() - started, 1)
         figures["customers"] = counts
         phones = db.session.scalars(db.select(c.Customer.phone).order_by(c.Customer.id)
@@ -98,8 +109,7 @@ def run(uri, folder, customers, balances, debts, results, profile=None):
                             for i, phone in enumerate(phones)))
         started = time.perf_counter()
         batch = opening.upload(opening.KINDS["points"], "期初积分.xlsx", content, actor=manager)
-        result = opening.confirm(batch, mode="all", actor=manager)
-        db.session.commit()
+        result = in_background(app, "opening_import", batch, manager, mode="all")
         figures["opening_points_50k_s"] = round(time.perf_counter() - started, 1)
         figures["opening_points"] = result["imported"]
         phones = db.session.scalars(db.select(c.Customer.phone).order_by(c.Customer.id.desc())
@@ -109,9 +119,8 @@ def run(uri, folder, customers, balances, debts, results, profile=None):
                              "2026-12-31"] for i, phone in enumerate(phones)))
         started = time.perf_counter()
         batch = opening.upload(opening.KINDS["arrears"], "期初欠款.xlsx", content, actor=manager)
-        counts = opening.summarise(opening.dry_run(batch, actor=manager))
-        result = opening.confirm(batch, mode="all", actor=manager)
-        db.session.commit()
+        counts = in_background(app, "opening_dry_run", batch, manager)["counts"]
+        result = in_background(app, "opening_import", batch, manager, mode="all")
         figures["arrears_50k_s"] = round(time.perf_counter() - started, 1)
         figures["arrears"] = result["imported"]
         assert counts["import"] == len(phones), counts
