@@ -53,13 +53,13 @@ Kinds (KINDS):
 A workflow over the customers and the points ledger, one transaction each; the caller commits.
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
-                        UniqueConstraint, cast, func, select)
-from sqlalchemy.orm import Mapped, mapped_column
+                        UniqueConstraint, bindparam, cast, func, select)
+from sqlalchemy.orm import Mapped, lazyload, mapped_column
 
 from extensions import db
 from models import accounts, custody, customers as c, inventory as inv, orders, points
@@ -75,7 +75,8 @@ from models.timeline import TimelineItem, register_provider
 #: Who imports opening balances and rolls them back.
 OPENING_ROLES = ("admin", "manager", "finance")
 MAX_ROWS = 200_000
-#: Rows written between two flushes of a confirmation.
+#: Rows checked against one Context (their customers read at once), and written together by a
+#: confirmation.
 CHUNK = 1000
 MODES = {"all": _l("All or nothing"), "good": _l("Import the good rows, download the bad ones")}
 STATUSES = {"uploaded": _l("Waiting for confirmation"), "done": _l("Imported"),
@@ -216,6 +217,10 @@ class Kind:
     context: object = None
     #: prepare(plans, batch) -> state given to every apply (e.g. the accounts locked at once).
     prepare: object = None
+    #: apply_many(plans, batch, actor, now, state) -> [(customer id, table, row id)] in the
+    #: plans' order: what apply writes for each, written at once (a kind of many rows: the
+    #: confirmation uses it when given, a chunk of plans at a time).
+    apply_many: object = None
 
 
 KINDS = {}
@@ -258,8 +263,9 @@ def _day(value, label, default):
 
 
 class Context:
-    """What rows are checked against, read once per file: the customers named in the file, by
-    mobile and by number. Opening balances are the company's, entered by those who see every
+    """What rows are checked against, read once per chunk of a file's rows (CHUNK, made by the
+    dry run and the confirmation: a file's 50,000 customers are never held at once): the
+    customers named in the rows, by mobile and by number. Opening balances are the company's, entered by those who see every
     customer's money (OPENING_ROLES: admin, manager, finance), so the whole archive is searched —
     a lookup of the names in the file, never a list."""
 
@@ -272,7 +278,9 @@ class Context:
                        or len(text) >= 11}
         phones = set(self.phones.values()) - {None}
         numbers = {int(text) for text in named if text.isdecimal() and len(text) < 11}
-        visible = select(c.Customer)
+        # The owner and the rest when asked for (an owner once, then from the session), not
+        # joined to each of the chunk's customers.
+        visible = select(c.Customer).options(lazyload("*"))
         self.by_phone, self.by_id = {}, {}
         for chunk in _chunks(sorted(phones)):
             for customer in db.session.scalars(visible.where(c.Customer.phone.in_(chunk))):
@@ -415,23 +423,42 @@ def _arrears_key(plan):
     return f"{plan['customer'].id}:{plan['number'] or plan['taken_on']}:{plan['amount']}"
 
 
-def _arrears_apply(plan, batch, actor, now, _state):
+def _arrears_order(plan, batch, actor, now):
+    """The columns of the order of a debt brought in."""
     customer, marketer = plan["customer"], plan["marketer"]
     old = "、".join(filter(None, [
         _("old order %(number)s", number=plan["number"]) if plan["number"] else "",
         _("of %(day)s", day=plan["taken_on"].isoformat()) if plan["taken_on"] else ""]))
-    order = orders.Order(customer_id=customer.id, marketer_id=marketer.id,
-                         department_id=marketer.department_id, channel="store",
-                         status="opening", total=plan["amount"], list_total=plan["amount"],
-                         paid=0, returned_value=0, balance_due=plan["amount"],
-                         due_date=plan["due"],
-                         note=_("Owed from the old system (%(old)s), imported from %(file)s.",
-                                old=old or "—", file=batch.filename)[:1000],
-                         created_by_id=actor.id, created_at=now)
+    return dict(customer_id=customer.id, marketer_id=marketer.id,
+                department_id=marketer.department_id, channel="store",
+                status="opening", total=plan["amount"], list_total=plan["amount"],
+                paid=0, returned_value=0, balance_due=plan["amount"],
+                due_date=plan["due"],
+                note=_("Owed from the old system (%(old)s), imported from %(file)s.",
+                       old=old or "—", file=batch.filename)[:1000],
+                created_by_id=actor.id, created_at=now)
+
+
+def _arrears_apply(plan, batch, actor, now, _state):
+    order = orders.Order(**_arrears_order(plan, batch, actor, now))
     db.session.add(order)
     db.session.flush()
     order.number = document_number("QC", now, order.id)
-    return customer.id, order
+    return plan["customer"].id, order
+
+
+def _arrears_apply_many(plans, batch, actor, now, _state):
+    """The orders of many debts in two statements (each order one INSERT and one UPDATE, with
+    the ORM's unit of work, was most of an import of 50,000)."""
+    table = orders.Order.__table__
+    made = db.session.execute(
+        table.insert().returning(table.c.id, sort_by_parameter_order=True),
+        [_arrears_order(plan, batch, actor, now) for plan in plans]).scalars().all()
+    db.session.execute(table.update().where(table.c.id == bindparam("order_id"))
+                       .values(number=bindparam("number")),
+                       [{"order_id": order_id, "number": document_number("QC", now, order_id)}
+                        for order_id in made])
+    return [(plan["customer"].id, table.name, order_id) for plan, order_id in zip(plans, made)]
 
 
 def _arrears_undo(row, actor, now):
@@ -457,7 +484,8 @@ KINDS["arrears"] = Kind(
            ("业务员", "归属业务员", "经手人", "marketer"))],
     {"customer": "13800138000", "number": "2024-0815", "taken_on": "2024-08-15",
      "amount": "1580.00", "due_date": "2025-02-15", "marketer": ""},
-    _arrears_parse, _arrears_key, _arrears_apply, _arrears_undo, ArrearsContext)
+    _arrears_parse, _arrears_key, _arrears_apply, _arrears_undo, ArrearsContext,
+    apply_many=_arrears_apply_many)
 
 
 # Purchase history -----------------------------------------------------------------------------
@@ -1040,53 +1068,77 @@ def set_mapping(batch, mapping):
     db.session.flush()
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a dry run keeps one per row
 class RowResult:
     number: int  # the row number in the spreadsheet (headers are row 1)
     status: str  # "import", "repeated" (imported before), "invalid"
-    cells: list = field(default_factory=list)
+    #: The row as read (the file's own list, not a copy), and the columns never shown.
+    row: list = ()
+    secret: frozenset = frozenset()
     message: str = ""
     plan: dict | None = None
     key: str = ""
+
+    @property
+    def cells(self):
+        """The row's cells as text, a secret one blank: made when a page or the bad rows ask
+        (a few hundred rows), not kept for every row."""
+        return ["" if index in self.secret else _text(v) for index, v in enumerate(self.row)]
+
+
+def _checked(batch, *, actor, now, progress):
+    """The batch's rows checked, CHUNK rows at a time, each chunk against a Context of its own
+    (its customers read at once, then let go): lists of RowResult, with a plan for each row to
+    import. `progress(rows done, invalid so far)` after each row."""
+    if not batch.mapping:
+        raise InvalidInput(_("Map the columns first."))
+    kind = KINDS[batch.kind]
+    rows = _rows_of(batch)
+    today = local_day(now or utcnow())
+    secret = frozenset(batch.mapping[f.key] for f in kind.fields
+                       if f.secret and f.key in batch.mapping)
+    mapping = list(batch.mapping.items())
+    keys, done, invalid = {}, 0, 0
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        context = (kind.context or Context)(actor, [row for _n, row in chunk], batch.mapping,
+                                            today)
+        results = []
+        for number, row in chunk:
+            values = {key: row[index] if index < len(row) else None for key, index in mapping}
+            result = RowResult(number=number, status="import", row=row, secret=secret)
+            try:
+                result.plan = kind.parse(values, context)
+                result.key = kind.key(result.plan)
+                if result.key in keys:
+                    raise InvalidInput(_("The same as row %(n)s of this file.",
+                                         n=keys[result.key]))
+                keys[result.key] = number
+            except InvalidInput as exc:
+                result.status, result.message = "invalid", str(exc.message)
+                invalid += 1
+            results.append(result)
+            done += 1
+            if progress is not None:
+                progress(done, invalid)
+        imported = set()
+        for part in _chunks(sorted({r.key for r in results if r.status == "import"})):
+            imported.update(db.session.scalars(select(OpeningRow.row_key).where(
+                OpeningRow.kind == kind.code, OpeningRow.row_key.in_(part))))
+        for result in results:
+            if result.status == "import" and result.key in imported:
+                result.status, result.message = "repeated", _("Imported before: left alone.")
+        yield results
 
 
 def dry_run(batch, *, actor, now=None, progress=None):
     """What confirming would do, row by row. Writes nothing. `progress(rows done, invalid so
     far)` is called after each row when given (a background run)."""
-    if not batch.mapping:
-        raise InvalidInput(_("Map the columns first."))
-    kind = KINDS[batch.kind]
-    rows = _rows_of(batch)
-    context = (kind.context or Context)(actor, [row for _n, row in rows], batch.mapping,
-                                        local_day(now or utcnow()))
-    results, keys, invalid = [], {}, 0
-    secret = {batch.mapping[f.key] for f in kind.fields if f.secret and f.key in batch.mapping}
-    for number, row in rows:
-        values = {key: row[index] if index < len(row) else None
-                  for key, index in batch.mapping.items()}
-        result = RowResult(number=number, status="import",
-                           cells=["" if index in secret else _text(v)
-                                  for index, v in enumerate(row)])
-        try:
-            result.plan = kind.parse(values, context)
-            result.key = kind.key(result.plan)
-            if result.key in keys:
-                raise InvalidInput(_("The same as row %(n)s of this file.", n=keys[result.key]))
-            keys[result.key] = number
-        except InvalidInput as exc:
-            result.status, result.message = "invalid", str(exc.message)
-            invalid += 1
-        results.append(result)
-        if progress is not None:
-            progress(len(results), invalid)
-    done = set()
-    wanted = sorted({r.key for r in results if r.status == "import"})
-    for chunk in _chunks(wanted):
-        done.update(db.session.scalars(select(OpeningRow.row_key).where(
-            OpeningRow.kind == kind.code, OpeningRow.row_key.in_(chunk))))
-    for result in results:
-        if result.status == "import" and result.key in done:
-            result.status, result.message = "repeated", _("Imported before: left alone.")
+    results = []
+    for chunk in _checked(batch, actor=actor, now=now, progress=progress):
+        for result in chunk:
+            result.plan = None  # made again by the confirmation, a chunk at a time
+        results += chunk
     return results
 
 
@@ -1112,37 +1164,29 @@ def confirm(batch, *, mode, actor, now=None, progress=None):
     db.session.refresh(batch)
     if batch.status != "uploaded":
         raise Conflict(_("This import has already been confirmed."))
-    results = dry_run(batch, actor=actor, now=now, progress=progress)
-    counts = summarise(results)
-    if mode == "all" and counts["invalid"]:
-        raise InvalidInput(_("%(n)s rows are invalid: correct them and upload the file again, "
-                             "or import the good rows only. Nothing was imported.",
-                             n=counts["invalid"]))
     kind = KINDS[batch.kind]
-    wanted = [result for result in results if result.status == "import"]
-    state = kind.prepare([result.plan for result in wanted], batch) if kind.prepare else None
-    for start in range(0, len(wanted), CHUNK):  # entries written a chunk at a time
-        written = []
-        for result in wanted[start:start + CHUNK]:
-            try:
-                written.append((result, kind.apply(result.plan, batch, actor, now, state)))
-            except (InvalidInput, Conflict) as exc:
-                raise type(exc)(_("Row %(n)s: %(message)s Nothing was imported.",
-                                  n=result.number, message=exc.message)) from None
-        db.session.flush()  # the entries get their ids
-        if progress is not None:
-            progress(written[-1][0].number - 1 if written else 0, counts["invalid"],
-                     stage="write")
-        db.session.add_all(OpeningRow(batch_id=batch.id, kind=kind.code, row_key=result.key,
-                                      number=result.number, customer_id=customer_id,
-                                      target_type=target.__tablename__, target_id=target.id)
-                           for result, (customer_id, target) in written)
+    counts, bad = {"import": 0, "repeated": 0, "invalid": 0}, []
+    # Checked as the dry run checks, and written as it goes, a chunk at a time (a file's
+    # customers are never held at once), in a savepoint: all or nothing refused on an invalid
+    # row anywhere undoes the chunks written before it.
+    with db.session.begin_nested():
+        for results in _checked(batch, actor=actor, now=now, progress=progress):
+            for result in results:
+                counts[result.status] += 1
+            bad += [[r.number, r.cells, r.message] for r in results if r.status == "invalid"]
+            wanted = [result for result in results if result.status == "import"]
+            if wanted and not (mode == "all" and counts["invalid"]):
+                _write(kind, wanted, batch, actor, now)
+        if mode == "all" and counts["invalid"]:
+            raise InvalidInput(_("%(n)s rows are invalid: correct them and upload the file "
+                                 "again, or import the good rows only. Nothing was imported.",
+                                 n=counts["invalid"]))
+    if progress is not None:  # written as they were checked: done with the last chunk
+        progress(sum(counts.values()), counts["invalid"], stage="write")
     batch.status, batch.mode, batch.confirmed_at = "done", mode, now
     batch.content = b""  # the file is not kept once imported (a users file holds passwords)
     batch.result = {"imported": counts["import"], "repeated": counts["repeated"],
-                    "invalid": counts["invalid"],
-                    "bad": [[r.number, r.cells, r.message] for r in results
-                            if r.status == "invalid"][:MAX_ROWS]}
+                    "invalid": counts["invalid"], "bad": bad[:MAX_ROWS]}
     db.session.flush()
     audit(actor, "opening.import", batch, summary=_(
         "%(kind)s from %(file)s: %(imported)s imported, %(repeated)s imported before, "
@@ -1150,6 +1194,30 @@ def confirm(batch, *, mode, actor, now=None, progress=None):
         imported=counts["import"], repeated=counts["repeated"], invalid=counts["invalid"]),
         now=now)
     return batch.result
+
+
+def _write(kind, results, batch, actor, now):
+    """A chunk's rows to import written (the kind's apply_many, or apply row by row and one
+    flush), and their keys."""
+    state = kind.prepare([result.plan for result in results], batch) if kind.prepare else None
+    if kind.apply_many is not None:
+        written = kind.apply_many([result.plan for result in results], batch, actor, now, state)
+    else:
+        entries = []
+        for result in results:
+            try:
+                entries.append(kind.apply(result.plan, batch, actor, now, state))
+            except (InvalidInput, Conflict) as exc:
+                raise type(exc)(_("Row %(n)s: %(message)s Nothing was imported.",
+                                  n=result.number, message=exc.message)) from None
+        db.session.flush()  # the entries get their ids
+        written = [(customer_id, entry.__tablename__, entry.id)
+                   for customer_id, entry in entries]
+    db.session.execute(OpeningRow.__table__.insert(), [
+        {"batch_id": batch.id, "kind": kind.code, "row_key": result.key,
+         "number": result.number, "customer_id": customer_id, "target_type": table,
+         "target_id": target_id}
+        for result, (customer_id, table, target_id) in zip(results, written)])
 
 
 def rollback(batch, *, actor, now=None):

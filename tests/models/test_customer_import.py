@@ -456,3 +456,29 @@ def test_an_old_spreadsheet_with_every_quirk_through_the_screens(db, client, log
     assert "年龄 约 75" in page and "爱跳广场舞 其他电话：010-65123456" in page
     page = page_text(client.get(f"/customers/{zhang.id}"))
     assert "农历 12月8日（公历 1950-03-08） 生日关怀按农历生日。" in page
+
+
+def test_a_file_is_checked_and_written_a_chunk_at_a_time_and_still_all_or_nothing(
+        db, marketer, monkeypatch):
+    """Two rows a chunk here (1,000 in use): a mobile repeated across chunks, or already a
+    customer's, is a duplicate as in one chunk; an invalid row in the last chunk leaves nothing
+    written by the chunks before it; once corrected, every chunk's customers are made."""
+    monkeypatch.setattr(imports, "CHUNK", 2)
+    existing = make_customer(marketer, name="老顾客", phone="13800000009")
+    rows = [("甲", "13800000001"), ("乙", "13800000002"), ("丙", "13800000009"),
+            ("丁", "13800000001"), ("戊", "13800000005"), ("坏号码", "12345")]
+    batch = imports.upload("分块.xlsx", xlsx(rows, headers=("姓名", "手机号")), actor=marketer)
+    results = imports.dry_run(batch, actor=marketer)
+    assert [r.status for r in results] == ["create", "create", "duplicate", "duplicate",
+                                           "create", "invalid"]
+    assert results[2].existing_id == existing.id and "第 2 行" in results[3].message
+    with pytest.raises(InvalidInput, match="有 1 行数据有误"):
+        imports.confirm(batch, actor=marketer)
+    assert count(db) == 1 and batch.status == "uploaded"  # the first chunks: undone
+    rows[-1] = ("己", "13800000006")
+    batch = imports.upload("分块.xlsx", xlsx(rows, headers=("姓名", "手机号")), actor=marketer)
+    counts = imports.confirm(batch, actor=marketer)
+    assert (counts["create"], counts["duplicate"], len(counts["ids"])) == (4, 2, 4)
+    assert [c.find_by_phone(f"1380000000{n}").name for n in (1, 2, 5, 6)] == \
+        ["甲", "乙", "戊", "己"]
+    assert count(db) == 5

@@ -564,3 +564,50 @@ def test_custody_in_a_pooled_warehouse_is_a_promise_on_the_stock(db, shop):
     clean()
     with pytest.raises(Conflict, match="第 2 行"):
         opening.rollback(again, actor=shop.finance)
+
+
+def test_a_file_is_checked_and_written_a_chunk_at_a_time(people, monkeypatch):
+    """Two rows a chunk here (1,000 in use), each chunk against its own customers: the same
+    row in another chunk is still the same row; all or nothing refused on a bad row in the
+    last chunk leaves nothing written by the chunks before it; the good rows mode writes every
+    chunk's good rows, the bad ones kept with their cells."""
+    finance, wang, li = people
+    monkeypatch.setattr(opening, "CHUNK", 2)
+    zhao = make_customer(name="赵大爷", phone="13800000003")
+    content = sheet(("13800000001", 100, None), ("13800000002", 200, None),
+                    ("13800000001", 100, None), ("13800000003", 300, None),
+                    ("13900000000", 5, None))
+    batch = upload(finance, content)
+    results = opening.dry_run(batch, actor=finance, now=NOW)
+    assert [r.status for r in results] == ["import", "import", "invalid", "import", "invalid"]
+    assert "第 2 行" in results[2].message
+    assert results[4].cells == ["13900000000", "5", ""]
+    with pytest.raises(InvalidInput, match="2 行有误"):
+        opening.confirm(batch, mode="all", actor=finance, now=NOW)
+    assert points.balance_of(wang.id) == 0 and batch.status == "uploaded"
+    result = opening.confirm(batch, mode="good", actor=finance, now=NOW)
+    assert (result["imported"], result["invalid"]) == (3, 2)
+    assert [points.balance_of(x.id) for x in (wang, li, zhao)] == [100, 200, 300]
+    assert [number for number, _cells, _message in result["bad"]] == [4, 6]
+    clean()
+
+
+def test_arrears_written_many_at_once_are_numbered_as_one_by_one(db, shop):
+    """An opening order written with the others of its chunk gets the number, note and columns
+    the row-by-row write gives it."""
+    from models import orders as o
+    from models.clock import document_number
+    content = sheet((shop.customer.phone[3:], "A1", "2024-08-15", "100", None, None),
+                    (shop.customer.phone[3:], "A2", None, "200.5", "2025-02-15", None),
+                    headers=("手机号", "原单号", "日期", "欠款", "应付日期", "业务员"))
+    batch = opening.upload(opening.KINDS["arrears"], "欠款.xlsx", content, actor=shop.finance)
+    opening.confirm(batch, mode="all", actor=shop.finance, now=NOW)
+    many = list(db.session.scalars(select(o.Order).where(o.Order.status == "opening")
+                                   .order_by(o.Order.id)))
+    assert [d.number for d in many] == [document_number("QC", NOW, d.id) for d in many]
+    plan = {"customer": shop.customer, "marketer": shop.customer.owner, "amount": 10000,
+            "taken_on": date(2024, 8, 15), "due": None, "number": "A1"}
+    _customer_id, one = opening.KINDS["arrears"].apply(plan, batch, shop.finance, NOW, None)
+    columns = [col.key for col in o.Order.__table__.columns if col.key not in ("id", "number")]
+    assert {k: getattr(one, k) for k in columns} == {k: getattr(many[0], k) for k in columns}
+    assert one.number == document_number("QC", NOW, one.id)
