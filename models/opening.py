@@ -213,9 +213,11 @@ class Kind:
     apply: object
     #: undo(row, actor, now): reverse what the row wrote; Conflict if something happened since.
     undo: object
-    #: What rows are checked against (read once per file): Context, or a kind's own.
+    #: What rows are checked against (read once per chunk of CHUNK rows): Context, or a
+    #: kind's own, made with the chunk's rows.
     context: object = None
-    #: prepare(plans, batch) -> state given to every apply (e.g. the accounts locked at once).
+    #: prepare(plans, batch) -> state given to every apply of a chunk's plans (e.g. their
+    #: accounts locked at once).
     prepare: object = None
     #: apply_many(plans, batch, actor, now, state) -> [(customer id, table, row id)] in the
     #: plans' order: what apply writes for each, written at once (a kind of many rows: the
@@ -273,7 +275,7 @@ class Context:
         self.actor, self.today = actor, today
         column = mapping.get("customer")
         named = {_text(row[column]) for row in rows if column is not None and column < len(row)}
-        #: Each mobile as typed → its E.164 form (or None), worked out once per file.
+        #: Each mobile as typed → its E.164 form (or None), worked out once per chunk.
         self.phones = {text: _phone(text) for text in named if not text.isdecimal()
                        or len(text) >= 11}
         phones = set(self.phones.values()) - {None}
@@ -342,7 +344,7 @@ def _points_key(plan):
 
 def _points_prepare(plans, batch):
     """The customers' points accounts, locked, made at zero where missing (all at once), and
-    the entries' reason (translated once per file)."""
+    the entries' reason (translated once per chunk)."""
     return (points.lock_accounts({plan["customer"].id for plan in plans}),
             _("Opening balance from %(file)s", file=batch.filename)[:200])
 
@@ -567,7 +569,7 @@ KINDS["history"] = Kind(
 # Stock ---------------------------------------------------------------------------------------
 
 class StockContext(Context):
-    """Products by SKU and name, warehouses by code and name (read once per file)."""
+    """Products by SKU and name, warehouses by code and name (read once per chunk)."""
 
     def __init__(self, actor, rows, mapping, today):
         self.actor, self.today = actor, today
@@ -846,7 +848,8 @@ KINDS["products"] = Kind(
 # Users ---------------------------------------------------------------------------------------
 
 class UsersContext(Context):
-    """Departments by name and by path, the roles by code and by label (read once per file)."""
+    """Departments by name and by path, the roles by code and by label (read once per
+    chunk)."""
 
     def __init__(self, actor, rows, mapping, today):
         self.actor, self.today = actor, today
@@ -1167,8 +1170,8 @@ def confirm(batch, *, mode, actor, now=None, progress=None):
     kind = KINDS[batch.kind]
     counts, bad = {"import": 0, "repeated": 0, "invalid": 0}, []
     # Checked as the dry run checks, and written as it goes, a chunk at a time (a file's
-    # customers are never held at once), in a savepoint: all or nothing refused on an invalid
-    # row anywhere undoes the chunks written before it.
+    # customers are never held at once), in a savepoint: all or nothing, refused for an invalid
+    # row anywhere, undoes the chunks written before it.
     with db.session.begin_nested():
         for results in _checked(batch, actor=actor, now=now, progress=progress):
             for result in results:
