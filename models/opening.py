@@ -425,24 +425,30 @@ def _arrears_key(plan):
     return f"{plan['customer'].id}:{plan['number'] or plan['taken_on']}:{plan['amount']}"
 
 
-def _arrears_order(plan, batch, actor, now):
-    """The columns of the order of a debt brought in."""
+def _arrears_texts():
+    """The words of an opening order's note, translated (once for a chunk of orders)."""
+    return (_("old order %(number)s"), _("of %(day)s"),
+            _("Owed from the old system (%(old)s), imported from %(file)s."))
+
+
+def _arrears_order(plan, batch, actor, now, texts):
+    """The columns of the order of a debt brought in (its number, made of its id, apart)."""
     customer, marketer = plan["customer"], plan["marketer"]
+    old_order, of_day, owed = texts
     old = "、".join(filter(None, [
-        _("old order %(number)s", number=plan["number"]) if plan["number"] else "",
-        _("of %(day)s", day=plan["taken_on"].isoformat()) if plan["taken_on"] else ""]))
+        old_order % {"number": plan["number"]} if plan["number"] else "",
+        of_day % {"day": plan["taken_on"].isoformat()} if plan["taken_on"] else ""]))
     return dict(customer_id=customer.id, marketer_id=marketer.id,
                 department_id=marketer.department_id, channel="store",
                 status="opening", total=plan["amount"], list_total=plan["amount"],
                 paid=0, returned_value=0, balance_due=plan["amount"],
                 due_date=plan["due"],
-                note=_("Owed from the old system (%(old)s), imported from %(file)s.",
-                       old=old or "—", file=batch.filename)[:1000],
+                note=(owed % {"old": old or "—", "file": batch.filename})[:1000],
                 created_by_id=actor.id, created_at=now)
 
 
 def _arrears_apply(plan, batch, actor, now, _state):
-    order = orders.Order(**_arrears_order(plan, batch, actor, now))
+    order = orders.Order(**_arrears_order(plan, batch, actor, now, _arrears_texts()))
     db.session.add(order)
     db.session.flush()
     order.number = document_number("QC", now, order.id)
@@ -451,14 +457,21 @@ def _arrears_apply(plan, batch, actor, now, _state):
 
 def _arrears_apply_many(plans, batch, actor, now, _state):
     """The orders of many debts in two statements (each order one INSERT and one UPDATE, with
-    the ORM's unit of work, was most of an import of 50,000)."""
+    the ORM's unit of work, was most of an import of 50,000). Each is inserted under a number
+    of its own for a moment (QC-<batch>-<n>, never a real one: those have digits after QC), by
+    which its id comes back — in whatever order the database returns them — and then gets its
+    real number, made of that id."""
     table = orders.Order.__table__
-    made = db.session.execute(
-        table.insert().returning(table.c.id, sort_by_parameter_order=True),
-        [_arrears_order(plan, batch, actor, now) for plan in plans]).scalars().all()
+    texts = _arrears_texts()
+    rows = [{**_arrears_order(plan, batch, actor, now, texts), "number": f"QC-{batch.id}-{n}"}
+            for n, plan in enumerate(plans)]
+    ids = dict(db.session.execute(table.insert().returning(table.c.number, table.c.id),
+                                  rows).all())
+    made = [ids[row["number"]] for row in rows]
     db.session.execute(table.update().where(table.c.id == bindparam("order_id"))
-                       .values(number=bindparam("number")),
-                       [{"order_id": order_id, "number": document_number("QC", now, order_id)}
+                       .values(number=bindparam("real_number")),
+                       [{"order_id": order_id,
+                         "real_number": document_number("QC", now, order_id)}
                         for order_id in made])
     return [(plan["customer"].id, table.name, order_id) for plan, order_id in zip(plans, made)]
 
@@ -1032,13 +1045,14 @@ def upload(kind, filename, content, *, actor, now=None):
                          created_at=now or utcnow())
     db.session.add(batch)
     db.session.flush()
-    batch.rows_read = (hash(content), rows)
     return batch
 
 
 def _rows_of(batch):
-    """The batch's rows, read once while its object lives (an upload, a dry run and the
-    confirmation in one process read the file once); another file is read anew."""
+    """The batch's rows, read once while its object lives (a confirmation refused, then the
+    dry run its page shows, in one request); another file is read anew. Not kept from the
+    upload: the dry run and the confirmation are other requests or a worker's runs, and the
+    rows would be held twice while one ran."""
     key = hash(batch.content)
     if getattr(batch, "rows_read", (None,))[0] != key:
         batch.rows_read = (key, read(batch.content)[1])
