@@ -35,23 +35,60 @@ class Formula:
     text: str
 
 
+#: A cell not read the short way: openpyxl's parser reads it.
+_LONG_WAY = object()
+
+
 class _Parser(WorkSheetParser):
     """openpyxl's parser with a short way through the common cells."""
 
-    def parse_cell(self, element):
+    def parse_row(self, row):
+        """(row number, [cell values by column]) of a <row> element, as WorkSheetParser's
+        parse_row numbers it and its cells; the common cells read here."""
+        number = row.get("r")
+        if number is None or not number.isdecimal():  # no number, or "5.0": openpyxl's way
+            number, cells = super().parse_row(row)
+            values = [None] * max((cell["column"] for cell in cells), default=0)
+            for cell in cells:
+                values[cell["column"] - 1] = cell["value"]
+            return number, values
+        self.row_counter, self.col_counter = int(number), 0
+        values = []
+        for element in row:
+            value = self._short(element)
+            if value is _LONG_WAY:
+                cell = self.parse_cell(element)
+                column, value = cell["column"], cell["value"]
+            elif coordinate := element.get("r"):
+                column = column_index_from_string(coordinate.rstrip(DIGITS))
+            else:
+                column = self.col_counter + 1
+            self.col_counter = column
+            if column > len(values):
+                values += [None] * (column - len(values))
+            values[column - 1] = value
+        return self.row_counter, values
+
+    def _short(self, element):
+        """The value of a shared or inline string or a plain number, or _LONG_WAY."""
         if len(element) == 1:
             child = element[0]
             kind = element.get("t", "n")
             if child.tag == VALUE_TAG:
                 if kind == "s":
-                    return self._cell(element, self.shared_strings[int(child.text)])
+                    return self.shared_strings[int(child.text)]
                 if kind == "n" and child.text is not None:
                     style = element.get("s")
                     if not style or int(style) not in self.date_formats:
-                        return self._cell(element, _cast_number(child.text))
+                        return _cast_number(child.text)
             elif kind == "inlineStr" and child.tag == INLINE_STRING and len(child) == 1 \
                     and child[0].tag == TEXT_TAG:
-                return self._cell(element, child[0].text or "")
+                return child[0].text or ""
+        return _LONG_WAY
+
+    def parse_cell(self, element):
+        if (value := self._short(element)) is not _LONG_WAY:
+            return self._cell(element, value)
         cell = super().parse_cell(element)
         if cell["data_type"] == "f":
             value = cell["value"]
@@ -108,11 +145,8 @@ def _rows(reader, path):
                              timedelta_formats=workbook._timedelta_formats)
             for _event, element in iterparse(source):  # the rows only (WorkSheetParser.parse)
                 if element.tag == ROW_TAG:
-                    number, cells = parser.parse_row(element)
+                    number, row = parser.parse_row(element)
                     element.clear()
-                    row = [None] * max((cell["column"] for cell in cells), default=0)
-                    for cell in cells:
-                        row[cell["column"] - 1] = cell["value"]
                     yield number, row
     finally:
         reader.archive.close()

@@ -37,3 +37,37 @@ def test_every_kind_of_cell_reads_as_openpyxl_reads_it():
         assert [got.get(n, []) for n in range(1, len(expected) + 1)] == expected
         assert got[2][:2] == ["张秀兰", "13800000001"] and got[3][1] == 13800000002
         assert got[5][1] == Formula("=A2&B2")
+
+
+def test_a_sheet_without_cell_references_or_dimension_reads_as_openpyxl_reads_it():
+    """Some exporters write no r="B2" on cells and rows and no <dimension>: cells count from
+    the left, rows from the top, a gap kept where a cell says where it is."""
+    import re
+    import zipfile
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "手机号", "金额"])
+    sheet.append(["张秀兰", "13800000001", 12.5])
+    sheet.append(["王老师", None, 3])
+    sheet["E3"] = "远处"
+    out = io.BytesIO()
+    book.save(out)
+    source, stripped = zipfile.ZipFile(io.BytesIO(out.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(stripped, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                text = re.sub(r"<dimension [^>]*/>", "", text)
+                text = re.sub(r'<row r="\d+"', "<row", text)
+                text = re.sub(r'<c r="[A-D]\d+"', "<c", text)  # E3 keeps its place
+                data = text.encode()
+            target.writestr(item, data)
+    content = stripped.getvalue()
+    reader = load_workbook(io.BytesIO(content), read_only=True)
+    expected = [[cell.value for cell in cells] for cells in reader.worksheets[0].iter_rows()]
+    reader.close()
+    got = [row for _number, row in read_sheet(content)]
+    assert [row + [None] * (len(expected[0]) - len(row)) for row in got] == expected
+    assert got[2] == ["王老师", 3, None, None, "远处"]  # B3 was never written: 3 is next
+    assert [number for number, _row in read_sheet(content)] == [1, 2, 3]
