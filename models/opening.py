@@ -267,9 +267,9 @@ def _day(value, label, default):
 class Context:
     """What rows are checked against, read once per chunk of a file's rows (CHUNK, made by the
     dry run and the confirmation: a file's 50,000 customers are never held at once): the
-    customers named in the rows, by mobile and by number. Opening balances are the company's, entered by those who see every
-    customer's money (OPENING_ROLES: admin, manager, finance), so the whole archive is searched —
-    a lookup of the names in the file, never a list."""
+    customers named in the rows, by mobile and by number. Opening balances are the company's,
+    entered by those who see every customer's money (OPENING_ROLES: admin, manager, finance), so
+    the whole archive is searched — a lookup of the names in the file, never a list."""
 
     def __init__(self, actor, rows, mapping, today):
         self.actor, self.today = actor, today
