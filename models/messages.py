@@ -515,8 +515,8 @@ def events_on(day):
 # ---- sending ------------------------------------------------------------------------------
 
 define("messages.provider", "str", "log", _l("SMS provider"),
-       _l("log writes what it would send (development, demo); aliyun sends through Aliyun SMS "
-          "with the credentials of the server's environment."),
+       _l("Log only writes what it would send (development, demo); Aliyun SMS sends with the "
+          "credentials of the server's environment."),
        choices=(("log", _l("Log only")), ("aliyun", _l("Aliyun SMS"))))
 
 
