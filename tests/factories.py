@@ -126,3 +126,17 @@ def make_venue(cups=21):
     return dict(manager=manager, staff=staff, clerk=clerk, marketer=marketer,
                 warehouse=warehouse, event=event, cup=cup)
 
+
+
+def xlsx_sheet(rows, headers):
+    """The bytes of an .xlsx whose first sheet holds `headers` then `rows` (an uploaded file)."""
+    import io
+
+    from openpyxl import Workbook
+    workbook = Workbook()
+    workbook.active.append(list(headers))
+    for row in rows:
+        workbook.active.append(list(row))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

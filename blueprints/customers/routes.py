@@ -22,7 +22,7 @@ from formatting import local_day, national_phone
 from models import (aftersales, background, custody, customer_import as imports,
                     customers as c, order_taking, orders, points)
 from models.accounts import User
-from models.base import Conflict, InvalidInput, NotFound, OperationError, utcnow
+from models.base import InvalidInput, NotFound, OperationError, utcnow
 from models.scoping import can_see_full_phone, visible_users
 from models.timeline import timeline_of
 from models.settings import get_setting
@@ -216,9 +216,6 @@ def record_intent(customer_id):
     form = IntentForm()
     if form.validate_on_submit():
         with attempt(form) as tried:
-            if customer.status == "pool":
-                raise Conflict(_("Claim this customer from the public pool before following "
-                                 "up."))
             c.record_intent(customer, form.intent.data, source="customer", actor=current_user,
                             note=form.note.data)
         if not tried.refusal:
@@ -235,9 +232,6 @@ def add_experience(customer_id):
     form = ExperienceForm()
     if form.validate_on_submit():
         with attempt(form) as tried:
-            if customer.status == "pool":
-                raise Conflict(_("Claim this customer from the public pool before following "
-                                 "up."))
             c.record_experience(customer, product=form.product.data, how=form.how.data,
                                 day=form.day.data, actor=current_user)
         if not tried.refusal:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.audit import audit, register_actions
-from models.base import InvalidInput, UTCDateTime, utcnow
+from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
 from models.clock import local_day
 from models.customers.reads import visible_customers
 from models.customers.tables import Customer
@@ -84,6 +84,12 @@ def check_intent(intent):
     return intent
 
 
+def _owned(customer):
+    """Follow-up is for a customer someone owns: one in the public pool is claimed first."""
+    if customer.status == "pool":
+        raise Conflict(_("Claim this customer from the public pool before following up."))
+
+
 def record_intent(customer, intent, *, source, actor, now=None, contact_log=None, event=None,
                   note=""):
     """Record a customer's purchase intent and make it their latest."""
@@ -91,6 +97,8 @@ def record_intent(customer, intent, *, source, actor, now=None, contact_log=None
     intent = check_intent(intent)
     if source not in INTENT_SOURCES:
         raise InvalidInput(_("Unknown source."), field="source")
+    if source == "customer":  # heard at an event, a guest from the pool may still be keen
+        _owned(customer)
     row = PurchaseIntent(customer_id=customer.id, intent=intent, source=source,
                          contact_log_id=contact_log.id if contact_log else None,
                          event_id=event.id if event else None,
@@ -106,6 +114,7 @@ def record_intent(customer, intent, *, source, actor, now=None, contact_log=None
 def record_experience(customer, *, product, how, day, actor, now=None):
     """Record an experience visit (体验记录)."""
     now = now or utcnow()
+    _owned(customer)
     product, how = (product or "").strip(), (how or "").strip()
     if not product:
         raise InvalidInput(_("Name the product tried."), field="product")

@@ -6,24 +6,19 @@ pages work as before (their own tests)."""
 import io
 from datetime import timedelta
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from jobs import background as worker
 from models import background, customers as c, points
 from models.settings import update_settings
 from tests.conftest import page_text
+from tests.factories import xlsx_sheet
 from tests.factories import make_customer, make_user
 
 
 def sheet(rows, headers):
-    workbook = Workbook()
-    workbook.active.append(headers)
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return xlsx_sheet(rows, headers)
 
 
 def low_threshold(rows=3):

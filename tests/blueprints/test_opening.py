@@ -4,21 +4,16 @@ downloads the bad one with its error, finds the balance on the points page, and 
 import io
 import re
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from models import points
 from tests.conftest import page_text
+from tests.factories import xlsx_sheet
 from tests.factories import make_customer, make_user
 
 
 def sheet(rows, headers):
-    workbook = Workbook()
-    workbook.active.append(headers)
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return xlsx_sheet(rows, headers)
 
 
 def test_points_from_an_old_sheet_end_to_end(db, client, login):

@@ -6,25 +6,19 @@ the customer's timeline and grade, a new account's first sign-in — and `check-
 import io
 from datetime import timedelta
 
-from openpyxl import Workbook
 
 from models import opening
 from models.base import utcnow
 from models.clock import local_day
 from models.ledgers import check_ledgers
 from tests.conftest import page_text
+from tests.factories import xlsx_sheet
 from tests.factories import (make_customer, make_department, make_product, make_user,
                              make_warehouse)
 
 
 def sheet(headers, rows):
-    workbook = Workbook()
-    workbook.active.append(headers)
-    for row in rows:
-        workbook.active.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return xlsx_sheet(rows, headers)
 
 
 def ledgers_clean():
