@@ -264,6 +264,7 @@ def main():
     first = cm.previous_month(last)
     with app.app_context():
         if reuse:
+            upgrade()  # a file built by an older checkout: brought to this schema first
             db.session.execute(delete(cm.CommissionLine))
             db.session.execute(delete(cm.CommissionRun))
             for payment in db.session.scalars(select(o.Payment).where(
