@@ -63,7 +63,9 @@ def test_the_customer_page_costs_the_same_statements_whatever_the_orders(db, cli
     response, six = statements_of(client, f"/customers/{many.id}")
     assert "多单" in page_text(response)
     assert six == one, (one, six)
-    assert one <= 40, one
+    # 40 before the page gained its after-sales warning, purchase intent and experience visits,
+    # and messages on the timeline (a read each, whatever the orders)
+    assert one <= 46, one
 
 
 def test_the_list_filters_by_minimum_rfm_scores_within_scope(db, client, login, shop):
