@@ -184,7 +184,7 @@ def test_opening_stock_lands_in_its_batch_with_expiry_and_cost_and_rolls_back(db
     opening.confirm(batch, mode="good", actor=manager, now=NOW)
     assert inv.quantity_in(inv.location_of(warehouse), product) == 150
     moves = db.session.scalars(select(inv.StockMove).where(
-        inv.StockMove.reason == "opening")).all()
+        inv.StockMove.reason == "opening").order_by(inv.StockMove.id)).all()
     assert [(m.quantity, m.batch.number, m.batch.unit_cost) for m in moves] == \
         [(120, "B2501", 6050), (30, "B2502", product.standard_cost)]
     assert moves[0].batch.expiry_date == date(2027, 5, 31)
