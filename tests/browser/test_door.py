@@ -258,7 +258,9 @@ def test_the_tablet_camera_reads_a_card_and_checks_in_with_no_tap(
         sign_in(page, live_server, "staff")
         open_door(page, live_server, event_id, 2)
         page.get_by_test_id("camera").click()  # then no tap: the card is in view
-        result = page.get_by_test_id("check-in-result").filter(has_text="签到成功")
+        # The card read shows the guest: 签到成功, or — when a loaded machine answered after the
+        # door's send timeout — kept on the tablet and sent by the queue; either way it is read.
+        result = page.get_by_test_id("check-in-result").filter(has_text=guest["name"])
         try:  # a loaded CI machine may take a while to start the fake camera
             result.wait_for(timeout=60_000)
         except Exception as error:
@@ -266,9 +268,13 @@ def test_the_tablet_camera_reads_a_card_and_checks_in_with_no_tap(
                 '#door-camera-panel video'); return {ready: v.readyState, width: v.videoWidth,
                 paused: v.paused, zxing: !!window.ZXing, note: document.querySelector(
                 '[data-camera-note]').textContent, scan: document.querySelector(
-                '[data-scan-input]').value}; }""")
+                '[data-scan-input]').value, result: document.querySelector(
+                '[data-testid=check-in-result]').textContent.trim()}; }""")
             raise AssertionError(f"the camera did not check the guest in: {camera}") from error
-        assert guest["name"] in result.inner_text()
+        for _ in range(300):  # the queue sends what the tablet kept
+            if facts(live_app, event_id)[0] == 1:
+                break
+            page.wait_for_timeout(100)
         assert facts(live_app, event_id)[0] == 1
         snap(page, "door-camera-800x1280")
         context.close()

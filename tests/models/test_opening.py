@@ -2,7 +2,7 @@
 a dry run row by row, all or nothing, the good rows only with the bad ones to download, the
 same file twice, a rollback while nothing happened and its refusal after, bad files."""
 import io
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -259,8 +259,11 @@ def test_old_debts_are_owed_reminded_and_paid_like_any_other_but_never_sales(db,
     from reports import performance
     from reports.params import Params
     today = performance.local_day(performance.utcnow())
-    content = sheet(("13911112222" if False else shop.customer.phone[3:], "2024-0815",
-                     "2024-08-15", "1,580.00", "2025-02-15", "刘芳"),
+    # Overdue by 99 days: over 90, and a day on which the nightly run reminds again (the day
+    # after the due date, then every 7 days) — whatever day the test runs.
+    due = today - timedelta(days=1 + 7 * 14)
+    content = sheet((shop.customer.phone[3:], "2024-0815",
+                     "2024-08-15", "1,580.00", due.isoformat(), "刘芳"),
                     (str(shop.customer.id), "", None, 300, None, None),
                     (shop.customer.phone[3:], "X1", None, 0, None, None),
                     (shop.customer.phone[3:], "X2", None, 10, None, "张三"),
@@ -275,7 +278,7 @@ def test_old_debts_are_owed_reminded_and_paid_like_any_other_but_never_sales(db,
     assert [(d.total, d.balance_due, d.marketer_id) for d in debts] == \
         [(158000, 158000, shop.marketer.id), (30000, 30000, shop.marketer.id)]
     assert debts[0].number.startswith("QC") and "2024-0815" in debts[0].note
-    assert str(debts[0].due_date) == "2025-02-15"
+    assert debts[0].due_date == due
     assert o.customer_due(shop.customer) == 188000
     assert set(db.session.scalars(o.arrears_query(shop.manager).with_only_columns(o.Order.id))) \
         == {d.id for d in debts}
@@ -319,8 +322,6 @@ def test_past_purchases_feed_the_grade_the_repurchase_reminder_and_the_timeline(
     """王大爷 bought 灵芝孢子粉 × 3 (30 days a box) for ¥12,000 in the old system 80 days ago:
     grade A (¥10,000 paid in the window), a reminder before the boxes run out (day 90, 7 days
     ahead: due on day 83), the purchase on his timeline — and no sale anywhere."""
-    from datetime import timedelta
-
     from jobs import customers as job_customers, worklists
     from models.tasks import Task
     from models.timeline import timeline_of
