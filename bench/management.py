@@ -19,7 +19,9 @@ counted in `late_lines`); the 考核表 of last month for --pdf-marketers market
 rendered to PDF (`assessment_pdf_200_s`, asked ≤ 30 s; `assessment_pages`); and, when the app
 has a `main.index` page, the manager's home page over the test client, p95 of
 --home-requests requests (`home_manager_p95_ms`, asked ≤ 300 ms; null when there is no such
-page). Ends with one JSON line of the figures.
+page) and a department head's (`home_head_p95_ms`), after the nightly run has kept the closed
+days' figures (`day_figures_s`, its re-run `day_figures_rerun_s`). Ends with one JSON line of
+the figures.
 
 `--db FILE` builds the database into FILE, or reuses FILE when it exists (its commission runs
 and the late payments of a previous measure are removed first).
@@ -47,7 +49,7 @@ from app import create_app  # noqa: E402
 from customers import build, signed_in_client  # noqa: E402  (bench/customers.py)
 from extensions import db  # noqa: E402
 from formatting import local_day  # noqa: E402
-from models import accounts, commission as cm, customers as c, inventory as inv  # noqa: E402
+from models import accounts, activity, commission as cm, customers as c, inventory as inv  # noqa: E402
 from models import orders as o, targets as tg  # noqa: E402
 from models.base import utcnow  # noqa: E402
 
@@ -324,11 +326,28 @@ def measure(app, args, rng, first, last):
         pdf, pdf_s = timed(assessment_pdf)
         pages = len(PdfReader(io.BytesIO(pdf)).pages)
         db.session.remove()
-    home = None
+    with app.test_request_context():
+        # The nightly run keeps the figures of the closed days (jobs/figures.py): the home
+        # pages read them and sum only today from the ledgers.
+        today = local_day(utcnow())
+        _rows, figures_s = timed(lambda: activity.fill_days(today))
+        db.session.commit()
+        _rows, figures_rerun_s = timed(lambda: activity.fill_days(today))
+        db.session.commit()
+        if accounts.find_user_by_username("head") is None:  # a head of one department
+            department = db.session.get(accounts.User, db.session.scalar(select(
+                accounts.User.id).where(accounts.User.username == "m1"))).department
+            accounts.create_user(username="head", display_name="部门主管", password="bench2026x",
+                                 roles=["dept_head"], department=department, actor=None)
+            db.session.commit()
+        db.session.remove()
+    home = head = None
     if "main.index" in app.view_functions:
-        client = signed_in_client(app, "boss")
-        home = p95_ms(client, "/", args.home_requests)
-    return {"commission_first_run_s": first_s, "commission_approve_s": approve_s,
+        home = p95_ms(signed_in_client(app, "boss"), "/", args.home_requests)
+        head = p95_ms(signed_in_client(app, "head"), "/", args.home_requests)
+    return {"day_figures_s": figures_s, "day_figures_rerun_s": figures_rerun_s,
+            "home_head_p95_ms": head,
+            "commission_first_run_s": first_s, "commission_approve_s": approve_s,
             "late_payments": late, "commission_run_s": run_s, "run_lines": lines,
             "late_lines": late_lines, "assessment_marketers": len(marketers),
             "assessment_pdf_200_s": pdf_s, "assessment_pages": pages,

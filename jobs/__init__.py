@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from extensions import db
-from jobs import background, customers, messages, points, sending, stock, worklists
+from jobs import background, customers, figures, messages, points, sending, stock, worklists
 from models import tasks
 from models.base import begin_write, end_reads, utcnow
 from models.clock import at_local, company_zone, local_day
@@ -309,3 +309,5 @@ register_job("points-expiry", points.points_expiry, _l("Points expiry"))
 register_job("birthday-points", points.birthday_points, _l("Birthday-month bonus points"))
 register_job(messages.JOB_REMINDERS, messages.event_reminders,
              _l("Messages: the reminder the day before an event"))
+register_job("day-figures", figures.day_figures,
+             _l("Home page figures of the days just closed"))

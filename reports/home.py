@@ -60,19 +60,17 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import aliased
 
 from extensions import db
 from formatting import fen
 from models import custody, gifts, inventory as inv
+from models.activity import activity as day_activity
 from models.accounts import User, UserRole
 from models.aftersales import find_tickets
-from models.checkin import CheckIn
 from models.clock import day_start
 from models.customers import Customer
 from models.events import Event, Invitation, visible_events
-from models.orders import OWING_STATUSES, CashClose, CashClosePayment, Order, OrderReturn, \
-    Payment
+from models.orders import OWING_STATUSES, CashClose, CashClosePayment, Order, Payment
 from models.orders.tables import METHODS
 from models.scoping import department_subtree
 from models.targets import elapsed, targets_of
@@ -86,7 +84,6 @@ from reports.charts import column_chart
 WEEKS, AHEAD_DAYS, SHOWN = 12, 14, 8
 #: Events still to happen or happening.
 COMING = ("planning", "open", "in_progress")
-RECEIPTS = ("deposit", "balance", "full")
 
 
 def _bucket(column, bounds):
@@ -105,79 +102,12 @@ def supervised_marketers(user):
     return list(db.session.scalars(query))
 
 
-def _spans(today):
-    """(the UTC bounds of the 12 weeks, this month's first moment, today's first moment)."""
-    monday = today - timedelta(days=today.weekday())
-    first = monday - timedelta(weeks=WEEKS - 1)
-    bounds = [day_start(first + timedelta(weeks=n)) for n in range(WEEKS + 1)]
-    return bounds, day_start(today.replace(day=1)), day_start(today)
-
-
-def _sums(at, value, bounds, month, day, query, *more):
-    """Per week: the sum of `value`; and the sums since `month` and since `day` — over `query`
-    (a select of its FROM and WHERE), one range sum per span: each reads its rows from an index
-    on `at` alone (a CASE sorting the rows into weeks in one query costs far more per row). The
-    month is the weeks that begin in it plus the days of it before the first of them: no row is
-    read twice. With `more` values, summed in the same reads: a list of such dicts, `value`'s
-    first."""
-    values = (value, *more)
-
-    def total(since, until=None):
-        span = query.with_only_columns(*[func.coalesce(func.sum(v), 0) for v in values]) \
-            .where(at >= since)
-        return tuple(db.session.execute(span if until is None else span.where(at < until))
-                     .one())
-    weeks = [total(low, high) for low, high in zip(bounds, bounds[1:])]
-    first = next(i for i, bound in enumerate(bounds) if bound >= month)
-    head = total(month, bounds[first]) if bounds[first] > month else (0,) * len(values)
-    day_sums = total(day)
-    found = [{"weeks": [week[n] for week in weeks],
-              "month": sum(week[n] for week in weeks[first:]) + head[n],
-              "today": day_sums[n]} for n in range(len(values))]
-    return found if more else found[0]
-
-
 def activity(marketer_ids, today):
     """{"arrivals"|"deals"|"sales"|"collections": {"weeks": [12], "month", "today"}} for the
-    marketers (the module's definitions); `marketer_ids` None: the whole company's (every
-    invitation, order and payment — no marketer to look up per row)."""
-    bounds, month, day = _spans(today)
-    ids = None if marketer_ids is None else list(marketer_ids)
-
-    def mine(query, column):
-        return query if ids is None else query.where(column.in_(ids))
-    arrivals = _sums(CheckIn.at, 1, bounds, month, day, select(CheckIn.id) if ids is None else
-                     select(CheckIn.id).join(Invitation, Invitation.id == CheckIn.invitation_id)
-                     .where(Invitation.inviter_id.in_(ids)))
-    binding = mine(select(Order.id).where(Order.status == "open",
-                                          Order.confirmation != "pending"), Order.marketer_id)
-    deals, taken = _sums(Order.created_at, 1, bounds, month, day, binding, Order.total)
-    returned = _sums(OrderReturn.at, OrderReturn.value, bounds, month, day, select(
-        OrderReturn.id) if ids is None else select(OrderReturn.id).join(
-        Order, Order.id == OrderReturn.order_id).where(Order.marketer_id.in_(ids)))
-    received = _sums(Payment.at, Payment.amount, bounds, month, day, select(Payment.id).where(
-        Payment.kind.in_(RECEIPTS)) if ids is None else select(Payment.id).join(
-        Order, Order.id == Payment.order_id).where(Order.marketer_id.in_(ids),
-                                                   Payment.kind.in_(RECEIPTS)))
-    # Reversals are few: found by their link alone (its index), the weeks applied here — with
-    # the dates in SQL too, SQLite walks every payment of the weeks by date.
-    original = aliased(Payment)
-    reversals = mine(select(Payment.at, Payment.amount).join(
-        original, original.id == Payment.reverses_id).join(
-        Order, Order.id == Payment.order_id).where(
-        Payment.reverses_id > 0, original.kind.in_(RECEIPTS)), Order.marketer_id)
-    reversed_ = {"weeks": [0] * WEEKS, "month": 0, "today": 0}
-    for at, amount in db.session.execute(reversals):
-        if bounds[0] <= at < bounds[-1]:
-            reversed_["weeks"][next(i for i in range(WEEKS) if at < bounds[i + 1])] += amount
-            reversed_["month"] += amount if at >= month else 0
-            reversed_["today"] += amount if at >= day else 0
-
-    def minus(a, b, sign=-1):
-        return {"weeks": [x + sign * y for x, y in zip(a["weeks"], b["weeks"])],
-                "month": a["month"] + sign * b["month"], "today": a["today"] + sign * b["today"]}
-    return {"arrivals": arrivals, "deals": deals, "sales": minus(taken, returned),
-            "collections": minus(received, reversed_, sign=1)}
+    marketers (the module's definitions); `marketer_ids` None: the whole company's. The closed
+    days come from the day figures the nightly run keeps, today (and a day changed since) from
+    the ledgers: models/activity.py."""
+    return day_activity(marketer_ids, today, WEEKS)
 
 
 def week_labels(today):

@@ -214,3 +214,122 @@ def test_the_month_and_the_weeks_count_each_payment_once(company):
     assert figures["month"] == 90000 + in_month
     assert figures["today"] == 90000 + (1000 if today.day == 1 else 0)
     assert sum(figures["weeks"]) == 90000 + 7000
+
+
+# --- The day figures the nightly run keeps (models/daily.py, models/activity.py) ----------------
+
+def kept_days():
+    from models.daily import DayFiguresDay
+    return {day for day, in _db.session.execute(
+        _db.select(DayFiguresDay.day).where(DayFiguresDay.done.is_(True)))}
+
+
+def back_dated(company, days):
+    """Payments of ¥10, ¥20, ¥40 … on an order of A's, at noon of each of `days`."""
+    order = make_order(make_customer(company["a"], name="分期客"),
+                       warehouse=company["warehouse"], actor=company["a"],
+                       lines=[{"product": company["product"], "quantity": 1}])
+    for n, day in enumerate(days):
+        o.receive_payment(order, amount=1000 * 2 ** n, method="cash",
+                          actor=company["finance"], token=new_token(),
+                          at=min(at_local(day, time(12)), utcnow()))
+    return order
+
+
+def test_the_kept_figures_are_the_ledgers_figures_and_a_rerun_writes_nothing(company):
+    """Summed from the ledgers (no day kept yet), then kept by the nightly run and read from the
+    kept rows: the same figures for the company and for each department; a second run writes
+    nothing."""
+    from jobs.figures import day_figures
+    from models.activity import KEPT_DAYS
+    today = company["today"]
+    days = [today - timedelta(days=n) for n in (3, 10, 40, 80)]
+    back_dated(company, days)  # ¥10, ¥20, ¥40, ¥80
+    one = [company["a"].id, company["b"].id]
+    before = {who: home.activity(who, today) for who in (None, tuple(one))}
+    first_monday = today - timedelta(days=today.weekday(), weeks=11)
+    assert sum(before[None]["collections"]["weeks"]) == 90000 + sum(
+        1000 * 2 ** n for n, day in enumerate(days) if day >= first_monday)
+    assert day_figures(today) > 0
+    assert len(kept_days()) == KEPT_DAYS
+    assert {who: home.activity(who, today) for who in (None, tuple(one))} == before
+    assert day_figures(today) == 0
+
+
+def test_the_page_reads_the_kept_rows_of_a_closed_day(company):
+    """A kept day's figures are read, not summed again: changing the kept row changes the page
+    (which is why every late change must forget the day — the tests below)."""
+    from models.activity import fill_days
+    from models.daily import EVERYONE_ROW, DayFigures
+    today = company["today"]
+    yesterday = today - timedelta(days=1)
+    back_dated(company, [yesterday])
+    fill_days(today)
+    row = _db.session.get(DayFigures, (yesterday, EVERYONE_ROW))
+    assert row.received == 1000
+    row.received = 7777
+    _db.session.flush()
+    assert sum(home.activity(None, today)["collections"]["weeks"]) == 90000 + 7777
+
+
+def test_late_writes_forget_the_days_they_change(company):
+    """A payment back-dated to a kept day, its reversal, a deal of a kept day cancelled: each
+    forgets that day (summed from the ledgers again) and the page shows the truth at once."""
+    from models.activity import fill_days
+    today = company["today"]
+    three = today - timedelta(days=3)
+    order = back_dated(company, [three])
+    old_deal = make_order(make_customer(company["b"], name="旧单客"),
+                          warehouse=company["warehouse"], actor=company["b"],
+                          lines=[{"product": company["product"], "quantity": 1, "held": 1}])
+    old_deal.created_at = at_local(today - timedelta(days=5), time(10))
+    _db.session.flush()
+    fill_days(today)
+    assert three in kept_days() and today - timedelta(days=5) in kept_days()
+    deals_before = sum(home.activity(None, today)["deals"]["weeks"])
+
+    payment = o.receive_payment(order, amount=500, method="cash", actor=company["finance"],
+                                token=new_token(), at=at_local(three, time(15)))
+    assert three not in kept_days()
+    assert sum(home.activity(None, today)["collections"]["weeks"]) == 90000 + 1000 + 500
+
+    fill_days(today)
+    assert three in kept_days()
+    o.reverse_payment(payment, reason="录错", actor=company["finance"])  # today: nothing kept
+    assert three in kept_days()
+    assert sum(home.activity(None, today)["collections"]["weeks"]) == 90000 + 1000
+
+    order_taking.cancel_order(old_deal, reason="客户反悔", actor=company["manager"])
+    assert today - timedelta(days=5) not in kept_days()
+    assert sum(home.activity(None, today)["deals"]["weeks"]) == deals_before - 1
+
+
+def test_an_arrival_scanned_after_midnight_forgets_the_day_it_was_scanned_on(company):
+    """The door writes a check-in without the ORM: an offline tablet's scan of yesterday,
+    sent today, still forgets yesterday's kept figures."""
+    from models.activity import fill_days
+    today, a = company["today"], company["a"]
+    yesterday = today - timedelta(days=1)
+    fill_days(today)
+    assert yesterday in kept_days()
+    event = make_event(company["manager"], status="open", days=0)
+    invitation = ev.invite(event, make_customer(a, name="晚到客"), actor=a)
+    ev.change_event_status(event, "in_progress", actor=company["manager"])
+    check_in(event, invitation, actor=company["manager"], token=new_token(),
+             now=at_local(yesterday, time(21)))
+    assert yesterday not in kept_days()
+    assert home.activity([a.id], today)["arrivals"]["weeks"][-1 if today.weekday() else -2] \
+        >= 1
+
+
+def test_a_day_changed_while_the_night_summed_it_is_not_kept(company):
+    """The nightly run notes a day's version before it sums it; a write committed meanwhile
+    raises the version, and the sums are not marked done (summed live until the next night)."""
+    from models import activity, daily
+    today = company["today"]
+    day = today - timedelta(days=2)
+    version = daily.note_days([day])[day]
+    daily.forget_days([day])  # a late payment of that day, committed while the run sums
+    assert daily.mark_done(day, version) is False
+    assert day not in kept_days()
+    assert activity.write_day(day) > 0 and day in kept_days()
