@@ -17,7 +17,7 @@ from models.accounts import User
 from models.audit import (audit, register_actions, register_fields, register_targets,
                           register_values)
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, UTCDateTime, utcnow
-from models.customers import Customer, visible_customers
+from models.customers import Customer, record_intent, visible_customers
 from models.scoping import event_staff, staffed_event_ids
 from models.timeline import TimelineItem, register_provider
 
@@ -659,3 +659,12 @@ def _invitation_items(customer, limit):
                          detail=event.title + (f"（{change.note}）" if change.note else ""),
                          actor=change.actor.display_name if change.actor else _("System"))
             for change, invitation, event in rows]
+
+
+def record_event_intent(invitation, intent, *, actor, now=None):
+    """The purchase intent (购买意向) a marketer heard from a guest at the event: only for a
+    guest who came; the customer's latest intent, with the event named on it."""
+    if invitation.status != "attended":
+        raise Conflict(_("Record the purchase intent of a guest who has arrived."))
+    return record_intent(invitation.customer, intent, source="event", event=invitation.event,
+                         actor=actor, now=now)

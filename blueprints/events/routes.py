@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.access import role_required, safe_next
+from blueprints.customers.forms import IntentForm
 from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
                                      MoveGuestForm, PickupForm, PickupPointForm, StaffForm,
                                      TableForm)
@@ -293,7 +294,7 @@ def invitations(event_id):
     page = paginate(query.order_by(ev.Invitation.status, c.Customer.name_pinyin), 50)
     return render_template("events/invitations.html", event=event, page=page,
                            status_filter=status_filter, status_form=InvitationStatusForm(),
-                           pickup_form=PickupForm(),
+                           pickup_form=PickupForm(), intent_form=IntentForm(), intents=c.INTENTS,
                            counts=ev.status_counts(ev.visible_invitations(current_user, event)))
 
 
@@ -320,6 +321,18 @@ def _change_invitation(invitation_id, form_class, change):
         change(invitation, form)
     return redirect(url_for("events.invitations", event_id=invitation.event_id,
                             status=request.args.get("status", "")))
+
+
+@bp.post("/invitations/<int:invitation_id>/intent")
+@role_required(*OFFICE)
+def invitation_intent(invitation_id):
+    """The purchase intent heard from a guest who came (at the event, from the list)."""
+    def change(invitation, form):
+        run_operation(lambda: ev.record_event_intent(invitation, form.intent.data,
+                                                     actor=current_user),
+                      lambda row: _("%(name)s: purchase intent %(intent)s.",
+                                    name=invitation.customer.name, intent=row.label))
+    return _change_invitation(invitation_id, IntentForm, change)
 
 
 @bp.post("/invitations/<int:invitation_id>/pickup")

@@ -2,7 +2,8 @@
 
 day_figures holds a row per company day and marketer (0: nobody; −1: the company) with the
 arrivals, deals, sales and collections of that day; day_figures_days says which days are done and
-counts the changes to each (models/daily.py). Empty at first: the nightly `day-figures` job fills
+counts the changes to each (models/daily.py); and an index of the orders by balance due (the
+company's arrears). Empty at first: the nightly `day-figures` job fills
 the closed days of the last 13 weeks; until then the home pages sum the ledgers as before.
 
 Revision ID: 419634d863de
@@ -36,6 +37,11 @@ def upgrade():
     with op.batch_alter_table('day_figures', schema=None) as batch_op:
         batch_op.create_index('ix_day_figures_marketer_day', ['marketer_id', 'day'], unique=False)
 
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        # The company's arrears (home pages): the owing orders only, from the index alone.
+        batch_op.create_index('ix_orders_balance_status_due',
+                              ['balance_due', 'status', 'due_date'], unique=False)
+
     op.create_table('day_figures_days',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -47,6 +53,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table('day_figures_days')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_balance_status_due')
     with op.batch_alter_table('day_figures', schema=None) as batch_op:
         batch_op.drop_index('ix_day_figures_marketer_day')
 

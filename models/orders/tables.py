@@ -89,6 +89,9 @@ class Order(TokenMixin, db.Model):
         Index("ix_orders_marketer_balance_status_due", "marketer_id", "balance_due", "status",
               "due_date"),
         Index("ix_orders_customer_balance", "customer_id", "balance_due"),
+        # The company's arrears now and over 90 days (the manager's and finance's home pages):
+        # only the orders still owed on, read from the index alone.
+        Index("ix_orders_balance_status_due", "balance_due", "status", "due_date"),
         # The orders of a period, covering what the profit report groups them by and the
         # total the home page sums week by week.
         Index("ix_orders_created_status_keys", "created_at", "status", "confirmation",

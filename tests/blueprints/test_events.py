@@ -81,6 +81,43 @@ def test_invitation_list_is_scoped_and_confirming_works(db, client, login):
     assert client.get(f"/events/invitations/{theirs.id}/card.pdf").status_code == 404
 
 
+def test_the_purchase_intent_heard_at_the_event_is_recorded_from_the_list(db, client, login):
+    """A guest who came: one tap records 意向强烈 (with the event named); a guest who has not
+    come yet, or an unknown intent, is refused and writes nothing; another marketer's guest is
+    out of reach."""
+    from models.base import new_token
+    from models.checkin import check_in
+    from models.customers import PurchaseIntent
+    event = make_event(status="open", days=0)
+    other = make_user(["marketer"])
+    theirs = ev.invite(event, make_customer(other, name="别人的顾客"), actor=other)
+    me = login("marketer")
+    came = ev.invite(event, make_customer(me, name="到场客"), actor=me)
+    coming = ev.invite(event, make_customer(me, name="未到客"), actor=me)
+    ev.change_event_status(event, "in_progress", actor=make_user(["manager"]))
+    check_in(event, came, actor=me, token=new_token())
+    db.session.commit()
+    listing = page_text(client.get(f"/events/{event.id}/invitations"))
+    assert "意向 无 一般 强烈 已成交" in listing  # on the row of the guest who came only
+    assert listing.count("已成交") == 1
+    response = client.post(f"/events/invitations/{came.id}/intent", data={"intent": "strong"})
+    assert response.status_code == 302
+    assert "到场客：购买意向“强烈”。" in page_text(client.get(response.location))
+    assert came.customer.intent == "strong"
+    rows = db.session.scalars(select(PurchaseIntent).order_by(PurchaseIntent.id)).all()
+    assert [(r.customer_id, r.source, r.event_id) for r in rows] == \
+        [(came.customer_id, "event", event.id)]
+    for invitation, data, said in ((coming, {"intent": "strong"}, "只能为已到场的来宾记录购买意向"),
+                                   (came, {"intent": "很想买"}, "请选择购买意向")):
+        response = client.post(f"/events/invitations/{invitation.id}/intent", data=data)
+        assert response.status_code == 302
+        assert said in page_text(client.get(response.location))
+    assert db.session.scalar(select(func.count(PurchaseIntent.id))) == 1
+    assert not coming.customer.intent and came.customer.intent == "strong"
+    assert client.post(f"/events/invitations/{theirs.id}/intent",
+                       data={"intent": "strong"}).status_code == 404
+
+
 def pdf_text(data):
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 

@@ -90,6 +90,7 @@ MATRIX = {
     "events.add_pickup_point": OWNERSHIP,
     "events.remove_pickup_point": OWNERSHIP,
     "events.invitation_pickup": CUSTOMER,
+    "events.invitation_intent": CUSTOMER,
     "events.sign_in_sheet": CUSTOMER | {"event_staff"},
     "events.seating_chart": CUSTOMER | {"event_staff"},
     "events.table_cards": CUSTOMER | {"event_staff"},

@@ -56,3 +56,39 @@ def test_manager_sees_the_event_page_with_counts(page, live_server, open_event, 
     assert page.get_by_test_id("event-status").inner_text() == "邀约中"
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     screenshot("event-page")
+
+
+def test_marketer_taps_the_intent_of_a_guest_who_came(page, live_server, live_app, screenshot):
+    """At the event, on the tablet: the guest who came has the four intents on their row; a tap
+    on 强烈 records it (the customer's latest, named with the event)."""
+    from models import accounts, events
+    from models.base import new_token, utcnow
+    from models.checkin import check_in
+    from models.customers import Customer
+    with live_app.app_context():
+        manager = accounts.find_user_by_username("manager")
+        marketer = accounts.find_user_by_username("marketer")
+        start = utcnow() - timedelta(minutes=30)
+        event = events.create_event(title="到场意向讲座", kind="lecture", venue="幸福酒店",
+                                    starts_at=start, ends_at=start + timedelta(hours=3),
+                                    capacity=80, actor=manager)
+        events.change_event_status(event, "open", actor=manager)
+        customer = db.session.scalars(db.select(Customer).where(
+            Customer.owner_id == marketer.id).order_by(Customer.id)).first()
+        invitation = events.invite(event, customer, actor=marketer)
+        events.change_event_status(event, "in_progress", actor=manager)
+        check_in(event, invitation, actor=manager, token=new_token())
+        db.session.commit()
+        event_id, customer_id, name = event.id, customer.id, customer.name
+        db.session.remove()
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, live_server, "marketer")
+    page.goto(f"{live_server}/events/{event_id}/invitations")
+    page.get_by_test_id("event-intent").get_by_role("button", name="强烈").click()
+    page.locator(".alert-success").filter(has_text=f"{name}：购买意向“强烈”").wait_for()
+    assert page.get_by_test_id("event-intent").get_by_role(
+        "button", name="强烈").get_attribute("aria-pressed") == "true"
+    screenshot("event-intent")
+    with live_app.app_context():
+        assert db.session.get(Customer, customer_id).intent == "strong"
+        db.session.remove()
