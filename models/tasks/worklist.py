@@ -139,7 +139,8 @@ def _keyed(prefix, base, suffix=""):
 def _next_attempt(task, today, now):
     """After a 未接通: the next attempt for the next day, or after the last allowed attempt an
     escalation task for the head of the customer's department (none: the marketer keeps it,
-    and the team page counts it)."""
+    and the team page counts it). An escalation is attempted as often, then ends: it is never
+    escalated again."""
     attempts = get_setting("tasks.max_attempts")
     ident = (task.customer_id, task.assignee_id, task.department_id)
     if task.attempt < attempts:
@@ -149,6 +150,8 @@ def _next_attempt(task, today, now):
                        _("Attempt %(n)s (%(m)s unanswered before)", n=n, m=n - 1))
         row["attempt"] = n
         write_tasks([row], now=now)
+        return
+    if task.kind == "escalation":  # the head's own last attempt: nobody above to tell
         return
     customer = task.customer
     head = department_head(customer.department_id or task.department_id)

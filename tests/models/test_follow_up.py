@@ -79,6 +79,23 @@ def test_after_the_last_attempt_the_department_head_gets_an_escalation(db, shop)
     assert "today" not in t.today_list(shop.marketer.id, day2).sections
 
 
+def test_an_unanswered_escalation_is_tried_again_then_ends_without_escalating_again(db, shop):
+    update_settings({"tasks.max_attempts": 2}, actor=shop.admin)
+    task = callback(shop)
+    day = TODAY
+    for _attempt in range(2):
+        t.complete_task(task, note="", outcome="no_answer", actor=shop.marketer, now=at(day))
+        task, day = tasks_of(shop.customer)[-1], day + timedelta(days=1)
+    assert (task.kind, task.assignee_id) == ("escalation", shop.head.id)
+    for _attempt in range(2):  # the head calls twice, unanswered
+        t.complete_task(task, note="", outcome="no_answer", actor=shop.head, now=at(day))
+        task, day = tasks_of(shop.customer)[-1], day + timedelta(days=1)
+    rows = tasks_of(shop.customer)
+    assert [(x.kind, x.attempt, x.status, x.source_key) for x in rows] == [
+        ("callback", 1, "done", "order:7"), ("callback", 2, "done", "order:7~2"),
+        ("escalation", 1, "done", "esc:order:7"), ("escalation", 2, "done", "esc:order:7~2")]
+
+
 def test_without_a_head_the_marketer_keeps_the_escalation_and_the_team_page_counts_it(db, shop):
     update_settings({"tasks.max_attempts": 1}, actor=shop.admin)
     loner = make_user(["marketer"], display_name="孤军")  # no department, so no head
