@@ -9,7 +9,8 @@ from wtforms import HiddenField, SelectField
 from wtforms.validators import NumberRange, Optional
 
 from blueprints.access import role_required
-from blueprints.forms import BaseForm, IntegerField, MoneyField, attempt, id_arg, to_fen, yuan
+from blueprints.forms import BaseForm, IntegerField, MoneyField, attempt, error_text, id_arg, \
+    to_fen, yuan
 from blueprints.reports.routes import bp
 from extensions import db
 from formatting import local_day, parse_day
@@ -142,8 +143,11 @@ def edit_targets():
 def _department_action(operation, done):
     form = PeriodForm()
     department = _department()
-    if department is None or not form.validate_on_submit():
+    if department is None:
         raise NotFound(_("Not found, or not yours to see."))
+    if not form.validate_on_submit():  # a page left open too long (its token expired) …
+        flash(error_text(form), "danger")
+        return redirect(url_for("reports.targets", department=department.id))
     try:
         period, start = _period()
     except InvalidInput as exc:

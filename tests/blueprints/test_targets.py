@@ -33,6 +33,14 @@ def test_a_month_of_targets_from_the_department_to_the_marketers(db, client, log
     login(head)
     page = client.get("/reports/targets")  # a head opens on their own department
     assert page.status_code == 200 and "刘芳" in page_text(page) and "王强" not in page_text(page)
+    # A page left open past its token's life: told to reload, nothing spread.
+    stale = client.post(f"/reports/targets/spread?department={one.id}",
+                        data={"period": "month", "start": start, "csrf_token": "stale"},
+                        csrf=False)
+    assert stale.status_code in (302, 400), stale.status_code
+    said = page_text(client.get(stale.location) if stale.status_code == 302 else stale)
+    assert "刷新" in said or "过期" in said, said[:300]
+    assert tg.targets_of("marketer", [liu.id, zhao.id], "month", month()) == {}
     spread = client.post(f"/reports/targets/spread?department={one.id}",
                          data={"period": "month", "start": start})
     assert spread.status_code == 302
