@@ -201,11 +201,10 @@ class AliyunProvider:
             if body.sms_send_detail_dtos else None
         return records or []
 
-    def find_sent(self, outgoing):
+    def find_sent(self, outgoing, now):
         """The message already went out (a lost answer): "" (Aliyun's record has no BizId);
         None when Aliyun has no message with its OutId on the days it may have been sent."""
         # The last attempt was at most the longest wait ago (a few minutes more for the run).
-        now = utcnow()
         before = now - RETRY_CAP - timedelta(minutes=10)
         days = {local_moment(now, ALIYUN_ZONE).date(): now,
                 local_moment(before, ALIYUN_ZONE).date(): before}
@@ -279,11 +278,11 @@ class Outcome:
     error: ProviderError | None = None
 
 
-def _attempt(provider, outgoing):
+def _attempt(provider, now, outgoing):
     """One message to the provider (a worker thread: HTTP only, no database)."""
     try:
         if outgoing.attempts and hasattr(provider, "find_sent"):
-            found = provider.find_sent(outgoing)
+            found = provider.find_sent(outgoing, now)
             if found is not None:
                 return Outcome(provider_id=found)
         return Outcome(provider_id=provider.send(outgoing))
@@ -338,7 +337,7 @@ def send_due(now=None, *, provider=None, limit=200, workers=SEND_WORKERS):
             message.attempts += 1
             messages.mark_failed(message, error=str(error), now=now)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ready)))) as pool:
-        outcomes = pool.map(partial(_attempt, provider), [outgoing for _m, outgoing in ready])
+        outcomes = pool.map(partial(_attempt, provider, now), [outgoing for _m, outgoing in ready])
         for (message, _outgoing), outcome in zip(ready, outcomes):
             sent += _record(message, outcome, now)
     return sent

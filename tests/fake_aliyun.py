@@ -78,8 +78,12 @@ class FakeAliyun:
     """The fake provider. Everything it was sent is kept in `sent` ({BizId: record}); the
     requests it refused for their signature in `rejected`."""
 
-    def __init__(self, access_key_id="LTAItestkey", access_key_secret="test-secret-0123456789"):
+    def __init__(self, access_key_id="LTAItestkey", access_key_secret="test-secret-0123456789",
+                 now=None):
         self.access_key_id, self.access_key_secret = access_key_id, access_key_secret
+        #: The moment a message is recorded as sent (a test's own clock); the request's
+        #: x-acs-date is always checked against the real one.
+        self.now = now or (lambda: datetime.now(timezone.utc))
         self.answers = defaultdict(list)
         self.sent = {}
         self.reports = {}
@@ -227,7 +231,7 @@ class FakeAliyun:
                 return ANSWERS[answer]
             self._count += 1
             biz_id = f"{900619746936498440 + self._count}^0"
-            now = datetime.now(BEIJING)
+            now = self.now().astimezone(BEIJING)
             self.sent[biz_id] = {"BizId": biz_id, "PhoneNumbers": phone,
                                  "SignName": params["SignName"],
                                  "TemplateCode": params["TemplateCode"],
