@@ -231,15 +231,29 @@ def work_command():
     click.echo(f"后台任务 / background runs: {worked}")
 
 
+#: A sender run sends batches of SEND_BATCH messages, each committed, while a batch sends some
+#: and for at most SEND_SECONDS (the scheduler starts the next run a minute after the last).
+SEND_BATCH = 200
+SEND_SECONDS = 50
+
+
 def send_messages(app, *, problems=None):
-    """Send the queued SMS whose time has come and read back the delivery of those sent, in one
-    transaction; returns how many were sent. When the provider cannot send (NotConfigured) the
+    """Send the queued SMS whose time has come, batch by batch, then read back the delivery of
+    those sent; returns how many were sent. When the provider cannot send (NotConfigured) the
     queue is kept, the reason logged and added to `problems` (a list) for the caller to show."""
+    sent, started = 0, clock.monotonic()
     with app.app_context():
         try:
             begin_write()
             provider = sending.provider_from_settings()
-            sent = sending.send_due(provider=provider)
+            while True:
+                done = sending.send_due(provider=provider, limit=SEND_BATCH)
+                db.session.commit()
+                sent += done
+                if not done or clock.monotonic() - started > SEND_SECONDS:
+                    break
+                begin_write()
+            begin_write()
             known = sending.check_deliveries(provider=provider)
             db.session.commit()
             if sent or known:
@@ -249,7 +263,6 @@ def send_messages(app, *, problems=None):
             logger.warning("SMS not sent, the queue is kept: %s", error)
             if problems is not None:
                 problems.append(str(error))
-            return 0
         except Exception:
             db.session.rollback()
             logger.exception("Sending messages failed")

@@ -320,10 +320,10 @@ def _record(message, outcome, now):
     return False
 
 
-def send_due(now=None, *, provider=None, limit=200, workers=SEND_WORKERS):
+def send_due(now=None, *, provider=None, limit=200, workers=None):
     """Send the queued messages whose time has come, up to `workers` at once; returns how many
     were sent. A temporary refusal keeps a message queued for later (attempts counted)."""
-    now = now or utcnow()
+    now, workers = now or utcnow(), workers or SEND_WORKERS
     provider = provider or provider_from_settings()
     due = messages.due_messages(now, limit)
     if not due:
@@ -336,10 +336,13 @@ def send_due(now=None, *, provider=None, limit=200, workers=SEND_WORKERS):
         except ProviderError as error:
             message.attempts += 1
             messages.mark_failed(message, error=str(error), now=now)
+    # The answers are written once all are in: the calling thread, writing while the workers
+    # hold the interpreter, would wait for it at every statement.
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ready)))) as pool:
-        outcomes = pool.map(partial(_attempt, provider, now), [outgoing for _m, outgoing in ready])
-        for (message, _outgoing), outcome in zip(ready, outcomes):
-            sent += _record(message, outcome, now)
+        outcomes = list(pool.map(partial(_attempt, provider, now),
+                                 [outgoing for _m, outgoing in ready]))
+    for (message, _outgoing), outcome in zip(ready, outcomes):
+        sent += _record(message, outcome, now)
     return sent
 
 
@@ -355,10 +358,10 @@ def _delivery(provider, outgoing):
         return None, ""
 
 
-def check_deliveries(now=None, *, provider=None, limit=200, workers=SEND_WORKERS):
+def check_deliveries(now=None, *, provider=None, limit=200, workers=None):
     """Read back what became of the messages the provider accepted (QuerySendDetails); returns
     how many are now delivered or failed. A provider that reports nothing (log) is skipped."""
-    now = now or utcnow()
+    now, workers = now or utcnow(), workers or SEND_WORKERS
     provider = provider or provider_from_settings()
     if not hasattr(provider, "delivery"):
         return 0
@@ -367,8 +370,8 @@ def check_deliveries(now=None, *, provider=None, limit=200, workers=SEND_WORKERS
         return 0
     known = 0
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(rows)))) as pool:
-        answers = pool.map(partial(_delivery, provider), [outgoing_of(row) for row in rows])
-        for message, (status, error) in zip(rows, answers):
-            messages.mark_delivery(message, status=status, error=error, now=now)
-            known += status is not None
+        answers = list(pool.map(partial(_delivery, provider), [outgoing_of(row) for row in rows]))
+    for message, (status, error) in zip(rows, answers):
+        messages.mark_delivery(message, status=status, error=error, now=now)
+        known += status is not None
     return known

@@ -354,11 +354,39 @@ def existing_message(template, subject_key, customer):
         Message.subject_key == subject_key, Message.customer_id == customer.id))
 
 
-def check_message(customer, channel, *, template, subject_key, now, pending=0):
+@dataclass(frozen=True)
+class Known:
+    """What the rules need to know of a batch of customers, read at once (two queries, not two
+    per customer): who already has the message, and how many each was made today."""
+    taken: frozenset
+    today: dict
+
+
+def known_for(customers, *, template, subject_key, now, chunk=900):
+    template_id = getattr(template, "id", None)
+    start, end = day_bounds(local_day(now))
+    ids = [customer.id for customer in customers]
+    taken, today = set(), {}
+    for first in range(0, len(ids), chunk):
+        part = ids[first:first + chunk]
+        taken.update(db.session.scalars(select(Message.customer_id).where(
+            Message.template_id == template_id if template_id is not None
+            else Message.template_id.is_(None),
+            Message.subject_key == subject_key, Message.customer_id.in_(part))))
+        today.update(db.session.execute(
+            select(Message.customer_id, func.count(Message.id)).where(
+                Message.customer_id.in_(part), Message.created_at >= start,
+                Message.created_at < end, Message.status != "cancelled")
+            .group_by(Message.customer_id)).all())
+    return Known(frozenset(taken), today)
+
+
+def check_message(customer, channel, *, template, subject_key, now, pending=0, known=None):
     """The rules every message obeys, in one place: returns the moment it may be sent (the end
     of the quiet hours, or now), or raises MessageRefused saying why in the user's words.
 
-    `pending` counts the customer's messages made in the same batch but not yet written."""
+    `pending` counts the customer's messages made in the same batch but not yet written;
+    `known` (known_for()) answers for a batch what would otherwise be asked per customer."""
     if channel not in CHANNELS:
         raise InvalidInput(_("Choose a channel."), field="channel")
     if channel == "sms":
@@ -366,12 +394,15 @@ def check_message(customer, channel, *, template, subject_key, now, pending=0):
             raise MessageRefused(_("%(name)s does not want SMS (勿发短信).", name=customer.name))
         if not has_mobile(customer):
             raise MessageRefused(_("%(name)s has no mobile number.", name=customer.name))
-    if existing_message(template, subject_key, customer) is not None:
+    if (customer.id in known.taken if known is not None
+            else existing_message(template, subject_key, customer) is not None):
         raise MessageRefused(_("%(name)s already has this message (%(template)s).",
                                name=customer.name,
                                template=template.name if template else _("Free text")))
     cap = get_setting("messages.daily_cap")
-    if sent_today(customer.id, now) + pending >= cap:
+    made = known.today.get(customer.id, 0) if known is not None \
+        else sent_today(customer.id, now)
+    if made + pending >= cap:
         raise MessageRefused(_("%(name)s has had %(n)s messages today, the most a day.",
                                name=customer.name, n=cap))
     return quiet_until(now) or now
@@ -397,12 +428,9 @@ def queue_message(customer, *, text, channel, template=None, subject_key, event=
         raise InvalidInput(_("The text is at most %(n)s characters.", n=MAX_TEXT), field="body")
     send_after = check_message(customer, channel, template=template, subject_key=subject_key,
                                now=now, pending=pending)
-    message = Message(customer_id=customer.id, template_id=getattr(template, "id", None),
-                      event_id=getattr(event, "id", None), subject_key=subject_key[:60],
-                      channel=channel, text=text, params=params or None,
-                      phone=customer.phone if channel == "sms" else "", status="queued",
-                      send_after=send_after, cost_fen=cost_of(text, channel),
-                      made_by_id=getattr(made_by, "id", None), made_by_job=job, created_at=now)
+    message = _new_message(customer, text=text, channel=channel, template=template,
+                           subject_key=subject_key, event=event, made_by=made_by, job=job,
+                           now=now, send_after=send_after, params=params)
     try:
         with db.session.begin_nested():
             db.session.add(message)
@@ -412,6 +440,16 @@ def queue_message(customer, *, text, channel, template=None, subject_key, event=
                                template=template.name if template else _("Free text"))) \
             from None
     return message
+
+
+def _new_message(customer, *, text, channel, template, subject_key, event, made_by, job, now,
+                 send_after, params):
+    return Message(customer_id=customer.id, template_id=getattr(template, "id", None),
+                   event_id=getattr(event, "id", None), subject_key=subject_key[:60],
+                   channel=channel, text=text, params=params or None,
+                   phone=customer.phone if channel == "sms" else "", status="queued",
+                   send_after=send_after, cost_fen=cost_of(text, channel),
+                   made_by_id=getattr(made_by, "id", None), made_by_job=job, created_at=now)
 
 
 def cancel_message(message, *, actor, now=None):
@@ -459,13 +497,15 @@ def event_subject(event):
     return f"event:{event.id}"
 
 
-def draft_message(customer, template, *, channel, subject_key, now, event=None):
+def draft_message(customer, template, *, channel, subject_key, now, event=None, known=None):
     """What queue_message would make for one customer: the text, or why not (nothing written)."""
     try:
         values = fields_for(customer, event=event)
         text = render_text(template.body, values)
+        if len(text) > MAX_TEXT:
+            raise InvalidInput(_("The text is at most %(n)s characters.", n=MAX_TEXT))
         send_after = check_message(customer, channel, template=template,
-                                   subject_key=subject_key, now=now)
+                                   subject_key=subject_key, now=now, known=known)
     except InvalidInput as refused:
         return Draft(customer, "", str(refused.message))
     return Draft(customer, text, send_after=send_after, params=params_of(template.body, values))
@@ -474,19 +514,31 @@ def draft_message(customer, template, *, channel, subject_key, now, event=None):
 def preview_event_messages(event, template, *, channel=None, now=None):
     """The messages to the event's confirmed guests, previewed: a Draft each."""
     now, channel = now or utcnow(), channel or template.channel
-    return [draft_message(customer, template, channel=channel, subject_key=event_subject(event),
-                          now=now, event=event) for customer in event_guests(event)]
+    guests, subject = event_guests(event), event_subject(event)
+    known = known_for(guests, template=template, subject_key=subject, now=now)
+    return [draft_message(customer, template, channel=channel, subject_key=subject, now=now,
+                          event=event, known=known) for customer in guests]
 
 
 def queue_event_messages(event, template, *, channel=None, actor=None, job="", now=None):
     """Queue the template for each of the event's confirmed guests the rules allow, in the
     caller's one transaction; returns (messages queued, drafts refused)."""
     now, channel = now or utcnow(), channel or template.channel
-    queued, refused = [], []
-    for draft in preview_event_messages(event, template, channel=channel, now=now):
-        if draft.refused:
-            refused.append(draft)
-            continue
+    drafts = preview_event_messages(event, template, channel=channel, now=now)
+    refused = [draft for draft in drafts if draft.refused]
+    ready = [draft for draft in drafts if not draft.refused]
+    queued = [_new_message(draft.customer, text=draft.text, channel=channel, template=template,
+                           subject_key=event_subject(event), event=event, made_by=actor,
+                           job=job, now=now, send_after=draft.send_after, params=draft.params)
+              for draft in ready]
+    try:  # all at once: the preview checked every rule with what was written then
+        with db.session.begin_nested():
+            db.session.add_all(queued)
+        return queued, refused
+    except IntegrityError:
+        pass  # another request or job queued some since: each again, checked one by one
+    queued = []
+    for draft in ready:
         try:
             queued.append(queue_message(draft.customer, text=draft.text, channel=channel,
                                         template=template, subject_key=event_subject(event),

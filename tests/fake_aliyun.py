@@ -25,6 +25,7 @@ SHA-256 of the body; x-acs-date within 15 minutes; a nonce used once.
 import hashlib
 import hmac
 import json
+import sys
 import threading
 import uuid
 from collections import defaultdict
@@ -265,3 +266,16 @@ class FakeAliyun:
                             "OutId": record["OutId"]})
         return 200, {"Code": "OK", "Message": "OK", "TotalCount": len(details),
                      "SmsSendDetailDTOs": {"SmsSendDetailDTO": details}}
+
+
+def main():
+    """Serve the fake in its own process (bench/messages.py): prints `PORT` on one line, then
+    answers until stdin closes."""
+    fake = FakeAliyun(*sys.argv[1:3]).start()
+    print(fake.server.server_address[1], flush=True)
+    sys.stdin.read()
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
