@@ -604,7 +604,8 @@ define("messages.aliyun_endpoint", "str", "dysmsapi.aliyuncs.com", _l("Aliyun SM
        _l("The host the SMS requests go to; the default suits mainland China."),
        max_length=100, check=_check_endpoint)
 define("messages.aliyun_protocol", "str", "https", _l("Aliyun SMS protocol"),
-       choices=(("https", "HTTPS"), ("http", "HTTP")))
+       choices=(("https", _l("Encrypted")),
+                ("http", _l("Unencrypted (a local test server only)"))))
 
 
 def due_messages(now, limit=200):
