@@ -162,7 +162,7 @@ def test_a_text_without_an_aliyun_template_code_fails_without_a_request(db, aliy
     plain = m.save_template(None, name="无代码", body="{称呼}您好", actor=make_user(["admin"]))
     message = queued(plain)
     assert send() == 0
-    assert message.status == "failed" and "SMS_" in message.error
+    assert message.status == "failed" and "阿里云模板代码" in message.error
     assert fake.calls["SendSms"] == 0
 
 
