@@ -218,7 +218,8 @@ class AliyunProvider:
         """What became of a sent message: ("delivered", ""), ("failed", carrier's code) or
         (None, "") while it is on its way."""
         for record in self._details(outgoing.phone, outgoing.sent_at, outgoing.provider_id):
-            if record.out_id not in (None, "", str(outgoing.id)):
+            # By its OutId; a record without one only when asked for by the message's BizId.
+            if record.out_id != str(outgoing.id) and (record.out_id or not outgoing.provider_id):
                 continue
             if record.send_status == 3:
                 return "delivered", ""

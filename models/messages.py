@@ -648,7 +648,7 @@ def sent_to_check(now, *, every, within, limit=200):
     """SMS the provider accepted whose delivery is not known yet: sent in the last `within`,
     not asked about in the last `every`, those never asked first (then the longest ago)."""
     return db.session.scalars(select(Message).where(
-        Message.status == "sent", Message.channel == "sms", Message.provider_id != "",
+        Message.status == "sent", Message.channel == "sms",
         Message.provider_id.not_like("log-%"), Message.sent_at >= now - within,
         Message.sent_at <= now - timedelta(minutes=1),
         (Message.checked_at.is_(None)) | (Message.checked_at <= now - every))

@@ -141,6 +141,10 @@ def test_an_answer_lost_on_the_way_back_is_not_sent_again(db, aliyun, fake, temp
     assert send(NOW + MINUTE) == 1
     assert message.status == "sent" and message.attempts == 2
     assert fake.calls["SendSms"] == 1 and len(fake.sent_with(message.id)) == 1
+    # Its BizId never reached us: its delivery is found by its OutId.
+    assert message.provider_id == ""
+    fake.report(message.id, 3)
+    assert sending.check_deliveries(NOW + 5 * MINUTE) == 1 and message.status == "delivered"
 
 
 def test_after_the_last_attempt_the_message_fails(db, aliyun, fake, template):
