@@ -43,6 +43,7 @@ from alibabacloud_tea_openapi import models as openapi
 from alibabacloud_tea_openapi.exceptions import AlibabaCloudException, ThrottlingException
 from flask_babel import gettext as _
 
+from extensions import db
 from models import messages
 from models.base import utcnow
 from models.clock import local_moment
@@ -303,20 +304,21 @@ def _record(message, outcome, now):
     """Write one outcome (the calling thread)."""
     message.attempts += 1
     if outcome.error is None:
-        messages.mark_sent(message, provider_id=outcome.provider_id, now=now)
+        messages.mark_sent(message, provider_id=outcome.provider_id, now=now, flush=False)
         return True
     error = outcome.error
     text = str(error)
     if error.network:
         text = _("No answer from the SMS provider (%(detail)s).", detail=text)
     if error.retry and message.attempts < MAX_ATTEMPTS:
-        messages.retry_later(message, error=text, send_after=now + backoff(message.attempts))
+        messages.retry_later(message, error=text, send_after=now + backoff(message.attempts),
+                             flush=False)
         logger.warning("SMS %s: attempt %s refused for now: %s", message.id,
                        message.attempts, text)
         return False
     if error.retry:
         text = _("Not sent after %(n)s attempts: %(error)s", n=message.attempts, error=text)
-    messages.mark_failed(message, error=text, now=now)
+    messages.mark_failed(message, error=text, now=now, flush=False)
     logger.warning("SMS %s failed: %s", message.id, text)
     return False
 
@@ -344,6 +346,7 @@ def send_due(now=None, *, provider=None, limit=200, workers=None):
                                  [outgoing for _m, outgoing in ready]))
     for (message, _outgoing), outcome in zip(ready, outcomes):
         sent += _record(message, outcome, now)
+    db.session.flush()  # the batch's answers at once
     return sent
 
 
@@ -373,6 +376,7 @@ def check_deliveries(now=None, *, provider=None, limit=200, workers=None):
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(rows)))) as pool:
         answers = list(pool.map(partial(_delivery, provider), [outgoing_of(row) for row in rows]))
     for message, (status, error) in zip(rows, answers):
-        messages.mark_delivery(message, status=status, error=error, now=now)
+        messages.mark_delivery(message, status=status, error=error, now=now, flush=False)
         known += status is not None
+    db.session.flush()
     return known

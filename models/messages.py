@@ -617,30 +617,34 @@ def due_messages(now, limit=200):
         .with_for_update(skip_locked=True, of=Message)).all()
 
 
-def mark_sent(message, *, provider_id="", now=None, actor=None):
-    """A queued message was accepted by the provider (or, on WeChat, sent by the marketer)."""
+def mark_sent(message, *, provider_id="", now=None, actor=None, flush=True):
+    """A queued message was accepted by the provider (or, on WeChat, sent by the marketer).
+    `flush=False`: the sender flushes a batch's answers at once (one statement for them)."""
     if message.status != "queued":
         raise Conflict(_("This message is no longer queued."))
     message.status, message.sent_at = "sent", now or utcnow()
     message.provider_id, message.error = (provider_id or "")[:80], ""
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return message
 
 
-def mark_failed(message, *, error, now=None):
+def mark_failed(message, *, error, now=None, flush=True):
     """The provider refused a queued message for good (or reported a sent one undelivered)."""
     message.status, message.error = "failed", (error or "")[:300]
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return message
 
 
-def retry_later(message, *, error, send_after):
+def retry_later(message, *, error, send_after, flush=True):
     """A provider's temporary refusal (throttling, 5xx): the message stays queued until
     `send_after`, with the error it met."""
     if message.status != "queued":
         raise Conflict(_("This message is no longer queued."))
     message.error, message.send_after = (error or "")[:300], send_after
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return message
 
 
@@ -656,7 +660,7 @@ def sent_to_check(now, *, every, within, limit=200):
         .limit(limit).options(lazyload(Message.customer))).all()
 
 
-def mark_delivery(message, *, status, error="", now=None):
+def mark_delivery(message, *, status, error="", now=None, flush=True):
     """What the provider reported of a sent message: "delivered", "failed" (with its error
     code) or None (not known yet: asked again later)."""
     message.checked_at = now or utcnow()
@@ -664,5 +668,6 @@ def mark_delivery(message, *, status, error="", now=None):
         message.status, message.error = "delivered", ""
     elif message.status == "sent" and status == "failed":
         message.status, message.error = "failed", (error or "")[:300]
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return message
