@@ -231,17 +231,38 @@ def work_command():
     click.echo(f"后台任务 / background runs: {worked}")
 
 
-def send_messages(app):
-    """Send the queued SMS whose time has come, in one transaction; returns how many."""
+#: A sender run sends batches of SEND_BATCH messages, each committed, while a batch sends some
+#: and for at most SEND_SECONDS (the scheduler starts the next run a minute after the last).
+SEND_BATCH = 200
+SEND_SECONDS = 50
+
+
+def send_messages(app, *, problems=None):
+    """Send the queued SMS whose time has come, batch by batch, then read back the delivery of
+    those sent; returns how many were sent. When the provider cannot send (NotConfigured) the
+    queue is kept, the reason logged and added to `problems` (a list) for the caller to show."""
+    sent, started = 0, clock.monotonic()
     with app.app_context():
         try:
             begin_write()
-            sent = sending.send_due()
+            provider = sending.provider_from_settings()
+            while True:
+                done = sending.send_due(provider=provider, limit=SEND_BATCH)
+                db.session.commit()
+                sent += done
+                if not done or clock.monotonic() - started > SEND_SECONDS:
+                    break
+                begin_write()
+            begin_write()
+            known = sending.check_deliveries(provider=provider)
             db.session.commit()
+            if sent or known:
+                logger.info("SMS: %s sent, %s delivery reports read", sent, known)
         except sending.NotConfigured as error:
             db.session.rollback()
-            logger.warning("%s", error)
-            return 0
+            logger.warning("SMS not sent, the queue is kept: %s", error)
+            if problems is not None:
+                problems.append(str(error))
         except Exception:
             db.session.rollback()
             logger.exception("Sending messages failed")
@@ -257,7 +278,11 @@ def send_messages_command():
     """Send the queued SMS whose time has come (the scheduler does it every minute)."""
     app = current_app._get_current_object()
     db.session.remove()
-    click.echo(f"已发送短信 / messages sent: {send_messages(app)}")
+    problems = []
+    sent = send_messages(app, problems=problems)
+    if problems:
+        raise click.ClickException(problems[0])
+    click.echo(f"已发送短信 / messages sent: {sent}")
 
 
 @click.command("scheduler")

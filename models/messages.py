@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, func, select, text as sql)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
@@ -138,6 +138,9 @@ class Message(db.Model):
     channel: Mapped[str] = mapped_column(String(10))
     #: The text as sent (fields filled in).
     text: Mapped[str] = mapped_column(Text)
+    #: The fields the text was filled with ({"称呼": "张阿姨", …}): a provider that sends its own
+    #: approved template (Aliyun) is given these as the template's parameters.
+    params: Mapped[dict | None] = mapped_column(JSON)
     #: The number the SMS went to (E.164), as it was when queued.
     phone: Mapped[str] = mapped_column(String(20), default="")
     status: Mapped[str] = mapped_column(String(10), default="queued")
@@ -147,6 +150,8 @@ class Message(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     provider_id: Mapped[str] = mapped_column(String(80), default="")
     error: Mapped[str] = mapped_column(String(300), default="")
+    #: When the provider was last asked whether a sent message was delivered.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: SMS parts × the price of one part (setting); 0 for WeChat.
     cost_fen: Mapped[int] = mapped_column(Integer, default=0)
     #: The user who made it, or the job (made_by_job) that did.
@@ -260,6 +265,12 @@ def render_text(body, values):
     return _FIELD.sub(lambda match: str(values[match.group(1)]), body)
 
 
+def params_of(body, values):
+    """The fields a template's text uses with the values it was filled with (the parameters
+    a provider's own approved template is sent with)."""
+    return {name: str(values[name]) for name in fields_in(body) if values.get(name)}
+
+
 # ---- templates ----------------------------------------------------------------------------
 
 def visible_templates(active_only=False):
@@ -343,11 +354,39 @@ def existing_message(template, subject_key, customer):
         Message.subject_key == subject_key, Message.customer_id == customer.id))
 
 
-def check_message(customer, channel, *, template, subject_key, now, pending=0):
+@dataclass(frozen=True)
+class Known:
+    """What the rules need to know of a batch of customers, read at once (two queries, not two
+    per customer): who already has the message, and how many each was made today."""
+    taken: frozenset
+    today: dict
+
+
+def known_for(customers, *, template, subject_key, now, chunk=900):
+    template_id = getattr(template, "id", None)
+    start, end = day_bounds(local_day(now))
+    ids = [customer.id for customer in customers]
+    taken, today = set(), {}
+    for first in range(0, len(ids), chunk):
+        part = ids[first:first + chunk]
+        taken.update(db.session.scalars(select(Message.customer_id).where(
+            Message.template_id == template_id if template_id is not None
+            else Message.template_id.is_(None),
+            Message.subject_key == subject_key, Message.customer_id.in_(part))))
+        today.update(db.session.execute(
+            select(Message.customer_id, func.count(Message.id)).where(
+                Message.customer_id.in_(part), Message.created_at >= start,
+                Message.created_at < end, Message.status != "cancelled")
+            .group_by(Message.customer_id)).all())
+    return Known(frozenset(taken), today)
+
+
+def check_message(customer, channel, *, template, subject_key, now, pending=0, known=None):
     """The rules every message obeys, in one place: returns the moment it may be sent (the end
     of the quiet hours, or now), or raises MessageRefused saying why in the user's words.
 
-    `pending` counts the customer's messages made in the same batch but not yet written."""
+    `pending` counts the customer's messages made in the same batch but not yet written;
+    `known` (known_for()) answers for a batch what would otherwise be asked per customer."""
     if channel not in CHANNELS:
         raise InvalidInput(_("Choose a channel."), field="channel")
     if channel == "sms":
@@ -355,12 +394,15 @@ def check_message(customer, channel, *, template, subject_key, now, pending=0):
             raise MessageRefused(_("%(name)s does not want SMS (勿发短信).", name=customer.name))
         if not has_mobile(customer):
             raise MessageRefused(_("%(name)s has no mobile number.", name=customer.name))
-    if existing_message(template, subject_key, customer) is not None:
+    if (customer.id in known.taken if known is not None
+            else existing_message(template, subject_key, customer) is not None):
         raise MessageRefused(_("%(name)s already has this message (%(template)s).",
                                name=customer.name,
                                template=template.name if template else _("Free text")))
     cap = get_setting("messages.daily_cap")
-    if sent_today(customer.id, now) + pending >= cap:
+    made = known.today.get(customer.id, 0) if known is not None \
+        else sent_today(customer.id, now)
+    if made + pending >= cap:
         raise MessageRefused(_("%(name)s has had %(n)s messages today, the most a day.",
                                name=customer.name, n=cap))
     return quiet_until(now) or now
@@ -374,9 +416,10 @@ def cost_of(text, channel):
 
 
 def queue_message(customer, *, text, channel, template=None, subject_key, event=None,
-                  made_by=None, job="", now=None, pending=0):
+                  made_by=None, job="", now=None, pending=0, params=None):
     """Put one message in the outbox after check_message(); returns it. The unique key refuses
-    a second one for the same template, subject and customer, even from a concurrent request."""
+    a second one for the same template, subject and customer, even from a concurrent request.
+    `params`: the fields the text was filled with (params_of())."""
     now = now or utcnow()
     text = (text or "").strip()
     if not text:
@@ -385,12 +428,9 @@ def queue_message(customer, *, text, channel, template=None, subject_key, event=
         raise InvalidInput(_("The text is at most %(n)s characters.", n=MAX_TEXT), field="body")
     send_after = check_message(customer, channel, template=template, subject_key=subject_key,
                                now=now, pending=pending)
-    message = Message(customer_id=customer.id, template_id=getattr(template, "id", None),
-                      event_id=getattr(event, "id", None), subject_key=subject_key[:60],
-                      channel=channel, text=text,
-                      phone=customer.phone if channel == "sms" else "", status="queued",
-                      send_after=send_after, cost_fen=cost_of(text, channel),
-                      made_by_id=getattr(made_by, "id", None), made_by_job=job, created_at=now)
+    message = _new_message(customer, text=text, channel=channel, template=template,
+                           subject_key=subject_key, event=event, made_by=made_by, job=job,
+                           now=now, send_after=send_after, params=params)
     try:
         with db.session.begin_nested():
             db.session.add(message)
@@ -400,6 +440,16 @@ def queue_message(customer, *, text, channel, template=None, subject_key, event=
                                template=template.name if template else _("Free text"))) \
             from None
     return message
+
+
+def _new_message(customer, *, text, channel, template, subject_key, event, made_by, job, now,
+                 send_after, params):
+    return Message(customer_id=customer.id, template_id=getattr(template, "id", None),
+                   event_id=getattr(event, "id", None), subject_key=subject_key[:60],
+                   channel=channel, text=text, params=params or None,
+                   phone=customer.phone if channel == "sms" else "", status="queued",
+                   send_after=send_after, cost_fen=cost_of(text, channel),
+                   made_by_id=getattr(made_by, "id", None), made_by_job=job, created_at=now)
 
 
 def cancel_message(message, *, actor, now=None):
@@ -432,6 +482,7 @@ class Draft:
     text: str
     refused: str = ""
     send_after: datetime | None = None
+    params: dict | None = None
 
 
 def event_guests(event):
@@ -446,37 +497,53 @@ def event_subject(event):
     return f"event:{event.id}"
 
 
-def draft_message(customer, template, *, channel, subject_key, now, event=None):
+def draft_message(customer, template, *, channel, subject_key, now, event=None, known=None):
     """What queue_message would make for one customer: the text, or why not (nothing written)."""
     try:
-        text = render_text(template.body, fields_for(customer, event=event))
+        values = fields_for(customer, event=event)
+        text = render_text(template.body, values)
+        if len(text) > MAX_TEXT:
+            raise InvalidInput(_("The text is at most %(n)s characters.", n=MAX_TEXT))
         send_after = check_message(customer, channel, template=template,
-                                   subject_key=subject_key, now=now)
+                                   subject_key=subject_key, now=now, known=known)
     except InvalidInput as refused:
         return Draft(customer, "", str(refused.message))
-    return Draft(customer, text, send_after=send_after)
+    return Draft(customer, text, send_after=send_after, params=params_of(template.body, values))
 
 
 def preview_event_messages(event, template, *, channel=None, now=None):
     """The messages to the event's confirmed guests, previewed: a Draft each."""
     now, channel = now or utcnow(), channel or template.channel
-    return [draft_message(customer, template, channel=channel, subject_key=event_subject(event),
-                          now=now, event=event) for customer in event_guests(event)]
+    guests, subject = event_guests(event), event_subject(event)
+    known = known_for(guests, template=template, subject_key=subject, now=now)
+    return [draft_message(customer, template, channel=channel, subject_key=subject, now=now,
+                          event=event, known=known) for customer in guests]
 
 
 def queue_event_messages(event, template, *, channel=None, actor=None, job="", now=None):
     """Queue the template for each of the event's confirmed guests the rules allow, in the
     caller's one transaction; returns (messages queued, drafts refused)."""
     now, channel = now or utcnow(), channel or template.channel
-    queued, refused = [], []
-    for draft in preview_event_messages(event, template, channel=channel, now=now):
-        if draft.refused:
-            refused.append(draft)
-            continue
+    drafts = preview_event_messages(event, template, channel=channel, now=now)
+    refused = [draft for draft in drafts if draft.refused]
+    ready = [draft for draft in drafts if not draft.refused]
+    queued = [_new_message(draft.customer, text=draft.text, channel=channel, template=template,
+                           subject_key=event_subject(event), event=event, made_by=actor,
+                           job=job, now=now, send_after=draft.send_after, params=draft.params)
+              for draft in ready]
+    try:  # all at once: the preview checked every rule with what was written then
+        with db.session.begin_nested():
+            db.session.add_all(queued)
+        return queued, refused
+    except IntegrityError:
+        pass  # another request or job queued some since: each again, checked one by one
+    queued = []
+    for draft in ready:
         try:
             queued.append(queue_message(draft.customer, text=draft.text, channel=channel,
                                         template=template, subject_key=event_subject(event),
-                                        event=event, made_by=actor, job=job, now=now))
+                                        event=event, made_by=actor, job=job, now=now,
+                                        params=draft.params))
         except InvalidInput as error:
             refused.append(Draft(draft.customer, "", str(error.message)))
     return queued, refused
@@ -488,13 +555,15 @@ def queue_customer_message(customer, *, template=None, text=None, channel, actor
     customer. The form's one-time token is its subject, so a double submission queues one."""
     if not token:
         raise InvalidInput(_("The form has expired; please try again."))
+    params = None
     if template is not None and not text:
-        text = render_text(template.body, fields_for(customer))
+        values = fields_for(customer)
+        text, params = render_text(template.body, values), params_of(template.body, values)
     elif text:
-        text = check_body(text)
-        text = render_text(text, fields_for(customer))
+        text, values = check_body(text), fields_for(customer)
+        text, params = render_text(text, values), params_of(text, values)
     return queue_message(customer, text=text, channel=channel, template=template,
-                         subject_key=f"manual:{token}", made_by=actor, now=now)
+                         subject_key=f"manual:{token}", made_by=actor, now=now, params=params)
 
 
 def reminder_template():
@@ -518,6 +587,25 @@ define("messages.provider", "str", "log", _l("SMS provider"),
        _l("Log only writes what it would send (development, demo); Aliyun SMS sends with the "
           "credentials of the server's environment."),
        choices=(("log", _l("Log only")), ("aliyun", _l("Aliyun SMS"))))
+define("messages.aliyun_sign_name", "str", "", _l("Aliyun SMS signature name"),
+       _l("The signature (签名) approved in the Aliyun SMS console, e.g. 会销通. The AccessKey "
+          "comes only from the server's environment: ALIBABA_CLOUD_ACCESS_KEY_ID and "
+          "ALIBABA_CLOUD_ACCESS_KEY_SECRET."), max_length=40)
+_ENDPOINT = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def _check_endpoint(value, definition):
+    if not _ENDPOINT.fullmatch(value):
+        raise InvalidInput(_("Enter a host name such as dysmsapi.aliyuncs.com (no http://)."),
+                           field=definition.key)
+
+
+define("messages.aliyun_endpoint", "str", "dysmsapi.aliyuncs.com", _l("Aliyun SMS endpoint"),
+       _l("The host the SMS requests go to; the default suits mainland China."),
+       max_length=100, check=_check_endpoint)
+define("messages.aliyun_protocol", "str", "https", _l("Aliyun SMS protocol"),
+       choices=(("https", _l("Encrypted")),
+                ("http", _l("Unencrypted (a local test server only)"))))
 
 
 def due_messages(now, limit=200):
@@ -529,18 +617,57 @@ def due_messages(now, limit=200):
         .with_for_update(skip_locked=True, of=Message)).all()
 
 
-def mark_sent(message, *, provider_id="", now=None, actor=None):
-    """A queued message was accepted by the provider (or, on WeChat, sent by the marketer)."""
+def mark_sent(message, *, provider_id="", now=None, actor=None, flush=True):
+    """A queued message was accepted by the provider (or, on WeChat, sent by the marketer).
+    `flush=False`: the sender flushes a batch's answers at once (one statement for them)."""
     if message.status != "queued":
         raise Conflict(_("This message is no longer queued."))
     message.status, message.sent_at = "sent", now or utcnow()
     message.provider_id, message.error = (provider_id or "")[:80], ""
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return message
 
 
-def mark_failed(message, *, error, now=None):
-    """The provider refused a queued message for good."""
+def mark_failed(message, *, error, now=None, flush=True):
+    """The provider refused a queued message for good (or reported a sent one undelivered)."""
     message.status, message.error = "failed", (error or "")[:300]
-    db.session.flush()
+    if flush:
+        db.session.flush()
+    return message
+
+
+def retry_later(message, *, error, send_after, flush=True):
+    """A provider's temporary refusal (throttling, 5xx): the message stays queued until
+    `send_after`, with the error it met."""
+    if message.status != "queued":
+        raise Conflict(_("This message is no longer queued."))
+    message.error, message.send_after = (error or "")[:300], send_after
+    if flush:
+        db.session.flush()
+    return message
+
+
+def sent_to_check(now, *, every, within, limit=200):
+    """SMS the provider accepted whose delivery is not known yet: sent in the last `within`,
+    not asked about in the last `every`, those never asked first (then the longest ago)."""
+    return db.session.scalars(select(Message).where(
+        Message.status == "sent", Message.channel == "sms",
+        Message.provider_id.not_like("log-%"), Message.sent_at >= now - within,
+        Message.sent_at <= now - timedelta(minutes=1),
+        (Message.checked_at.is_(None)) | (Message.checked_at <= now - every))
+        .order_by(Message.checked_at.is_not(None), Message.checked_at, Message.id)
+        .limit(limit).options(lazyload(Message.customer))).all()
+
+
+def mark_delivery(message, *, status, error="", now=None, flush=True):
+    """What the provider reported of a sent message: "delivered", "failed" (with its error
+    code) or None (not known yet: asked again later)."""
+    message.checked_at = now or utcnow()
+    if message.status == "sent" and status == "delivered":
+        message.status, message.error = "delivered", ""
+    elif message.status == "sent" and status == "failed":
+        message.status, message.error = "failed", (error or "")[:300]
+    if flush:
+        db.session.flush()
     return message

@@ -54,6 +54,7 @@ TINY = {
     "management.py": ["--customers", "300", "--marketers", "10", "--orders", "500",
                       "--payments", "1000", "--pdf-marketers", "5", "--late", "10",
                       "--home-requests", "5"],
+    "messages.py": ["--guests", "50"],
     "orders.py": ["--orders", "300", "--payments", "600", "--measured", "20"],
     "points.py": ["--customers", "300", "--entries", "3000", "--redeems", "10",
                   "--balances", "10"],

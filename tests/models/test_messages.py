@@ -271,3 +271,23 @@ def test_a_free_text_twice_is_refused_by_the_partial_unique_index(admin, monkeyp
     with pytest.raises(m.MessageRefused):
         m.queue_customer_message(customer, text="您好", channel="sms", actor=admin, token="t1")
     assert count() == 1
+
+
+def test_a_bulk_meeting_messages_queued_since_its_preview_queues_the_others(template, planner,
+                                                                           monkeypatch):
+    """The bulk checks its guests in two queries and writes them at once; when another request
+    queued some since (the unique key refuses the batch), each is queued again one by one: the
+    others are queued, the ones already there refused — nothing twice, nothing lost."""
+    event = make_event(planner, title="健康讲座")
+    first, second, third = guests(event, planner, 3)
+    now = at(DAY, 10)
+    m.queue_event_messages(event, template, actor=planner, now=now)
+    _db.session.execute(m.Message.__table__.delete().where(
+        m.Message.customer_id.in_([first.id, third.id])))
+    _db.session.expire_all()
+    nobody = m.Known(frozenset(), {})
+    monkeypatch.setattr(m, "known_for", lambda *args, **kwargs: nobody)  # a stale preview
+    queued, refused = m.queue_event_messages(event, template, actor=planner, now=now)
+    assert sorted(q.customer_id for q in queued) == sorted([first.id, third.id])
+    assert [d.customer.id for d in refused] == [second.id] and count() == 3
+    assert all(q.params and "会议名称" in q.params for q in queued)
