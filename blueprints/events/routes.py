@@ -417,7 +417,7 @@ def card_image(invitation_id):
     """The invitation card as a PNG to send in WeChat (?download=1 saves it; else it shows)."""
     invitation = ev.get_invitation_or_404(invitation_id, current_user)
     png = invitation_image.build(invitation_image.gather(invitation))
-    return send_download(png, file_name(_("Invitation card"), invitation.event.title,
+    return send_download(png, file_name(_("Invitation cards"), invitation.event.title,
                                         invitation.customer.name, ext=".png"),
                          inline=request.args.get("download") != "1", mimetype="image/png")
 

@@ -51,7 +51,9 @@ def test_the_png_card_decodes_to_what_the_door_accepts(client, login, db):
     assert found.customer.name == "欧阳秀英"
     download = client.get(f"/events/invitations/{invitation.id}/card.png?download=1")
     assert download.headers["Content-Disposition"].startswith("attachment")
-    assert ".png" in download.headers["Content-Disposition"]
+    assert download.headers["Content-Disposition"].endswith(
+        "filename*=UTF-8''%E9%82%80%E8%AF%B7%E5%87%BD-%E5%86%AC%E5%AD%A3%E5%85%BB%E7%94%9F"
+        "%E5%81%A5%E5%BA%B7%E8%AE%B2%E5%BA%A7-%E6%AC%A7%E9%98%B3%E7%A7%80%E8%8B%B1.png")
 
 
 def test_the_card_carries_the_marketer_and_the_event(db):
