@@ -588,6 +588,20 @@ def wechat_to_send(user, limit=WECHAT_SHOWN):
         .order_by(Message.send_after, Message.id).limit(limit)).all()
 
 
+def invitation_cards_of(messages):
+    """{message id: invitation id} of the messages about an event whose customer is invited to
+    it: the invitation card (as an image) goes to WeChat with the text."""
+    about = {(x.event_id, x.customer_id): x.id for x in messages if x.event_id is not None}
+    if not about:
+        return {}
+    found = db.session.execute(select(Invitation.event_id, Invitation.customer_id, Invitation.id)
+                               .where(Invitation.event_id.in_({e for e, _c in about}),
+                                      Invitation.customer_id.in_({c for _e, c in about})))
+    return {about[(event_id, customer_id)]: invitation_id
+            for event_id, customer_id, invitation_id in found
+            if (event_id, customer_id) in about}
+
+
 def get_wechat_message_or_404(message_id, user):
     """A WeChat message that is `user`'s to send (any status); another's raises NotFound."""
     message = db.session.scalar(

@@ -62,6 +62,8 @@ def today():
                                    .order_by(User.display_name)).all() \
         if current_user.has_role(*SUPERVISORS) else []
     month = tg.period_start("month", day)
+    # WeChat goes from the user's own phone: only on their own list.
+    wechat = msg.wechat_to_send(current_user) if assignee is current_user else []
     targets = progress.marketers_progress(current_user, "month", month, [assignee], day) \
         if tg.targets_of("marketer", [assignee.id], "month", month) else None
     return render_template("tasks/today.html", worklist=worklist, today=day, assignee=assignee,
@@ -72,9 +74,8 @@ def today():
                            intents=c.INTENTS,
                            marketers=[m for m in marketers if m.has_role("marketer")],
                            full_phone=_full_phone_check(),
-                           # WeChat goes from the user's own phone: only on their own list.
-                           wechat=msg.wechat_to_send(current_user)
-                           if assignee is current_user else [], now=utcnow())
+                           wechat=wechat, cards=msg.invitation_cards_of(wechat),
+                           now=utcnow())
 
 
 def _task(task_id):
@@ -193,6 +194,7 @@ def wechat_sent(message_id):
             error, status = tried.refusal.message, tried.status
     if request.headers.get("HX-Request"):
         return render_template("tasks/_wechat.html", message=message, error=error,
+                               cards=msg.invitation_cards_of([message]),
                                now=utcnow()), status if error else 200
     if error:
         flash(error, "danger")

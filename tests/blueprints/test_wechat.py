@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db as _db
-from models import messages as m
+from models import events as ev, messages as m
 from models.audit import AuditEntry
 from models.base import NotFound, new_token
 from tests.blueprints.test_races import signed_in
 from tests.conftest import page_text
 from tests.races import race as run_together
-from tests.factories import make_customer, make_user
+from tests.factories import make_customer, make_event, make_user
 
 
 def wechat(customer, actor, text="{称呼}您好，明天见。", channel="wechat"):
@@ -123,3 +123,19 @@ def test_eight_taps_at_once_mark_it_sent_once(app, committed_db):
     assert answers == [200] * 8
     again = _db.session.get(m.Message, message_id)
     assert again.status == "sent" and audits(again) == 1
+
+
+def test_a_message_about_an_event_offers_the_invitation_card_image(client, login, db):
+    me = make_user(["marketer"])
+    customer = make_customer(me, name="张秀兰")
+    event = make_event(make_user(["manager"]))
+    invitation = ev.invite(event, customer, actor=me)
+    about = m.queue_message(customer, text="张阿姨，明天见", channel="wechat", event=event,
+                            subject_key=f"event:{event.id}", made_by=me)
+    plain = wechat(make_customer(me, name="李建国"), me, text="李先生您好")
+    assert m.invitation_cards_of([about, plain]) == {about.id: invitation.id}
+    login(me)
+    html = client.get("/tasks/").get_data(as_text=True)
+    assert html.count('data-testid="wechat-card"') == 1
+    assert f"/events/invitations/{invitation.id}/card.png" in html
+    assert client.get(f"/events/invitations/{invitation.id}/card.png").status_code == 200

@@ -80,9 +80,9 @@ def screens(live_app, live_server, browser):
         write_tasks([{"kind": "callback", "customer_id": customer.id,
                       "assignee_id": marketer.id, "department_id": marketer.department_id,
                       "due_date": utcnow().date(), "title": "使用指导"}])
-        # A WeChat message to copy and mark sent on "Today".
-        messages.queue_customer_message(customer, text="{称呼}您好，明天见。", channel="wechat",
-                                        actor=marketer, token=new_token())
+        # A WeChat message about the event to copy (and its card image) on "Today".
+        messages.queue_message(customer, text="您好，触控讲座明天见。", channel="wechat",
+                               event=event, subject_key=f"event:{event.id}", made_by=marketer)
         db.session.commit()
         ids = {"event": event.id, "customer": customer.id}
         db.session.remove()
