@@ -3,7 +3,8 @@
 Each job is a plain function ``job(day, now) -> int`` (rows written) that calls operations in
 models/; the job bodies are this package's modules: worklists (the tasks they write), customers
 (grades and the public pool), points (expiry and birthday bonuses), stock (the products short of
-what pooled custody promised). run_job() gives a job an app
+what pooled custody promised), messages (the reminder the day before an event, and the messages
+of the care, arrears and custody tasks). run_job() gives a job an app
 context and one write transaction, commits once, and logs the run (job, date, started,
 finished, rows, error) in job_runs, which admins see. The scheduler is its own process
 (`flask --app app scheduler`), never inside web workers: once a day, at an hour set in the
@@ -319,9 +320,10 @@ register_job("pool-reclaim", customers.pool_reclaim,
 register_job("callbacks", worklists.callbacks, _l("Callbacks after purchases"))
 register_job("event-follow-ups", worklists.event_follow_ups,
              _l("Follow-ups of attendees who did not buy and invitees who did not come"))
-register_job("care", worklists.care, _l("Birthday and anniversary care"))
-register_job("arrears", worklists.arrears, _l("Arrears collection"))
-register_job("custody", worklists.custody_reminders,
+# care, arrears and custody also queue the messages of their tasks when the settings say so.
+register_job(messages.JOB_CARE, messages.care, _l("Birthday and anniversary care"))
+register_job(messages.JOB_ARREARS, messages.arrears, _l("Arrears collection"))
+register_job(messages.JOB_CUSTODY, messages.custody_and_pickup,
              _l("Custody pickup reminders and held goods near expiry"))
 register_job("repurchase", worklists.repurchase, _l("Repurchase reminders"))
 register_job("follow-ups", worklists.planned_follow_ups,

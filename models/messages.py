@@ -24,7 +24,7 @@ from datetime import datetime, time, timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, func, select, text as sql)
+                        UniqueConstraint, func, or_, select, text as sql, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
@@ -32,7 +32,7 @@ from extensions import db
 from formatting import fen, national_phone
 from models.audit import audit, register_actions, register_fields, register_targets, \
     register_values
-from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
+from models.base import Conflict, InvalidInput, NotFound, UTCDateTime, utcnow
 from models.customers import Customer
 from models.events import Event, Invitation
 from models.clock import at_local, day_bounds, local_day, local_moment
@@ -68,9 +68,26 @@ define("messages.quiet_until_hour", "int", 8, _l("Quiet hours end at (hour)"), m
 define("messages.daily_cap", "int", 3, _l("Messages per customer per day, at most"),
        min=1, max=50)
 define("messages.sms_part_fen", "int", 4, _l("Cost of one SMS part (fen)"), min=0, max=1000)
+#: Task kind → the setting that says its nightly job also makes a message (default off), with
+#: the template of its purpose (jobs/messages.py).
+TASK_MESSAGE_SETTINGS = {"birthday": "messages.send_birthday",
+                         "anniversary": "messages.send_anniversary",
+                         "arrears": "messages.send_arrears", "pickup": "messages.send_pickup"}
+define("messages.send_birthday", "bool", False, _l("Send the birthday greeting on the birthday"),
+       _l("The nightly care job queues the active birthday greeting template for each "
+          "birthday task whose birthday is that day."))
+define("messages.send_anniversary", "bool", False,
+       _l("Send the anniversary greeting on the day"))
+define("messages.send_arrears", "bool", False,
+       _l("Send the arrears reminder with each arrears task"),
+       _l("Before the due date with the template for before it, after it with the one for "
+          "after; only while money is still due."))
+define("messages.send_pickup", "bool", False,
+       _l("Send the pickup reminder with each custody pickup task"))
 
 register_actions({"message_template_save": _l("Saved a message template"),
-                  "message_cancel": _l("Cancelled a message")})
+                  "message_cancel": _l("Cancelled a message"),
+                  "message_wechat_sent": _l("Sent a WeChat message from their phone")})
 register_targets({"message_templates": _l("Message template"), "messages": _l("Message")})
 register_fields({"body": _l("Text"), "purpose": _l("Purpose"), "channel": _l("Channel")},
                 "message_templates")
@@ -566,11 +583,16 @@ def queue_customer_message(customer, *, template=None, text=None, channel, actor
                          subject_key=f"manual:{token}", made_by=actor, now=now, params=params)
 
 
+def template_for(purpose):
+    """The active template for `purpose` (the oldest, when there are several), or None."""
+    return db.session.scalar(select(MessageTemplate).where(
+        MessageTemplate.purpose == purpose, MessageTemplate.is_active.is_(True))
+        .order_by(MessageTemplate.id).limit(1))
+
+
 def reminder_template():
     """The active template for the reminder the day before an event (the oldest), or None."""
-    return db.session.scalar(select(MessageTemplate).where(
-        MessageTemplate.purpose == "reminder", MessageTemplate.is_active.is_(True))
-        .order_by(MessageTemplate.id).limit(1))
+    return template_for("reminder")
 
 
 def events_on(day):
@@ -670,4 +692,72 @@ def mark_delivery(message, *, status, error="", now=None, flush=True):
         message.status, message.error = "failed", (error or "")[:300]
     if flush:
         db.session.flush()
+    return message
+
+
+# ---- WeChat, sent by the marketer from their own phone (§4) ---------------------------------
+
+#: The most WeChat messages "Today" lists at once (the oldest first: the rest follow as these
+#: are sent).
+WECHAT_SHOWN = 100
+
+
+def _theirs(user):
+    """A clause: the message is the user's to send — made for a customer they own, or by them."""
+    return or_(Message.made_by_id == user.id, Customer.owner_id == user.id)
+
+
+def wechat_to_send(user, limit=WECHAT_SHOWN):
+    """The queued WeChat messages `user` is to send from their phone, oldest first."""
+    return db.session.scalars(
+        select(Message).join(Customer, Customer.id == Message.customer_id)
+        .where(Message.channel == "wechat", Message.status == "queued", _theirs(user))
+        .order_by(Message.send_after, Message.id).limit(limit)).all()
+
+
+def invitation_cards_of(messages):
+    """{message id: invitation id} of the messages about an event whose customer is invited to
+    it: the invitation card (as an image) goes to WeChat with the text."""
+    about = {(x.event_id, x.customer_id): x.id for x in messages if x.event_id is not None}
+    if not about:
+        return {}
+    found = db.session.execute(select(Invitation.event_id, Invitation.customer_id, Invitation.id)
+                               .where(Invitation.event_id.in_({e for e, _c in about}),
+                                      Invitation.customer_id.in_({c for _e, c in about})))
+    return {about[(event_id, customer_id)]: invitation_id
+            for event_id, customer_id, invitation_id in found
+            if (event_id, customer_id) in about}
+
+
+def get_wechat_message_or_404(message_id, user):
+    """A WeChat message that is `user`'s to send (any status); another's raises NotFound."""
+    message = db.session.scalar(
+        select(Message).join(Customer, Customer.id == Message.customer_id)
+        .where(Message.id == message_id, Message.channel == "wechat", _theirs(user)))
+    if message is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return message
+
+
+def mark_copied_sent(message, *, actor, now=None):
+    """The marketer copied a queued WeChat message into WeChat and sent it: mark it sent.
+
+    Idempotent: a message already sent (a second tap, another tab) stays as it was and is
+    returned — the status moves once, by a conditional UPDATE, so two taps at once write one
+    audit row. Only the marketer whose message it is (the customer's owner, or who made it)
+    may; for anyone else it does not exist (NotFound). A cancelled one is refused."""
+    if message.channel != "wechat" or actor is None or not (
+            message.made_by_id == actor.id or message.customer.owner_id == actor.id):
+        raise NotFound(_("Not found, or not yours to see."))
+    now = now or utcnow()
+    moved = db.session.execute(
+        update(Message).where(Message.id == message.id, Message.status == "queued")
+        .values(status="sent", sent_at=now, error="")
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(message)
+    if moved:
+        audit(actor, "message_wechat_sent", message, before={"status": "queued"},
+              after={"status": "sent"}, now=now)
+    elif message.status not in ("sent", "delivered"):
+        raise Conflict(_("This message was cancelled: it is not to be sent."))
     return message

@@ -39,7 +39,11 @@ Every figure is a query over recorded facts (nothing is copied or cached), money
 - costs: the event's cost lines by kind (every kind in models.events.COST_KINDS); gifts: the
   cost of the gifts issued at the event less those taken back (models.gifts.event_gift_cost);
   points: the cost of the goods redeemed with points at the event, reversed redemptions left
-  out. Total cost = the three together.
+  out; messages (#28): the SMS and WeChat messages about the event (messages.event_id: its
+  confirmations and the reminder the day before) that went out — sent or delivered, a failed or
+  cancelled one cost nothing — messages_sent how many, messages their cost (Σ cost_fen: SMS
+  parts × the price of one part when queued; WeChat is free). Total cost = the four together,
+  so a reminder to 200 guests at 2 parts × 4 fen adds ¥16.00 to the cost ROI divides by.
 - roi (on sales): (revenue − cogs − total cost) / total cost; roi_collected: (collections −
   cogs − total cost) / total cost — both in percent to one decimal, None when the event cost
   nothing. An event that sold ¥2,098 of goods costing ¥700 against ¥4,374 of costs shows
@@ -64,6 +68,7 @@ from models.base import utcnow
 from models.checkin import CheckIn
 from models.events import (COST_KINDS, INVITATION_TRANSITIONS, KINDS, STATUSES, Event,
                            EventCost, Invitation, InvitationChange, visible_events)
+from models.messages import Message
 from models.orders import Order, cogs
 from models.points import Redemption
 from models.scoping import visible_users
@@ -187,7 +192,8 @@ def _figures(event_ids, *, per_marketer):
 
 
 def _costs(events):
-    """{event_id: {"lines": [{key, label, amount}], "gifts", "points", "total"}}."""
+    """{event_id: {"lines": [{key, label, amount}], "gifts", "points", "messages",
+    "messages_sent", "total"}}."""
     ids = [e.id for e in events]
     lines = {}
     for event_id, kind, amount in db.session.execute(
@@ -198,6 +204,10 @@ def _costs(events):
         select(Redemption.event_id, func.sum(Redemption.cost))
         .where(Redemption.event_id.in_(ids), Redemption.reversed_at.is_(None))
         .group_by(Redemption.event_id)).all()) if ids else {}
+    messages = {event_id: (sent, int(cost or 0)) for event_id, sent, cost in db.session.execute(
+        select(Message.event_id, func.count(Message.id), func.sum(Message.cost_fen))
+        .where(Message.event_id.in_(ids), Message.status.in_(("sent", "delivered")))
+        .group_by(Message.event_id))} if ids else {}
     labels = cost_labels()
     out = {}
     for event in events:
@@ -210,8 +220,11 @@ def _costs(events):
                   if event_id == event.id and kind not in COST_KINDS]
         gift_cost = int(gifts.event_gift_cost(event) or 0)
         points_cost = int(points.get(event.id) or 0)
+        sent, message_cost = messages.get(event.id, (0, 0))
         out[event.id] = {"lines": kinds, "gifts": gift_cost, "points": points_cost,
-                         "total": sum(k["amount"] for k in kinds) + gift_cost + points_cost}
+                         "messages": message_cost, "messages_sent": sent,
+                         "total": sum(k["amount"] for k in kinds) + gift_cost + points_cost
+                         + message_cost}
     return out
 
 
@@ -233,7 +246,8 @@ def headlines(events):
         row = figures.get((event.id, None), _empty())
         cost = costs[event.id]
         out[event.id] = {**row, "costs": cost["lines"], "gifts": cost["gifts"],
-                         "points": cost["points"], "cost_total": cost["total"],
+                         "points": cost["points"], "messages": cost["messages"],
+                         "messages_sent": cost["messages_sent"], "cost_total": cost["total"],
                          "margin": row["revenue"] - row["cogs"],
                          "roi": roi(row["revenue"] - row["cogs"], cost["total"]),
                          "roi_collected": roi(row["collections"] - row["cogs"],

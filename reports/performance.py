@@ -28,6 +28,11 @@ The figures (period = [start, end] in the company's time zone; "now" figures are
   or refused call is not counted on time; late or overdue: done after the due day (any
   outcome) or still open past it;
 - referrals: customers registered for them in the period who were referred by a customer;
+- messages sent (#28): SMS and WeChat messages sent in the period (sent_at in it; sent or
+  delivered — a failed or cancelled one was never sent) that the marketer made, or that a
+  nightly job made for a customer the marketer owns now (a job's message has no maker: it is
+  its customer's owner's); message cost: Σ their cost in fen (SMS parts × the price of one part
+  when queued; WeChat costs nothing);
 - after-sales (售后, models/aftersales.py), of the tickets assigned to the marketer (the person
   responsible, whose worklist the reminders go on): unresolved — open or in progress now;
   overdue — of those, due before today; closed — closed in the period (and not reopened since);
@@ -52,6 +57,8 @@ from formatting import fen, local_day
 from models.accounts import Department, User, UserRole
 from models.aftersales import Ticket
 from models.base import utcnow
+from models.customers import Customer
+from models.messages import CHANNELS, Message
 from models.scoping import department_subtree_ids
 from models.targets import period_end, period_start, targets_of
 from reports import render_pdf
@@ -100,6 +107,8 @@ FIGURES = (
     Figure("callbacks_on_time", _l("Callbacks on time"), rows=True),
     Figure("callbacks_overdue", _l("Callbacks late or overdue"), rows=True),
     Figure("referrals", _l("Referrals"), rows=True),
+    Figure("messages_sent", _l("Messages sent"), rows=True),
+    Figure("message_cost", _l("Message cost"), money=True, rows=True),
     Figure("aftersales_open", _l("After-sales unresolved"), now=True, rows=True),
     Figure("aftersales_overdue", _l("After-sales overdue"), now=True, rows=True),
     Figure("aftersales_closed", _l("After-sales closed"), rows=True),
@@ -132,6 +141,15 @@ def marketers_in(params):
     if params.marketer is not None and params.marketer not in marketers:
         marketers.append(params.marketer)
     return marketers
+
+
+#: The outbox statuses of a message that went out.
+SENT = ("sent", "delivered")
+
+
+def message_sender():
+    """Whose message it is: who made it, else (a nightly job's) its customer's owner now."""
+    return func.coalesce(Message.made_by_id, Customer.owner_id)
 
 
 def _reached(Task):
@@ -284,6 +302,14 @@ def figures(params, marketer_ids, *, now_figures=True):
             .group_by(Ticket.assignee_id)):
         got["aftersales_open"][assignee_id] = unresolved
         got["aftersales_overdue"][assignee_id] = overdue or 0
+    got["messages_sent"], got["message_cost"] = {}, {}
+    sender = message_sender()
+    for marketer_id, sent, cost in db.session.execute(
+            select(sender, func.count(Message.id), func.sum(Message.cost_fen))
+            .select_from(Message).join(Customer, Customer.id == Message.customer_id)
+            .where(sender.in_(ids), Message.status.in_(SENT), in_period(Message.sent_at))
+            .group_by(sender)):
+        got["messages_sent"][marketer_id], got["message_cost"][marketer_id] = sent, cost or 0
     got["aftersales_closed"], got["aftersales_close_days"] = {}, {}
     for assignee_id, closed, days in db.session.execute(
             select(Ticket.assignee_id, func.count(), func.sum(Ticket.days_to_close))
@@ -584,6 +610,14 @@ def rows_behind(params, key, marketer_id):
                     _("due %(day)s", day=x.due_date.isoformat())), None, False,
                  url_for("aftersales.show", ticket_id=x.id))
                 for x in db.session.scalars(query.limit(500))]
+    if key in ("messages_sent", "message_cost"):
+        found = db.session.execute(select(Message, Customer).join(
+            Customer, Customer.id == Message.customer_id).where(
+            message_sender() == marketer_id, Message.status.in_(SENT), period(Message.sent_at))
+            .order_by(Message.sent_at.desc(), Message.id.desc()).limit(500))
+        return [(f"{c.name} · {CHANNELS[x.channel]} · {local_day(x.sent_at)}",
+                 x.cost_fen if key == "message_cost" else None, key == "message_cost",
+                 url_for("customers.show", customer_id=c.id)) for x, c in found]
     if key == "owned":
         return [(x.name, None, False, url_for("customers.show", customer_id=x.id))
                 for x in db.session.scalars(select(Customer).where(

@@ -71,6 +71,12 @@ def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, n
     db.session.add(reward)
     db.session.flush()
     ids.update(reward_id=reward.id)
+    # A WeChat message for the customer, to send from the marketer's phone ("Today").
+    from models import messages
+    message = messages.queue_customer_message(customer, text="{称呼}您好，明天见。",
+                                              channel="wechat", actor=marketer,
+                                              token=new_token())
+    ids.update(message_id=message.id)
     ids.update(customer_id=customer.id, order_id=order.id, payment_id=payment.id,
                invitation_id=invitation.id, event_id=event.id,
                issue_id=(issue[0] if isinstance(issue, list) else issue).id,

@@ -17,7 +17,7 @@ from extensions import db
 from models import customers as c, door, events as ev, seating as st
 from models.accounts import Department, User
 from models.base import InvalidInput, NotFound, utcnow
-from reports import event_day_papers as papers, invitation_cards
+from reports import event_day_papers as papers, invitation_cards, invitation_image
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
@@ -422,6 +422,17 @@ def card(invitation_id):
     invitation = ev.get_invitation_or_404(invitation_id, current_user)
     return _cards_pdf(invitation.event, [invitation],
                       file_name(_("Invitation cards"), invitation.customer.name, ext=".pdf"))
+
+
+@bp.get("/invitations/<int:invitation_id>/card.png")
+@role_required(*OFFICE)
+def card_image(invitation_id):
+    """The invitation card as a PNG to send in WeChat (?download=1 saves it; else it shows)."""
+    invitation = ev.get_invitation_or_404(invitation_id, current_user)
+    png = invitation_image.build(invitation_image.gather(invitation))
+    return send_download(png, file_name(_("Invitation cards"), invitation.event.title,
+                                        invitation.customer.name, ext=".png"),
+                         inline=request.args.get("download") != "1", mimetype="image/png")
 
 
 def _cards_pdf(event, invitations, filename):

@@ -1,7 +1,7 @@
 """The forms of the worklist: a task done (how, the outcome, a note, the purchase intent heard,
 why ahead of its day), the customer set to 勿扰 after a refusal, skipped (a
-reason), and tasks handed to another marketer. Where to go next (`next`) is read by the routes
-through access.safe_next."""
+reason), tasks handed to another marketer, and a WeChat message marked sent. Where to go next
+(`next`) is read by the routes through access.safe_next."""
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import Length
@@ -37,3 +37,8 @@ class SkipForm(BaseForm):
 class ReassignForm(BaseForm):
     to_user = IdField(_l("Hand to"), required=False)
     task_ids = IdListField(_l("Tasks"))
+
+
+class WechatSentForm(BaseForm):
+    """已发送 under a WeChat message: nothing but the CSRF token (marking it sent twice is
+    harmless: the operation is idempotent)."""

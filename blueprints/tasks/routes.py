@@ -1,4 +1,5 @@
-"""Worklists: "Today" for a marketer (overdue, due today, coming — done in at most three taps),
+"""Worklists: "Today" for a marketer (overdue, due today, coming — done in at most three taps;
+the WeChat messages to send from their phone, copied with one tap and marked sent),
 completion and overdue counts per marketer for department heads and managers (who hand tasks
 over), the birthday care list (printable), and the log of the nightly jobs for admins."""
 from datetime import timedelta
@@ -11,10 +12,10 @@ from blueprints.access import role_required, safe_next
 from blueprints.files import file_name, send_download
 from blueprints.forms import BaseForm, attempt, error_text, id_arg, refusal_status
 from blueprints.tasks.forms import (CONTACT_KINDS, DoneForm, DoNotCallForm, ReassignForm,
-                                    SkipForm)
+                                    SkipForm, WechatSentForm)
 from extensions import db
 from formatting import local_day, parse_day
-from models import customers as c, targets as tg, tasks as t
+from models import customers as c, messages as msg, targets as tg, tasks as t
 from models.accounts import User
 from models.base import InvalidInput, NotFound, PermissionDenied, utcnow
 from models.scoping import can_see_full_phone, visible_users
@@ -61,6 +62,8 @@ def today():
                                    .order_by(User.display_name)).all() \
         if current_user.has_role(*SUPERVISORS) else []
     month = tg.period_start("month", day)
+    # WeChat goes from the user's own phone: only on their own list.
+    wechat = msg.wechat_to_send(current_user) if assignee is current_user else []
     targets = progress.marketers_progress(current_user, "month", month, [assignee], day) \
         if tg.targets_of("marketer", [assignee.id], "month", month) else None
     return render_template("tasks/today.html", worklist=worklist, today=day, assignee=assignee,
@@ -70,7 +73,9 @@ def today():
                            form=BaseForm(), kinds=t.KINDS, quick_notes=t.QUICK_NOTES,
                            intents=c.INTENTS,
                            marketers=[m for m in marketers if m.has_role("marketer")],
-                           full_phone=_full_phone_check())
+                           full_phone=_full_phone_check(),
+                           wechat=wechat, cards=msg.invitation_cards_of(wechat),
+                           now=utcnow())
 
 
 def _task(task_id):
@@ -169,6 +174,33 @@ def skip(task_id):
     if tried.refusal:
         return _card(_task(task_id), tried.refusal.message, tried.status)
     return _answer(task, _("Skipped: %(name)s.", name=task.customer.name))
+
+
+@bp.post("/wechat/<int:message_id>/sent")
+@role_required(*WORKERS)
+def wechat_sent(message_id):
+    """已发送: the WeChat message was copied and sent from the marketer's phone (idempotent)."""
+    if message_id >= 2**31:
+        raise NotFound(_("Not found, or not yours to see."))
+    message = msg.get_wechat_message_or_404(message_id, current_user)
+    form = WechatSentForm()
+    error = None
+    if not form.validate_on_submit():
+        error, status = error_text(form), refusal_status(form)
+    else:
+        with attempt() as tried:
+            msg.mark_copied_sent(message, actor=current_user)
+        if tried.refusal:
+            error, status = tried.refusal.message, tried.status
+    if request.headers.get("HX-Request"):
+        return render_template("tasks/_wechat.html", message=message, error=error,
+                               cards=msg.invitation_cards_of([message]),
+                               now=utcnow()), status if error else 200
+    if error:
+        flash(error, "danger")
+    else:
+        flash(_("Sent on WeChat: %(name)s.", name=message.customer.name), "success")
+    return redirect(url_for("tasks.today"))
 
 
 @bp.get("/team")

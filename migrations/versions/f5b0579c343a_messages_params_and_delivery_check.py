@@ -2,7 +2,7 @@
 with (params, the Aliyun template's parameters) and when its delivery was last asked about.
 
 Revision ID: f5b0579c343a
-Revises: f8f881dea690
+Revises: 419634d863de
 Create Date: 2026-12-06 16:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f5b0579c343a'
-down_revision = 'f8f881dea690'
+down_revision = '419634d863de'
 branch_labels = None
 depends_on = None
 

@@ -87,6 +87,7 @@ MATRIX = {
     "events.bulk_invite": CUSTOMER,
     "events.cards": CUSTOMER,
     "events.card": CUSTOMER,
+    "events.card_image": CUSTOMER,
     "events.add_pickup_point": OWNERSHIP,
     "events.remove_pickup_point": OWNERSHIP,
     "events.invitation_pickup": CUSTOMER,
@@ -191,6 +192,7 @@ MATRIX = {
     "tasks.done_form": TASK_WORKERS,
     "tasks.skip": TASK_WORKERS,
     "tasks.do_not_call": TASK_WORKERS,
+    "tasks.wechat_sent": TASK_WORKERS,
     "tasks.team": {"manager", "dept_head"},
     "tasks.reassign": {"manager", "dept_head"},
     "tasks.birthdays": TASK_WORKERS,
@@ -256,7 +258,7 @@ def routes(app):
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
               "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "ticket_id": "1", "key": "sales",
               "reward_id": "1", "point_id": "1", "channel_cost_id": "1", "code": "points",
-              "role": "marketer"}
+              "role": "marketer", "message_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

@@ -61,7 +61,7 @@ def screens(live_app, live_server, browser):
     goods left in custody) and a callback due today — and the URLs of the screens by role. The
     order is taken and paid on the pages, as a marketer and a manager would."""
     from extensions import db
-    from models import accounts, checkin, customers, events
+    from models import accounts, checkin, customers, events, messages
     from models.base import new_token, utcnow
     from models.tasks import write_tasks
     with live_app.app_context():
@@ -80,6 +80,9 @@ def screens(live_app, live_server, browser):
         write_tasks([{"kind": "callback", "customer_id": customer.id,
                       "assignee_id": marketer.id, "department_id": marketer.department_id,
                       "due_date": utcnow().date(), "title": "使用指导"}])
+        # A WeChat message about the event to copy (and its card image) on "Today".
+        messages.queue_message(customer, text="您好，触控讲座明天见。", channel="wechat",
+                               event=event, subject_key=f"event:{event.id}", made_by=marketer)
         db.session.commit()
         ids = {"event": event.id, "customer": customer.id}
         db.session.remove()

@@ -5,12 +5,13 @@ import io
 import re
 
 import pytest
+from flask import g as request_globals
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from models import checkin as ci, door, events as ev, gifts as g, order_taking, orders as o
-from models import points as pt, redemptions
-from models.base import NotFound, new_token
+from models import messages as m, points as pt, redemptions
+from models.base import NotFound, new_token, utcnow
 from models.settings import update_settings
 from reports import event_roi
 from reports.params import parse
@@ -356,3 +357,33 @@ def test_bought_counts_value_kept_after_returns(db):
                               actor=manager, token=new_token())
     total = gathered(event, manager)["total"]
     assert (total["bought"], total["paid"], total["revenue"]) == (0, 0, 0)
+
+
+def test_the_messages_about_the_event_count_in_its_cost(db, hall, client, login):
+    """Sent or delivered messages about the event (messages.event_id) count and cost; a failed,
+    a queued one or one about nothing in particular do not. At ¥10 a part (a setting): an SMS of
+    80 characters (2 parts) ¥20 + one of 30 (1 part) ¥10 + a WeChat ¥0 = ¥30.00, 3 sent.
+    Cost = 53000 + 3000 = 56000; ROI on sales = (135000 − 24000 − 56000) / 56000 = +98.2 %;
+    on collections = (55000 − 24000 − 56000) / 56000 = −44.6 %."""
+    manager, event, c = hall["manager"], hall["event"], hall["customers"]
+    update_settings({"messages.sms_part_fen": 1000}, actor=manager)
+    db.session.flush()
+    request_globals.pop("_settings", None)  # the settings are cached per request
+
+    def message(name, text, channel="sms", **kw):
+        return m.queue_message(c[name], text=text, channel=channel, subject_key=f"t:{name}",
+                               made_by=manager, now=utcnow(), **kw)
+    m.mark_sent(message("客户一", "字" * 80, event=event))
+    delivered = m.mark_sent(message("客户二", "字" * 30, event=event))
+    delivered.status = "delivered"
+    m.mark_sent(message("客户三", "微信" * 10, channel="wechat", event=event))
+    m.mark_failed(message("客户四", "字" * 30, event=event), error="号码停机")
+    message("客户五", "字" * 30, event=event)  # still queued
+    m.mark_sent(message("临时来宾", "字" * 30))  # about no event
+    db.session.flush()
+    total = gathered(event, manager)["total"]
+    assert (total["messages_sent"], total["messages"]) == (3, 3000)
+    assert (total["cost_total"], total["roi"], total["roi_collected"]) == (56000, 98.2, -44.6)
+    login(manager)
+    page = page_text(client.get(f"/reports/events/{event.id}"))
+    assert "会议相关消息（已发 3 条） ¥30.00" in page and "¥560.00" in page
