@@ -20,22 +20,24 @@ flush, audit and return; the route, job or command commits.
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, func, select, text as sql)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, lazyload, mapped_column, relationship, \
+    selectinload
 
 from extensions import db
-from formatting import fen, national_phone
+from formatting import fen, national_phone, parse_id
 from models.audit import audit, register_actions, register_fields, register_targets, \
     register_values
-from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
+from models.base import Conflict, InvalidInput, NotFound, UTCDateTime, utcnow
 from models.customers import Customer
-from models.events import Event, Invitation
+from models.events import INVITATION_STATUSES, Event, Invitation, visible_invitations
 from models.clock import at_local, day_bounds, local_day, local_moment
+from models.scoping import scope_clause
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -70,6 +72,7 @@ define("messages.daily_cap", "int", 3, _l("Messages per customer per day, at mos
 define("messages.sms_part_fen", "int", 4, _l("Cost of one SMS part (fen)"), min=0, max=1000)
 
 register_actions({"message_template_save": _l("Saved a message template"),
+                  "message_bulk": _l("Queued messages to an event's guests"),
                   "message_cancel": _l("Cancelled a message")})
 register_targets({"message_templates": _l("Message template"), "messages": _l("Message")})
 register_fields({"body": _l("Text"), "purpose": _l("Purpose"), "channel": _l("Channel")},
@@ -101,6 +104,10 @@ class MessageTemplate(db.Model):
     @property
     def purpose_label(self):
         return PURPOSES.get(self.purpose, self.purpose)
+
+    @property
+    def channel_label(self):
+        return CHANNELS.get(self.channel, self.channel)
 
 
 class Message(db.Model):
@@ -343,11 +350,13 @@ def existing_message(template, subject_key, customer):
         Message.subject_key == subject_key, Message.customer_id == customer.id))
 
 
-def check_message(customer, channel, *, template, subject_key, now, pending=0):
+def check_message(customer, channel, *, template, subject_key, now, pending=0, known=None):
     """The rules every message obeys, in one place: returns the moment it may be sent (the end
     of the quiet hours, or now), or raises MessageRefused saying why in the user's words.
 
-    `pending` counts the customer's messages made in the same batch but not yet written."""
+    `pending` counts the customer's messages made in the same batch but not yet written;
+    `known` (a Known, read once for a whole batch) answers "already sent" and "how many
+    today" instead of two queries per customer."""
     if channel not in CHANNELS:
         raise InvalidInput(_("Choose a channel."), field="channel")
     if channel == "sms":
@@ -355,12 +364,15 @@ def check_message(customer, channel, *, template, subject_key, now, pending=0):
             raise MessageRefused(_("%(name)s does not want SMS (勿发短信).", name=customer.name))
         if not has_mobile(customer):
             raise MessageRefused(_("%(name)s has no mobile number.", name=customer.name))
-    if existing_message(template, subject_key, customer) is not None:
+    if (customer.id in known.existing if known is not None
+            else existing_message(template, subject_key, customer) is not None):
         raise MessageRefused(_("%(name)s already has this message (%(template)s).",
                                name=customer.name,
                                template=template.name if template else _("Free text")))
     cap = get_setting("messages.daily_cap")
-    if sent_today(customer.id, now) + pending >= cap:
+    today = known.today.get(customer.id, 0) if known is not None \
+        else sent_today(customer.id, now)
+    if today + pending >= cap:
         raise MessageRefused(_("%(name)s has had %(n)s messages today, the most a day.",
                                name=customer.name, n=cap))
     return quiet_until(now) or now
@@ -446,12 +458,12 @@ def event_subject(event):
     return f"event:{event.id}"
 
 
-def draft_message(customer, template, *, channel, subject_key, now, event=None):
+def draft_message(customer, template, *, channel, subject_key, now, event=None, known=None):
     """What queue_message would make for one customer: the text, or why not (nothing written)."""
     try:
         text = render_text(template.body, fields_for(customer, event=event))
         send_after = check_message(customer, channel, template=template,
-                                   subject_key=subject_key, now=now)
+                                   subject_key=subject_key, now=now, known=known)
     except InvalidInput as refused:
         return Draft(customer, "", str(refused.message))
     return Draft(customer, text, send_after=send_after)
@@ -544,3 +556,252 @@ def mark_failed(message, *, error, now=None):
     message.status, message.error = "failed", (error or "")[:300]
     db.session.flush()
     return message
+
+
+# ---- the screens: the outbox list, bulk sends, previews -----------------------------------
+
+def get_template_or_404(template_id):
+    """The template with this id, else NotFound."""
+    template = db.session.get(MessageTemplate, template_id) \
+        if parse_id(template_id) is not None else None
+    if template is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return template
+
+
+def visible_messages(user):
+    """A select of the messages to the customers `user` may see — for a marketer, their own
+    customers' (not the public pool's: a pooled customer's messages were someone else's)."""
+    return select(Message).join(Customer, Message.customer_id == Customer.id).where(
+        scope_clause(user, owner=Customer.owner_id, department=Customer.department_id))
+
+
+def get_message_or_404(message_id, user):
+    """The message if `user` may see its customer, else NotFound."""
+    message = db.session.scalar(visible_messages(user).where(Message.id == message_id)) \
+        if parse_id(message_id) is not None else None
+    if message is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return message
+
+
+@dataclass(frozen=True)
+class OutboxFilters:
+    """What the outbox list is narrowed to; `before_id` is the keyset of the next page (the
+    messages older than that one)."""
+    status: str = ""
+    channel: str = ""
+    event_id: int | None = None
+    #: The customers' marketer (owner).
+    marketer_id: int | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+    before_id: int | None = None
+
+
+#: Messages on one page of the outbox.
+OUTBOX_PAGE = 50
+
+
+def outbox_query(user, filters, limit=OUTBOX_PAGE):
+    """The outbox newest first, as `user` may see it, narrowed by `filters`: one more row than
+    `limit`, so the page knows whether there is a next one. A keyset page (id < before_id),
+    never an OFFSET, so the millionth message is as quick to reach as the first (the indexes
+    on (status, id) and (channel, status, id) serve the filters)."""
+    query = visible_messages(user)
+    if filters.status in STATUSES:
+        query = query.where(Message.status == filters.status)
+    if filters.channel in CHANNELS:
+        query = query.where(Message.channel == filters.channel)
+    if filters.event_id:
+        query = query.where(Message.event_id == filters.event_id)
+    if filters.marketer_id:
+        query = query.where(Customer.owner_id == filters.marketer_id)
+    if filters.day_from:
+        query = query.where(Message.created_at >= day_bounds(filters.day_from)[0])
+    if filters.day_to:
+        query = query.where(Message.created_at < day_bounds(filters.day_to)[1])
+    if filters.before_id:
+        query = query.where(Message.id < filters.before_id)
+    return query.order_by(Message.id.desc()).limit(limit + 1)
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    rows: list
+    #: The before_id of the next page, or None on the last one.
+    next_before: int | None
+
+
+def outbox_page(user, filters, limit=OUTBOX_PAGE):
+    """One page of the outbox (outbox_query), with who made each message and its template
+    read in two more queries."""
+    rows = db.session.scalars(outbox_query(user, filters, limit).options(
+        contains_eager(Message.customer), selectinload(Message.made_by),
+        selectinload(Message.template))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return OutboxPage(rows, rows[-1].id if more else None)
+
+
+#: Whom a bulk send from an invitation list goes to.
+BULK_WHO = {"confirmed": _l("The confirmed guests"),
+            "filter": _l("The list as filtered")}
+
+
+def bulk_recipients(event, user, *, who="confirmed", status="", inviter_id=None):
+    """The customers a bulk send from the event's invitation list goes to — its confirmed
+    guests, or the list as filtered (status, inviter) — of those `user` may see, by name."""
+    invitations = visible_invitations(user, event).with_only_columns(Invitation.customer_id)
+    if who == "confirmed":
+        invitations = invitations.where(Invitation.status == "confirmed")
+    else:
+        if status in INVITATION_STATUSES:
+            invitations = invitations.where(Invitation.status == status)
+        if inviter_id:
+            invitations = invitations.where(Invitation.inviter_id == inviter_id)
+    return db.session.scalars(select(Customer).where(Customer.id.in_(invitations))
+                              .order_by(Customer.name, Customer.id)).unique().all()
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the rules ask of the outbox for a batch of customers, read once: the customers
+    who already have the message, and how many each has had today."""
+    existing: frozenset
+    today: dict
+
+
+def known_for(customer_ids, template, subject_key, now, chunk=900):
+    """Known for `customer_ids`: two queries per `chunk` customers, not two per customer."""
+    existing, today = set(), {}
+    start, end = day_bounds(local_day(now))
+    template_id = getattr(template, "id", None)
+    same_template = Message.template_id == template_id if template_id is not None \
+        else Message.template_id.is_(None)
+    for first in range(0, len(customer_ids), chunk):
+        ids = customer_ids[first:first + chunk]
+        existing.update(db.session.scalars(select(Message.customer_id).where(
+            Message.customer_id.in_(ids), same_template,
+            Message.subject_key == subject_key[:60])))
+        today.update(db.session.execute(
+            select(Message.customer_id, func.count(Message.id)).where(
+                Message.customer_id.in_(ids), Message.created_at >= start,
+                Message.created_at < end, Message.status != "cancelled")
+            .group_by(Message.customer_id)).all())
+    return Known(frozenset(existing), today)
+
+
+def draft_messages(customers, template, *, channel, subject_key, now, event=None):
+    """draft_message() for each of `customers`, the outbox read once for all of them."""
+    known = known_for([customer.id for customer in customers], template, subject_key, now)
+    return [draft_message(customer, template, channel=channel, subject_key=subject_key,
+                          now=now, event=event, known=known) for customer in customers]
+
+
+@dataclass(frozen=True)
+class BulkPreview:
+    """What a bulk send would do: a Draft per customer, the cost of those it would queue."""
+    drafts: list
+    channel: str
+    now: datetime
+
+    @property
+    def ready(self):
+        return [draft for draft in self.drafts if not draft.refused]
+
+    @property
+    def refused(self):
+        return [draft for draft in self.drafts if draft.refused]
+
+    @property
+    def cost_fen(self):
+        return sum(cost_of(draft.text, self.channel) for draft in self.ready)
+
+    @property
+    def waiting(self):
+        """How many wait for the end of the quiet hours."""
+        return sum(1 for draft in self.ready if draft.send_after and draft.send_after > self.now)
+
+
+def preview_bulk(event, template, customers, *, channel, now=None):
+    """The bulk send of `template` to `customers` about `event`, previewed (nothing written)."""
+    if channel not in CHANNELS:
+        raise InvalidInput(_("Choose a channel."), field="channel")
+    now = now or utcnow()
+    drafts = draft_messages(customers, template, channel=channel,
+                            subject_key=event_subject(event), now=now, event=event)
+    return BulkPreview(drafts, channel, now)
+
+
+def queue_bulk(event, template, customers, *, channel, actor, now=None):
+    """Queue `template` for `customers` about `event` in the caller's one transaction: the
+    rules checked again now for the whole batch, the rows written in one statement. Returns
+    (messages queued, drafts refused). A second send of the same template for the event
+    queues nothing twice (the outbox's unique key); when a concurrent send wrote some rows
+    first, each is tried alone and the taken ones are refused."""
+    now = now or utcnow()
+    preview = preview_bulk(event, template, customers, channel=channel, now=now)
+    subject = event_subject(event)
+    rows = [Message(customer_id=draft.customer.id, template_id=template.id, event_id=event.id,
+                    subject_key=subject, channel=channel, text=draft.text,
+                    phone=draft.customer.phone if channel == "sms" else "", status="queued",
+                    send_after=draft.send_after, cost_fen=cost_of(draft.text, channel),
+                    made_by_id=getattr(actor, "id", None), made_by_job="", created_at=now)
+            for draft in preview.ready]
+    refused = preview.refused
+    try:
+        with db.session.begin_nested():
+            db.session.add_all(rows)
+    except IntegrityError:
+        queued = []
+        for draft in preview.ready:
+            try:
+                queued.append(queue_message(draft.customer, text=draft.text, channel=channel,
+                                            template=template, subject_key=subject, event=event,
+                                            made_by=actor, now=now))
+            except InvalidInput as error:
+                refused.append(Draft(draft.customer, "", str(error.message)))
+        rows = queued
+    audit(actor, "message_bulk", event, summary=template.name,
+          after={"queued": len(rows), "refused": len(refused)}, now=now)
+    return rows, refused
+
+
+def preview_values(customer):
+    """The named fields for a template's preview with `customer`: theirs, the event of their
+    latest invitation, and an example for what only a real message knows (an amount, a due
+    date, a product) — so the preview's length is the length the message will have."""
+    event = db.session.scalar(select(Event).join(Invitation, Invitation.event_id == Event.id)
+                              .where(Invitation.customer_id == customer.id)
+                              .order_by(Event.starts_at.desc()).limit(1))
+    tomorrow = local_day(utcnow()) + timedelta(days=1)
+    values = fields_for(customer, event=event, amount_fen=128000, due=tomorrow,
+                        product=_("Ganoderma spore powder"))
+    for name in FIELDS:
+        if not values.get(name):
+            values[name] = f"【{name}】"
+    return values
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A text as one customer would read it, with its length; or why it cannot be."""
+    text: str = ""
+    length: Length = Length(0, 0)
+    cost_fen: int = 0
+    error: str = ""
+
+
+def preview_text(body, customer, channel="sms"):
+    """The template text `body` filled in for `customer` (preview_values): the text, its
+    characters and SMS parts and cost, or the error check_body gives (nothing written)."""
+    if not (body or "").strip():
+        return Preview()
+    try:
+        body = check_body(body)
+    except InvalidInput as error:
+        return Preview(error=str(error.message), length=sms_length((body or "").strip()))
+    text = render_text(body, preview_values(customer)) if customer is not None else body
+    return Preview(text=text, length=sms_length(text),
+                   cost_fen=cost_of(text, channel if channel in CHANNELS else "sms"))
