@@ -791,6 +791,7 @@ class Preview:
     length: Length = Length(0, 0)
     cost_fen: int = 0
     error: str = ""
+    channel: str = "sms"
 
 
 def preview_text(body, customer, channel="sms"):
@@ -802,6 +803,7 @@ def preview_text(body, customer, channel="sms"):
         body = check_body(body)
     except InvalidInput as error:
         return Preview(error=str(error.message), length=sms_length((body or "").strip()))
+    channel = channel if channel in CHANNELS else "sms"
     text = render_text(body, preview_values(customer)) if customer is not None else body
-    return Preview(text=text, length=sms_length(text),
-                   cost_fen=cost_of(text, channel if channel in CHANNELS else "sms"))
+    return Preview(text=text, length=sms_length(text), cost_fen=cost_of(text, channel),
+                   channel=channel)

@@ -1,7 +1,7 @@
 """The forms of messages: a template (with the customer its preview is shown for), the
 outbox's filters, a bulk send from an event's invitation list and its confirmation, one
 message to a customer, and the live preview's query."""
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
@@ -26,7 +26,7 @@ def preview_customer_choices(actor):
 
 
 class TemplateForm(BaseForm):
-    name = StringField(_l("Name"), validators=[Length(max=40)])
+    name = StringField(_lp("thing", "Name"), validators=[Length(max=40)])
     purpose = SelectField(_l("Purpose"), choices=choices(m.PURPOSES.items()))
     channel = SelectField(_l("Channel"), choices=choices(m.CHANNELS.items()))
     body = TextAreaField(_l("Text"), validators=[Length(max=m.MAX_TEXT)])
