@@ -352,3 +352,36 @@ def test_the_form_of_address_is_edited_on_the_customer_form(client, login, db):
     assert refused.status_code == 422 and "称呼" in page_text(refused)
     _db.session.refresh(customer)
     assert customer.address_form == "老师"
+
+
+def test_two_bulk_sends_at_once_queue_each_guest_once(app, committed_db):
+    """Two people confirm the same bulk send at the same moment (PostgreSQL and SQLite, for
+    real): the outbox's unique key lets one message per guest through, and the losing side
+    refuses the taken ones instead of failing."""
+    from models.base import begin_write
+    from tests.races import race
+    manager = make_user(["manager"])
+    template = m.save_template(None, name="并发提醒", body=BODY, actor=manager)
+    event = make_event(manager, title="并发讲座")
+    owner = make_user(["marketer"])
+    for i in range(40):
+        customer = make_customer(owner, name=f"来宾{i}")
+        ev.change_invitation(ev.invite(event, customer, actor=owner), "confirmed", actor=owner)
+    committed_db.session.commit()
+    ids = (manager.id, template.id, event.id)
+
+    def send(_):
+        begin_write()
+        actor = committed_db.session.get(type(manager), ids[0])
+        queued, refused = m.queue_bulk(
+            committed_db.session.get(ev.Event, ids[2]),
+            committed_db.session.get(m.MessageTemplate, ids[1]),
+            m.bulk_recipients(committed_db.session.get(ev.Event, ids[2]), actor),
+            channel="sms", actor=actor)
+        assert len(queued) + len(refused) == 40
+        committed_db.session.commit()
+    assert race(send, range(2), app=app) == []
+    committed_db.session.rollback()  # a new transaction sees what the threads committed
+    assert count() == 40
+    assert committed_db.session.scalar(select(func.count(func.distinct(m.Message.customer_id)))) \
+        == 40
