@@ -385,3 +385,20 @@ def test_two_bulk_sends_at_once_queue_each_guest_once(app, committed_db):
     assert count() == 40
     assert committed_db.session.scalar(select(func.count(func.distinct(m.Message.customer_id)))) \
         == 40
+
+
+def test_a_care_task_on_today_links_to_a_message(client, login, db):
+    from datetime import date
+
+    from models.tasks import write_tasks
+    marketer = make_user(["marketer"])
+    customer = make_customer(marketer, name="孙桂兰")
+    write_tasks([{"kind": "birthday", "customer_id": customer.id, "assignee_id": marketer.id,
+                  "department_id": marketer.department_id, "due_date": date.today(),
+                  "title": "生日关怀"}])
+    login(marketer)
+    html = client.get("/tasks/").get_data(as_text=True)
+    link = re.search(r'href="([^"]*)" data-testid="task-message"', html).group(1)
+    assert link.startswith(f"/messages/customers/{customer.id}/new?next=")
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.status_code == 200 and 'value="/tasks/"' in page.get_data(as_text=True)
