@@ -75,8 +75,11 @@ class OutboxFilterForm(BaseForm):
             ev.Event.starts_at.desc()).limit(30))
         self.event_id.choices = choices([(0, _l("Any event"))] + [
             (e.id, e.title) for e in events])
+        # A marketer sees their own customers' messages only: no colleagues to choose from.
+        people = c.active_marketers(actor) if actor.has_role("admin", "manager", "dept_head") \
+            else [actor]
         self.marketer_id.choices = choices([(0, _l("Any marketer"))] + [
-            (u.id, u.display_name) for u in c.active_marketers(actor)])
+            (u.id, u.display_name) for u in people])
 
     def filters(self):
         """The valid filters as m.OutboxFilters (a refused one is left out)."""

@@ -130,6 +130,7 @@ def test_a_marketer_sees_the_messages_of_their_customers_only(client, login, db)
     login(mine)
     text = page_text(client.get("/messages/"))
     assert "我的顾客" in text and "别人的顾客" not in text
+    assert theirs.display_name not in text  # no colleague in the marketer filter
     assert client.post(f"/messages/{other[0].id}/cancel").status_code == 404
     assert client.post(f"/messages/{ours[0].id}/cancel",
                        data={"next": "/messages/?status=queued"}).status_code == 302
