@@ -244,10 +244,7 @@ def fields_for(customer, *, event=None, amount_fen=None, due=None, product=None)
               "顾问": owner.display_name if owner else "",
               "顾问电话": national_phone(owner.phone) if owner else ""}
     if event is not None:
-        start = local_moment(event.starts_at)
-        values.update({"会议名称": event.title,
-                       "时间": f"{start.month}月{start.day}日 {start:%H:%M}",
-                       "地点": " ".join(part for part in (event.venue, event.address) if part)})
+        values.update(event_fields(event))
     if amount_fen is not None:
         values["金额"] = fen(amount_fen)
     if due is not None:
@@ -255,6 +252,13 @@ def fields_for(customer, *, event=None, amount_fen=None, due=None, product=None)
     if product is not None:
         values["商品"] = getattr(product, "name", product)
     return values
+
+
+def event_fields(event):
+    """The named fields of an event: its title, start (company time) and place."""
+    start = local_moment(event.starts_at)
+    return {"会议名称": event.title, "时间": f"{start.month}月{start.day}日 {start:%H:%M}",
+            "地点": " ".join(part for part in (event.venue, event.address) if part)}
 
 
 def render_text(body, values):
@@ -369,13 +373,13 @@ def check_message(customer, channel, *, template, subject_key, now, pending=0, k
         raise MessageRefused(_("%(name)s already has this message (%(template)s).",
                                name=customer.name,
                                template=template.name if template else _("Free text")))
-    cap = get_setting("messages.daily_cap")
+    cap = known.cap if known is not None else get_setting("messages.daily_cap")
     today = known.today.get(customer.id, 0) if known is not None \
         else sent_today(customer.id, now)
     if today + pending >= cap:
         raise MessageRefused(_("%(name)s has had %(n)s messages today, the most a day.",
                                name=customer.name, n=cap))
-    return quiet_until(now) or now
+    return known.send_at if known is not None else quiet_until(now) or now
 
 
 def cost_of(text, channel):
@@ -458,10 +462,14 @@ def event_subject(event):
     return f"event:{event.id}"
 
 
-def draft_message(customer, template, *, channel, subject_key, now, event=None, known=None):
-    """What queue_message would make for one customer: the text, or why not (nothing written)."""
+def draft_message(customer, template, *, channel, subject_key, now, event=None, known=None,
+                  about=None):
+    """What queue_message would make for one customer: the text, or why not (nothing written).
+    `about`: the event's fields (event_fields), read once for a batch."""
     try:
-        text = render_text(template.body, fields_for(customer, event=event))
+        values = fields_for(customer, event=event if about is None else None)
+        values.update(about or {})
+        text = render_text(template.body, values)
         send_after = check_message(customer, channel, template=template,
                                    subject_key=subject_key, now=now, known=known)
     except InvalidInput as refused:
@@ -660,8 +668,11 @@ def bulk_recipients(event, user, *, who="confirmed", status="", inviter_id=None)
             invitations = invitations.where(Invitation.status == status)
         if inviter_id:
             invitations = invitations.where(Invitation.inviter_id == inviter_id)
+    # The owner (the adviser of {顾问}) read once per owner, not joined on each row; the rest
+    # of what a customer loads with is not needed for a message.
     return db.session.scalars(select(Customer).where(Customer.id.in_(invitations))
-                              .order_by(Customer.name, Customer.id)).unique().all()
+                              .options(lazyload("*"), selectinload(Customer.owner))
+                              .order_by(Customer.name, Customer.id)).all()
 
 
 @dataclass(frozen=True)
@@ -670,6 +681,9 @@ class Known:
     who already have the message, and how many each has had today."""
     existing: frozenset
     today: dict
+    #: The day's cap, and when a message made now may be sent (the quiet hours).
+    cap: int
+    send_at: datetime
 
 
 def known_for(customer_ids, template, subject_key, now, chunk=900):
@@ -689,14 +703,17 @@ def known_for(customer_ids, template, subject_key, now, chunk=900):
                 Message.customer_id.in_(ids), Message.created_at >= start,
                 Message.created_at < end, Message.status != "cancelled")
             .group_by(Message.customer_id)).all())
-    return Known(frozenset(existing), today)
+    return Known(frozenset(existing), today, get_setting("messages.daily_cap"),
+                 quiet_until(now) or now)
 
 
 def draft_messages(customers, template, *, channel, subject_key, now, event=None):
     """draft_message() for each of `customers`, the outbox read once for all of them."""
     known = known_for([customer.id for customer in customers], template, subject_key, now)
+    about = event_fields(event) if event is not None else None
     return [draft_message(customer, template, channel=channel, subject_key=subject_key,
-                          now=now, event=event, known=known) for customer in customers]
+                          now=now, event=event, known=known, about=about)
+            for customer in customers]
 
 
 @dataclass(frozen=True)
