@@ -74,6 +74,7 @@ def test_a_manager_reads_a_template_but_cannot_save_it(client, login, template):
     assert page.status_code == 200 and "会前提醒" in html
     assert "<fieldset class=\"col-lg-7\" disabled>" in html and 'data-testid="template-save"' \
         not in html
+    assert f'<input type="hidden" name="body" value="{BODY}">' in html  # for the preview
     assert "新建模板" not in page_text(client.get("/messages/templates"))
     assert client.post(f"/messages/templates/{template.id}", data={"name": "x"}).status_code \
         == 403
