@@ -5,17 +5,20 @@ refusals and the cost, queued once), one message from a customer's page, and the
 form of address on the customer form. Hostile input gets a message, never a 500."""
 import re
 import time
+from datetime import date
 
 import pytest
 from sqlalchemy import func, insert, select
 
 from extensions import db as _db
 from models import events as ev, messages as m
-from models.base import new_token
+from models.base import begin_write, new_token
 from models.customers import Customer
 from models.settings import update_settings
+from models.tasks import write_tasks
 from tests.conftest import page_text
 from tests.factories import make_customer, make_department, make_event, make_user
+from tests.races import race
 
 BODY = "{称呼}您好，{会议名称}定于{时间}在{地点}举行，{顾问}恭候。"
 
@@ -360,8 +363,6 @@ def test_two_bulk_sends_at_once_queue_each_guest_once(app, committed_db):
     """Two people confirm the same bulk send at the same moment (PostgreSQL and SQLite, for
     real): the outbox's unique key lets one message per guest through, and the losing side
     refuses the taken ones instead of failing."""
-    from models.base import begin_write
-    from tests.races import race
     manager = make_user(["manager"])
     template = m.save_template(None, name="并发提醒", body=BODY, actor=manager)
     event = make_event(manager, title="并发讲座")
@@ -390,9 +391,6 @@ def test_two_bulk_sends_at_once_queue_each_guest_once(app, committed_db):
 
 
 def test_a_care_task_on_today_links_to_a_message(client, login, db):
-    from datetime import date
-
-    from models.tasks import write_tasks
     marketer = make_user(["marketer"])
     customer = make_customer(marketer, name="孙桂兰")
     write_tasks([{"kind": "birthday", "customer_id": customer.id, "assignee_id": marketer.id,

@@ -8,8 +8,11 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from extensions import db
+from models import accounts, customers, events, messages
+from models.base import utcnow
 from tests.browser.test_navigation import sign_in
 
 
@@ -17,10 +20,6 @@ from tests.browser.test_navigation import sign_in
 def setting(live_app):
     """An open event with two confirmed guests of 刘芳 (marketer), one of them 勿发短信, and
     a reminder template: the ids and names."""
-    from sqlalchemy import select
-
-    from models import accounts, customers, events, messages
-    from models.base import utcnow
     with live_app.app_context():
         user = accounts.find_user_by_username
         manager, marketer = user("manager"), user("marketer")
