@@ -145,6 +145,7 @@ def register_blueprints(app):
     from blueprints.guide.routes import bp as guide_bp
     from blueprints.inventory.routes import bp as inventory_bp
     from blueprints.main.routes import bp as main_bp
+    from blueprints.messages.routes import bp as messages_bp
     from blueprints.opening.routes import bp as opening_bp
     from blueprints.orders.routes import bp as orders_bp
     from blueprints.points.routes import bp as points_bp
@@ -165,6 +166,7 @@ def register_blueprints(app):
     app.register_blueprint(custody_bp)
     app.register_blueprint(points_bp)
     app.register_blueprint(tasks_bp)
+    app.register_blueprint(messages_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(opening_bp)
     app.register_blueprint(guide_bp)

@@ -27,6 +27,8 @@ NAV = [
     NavItem("customers.pool", _l("Public pool"), _l("Customers nobody owns: claim or assign")),
     NavItem("aftersales.index", _l("After-sales"),
             _l("Complaints, repairs and home visits: who, and by when")),
+    NavItem("messages.outbox", _l("Messages"),
+            _l("SMS and WeChat to customers: templates, the outbox, sending to guests")),
     NavItem("events.index", _l("Events"), _l("Plan sessions, invite, print cards")),
     NavItem("checkin.index", _l("Check-in"), _l("The door: scan, check in, seat")),
     NavItem("orders.index", _l("Orders"), _l("Deals, payments, arrears, the daily close")),

@@ -20,22 +20,24 @@ flush, audit and return; the route, job or command commits.
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, func, or_, select, text as sql, update)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, lazyload, mapped_column, relationship, \
+    selectinload
 
 from extensions import db
-from formatting import fen, national_phone
+from formatting import fen, national_phone, parse_id
 from models.audit import audit, register_actions, register_fields, register_targets, \
     register_values
 from models.base import Conflict, InvalidInput, NotFound, UTCDateTime, utcnow
 from models.customers import Customer
-from models.events import Event, Invitation
+from models.events import INVITATION_STATUSES, Event, Invitation, visible_invitations
 from models.clock import at_local, day_bounds, local_day, local_moment
+from models.scoping import scope_clause
 from models.settings import define, define_area, get_setting
 from models.timeline import TimelineItem, register_provider
 
@@ -86,6 +88,7 @@ define("messages.send_pickup", "bool", False,
        _l("Send the pickup reminder with each custody pickup task"))
 
 register_actions({"message_template_save": _l("Saved a message template"),
+                  "message_bulk": _l("Queued messages to an event's guests"),
                   "message_cancel": _l("Cancelled a message"),
                   "message_wechat_sent": _l("Sent a WeChat message from their phone")})
 register_targets({"message_templates": _l("Message template"), "messages": _l("Message")})
@@ -118,6 +121,10 @@ class MessageTemplate(db.Model):
     @property
     def purpose_label(self):
         return PURPOSES.get(self.purpose, self.purpose)
+
+    @property
+    def channel_label(self):
+        return CHANNELS.get(self.channel, self.channel)
 
 
 class Message(db.Model):
@@ -259,10 +266,7 @@ def fields_for(customer, *, event=None, amount_fen=None, due=None, product=None)
               "顾问": owner.display_name if owner else "",
               "顾问电话": national_phone(owner.phone) if owner else ""}
     if event is not None:
-        start = local_moment(event.starts_at)
-        values.update({"会议名称": event.title,
-                       "时间": f"{start.month}月{start.day}日 {start:%H:%M}",
-                       "地点": " ".join(part for part in (event.venue, event.address) if part)})
+        values.update(event_fields(event))
     if amount_fen is not None:
         values["金额"] = fen(amount_fen)
     if due is not None:
@@ -270,6 +274,13 @@ def fields_for(customer, *, event=None, amount_fen=None, due=None, product=None)
     if product is not None:
         values["商品"] = getattr(product, "name", product)
     return values
+
+
+def event_fields(event):
+    """The named fields of an event: its title, start (company time) and place."""
+    start = local_moment(event.starts_at)
+    return {"会议名称": event.title, "时间": f"{start.month}月{start.day}日 {start:%H:%M}",
+            "地点": " ".join(part for part in (event.venue, event.address) if part)}
 
 
 def render_text(body, values):
@@ -371,39 +382,13 @@ def existing_message(template, subject_key, customer):
         Message.subject_key == subject_key, Message.customer_id == customer.id))
 
 
-@dataclass(frozen=True)
-class Known:
-    """What the rules need to know of a batch of customers, read at once (two queries, not two
-    per customer): who already has the message, and how many each was made today."""
-    taken: frozenset
-    today: dict
-
-
-def known_for(customers, *, template, subject_key, now, chunk=900):
-    template_id = getattr(template, "id", None)
-    start, end = day_bounds(local_day(now))
-    ids = [customer.id for customer in customers]
-    taken, today = set(), {}
-    for first in range(0, len(ids), chunk):
-        part = ids[first:first + chunk]
-        taken.update(db.session.scalars(select(Message.customer_id).where(
-            Message.template_id == template_id if template_id is not None
-            else Message.template_id.is_(None),
-            Message.subject_key == subject_key, Message.customer_id.in_(part))))
-        today.update(db.session.execute(
-            select(Message.customer_id, func.count(Message.id)).where(
-                Message.customer_id.in_(part), Message.created_at >= start,
-                Message.created_at < end, Message.status != "cancelled")
-            .group_by(Message.customer_id)).all())
-    return Known(frozenset(taken), today)
-
-
 def check_message(customer, channel, *, template, subject_key, now, pending=0, known=None):
     """The rules every message obeys, in one place: returns the moment it may be sent (the end
     of the quiet hours, or now), or raises MessageRefused saying why in the user's words.
 
     `pending` counts the customer's messages made in the same batch but not yet written;
-    `known` (known_for()) answers for a batch what would otherwise be asked per customer."""
+    `known` (a Known, read once for a whole batch) answers "already sent" and "how many
+    today" instead of two queries per customer."""
     if channel not in CHANNELS:
         raise InvalidInput(_("Choose a channel."), field="channel")
     if channel == "sms":
@@ -411,18 +396,18 @@ def check_message(customer, channel, *, template, subject_key, now, pending=0, k
             raise MessageRefused(_("%(name)s does not want SMS (勿发短信).", name=customer.name))
         if not has_mobile(customer):
             raise MessageRefused(_("%(name)s has no mobile number.", name=customer.name))
-    if (customer.id in known.taken if known is not None
+    if (customer.id in known.existing if known is not None
             else existing_message(template, subject_key, customer) is not None):
         raise MessageRefused(_("%(name)s already has this message (%(template)s).",
                                name=customer.name,
                                template=template.name if template else _("Free text")))
-    cap = get_setting("messages.daily_cap")
-    made = known.today.get(customer.id, 0) if known is not None \
+    cap = known.cap if known is not None else get_setting("messages.daily_cap")
+    today = known.today.get(customer.id, 0) if known is not None \
         else sent_today(customer.id, now)
-    if made + pending >= cap:
+    if today + pending >= cap:
         raise MessageRefused(_("%(name)s has had %(n)s messages today, the most a day.",
                                name=customer.name, n=cap))
-    return quiet_until(now) or now
+    return known.send_at if known is not None else quiet_until(now) or now
 
 
 def cost_of(text, channel):
@@ -514,10 +499,13 @@ def event_subject(event):
     return f"event:{event.id}"
 
 
-def draft_message(customer, template, *, channel, subject_key, now, event=None, known=None):
-    """What queue_message would make for one customer: the text, or why not (nothing written)."""
+def draft_message(customer, template, *, channel, subject_key, now, event=None, known=None,
+                  about=None):
+    """What queue_message would make for one customer: the text, or why not (nothing written).
+    `about`: the event's fields (event_fields), read once for a batch."""
     try:
-        values = fields_for(customer, event=event)
+        values = fields_for(customer, event=event if about is None else None)
+        values.update(about or {})
         text = render_text(template.body, values)
         if len(text) > MAX_TEXT:
             raise InvalidInput(_("The text is at most %(n)s characters.", n=MAX_TEXT))
@@ -530,40 +518,15 @@ def draft_message(customer, template, *, channel, subject_key, now, event=None, 
 
 def preview_event_messages(event, template, *, channel=None, now=None):
     """The messages to the event's confirmed guests, previewed: a Draft each."""
-    now, channel = now or utcnow(), channel or template.channel
-    guests, subject = event_guests(event), event_subject(event)
-    known = known_for(guests, template=template, subject_key=subject, now=now)
-    return [draft_message(customer, template, channel=channel, subject_key=subject, now=now,
-                          event=event, known=known) for customer in guests]
+    return preview_bulk(event, template, event_guests(event),
+                        channel=channel or template.channel, now=now).drafts
 
 
 def queue_event_messages(event, template, *, channel=None, actor=None, job="", now=None):
     """Queue the template for each of the event's confirmed guests the rules allow, in the
     caller's one transaction; returns (messages queued, drafts refused)."""
-    now, channel = now or utcnow(), channel or template.channel
-    drafts = preview_event_messages(event, template, channel=channel, now=now)
-    refused = [draft for draft in drafts if draft.refused]
-    ready = [draft for draft in drafts if not draft.refused]
-    queued = [_new_message(draft.customer, text=draft.text, channel=channel, template=template,
-                           subject_key=event_subject(event), event=event, made_by=actor,
-                           job=job, now=now, send_after=draft.send_after, params=draft.params)
-              for draft in ready]
-    try:  # all at once: the preview checked every rule with what was written then
-        with db.session.begin_nested():
-            db.session.add_all(queued)
-        return queued, refused
-    except IntegrityError:
-        pass  # another request or job queued some since: each again, checked one by one
-    queued = []
-    for draft in ready:
-        try:
-            queued.append(queue_message(draft.customer, text=draft.text, channel=channel,
-                                        template=template, subject_key=event_subject(event),
-                                        event=event, made_by=actor, job=job, now=now,
-                                        params=draft.params))
-        except InvalidInput as error:
-            refused.append(Draft(draft.customer, "", str(error.message)))
-    return queued, refused
+    return queue_bulk(event, template, event_guests(event), channel=channel or template.channel,
+                      actor=actor, job=job, now=now)
 
 
 def queue_customer_message(customer, *, template=None, text=None, channel, actor, token,
@@ -761,3 +724,264 @@ def mark_copied_sent(message, *, actor, now=None):
     elif message.status not in ("sent", "delivered"):
         raise Conflict(_("This message was cancelled: it is not to be sent."))
     return message
+
+
+# ---- the screens: the outbox list, bulk sends, previews -----------------------------------
+
+def get_template_or_404(template_id):
+    """The template with this id, else NotFound."""
+    template = db.session.get(MessageTemplate, template_id) \
+        if parse_id(template_id) is not None else None
+    if template is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return template
+
+
+def visible_messages(user):
+    """A select of the messages to the customers `user` may see — for a marketer, their own
+    customers' (not the public pool's: a pooled customer's messages were someone else's)."""
+    return select(Message).join(Customer, Message.customer_id == Customer.id).where(
+        scope_clause(user, owner=Customer.owner_id, department=Customer.department_id))
+
+
+def get_message_or_404(message_id, user):
+    """The message if `user` may see its customer, else NotFound."""
+    message = db.session.scalar(visible_messages(user).where(Message.id == message_id)) \
+        if parse_id(message_id) is not None else None
+    if message is None:
+        raise NotFound(_("Not found, or not yours to see."))
+    return message
+
+
+@dataclass(frozen=True)
+class OutboxFilters:
+    """What the outbox list is narrowed to; `before_id` is the keyset of the next page (the
+    messages older than that one)."""
+    status: str = ""
+    channel: str = ""
+    event_id: int | None = None
+    #: The customers' marketer (owner).
+    marketer_id: int | None = None
+    day_from: date | None = None
+    day_to: date | None = None
+    before_id: int | None = None
+
+
+#: Messages on one page of the outbox.
+OUTBOX_PAGE = 50
+
+
+def outbox_query(user, filters, limit=OUTBOX_PAGE):
+    """The outbox newest first, as `user` may see it, narrowed by `filters`: one more row than
+    `limit`, so the page knows whether there is a next one. A keyset page (id < before_id),
+    never an OFFSET, so the millionth message is as quick to reach as the first (the indexes
+    on (status, id) and (channel, status, id) serve the filters)."""
+    query = visible_messages(user)
+    if filters.status in STATUSES:
+        query = query.where(Message.status == filters.status)
+    if filters.channel in CHANNELS:
+        query = query.where(Message.channel == filters.channel)
+    if filters.event_id:
+        query = query.where(Message.event_id == filters.event_id)
+    if filters.marketer_id:
+        query = query.where(Customer.owner_id == filters.marketer_id)
+    if filters.day_from:
+        query = query.where(Message.created_at >= day_bounds(filters.day_from)[0])
+    if filters.day_to:
+        query = query.where(Message.created_at < day_bounds(filters.day_to)[1])
+    if filters.before_id:
+        query = query.where(Message.id < filters.before_id)
+    return query.order_by(Message.id.desc()).limit(limit + 1)
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    rows: list
+    #: The before_id of the next page, or None on the last one.
+    next_before: int | None
+
+
+def outbox_page(user, filters, limit=OUTBOX_PAGE):
+    """One page of the outbox (outbox_query), with who made each message and its template
+    read in two more queries."""
+    rows = db.session.scalars(outbox_query(user, filters, limit).options(
+        contains_eager(Message.customer), selectinload(Message.made_by),
+        selectinload(Message.template))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return OutboxPage(rows, rows[-1].id if more else None)
+
+
+#: Whom a bulk send from an invitation list goes to.
+BULK_WHO = {"confirmed": _l("The confirmed guests"),
+            "filter": _l("The list as filtered")}
+
+
+def bulk_recipients(event, user, *, who="confirmed", status="", inviter_id=None):
+    """The customers a bulk send from the event's invitation list goes to — its confirmed
+    guests, or the list as filtered (status, inviter) — of those `user` may see, by name."""
+    invitations = visible_invitations(user, event).with_only_columns(Invitation.customer_id)
+    if who == "confirmed":
+        invitations = invitations.where(Invitation.status == "confirmed")
+    else:
+        if status in INVITATION_STATUSES:
+            invitations = invitations.where(Invitation.status == status)
+        if inviter_id:
+            invitations = invitations.where(Invitation.inviter_id == inviter_id)
+    # The owner (the adviser of {顾问}) read once per owner, not joined on each row; the rest
+    # of what a customer loads with is not needed for a message.
+    return db.session.scalars(select(Customer).where(Customer.id.in_(invitations))
+                              .options(lazyload("*"), selectinload(Customer.owner))
+                              .order_by(Customer.name, Customer.id)).all()
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the rules ask of the outbox for a batch of customers, read once: the customers
+    who already have the message, and how many each has had today."""
+    existing: frozenset
+    today: dict
+    #: The day's cap, and when a message made now may be sent (the quiet hours).
+    cap: int
+    send_at: datetime
+
+
+def known_for(customer_ids, template, subject_key, now, chunk=900):
+    """Known for `customer_ids`: two queries per `chunk` customers, not two per customer."""
+    existing, today = set(), {}
+    start, end = day_bounds(local_day(now))
+    template_id = getattr(template, "id", None)
+    same_template = Message.template_id == template_id if template_id is not None \
+        else Message.template_id.is_(None)
+    for first in range(0, len(customer_ids), chunk):
+        ids = customer_ids[first:first + chunk]
+        existing.update(db.session.scalars(select(Message.customer_id).where(
+            Message.customer_id.in_(ids), same_template,
+            Message.subject_key == subject_key[:60])))
+        today.update(db.session.execute(
+            select(Message.customer_id, func.count(Message.id)).where(
+                Message.customer_id.in_(ids), Message.created_at >= start,
+                Message.created_at < end, Message.status != "cancelled")
+            .group_by(Message.customer_id)).all())
+    return Known(frozenset(existing), today, get_setting("messages.daily_cap"),
+                 quiet_until(now) or now)
+
+
+def draft_messages(customers, template, *, channel, subject_key, now, event=None):
+    """draft_message() for each of `customers`, the outbox read once for all of them."""
+    known = known_for([customer.id for customer in customers], template, subject_key, now)
+    about = event_fields(event) if event is not None else None
+    return [draft_message(customer, template, channel=channel, subject_key=subject_key,
+                          now=now, event=event, known=known, about=about)
+            for customer in customers]
+
+
+@dataclass(frozen=True)
+class BulkPreview:
+    """What a bulk send would do: a Draft per customer, the cost of those it would queue."""
+    drafts: list
+    channel: str
+    now: datetime
+
+    @property
+    def ready(self):
+        return [draft for draft in self.drafts if not draft.refused]
+
+    @property
+    def refused(self):
+        return [draft for draft in self.drafts if draft.refused]
+
+    @property
+    def cost_fen(self):
+        return sum(cost_of(draft.text, self.channel) for draft in self.ready)
+
+    @property
+    def waiting(self):
+        """How many wait for the end of the quiet hours."""
+        return sum(1 for draft in self.ready if draft.send_after and draft.send_after > self.now)
+
+
+def preview_bulk(event, template, customers, *, channel, now=None):
+    """The bulk send of `template` to `customers` about `event`, previewed (nothing written)."""
+    if channel not in CHANNELS:
+        raise InvalidInput(_("Choose a channel."), field="channel")
+    now = now or utcnow()
+    drafts = draft_messages(customers, template, channel=channel,
+                            subject_key=event_subject(event), now=now, event=event)
+    return BulkPreview(drafts, channel, now)
+
+
+def queue_bulk(event, template, customers, *, channel, actor, job="", now=None):
+    """Queue `template` for `customers` about `event` in the caller's one transaction: the
+    rules checked again now for the whole batch, the rows written in one statement. Returns
+    (messages queued, drafts refused). A second send of the same template for the event
+    queues nothing twice (the outbox's unique key); when a concurrent send wrote some rows
+    first, each is tried alone and the taken ones are refused."""
+    now = now or utcnow()
+    preview = preview_bulk(event, template, customers, channel=channel, now=now)
+    subject = event_subject(event)
+    rows = [_new_message(draft.customer, text=draft.text, channel=channel, template=template,
+                         subject_key=subject, event=event, made_by=actor,
+                         job=job if actor is None else "", now=now,
+                         send_after=draft.send_after, params=draft.params)
+            for draft in preview.ready]
+    refused = preview.refused
+    try:
+        with db.session.begin_nested():
+            db.session.add_all(rows)
+    except IntegrityError:
+        queued = []
+        for draft in preview.ready:
+            try:
+                queued.append(queue_message(draft.customer, text=draft.text, channel=channel,
+                                            template=template, subject_key=subject, event=event,
+                                            made_by=actor, job=job, now=now,
+                                            params=draft.params))
+            except InvalidInput as error:
+                refused.append(Draft(draft.customer, "", str(error.message)))
+        rows = queued
+    if actor is not None:  # a person's bulk send (a job's run is logged with the job)
+        audit(actor, "message_bulk", event, summary=template.name,
+              after={"queued": len(rows), "refused": len(refused)}, now=now)
+    return rows, refused
+
+
+def preview_values(customer):
+    """The named fields for a template's preview with `customer`: theirs, the event of their
+    latest invitation, and an example for what only a real message knows (an amount, a due
+    date, a product) — so the preview's length is the length the message will have."""
+    event = db.session.scalar(select(Event).join(Invitation, Invitation.event_id == Event.id)
+                              .where(Invitation.customer_id == customer.id)
+                              .order_by(Event.starts_at.desc()).limit(1))
+    tomorrow = local_day(utcnow()) + timedelta(days=1)
+    values = fields_for(customer, event=event, amount_fen=128000, due=tomorrow,
+                        product=_("Ganoderma spore powder"))
+    for name in FIELDS:
+        if not values.get(name):
+            values[name] = f"【{name}】"
+    return values
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A text as one customer would read it, with its length; or why it cannot be."""
+    text: str = ""
+    length: Length = Length(0, 0)
+    cost_fen: int = 0
+    error: str = ""
+    channel: str = "sms"
+
+
+def preview_text(body, customer, channel="sms"):
+    """The template text `body` filled in for `customer` (preview_values): the text, its
+    characters and SMS parts and cost, or the error check_body gives (nothing written)."""
+    if not (body or "").strip():
+        return Preview()
+    try:
+        body = check_body(body)
+    except InvalidInput as error:
+        return Preview(error=str(error.message), length=sms_length((body or "").strip()))
+    channel = channel if channel in CHANNELS else "sms"
+    text = render_text(body, preview_values(customer)) if customer is not None else body
+    return Preview(text=text, length=sms_length(text), cost_fen=cost_of(text, channel),
+                   channel=channel)

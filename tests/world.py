@@ -141,6 +141,18 @@ def build_world(customer_name="顾客一", marketer_name="业务员一"):
 
     _sales_side(w, u["m1"], d1, e1, warehouse, product, gift, w.ids, customer_name)
     _sales_side(w, u["m2"], d2, e2, warehouse, product, gift, w.other_ids, "顾客二")
+    # A message template, and a message queued from it to each department's guests.
+    from models import messages
+    reminder = messages.save_template(None, name="会前提醒", purpose="reminder",
+                                      body="{称呼}您好，{会议名称}定于{时间}在{地点}举行。",
+                                      actor=u["admin"])
+    for event, ids in ((e1, w.ids), (e2, w.other_ids)):
+        guest = db.session.get(messages.Customer, ids["customer_id"])
+        queued = messages.queue_message(
+            guest, text=f"{guest.name}您好，{event.title}明天见。", channel="sms",
+            template=reminder, subject_key=messages.event_subject(event), event=event,
+            made_by=manager)
+        ids.update(template_id=reminder.id, message_id=queued.id)
 
     close = orders.close_day(u["m2"], local_day(utcnow()), declared={"cash": 0},
                              actor=u["finance"])

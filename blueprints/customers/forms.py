@@ -66,6 +66,10 @@ class CustomerForm(BaseForm):
                                validators=[Optional(), Length(max=20)])
     do_not_call = BooleanField(_l("Do not call"))
     do_not_sms = BooleanField(_l("Do not SMS"))
+    address_form = StringField(_l("Form of address in messages"),
+                               validators=[Optional(), Length(max=10)],
+                               description=_l("After the surname: 阿姨 makes 张阿姨. Empty: from "
+                                              "gender and age."))
     owner_id = SelectField(_l("Owner (marketer)"), coerce=int, validators=[Optional()])
 
     def __init__(self, actor, *args, **kwargs):
@@ -90,7 +94,8 @@ class CustomerForm(BaseForm):
             lunar_leap=self.lunar_leap.data, birth_year=self.birth_year.data,
             birth_year_estimated=self.birth_year_estimated.data,
             anniversary=self.anniversary.data, do_not_call=self.do_not_call.data,
-            do_not_sms=self.do_not_sms.data, tag_ids=tuple(self.tag_ids.data or ()))
+            do_not_sms=self.do_not_sms.data, tag_ids=tuple(self.tag_ids.data or ()),
+            address_form=self.address_form.data or "")
 
 
 class FilterForm(BaseForm):

@@ -77,6 +77,8 @@ class CustomerData:
     do_not_call: bool = False
     do_not_sms: bool = False
     tag_ids: tuple = ()
+    #: How messages address the customer (阿姨: 张阿姨); None leaves it as it is (an import).
+    address_form: str | None = None
 
 
 def clean_customer_data(data, *, today, own_id=None, actor=None):
@@ -100,6 +102,12 @@ def clean_customer_data(data, *, today, own_id=None, actor=None):
                                               required=False),
               "do_not_call": bool(data.do_not_call), "do_not_sms": bool(data.do_not_sms),
               "anniversary": data.anniversary}
+    if data.address_form is not None:
+        address_form = data.address_form.strip()
+        if len(address_form) > 10 or "{" in address_form or "}" in address_form:
+            raise InvalidInput(_("The form of address is a short word such as 阿姨 or 老师."),
+                               field="address_form")
+        values["address_form"] = address_form
     if values["family_phone"] and not values["family_name"]:
         raise InvalidInput(_("Enter the family contact's name with their phone."),
                            field="family_name")

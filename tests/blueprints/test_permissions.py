@@ -72,6 +72,16 @@ MATRIX = {
     "aftersales.start": CUSTOMER,
     "aftersales.close": CUSTOMER,
     "aftersales.reopen": CUSTOMER,
+    "messages.outbox": CUSTOMER,
+    "messages.cancel": CUSTOMER,
+    "messages.templates": {"admin", "manager"},
+    "messages.template": {"admin", "manager"},
+    "messages.new_template": {"admin"},
+    "messages.save_template": {"admin"},
+    "messages.preview": CUSTOMER,
+    "messages.event_send": CUSTOMER,
+    "messages.event_queue": CUSTOMER,
+    "messages.customer_message": CUSTOMER,
     "events.index": CUSTOMER | {"event_staff"},
     "events.show": CUSTOMER | {"event_staff"},
     "events.new": OWNERSHIP,
@@ -258,7 +268,7 @@ def routes(app):
               "close_id": "1", "package_id": "1", "rule_id": "1", "issue_id": "1",
               "pickup_id": "1", "entry_id": "1", "redemption_id": "1", "task_id": "1", "ticket_id": "1", "key": "sales",
               "reward_id": "1", "point_id": "1", "channel_cost_id": "1", "code": "points",
-              "role": "marketer", "message_id": "1"}
+              "role": "marketer", "template_id": "1", "message_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         path = rule.rule

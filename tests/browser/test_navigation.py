@@ -3,7 +3,8 @@ import pytest
 
 from blueprints.admin.commands import DEMO_USERS
 
-CUSTOMERS = ["customers.index", "customers.pool", "aftersales.index", "events.index"]
+CUSTOMERS = ["customers.index", "customers.pool", "aftersales.index", "messages.outbox",
+             "events.index"]
 ORDERS = ["orders.index"]
 EXPECTED_NAV = {
     "admin": ["main.index", *CUSTOMERS, "checkin.index", "custody.index", "gifts.index",

@@ -76,6 +76,11 @@ def screens(live_app, live_server, browser):
         customer = db.session.scalars(db.select(customers.Customer).where(
             customers.Customer.owner_id == marketer.id).order_by(customers.Customer.id)).first()
         invitation = events.invite(event, customer, actor=marketer)
+        guest = db.session.scalars(db.select(customers.Customer).where(
+            customers.Customer.owner_id == marketer.id,
+            customers.Customer.id != customer.id).order_by(customers.Customer.id)).first()
+        events.change_invitation(events.invite(event, guest, actor=marketer), "confirmed",
+                                 actor=marketer)  # a guest a message may go to
         checkin.check_in(event, invitation, actor=staff, token=new_token())
         write_tasks([{"kind": "callback", "customer_id": customer.id,
                       "assignee_id": marketer.id, "department_id": marketer.department_id,
@@ -83,8 +88,11 @@ def screens(live_app, live_server, browser):
         # A WeChat message about the event to copy (and its card image) on "Today".
         messages.queue_message(customer, text="您好，触控讲座明天见。", channel="wechat",
                                event=event, subject_key=f"event:{event.id}", made_by=marketer)
+        template = messages.save_template(None, name="触控提醒", purpose="reminder",
+                                          body="{称呼}您好，{会议名称}定于{时间}举行。",
+                                          actor=user("admin"))
         db.session.commit()
-        ids = {"event": event.id, "customer": customer.id}
+        ids = {"event": event.id, "customer": customer.id, "template": template.id}
         db.session.remove()
     page = browser.new_page(viewport={"width": 1024, "height": 768})
     sign_in(page, live_server, "marketer")
@@ -112,7 +120,9 @@ def screens(live_app, live_server, browser):
         "marketer": ["/", "/tasks/", "/customers/", f"/customers/{ids['customer']}",
                      f"/customers/{ids['customer']}/edit", f"/orders/new/{ids['customer']}",
                      f"/orders/{ids['order']}", f"/events/{ids['event']}/invitations",
-                     "/reports/performance"],
+                     "/reports/performance", "/messages/",
+                     f"/messages/customers/{ids['customer']}/new",
+                     f"/messages/events/{ids['event']}/send?template_id={ids['template']}"],
         "finance": ["/", f"/orders/{ids['order']}", "/orders/", "/orders/arrears", "/orders/close",
                     "/reports/finance"],
         "manager": ["/", "/reports/", "/reports/company", f"/reports/events/{ids['event']}",
@@ -123,12 +133,13 @@ def screens(live_app, live_server, browser):
                       f"/gifts/events/{ids['event']}/desk"],
         "staff": ["/checkin/", f"/checkin/{ids['event']}", f"/checkin/{ids['event']}/walk-in",
                   f"/gifts/events/{ids['event']}/desk"],
-        "admin": ["/admin/users", "/admin/settings", "/admin/audit"],
+        "admin": ["/admin/users", "/admin/settings", "/admin/audit", "/messages/templates",
+                  "/messages/templates/new", f"/messages/templates/{ids['template']}"],
     }
 
 
 #: Screens looked at by a person after a change of the layout (test-artifacts/touch-*.png).
-SCREENSHOTS = {"/tasks/", "/reports/performance", "/orders/new/", "/orders/"}
+SCREENSHOTS = {"/tasks/", "/reports/performance", "/orders/new/", "/orders/", "/messages/"}
 
 
 @pytest.mark.parametrize("role", ["marketer", "finance", "manager", "warehouse", "staff",
