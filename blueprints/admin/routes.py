@@ -14,6 +14,7 @@ from blueprints.admin.forms import (AuditFilterForm, ConfirmForm, DepartmentForm
                                     ResetPasswordForm, UserFilterForm, UserForm, field_name,
                                     settings_form)
 from extensions import db
+from jobs import sending
 from formatting import company_zone, national_phone
 from models import accounts, settings
 from models.accounts import Department, User, UserRole
@@ -238,7 +239,7 @@ def _settings_page(form):
     for key, definition in settings.DEFINITIONS.items():
         groups.setdefault(definition.area, []).append(form[field_name(key)])
     return render_template("admin/settings.html", form=form, groups=groups,
-                           areas=settings.AREAS)
+                           areas=settings.AREAS, problems={"messages": sending.provider_problem()})
 
 
 # --- Audit log ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from blueprints.forms import attempt, refusal_status, run_operation
 from blueprints.messages.forms import (BulkConfirmForm, BulkForm, CancelForm,
                                        CustomerMessageForm, OutboxFilterForm, PreviewForm,
                                        TemplateForm)
+from jobs import sending
 from models import customers as c, events as ev, messages as m
 from models.base import InvalidInput, OperationError
 
@@ -117,7 +118,8 @@ def outbox():
     page = m.outbox_page(current_user, form.filters())
     args = {k: v for k, v in request.args.items() if k != "before" and v and k in form}
     return render_template("messages/outbox.html", form=form, page=page, args=args,
-                           cancel_form=CancelForm(formdata=None, next=request.full_path))
+                           cancel_form=CancelForm(formdata=None, next=request.full_path),
+                           provider_problem=sending.provider_problem())
 
 
 @bp.post("/<int:message_id>/cancel")

@@ -402,3 +402,19 @@ def test_a_care_task_on_today_links_to_a_message(client, login, db):
     assert link.startswith(f"/messages/customers/{customer.id}/new?next=")
     page = client.get(link.replace("&amp;", "&"))
     assert page.status_code == 200 and 'value="/tasks/"' in page.get_data(as_text=True)
+
+
+def test_a_provider_that_cannot_send_is_told_on_the_outbox_and_the_settings(
+        client, login, admin, monkeypatch):
+    """Aliyun chosen without its AccessKey in the environment: the outbox says the SMS wait
+    (and why), and so does the settings page's 消息 section; the log provider says nothing."""
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", raising=False)
+    login(admin)
+    assert 'data-testid="provider-problem"' not in client.get("/messages/").get_data(as_text=True)
+    update_settings({"messages.provider": "aliyun"}, actor=admin)
+    _db.session.commit()
+    outbox = page_text(client.get("/messages/"))
+    assert "短信暂未发出，正在发件箱中等待" in outbox and "ALIBABA_CLOUD_ACCESS_KEY_ID" in outbox
+    settings_page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'data-testid="settings-problem-messages"' in settings_page
