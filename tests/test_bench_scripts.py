@@ -54,7 +54,9 @@ TINY = {
     "management.py": ["--customers", "300", "--marketers", "10", "--orders", "500",
                       "--payments", "1000", "--pdf-marketers", "5", "--late", "10",
                       "--home-requests", "5"],
-    "messages.py": ["--guests", "50"],
+    "messages.py": ["--guests", "50", "--outbox-messages", "2000"],
+    "outbox.py": ["--messages", "2000", "--customers", "50", "--marketers", "3",
+                  "--repeat", "2"],
     "orders.py": ["--orders", "300", "--payments", "600", "--measured", "20"],
     "points.py": ["--customers", "300", "--entries", "3000", "--redeems", "10",
                   "--balances", "10"],
@@ -66,7 +68,7 @@ TINY = {
                      "--per-event", "20", "--contacts", "500", "--marketers", "10"],
 }
 #: Scripts that run only on PostgreSQL (a throwaway database beside this server's).
-NEEDS_POSTGRES = {"crash.py"}
+NEEDS_POSTGRES = {"crash.py", "outbox.py"}
 POSTGRES = os.environ.get("BENCH_DATABASE_URL",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
