@@ -2,11 +2,11 @@
 door_search_cases.json, read by tests/models/test_door_search.py (the server's search) and
 tests/browser/test_door_search.py (the tablet's offline search)."""
 import json
-from datetime import date
 from pathlib import Path
 
 from extensions import db
 from models import customers as c, events as ev
+from tests.factories import company_today
 
 CASES = json.loads((Path(__file__).parent / "data" / "door_search_cases.json")
                    .read_text(encoding="utf-8"))
@@ -35,7 +35,7 @@ def invite_guests(event, owner):
     for guest in CASES["guests"]:
         data = c.CustomerData(name=guest["name"], phone=guest["phone"],
                               phone2=guest.get("phone2", ""))
-        values = c.clean_customer_data(data, today=date.today())
+        values = c.clean_customer_data(data, today=company_today())
         customer = c.Customer(id=guest["number"], **values, owner=owner,
                               department_id=owner.department_id,
                               name_parts=c.name_parts(values["name"]))

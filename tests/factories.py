@@ -2,11 +2,19 @@
 import itertools
 
 from extensions import db
+from formatting import local_day
 from models import accounts
+from models.base import utcnow
 
 PASSWORD = "secret123"
 _counter = itertools.count(1)
 
+
+
+def company_today():
+    """The company's day now (its time zone, a setting): what "today" means to the app. Not
+    date.today() nor the UTC date — those are another day for eight hours of every day."""
+    return local_day(utcnow())
 
 def make_department(name=None, parent=None):
     department = accounts.create_department(name or f"部门{next(_counter)}", parent=parent,

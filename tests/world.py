@@ -6,13 +6,13 @@ inside department 1 / event 1 (`w.ids`, argument name → value) and the rows of
 department / event (`w.other_ids`). Everything is flushed, never committed.
 """
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import time
 
 from extensions import db
 from models.base import new_token, utcnow
 from models.clock import local_day
-from tests.factories import (make_customer, make_department, make_event, make_product,
-                             make_user, make_warehouse)
+from tests.factories import (company_today, make_customer, make_department, make_event,
+                             make_product, make_user, make_warehouse)
 
 
 @dataclass
@@ -53,7 +53,7 @@ def _sales_side(w, marketer, department, event, warehouse, product, gift, ids, n
     redemption = redemptions.redeem(customer, [(gift, 1)], warehouse=warehouse, actor=clerk,
                                     token=new_token())
     write_tasks([{"kind": "callback", "customer_id": customer.id, "assignee_id": marketer.id,
-                  "department_id": department.id, "due_date": date.today(),
+                  "department_id": department.id, "due_date": company_today(),
                   "title": "回访"}])
     task = db.session.scalar(db.select(Task).where(Task.customer_id == customer.id))
     # An after-sales ticket about the order (a repair), with a note.

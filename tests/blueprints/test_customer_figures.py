@@ -1,6 +1,6 @@
 """The customer page's lifetime figures and RFM score (a constant number of statements however
 many orders), and the customer list's RFM filters, within each user's scope."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import event as sa_event
 
@@ -9,7 +9,7 @@ from jobs import customers as job_customers
 from models import order_taking, orders as o
 from models.base import new_token, utcnow
 from tests.conftest import page_text
-from tests.factories import make_customer, make_department, make_user
+from tests.factories import company_today, make_customer, make_department, make_user
 from tests.models.test_customer_figures import BUYERS, EXPECTED, buy_the_ten, sell
 
 
@@ -41,7 +41,7 @@ def test_the_customer_page_shows_lifetime_figures_and_the_rfm_score(db, client, 
     assert "¥180.00" in text and "¥316.00" in text and "4 天前" in text
     assert "RFM 今晚评分" in text
     assert "未购买" in page_text(client.get(f"/customers/{never.id}"))
-    job_customers.rfm(date.today())
+    job_customers.rfm(company_today())
     assert "R1 F1 M1" in page_text(client.get(f"/customers/{customer.id}"))  # the one buyer
 
 
@@ -56,7 +56,7 @@ def test_the_customer_page_costs_the_same_statements_whatever_the_orders(db, cli
                           token=new_token())
     order_taking.return_goods(order, order.lines[0], quantity=1, reason="不要了",
                               approver=shop.manager, actor=shop.manager, token=new_token())
-    job_customers.rfm(date.today())
+    job_customers.rfm(company_today())
     login(shop.marketer)
     client.get(f"/customers/{few.id}")  # warm: the user, the session, the settings
     _response, one = statements_of(client, f"/customers/{few.id}")
@@ -70,7 +70,7 @@ def test_the_customer_page_costs_the_same_statements_whatever_the_orders(db, cli
 
 def test_the_list_filters_by_minimum_rfm_scores_within_scope(db, client, login, shop):
     buy_the_ten(shop)
-    job_customers.rfm(date.today())
+    job_customers.rfm(company_today())
     login(shop.marketer)
     names = set(BUYERS) | {"没买过", "退单", "王大爷"}
 

@@ -1,6 +1,6 @@
 """The warehouse's screens over HTTP: products, documents (with their slips), counts, views."""
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from models import inventory as inv
 from models.base import new_token
 from tests.conftest import page_text
-from tests.factories import make_product, make_user, make_warehouse
+from tests.factories import company_today, make_product, make_user, make_warehouse
 
-TODAY = date.today()
+TODAY = company_today()
 
 
 @pytest.fixture

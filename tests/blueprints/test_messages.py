@@ -5,7 +5,6 @@ refusals and the cost, queued once), one message from a customer's page, and the
 form of address on the customer form. Hostile input gets a message, never a 500."""
 import re
 import time
-from datetime import date
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -17,7 +16,7 @@ from models.customers import Customer
 from models.settings import update_settings
 from models.tasks import write_tasks
 from tests.conftest import page_text
-from tests.factories import make_customer, make_department, make_event, make_user
+from tests.factories import company_today, make_customer, make_department, make_event, make_user
 from tests.races import race
 
 BODY = "{称呼}您好，{会议名称}定于{时间}在{地点}举行，{顾问}恭候。"
@@ -394,7 +393,7 @@ def test_a_care_task_on_today_links_to_a_message(client, login, db):
     marketer = make_user(["marketer"])
     customer = make_customer(marketer, name="孙桂兰")
     write_tasks([{"kind": "birthday", "customer_id": customer.id, "assignee_id": marketer.id,
-                  "department_id": marketer.department_id, "due_date": date.today(),
+                  "department_id": marketer.department_id, "due_date": company_today(),
                   "title": "生日关怀"}])
     login(marketer)
     html = client.get("/tasks/").get_data(as_text=True)

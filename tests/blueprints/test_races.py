@@ -18,7 +18,7 @@ from sqlalchemy import UniqueConstraint, func, select
 from extensions import db
 from models.base import new_token
 from tests.conftest import Client
-from tests.factories import PASSWORD
+from tests.factories import company_today, PASSWORD
 from tests.races import race as run_together
 from tests.world import build_world
 
@@ -372,7 +372,7 @@ def _double_taps(w):
     from tests.factories import make_customer, make_event
     event = make_event(w.users["manager"], title="讲座三")
     guest = make_customer(w.users["m1"], name="受邀人")
-    today = db.session.scalar(select(func.current_date()))
+    today = company_today()
     return {
         "invitation": Race(
             ("invitations", "event_id, customer_id"), "m1", f"/events/invite/{guest.id}",

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_navigation import sign_in
+from tests.factories import company_today
 
 VIEWPORTS = [{"width": 1024, "height": 768}, {"width": 1280, "height": 800}]
 
@@ -75,14 +76,14 @@ def test_a_nearly_expired_batch_is_received_after_ticking_the_confirmation(page,
                                                                             screenshot):
     """Tapped as a clerk does: the receipt of a batch expiring in ten days is refused with the
     box to tick; ticked and saved again, the document says it was confirmed."""
-    from datetime import date, timedelta
+    from datetime import timedelta
     sign_in(page, live_server, "warehouse")
     page.goto(f"{live_server}/inventory/documents/new/receipt")
     page.locator("input[name='lines-0-sku']").fill("LZ-001")
     page.locator("input[name='lines-0-quantity']").fill("3")
     page.locator("input[name='lines-0-batch_number']").fill("SHORT-10")
     page.locator("input[name='lines-0-expiry_date']").fill(
-        (date.today() + timedelta(days=10)).isoformat())
+        (company_today() + timedelta(days=10)).isoformat())
     page.get_by_role("button", name="保存").click()
     box = page.get_by_test_id("short-dated")
     box.wait_for()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from extensions import db
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_navigation import sign_in
+from tests.factories import company_today
 
 
 def test_redeem_into_custody_then_collect(page, browser, live_server, live_app, screenshot):
@@ -61,10 +62,9 @@ def test_redeem_into_custody_then_collect(page, browser, live_server, live_app, 
 
 def test_the_performance_report_draws_sales_against_the_average(browser, live_server,
                                                                  screenshot):
-    from datetime import date
     boss = browser.new_page(viewport={"width": 1024, "height": 768})
     sign_in(boss, live_server, "manager")
-    today = date.today()
+    today = company_today()
     boss.goto(f"{live_server}/reports/performance?start={today - timedelta(days=90)}"
               f"&end={today}")
     charts = boss.get_by_test_id("sales-charts")

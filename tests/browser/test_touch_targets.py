@@ -14,6 +14,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_navigation import sign_in
+from tests.factories import company_today
 
 MINIMUM = 44
 
@@ -84,7 +85,7 @@ def screens(live_app, live_server, browser):
         checkin.check_in(event, invitation, actor=staff, token=new_token())
         write_tasks([{"kind": "callback", "customer_id": customer.id,
                       "assignee_id": marketer.id, "department_id": marketer.department_id,
-                      "due_date": utcnow().date(), "title": "使用指导"}])
+                      "due_date": company_today(), "title": "使用指导"}])
         # A WeChat message about the event to copy (and its card image) on "Today".
         messages.queue_message(customer, text="您好，触控讲座明天见。", channel="wechat",
                                event=event, subject_key=f"event:{event.id}", made_by=marketer)

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 import jobs
 from models import tasks as t
 from models.settings import Setting
-from tests.factories import make_customer, make_order, make_stocked_product, make_user, \
-    make_warehouse
+from tests.factories import (company_today, make_customer, make_order, make_stocked_product,
+                             make_user, make_warehouse)
 from tests.races import race
 
 
@@ -123,7 +123,7 @@ def test_two_pool_reclaims_at_once_move_each_customer_once(app, committed_db):
         customer = make_customer(marketer, name=f"久未跟进{n}")
         customer.owned_since = utcnow() - timedelta(days=45)
     db.session.commit()
-    day = date.today()
+    day = company_today()
     assert race(lambda _n: jobs.run_job(app, "pool-reclaim", day), range(2)) == []
     assert db.session.scalar(select(func.count()).select_from(OwnershipChange).where(
         OwnershipChange.kind == "reclaim")) == 10

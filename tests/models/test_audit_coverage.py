@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 import models
 from extensions import db
 from models.base import new_token, utcnow
-from tests.factories import make_customer
+from tests.factories import company_today, make_customer
 from tests.world import build_world
 
 #: The ledger tables: money, points, stock, custody, gifts, ownership, prices.
@@ -150,7 +150,7 @@ def scenario(world):
     door.register_walk_in(event, name="散客", phone="13900009999", actor=manager,
                           token=new_token(), owner=u["m1"])
     update_settings({"points.birthday_bonus": 50}, actor=u["admin"])
-    today = utcnow().date()
+    today = company_today()
     make_customer(u["m1"], name="寿星", birthday_kind="solar",
                   birthday=date(1950, today.month, min(today.day, 28)))
     job_points.birthday_points(today)

@@ -1,7 +1,7 @@
 """Custody: goods left with the company, collected only as far as they are paid for, box by box;
 the ledger always equals the custody shelf."""
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -15,8 +15,8 @@ from models.customers import Customer
 from models.ledgers import check_ledgers
 from models.settings import update_settings
 from models.timeline import timeline_of
-from tests.factories import (make_customer, make_order, make_product, make_stocked_product,
-                             make_user, make_warehouse)
+from tests.factories import (company_today, make_customer, make_order, make_product,
+                             make_stocked_product, make_user, make_warehouse)
 from tests.races import race
 
 
@@ -108,7 +108,7 @@ def test_expired_goods_are_never_handed_over(db, shop, order):
         shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer)
     old = make_product("过期蜂胶")
     inv.receive(product=old, quantity=2, warehouse=warehouse, actor=clerk, batch_number="OLD",
-                expiry_date=date.today() + timedelta(days=5))
+                expiry_date=company_today() + timedelta(days=5))
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": old, "quantity": 2, "held": 2}])
     o.receive_payment(order, amount=order.total, method="cash", actor=finance,
@@ -154,7 +154,7 @@ def test_a_mistaken_pickup_is_reversed(db, shop, order):
 def test_reminders_expiry_and_the_report(db, shop, order):
     warehouse, marketer, clerk, finance, customer, product = (
         shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer, shop.product)
-    today = date.today()
+    today = company_today()
     assert cu.not_collected(today, days=30) == []
     assert [row[0] for row in cu.not_collected(today + timedelta(days=40), days=30)] == [
         customer.id]
@@ -275,7 +275,7 @@ def test_holdings_and_a_pickup_over_several_orders_lines_and_batches(db, shop, o
     warehouse, marketer, clerk, finance, customer = (
         shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer)
     first = order
-    today = date.today()
+    today = company_today()
     fish_oil = make_product("深海鱼油", sale_price=10000)
     inv.receive(product=fish_oil, quantity=3, warehouse=warehouse, actor=clerk,
                 batch_number="EARLY", expiry_date=today + timedelta(days=100))
@@ -329,9 +329,9 @@ def test_a_pickup_skips_an_expired_batch_for_a_fresh_one(db, shop, order):
         shop.warehouse, shop.marketer, shop.clerk, shop.finance, shop.customer)
     honey = make_product("蜂胶")
     inv.receive(product=honey, quantity=1, warehouse=warehouse, actor=clerk, batch_number="OLD",
-                expiry_date=date.today() + timedelta(days=5))
+                expiry_date=company_today() + timedelta(days=5))
     inv.receive(product=honey, quantity=4, warehouse=warehouse, actor=clerk, batch_number="NEW",
-                expiry_date=date.today() + timedelta(days=400))
+                expiry_date=company_today() + timedelta(days=400))
     order = make_order(customer, warehouse=warehouse, actor=marketer,
                        lines=[{"product": honey, "quantity": 5, "held": 5}])
     o.receive_payment(order, amount=order.total, method="cash", actor=finance,

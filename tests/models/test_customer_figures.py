@@ -1,7 +1,7 @@
 """A customer's lifetime figures (sales, collected, COGS, gross margin, last purchase) and the
 nightly RFM scores, against numbers worked out by hand; the job is idempotent, drops a customer
 whose orders were all cancelled, and two runs at once both succeed."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -10,7 +10,8 @@ from jobs import customers as job_customers
 from models import order_taking, orders as o
 from models.base import new_token, utcnow
 from models.customers import CustomerRfm
-from tests.factories import make_customer, make_stocked_product, make_user, make_warehouse
+from tests.factories import (company_today, make_customer, make_stocked_product, make_user,
+                             make_warehouse)
 from tests.races import race
 
 
@@ -109,12 +110,12 @@ def db_rows():
 
 def test_rfm_quintiles_by_hand_and_the_job_is_idempotent(db, shop):
     people = buy_the_ten(shop)
-    assert job_customers.rfm(date.today()) == 10
+    assert job_customers.rfm(company_today()) == 10
     assert labels(people) == EXPECTED  # neither the non-buyer nor the cancelled order scored
     row = db.session.get(CustomerRfm, people["辛"].id)
     assert (row.orders, row.sales_fen) == (5, 45000)
     # Run again: the same scores, no row twice.
-    assert job_customers.rfm(date.today()) == 10
+    assert job_customers.rfm(company_today()) == 10
     assert labels(people) == EXPECTED
     assert db.session.scalar(select(func.count()).select_from(CustomerRfm)) == 10
 
@@ -122,10 +123,10 @@ def test_rfm_quintiles_by_hand_and_the_job_is_idempotent(db, shop):
 def test_a_customer_whose_orders_were_all_cancelled_loses_the_score(db, shop):
     customer = make_customer(shop.marketer, name="存货客")
     order = sell(shop, customer, 1, 19800, held=1)
-    assert job_customers.rfm(date.today()) == 1
+    assert job_customers.rfm(company_today()) == 1
     assert db.session.get(CustomerRfm, customer.id).label == "R1 F1 M1"
     order_taking.cancel_order(order, reason="反悔", actor=shop.manager)
-    assert job_customers.rfm(date.today()) == 0
+    assert job_customers.rfm(company_today()) == 0
     assert db.session.get(CustomerRfm, customer.id) is None
 
 

@@ -11,7 +11,7 @@ from models.audit import AuditEntry
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.settings import update_settings
 from models.timeline import timeline_of
-from tests.factories import make_customer, make_department, make_user
+from tests.factories import company_today, make_customer, make_department, make_user
 
 
 def names(db, user, **filters):
@@ -36,7 +36,7 @@ def test_phone_is_normalised_and_one_mobile_is_one_customer(db):
     ({"phone": "12345"}, "不是有效的手机号"),
     ({"phone": "010 6512 3456"}, "不是有效的手机号"),
     ({"name": " "}, "请输入顾客姓名"),
-    ({"birthday_kind": "solar", "birthday": date.today() + timedelta(days=2)}, "不能是将来"),
+    ({"birthday_kind": "solar", "birthday": company_today() + timedelta(days=2)}, "不能是将来"),
     ({"birthday_kind": "lunar", "lunar_month": 13, "lunar_day": 1}, "1–12"),
     ({"birthday_kind": "lunar", "lunar_month": 2, "lunar_day": 31}, "1–30"),
     # 农历2023年正月只有29天; 2023 has a leap 2nd month but no leap 3rd.
@@ -244,7 +244,7 @@ def test_nightly_reclaim_moves_idle_customers_once(db):
 def test_contact_log_updates_last_contact_and_timeline(db):
     owner = make_user(["marketer"])
     customer = make_customer(owner)
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = company_today() + timedelta(days=1)
     log = c.record_contact(customer, kind="call", content="询问用后感受", outcome="满意",
                            next_follow_up=tomorrow, actor=owner)
     assert customer.last_contact_at == log.at

@@ -9,9 +9,9 @@ from models import inventory as inv
 from models.base import Conflict, InvalidInput, NotFound, new_token, utcnow
 from models.ledgers import check_ledgers
 from models.settings import update_settings
-from tests.factories import make_customer, make_product, make_user, make_warehouse
+from tests.factories import company_today, make_customer, make_product, make_user, make_warehouse
 
-TODAY = date.today()
+TODAY = company_today()
 
 
 @pytest.fixture

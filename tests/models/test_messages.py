@@ -285,7 +285,7 @@ def test_a_bulk_meeting_messages_queued_since_its_preview_queues_the_others(temp
     _db.session.execute(m.Message.__table__.delete().where(
         m.Message.customer_id.in_([first.id, third.id])))
     _db.session.expire_all()
-    nobody = m.Known(frozenset(), {})
+    nobody = m.Known(frozenset(), {}, 10, now)
     monkeypatch.setattr(m, "known_for", lambda *args, **kwargs: nobody)  # a stale preview
     queued, refused = m.queue_event_messages(event, template, actor=planner, now=now)
     assert sorted(q.customer_id for q in queued) == sorted([first.id, third.id])

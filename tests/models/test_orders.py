@@ -1,6 +1,6 @@
 """Orders and money: packages, lines taken or held, payments, refunds, reversals, returns,
 cancelling, arrears, the daily close, the ledger check."""
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +10,7 @@ from models import inventory as inv, order_taking, orders as o
 from models.base import Conflict, InvalidInput, PermissionDenied, new_token, utcnow
 from models.ledgers import check_ledgers
 from models.timeline import timeline_of
-from tests.factories import make_event, make_order, make_stocked_product, make_user
+from tests.factories import company_today, make_event, make_order, make_stocked_product, make_user
 
 
 def order_of(shop, quantity=2, held=0, **kwargs):
@@ -451,7 +451,7 @@ def test_a_future_or_ancient_payment_date_is_refused(db, shop):
         pay(order, 100, shop.finance, at=utcnow() + timedelta(days=1))
     with pytest.raises(InvalidInput):
         pay(order, 100, shop.finance, at=utcnow() - timedelta(days=400))
-    assert date.today()
+    assert company_today()
     assert db.session.scalar(select(func.count(o.Payment.id))) == 0
 
 

@@ -16,8 +16,8 @@ from models.base import Conflict, InvalidInput, PermissionDenied, begin_write, n
 from models.customers import Customer
 from models.ledgers import check_ledgers
 from models.settings import update_settings
-from tests.factories import (make_customer, make_event, make_order, make_stocked_product,
-                             make_user, make_warehouse)
+from tests.factories import (company_today, make_customer, make_event, make_order,
+                             make_stocked_product, make_user, make_warehouse)
 from tests.races import race
 
 
@@ -114,12 +114,12 @@ def test_expiry_takes_only_what_is_left_oldest_first_and_runs_once(db, shop):
     old = pt.adjust(customer, 500, reason="去年", actor=manager, token=new_token(),
                     now=now - timedelta(days=800))
     new = pt.adjust(customer, 300, reason="今年", actor=manager, token=new_token())
-    assert old.expires_on < date.today() < new.expires_on
+    assert old.expires_on < company_today() < new.expires_on
     redemptions.redeem(customer, [(cup, 1)], warehouse=shop.warehouse, actor=manager,
                        token=new_token())
     # 300 spent from the oldest lot: 200 of it is left to expire, the new lot is untouched.
-    assert pt.run_expiry(date.today()) == 1
-    assert pt.run_expiry(date.today()) == 0
+    assert pt.run_expiry(company_today()) == 1
+    assert pt.run_expiry(company_today()) == 0
     assert pt.balance_of(customer.id) == 300
     assert [left for _lot, left in pt.lots(customer.id)] == [300]
     soon = pt.expiring(customer.id, new.expires_on - timedelta(days=10))
@@ -180,7 +180,7 @@ def test_random_points_keep_every_rule(db, sequence):
                                                    warehouse=warehouse, actor=manager,
                                                    token=new_token()))
             elif step[0] == "expire":
-                pt.run_expiry(date.today() + timedelta(days=step[1]))
+                pt.run_expiry(company_today() + timedelta(days=step[1]))
             elif redeemed:
                 redemptions.reverse_redemption(redeemed[step[1] % len(redeemed)], reason="错",
                                                actor=manager)
@@ -240,7 +240,7 @@ def test_a_catch_up_run_for_a_past_day_then_later_activity_expires_once(db, shop
     old = pt.adjust(customer, 500, reason="去年", actor=manager, token=new_token(),
                     now=real_now - timedelta(days=800))
     missed = old.expires_on + timedelta(days=1)  # the first day the old lot is due
-    assert missed < date.today()
+    assert missed < company_today()
     moment = datetime.combine(missed, time(23, 59), tzinfo=company_zone())
     new = pt.adjust(customer, 300, reason="今年", actor=manager, token=new_token(),
                     now=real_now - timedelta(minutes=5))
@@ -260,12 +260,12 @@ def test_a_catch_up_run_for_a_past_day_then_later_activity_expires_once(db, shop
     # Later: more spending, a new lot, and the nightly runs up to today.
     redemptions.redeem(customer, [(cup, 1)], warehouse=warehouse, actor=manager, token=new_token())
     pt.adjust(customer, 50, reason="补", actor=manager, token=new_token())
-    for day in (missed + timedelta(days=1), date.today()):
+    for day in (missed + timedelta(days=1), company_today()):
         assert pt.run_expiry(day) == 0
     assert _db.session.scalar(select(func.count()).where(pt.PointsEntry.kind == "expired",
                                                          pt.PointsEntry.lot_id == old.id)) == 1
     lots = pt.lots(customer.id)
-    assert not [lot for lot, _left in lots if lot.expires_on < date.today()]
+    assert not [lot for lot, _left in lots if lot.expires_on < company_today()]
     assert pt.balance_of(customer.id) == sum(left for _lot, left in lots) == 50
     assert [item.kind for item in pt._points_items(customer, 10)].count("points.expired") == 1
     assert clean()
@@ -294,8 +294,8 @@ def test_expiry_over_many_customers_in_chunks_matches_lots_and_keeps_the_books(d
     # Lots expired by an earlier run (one of them for sure): never again.
     pt.adjust(customer, 100, reason="前年", actor=manager, token=new_token(),
               now=now - timedelta(days=1200))
-    assert pt.run_expiry(date.today() - timedelta(days=400)) >= 1
-    today = date.today()
+    assert pt.run_expiry(company_today() - timedelta(days=400)) >= 1
+    today = company_today()
     expected = sorted((person.id, lot.id, left) for person in people
                       for lot, left in pt.lots(person.id)
                       if lot.expires_on < today)
@@ -354,7 +354,7 @@ def test_a_redemption_while_the_expiry_runs_is_counted_before_anything_expires(
     def nightly():
         locked.wait(30)
         begin_write()
-        results["written"] = pt.run_expiry(date.today())
+        results["written"] = pt.run_expiry(company_today())
         _db.session.commit()
 
     errors = race(lambda run: run(), [counter, nightly], app=app)
