@@ -167,7 +167,7 @@ def outbox_p95(args):
     result = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("outbox.py")), "--url", args.outbox_url,
          "--messages", str(args.outbox_messages), "--customers", str(customers),
-         "--marketers", str(max(2, min(100, customers // 10))),
+         "--marketers", str(max(5, min(100, customers // 10))),
          "--repeat", "40" if args.outbox_messages >= 100_000 else "3"],
         capture_output=True, text=True)
     if result.returncode != 0:

@@ -36,7 +36,7 @@ def main():
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=20_000)
-    parser.add_argument("--marketers", type=int, default=100)
+    parser.add_argument("--marketers", type=int, default=100, help="at least 4")
     parser.add_argument("--repeat", type=int, default=40)
     args = parser.parse_args()
     server = create_engine(args.url, isolation_level="AUTOCOMMIT")
@@ -50,10 +50,12 @@ def main():
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     try:
         with app.app_context():
-            upgrade()
-            figures = measure(args)
-            db.session.remove()
-            db.engine.dispose()
+            try:
+                upgrade()
+                figures = measure(args)
+            finally:  # its connections closed, or the database cannot be dropped
+                db.session.remove()
+                db.engine.dispose()
     finally:
         with server.connect() as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))

@@ -12,7 +12,7 @@ from wtforms import FieldList, FormField, HiddenField, SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from formatting import parse_id
+from formatting import FIRST_DAY, LAST_DAY, parse_id
 from models.base import InvalidInput, OperationError, is_token, new_token
 
 
@@ -166,6 +166,14 @@ def refusal_status(form):
     """The status of a refused form: 400 when its CSRF token failed (an expired page), else
     422 (what was typed is refused)."""
     return 400 if "csrf_token" in form.errors else 422
+
+
+def sane_date(form, field):
+    """Refuse dates a database or a timedelta would choke on (year 1 or 9999): the bounds of
+    formatting.parse_day, which reads the days of every query string."""
+    if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(_l("Choose a date from %(first)s to %(last)s.",
+                                 first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
 
 
 def error_text(form):

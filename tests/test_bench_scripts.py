@@ -55,7 +55,7 @@ TINY = {
                       "--payments", "1000", "--pdf-marketers", "5", "--late", "10",
                       "--home-requests", "5"],
     "messages.py": ["--guests", "50", "--outbox-messages", "2000"],
-    "outbox.py": ["--messages", "2000", "--customers", "50", "--marketers", "3",
+    "outbox.py": ["--messages", "2000", "--customers", "50", "--marketers", "5",
                   "--repeat", "2"],
     "orders.py": ["--orders", "300", "--payments", "600", "--measured", "20"],
     "points.py": ["--customers", "300", "--entries", "3000", "--redeems", "10",

@@ -1,11 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import (BooleanField, DateField, PasswordField, SelectField,
                      SelectMultipleField, StringField, widgets)
-from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange,
-                                Optional, ValidationError)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import BaseForm, IntegerField, choices, id_choice
-from formatting import FIRST_DAY, LAST_DAY
+from blueprints.forms import BaseForm, IntegerField, choices, id_choice, sane_date
 from models.accounts import ROLES, all_departments
 
 
@@ -84,14 +82,6 @@ class DepartmentForm(BaseForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.parent_id.choices = department_choices(_l("(top level)"))
-
-
-def sane_date(form, field):
-    """Refuse dates a database or a timedelta would choke on (year 1 or 9999): the bounds of
-    formatting.parse_day, which reads the days of every query string."""
-    if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
-        raise ValidationError(_l("Choose a date from %(first)s to %(last)s.",
-                                 first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
 
 
 class AuditFilterForm(BaseForm):

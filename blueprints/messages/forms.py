@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l, lazy_pgettext as _lp
 from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from blueprints.forms import BaseForm, IdField, TokenField, choices, id_choice
+from blueprints.forms import BaseForm, IdField, TokenField, choices, id_choice, sane_date
 from extensions import db
 from models import customers as c, events as ev, messages as m
 
@@ -65,8 +65,8 @@ class OutboxFilterForm(BaseForm):
                           choices=choices([("", _l("Any channel")), *m.CHANNELS.items()]))
     event_id = SelectField(_l("Event"), coerce=id_choice, validators=[Optional()])
     marketer_id = SelectField(_l("Marketer"), coerce=id_choice, validators=[Optional()])
-    day_from = DateField(_l("From"), validators=[Optional()])
-    day_to = DateField(_l("To"), validators=[Optional()])
+    day_from = DateField(_l("From"), validators=[Optional(), sane_date])
+    day_to = DateField(_l("To"), validators=[Optional(), sane_date])
     before = IdField(required=False)
 
     def __init__(self, actor, *args, **kwargs):

@@ -207,9 +207,9 @@ def event_queue(event_id):
 def customer_message(customer_id):
     """One message from a customer's page (or a task): a template's text or free text."""
     customer = c.get_customer_or_404(customer_id, current_user)
-    form = CustomerMessageForm()
-    back = safe_next(form.next.data or request.args.get("next"),
+    back = safe_next(request.form.get("next") or request.args.get("next"),
                      url_for("customers.show", customer_id=customer.id))
+    form = CustomerMessageForm(next=back)  # carried through a refused post as it came
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -227,8 +227,6 @@ def customer_message(customer_id):
             status = tried.status
         else:
             status = refusal_status(form)
-    else:
-        form.next.data = back
     refusal = _refusal_now(customer, form.channel.data or "sms")
     return render_template("messages/customer_message.html", customer=customer, form=form,
                            back=back, refusal=refusal,
