@@ -35,11 +35,22 @@ marketers (`dept_pdf_200_s`), the export of every customer by a worker process
 null. Ends with one JSON line of the figures.
 """
 import argparse
+import contextlib
+import http.client
+import http.cookiejar
 import json
+import os
 import random
+import re
+import signal
+import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from bisect import bisect_left
 from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
@@ -47,9 +58,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+
+import jobs  # noqa: E402
+from app import create_app  # noqa: E402
+from checkin import Guest, door_event, queue_answered, queue_request  # noqa: E402  (bench/)
+from customers import bench_app, export_all, export_in_background  # noqa: E402  (bench/)
+from extensions import db  # noqa: E402
+from models import accounts, customers as c, inventory as inv  # noqa: E402
+from models.base import utcnow  # noqa: E402
+from models.clock import local_day  # noqa: E402
+from models.customers import pinyin_of  # noqa: E402
+from reports import performance  # noqa: E402
+from reports.params import Params  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PASSWORD = "bench2026x"
@@ -113,14 +139,6 @@ def recreate(url):
 def skeleton(url, sizes, rng, now):
     """Migrate, then what the bulk refers to, through the app's own operations: departments,
     the people who are not marketers, a second warehouse, the products. Returns a dict of ids."""
-    # The app is imported here, not at the top: --help and the measure's client need none of it.
-    from flask_migrate import upgrade
-    from sqlalchemy import select
-
-    from app import create_app
-    from extensions import db
-    from models import accounts, customers as c, inventory as inv
-
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": False})
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
@@ -266,8 +284,6 @@ def weighted(rng, cumulative, items):
 def name_maker(rng):
     """(name, pinyin, initials): a common surname and a one- or two-character given name, the
     pinyin of each part computed once (pypinyin, as the app's pinyin_of)."""
-    # Imported here: the app's modules load only when something is built (--help needs none).
-    from models.customers import pinyin_of
     cache = {}
 
     def spelled(text):
@@ -673,6 +689,255 @@ def build(url, scale=1.0, seed=29, progress=log):
     return figures
 
 
+# --- Measure -------------------------------------------------------------------------------------
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+#: Requests of each screen thrown away before the measured ones (a worker's first is slower).
+WARM = 2
+
+
+def p95(values):
+    values = sorted(values)
+    return round(statistics.quantiles(values, n=20)[-1], 1) if len(values) >= 2 else \
+        round(values[0], 1) if values else None
+
+
+class Browser:
+    """One person signed in over HTTP: the session cookie, one kept-alive connection."""
+
+    def __init__(self, base, username):
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(base + "/auth/login", timeout=60).read().decode()
+        form = {"csrf_token": CSRF.search(page)[1], "username": username, "password": PASSWORD}
+        with opener.open(urllib.request.Request(base + "/auth/login",
+                                                urllib.parse.urlencode(form).encode()),
+                         timeout=300) as answer:
+            answer.read()
+        self.cookie = "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+        assert self.cookie, f"{username} could not sign in"
+        where = urllib.parse.urlsplit(base)
+        self.address = (where.hostname, where.port or 80)
+        self.connection = http.client.HTTPConnection(*self.address, timeout=300)
+
+    def request(self, method, path, body=None, headers=None):
+        """(status, body, ms)."""
+        headers = {"Cookie": self.cookie, **(headers or {})}
+        started = time.perf_counter()
+        try:
+            self.connection.request(method, path, body, headers)
+            response = self.connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):  # the server closed the kept-alive one
+            self.connection.close()
+            self.connection = http.client.HTTPConnection(*self.address, timeout=300)
+            started = time.perf_counter()
+            self.connection.request(method, path, body, headers)
+            response = self.connection.getresponse()
+            data = response.read()
+        return response.status, data, (time.perf_counter() - started) * 1000
+
+    def timings(self, paths, n, headers=None):
+        """Milliseconds of n GETs going round `paths` (after WARM of each, not counted)."""
+        times = []
+        for i in range(-WARM * len(paths), n):
+            path = paths[i % len(paths)]
+            status, data, ms = self.request("GET", path, headers=headers)
+            if status != 200:
+                raise RuntimeError(f"GET {path}: {status} {data[-300:]!r}")
+            if i >= 0:
+                times.append(ms)
+        return times
+
+
+def facts_of(url, rng):
+    """What the measurements read, looked up in the built database."""
+    with psycopg.connect(conninfo(url)) as conn:
+        def one(sql, *args):
+            return conn.execute(sql, args).fetchone()
+        busiest, open_tasks = one(
+            "SELECT u.username, count(*) FROM tasks t JOIN users u ON u.id = t.assignee_id "
+            "WHERE t.status = 'open' GROUP BY u.username ORDER BY count(*) DESC LIMIT 1")
+        marketer_id = one("SELECT id FROM users WHERE username = %s", busiest)[0]
+        own = conn.execute("SELECT name, name_initials, phone FROM customers "
+                           "WHERE owner_id = %s ORDER BY random() LIMIT 10",
+                           (marketer_id,)).fetchall()
+        anyone = conn.execute("SELECT name, name_initials, phone FROM customers "
+                              "TABLESAMPLE SYSTEM (1) LIMIT 10").fetchall() or own
+        department, marketers = one(
+            "SELECT department_id, count(*) FROM users u JOIN user_roles r ON r.user_id = u.id "
+            "AND r.role = 'marketer' GROUP BY department_id ORDER BY count(*) DESC LIMIT 1")
+        return {
+            "customer": one("SELECT customer_id FROM orders GROUP BY customer_id "
+                            "ORDER BY abs(count(*) - %s), customer_id LIMIT 1",
+                            ORDERS_OF_ONE)[0],
+            "busiest": busiest, "open_tasks": open_tasks,
+            "event": one("SELECT id FROM events WHERE status = 'in_progress' "
+                         "ORDER BY id LIMIT 1")[0],
+            "queries_marketer": queries(own, rng), "queries_manager": queries(anyone, rng),
+            "department": department, "department_marketers": marketers,
+            "customers": one("SELECT count(*) FROM customers")[0],
+            "active": one("SELECT count(*) FROM customers WHERE status = 'active'")[0],
+        }
+
+
+def queries(rows, rng):
+    """What people type into the search box: a name's first two characters, its initials, a
+    phone's last four digits."""
+    found = []
+    for name, initials, phone in rows:
+        found += [name[:2], initials[:3], phone[-4:]]
+    rng.shuffle(found)
+    return found
+
+
+def search_paths(texts):
+    return [f"/customers/?{urllib.parse.urlencode({'q': text})}" for text in texts]
+
+
+def queue_rate(base, event_id, guests, clients=8):
+    """Door check-ins per second through the tablets' queue endpoint, `clients` at once (as
+    bench/checkin.py sends them): (rate, errors)."""
+    todo, lock, done, errors = list(guests), threading.Lock(), [], []
+    ready = threading.Barrier(clients + 1)
+
+    def client():
+        door = Browser(base, "door")
+        _status, page, _ms = door.request("GET", f"/checkin/{event_id}")
+        csrf = CSRF.search(page.decode())[1]
+        ready.wait()
+        while True:
+            with lock:
+                if not todo:
+                    return
+                guest = todo.pop()
+            path, form, extra = queue_request(event_id, guest, csrf)
+            status, body, _ms = door.request(
+                "POST", path, urllib.parse.urlencode(form),
+                {"Content-Type": "application/x-www-form-urlencoded", **extra})
+            (done if queue_answered(status, body) else errors).append(status)
+
+    threads = [threading.Thread(target=client) for _n in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return round(len(done) / (time.perf_counter() - started), 1), len(errors)
+
+
+@contextlib.contextmanager
+def serving(url, folder, port, workers=4):
+    """The app as `make run-pg` serves it (deploy/gunicorn.conf.py, 4 workers) on the built
+    database at 127.0.0.1:`port`, until the block ends. Its log goes to a file."""
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-scale",
+           "INSTANCE_DIR": str(folder), "HOST": "127.0.0.1", "PORT": str(port),
+           "WORKERS": str(workers), "LOG_LEVEL": "warning", "MAX_REQUESTS": "0"}
+    log_file = open(folder / "gunicorn.log", "ab")
+    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "deploy/gunicorn.conf.py",
+                               "app:create_app()"], cwd=ROOT, env=env, stdout=log_file,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"gunicorn did not answer: see {folder}/gunicorn.log")
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+        log_file.close()
+
+
+def over_http(base, facts, door, n):
+    """The screens' p95 over HTTP and the door queue's rate (a server answering at `base`)."""
+    boss, marketer = Browser(base, "boss"), Browser(base, facts["busiest"])
+    hx = {"HX-Request": "true"}
+    search = boss.timings(search_paths(facts["queries_manager"]), n, hx) + \
+        marketer.timings(search_paths(facts["queries_marketer"]), n, hx)
+    event_id, guests = door
+    figures = {
+        "search_p95_ms": p95(search),
+        "customer_page_p95_ms": p95(boss.timings([f"/customers/{facts['customer']}"], n)),
+        "list_p95_ms": p95(boss.timings(["/customers/?grade=A&page=1",
+                                         "/customers/?grade=A&page=500"], n)),
+        "today_p95_ms": p95(marketer.timings(["/tasks/"], n)),
+        "home_p95_ms": p95(boss.timings(["/"], n)),
+        "arrears_p95_ms": p95(boss.timings(["/orders/arrears"], n)),
+        "invitations_p95_ms": p95(
+            boss.timings([f"/events/{facts['event']}/invitations"], n) +
+            Browser(base, "door").timings([f"/checkin/{event_id}/roster"], n)),
+    }
+    figures["queue_checkins_per_s"], figures["queue_errors"] = queue_rate(base, event_id, guests)
+    return figures
+
+
+def timed(work):
+    started = time.perf_counter()
+    result = work()
+    return result, round(time.perf_counter() - started, 2)
+
+
+def in_process(app, url, facts, folder):
+    """The nightly jobs (the first run of today, forced when it already ran; then a forced
+    rerun: everything already written, only the scan), the company gather of last month, the
+    department PDF and the export of every customer by a worker process."""
+    day = local_day(utcnow())
+    run = lambda: sum(jobs.run_job(app, name, day, trigger="schedule", force=True)  # noqa: E731
+                      for name in jobs.JOBS)
+    written, nightly_s = timed(run)
+    rewritten, rerun_s = timed(run)
+    figures = {"nightly_s": nightly_s, "nightly_rows": written, "nightly_rerun_s": rerun_s,
+               "nightly_rerun_rows": rewritten}
+    end = day.replace(day=1) - timedelta(days=1)
+    with app.test_request_context():
+        boss = accounts.find_user_by_username("boss")
+        month = Params(boss, end.replace(day=1), end)
+        _data, figures["company_gather_s"] = timed(lambda: performance.gather_company(month))
+        department = db.session.get(accounts.Department, facts["department"])
+        in_department = Params(boss, end.replace(day=1), end, department=department)
+        pdf, figures["dept_pdf_200_s"] = timed(lambda: performance.build(
+            performance.gather(in_department), printed_by=boss.display_name))
+        figures["dept_pdf_marketers"] = facts["department_marketers"]
+        figures["dept_pdf_kb"] = len(pdf) // 1024
+        export_in_background(boss)
+        db.session.remove()
+    exported = export_all(app, url, folder, "boss")
+    figures.update(export_2m_s=exported["export_200k_s"],
+                   export_peak_rss_mb=exported["export_peak_rss_mb"],
+                   export_rows=exported["export_rows"])
+    return figures
+
+
+def measure(url, base=None, n=50, port=5072, seed=29):
+    """Every figure of issue 29 §2 on the built database at `url` (served here unless `base`,
+    a server already answering, is given)."""
+    rng = random.Random(seed)
+    folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    facts = facts_of(url, rng)
+    app = bench_app(url, folder)
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))  # built by an older checkout
+        size = min(GUESTS_TODAY, max(20, facts["active"] // 10))
+        door = door_event(f"压测讲座{int(time.time())}", offset=rng.randrange(
+            max(1, facts["active"] - size)), size=size)
+        db.session.remove()
+    figures = {"customers": facts["customers"], "today_open_tasks": facts["open_tasks"],
+               "door_guests": len(door[1])}
+    with (contextlib.nullcontext(base) if base else serving(url, folder, port)) as served:
+        figures.update(over_http(served, facts, door, n))
+    figures.update(in_process(app, url, facts, folder))
+    with app.app_context():
+        db.engine.dispose()
+    return figures
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build", action="store_true", help="(re)build the database")
@@ -681,11 +946,23 @@ def main(argv=None):
     parser.add_argument("--database", default="hxt_scale")
     parser.add_argument("--server", default=SERVER, help="the PostgreSQL server (no database)")
     parser.add_argument("--seed", type=int, default=29)
+    parser.add_argument("--url", help="measure the server answering here (nothing started)")
+    parser.add_argument("--port", type=int, default=5072, help="where gunicorn listens")
+    parser.add_argument("--requests", type=int, default=50, help="measured requests a figure")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args(argv)
     url = f"{args.server.rstrip('/')}/{args.database}"
     figures = {}
-    if args.build:
-        figures.update(build(url, args.scale, args.seed))
+    try:
+        if args.build:
+            figures.update(build(url, args.scale, args.seed))
+        if args.measure:
+            figures.update(measure(url, args.url, args.requests, args.port, args.seed))
+    finally:
+        if args.drop:
+            with psycopg.connect(conninfo(make_url(url).set(database="postgres")),
+                                 autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     print(json.dumps(figures, ensure_ascii=False))
 
 
