@@ -366,7 +366,7 @@ def build(url, scale=1.0, seed=29, progress=log):
         "phone2", "address", "district", "channel_id", "grade", "grade_is_manual",
         "health_notes", "birthday_kind", "birthday", "birth_year", "birth_month", "lunar_leap",
         "do_not_call", "do_not_sms", "owner_id", "department_id", "status", "created_by_id",
-        "created_at", "owned_since"))
+        "created_at", "owned_since", "last_contact_at"))
     parts = Copy(info, "customer_name_parts", ("part", "customer_id"))
     channels = ids["channels"]
     for customer_id in range(1, n_customers + 1):
@@ -386,7 +386,10 @@ def build(url, scale=1.0, seed=29, progress=log):
                       birthday.year if birthday else None, birthday.month if birthday else None,
                       False, False, False, marketer,
                       marketer_department[marketer] if marketer else None,
-                      "pool" if pooled else "active", marketer, created, created)
+                      "pool" if pooled else "active", marketer, created, created,
+                      # Followed up within the month, as owners do (a few are let go).
+                      now - timedelta(days=rng.uniform(0, 25))
+                      if marketer and rng.random() < 0.97 else None)
         for start in range(1, len(name)):
             parts.row(name[start:], customer_id)
     figures["customers"] = customers.close()
@@ -668,7 +671,7 @@ def build(url, scale=1.0, seed=29, progress=log):
         INSERT INTO points_accounts (customer_id, balance, debt)
         SELECT customer_id, sum(points), 0 FROM points_entries GROUP BY customer_id""")
     conn.execute("""
-        UPDATE customers c SET last_contact_at = o.last FROM (
+        UPDATE customers c SET last_contact_at = greatest(c.last_contact_at, o.last) FROM (
             SELECT customer_id, max(created_at) AS last FROM orders GROUP BY customer_id) o
         WHERE o.customer_id = c.id""")
     conn.commit()
