@@ -3,36 +3,41 @@
     .venv/bin/python bench/scale.py --build [--scale 1.0] [--database hxt_scale]
     .venv/bin/python bench/scale.py --measure [--database hxt_scale] [--url http://HOST:PORT]
 
-`--build` (re)creates the database on the local PostgreSQL (`--server`, default
-postgresql+psycopg://postgres@127.0.0.1:5432), migrates it to this checkout's schema (the
-migrations, as `flask db upgrade` runs them) and fills it with COPY, rows made by Python
-generators, at --scale times: 2,000,000 customers; 100 departments and 2,000 marketers (a few
-own many customers; one department has 200 marketers); 5,000 events over three years with
-2,000,000 invitations and 1,200,000 check-ins (and an attendance gift each), one event today
-with 2,000 guests not yet arrived; 3,000,000 orders (most customers 0–3, a long tail dozens; one
-customer 50) with 6,000,000 lines and 5,000,000 payments (most paid, some owing); stock moves
-(sales, custody, gifts, transfers) over 2,000 batches; 3,000,000 points entries; custody
-deposits and pickups; 5,000,000 tasks. The ledgers agree as `flask check-ledgers` checks them:
-order totals are their lines, paid is their payments, the balance the rest; stock on hand is the
-sum of the moves; custody shelves hold what customers hold; points balances are their entries;
-each gift issue is its moves. Secondary indexes are dropped while the rows go in and built
-again after, foreign keys are not checked row by row (the rows are made consistent), the
-sequences are reset, then ANALYZE. `build(url, scale)` is the same build for a test
-(tests/test_scale_build.py builds a thousandth and checks the ledgers).
+`--build` (re)creates the database on the PostgreSQL server of `--server` (default
+BENCH_DATABASE_URL's, else the local postgresql+psycopg://postgres@127.0.0.1:5432), migrates
+it to this checkout's schema (the migrations, as `flask db upgrade` runs them) and fills it
+with binary COPY, the rows made by Python generators, at --scale times: 2,000,000 customers;
+100 departments and 2,000 marketers (a few own many customers; one department has 200
+marketers); 5,000 events over three years with 2,000,000 invitations and 1,200,000 check-ins
+(an attendance gift each), and an event today with 2,000 guests still to come; 3,000,000
+orders (most customers 0–3, a long tail dozens, one customer 50) with 6,000,000 lines and
+about 5,000,000 payments (most paid, some owing); 8,000,000 stock moves (sales, custody,
+gifts, transfers) over 2,000 batches; 3,000,000 points entries; 1,000,000 custody entries
+(deposits, pickups); 5,000,000 tasks. The ledgers agree as `flask check-ledgers` checks them:
+an order's total is its lines, paid its payments, the balance the rest; stock on hand is the
+sum of the moves; the custody shelf holds what customers hold; points balances are their
+entries; each gift issue is its moves. While the rows go in, the indexes and unique
+constraints other than primary keys are dropped (built again after, two at a time) and
+foreign keys are not checked row by row (the rows are made consistent; the test checks every
+key); then the sequences are reset and the database analysed. `build(url, scale)` is the same
+build for a test (tests/test_scale_build.py builds a thousandth and checks its ledgers).
 
-`--measure` serves the built database with gunicorn (as `make run-pg`, DATABASE_URL at the
-database; `--url`: measure a server already running instead, nothing started) and measures
-over HTTP, p95 of --requests each: customer search as a marketer and as a manager
-(`search_p95_ms`), the page of a customer with 50 orders (`customer_page_p95_ms`), the
-customer list page 1 and page 500 with a filter (`list_p95_ms`), "Today" of the marketer with
-the most open tasks (`today_p95_ms`), the manager's home (`home_p95_ms`), the arrears list
-(`arrears_p95_ms`), today's event's invitation list and the door's guest list download
-(`invitations_p95_ms`), the door queue with 8 clients (`queue_checkins_per_s`); then in
-process: the nightly jobs for one night and their rerun (`nightly_s`, `nightly_rerun_s`), the
-company performance gather for a month (`company_gather_s`), a department PDF of 200
-marketers (`dept_pdf_200_s`), the export of every customer by a worker process
-(`export_2m_s`, `export_peak_rss_mb`). A figure that cannot be measured (no such screen yet) is
-null. Ends with one JSON line of the figures.
+`--measure` serves the built database with gunicorn as `make run-pg` does
+(deploy/gunicorn.conf.py, 4 workers, DATABASE_URL at the database; `--url`: measure a server
+already answering there, nothing started), signs in as the manager, the marketer with the most
+open tasks and the door, and measures over HTTP, p95 of --requests each: the search box (name,
+initials, phone tail) as the marketer and as the manager (`search_p95_ms`), the page of a
+customer with 50 orders (`customer_page_p95_ms`), the customer list page 1 and page 500 of
+grade A (`list_p95_ms`), that marketer's "Today" (`today_p95_ms`), the manager's home
+(`home_p95_ms`), the arrears list (`arrears_p95_ms`), today's event's invitation list and the
+door's guest list (roster) of a door event made for the run (`invitations_p95_ms`), and that
+door's guests checked in through the tablets' queue by 8 clients (`queue_checkins_per_s`).
+Then in process: the nightly jobs for today (forced: a second measure runs them again) and a
+forced rerun, everything already written (`nightly_s`, `nightly_rerun_s`); the company
+summary's gather for last month (`company_gather_s`); the performance PDF of the department
+with the most marketers (`dept_pdf_200_s`, 200 at scale 1); the export of every customer,
+worked by a worker process (`export_2m_s`, `export_peak_rss_mb`). Ends with one JSON line.
+`--drop` drops the database at the end.
 """
 import argparse
 import contextlib
@@ -77,7 +82,9 @@ from models.customers import pinyin_of  # noqa: E402
 from reports import performance  # noqa: E402
 from reports.params import Params  # noqa: E402
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+#: The server the database is built on (its database part is replaced by --database).
+SERVER = os.environ.get("BENCH_DATABASE_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "bench2026x"
 #: At scale 1 (issue 29 §1).
 SIZES = {"customers": 2_000_000, "departments": 100, "marketers": 2000, "events": 5000,
@@ -947,14 +954,16 @@ def main(argv=None):
     parser.add_argument("--measure", action="store_true", help="measure the built database")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--database", default="hxt_scale")
-    parser.add_argument("--server", default=SERVER, help="the PostgreSQL server (no database)")
+    parser.add_argument("--server", default=SERVER,
+                        help="a URL of the PostgreSQL server (BENCH_DATABASE_URL)")
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--url", help="measure the server answering here (nothing started)")
     parser.add_argument("--port", type=int, default=5072, help="where gunicorn listens")
     parser.add_argument("--requests", type=int, default=50, help="measured requests a figure")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args(argv)
-    url = f"{args.server.rstrip('/')}/{args.database}"
+    url = make_url(args.server).set(database=args.database).render_as_string(
+        hide_password=False)
     figures = {}
     try:
         if args.build:
