@@ -67,13 +67,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import jobs  # noqa: E402
 from app import create_app  # noqa: E402
 from checkin import Guest, door_event, queue_answered, queue_request  # noqa: E402  (bench/)
-from customers import bench_app, export_all, export_in_background  # noqa: E402  (bench/)
+from customers import (bench_app, export_all, export_in_background,  # noqa: E402  (bench/)
+                       signed_in_client)
 from extensions import db  # noqa: E402
 from models import accounts, customers as c, inventory as inv  # noqa: E402
 from models.base import utcnow  # noqa: E402
@@ -365,43 +366,14 @@ def build(url, scale=1.0, seed=29, progress=log):
     owner_weights = list(accumulate(1 / (i + offset) ** 1.1 for i in range(len(marketers))))
     progress(f"{len(users)} users")
 
-    # Customers and the tails their names are found by.
+    # Owners first (what the events, orders and tasks need); the customers' rows go in after
+    # the orders, their last contact known (no foreign key is checked while the rows go in).
     n_customers = sizes["customers"]
     owner = [None] * (n_customers + 1)
-    customers = Copy(info, "customers", (
-        "id", "name", "name_pinyin", "name_initials", "gender", "phone", "phone_reversed",
-        "phone2", "address", "district", "channel_id", "grade", "grade_is_manual",
-        "health_notes", "birthday_kind", "birthday", "birth_year", "birth_month", "lunar_leap",
-        "do_not_call", "do_not_sms", "owner_id", "department_id", "status", "created_by_id",
-        "created_at", "owned_since", "last_contact_at"))
-    parts = Copy(info, "customer_name_parts", ("part", "customer_id"))
-    channels = ids["channels"]
     for customer_id in range(1, n_customers + 1):
-        name, pinyin, initials = make_name()
-        # A bijection of the id onto nine digits: unique numbers, tails spread evenly.
-        phone = f"1{'3589'[customer_id % 4]}{(customer_id * 7_654_321 + 13_579) % 10**9:09d}"
-        pooled = rng.random() < 0.05
-        marketer = None if pooled else weighted(rng, owner_weights, marketers)
-        owner[customer_id] = marketer
-        created = first_day - timedelta(days=rng.uniform(0, 730))
-        birthday = date(rng.randint(1935, 1965), rng.randint(1, 12), rng.randint(1, 28)) \
-            if rng.random() < 0.6 else None
-        customers.row(customer_id, name, pinyin, initials, rng.choice("MFFF"), "+86" + phone,
-                      phone[::-1], "", "", "", rng.choice(channels),
-                      rng.choice(("", "", "A", "B", "C", "D")), False, "",
-                      "solar" if birthday else "", birthday,
-                      birthday.year if birthday else None, birthday.month if birthday else None,
-                      False, False, False, marketer,
-                      marketer_department[marketer] if marketer else None,
-                      "pool" if pooled else "active", marketer, created, created,
-                      # Followed up within the month, as owners do (a few are let go).
-                      now - timedelta(days=rng.uniform(0, 25))
-                      if marketer and rng.random() < 0.97 else None)
-        for start in range(1, len(name)):
-            parts.row(name[start:], customer_id)
-    figures["customers"] = customers.close()
-    figures["name_parts"] = parts.close()
-    progress(f"{figures['customers']} customers")
+        if rng.random() >= 0.05:  # 5 % in the public pool
+            owner[customer_id] = weighted(rng, owner_weights, marketers)
+    last_order = {}
 
     # Batches: each product's (and the gift's) received once into MAIN.
     products = ids["products"]
@@ -473,7 +445,7 @@ def build(url, scale=1.0, seed=29, progress=log):
                    "in_progress" if is_today else "closed", ids["boss"],
                    starts - timedelta(days=20), ids["main"])
         guests = guests_today if is_today else \
-            max(1, min(len(owned), int(per_event * rng.uniform(0.5, 1.5))))
+            max(1, min(len(owned), int(per_event * (0.5 + event_id % 5 / 4))))  # mean 1
         for customer_id in rng.sample(owned, min(guests, len(owned))):
             invitation_id += 1
             came = not is_today and rng.random() < 0.6
@@ -550,6 +522,7 @@ def build(url, scale=1.0, seed=29, progress=log):
     line_id = payment_id = entry_id = pickup_id = points_id = 0
     cashier = ids["cashier"]
     for order_id, (created, customer_id, event_id, check_in) in enumerate(plan, start=1):
+        last_order[customer_id] = created  # the plan is in time order
         marketer = owner[customer_id] or rng.choice(marketers)
         pending = rng.random() < 0.003
         held_all = not pending and rng.random() < 0.12
@@ -629,6 +602,43 @@ def build(url, scale=1.0, seed=29, progress=log):
     progress(f"{figures['orders']} orders, {figures['order_lines']} lines, "
              f"{figures['payments']} payments")
 
+    # The customers and the tails their names are found by.
+    customers = Copy(info, "customers", (
+        "id", "name", "name_pinyin", "name_initials", "gender", "phone", "phone_reversed",
+        "phone2", "address", "district", "channel_id", "grade", "grade_is_manual",
+        "health_notes", "birthday_kind", "birthday", "birth_year", "birth_month", "lunar_leap",
+        "do_not_call", "do_not_sms", "owner_id", "department_id", "status", "created_by_id",
+        "created_at", "owned_since", "last_contact_at"))
+    parts = Copy(info, "customer_name_parts", ("part", "customer_id"))
+    channels = ids["channels"]
+    for customer_id in range(1, n_customers + 1):
+        name, pinyin, initials = make_name()
+        # A bijection of the id onto nine digits: unique numbers, tails spread evenly.
+        phone = f"1{'3589'[customer_id % 4]}{(customer_id * 7_654_321 + 13_579) % 10**9:09d}"
+        marketer = owner[customer_id]
+        created = first_day - timedelta(days=rng.uniform(0, 730))
+        birthday = date(rng.randint(1935, 1965), rng.randint(1, 12), rng.randint(1, 28)) \
+            if rng.random() < 0.6 else None
+        # Followed up within the month, as owners do (a few are let go); a purchase is one.
+        contact = now - timedelta(days=rng.uniform(0, 25)) \
+            if marketer and rng.random() < 0.97 else None
+        bought = last_order.get(customer_id)
+        if bought and (contact is None or bought > contact):
+            contact = bought
+        customers.row(customer_id, name, pinyin, initials, rng.choice("MFFF"), "+86" + phone,
+                      phone[::-1], "", "", "", rng.choice(channels),
+                      rng.choice(("", "", "A", "B", "C", "D")), False, "",
+                      "solar" if birthday else "", birthday,
+                      birthday.year if birthday else None, birthday.month if birthday else None,
+                      False, False, False, marketer,
+                      marketer_department[marketer] if marketer else None,
+                      "active" if marketer else "pool", marketer, created, created, contact)
+        for start in range(1, len(name)):
+            parts.row(name[start:], customer_id)
+    figures["customers"] = customers.close()
+    figures["name_parts"] = parts.close()
+    progress(f"{figures['customers']} customers")
+
     # Transfers from the main warehouse to the store, in whole boxes.
     for _n in range(sizes["transfers"]):
         product_id, _price, _cost = weighted(rng, product_weights, products)
@@ -677,10 +687,6 @@ def build(url, scale=1.0, seed=29, progress=log):
     conn.execute("""
         INSERT INTO points_accounts (customer_id, balance, debt)
         SELECT customer_id, sum(points), 0 FROM points_entries GROUP BY customer_id""")
-    conn.execute("""
-        UPDATE customers c SET last_contact_at = greatest(c.last_contact_at, o.last) FROM (
-            SELECT customer_id, max(created_at) AS last FROM orders GROUP BY customer_id) o
-        WHERE o.customer_id = c.id""")
     conn.commit()
     progress("ledgers summed")
     build_indexes(info, indexes)
@@ -902,7 +908,9 @@ def in_process(app, url, facts, folder):
     run = lambda: sum(jobs.run_job(app, name, day, trigger="schedule", force=True)  # noqa: E731
                       for name in jobs.JOBS)
     written, nightly_s = timed(run)
+    log(f"nightly: {nightly_s} s, {written} rows")
     rewritten, rerun_s = timed(run)
+    log(f"nightly again: {rerun_s} s, {rewritten} rows")
     figures = {"nightly_s": nightly_s, "nightly_rows": written, "nightly_rerun_s": rerun_s,
                "nightly_rerun_rows": rewritten}
     end = day.replace(day=1) - timedelta(days=1)
@@ -942,10 +950,72 @@ def measure(url, base=None, n=50, port=5072, seed=29):
                "door_guests": len(door[1])}
     with (contextlib.nullcontext(base) if base else serving(url, folder, port)) as served:
         figures.update(over_http(served, facts, door, n))
+    log(f"over HTTP: {json.dumps(figures)}")  # kept should the rest be stopped
     figures.update(in_process(app, url, facts, folder))
     with app.app_context():
         db.engine.dispose()
     return figures
+
+
+def slowest(url, top=3, seed=29):
+    """The screens measured over HTTP, rendered in process (test client) with every statement
+    timed: the `top` slowest statements, each with its screen and EXPLAIN (ANALYZE, BUFFERS).
+    Returns text."""
+    rng = random.Random(seed)
+    facts = facts_of(url, rng)
+    folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    app = bench_app(url, folder)
+    seen, screen = [], [""]
+    with app.app_context():
+        engine = db.engine
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            conn.info["started"] = time.perf_counter()
+
+        def after(conn, cursor, statement, parameters, context, executemany):
+            started = conn.info.pop("started")
+            if screen[0] is None:  # a first request: not counted
+                return
+            seen.append(((time.perf_counter() - started) * 1000, screen[0],
+                         statement, parameters))
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+    screens = [("boss", "search (manager)", p) for p in search_paths(facts["queries_manager"])]
+    screens += [(facts["busiest"], "search (marketer)", p)
+                for p in search_paths(facts["queries_marketer"])]
+    screens += [("boss", "customer page", f"/customers/{facts['customer']}"),
+                ("boss", "list page 1", "/customers/?grade=A&page=1"),
+                ("boss", "list page 500", "/customers/?grade=A&page=500"),
+                (facts["busiest"], "today", "/tasks/"), ("boss", "home", "/"),
+                ("boss", "arrears", "/orders/arrears"),
+                ("boss", "invitations", f"/events/{facts['event']}/invitations")]
+    clients = {}
+    for username, name, path in screens:
+        if username not in clients:
+            clients[username] = signed_in_client(app, username)
+        for n in range(2):  # the second one counts: caches warm
+            screen[0] = name if n else None
+            response = clients[username].get(path, headers={"HX-Request": "true"}
+                                             if name.startswith("search") else {})
+            assert response.status_code == 200, (path, response.status_code)
+    worst, shown = sorted(seen, key=lambda s: -s[0]), []
+    lines = []
+    with app.app_context():
+        event.remove(db.engine, "before_cursor_execute", before)
+        event.remove(db.engine, "after_cursor_execute", after)
+        for ms, name, statement, parameters in worst:
+            if statement in shown or not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            shown.append(statement)
+            plan = db.session.connection().exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).scalars().all()
+            db.session.rollback()
+            lines += [f"--- {name}: {ms:.0f} ms", statement, f"-- {parameters}", *plan, ""]
+            if len(shown) == top:
+                break
+        db.session.remove()
+        db.engine.dispose()
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -961,6 +1031,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=5072, help="where gunicorn listens")
     parser.add_argument("--requests", type=int, default=50, help="measured requests a figure")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument("--explain", type=int, metavar="N",
+                        help="print the N slowest statements of the screens, with their plans")
     args = parser.parse_args(argv)
     url = make_url(args.server).set(database=args.database).render_as_string(
         hide_password=False)
@@ -970,6 +1042,8 @@ def main(argv=None):
             figures.update(build(url, args.scale, args.seed))
         if args.measure:
             figures.update(measure(url, args.url, args.requests, args.port, args.seed))
+        if args.explain:
+            print(slowest(url, args.explain, args.seed), file=sys.stderr)
     finally:
         if args.drop:
             with psycopg.connect(conninfo(make_url(url).set(database="postgres")),
