@@ -933,7 +933,7 @@ def in_process(app, url, facts, folder):
     return figures
 
 
-def measure(url, base=None, n=50, port=5072, seed=29):
+def measure(url, base=None, n=50, port=5072, seed=29, http_only=False):
     """Every figure of issue 29 §2 on the built database at `url` (served here unless `base`,
     a server already answering, is given)."""
     rng = random.Random(seed)
@@ -951,7 +951,8 @@ def measure(url, base=None, n=50, port=5072, seed=29):
     with (contextlib.nullcontext(base) if base else serving(url, folder, port)) as served:
         figures.update(over_http(served, facts, door, n))
     log(f"over HTTP: {json.dumps(figures)}")  # kept should the rest be stopped
-    figures.update(in_process(app, url, facts, folder))
+    if not http_only:
+        figures.update(in_process(app, url, facts, folder))
     with app.app_context():
         db.engine.dispose()
     return figures
@@ -1030,6 +1031,8 @@ def main(argv=None):
     parser.add_argument("--url", help="measure the server answering here (nothing started)")
     parser.add_argument("--port", type=int, default=5072, help="where gunicorn listens")
     parser.add_argument("--requests", type=int, default=50, help="measured requests a figure")
+    parser.add_argument("--http-only", action="store_true",
+                        help="measure only over HTTP (no nightly run, gather, PDF or export)")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     parser.add_argument("--explain", type=int, metavar="N",
                         help="print the N slowest statements of the screens, with their plans")
@@ -1041,7 +1044,8 @@ def main(argv=None):
         if args.build:
             figures.update(build(url, args.scale, args.seed))
         if args.measure:
-            figures.update(measure(url, args.url, args.requests, args.port, args.seed))
+            figures.update(measure(url, args.url, args.requests, args.port, args.seed,
+                                   args.http_only))
         if args.explain:
             print(slowest(url, args.explain, args.seed), file=sys.stderr)
     finally:
