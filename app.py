@@ -56,11 +56,21 @@ def create_app(config=None):
     if postgres:
         # A ping before every use costs a round trip per request: rested connections get one.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})["pool_pre_ping"] = False
+    if reports := app.config.get("REPORTS_DATABASE_URL"):
+        # A second engine (a read replica) for the report gathers and exports only; the main
+        # engine's options, but not SQLite's driver arguments on a PostgreSQL replica.
+        bind = {"url": reports}
+        if not reports.startswith("sqlite"):
+            bind.update(connect_args={}, pool_pre_ping=False)
+        app.config["SQLALCHEMY_BINDS"] = {extensions.REPORTS: bind}
     register_extensions(app)
     if postgres:
         with app.app_context():
             extensions.ping_rested_connections(db.engine)
             extensions.note_writes(db.engine)
+    if reports and reports.startswith("postgresql"):
+        with app.app_context():
+            extensions.ping_rested_connections(db.engines[extensions.REPORTS])
     register_blueprints(app)
     register_commands(app)
     register_errorhandlers(app)

@@ -46,6 +46,17 @@ def database_url(folder):
     url = os.environ.get("DATABASE_URL")
     if not url:
         return f"sqlite:///{folder / 'huixiaotong.db'}"
+    return _normalised(url)
+
+
+def reports_database_url():
+    """REPORTS_DATABASE_URL (a read replica for the report gathers and exports), normalised;
+    None when unset: the reports read through the main engine."""
+    url = os.environ.get("REPORTS_DATABASE_URL")
+    return _normalised(url) if url else None
+
+
+def _normalised(url):
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
@@ -69,6 +80,8 @@ def build_config(overrides=None):
         "INSTANCE_DIR": str(folder),
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(folder),
         "SQLALCHEMY_DATABASE_URI": database_url(folder),
+        #: Where report gathers and exports read (extensions.reading_reports); None: the main.
+        "REPORTS_DATABASE_URL": reports_database_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Sessions: HttpOnly and SameSite=Lax always; Secure is decided per request (HTTPS) by
         # the session interface in app.py, or forced on with SESSION_COOKIE_SECURE=1.

@@ -1,15 +1,19 @@
 """Flask extensions, created unbound and bound to the app in create_app()."""
+import contextvars
 import fcntl
+import functools
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Select, event
 from sqlalchemy.engine import Engine
 
 #: Named constraints, so that migrations are the same on SQLite (batch mode) and PostgreSQL.
@@ -30,7 +34,52 @@ def _render_item(type_, obj, autogen_context):
     return False
 
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# --- The reports' engine ------------------------------------------------------------------------
+# REPORTS_DATABASE_URL (config.py) binds a second engine, REPORTS: a read replica that the report
+# gathers and exports read from, so that a month's figures or an export of every customer do not
+# load the primary. Only what runs inside `reading_reports()` goes there, and only its SELECTs:
+# a flush, an INSERT or UPDATE (an audit entry, a run's progress) still goes to the primary.
+# Unset: no such engine, everything reads the primary.
+
+#: The bind key of the reports' engine.
+REPORTS = "reports"
+_READING_REPORTS = contextvars.ContextVar("reading_reports", default=False)
+
+
+class Session(FlaskSession):
+    """Flask-SQLAlchemy's session; inside `reading_reports()` its SELECTs go to the reports'
+    engine when there is one."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and _READING_REPORTS.get() and isinstance(clause, Select) \
+                and not self._flushing:
+            engine = self._db.engines.get(REPORTS)
+            if engine is not None:
+                return engine
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+@contextmanager
+def reading_reports():
+    """Reads inside go to the reports' engine (REPORTS_DATABASE_URL), when one is set."""
+    token = _READING_REPORTS.set(True)
+    try:
+        yield
+    finally:
+        _READING_REPORTS.reset(token)
+
+
+def reads_reports(function):
+    """A report gather or export that reads through the reports' engine (reading_reports)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with reading_reports():
+            return function(*args, **kwargs)
+    return wrapper
+
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION),
+                session_options={"class_": Session})
 migrate = Migrate(compare_type=True, render_as_batch=True, render_item=_render_item)
 login_manager = LoginManager()
 csrf = CSRFProtect()

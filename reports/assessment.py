@@ -18,7 +18,7 @@ same data prints as an A4 PDF and downloads as .xlsx.
 """
 from flask_babel import gettext as _
 
-from extensions import db
+from extensions import db, reads_reports
 from formatting import fen
 from models import commission as cm, targets as tg
 from models.accounts import Department
@@ -39,6 +39,7 @@ def bonus_points(collected, target):
     return collected * 100 // target - 100
 
 
+@reads_reports
 def gather(user, month, marketers):
     """Plain data: {"month", "period", "rows", "total", "run", "rules"}; a row per marketer
     (in the order given) with their figures, commission, bonus, deduction and total."""

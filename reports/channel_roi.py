@@ -36,7 +36,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
-from extensions import db
+from extensions import db, reads_reports
 from models.base import utcnow
 from models.clock import day_start
 from models.customers import Channel, Customer, channel_costs
@@ -125,6 +125,7 @@ def _events(params, start, end):
              "roi": heads[e.id]["roi"]} for e in events]
 
 
+@reads_reports
 def gather(params):
     """The report's data (plain values) for the whole months of params' period."""
     start, end = whole_months(params)

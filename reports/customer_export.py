@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from flask_babel import gettext as _
 
+from extensions import reads_reports
 from models import background, customer_import as imports, customers as c
 from reports import xlsx
 
@@ -18,6 +19,7 @@ def enqueue(customer_filter, *, actor, count):
                               params={"filter": asdict(customer_filter)})
 
 
+@reads_reports
 def run(run, *, actor, progress):
     rows = imports.export_rows(c.find_customers(actor, c.CustomerFilter(**run.params["filter"])),
                                actor=actor)

@@ -60,7 +60,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
-from extensions import db
+from extensions import db, reads_reports
 from formatting import local_dt
 from models import gifts
 from models.accounts import User
@@ -312,6 +312,7 @@ def _average(rows):
     return average
 
 
+@reads_reports
 def gather(params):
     """The report's data (plain values) for params.event, as params.user may see it."""
     event, user = params.event, params.user

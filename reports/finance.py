@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
-from extensions import db
+from extensions import db, reads_reports
 from formatting import company_zone, local_day
 from models.accounts import Department, User
 from models.base import utcnow
@@ -86,6 +86,7 @@ def receipts(params):
     return dict(sorted(by_day.items())), by_method, refunds
 
 
+@reads_reports
 def gather(params):
     from models import custody, points
     from models.orders import AGEING, METHODS

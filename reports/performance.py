@@ -52,7 +52,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from extensions import db
+from extensions import db, reads_reports
 from formatting import fen, local_day
 from models.accounts import Department, User, UserRole
 from models.aftersales import Ticket
@@ -351,6 +351,7 @@ def _total(rows):
     return with_rates({key: sum(r[key] for r in rows) for key in COUNTED})
 
 
+@reads_reports
 def gather(params):
     """Plain data for the marketer and department reports: one row per marketer covered (with
     the department's average and a rank by sales), totals, and the totals of the period before.
@@ -433,6 +434,7 @@ def sales_charts(rows):
     return charts
 
 
+@reads_reports
 def gather_company(params):
     """The company summary: one row per department (its marketers' figures added up), totals,
     and the period before."""

@@ -52,7 +52,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
-from extensions import db
+from extensions import db, reads_reports
 from formatting import local_day
 from models.accounts import Department, User
 from models.base import utcnow
@@ -256,6 +256,7 @@ def _rows(by, values):
     return rows
 
 
+@reads_reports
 def gather(params):
     """The report's data (plain values) for the period, as params.user may see it."""
     found = figures(params)

@@ -64,11 +64,13 @@ TINY = {
                   "{tmp}/bench.db"],
     "report_pdfs.py": ["--customers", "300", "--orders", "300", "--events", "5",
                        "--per-event", "20", "--marketers", "10"],
+    "scale.py": ["--build", "--measure", "--scale", "0.001", "--database",
+                 "hxt_bench_scale_{port}", "--port", "{port}", "--requests", "3", "--drop"],
     "scheduler.py": ["--customers", "300", "--orders", "300", "--events", "3",
                      "--per-event", "20", "--contacts", "500", "--marketers", "10"],
 }
 #: Scripts that run only on PostgreSQL (a throwaway database beside this server's).
-NEEDS_POSTGRES = {"crash.py", "outbox.py"}
+NEEDS_POSTGRES = {"crash.py", "outbox.py", "scale.py"}
 POSTGRES = os.environ.get("BENCH_DATABASE_URL",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
