@@ -93,7 +93,7 @@ def make_test_app(database_url, instance_dir, **extra):
 def app(database_url, tmp_path_factory):
     app = make_test_app(database_url, tmp_path_factory.mktemp("instance"))
     with app.app_context():
-        _db.create_all()
+        _db.create_all(bind_key=None)  # the tables (a replica bind has none of its own)
     yield app
     with app.app_context():
         _db.session.remove()

@@ -3,7 +3,7 @@ and exports read from. Tested with two databases on the same server (two files o
 "replica" is a copy of the primary taken before a department was renamed on the primary, so
 what a read returns says which engine it went to."""
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -41,7 +41,7 @@ def databases(tmp_path_factory):
         primary = f"sqlite:///{folder / 'primary.db'}"
     app = make_test_app(primary, folder)
     with app.app_context():
-        db.create_all()
+        db.create_all(bind_key=None)
         department = factories.make_department(OLD)
         factories.make_user(["manager"], username="boss")
         for n in range(3):
@@ -68,10 +68,13 @@ def databases(tmp_path_factory):
     yield primary, replica
     for drop in reversed(drops):
         drop()
+    # The apps with a replica registered its (empty) metadata on the shared `db`: the apps of
+    # the tests that follow have no such bind.
+    db.metadatas.pop(extensions.REPORTS, None)
 
 
 def last_month():
-    end = date.today().replace(day=1) - timedelta(days=1)
+    end = factories.company_today().replace(day=1) - timedelta(days=1)
     return end.replace(day=1), end
 
 
