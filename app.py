@@ -56,12 +56,19 @@ def create_app(config=None):
     if postgres:
         # A ping before every use costs a round trip per request: rested connections get one.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})["pool_pre_ping"] = False
+        if app.config.get("PGBOUNCER_TRANSACTION_MODE"):
+            # No server-side prepared statements: PgBouncer may give the next transaction
+            # another server connection, which never saw them (config.py).
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {})[
+                "prepare_threshold"] = None
     if reports := app.config.get("REPORTS_DATABASE_URL"):
         # A second engine (a read replica) for the report gathers and exports only; the main
         # engine's options, but not SQLite's driver arguments on a PostgreSQL replica.
         bind = {"url": reports}
         if not reports.startswith("sqlite"):
-            bind.update(connect_args={}, pool_pre_ping=False)
+            bind.update(connect_args={"prepare_threshold": None}
+                        if app.config.get("PGBOUNCER_TRANSACTION_MODE") else {},
+                        pool_pre_ping=False)
         app.config["SQLALCHEMY_BINDS"] = {extensions.REPORTS: bind}
     register_extensions(app)
     if postgres:

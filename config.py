@@ -101,6 +101,12 @@ def build_config(overrides=None):
         #: Used until an admin sets the company time zone in the settings.
         "DEFAULT_TIMEZONE": "Asia/Shanghai",
         "SQLITE_BUSY_TIMEOUT_S": 15,
+        #: 1 when DATABASE_URL (and REPORTS_DATABASE_URL) go through PgBouncer in transaction
+        #: mode: each transaction may run on another server connection, so psycopg must not
+        #: prepare statements on the server (its default prepares a statement run 5 times on a
+        #: connection; PgBouncer before 1.21 cannot follow them). Nothing else in the app keeps
+        #: session state (README "Running at scale").
+        "PGBOUNCER_TRANSACTION_MODE": os.environ.get("PGBOUNCER_TRANSACTION_MODE") == "1",
     }
     config.update(overrides)
     return config
