@@ -348,15 +348,15 @@ def _walk_in_page(event, form, known, status=200, known_form=None):
 
 
 def _walked_in(event, record):
-    """The door screen with the walk-in's check-in, their attendance gift and, for a customer
-    of the public pool, a word that a marketer may claim them."""
+    """The door screen with the walk-in's check-in, their attendance gift, the deal for a seller
+    and, for a customer of the public pool, a word that a marketer may claim them."""
     facts = ci.summary(record)
     customer = record.invitation.customer
     pooled = customer.status == "pool"
     gift = gifts.door_state(event, customer.id)
     db.session.commit()
     return _screen(event, fragment="result", record=facts, already=False, gift=gift,
-                   gift_form=BaseForm() if gift else None, walk_in=True,
+                   gift_form=BaseForm() if gift else None, walk_in=True, pooled=pooled,
                    note=_("%(name)s is in the public pool: a marketer may claim them.",
                           name=facts["name"]) if pooled else "")
 

@@ -140,6 +140,25 @@ def test_the_door_search_carries_what_was_typed_into_the_walk_in_form(db, client
     assert too_many.status_code == 422 and "最多带 5 位同行人" in page_text(too_many)
 
 
+def test_a_walk_ins_result_offers_a_seller_the_deal_but_not_for_the_public_pool(
+        db, client, login):
+    from models.customers import release_to_pool
+    event, _invitation, manager, marketer = setup_door(db)
+    known = make_customer(marketer, name="老熟客", phone="13900002222")
+    pooled = make_customer(marketer, name="公海李", phone="13900003333")
+    release_to_pool([pooled.id], actor=manager, reason="整理")
+    db.session.commit()
+    login(manager)
+    done = client.post(f"/checkin/{event.id}/walk-in/known", data={
+        "customer_id": str(known.id), "phone": known.phone, "token": new_token()})
+    assert done.status_code == 200
+    assert f'href="/orders/new/{known.id}?event_id={event.id}"' in done.get_data(as_text=True)
+    done = client.post(f"/checkin/{event.id}/walk-in/known", data={
+        "customer_id": str(pooled.id), "phone": pooled.phone, "token": new_token()})
+    assert done.status_code == 200 and "公海李 在公海中" in page_text(done)
+    assert f"/orders/new/{pooled.id}" not in done.get_data(as_text=True)
+
+
 def test_live_board_after_a_scripted_run_of_fifty_check_ins(db, client, login):
     manager, marketer = make_user(["manager"]), make_user(["marketer"])
     event = make_event(manager)

@@ -85,7 +85,32 @@ def test_a_known_customer_who_came_uninvited_is_checked_in_and_gifted(
     page.get_by_test_id("give-gift").click()  # as a person taps: once the page is ready
     page.get_by_test_id("gift-issued").wait_for()
     assert gifts_of(live_app, event_id, customer_id) == {"attendance": 1, "companion": 1}
+    assert page.get_by_test_id("start-deal").count() == 0  # event staff take no orders
     screenshot(f"door-walk-in-gift-{viewport['width']}")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_manager_at_the_door_starts_the_walk_ins_deal_with_the_event_chosen(
+        page, live_server, evening, screenshot, viewport):
+    """The walk-in's result offers the deal as a scan's does (issue 24 D: the event passed from
+    the door)."""
+    event_id = evening["event_id"]
+    customer_id, name, phone = evening["uninvited"]
+    page.set_viewport_size(viewport)
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/checkin/{event_id}")
+    page.locator("[data-scan-input]").fill(national(phone))
+    page.get_by_test_id("no-match").wait_for()
+    page.get_by_test_id("register-walk-in").click()
+    page.get_by_test_id("walk-in-known").click()
+    page.get_by_test_id("check-in-result").filter(has_text=name).wait_for()
+    deal = page.get_by_test_id("start-deal")
+    box = deal.bounding_box()
+    assert box["height"] >= 44
+    screenshot(f"door-walk-in-deal-{viewport['width']}")
+    deal.click()
+    page.wait_for_url(f"{live_server}/orders/new/{customer_id}?event_id={event_id}")
+    assert page.get_by_label("会议", exact=True).input_value() == str(event_id)
 
 
 def test_a_new_walk_in_typed_by_name_gets_the_gift(page, live_server, live_app, evening):
