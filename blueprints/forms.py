@@ -185,13 +185,31 @@ def error_text(form):
 MAX_PAGE = 100000
 
 
+#: A list counts its rows up to this many (or ten pages past the one shown, if more): beyond,
+#: it says "more than" (page.more) — counting two million customers on every page view cost
+#: more than showing the page.
+COUNT_AT_MOST = 1000
+
+
 def paginate(query, per_page):
-    """db.paginate with the page number from the query string, kept within sane bounds."""
+    """db.paginate with the page number from the query string, kept within sane bounds, and a
+    count that stops at COUNT_AT_MOST rows or ten pages past this one: page.total is exact when
+    page.more is False, else a lower bound (the pages up to it are linked, and Next goes on)."""
+    from sqlalchemy import func, select
+
     from extensions import db
     raw = request.args.get("page", "1")
-    page = int(raw) if raw.isdecimal() and len(raw) <= 6 else 1
-    return db.paginate(query, page=max(1, min(page, MAX_PAGE)), per_page=per_page,
-                       error_out=False)
+    number = max(1, min(int(raw) if raw.isdecimal() and len(raw) <= 6 else 1, MAX_PAGE))
+    page = db.paginate(query, page=number, per_page=per_page, error_out=False, count=False)
+    cap = max(COUNT_AT_MOST, (number + 10) * per_page)
+    # One column is enough to count (the page's joins and the rest of its columns are not).
+    rows = query.order_by(None).with_only_columns(query.selected_columns[0],
+                                                  maintain_column_froms=True)
+    counted = db.session.scalar(select(func.count()).select_from(
+        rows.limit(cap + 1).subquery()))
+    page.more = counted > cap
+    page.total = min(counted, cap)
+    return page
 
 
 def id_arg(name):

@@ -16,7 +16,7 @@ These are the performance report's figures of the same name (reports/performance
 """
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
 from extensions import db
@@ -69,6 +69,22 @@ def _queries(since, until, ids):
     return found
 
 
+def _company_money(since, until):
+    """The money figures of _queries for the whole company: the same sums without their
+    orders (every payment and return has one), read from the rows' date index alone — joined
+    to the orders, PostgreSQL hashed all 3,000,000 of them to sum one day's payments (0.9 s)."""
+    original = aliased(Payment)
+    return {
+        "returned": select(literal(NOBODY), func.coalesce(func.sum(OrderReturn.value), 0)).where(
+            OrderReturn.at >= since, OrderReturn.at < until),
+        "received": select(literal(NOBODY), func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.kind.in_(RECEIPTS), Payment.at >= since, Payment.at < until),
+        "reversed": select(literal(NOBODY), func.coalesce(func.sum(Payment.amount), 0))
+        .join(original, original.id == Payment.reverses_id).where(
+            Payment.reverses_id > 0, original.kind.in_(RECEIPTS),
+            Payment.at >= since, Payment.at < until)}
+
+
 def _values(row_sets):
     """{marketer: [the six figures]} from the queries' rows."""
     values = {}
@@ -95,7 +111,10 @@ def span_values(since_day, until_day, ids):
     since, until = day_start(since_day), day_start(until_day)
     total = [0] * len(FIGURES)
     offsets = {"arrivals": 0, "deals": 1, "returned": 3, "received": 4, "reversed": 5}
-    for key, query in _queries(since, until, ids).items():
+    queries = _queries(since, until, ids)
+    if ids is None:
+        queries.update(_company_money(since, until))
+    for key, query in queries.items():
         row = db.session.execute(query.with_only_columns(
             *query.selected_columns[1:])).one()
         for n, value in enumerate(row):

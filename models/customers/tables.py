@@ -59,6 +59,9 @@ class Customer(db.Model):
         CheckConstraint("status <> 'pool' OR owner_id IS NULL", name="pool_has_no_owner"),
         Index("ix_customers_owner_status", "owner_id", "status"),
         Index("ix_customers_intent_owner", "intent", "owner_id"),
+        # The customer list filtered by grade, newest first (reads.find_customers, the
+        # "recent" sort): page 500 walks 15,000 entries of one grade, not every customer's.
+        Index("ix_customers_grade_created", "grade", "created_at", "id"),
         CheckConstraint("intent IN ('', 'none', 'some', 'strong', 'deal')",
                         name="known_intent"),
     )

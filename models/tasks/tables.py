@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, select, update)
+                        UniqueConstraint, select, text, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,9 +70,17 @@ class Task(db.Model):
         CheckConstraint("status IN ('open', 'done', 'skipped')", name="known_status"),
         CheckConstraint("outcome IS NULL OR outcome IN ('reached', 'no_answer', 'refused')",
                         name="known_outcome"),
-        Index("ix_tasks_assignee_status_due", "assignee_id", "status", "due_date"),
+        # A marketer's "Today" (worklist.today_list): the open tasks of one assignee up to a
+        # week ahead, counted by section and kind, then the first of each — from the index
+        # alone (with `kind` in it: 3,000 open tasks were 3,000 table rows read).
+        Index("ix_tasks_assignee_status_due_kind", "assignee_id", "status", "due_date", "kind"),
         Index("ix_tasks_department_status_due", "department_id", "status", "due_date"),
         Index("ix_tasks_customer_status", "customer_id", "status"),
+        # The open tasks only, by due date: the overdue count per marketer on the manager's
+        # home (reports.home.overdue_tasks: status 'open', due before today, grouped by
+        # assignee), read from the index alone instead of every task ever written.
+        Index("ix_tasks_open_due_assignee", "due_date", "assignee_id",
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
     )
     #: Seen by the assignee, their department head and managers.
     __scope__ = {"owner": "assignee_id", "department": "department_id"}

@@ -252,3 +252,23 @@ def test_notes_apart_from_health_notes_and_an_estimated_year_shown_as_about(db, 
     assert customer.notes == "老会员，住幸福里三号楼" and customer.health_notes == "高血压"
     assert (customer.birth_year, customer.birth_year_estimated) == (1950, False)
     assert f"年龄 {this_year - 1950}" in page_text(client.get(f"/customers/{customer.id}"))
+
+
+def test_a_long_list_counts_only_so_far_and_says_more(db, client, login, monkeypatch):
+    """The list counts its rows up to ten pages past the one shown (two million customers are
+    not counted on every page view): beyond, it says 超过 …, and Next goes on; near the end
+    the count is exact again."""
+    import blueprints.customers.routes as routes
+    import blueprints.forms as forms
+    monkeypatch.setattr(routes, "PER_PAGE", 2)
+    monkeypatch.setattr(forms, "COUNT_AT_MOST", 5)
+    me = login("marketer")
+    for n in range(30):
+        make_customer(me, name=f"顾客{n:02d}")
+    first = page_text(client.get("/customers/"))
+    assert "超过 22 位顾客" in first and "顾客29" in first  # newest first
+    assert 'page=2">' in client.get("/customers/").get_data(as_text=True)  # Next
+    near_end = page_text(client.get("/customers/?page=12"))
+    assert "共 30 位顾客" in near_end and "超过" not in near_end
+    last = page_text(client.get("/customers/?page=15"))
+    assert "顾客00" in last and "顾客01" in last
