@@ -177,8 +177,17 @@ def sane_date(form, field):
 
 
 def error_text(form):
-    """All of a form's errors as one line (for a flash message after a redirect)."""
-    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+    """All of a form's errors as one line (for a flash message after a redirect): the messages
+    of the fields of its FormFields and FieldLists too, never a field's name."""
+    def messages(errors):
+        if isinstance(errors, dict):
+            errors = errors.values()
+        for error in errors:
+            if isinstance(error, (dict, list, tuple)):
+                yield from messages(error)
+            else:
+                yield str(error)
+    return " ".join(messages(form.errors))
 
 
 #: Page numbers beyond this are treated as this (a huge number would overflow the database).
@@ -286,9 +295,10 @@ class QuantitiesField(wtforms.Field):
     `maximum`; anything else is the field's error."""
 
     def __init__(self, label=None, validators=None, *, prefix, parts=1, maximum=999_999,
-                 **kwargs):
+                 message=None, **kwargs):
         super().__init__(label, validators, **kwargs)
         self.prefix, self.parts, self.maximum = prefix, parts, maximum
+        self.message = message
         self.entered = {}
 
     def process(self, formdata, data=wtforms.utils.unset_value, extra_filters=None):
@@ -307,9 +317,31 @@ class QuantitiesField(wtforms.Field):
             if not raw:
                 continue
             if not (raw.isascii() and raw.isdecimal()) or int(raw) > self.maximum:
-                self.process_errors.append(_("Quantities are whole numbers."))
+                self.process_errors.append(str(self.message or _("Quantities are whole "
+                                                                 "numbers.")))
                 continue
             self.data[ids[0] if self.parts == 1 else tuple(ids)] = int(raw)
+
+
+class TickedField(wtforms.Field):
+    """Boxes ticked on the lines of a page, one checkbox a line named `prefix` + its row id +
+    `suffix` ("package-12-held"): data is the set of the ids ticked. A name whose id is not one
+    a row can have is not one of the page's lines and is left out."""
+
+    def __init__(self, label=None, validators=None, *, prefix, suffix="", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.prefix, self.suffix = prefix, suffix
+
+    def process(self, formdata, data=wtforms.utils.unset_value, extra_filters=None):
+        self.process_errors, self.data = [], set()
+        if formdata is None:
+            return
+        for name in formdata:
+            if name.startswith(self.prefix) and name.endswith(self.suffix) and \
+                    len(name) > len(self.prefix) + len(self.suffix) and formdata.get(name):
+                number = parse_id(name[len(self.prefix):len(name) - len(self.suffix)])
+                if number is not None:
+                    self.data.add(number)
 
 
 def link_args(args):

@@ -214,8 +214,7 @@ def check_in(event_id):
     event = ci.get_door_event_or_404(event_id, current_user)
     form = CheckInForm(event)
     if not form.validate_on_submit():
-        return _refused(event, " ".join(str(e) for errs in form.errors.values() for e in errs),
-                        422)
+        return _refused(event, error_text(form), 422)
     invitation = db.session.scalar(select(Invitation).where(
         Invitation.id == int(form.invitation_id.data) if form.invitation_id.data.isdecimal()
         and len(form.invitation_id.data) < 10 else Invitation.id.is_(None),
@@ -244,8 +243,8 @@ def scan(event_id):
     is not a card's code is a search."""
     form = ScanForm()
     if not form.validate_on_submit():
-        return _refused(ci.get_door_event_or_404(event_id, current_user),
-                        " ".join(str(e) for errs in form.errors.values() for e in errs), 422)
+        return _refused(ci.get_door_event_or_404(event_id, current_user), error_text(form),
+                        422)
     code = form.code.data
     event, card, gift_rule = door.door_event_and_card(event_id, current_user, code)
     if card is None:  # not a card of this event: what was typed is a search

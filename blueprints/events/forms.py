@@ -2,7 +2,8 @@ from datetime import datetime, time
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, SelectField, StringField, TimeField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (AnyOf, DataRequired, InputRequired, Length, NumberRange,
+                                Optional)
 
 from blueprints.admin.forms import MultiCheckboxField, department_choices
 from blueprints.forms import BaseForm, IdField, IntegerField, MoneyField, choices, to_fen
@@ -103,6 +104,12 @@ class InviteForm(BaseForm):
         self.event_id.choices = choices([(0, _l("Choose an open event"))] + [
             (e.id, f"{e.title}（{e.starts_at.astimezone(company_zone()):%m-%d %H:%M}）")
             for e in ev.open_events()])
+
+
+class EventStatusForm(BaseForm):
+    """The buttons that move an event along: the status it goes to (hidden, one per button)."""
+    to = SelectField(_l("Status"), choices=choices(ev.STATUSES.items()), validate_choice=False,
+                     validators=[AnyOf(list(ev.STATUSES), message=_l("Choose from the list."))])
 
 
 class InvitationStatusForm(BaseForm):

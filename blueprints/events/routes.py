@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from blueprints.access import role_required, safe_next
 from blueprints.customers.forms import IntentForm
-from blueprints.events.forms import (CostForm, EventForm, InvitationStatusForm, InviteForm,
-                                     MoveGuestForm, PickupForm, PickupPointForm, StaffForm,
-                                     TableForm)
+from blueprints.events.forms import (CostForm, EventForm, EventStatusForm,
+                                     InvitationStatusForm, InviteForm, MoveGuestForm, PickupForm,
+                                     PickupPointForm, StaffForm, TableForm)
 from blueprints.files import file_name, send_download
 from blueprints.forms import (BaseForm, attempt, error_text, id_arg, ids_from, paginate,
                              refusal_status, run_operation)
@@ -121,10 +121,13 @@ def show(event_id):
 @role_required(*PLANNERS)
 def status(event_id):
     event = ev.get_event_or_404(event_id, current_user)
-    if not BaseForm().validate_on_submit():
-        abort(400)
-    run_operation(lambda: ev.change_event_status(event, request.form.get("to", ""),
-                                                 actor=current_user),
+    form = EventStatusForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        flash(error_text(form), "danger")
+        return _back_to(event)
+    run_operation(lambda: ev.change_event_status(event, form.to.data, actor=current_user),
                   lambda _result: _("The event is now: %(status)s.",
                                     status=ev.STATUSES[event.status]))
     return _back_to(event)

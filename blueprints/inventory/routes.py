@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import attempt, id_arg, paginate, run_operation
+from blueprints.forms import attempt, error_text, id_arg, paginate, run_operation
 from blueprints.inventory.forms import (CountedForm, PostCountForm, ProductForm, ReceiptForm,
                                         ReverseForm, ScrapForm, StartCountForm, TransferForm,
                                         WarehouseForm)
@@ -297,7 +297,7 @@ def reverse_document(document_id):
     item = inv.get_document_or_404(document_id)
     form = ReverseForm()
     if not form.validate_on_submit():
-        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+        flash(error_text(form), "danger")
     else:
         run_operation(lambda: inv.reverse_document(item, actor=current_user,
                                                    note=form.note.data),
@@ -359,7 +359,7 @@ def count_line(count_id, line_id):
     form = CountedForm()
     error, status = None, 200
     if not form.validate_on_submit():
-        error, status = " ".join(str(e) for errs in form.errors.values() for e in errs), 422
+        error, status = error_text(form), 422
     else:
         with attempt() as tried:
             inv.enter_counted(item, line_id, form.counted.data, actor=current_user)

@@ -6,8 +6,8 @@ from wtforms import (BooleanField, DateField, FieldList, Form, FormField,
                      PasswordField, SelectField, StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from blueprints.forms import (BaseForm, IdField, IntegerField, MoneyField, TokenField, choices,
-                              to_fen)
+from blueprints.forms import (MAX_YUAN, BaseForm, IdField, IntegerField, MoneyField,
+                              QuantitiesField, TickedField, TokenField, choices, to_fen)
 from formatting import company_zone
 from models import inventory as inv, orders as o
 
@@ -43,6 +43,11 @@ class OrderForm(BaseForm):
     deposit_method = SelectField(_l("Paid by"), choices=_methods())
     deposit_reference = StringField(_l("Transaction number"), validators=[Optional(),
                                                                           Length(max=64)])
+    #: The sets of each package (package-<id>) and the packages left in custody
+    #: (package-<id>-held): the tiles above the lines.
+    packages = QuantitiesField(_l("Sets"), prefix="package-", maximum=99,
+                               message=_l("Package counts are whole numbers, 0 to 99."))
+    packages_held = TickedField(_l("Left in custody"), prefix="package-", suffix="-held")
     #: Shown once goods taken home would leave less on hand than customers are promised.
     confirm_below_promise = BooleanField(_l("Yes, hand them over although customers are "
                                             "promised more than will be left"))
@@ -148,10 +153,30 @@ class ReasonForm(BaseForm):
                                                    Length(max=200)])
 
 
+class _Declared(Form):
+    """What was counted, one amount per payment method (declared-cash, declared-wechat …);
+    blank: not counted. A refund-heavy day may count below zero."""
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            return BaseForm.Meta.bind_field(self, form, unbound_field, options)
+
+    def amounts(self):
+        """{method: fen} of the methods counted."""
+        return {name: to_fen(field.data) for name, field in self._fields.items()
+                if field.data is not None}
+
+
+for _method, _label in o.METHODS.items():
+    setattr(_Declared, _method, MoneyField(_label, minimum=-MAX_YUAN, message=_l(
+        "Enter what was counted for each method.")))
+
+
 class CloseForm(BaseForm):
-    """Close a cashier's open session; what was counted per method is read by the route
-    (one field per method on the screen)."""
+    """Close a cashier's open session: what was counted per method (one field per method on
+    the screen) and the day closed (the page's day, posted back)."""
     cashier_id = IdField(message=_l("Choose whose day to close."))
+    declared = FormField(_Declared, separator="-")
+    day = StringField(validators=[Optional(), Length(max=40)])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from blueprints.access import role_required
 from blueprints.files import file_name, send_download
-from blueprints.forms import (MAX_YUAN, BaseForm, attempt, error_text, id_arg, paginate,
-                              parse_yuan, refusal_status, run_operation, to_fen, yuan)
+from blueprints.forms import (BaseForm, attempt, error_text, id_arg, paginate, refusal_status,
+                              run_operation, to_fen, yuan)
 from blueprints.gifts.forms import ManualGiftForm, PurchaseGiftsForm
 from blueprints.orders.forms import (CloseForm, ConfirmForm, OrderForm, PackageForm,
                                      PaymentForm, PinForm, ReasonForm, RefundForm, ReopenForm,
@@ -93,12 +93,10 @@ def new(customer_id):
     status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
         lines, ok = form.product_lines()
-        counts = _package_counts(packages)
-        if counts is None:
-            form.form_errors.append(_("Package counts are whole numbers, 0 to 99."))
-            ok = False
-        for package, count, held in counts or []:
-            lines.extend(o.package_lines(package, count, held=held))
+        for package in packages:
+            if count := form.packages.data.get(package.id):
+                lines.extend(o.package_lines(package, count,
+                                             held=package.id in form.packages_held.data))
         if ok:
             with attempt() as tried:
                 order, deferred = order_taking.take_order(
@@ -125,7 +123,7 @@ def new(customer_id):
                 return redirect(url_for("orders.show", order_id=order.id))
     products = db.session.scalars(inv.find_products(flag="for_sale")).all()
     return render_template("orders/new.html", form=form, customer=customer, packages=packages,
-                           chosen=_chosen_packages(packages), products=products,
+                           chosen=_chosen_packages(form, packages), products=products,
                            prices={p.id: pricing.grade_price(p, customer) for p in products},
                            grade_pct=pricing.grade_pct(customer),
                            cap_pct=pricing.cap_pct(current_user),
@@ -133,23 +131,10 @@ def new(customer_id):
                            open_tickets=aftersales.open_tickets_of(customer)), status
 
 
-def _package_counts(packages):
-    """[(package, count, held)] from the form's package-<id> fields; None if one is not a
-    count."""
-    result = []
-    for package in packages:
-        raw = (request.form.get(f"package-{package.id}") or "").strip()
-        if not raw or raw == "0":
-            continue
-        if not raw.isdecimal() or int(raw) > 99:
-            return None
-        result.append((package, int(raw), bool(request.form.get(f"package-{package.id}-held"))))
-    return result
-
-
-def _chosen_packages(packages):
-    return {package.id: (request.form.get(f"package-{package.id}", ""),
-                         bool(request.form.get(f"package-{package.id}-held")))
+def _chosen_packages(form, packages):
+    """{package id: (the count as typed, left in custody?)}: the tiles shown again."""
+    return {package.id: (form.packages.entered.get(f"package-{package.id}", ""),
+                         package.id in form.packages_held.data)
             for package in packages}
 
 
@@ -361,11 +346,11 @@ def reverse_payment(payment_id):
 
 # --- The daily close -------------------------------------------------------------------------
 
-def _day_arg():
-    """The day to close (query string or form): today when absent, not a date, in the future
-    or more than ten years back."""
+def _day_arg(form):
+    """The day to close (query string, or the close form's): today when absent, not a date,
+    in the future or more than ten years back."""
     try:
-        day = parse_day(request.args.get("day") or request.form.get("day"))
+        day = parse_day(request.args.get("day") or form.day.data)
     except ValueError:
         day = None
     return day if day and _today() - timedelta(days=3660) <= day <= _today() else _today()
@@ -374,17 +359,14 @@ def _day_arg():
 @bp.route("/close", methods=["GET", "POST"])
 @role_required(*o.CLOSE_ROLES)
 def close():
-    day = _day_arg()
     form = CloseForm()
+    day = _day_arg(form)
     status = 200
     if form.validate_on_submit():
         cashier = db.session.get(User, form.cashier_id.data)
-        declared = _declared()
+        declared = form.declared.form.amounts()
         if cashier is None:
             flash(_("Choose whose day to close."), "danger")
-            status = 422
-        elif declared is None:
-            flash(_("Enter what was counted for each method."), "danger")
             status = 422
         elif run_operation(lambda: o.close_day(cashier, day, declared=declared,
                                                actor=current_user, note=form.note.data),
@@ -424,19 +406,6 @@ def _close_or_404(close_id):
     if record is None:
         raise NotFound(_("Not found, or not yours to see."))
     return record
-
-
-def _declared():
-    declared = {}
-    for method in o.METHODS:
-        raw = (request.form.get(f"declared-{method}") or "").strip()
-        if not raw:
-            continue
-        try:
-            declared[method] = to_fen(parse_yuan(raw, -MAX_YUAN, MAX_YUAN))
-        except ValueError:
-            return None
-    return declared
 
 
 @bp.get("/close/<int:close_id>.pdf")

@@ -30,6 +30,10 @@ def test_manager_plans_an_event_with_costs_and_tables(db, client, login):
     assert response.status_code == 422
     response = client.post(f"/events/{event.id}/status", data={"to": "closed"})
     assert "不能从“筹备中”改为“已结束”" in page_text(client.get(response.location))
+    for bad in ("planning-x", "", "open" * 100):  # read through a form: a status from the list
+        response = client.post(f"/events/{event.id}/status", data={"to": bad})
+        assert response.status_code == 302 and event.status == "planning"
+        assert "请从列表中选择" in page_text(client.get(response.location)), bad
     client.post(f"/events/{event.id}/status", data={"to": "open"})
     assert event.status == "open"
     page = page_text(client.get(f"/events/{event.id}"))

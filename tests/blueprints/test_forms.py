@@ -2,7 +2,8 @@
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField, StringField
 
-from blueprints.forms import BaseForm, IdField, IdListField, QuantitiesField, TokenField
+from blueprints.forms import (BaseForm, IdField, IdListField, QuantitiesField, TickedField,
+                              TokenField)
 from models.base import InvalidInput, is_token
 
 
@@ -118,6 +119,8 @@ class _Picked(BaseForm):
     task_ids = IdListField(limit=3)
     lines = QuantitiesField(prefix="line-")
     redeemed = QuantitiesField(prefix="redeemed-", parts=2)
+    sets = QuantitiesField(prefix="set-", maximum=99, message="套餐份数 0 到 99")
+    sets_held = TickedField(prefix="set-", suffix="-held")
 
 
 def _picked(app, **data):
@@ -152,6 +155,41 @@ def test_quantities_are_read_per_line_with_one_message(app):
         assert not ok and form.lines.errors and form.lines.data == {}, bad
 
 
+def test_counts_and_ticks_of_the_same_lines_are_read_apart(app):
+    """set-<id> is a count (its own message, at most `maximum`), set-<id>-held a tick: a tick
+    is not a count, and a tick of an id no row can have is not one of the page's lines."""
+    form, ok = _picked(app, warehouse_id="1", **{
+        "set-4": "2", "set-4-held": "y", "set-5-held": "y", "set-6-held": "",
+        "set-999999999999-held": "y", "set-x-held": "y", "set--held": "y"})
+    assert ok and form.sets.data == {4: 2} and form.sets_held.data == {4, 5}
+    for bad in ("100", "-1", "１", "abc"):
+        form, ok = _picked(app, warehouse_id="1", **{"set-4": bad})
+        assert not ok and form.sets.errors == ["套餐份数 0 到 99"] and form.sets.data == {}, bad
+
+
 def test_ids_from_drops_ids_no_row_can_have():
     from blueprints.forms import ids_from
     assert ids_from(["3", "999999999999", "2", "x", "0", str(2**31 - 1)]) == [2, 3, 2**31 - 1]
+
+
+def test_error_text_reads_the_messages_of_enclosed_forms_not_their_names(app):
+    from wtforms import Form, FormField
+
+    from blueprints.forms import MoneyField, error_text
+
+    class Counted(Form):
+        cash = MoneyField(message="现金不是金额")
+        wechat = MoneyField(message="微信不是金额")
+
+    class Close(BaseForm):
+        class Meta:
+            csrf = False
+
+        warehouse_id = IdField(message="请选择仓库")
+        counted = FormField(Counted, separator="-")
+
+    with app.test_request_context(method="POST", data={"counted-cash": "一百",
+                                                       "counted-wechat": "x"}):
+        form = Close()
+        assert not form.validate()
+        assert error_text(form) == "请选择仓库 现金不是金额 微信不是金额"

@@ -83,6 +83,31 @@ def test_bad_orders_are_refused_in_chinese_and_write_nothing(client, login, shop
     assert db.session.scalar(select(func.count(o.Payment.id))) == 0
 
 
+@pytest.mark.parametrize("count", ["100", "-1", "１", "2.5", "9" * 30])
+def test_a_package_count_that_is_not_one_is_shown_again_with_its_message(
+        client, login, shop, big, db, count):
+    """The tiles are read through the order form (issue 23 §1): a count that is not 0 to 99 is
+    the tiles' message, typed count and custody tick shown again, nothing written."""
+    login(shop.marketer)
+    response = client.post(f"/orders/new/{shop.customer.id}", data=order_form(shop, **{
+        f"package-{big.id}": count, f"package-{big.id}-held": "y",
+        "package-999999999999-held": "y"}))
+    assert response.status_code == 422 and "套餐份数" in page_text(response)
+    html = response.get_data(as_text=True)
+    assert f'name="package-{big.id}" value="{count}"' in html
+    assert f'name="package-{big.id}-held" value="y" checked' in html
+    assert db.session.scalar(select(func.count(o.Order.id))) == 0
+
+
+def test_a_package_left_in_custody_by_its_tick(client, login, shop, big, db):
+    login(shop.marketer)
+    response = client.post(f"/orders/new/{shop.customer.id}", data=order_form(shop, **{
+        f"package-{big.id}": " 2 ", f"package-{big.id}-held": "y"}))
+    assert response.status_code == 302
+    order = db.session.scalar(select(o.Order))
+    assert [(line.taken, line.held) for line in order.lines] == [(0, 12)]
+
+
 def test_finance_takes_the_balance_refunds_and_prints(client, login, shop, db):
     marketer, manager, warehouse, customer, product = (
         shop.marketer, shop.manager, shop.warehouse, shop.customer, shop.product)
@@ -201,9 +226,11 @@ def test_the_daily_close_screen(client, login, shop, db):
     finance = login(make_user(["finance"], display_name="王会计"))
     text = page_text(client.get("/orders/close"))
     assert "刘芳" in text and "¥100.00" in text and "¥50.00" in text and "待日结：#1" in text
-    bad = client.post("/orders/close", data={"cashier_id": marketer.id,
-                                             "declared-cash": "一百"})
-    assert bad.status_code == 422
+    for counted in ("一百", "sNaN", "1e400", "1000001"):
+        bad = client.post("/orders/close", data={"cashier_id": marketer.id,
+                                                 "declared-cash": counted})
+        assert bad.status_code == 422 and "请按付款方式填写实点金额" in page_text(bad), counted
+        assert db.session.scalar(select(func.count(o.CashClose.id))) == 0
     client.post("/orders/close", data={"cashier_id": marketer.id, "declared-cash": "99",
                                        "declared-wechat": "50"})
     close = db.session.scalar(select(o.CashClose))
