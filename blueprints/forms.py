@@ -6,7 +6,10 @@ from functools import lru_cache
 from babel import support
 from flask import flash as flash_message, request
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
+from flask_sqlalchemy.pagination import SelectPagination
 from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from markupsafe import Markup, escape
 import wtforms
 from wtforms import FieldList, FormField, HiddenField, SelectChoice
 from wtforms.i18n import messages_path
@@ -194,31 +197,61 @@ def error_text(form):
 MAX_PAGE = 100000
 
 
+class QuickSelect(wtforms.widgets.Select):
+    """wtforms' select, its plain options written straight out (the same HTML): a list of
+    2,000 marketers took 90 ms to render through html_params, option by option."""
+
+    @classmethod
+    def render_option(cls, choice, **kwargs):
+        if choice.render_kw or kwargs:
+            return super().render_option(choice, **kwargs)
+        value = str(choice.value) if isinstance(choice.value, bool) else choice.value
+        return Markup(f'<option {"selected " if choice.selected else ""}value="{escape(value)}">'
+                      f'{escape(choice.label or choice.value)}</option>')
+
+
 #: A list counts its rows up to this many (or ten pages past the one shown, if more): beyond,
 #: it says "more than" (page.more) — counting two million customers on every page view cost
 #: more than showing the page.
 COUNT_AT_MOST = 1000
 
 
-def paginate(query, per_page):
-    """db.paginate with the page number from the query string, kept within sane bounds, and a
-    count that stops at COUNT_AT_MOST rows or ten pages past this one: page.total is exact when
-    page.more is False, else a lower bound (the pages up to it are linked, and Next goes on)."""
-    from sqlalchemy import func, select
-
+def paginate(query, per_page, *, key=None):
+    """A page of `query` (Flask-SQLAlchemy's pagination) with the page number from the query
+    string, kept within sane bounds. Its count stops at COUNT_AT_MOST rows or ten pages past
+    this one: page.total is exact when page.more is False, else a lower bound (the pages up
+    to it are linked, and Next goes on). `key` (the rows' id column): the page's ids are found
+    first, from an index alone, and only those rows read (page 500 skips 15,000 ids, not 15,000
+    table rows)."""
     from extensions import db
     raw = request.args.get("page", "1")
     number = max(1, min(int(raw) if raw.isdecimal() and len(raw) <= 6 else 1, MAX_PAGE))
-    page = db.paginate(query, page=number, per_page=per_page, error_out=False, count=False)
-    cap = max(COUNT_AT_MOST, (number + 10) * per_page)
-    # One column is enough to count (the page's joins and the rest of its columns are not).
-    rows = query.order_by(None).with_only_columns(query.selected_columns[0],
-                                                  maintain_column_froms=True)
-    counted = db.session.scalar(select(func.count()).select_from(
-        rows.limit(cap + 1).subquery()))
-    page.more = counted > cap
-    page.total = min(counted, cap)
-    return page
+    return _ListPage(select=query, session=db.session(), key=key, page=number,
+                     per_page=per_page, max_per_page=None, error_out=False)
+
+
+class _ListPage(SelectPagination):
+    """paginate's page: a count that stops, and the page's rows by their ids (`key`)."""
+
+    def _query_items(self):
+        query, key = self._query_args["select"], self._query_args["key"]
+        if key is None:
+            return super()._query_items()
+        ids = query.with_only_columns(key, maintain_column_froms=True).limit(
+            self.per_page).offset(self._query_offset)
+        return list(self._query_args["session"].execute(
+            query.where(key.in_(ids.scalar_subquery()))).unique().scalars())
+
+    def _query_count(self):
+        query = self._query_args["select"]
+        cap = max(COUNT_AT_MOST, (self.page + 10) * self.per_page)
+        # One column is enough to count (the page's joins and the rest of its columns are not).
+        rows = query.order_by(None).with_only_columns(query.selected_columns[0],
+                                                      maintain_column_froms=True)
+        counted = self._query_args["session"].scalar(select(func.count()).select_from(
+            rows.limit(cap + 1).subquery()))
+        self.more = counted > cap
+        return min(counted, cap)
 
 
 def id_arg(name):

@@ -1,3 +1,4 @@
+from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (BooleanField, DateField, HiddenField, MonthField, RadioField,
@@ -5,8 +6,8 @@ from wtforms import (BooleanField, DateField, HiddenField, MonthField, RadioFiel
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.admin.forms import MultiCheckboxField
-from blueprints.forms import (BaseForm, IntegerField, MoneyField, TokenField, choices, id_choice,
-                             ids_from, to_fen)
+from blueprints.forms import (BaseForm, IntegerField, MoneyField, QuickSelect, TokenField, choices,
+                             id_choice, ids_from, to_fen)
 from extensions import db
 from models import customers as c
 from models.accounts import all_departments
@@ -27,8 +28,13 @@ def _tag_choices():
 
 
 def _marketer_choices(actor, blank):
-    return choices([(0, blank)] + [(u.id, f"{u.display_name}" + (
-        f"（{u.department.name}）" if u.department else "")) for u in c.active_marketers(actor)])
+    """The marketers `actor` may choose, named with their department (read once a request:
+    the list page has two such lists)."""
+    if getattr(g, "marketer_names_of", None) != actor.id:
+        g.marketer_names_of, g.marketer_names = actor.id, [
+            (uid, name + (f"（{department}）" if department else ""))
+            for uid, name, department in c.active_marketer_names(actor)]
+    return choices([(0, blank)] + g.marketer_names)
 
 
 class CustomerForm(BaseForm):
@@ -70,7 +76,8 @@ class CustomerForm(BaseForm):
                                validators=[Optional(), Length(max=10)],
                                description=_l("After the surname: 阿姨 makes 张阿姨. Empty: from "
                                               "gender and age."))
-    owner_id = SelectField(_l("Owner (marketer)"), coerce=int, validators=[Optional()])
+    owner_id = SelectField(_l("Owner (marketer)"), coerce=int, validators=[Optional()],
+                           widget=QuickSelect())
 
     def __init__(self, actor, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,7 +110,8 @@ class FilterForm(BaseForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=40)])
-    owner_id = SelectField(_l("Owner"), coerce=id_choice, validators=[Optional()])
+    owner_id = SelectField(_l("Owner"), coerce=id_choice, validators=[Optional()],
+                           widget=QuickSelect())
     department_id = SelectField(_l("Department"), coerce=id_choice, validators=[Optional()])
     grade = SelectField(_l("Grade"), validators=[Optional()])
     tag_id = SelectField(_l("Tag"), coerce=id_choice, validators=[Optional()])
@@ -174,7 +182,8 @@ class BulkForm(BaseForm):
     """A bulk action on the customers ticked in the list (checkboxes named "ids" that belong to
     this form through their form= attribute; the pressed button gives the action)."""
     action = HiddenField()
-    to_owner_id = SelectField(_l("To marketer"), coerce=int, validators=[Optional()])
+    to_owner_id = SelectField(_l("To marketer"), coerce=int, validators=[Optional()],
+                              widget=QuickSelect())
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
 
     def __init__(self, actor, *args, **kwargs):
@@ -187,10 +196,12 @@ class BulkForm(BaseForm):
 
 
 class HandoverForm(BaseForm):
-    from_owner_id = SelectField(_l("Leaving marketer"), coerce=int, validators=[
-        DataRequired(_l("Choose the marketer whose customers are handed over."))])
-    to_owner_id = SelectField(_l("Receiving marketer"), coerce=int, validators=[
-        DataRequired(_l("Choose the marketer who takes them over."))])
+    from_owner_id = SelectField(_l("Leaving marketer"), coerce=int, widget=QuickSelect(),
+                                validators=[DataRequired(_l(
+                                    "Choose the marketer whose customers are handed over."))])
+    to_owner_id = SelectField(_l("Receiving marketer"), coerce=int, widget=QuickSelect(),
+                              validators=[DataRequired(_l(
+                                  "Choose the marketer who takes them over."))])
     reason = StringField(_l("Reason"), default=_l("Handover (left the company)"),
                          validators=[DataRequired(_l("Say why.")), Length(max=200)])
 

@@ -53,7 +53,7 @@ def index():
     form = FilterForm(current_user, request.args)
     form.validate()
     query = c.find_customers(current_user, form.to_filter())
-    page = paginate(query, PER_PAGE)
+    page = paginate(query, PER_PAGE, key=c.Customer.id)
     template = "customers/_results.html" if request.headers.get("HX-Request") \
         else "customers/index.html"
     return render_template(template, form=form, page=page, invite_form=InviteForm(),
@@ -347,7 +347,7 @@ def pool():
     form.validate()
     filters = form.to_filter()
     filters.status, filters.owner_id = "pool", None
-    page = paginate(c.find_customers(current_user, filters), PER_PAGE)
+    page = paginate(c.find_customers(current_user, filters), PER_PAGE, key=c.Customer.id)
     stats = None
     if current_user.has_role("marketer"):
         from models.settings import get_setting

@@ -4,7 +4,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
 from extensions import db
-from models.accounts import DEPARTMENT_CHANGE_HANDLERS, ROLES, User
+from models.accounts import DEPARTMENT_CHANGE_HANDLERS, ROLES, Department, User
 from models.audit import audit, register_actions, register_fields, register_targets
 from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
 from models.clock import local_day
@@ -428,13 +428,25 @@ def ensure_default_channels():
     return len(missing)
 
 
-def active_marketers(actor=None):
-    """Active marketers, limited to a department head's department when `actor` is one."""
-    query = select(User).where(User.is_active, User.role_rows.any(role="marketer"))
+def _active_marketers(query, actor):
+    query = query.where(User.is_active, User.role_rows.any(role="marketer"))
     if actor is not None and not actor.has_role("admin", "manager") and \
             actor.has_role("dept_head"):
         query = query.where(User.department_id.in_(department_subtree_ids(actor.department_id)))
-    return db.session.scalars(query.order_by(User.display_name)).all()
+    return query.order_by(User.display_name, User.id)
+
+
+def active_marketers(actor=None):
+    """Active marketers, limited to a department head's department when `actor` is one."""
+    return db.session.scalars(_active_marketers(select(User), actor)).all()
+
+
+def active_marketer_names(actor=None):
+    """[(id, name, department name or None)] of active_marketers, for the lists' choices: rows,
+    not users (2,000 marketers loaded as users with their departments took 40 ms)."""
+    return db.session.execute(_active_marketers(
+        select(User.id, User.display_name, Department.name).outerjoin(
+            Department, Department.id == User.department_id), actor)).all()
 
 
 def _customers_follow_their_owner(user, old_department_id, actor, now):

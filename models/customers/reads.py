@@ -313,7 +313,24 @@ def find_customers(user, filters, now=None):
                                 Customer.last_contact_at < cutoff))
     if (clause := rfm_clause(filters)) is not None:
         query = query.where(Customer.id.in_(select(CustomerRfm.customer_id).where(*clause)))
+    if (filters.q or "").strip():
+        query = _few_found_first(query)
     return query.order_by(*SORTS.get(filters.sort, SORTS["recent"]))
+
+
+#: A search that finds at most this many customers is sorted from their ids.
+FEW_FOUND = 1000
+
+
+def _few_found_first(query):
+    """A search's query, narrowed to the ids it finds when they are few (FEW_FOUND): found
+    through the search's own indexes, unsorted, then sorted as the list asks. Sorted at once,
+    PostgreSQL walked every customer by date to find the newest 30 of a rare name or initials
+    (35,000 rows for one marketer's 'zj' among 2,000,000: 110 ms); many matches are found
+    soon on that walk, so a search finding more keeps it."""
+    found = db.session.scalars(query.with_only_columns(
+        Customer.id, maintain_column_froms=True).limit(FEW_FOUND + 1)).all()
+    return query.where(Customer.id.in_(found)) if len(found) <= FEW_FOUND else query
 
 
 def rfm_clause(filters):

@@ -272,3 +272,24 @@ def test_a_long_list_counts_only_so_far_and_says_more(db, client, login, monkeyp
     assert "共 30 位顾客" in near_end and "超过" not in near_end
     last = page_text(client.get("/customers/?page=15"))
     assert "顾客00" in last and "顾客01" in last
+
+
+def test_a_search_finding_few_or_many_lists_the_same_newest_first(db, client, login,
+                                                                  monkeypatch):
+    """A search that finds few customers is sorted from their ids, one that finds many as the
+    list is (models.customers.reads._few_found_first): the same rows in the same order, within
+    the marketer's scope either way."""
+    from models.customers import reads
+    me, other = login("marketer"), make_user(["marketer"])
+    for n in range(5):
+        make_customer(me, name=f"王{n}")
+    make_customer(other, name="王其他")
+    answers = []
+    for few in (100, 2):  # 6 found by the name: few, then many
+        monkeypatch.setattr(reads, "FEW_FOUND", few)
+        text = rows_text(client.get("/customers/?q=王", headers={"HX-Request": "true"}))
+        answers.append([name for name in ("王4", "王3", "王2", "王1", "王0") if name in text])
+        assert "王其他" not in text
+        assert [text.index(name) for name in answers[-1]] == \
+            sorted(text.index(name) for name in answers[-1])
+    assert answers[0] == answers[1] == ["王4", "王3", "王2", "王1", "王0"]
