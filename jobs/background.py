@@ -90,12 +90,6 @@ def _row(result, **extra):
             **extra}
 
 
-def _kept(results, good):
-    """The rows a dry run's page shows: every row not `good`, and the first good ones."""
-    kept = [r for n, r in enumerate(results) if r.status != good or n < FIRST_ROWS]
-    return kept[:KEPT_ROWS]
-
-
 def customer_dry_run(run, *, actor, progress):
     """The rows checked a chunk at a time, only those the page shows kept (a file of 100,000
     rows is never held whole)."""
@@ -122,11 +116,19 @@ def customer_confirm(run, *, actor, progress):
 
 
 def opening_dry_run(run, *, actor, progress):
+    """The rows checked a chunk at a time, only those the page shows kept (every row not to
+    import, and the first ones that are)."""
     batch = db.session.get(opening.OpeningBatch, run.batch_id)
-    results = opening.dry_run(batch, actor=actor, progress=progress)
-    counts = opening.summarise(results)
+    counts, rows, n = opening.summarise([]), [], 0
+    for chunk in opening.check_rows(batch, actor=actor, progress=progress):
+        for key, count in opening.summarise(chunk).items():
+            counts[key] += count
+        for r in chunk:
+            if len(rows) < KEPT_ROWS and (r.status != "import" or n < FIRST_ROWS):
+                rows.append(_row(r, cells=r.cells))
+            n += 1
     return {"counts": counts, "mapping": batch.mapping, "errors": counts["invalid"],
-            "rows": [_row(r, cells=r.cells) for r in _kept(results, "import")]}
+            "rows": rows}
 
 
 def opening_confirm(run, *, actor, progress):
