@@ -95,7 +95,8 @@ def customer_dry_run(run, *, actor, progress):
     rows is never held whole)."""
     batch = db.session.get(customer_import.ImportBatch, run.batch_id)
     counts, rows, n = customer_import.summarise([]), [], 0
-    for chunk in customer_import.check_rows(batch, actor=actor, progress=progress):
+    for chunk in customer_import.check_rows(batch, actor=actor, progress=progress,
+                                             writing=False):
         for key, count in customer_import.summarise(chunk).items():
             counts[key] += count
         for r in chunk:
