@@ -345,12 +345,13 @@ def _birthday(data, values, today, notes):
 CHUNK = 1000
 
 
-def check_rows(batch, *, actor, now=None, progress=None):
+def check_rows(batch, *, actor, now=None, progress=None, writing=True):
     """Each row of the batch checked — create, duplicate (with whom), or invalid (why) — in
     one pass over the file, never held whole: lists of RowResult, CHUNK rows at a time, a
     chunk's new mobiles looked up in the archive at once (a background dry run keeps only the
     rows its page shows). `progress(rows done, invalid so far)` after each row. Writes
-    nothing."""
+    nothing. `writing=False` (a dry run): the rows' values to write are neither made whole
+    (no pinyin of the name) nor kept."""
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
     today = local_day(now or utcnow())
@@ -361,7 +362,8 @@ def check_rows(batch, *, actor, now=None, progress=None):
     for row in rows:
         done += 1
         values = {key: row[index] if index < len(row) else None for key, index in mapping}
-        result = _check_row(done + 1, values, batch.mapping, lookups, actor, today, phones)
+        result = _check_row(done + 1, values, batch.mapping, lookups, actor, today, phones,
+                            writing)
         invalid += result.status == "invalid"
         chunk.append(result)
         if progress is not None:
@@ -375,7 +377,7 @@ def check_rows(batch, *, actor, now=None, progress=None):
         yield chunk
 
 
-def _check_row(number, values, mapping, lookups, actor, today, phones):
+def _check_row(number, values, mapping, lookups, actor, today, phones, writing=True):
     """One row's RowResult; `phones` holds the file's mobiles so far (a second row with one is
     a duplicate of the first)."""
     result = RowResult(number=number, status="create",
@@ -393,9 +395,10 @@ def _check_row(number, values, mapping, lookups, actor, today, phones):
         data, owner, notes = _row_data(values, lookups, actor, today)
         result.notes = notes or ()  # most rows: none (one empty tuple for them all)
         result.name = data.name
-        cleaned = c.clean_customer_data(data, today=today)  # same rules as the form
+        # The same rules as the form.
+        cleaned = c.clean_customer_data(data, today=today, search_keys=writing)
         result.data, result.owner, result.phone = data, owner, cleaned["phone"]
-        result.values = cleaned
+        result.values = cleaned if writing else None
         if cleaned["phone"] in phones:
             result.status = "duplicate"
             result.message = _("Same mobile as row %(n)s of this file.",
@@ -440,9 +443,7 @@ def dry_run(batch, *, actor, now=None, progress=None):
     Writes nothing. `progress(rows done, invalid so far)` is called after each row when given
     (a background run: models.background.Progress)."""
     results = []
-    for chunk in check_rows(batch, actor=actor, now=now, progress=progress):
-        for result in chunk:
-            result.values = None  # what the confirmation writes: not kept by a dry run
+    for chunk in check_rows(batch, actor=actor, now=now, progress=progress, writing=False):
         results += chunk
     return results
 

@@ -53,13 +53,15 @@ Kinds (KINDS):
 A workflow over the customers and the points ledger, one transaction each; the caller commits.
 """
 import re
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from itertools import islice
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
                         UniqueConstraint, bindparam, cast, func, select)
-from sqlalchemy.orm import Mapped, lazyload, mapped_column
+from sqlalchemy.orm import Mapped, lazyload, load_only, mapped_column
 
 from extensions import db
 from models import accounts, custody, customers as c, inventory as inv, orders, points
@@ -280,9 +282,12 @@ class Context:
                        or len(text) >= 11}
         phones = set(self.phones.values()) - {None}
         numbers = {int(text) for text in named if text.isdecimal() and len(text) < 11}
-        # The owner and the rest when asked for (an owner once, then from the session), not
-        # joined to each of the chunk's customers.
-        visible = select(c.Customer).options(lazyload("*"))
+        # The columns the kinds read of a customer (the rest of its fifty, and its owner, when
+        # asked for: an owner once, then from the session), not joined to each of the chunk's
+        # customers.
+        visible = select(c.Customer).options(
+            load_only(c.Customer.id, c.Customer.phone, c.Customer.status, c.Customer.name,
+                      c.Customer.owner_id, c.Customer.department_id), lazyload("*"))
         self.by_phone, self.by_id = {}, {}
         for chunk in _chunks(sorted(phones)):
             for customer in db.session.scalars(visible.where(c.Customer.phone.in_(chunk))):
@@ -358,6 +363,34 @@ def _points_apply(plan, batch, actor, now, state):
     return plan["customer"].id, entry
 
 
+def _points_apply_many(plans, batch, actor, now, state):
+    """The entries of many balances in one INSERT, each what apply writes (an "opening" entry,
+    its account's cached balance moved with it: the ORM's unit of work, an INSERT a row, was
+    most of an import of 50,000). The ids come back in whatever order the database returns
+    them: matched to the rows by customer, points and expiry — rows alike in those are alike
+    in every column, and take their ids in the rows' order, as one by one."""
+    accounts_by_customer, reason = state
+    table = points.PointsEntry.__table__
+    rows = []
+    for plan in plans:
+        account = accounts_by_customer[plan["customer"].id]
+        account.balance += plan["points"]  # above zero (parse): never below it after
+        rows.append({"customer_id": account.customer_id, "kind": "opening",
+                     "points": plan["points"],
+                     "expires_on": points.default_expiry(plan["earned_on"]),
+                     "actor_id": actor.id if actor else None, "at": now, "reason": reason})
+    made = {}
+    for entry_id, *alike in db.session.execute(
+            table.insert().returning(table.c.id, table.c.customer_id, table.c.points,
+                                     table.c.expires_on), rows):
+        made.setdefault(tuple(alike), []).append(entry_id)
+    for ids in made.values():
+        ids.sort(reverse=True)  # popped from the end: the smallest first
+    return [(row["customer_id"], table.name,
+             made[(row["customer_id"], row["points"], row["expires_on"])].pop())
+            for row in rows]
+
+
 def _points_undo(row, actor, now):
     account = points.lock_account(row.customer_id)
     later = db.session.scalar(select(func.count()).select_from(points.PointsEntry).where(
@@ -380,7 +413,8 @@ KINDS["points"] = Kind(
      Field("earned_on", _l("Earned on (for expiry)"), False, ("获得日期", "积分日期",
                                                               "earned on"))],
     {"customer": "13800138000", "balance": 1200, "earned_on": "2025-10-01"},
-    _points_parse, _points_key, _points_apply, _points_undo, prepare=_points_prepare)
+    _points_parse, _points_key, _points_apply, _points_undo, prepare=_points_prepare,
+    apply_many=_points_apply_many)
 
 
 # Arrears -------------------------------------------------------------------------------------
@@ -972,8 +1006,12 @@ def _require(actor):
 
 
 def read(content):
-    """(headers, rows) of the first sheet; a formula is refused, never evaluated. Raises
-    InvalidInput."""
+    """(headers, rows) of the first sheet, the rows an iterator of [row number, cells] read as
+    they are asked for (a file of 50,000 rows is never held whole: issue 26), each as wide as
+    the headers at least (a bad row comes back with its error in the last column). A formula
+    is refused, never evaluated. Raises InvalidInput: for the file and its headers at once,
+    for a formula, a sheet too long or without rows as its rows are read (an upload reads them
+    all, so a file kept for later raises none of these again)."""
     try:
         rows = read_sheet(content)
     except Exception:  # any unreadable file (bad zip, bad XML inside, not a workbook at all)
@@ -984,7 +1022,16 @@ def read(content):
         if first != 1 or not any(h not in (None, "") for h in headers):
             raise InvalidInput(_("The first row of the sheet must hold the column headers."),
                                field="file")
-        data = []
+    except BaseException:
+        rows.close()
+        raise
+    return ["" if h is None else str(h).strip() for h in headers], _data(rows, len(headers))
+
+
+def _data(rows, width):
+    """The rows after the headers that hold anything, checked for formulas, up to MAX_ROWS."""
+    count = 0
+    try:
         for number, row in rows:
             if all(v in (None, "") for v in row):
                 continue
@@ -993,16 +1040,17 @@ def read(content):
                     raise InvalidInput(_("Row %(n)s, column %(column)s holds a formula: save "
                                          "the values only (paste as values) and upload again.",
                                          n=number, column=column + 1), field="file")
-            # As wide as the headers: a bad row comes back with its error in the last column.
-            data.append([number, row + [None] * (len(headers) - len(row))])
-            if len(data) > MAX_ROWS:
+            count += 1
+            if count > MAX_ROWS:
                 raise InvalidInput(_("The sheet has more than %(n)s rows; split it into "
                                      "smaller files.", n=MAX_ROWS), field="file")
+            if len(row) < width:
+                row += [None] * (width - len(row))
+            yield [number, row]
     finally:
         rows.close()
-    if not data:
+    if not count:
         raise InvalidInput(_("The sheet has headers but no rows."), field="file")
-    return ["" if h is None else str(h).strip() for h in headers], data
 
 
 def guess_mapping(kind, headers):
@@ -1037,26 +1085,18 @@ def guess_mapping(kind, headers):
 
 
 def upload(kind, filename, content, *, actor, now=None):
+    """Keep an uploaded file for mapping; check it first (read to its end: its rows counted
+    and checked for formulas, none kept)."""
     _require(actor)
     headers, rows = read(content)
+    row_count = sum(1 for _row in rows)
     batch = OpeningBatch(kind=kind.code, filename=(filename or "import.xlsx")[:200],
-                         content=content, headers=headers, row_count=len(rows),
+                         content=content, headers=headers, row_count=row_count,
                          mapping=guess_mapping(kind, headers), created_by_id=actor.id,
                          created_at=now or utcnow())
     db.session.add(batch)
     db.session.flush()
     return batch
-
-
-def _rows_of(batch):
-    """The batch's rows, read once while its object lives (a confirmation refused, then the
-    dry run its page shows, in one request); another file is read anew. Not kept from the
-    upload: the dry run and the confirmation are other requests or a worker's runs, and the
-    rows would be held twice while one ran."""
-    key = hash(batch.content)
-    if getattr(batch, "rows_read", (None,))[0] != key:
-        batch.rows_read = (key, read(batch.content)[1])
-    return batch.rows_read[1]
 
 
 def batch_or_404(token, actor):
@@ -1103,56 +1143,65 @@ class RowResult:
         return ["" if index in self.secret else _text(v) for index, v in enumerate(self.row)]
 
 
-def _checked(batch, *, actor, now, progress):
-    """The batch's rows checked, CHUNK rows at a time, each chunk against a Context of its own
-    (its customers read at once, then let go): lists of RowResult, with a plan for each row to
-    import. `progress(rows done, invalid so far)` after each row."""
+def check_rows(batch, *, actor, now=None, progress=None):
+    """The batch's rows checked as the file is read, CHUNK rows at a time, each chunk against a
+    Context of its own (its customers read at once, then let go): lists of RowResult, with a
+    plan for each row to import. Neither the file's rows nor their results are held past
+    their chunk here (a background dry run keeps only the rows its page shows). `progress(rows
+    done, invalid so far)` after each row. Writes nothing."""
     if not batch.mapping:
         raise InvalidInput(_("Map the columns first."))
     kind = KINDS[batch.kind]
-    rows = _rows_of(batch)
     today = local_day(now or utcnow())
     secret = frozenset(batch.mapping[f.key] for f in kind.fields
                        if f.secret and f.key in batch.mapping)
     mapping = list(batch.mapping.items())
     keys, done, invalid = {}, 0, 0
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        context = (kind.context or Context)(actor, [row for _n, row in chunk], batch.mapping,
-                                            today)
-        results = []
-        for number, row in chunk:
-            values = {key: row[index] if index < len(row) else None for key, index in mapping}
-            result = RowResult(number=number, status="import", row=row, secret=secret)
-            try:
-                result.plan = kind.parse(values, context)
-                result.key = kind.key(result.plan)
-                if result.key in keys:
-                    raise InvalidInput(_("The same as row %(n)s of this file.",
-                                         n=keys[result.key]))
-                keys[result.key] = number
-            except InvalidInput as exc:
-                result.status, result.message = "invalid", str(exc.message)
-                invalid += 1
-            results.append(result)
-            done += 1
-            if progress is not None:
-                progress(done, invalid)
-        imported = set()
-        for part in _chunks(sorted({r.key for r in results if r.status == "import"})):
-            imported.update(db.session.scalars(select(OpeningRow.row_key).where(
-                OpeningRow.kind == kind.code, OpeningRow.row_key.in_(part))))
-        for result in results:
-            if result.status == "import" and result.key in imported:
-                result.status, result.message = "repeated", _("Imported before: left alone.")
-        yield results
+    _headers, rows = read(batch.content)
+    with closing(rows):
+        while chunk := list(islice(rows, CHUNK)):
+            context = (kind.context or Context)(actor, [row for _n, row in chunk],
+                                                batch.mapping, today)
+            results = []
+            for number, row in chunk:
+                values = {key: row[index] if index < len(row) else None
+                          for key, index in mapping}
+                result = RowResult(number=number, status="import", row=row, secret=secret)
+                try:
+                    result.plan = kind.parse(values, context)
+                    result.key = kind.key(result.plan)
+                    if result.key in keys:
+                        raise InvalidInput(_("The same as row %(n)s of this file.",
+                                             n=keys[result.key]))
+                    keys[result.key] = number
+                except InvalidInput as exc:
+                    result.status, result.message = "invalid", str(exc.message)
+                    invalid += 1
+                results.append(result)
+                done += 1
+                if progress is not None:
+                    progress(done, invalid)
+            del context, chunk
+            yield _mark_repeated(kind, results)
+
+
+def _mark_repeated(kind, results):
+    """The rows of a chunk imported before (their keys in opening_rows): "repeated"."""
+    imported = set()
+    for part in _chunks(sorted({r.key for r in results if r.status == "import"})):
+        imported.update(db.session.scalars(select(OpeningRow.row_key).where(
+            OpeningRow.kind == kind.code, OpeningRow.row_key.in_(part))))
+    for result in results:
+        if result.status == "import" and result.key in imported:
+            result.status, result.message = "repeated", _("Imported before: left alone.")
+    return results
 
 
 def dry_run(batch, *, actor, now=None, progress=None):
     """What confirming would do, row by row. Writes nothing. `progress(rows done, invalid so
     far)` is called after each row when given (a background run)."""
     results = []
-    for chunk in _checked(batch, actor=actor, now=now, progress=progress):
+    for chunk in check_rows(batch, actor=actor, now=now, progress=progress):
         for result in chunk:
             result.plan = None  # made again by the confirmation, a chunk at a time
         results += chunk
@@ -1187,7 +1236,7 @@ def confirm(batch, *, mode, actor, now=None, progress=None):
     # customers are never held at once), in a savepoint: all or nothing, refused for an invalid
     # row anywhere, undoes the chunks written before it.
     with db.session.begin_nested():
-        for results in _checked(batch, actor=actor, now=now, progress=progress):
+        for results in check_rows(batch, actor=actor, now=now, progress=progress):
             for result in results:
                 counts[result.status] += 1
             bad += [[r.number, r.cells, r.message] for r in results if r.status == "invalid"]

@@ -81,9 +81,10 @@ class CustomerData:
     address_form: str | None = None
 
 
-def clean_customer_data(data, *, today, own_id=None, actor=None):
+def clean_customer_data(data, *, today, own_id=None, actor=None, search_keys=True):
     """Check CustomerData (the same rules for the form and an import row); return a dict of
-    column values. Raises InvalidInput."""
+    column values. Raises InvalidInput. `search_keys=False`: the name's pinyin is left out
+    (an import's dry run, which checks and writes nothing: a fifth of its time)."""
     name = (data.name or "").strip()
     if not name:
         raise InvalidInput(_("Enter the customer's name."), field="name")
@@ -114,7 +115,8 @@ def clean_customer_data(data, *, today, own_id=None, actor=None):
     if data.grade and data.grade not in GRADES:
         raise InvalidInput(_("The grade must be A, B, C or D."), field="grade")
     values["grade"] = data.grade or ""
-    values["name_pinyin"], values["name_initials"] = pinyin_of(name)
+    if search_keys:
+        values["name_pinyin"], values["name_initials"] = pinyin_of(name)
     values["phone_reversed"] = values["phone"][3:][::-1]
     if data.channel_id and db.session.get(Channel, data.channel_id) is None:
         raise InvalidInput(_("Unknown source channel."), field="channel_id")

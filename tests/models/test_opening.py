@@ -612,3 +612,30 @@ def test_arrears_written_many_at_once_are_numbered_as_one_by_one(db, shop):
     columns = [col.key for col in o.Order.__table__.columns if col.key not in ("id", "number")]
     assert {k: getattr(one, k) for k in columns} == {k: getattr(many[0], k) for k in columns}
     assert one.number == document_number("QC", NOW, one.id)
+
+
+def test_points_written_many_at_once_are_the_entries_one_by_one_writes(people):
+    """Balances written with the others of their chunk: each row's entry is what apply writes
+    (kind, points, expiry, reason, who, when), the account's balance moved with it, and rows
+    alike in customer, points and expiry take their ids in the rows' order."""
+    finance, wang, li = people
+    content = sheet(("13800000001", 100, "2026-03-01"), ("13800000002", 200, None),
+                    ("13800000001", 100, "2026-05-01"),  # alike the first but for the day
+                    ("13800000001", 300, "2025-06-01"))
+    batch = upload(finance, content)
+    opening.confirm(batch, mode="all", actor=finance, now=NOW)
+    rows = opening.db.session.scalars(select(opening.OpeningRow).order_by(
+        opening.OpeningRow.number)).all()
+    entries = [opening.db.session.get(points.PointsEntry, row.target_id) for row in rows]
+    assert [(e.customer_id, e.points, e.expires_on) for e in entries] == [
+        (wang.id, 100, date(2027, 12, 31)), (li.id, 200, date(2027, 12, 31)),
+        (wang.id, 100, date(2027, 12, 31)), (wang.id, 300, date(2026, 12, 31))]
+    assert entries[0].id < entries[2].id
+    assert [points.balance_of(x.id) for x in (wang, li)] == [500, 200]
+    plan = {"customer": li, "points": 200, "earned_on": date(2026, 1, 5)}
+    state = opening.KINDS["points"].prepare([plan], batch)
+    _customer_id, one = opening.KINDS["points"].apply(plan, batch, finance, NOW, state)
+    opening.db.session.flush()
+    columns = [col.key for col in points.PointsEntry.__table__.columns if col.key != "id"]
+    assert {k: getattr(one, k) for k in columns} == {k: getattr(entries[1], k) for k in columns}
+    clean()
