@@ -60,7 +60,7 @@ from itertools import islice
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
-                        UniqueConstraint, bindparam, cast, func, select)
+                        UniqueConstraint, bindparam, cast, func, or_, select)
 from sqlalchemy.orm import Mapped, lazyload, load_only, mapped_column
 
 from extensions import db
@@ -393,9 +393,15 @@ def _points_apply_many(plans, batch, actor, now, state):
 
 def _points_undo(row, actor, now):
     account = points.lock_account(row.customer_id)
+    # The batch's own entries (a customer on two rows of the file: two lots) and their
+    # reversals by this rollback are not a change since the import.
+    own = select(OpeningRow.target_id).where(OpeningRow.batch_id == row.batch_id,
+                                             OpeningRow.customer_id == row.customer_id)
     later = db.session.scalar(select(func.count()).select_from(points.PointsEntry).where(
         points.PointsEntry.customer_id == row.customer_id,
-        points.PointsEntry.id > row.target_id))
+        points.PointsEntry.id > row.target_id, points.PointsEntry.id.not_in(own),
+        or_(points.PointsEntry.reverses_id.is_(None),
+            points.PointsEntry.reverses_id.not_in(own))))
     if later:
         raise Conflict(_("Row %(n)s: the customer's points have moved since the import.",
                          n=row.number))

@@ -137,6 +137,28 @@ def test_a_rollback_reverses_the_entries_once_and_is_refused_after_the_points_mo
     clean()
 
 
+def test_a_customer_on_two_rows_rolls_back_whole(people):
+    """Two lots of one customer in a file (earned on two days): each lot is the import's own,
+    not a change since, so the rollback takes both back; a later move still refuses it."""
+    finance, wang, _li = people
+    batch = upload(finance, sheet(("13800000001", 1200, "2025-10-01"),
+                                  ("13800000001", 300, "2026-03-01")))
+    opening.confirm(batch, mode="all", actor=finance, now=NOW)
+    assert points.balance_of(wang.id) == 1500
+    assert opening.rollback(batch, actor=finance, now=NOW) == 2
+    assert points.balance_of(wang.id) == 0 and batch.status == "rolled_back"
+    clean()
+    again = upload(finance, sheet(("13800000001", 1200, "2025-10-01"),
+                                  ("13800000001", 300, "2026-03-01")))
+    opening.confirm(again, mode="all", actor=finance, now=NOW)
+    points.adjust(wang, -100, reason="兑换了毛巾", actor=make_user(["manager"]),
+                  token=new_token(), now=NOW)
+    with pytest.raises(Conflict, match="已有变动"):
+        opening.rollback(again, actor=finance, now=NOW)
+    assert points.balance_of(wang.id) == 1400
+    clean()
+
+
 def test_bad_files_and_roles_are_refused_in_chinese(people):
     finance, _wang, _li = people
     with pytest.raises(InvalidInput, match="xlsx"):
