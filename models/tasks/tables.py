@@ -194,6 +194,23 @@ def write_tasks(rows, *, now=None, once_per_source=False):
                         Task.kind == kind, Task.customer_id.in_(ids[start:start + 5000]))))
         unique = [row for row in unique
                   if (row["kind"], row["customer_id"], row["source_key"]) not in known]
+    elif unique:
+        # The keys already written are read first, a chunk of customers at a time through the
+        # key's own index: a re-run (everything written) then inserts nothing — offering
+        # 215,000 pickup reminders again to ON CONFLICT took 50 s at two million customers.
+        known = set()
+        for kind in {row["kind"] for row in unique}:
+            of_kind = [row for row in unique if row["kind"] == kind]
+            ids = sorted({row["customer_id"] for row in of_kind})
+            first = min(row["due_date"] for row in of_kind)
+            last = max(row["due_date"] for row in of_kind)
+            for start in range(0, len(ids), 5000):
+                known.update(db.session.execute(
+                    select(Task.kind, Task.customer_id, Task.source_key, Task.due_date).where(
+                        Task.kind == kind, Task.customer_id.in_(ids[start:start + 5000]),
+                        Task.due_date >= first, Task.due_date <= last)))
+        unique = [row for row in unique if (row["kind"], row["customer_id"],
+                                            row["source_key"], row["due_date"]) not in known]
     # One statement, compiled once, sent as batches of many rows ("insertmanyvalues"); the ids
     # it returns are the rows written (rowcount is -1 on psycopg).
     statement = insert(Task.__table__).on_conflict_do_nothing(
