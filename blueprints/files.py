@@ -51,6 +51,42 @@ def send_download(content, name, *, inline=None, mimetype=None):
     return response
 
 
+class Pieces(io.RawIOBase):
+    """A file of known `size` read from `pieces` (an iterator of bytes, e.g. a stored export's
+    pieces read one query at a time): what send_file reads, holding one piece at a time. Only
+    its size is sought (seek to the end and back to the start, before any read)."""
+
+    def __init__(self, pieces, size):
+        super().__init__()
+        self._pieces, self._size, self._piece, self._at, self._pos = iter(pieces), size, b"", 0, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        if self._pos or offset:
+            raise io.UnsupportedOperation("only the size of a stored file is sought")
+        return self._size if whence == io.SEEK_END else 0
+
+    def tell(self):
+        return self._pos
+
+    def readinto(self, buffer):
+        while self._at >= len(self._piece):
+            self._piece, self._at = next(self._pieces, None), 0
+            if self._piece is None:
+                self._piece = b""
+                return 0
+        count = min(len(buffer), len(self._piece) - self._at)
+        buffer[:count] = self._piece[self._at:self._at + count]
+        self._at += count
+        self._pos += count
+        return count
+
+
 def _close_when_sent(chunks, file):
     """The chunks of a temporary file, which is closed (and so deleted) once they are sent,
     whether or not the server closes the response."""

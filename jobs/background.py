@@ -11,7 +11,7 @@ empty. This module also registers what the import kinds do; the export registers
 import gc
 import logging
 import time as clock
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from flask_babel import gettext as _
 
@@ -61,7 +61,8 @@ def run_one(app, run_id):
             with _older_objects_set_aside():
                 outcome = background.HANDLERS[run.kind](run, actor=actor, progress=progress)
             result, content = outcome if isinstance(outcome, tuple) else (outcome, None)
-            background.finish(run, result, content=content)
+            with content if hasattr(content, "close") else nullcontext():
+                background.finish(run, result, content=content)
             db.session.commit()
         except Exception as error:
             db.session.rollback()

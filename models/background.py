@@ -5,7 +5,7 @@ setting ``imports.background_rows`` (default 2,000), an export of as many custom
 ``background_runs`` and sends the clerk to its progress page. The row is the run's whole state
 (no in-memory task): its kind, the batch it is for, queued → running → done / failed, rows done
 of the total, errors so far, started / heartbeat / finished times, the error text, the result
-(JSON; an export's workbook in ``content``), who asked. Any worker on any host reads it, so the
+(JSON; an export's workbook in ``background_run_parts``, pieces of a mebibyte), who asked. Any worker on any host reads it, so the
 page survives a reload and another device, and the clerk finds it again under 导入记录.
 
 Who works the queue: the scheduler process every few seconds, and ``flask --app app jobs work``
@@ -30,6 +30,8 @@ decides how often to write. What each kind does is registered by the layer that 
 (``register_handler``): the imports by jobs/background.py, the export by
 reports/customer_export.py.
 """
+import io
+import itertools
 import json
 import os
 import time as clock
@@ -107,13 +109,29 @@ class BackgroundRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)
-    #: An export's workbook (kept in the database: any worker on any host can send it).
-    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    #: The size of an export's workbook in bytes (its pieces are in background_run_parts).
+    content_size: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
 
     @property
     def kind_def(self):
         return KINDS[self.kind]
+
+
+class BackgroundRunPart(db.Model):
+    """A piece of a run's file (an export's workbook), in order. The file is kept in the
+    database — any worker on any host can send it — a mebibyte a row, so neither the worker
+    that writes it nor the page that sends it holds more than a piece at a time: the export of
+    two million customers is a 140 MB workbook (#29 §2, the worker's peak ≤ 300 MB)."""
+    __tablename__ = "background_run_parts"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("background_runs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+#: The size of a stored piece of a run's file.
+PART_BYTES = 1 << 20
 
 
 # --- Reads -------------------------------------------------------------------------------------
@@ -217,13 +235,14 @@ def claim_next(now=None):
 
 def finish(run, result, *, content=None, now=None):
     """Mark the run done, in its work transaction: refused (RuntimeError, so the work rolls
-    back) when it is no longer running — a worker took it for dead meanwhile."""
+    back) when it is no longer running — a worker took it for dead meanwhile. `content` (bytes
+    or a binary file, read a piece at a time) is kept as the run's file."""
     now = now or utcnow()
     values = dict(state="done", finished_at=now, heartbeat_at=now, result=result,
                   rows_done=run.rows_total, errors_so_far=(result or {}).get("errors", 0),
                   stage=run.kind_def.stages[-1])
     if content is not None:
-        values["content"] = content
+        values["content_size"] = _store(run.id, content)
     done = db.session.execute(
         update(BackgroundRun).where(BackgroundRun.id == run.id,
                                     BackgroundRun.state == "running")
@@ -231,6 +250,41 @@ def finish(run, result, *, content=None, now=None):
     if not done:
         raise RuntimeError(f"background run {run.id} is no longer running")
     _drop_file(run.id)
+
+
+def _store(run_id, content):
+    """Write `content` as the run's pieces; returns its size in bytes."""
+    source = io.BytesIO(content) if isinstance(content, (bytes, bytearray)) else content
+    table, size = BackgroundRunPart.__table__, 0
+    for seq in itertools.count():
+        piece = source.read(PART_BYTES)
+        if not piece and seq:
+            return size
+        db.session.execute(table.insert().values(run_id=run_id, seq=seq, data=piece))
+        size += len(piece)
+        if len(piece) < PART_BYTES:
+            return size
+
+
+def content_pieces(run):
+    """A finished run's file, a piece at a time, each read when it is wanted by a query of its
+    own in an app context of its own: a download is sent after its request has ended, and holds
+    one piece, not the file."""
+    app, run_id = current_app._get_current_object(), run.id
+
+    def pieces():
+        seq = -1
+        while True:
+            with app.app_context():
+                row = db.session.execute(
+                    select(BackgroundRunPart.seq, BackgroundRunPart.data)
+                    .where(BackgroundRunPart.run_id == run_id, BackgroundRunPart.seq > seq)
+                    .order_by(BackgroundRunPart.seq).limit(1)).first()
+            if row is None:
+                return
+            seq = row.seq
+            yield bytes(row.data)
+    return pieces()
 
 
 def fail(run_id, error, *, now=None):

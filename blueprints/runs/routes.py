@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.files import file_name, send_download
+from blueprints.files import Pieces, file_name, send_download
 from blueprints.forms import BaseForm, attempt
 from extensions import db
 from models import background
@@ -59,6 +59,6 @@ def download(token):
     run = background.run_or_404(token, current_user)
     if run.kind != "customer_export" or run.state != "done":
         abort(404)
-    content = run.content  # deferred: read now, only for the download
+    content = Pieces(background.content_pieces(run), run.content_size or 0)
     return send_download(content, file_name(_("Customers"),
                                             f"{run.finished_at:%Y%m%d-%H%M}", ext=".xlsx"))

@@ -154,3 +154,48 @@ def test_a_large_export_is_downloaded_from_its_run(app, db, client, login):
     rows = list(load_workbook(io.BytesIO(workbook.data)).active.iter_rows(values_only=True))
     assert len(rows) == 5 and {r[1] for r in rows[1:]} == {f"顾客{i}" for i in range(4)}
     assert "导出记录" in page_text(client.get("/customers/imports"))
+
+
+def test_an_exported_workbook_is_kept_and_sent_a_piece_at_a_time(app, db, client, login,
+                                                                 monkeypatch):
+    """#29 §2: the workbook of an export is stored in pieces (never read whole into the worker)
+    and the download reads them back one query at a time, byte for byte, with its length."""
+    monkeypatch.setattr(background, "PART_BYTES", 2000)
+    low_threshold(2)
+    marketer = make_user(["marketer"])
+    for i in range(40):
+        make_customer(marketer, name=f"顾客{i}", phone=f"1390001{i:04d}")
+    login("manager")
+    response = client.post("/customers/export.xlsx", data={"q": ""})
+    worker.work(app)
+    run = db.session.scalar(select(background.BackgroundRun)
+                            .where(background.BackgroundRun.kind == "customer_export"))
+    db.session.refresh(run)
+    pieces = db.session.execute(select(background.BackgroundRunPart.seq,
+                                       func.length(background.BackgroundRunPart.data))
+                                .where(background.BackgroundRunPart.run_id == run.id)
+                                .order_by(background.BackgroundRunPart.seq)).all()
+    assert len(pieces) >= 3 and [p.seq for p in pieces] == list(range(len(pieces)))
+    assert all(size == 2000 for _seq, size in pieces[:-1]) and 0 < pieces[-1][1] <= 2000
+    assert run.content_size == sum(size for _seq, size in pieces)
+    workbook = client.get(response.location + "/download.xlsx")
+    assert workbook.status_code == 200 and workbook.content_length == run.content_size
+    assert len(workbook.data) == run.content_size
+    rows = list(load_workbook(io.BytesIO(workbook.data)).active.iter_rows(values_only=True))
+    assert {r[1] for r in rows[1:]} == {f"顾客{i}" for i in range(40)}
+
+
+def test_a_stored_file_of_exactly_whole_pieces_ends_with_no_empty_piece(app, db, monkeypatch):
+    monkeypatch.setattr(background, "PART_BYTES", 4)
+    run = background.enqueue("customer_export", actor=make_user(["manager"]))
+    run.state = "running"
+    db.session.flush()
+    background.finish(run, {"count": 0}, content=io.BytesIO(b"abcdefgh"))
+    db.session.refresh(run)
+    assert run.content_size == 8 and list(background.content_pieces(run)) == [b"abcd", b"efgh"]
+    empty = background.enqueue("customer_export", actor=make_user(["manager"]))
+    empty.state = "running"
+    db.session.flush()
+    background.finish(empty, {"count": 0}, content=b"")
+    db.session.refresh(empty)
+    assert empty.content_size == 0 and list(background.content_pieces(empty)) == [b""]
