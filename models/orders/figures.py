@@ -20,7 +20,7 @@ the nightly RFM scores (issue 25 §4). Every figure is a query over recorded fac
   customers. With ten customers of distinct values that is two customers per score. Computed
   for the whole company by the nightly `rfm` job (score_rfm), stored in customer_rfm.
 """
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import delete, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from extensions import db
@@ -111,10 +111,12 @@ def rfm_scores(earlier=None):
 
 
 def score_rfm(now=None, earlier=None):
-    """Rewrite every buying customer's RFM scores (the nightly `rfm` job), as of `now`, in two
+    """Score every buying customer's RFM (the nightly `rfm` job), as of `now`, in two
     statements: customers without a binding order any more lose their row; the others' rows
-    are written or updated (INSERT … ON CONFLICT DO UPDATE, so a re-run or a second scheduler
-    at the same time writes each row once). Returns the customers scored."""
+    are written or, where a score or its basis changed, updated (INSERT … ON CONFLICT DO
+    UPDATE, so a re-run or a second scheduler at the same time writes each row once; an
+    unchanged row keeps its computed_at: the scores stand since then). Returns the customers
+    scored."""
     now = now or utcnow()
     table = CustomerRfm.__table__
     # NOT EXISTS, not NOT IN (…): PostgreSQL runs NOT IN over a subquery larger than work_mem
@@ -139,9 +141,14 @@ def score_rfm(now=None, earlier=None):
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" \
         else sqlite.insert
     statement = insert(table).from_select(columns + ["computed_at"], source)
+    # Only a row whose scores or basis changed is written (computed_at: since when they
+    # stand): a night rewrote all 1.1 M rows of two million customers, most unchanged, and a
+    # re-run all of them again (#29: 15.5 s of a re-run's 61).
     statement = statement.on_conflict_do_update(
         index_elements=["customer_id"],
-        set_={name: statement.excluded[name] for name in columns[1:] + ["computed_at"]})
+        set_={name: statement.excluded[name] for name in columns[1:] + ["computed_at"]},
+        where=or_(*[table.c[name].is_distinct_from(statement.excluded[name])
+                    for name in columns[1:]]))
     db.session.execute(statement)
     db.session.expire_all()  # rows loaded before now show the new scores
     return db.session.scalar(select(func.count()).select_from(CustomerRfm))

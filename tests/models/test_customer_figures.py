@@ -10,6 +10,7 @@ from jobs import customers as job_customers
 from models import order_taking, orders as o
 from models.base import new_token, utcnow
 from models.customers import CustomerRfm
+from models.orders.figures import score_rfm
 from tests.factories import (company_today, make_customer, make_stocked_product, make_user,
                              make_warehouse)
 from tests.races import race
@@ -118,6 +119,27 @@ def test_rfm_quintiles_by_hand_and_the_job_is_idempotent(db, shop):
     assert job_customers.rfm(company_today()) == 10
     assert labels(people) == EXPECTED
     assert db.session.scalar(select(func.count()).select_from(CustomerRfm)) == 10
+
+
+def test_a_rerun_writes_only_the_scores_that_changed(db, shop):
+    """#29: a night's re-run rewrites no unchanged row (its computed_at says since when the
+    scores stand); a customer who bought again is rewritten, with the new time."""
+    steady, buyer = make_customer(shop.marketer, name="老客"), make_customer(shop.marketer,
+                                                                            name="回头客")
+    sell(shop, steady, 2, 50000, at=utcnow() - timedelta(days=40))
+    sell(shop, buyer, 1, 10000, at=utcnow() - timedelta(days=30))
+    first = utcnow() - timedelta(hours=2)
+    assert score_rfm(first) == 2
+    assert score_rfm(first + timedelta(hours=1)) == 2  # nothing changed: nothing written
+    db.session.expire_all()
+    assert {r.customer_id: r.computed_at for r in db_rows()} == {steady.id: first,
+                                                                 buyer.id: first}
+    sell(shop, buyer, 1, 10000)  # still the less spent: 老客's ranks stay
+    later = utcnow()
+    assert score_rfm(later) == 2
+    rows = {r.customer_id: r for r in db_rows()}
+    assert rows[steady.id].computed_at == first and rows[buyer.id].computed_at == later
+    assert (rows[buyer.id].orders, rows[buyer.id].sales_fen) == (2, 20000)
 
 
 def test_a_customer_whose_orders_were_all_cancelled_loses_the_score(db, shop):
