@@ -39,6 +39,21 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
 
+def postgres_connect_args(config):
+    """What every connection to PostgreSQL is opened with.
+
+    - JIT off (``-c jit=off``): the screens' and reports' statements run for milliseconds to a
+      second, and compiling one costs 40–70 ms (the company summary's gather at two million
+      customers: 5.8 → 5.0 s, bench/scale.py). Through PgBouncer, which passes no startup
+      options, set it on the database instead (README "Running at scale").
+    - In PgBouncer's transaction mode no server-side prepared statements: PgBouncer may give
+      the next transaction another server connection, which never saw them (config.py).
+    """
+    if config.get("PGBOUNCER_TRANSACTION_MODE"):
+        return {"prepare_threshold": None}
+    return {"options": "-c jit=off"}
+
+
 def create_app(config=None):
     """Build the app. `config` (a mapping) overrides the environment, e.g. in tests."""
     app = Flask(__name__)
@@ -56,19 +71,14 @@ def create_app(config=None):
     if postgres:
         # A ping before every use costs a round trip per request: rested connections get one.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})["pool_pre_ping"] = False
-        if app.config.get("PGBOUNCER_TRANSACTION_MODE"):
-            # No server-side prepared statements: PgBouncer may give the next transaction
-            # another server connection, which never saw them (config.py).
-            app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {})[
-                "prepare_threshold"] = None
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {}).update(
+            postgres_connect_args(app.config))
     if reports := app.config.get("REPORTS_DATABASE_URL"):
         # A second engine (a read replica) for the report gathers and exports only; the main
         # engine's options, but not SQLite's driver arguments on a PostgreSQL replica.
         bind = {"url": reports}
         if not reports.startswith("sqlite"):
-            bind.update(connect_args={"prepare_threshold": None}
-                        if app.config.get("PGBOUNCER_TRANSACTION_MODE") else {},
-                        pool_pre_ping=False)
+            bind.update(connect_args=postgres_connect_args(app.config), pool_pre_ping=False)
         app.config["SQLALCHEMY_BINDS"] = {extensions.REPORTS: bind}
     register_extensions(app)
     if postgres:
