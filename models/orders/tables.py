@@ -101,6 +101,15 @@ class Order(TokenMixin, db.Model):
         # total the home page sums week by week.
         Index("ix_orders_created_status_keys", "created_at", "status", "confirmation",
               "marketer_id", "department_id", "event_id", "total"),
+        # An event's orders (its prefix), and whether a guest bought at the event they came
+        # to: the performance figures' "buyers" (check-ins of a period joined to their open
+        # orders on event and customer) read from the index alone — by event only, PostgreSQL
+        # filtered a million and a half orders for a month of the company (587 → 115 ms).
+        Index("ix_orders_event_customer_status", "event_id", "customer_id", "status"),
+        # An order's marketer by its id, from the index alone: the performance figures' money
+        # received in a period (the period's payments summed per order, then credited to the
+        # orders' marketers) — a seq scan of every order before (company month: 860 → 400 ms).
+        Index("ix_orders_id_marketer", "id", "marketer_id"),
     )
     #: Orders are seen by the marketer credited, their department head, managers and finance.
     __scope__ = {"owner": "marketer_id", "department": "department_id"}
@@ -114,7 +123,7 @@ class Order(TokenMixin, db.Model):
     #: The marketer's department when the deal was made (department figures).
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     channel: Mapped[str] = mapped_column(String(10), default="event")
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     check_in_id: Mapped[int | None] = mapped_column(ForeignKey("check_ins.id"))
     #: Where the goods taken now were issued from (none for an opening debt: no goods).
     warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))

@@ -81,6 +81,12 @@ class Task(db.Model):
         # assignee), read from the index alone instead of every task ever written.
         Index("ix_tasks_open_due_assignee", "due_date", "assignee_id",
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        # The tasks due in a period with what the performance figures judge them by (done on
+        # time and reached, or overdue: reports.performance.figures' callbacks), per marketer,
+        # read from the index alone: a month of the company was a lossy bitmap scan of 600,000
+        # task rows (four statements, current and previous month: 1.6 → 0.2 s).
+        Index("ix_tasks_due_assignee_outcome", "due_date", "assignee_id", "status", "done_on",
+              "outcome"),
     )
     #: Seen by the assignee, their department head and managers.
     __scope__ = {"owner": "assignee_id", "department": "department_id"}
