@@ -22,11 +22,10 @@ from models.settings import get_setting
 from models.tasks import Task, task_row, write_tasks
 
 
-def grades(day):
-    """customer id → computed grade (A/B/C/D) from the purchases and attendance of the grading
-    window (settings)."""
+def _grade_facts(day):
+    """The purchases and attendance of the grading window (settings), per customer:
+    ({customer id: (orders, paid fen)}, {customer id: arrivals})."""
     since = c.grades_since(day)
-    rule = c.grade_rule()
     bought = dict(((cid, (n, paid)) for cid, n, paid in db.session.execute(
         select(Order.customer_id, func.count(), func.sum(Order.paid))
         .where(Order.status == "open", Order.created_at >= since)
@@ -41,9 +40,22 @@ def grades(day):
     came = dict(db.session.execute(select(CheckIn.customer_id, func.count())
                                    .where(CheckIn.at >= since).group_by(CheckIn.customer_id))
                 .all())
-    return {cid: c.grade_of(*bought.get(cid, (0, 0)), came.get(cid, 0), rule)
-            for cid in db.session.scalars(select(c.Customer.id)
-                                          .where(c.Customer.status != "merged"))}
+    return bought, came
+
+
+def _grader(day):
+    """customer id → the grade the window's facts give them (c.grade_of)."""
+    bought, came = _grade_facts(day)
+    rule, nothing = c.grade_rule(), (0, 0)
+    return lambda cid: c.grade_of(*bought.get(cid, nothing), came.get(cid, 0), rule)
+
+
+def grades(day):
+    """customer id → computed grade (A/B/C/D) from the purchases and attendance of the grading
+    window (settings)."""
+    grade_for = _grader(day)
+    return {cid: grade_for(cid) for cid in db.session.scalars(
+        select(c.Customer.id).where(c.Customer.status != "merged"))}
 
 
 def grade_explained(customer, day):
@@ -65,7 +77,7 @@ def grade_explained(customer, day):
 
 def grading(day, now=None):
     """Nightly grades; a manual grade wins until cleared. Returns customers regraded."""
-    return c.apply_grades(grades(day))
+    return c.apply_grades(_grader(day))
 
 
 def pool_candidates(day):

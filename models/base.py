@@ -2,7 +2,8 @@
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, String, select
+from sqlalchemy import DateTime, Integer, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -195,3 +196,14 @@ def add_once(row):
             raise
         return prior, False
     return row, True
+
+
+def among(column, values):
+    """`column IN values` for a long list of ids (a chunk of thousands), as each database takes
+    it best: on PostgreSQL one array parameter (``= ANY(%s)``, the same plan) — psycopg spent
+    a third of a second of CPU splitting each query of 5,000 placeholders (the nightly custody
+    reminders: 3 s of 15); elsewhere ``IN (…)``."""
+    values = list(values)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
+    return column.in_(values)

@@ -32,7 +32,7 @@ from extensions import db
 from models import inventory as inv
 from models.audit import audit, register_actions, register_targets
 from models.base import (Conflict, InvalidInput, PermissionDenied, TokenMixin, UTCDateTime,
-                         utcnow)
+                         among, utcnow)
 from models.clock import local_day
 from models.customers import Customer, care_list
 from models.ledgers import register_check
@@ -137,7 +137,7 @@ def lock_accounts(customer_ids, chunk=500):
     found = set()
     for start in range(0, len(ids), chunk):
         found.update(db.session.scalars(select(PointsAccount.customer_id).where(
-            PointsAccount.customer_id.in_(ids[start:start + chunk]))))
+            among(PointsAccount.customer_id, ids[start:start + chunk]))))
     missing = [cid for cid in ids if cid not in found]
     if missing:
         dialect = db.session.get_bind().dialect.name
@@ -150,7 +150,8 @@ def lock_accounts(customer_ids, chunk=500):
     accounts = {}
     for start in range(0, len(ids), chunk):
         accounts.update((account.customer_id, account) for account in db.session.scalars(
-            select(PointsAccount).where(PointsAccount.customer_id.in_(ids[start:start + chunk]))
+            select(PointsAccount).where(among(PointsAccount.customer_id,
+                                             ids[start:start + chunk]))
             .order_by(PointsAccount.customer_id).with_for_update()
             .execution_options(populate_existing=True)))
     return accounts

@@ -78,11 +78,15 @@ _ALL_SETTINGS = select(Setting.key, Setting.value)
 
 
 def _cache():
+    # The context's `g` looked up once (each look-up through the proxy costs; a nightly job
+    # asks for a setting hundreds of thousands of times).
     if not has_app_context():
         return {}
-    if "_settings" not in g:
-        g._settings = dict(db.session.execute(_ALL_SETTINGS).all())
-    return g._settings
+    store = g._get_current_object()
+    settings = getattr(store, "_settings", None)
+    if settings is None:
+        settings = store._settings = dict(db.session.execute(_ALL_SETTINGS).all())
+    return settings
 
 
 def read_settings():

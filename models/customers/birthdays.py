@@ -120,9 +120,11 @@ def anniversary_between(origin, start, end):
     return None
 
 
-def care_list(start, end, *, customers=None):
+def care_list(start, end, *, customers=None, rows=False):
     """Customers whose birthday falls between start and end (inclusive), soonest first:
-    [{"customer", "date", "note", "age"}]. `customers`: a select of Customer to limit to."""
+    [{"customer", "date", "note", "age"}]. `customers`: a select of Customer to limit to;
+    `rows`: it selects columns (at least the birthday's, birth_year and name_pinyin), and each
+    "customer" is a row of them."""
     query = customers if customers is not None else select(Customer)
     query = query.where(Customer.status == "active")
     solar_months = set()
@@ -146,7 +148,7 @@ def care_list(start, end, *, customers=None):
                                                               else set())))),
         and_(Customer.birthday_kind == "lunar", Customer.lunar_month.in_(sorted(lunar_months)))))
     found = []
-    for customer in db.session.scalars(query):
+    for customer in (db.session.execute if rows else db.session.scalars)(query):
         hit = birthday_between(customer, start, end)
         if hit is None:
             continue

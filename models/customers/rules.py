@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from extensions import db
 from formatting import fen
+from models.base import among
 from models.clock import day_start, local_day
 from models.customers.tables import Customer
 from models.settings import get_setting
@@ -94,20 +95,22 @@ def grade_reason(orders, paid, arrivals, rule):
     return grade, f"{facts} {why}"
 
 
-def apply_grades(grades):
-    """Write computed grades ({customer id: grade}); a manual grade wins until cleared.
-    Returns the customers regraded."""
-    current = dict(db.session.execute(
-        select(Customer.id, Customer.grade).where(Customer.grade_is_manual.is_(False))).all())
+def apply_grades(grade_for):
+    """Write computed grades (`grade_for`: customer id → grade) of every customer but the
+    merged; a manual grade wins until cleared. Returns the customers regraded. The current
+    grades are read as plain rows (two million, without the ORM's per-row work: a re-run that
+    changes nothing at two million customers took 14 s, half of it there)."""
     changed = {}
-    for cid, grade in grades.items():
-        if cid in current and current[cid] != grade:
-            changed.setdefault(grade, []).append(cid)
+    for cid, grade in db.session.connection().execute(
+            select(Customer.id, Customer.grade).where(Customer.grade_is_manual.is_(False),
+                                                      Customer.status != "merged")):
+        if (new := grade_for(cid)) != grade:
+            changed.setdefault(new, []).append(cid)
     written = 0
     for grade, ids in changed.items():
         for start in range(0, len(ids), 5000):
             written += db.session.execute(
-                update(Customer).where(Customer.id.in_(ids[start:start + 5000]),
+                update(Customer).where(among(Customer.id, ids[start:start + 5000]),
                                        Customer.grade_is_manual.is_(False))
                 .values(grade=grade).execution_options(synchronize_session=False)).rowcount
     return written

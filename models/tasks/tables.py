@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.audit import register_targets
-from models.base import UTCDateTime, utcnow
+from models.base import UTCDateTime, among, utcnow
 from models.clock import local_day
 from models.customers import OWNER_CHANGE_HANDLERS, Customer
 from models.timeline import TimelineItem, register_provider
@@ -197,7 +197,7 @@ def write_tasks(rows, *, now=None, once_per_source=False):
             for start in range(0, len(ids), 5000):
                 known.update(db.session.execute(
                     select(Task.kind, Task.customer_id, Task.source_key).where(
-                        Task.kind == kind, Task.customer_id.in_(ids[start:start + 5000]))))
+                        Task.kind == kind, among(Task.customer_id, ids[start:start + 5000]))))
         unique = [row for row in unique
                   if (row["kind"], row["customer_id"], row["source_key"]) not in known]
     elif unique:
@@ -213,7 +213,7 @@ def write_tasks(rows, *, now=None, once_per_source=False):
             for start in range(0, len(ids), 5000):
                 known.update(db.session.execute(
                     select(Task.kind, Task.customer_id, Task.source_key, Task.due_date).where(
-                        Task.kind == kind, Task.customer_id.in_(ids[start:start + 5000]),
+                        Task.kind == kind, among(Task.customer_id, ids[start:start + 5000]),
                         Task.due_date >= first, Task.due_date <= last)))
         unique = [row for row in unique if (row["kind"], row["customer_id"],
                                             row["source_key"], row["due_date"]) not in known]
@@ -249,7 +249,8 @@ def owned_customers(customer_ids):
     found = {}
     ids = list(customer_ids)
     for start in range(0, len(ids), 5000):
-        for row in db.session.execute(_owned().where(Customer.id.in_(ids[start:start + 5000]))):
+        for row in db.session.execute(_owned().where(among(Customer.id,
+                                                             ids[start:start + 5000]))):
             found[row[0]] = tuple(row)
     return found
 
