@@ -245,6 +245,13 @@ class _ListPage(SelectPagination):
     def _query_count(self):
         query = self._query_args["select"]
         cap = max(COUNT_AT_MOST, (self.page + 10) * self.per_page)
+        # A query that knows how many rows it finds (a search, models.customers.reads) is not
+        # counted again.
+        known = query.get_execution_options()
+        if "found_count" in known or known.get("found_at_least", 0) > cap:
+            counted = known.get("found_count", known.get("found_at_least"))
+            self.more = counted > cap
+            return min(counted, cap)
         # One column is enough to count (the page's joins and the rest of its columns are not).
         rows = query.order_by(None).with_only_columns(query.selected_columns[0],
                                                       maintain_column_froms=True)

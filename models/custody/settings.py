@@ -226,12 +226,16 @@ inv.REASONS.setdefault("custody_return", _l("Out of custody (returned)"))
 @register_provider
 def _custody_items(customer, limit):
     items = []
-    for pickup in db.session.scalars(select(CustodyPickup).where(
-            CustodyPickup.customer_id == customer.id).order_by(CustodyPickup.at.desc())
-            .limit(limit)):
-        lines = db.session.scalars(select(CustodyEntry).where(
-            CustodyEntry.pickup_id == pickup.id)).all()
-        detail = "、".join(f"{e.product.name}×{-e.quantity}" for e in lines)
+    pickups = db.session.scalars(select(CustodyPickup).where(
+        CustodyPickup.customer_id == customer.id).order_by(CustodyPickup.at.desc())
+        .limit(limit)).all()
+    lines = {}  # the pickups' entries in one query, not one a pickup
+    for entry in db.session.scalars(select(CustodyEntry).where(
+            CustodyEntry.pickup_id.in_([pickup.id for pickup in pickups]))
+            .order_by(CustodyEntry.id)) if pickups else []:
+        lines.setdefault(entry.pickup_id, []).append(entry)
+    for pickup in pickups:
+        detail = "、".join(f"{e.product.name}×{-e.quantity}" for e in lines.get(pickup.id, []))
         if pickup.collected_by:
             detail += _("; collected by %(name)s (%(relation)s)", name=pickup.collected_by,
                         relation=pickup.relation or "—")

@@ -293,3 +293,29 @@ def test_a_search_finding_few_or_many_lists_the_same_newest_first(db, client, lo
         assert [text.index(name) for name in answers[-1]] == \
             sorted(text.index(name) for name in answers[-1])
     assert answers[0] == answers[1] == ["王4", "王3", "王2", "王1", "王0"]
+
+
+def test_a_search_that_found_few_is_not_counted_again(db, client, login, monkeypatch):
+    """The ids a search found are its count (#29: counting them again cost as much as the
+    page at two million customers); a search that found many is counted as any list."""
+    from sqlalchemy import event
+
+    from extensions import db as the_db
+    from models.customers import reads
+    me = login("marketer")
+    for n in range(5):
+        make_customer(me, name=f"王{n}")
+    counts = []
+
+    def seen(conn, cursor, statement, *args):
+        if "count(*)" in statement and "customers" in statement:
+            counts.append(statement)
+    event.listen(the_db.engine, "before_cursor_execute", seen)
+    try:
+        for few, counted in ((100, 0), (2, 1)):
+            monkeypatch.setattr(reads, "FEW_FOUND", few)
+            counts.clear()
+            assert "共 5 位顾客" in page_text(client.get("/customers/?q=王"))
+            assert len(counts) == counted
+    finally:
+        event.remove(the_db.engine, "before_cursor_execute", seen)
