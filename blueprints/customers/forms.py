@@ -125,11 +125,14 @@ class FilterForm(BaseForm):
     min_monetary = SelectField(_l("Monetary (M)"), coerce=int, validators=[Optional()])
     sort = SelectField(_l("Sort by"), validators=[Optional()], default="recent")
 
-    def __init__(self, actor, *args, **kwargs):
+    def __init__(self, actor, *args, rows_only=False, **kwargs):
+        """`rows_only`: only the list's rows are shown (a search typed into the box, htmx):
+        the departments are read only to check one that was asked for."""
         super().__init__(*args, **kwargs)
         self.owner_id.choices = _marketer_choices(actor, _l("Any owner"))
+        asked = not rows_only or self.department_id.raw_data not in (None, [], [""])
         self.department_id.choices = choices([(0, _l("All departments"))] + [
-            (d.id, "\u3000" * d.depth + d.name) for d in all_departments()])
+            (d.id, "\u3000" * d.depth + d.name) for d in (all_departments() if asked else [])])
         self.grade.choices = choices([("", _l("Any grade")), *[(g, g) for g in c.GRADES]])
         self.tag_id.choices = choices([(0, _l("Any tag")), *[(x.value, x.label)
                                                              for x in _tag_choices()]])

@@ -50,12 +50,12 @@ def _owner(owner_id):
 @role_required(*CUSTOMER_ROLES)
 def index():
     """The customer list: one search box, filters, sortable, paginated (htmx updates rows)."""
-    form = FilterForm(current_user, request.args)
+    rows_only = bool(request.headers.get("HX-Request"))
+    form = FilterForm(current_user, request.args, rows_only=rows_only)
     form.validate()
     query = c.find_customers(current_user, form.to_filter())
     page = paginate(query, PER_PAGE, key=c.Customer.id)
-    template = "customers/_results.html" if request.headers.get("HX-Request") \
-        else "customers/index.html"
+    template = "customers/_results.html" if rows_only else "customers/index.html"
     return render_template(template, form=form, page=page, invite_form=InviteForm(),
                            rfm=c.rfm_of(customer.id for customer in page.items),
                            bulk=BulkForm(current_user), may_export=c.may_export(current_user),

@@ -319,3 +319,21 @@ def test_a_search_that_found_few_is_not_counted_again(db, client, login, monkeyp
             assert len(counts) == counted
     finally:
         event.remove(the_db.engine, "before_cursor_execute", seen)
+
+
+def test_the_search_box_keeps_a_department_filter_and_refuses_an_unknown_one(db, client,
+                                                                             login):
+    """Typed into the box (htmx: the rows only), a department asked for still filters, and one
+    that does not exist is ignored as an invalid choice, not answered with a 500."""
+    login("manager")
+    north, south = make_department("北区"), make_department("南区")
+    make_customer(make_user(["marketer"], department=north), name="王北")
+    make_customer(make_user(["marketer"], department=south), name="王南")
+    hx = {"HX-Request": "true"}
+    text = rows_text(client.get(f"/customers/?q=王&department_id={north.id}", headers=hx))
+    assert "王北" in text and "王南" not in text
+    unknown = client.get("/customers/?q=王&department_id=999999", headers=hx)
+    assert unknown.status_code == 200
+    assert "王北" in rows_text(unknown) and "王南" in rows_text(unknown)
+    both = rows_text(client.get("/customers/?q=王", headers=hx))
+    assert "王北" in both and "王南" in both
