@@ -36,8 +36,10 @@ list page 1 and page 500 of grade A (`list_p95_ms`), "Today" of the 3,000-task m
 (`home_p95_ms`), the arrears list (`arrears_p95_ms`), today's event's invitation list and the
 door's guest list (roster) of a door event made for the run (`invitations_p95_ms`), and that
 door's guests checked in through the tablets' queue by 8 clients (`queue_checkins_per_s`).
-Then in process: the nightly jobs for today (forced: a second measure runs them again) and a
-forced rerun, everything already written (`nightly_s`, `nightly_rerun_s`); the company
+Then in process: the nightly jobs of one night — today's, or the day after the last night
+run when a measure before this one ran today's (next_night: each measure times a night's
+first run) — and a forced rerun of that night, everything already written (`nightly_s`,
+`nightly_rerun_s`, `night`); the company
 summary's gather for last month (`company_gather_s`); the performance PDF of the department
 with the most marketers (`dept_pdf_200_s`, 200 at scale 1); the export of every customer,
 worked by a worker process (`export_2m_s`, `export_peak_rss_mb`). Ends with one JSON line.
@@ -71,7 +73,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import jobs  # noqa: E402
@@ -84,6 +86,7 @@ from models import accounts, customers as c, inventory as inv  # noqa: E402
 from models.base import utcnow  # noqa: E402
 from models.clock import local_day  # noqa: E402
 from models.customers import pinyin_of  # noqa: E402
+from models.tasks import JobRun  # noqa: E402
 from reports import performance  # noqa: E402
 from reports.params import Params  # noqa: E402
 
@@ -935,6 +938,19 @@ def over_http(base, facts, door, n):
     return figures
 
 
+def next_night(app):
+    """The day whose night is measured: today, or — when today's night was run already (a
+    measure before this one) — the first day after the last night run, so that each measure
+    times a night's first run of its jobs (a new day's regrading, reminders and expiries), not
+    a re-run of the last."""
+    today = local_day(utcnow())
+    with app.app_context():
+        last = db.session.scalar(select(func.max(JobRun.run_date)).where(
+            JobRun.job == "grading", JobRun.status == "ok"))
+        db.session.remove()
+    return today if last is None or last < today else last + timedelta(days=1)
+
+
 def timed(work):
     started = time.perf_counter()
     result = work()
@@ -945,14 +961,15 @@ def in_process(app, url, facts, folder):
     """The nightly jobs (the first run of today, forced when it already ran; then a forced
     rerun: everything already written, only the scan), the company gather of last month, the
     department PDF and the export of every customer by a worker process."""
-    day = local_day(utcnow())
+    day = next_night(app)
     run = lambda: sum(jobs.run_job(app, name, day, trigger="schedule", force=True)  # noqa: E731
                       for name in jobs.JOBS)
     written, nightly_s = timed(run)
     log(f"nightly: {nightly_s} s, {written} rows")
     rewritten, rerun_s = timed(run)
     log(f"nightly again: {rerun_s} s, {rewritten} rows")
-    figures = {"nightly_s": nightly_s, "nightly_rows": written, "nightly_rerun_s": rerun_s,
+    figures = {"night": day.isoformat(), "nightly_s": nightly_s, "nightly_rows": written,
+               "nightly_rerun_s": rerun_s,
                "nightly_rerun_rows": rewritten}
     end = day.replace(day=1) - timedelta(days=1)
     with app.test_request_context():
