@@ -18,9 +18,10 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, bindparam, literal, or_, select, union_all
+from sqlalchemy import ForeignKey, String, bindparam, exists, literal, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from extensions import db
 from formatting import local_dt, masked_phone
@@ -30,7 +31,7 @@ from models.base import (Conflict, InvalidInput, NotFound, OperationError, Token
                          UTCDateTime, add_once, utcnow)
 from models.checkin import (DOOR_ROLES, AlreadyCheckedIn, CheckIn, DoorClosed, _check_door_open,
                             _status_label, check_in_of, is_door_open)
-from models.events import (INVITATION_STATUSES, Event, Invitation, InvitationChange,
+from models.events import (INVITATION_STATUSES, Event, EventTable, Invitation, InvitationChange,
                            card_loading, find_invitation_by_token)
 from models.gifts import GiftRule, attendance_rule_loading, first_attendance_rule_id
 from models.settings import get_setting
@@ -85,13 +86,19 @@ def _card_query(staff_only):
 @lru_cache(maxsize=2)
 def _write_query(staff_only):
     """As _card_query, the invitation found by its id or by its card's code: a queued write's
-    guest (the tablets' path)."""
+    guest (the tablets' path), and whether the write's one-time token (parameter token) was
+    used already (_token_used)."""
     return _guest_query(staff_only, (Invitation.id == bindparam("invitation_id"))
-                        | (Invitation.token == bindparam("code")))
+                        | (Invitation.token == bindparam("code")),
+                        _token_use_query().exists().label("token_used"))
 
 
-def _guest_query(staff_only, guest):
-    return checkin.door_event_query(staff_only).add_columns(Invitation, GiftRule) \
+def _guest_query(staff_only, guest, *columns):
+    # Whether the event has tables at all: a lecture without a seating plan is then known to
+    # have none, and a guest arriving without a table costs no query for them (seating).
+    has_tables = exists().where(EventTable.event_id == Event.id).label("has_tables")
+    return checkin.door_event_query(staff_only).add_columns(Invitation, GiftRule, has_tables,
+                                                            *columns) \
         .outerjoin(Invitation, (Invitation.event_id == Event.id) & guest) \
         .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id)) \
         .options(*card_loading(), joinedload(Invitation.table).lazyload("*"),
@@ -103,7 +110,10 @@ def _door_row(query, event_id, user, **params):
                              {"event_id": event_id, "user_id": user.id, **params}).first()
     if row is None:
         raise NotFound(_("Not found, or not yours to see."))
-    return tuple(row)
+    event, invitation, rule, has_tables, *more = row
+    if not has_tables:
+        set_committed_value(event, "tables", [])  # read: there are none
+    return (event, invitation, rule, *more)
 
 
 def door_event_and_card(event_id, user, code):
@@ -113,10 +123,11 @@ def door_event_and_card(event_id, user, code):
     return _door_row(_card_query, event_id, user, code=str(code or "")[:40])
 
 
-def door_event_and_guest(event_id, user, *, invitation_id=None, code=""):
-    """door_event_and_card for a queued write: the guest by invitation id, or by card code."""
+def door_event_and_guest(event_id, user, *, invitation_id=None, code="", token=""):
+    """door_event_and_card for a queued write: the guest by invitation id, or by card code;
+    and fourth, whether the write's one-time `token` was used already (DoorWrite.used)."""
     return _door_row(_write_query, event_id, user, invitation_id=invitation_id or 0,
-                     code=str(code or "")[:40])
+                     code=str(code or "")[:40], token=str(token or ""))
 
 
 def check_in(event, invitation, *, actor, token, companions=None, table=None, override=False,
@@ -322,6 +333,9 @@ class DoorWrite:
     #: The invitation, when the caller loaded it with the event (door_event_and_guest); None:
     #: none of this event; ...: not loaded yet.
     target: object = ...
+    #: Whether the token was used already, when the caller read it with the event
+    #: (door_event_and_guest); None: not read yet.
+    used: bool | None = None
 
 
 @dataclass
@@ -406,7 +420,7 @@ def replay_door_write(event, write, *, actor, now=None):
     now = now or utcnow()
     if write.kind not in DOOR_WRITE_KINDS:
         raise InvalidInput(_("Unknown kind of write."))
-    used = _token_used(write.token)
+    used = _token_used(write.token) if write.used is None else write.used
     done = _written_with(write.token) if used else None
     if done is not None and _same_write(done, event, write):
         first = done if isinstance(done, CheckIn) else db.session.scalar(

@@ -154,16 +154,18 @@ def replay(event_id):
     if not form.validate_on_submit():
         ci.get_door_event_or_404(event_id, current_user)
         return jsonify({"ok": False, "message": error_text(form)}), 422
-    # The event, the guest and the gift rule in one query: the tablets' busiest path.
-    event, target, rule = door.door_event_and_guest(
-        event_id, current_user, invitation_id=form.invitation_id.data, code=form.code.data)
+    # The event, the guest, the gift rule and whether the token was used, in one query: the
+    # tablets' busiest path.
+    event, target, rule, used = door.door_event_and_guest(
+        event_id, current_user, invitation_id=form.invitation_id.data, code=form.code.data,
+        token=form.token.data)
     write = door.DoorWrite(
         kind=form.kind.data, token=form.token.data, invitation_id=form.invitation_id.data,
         code=form.code.data or "", companions=form.companions.data,
         table=db.session.get(EventTable, form.table_id.data) if form.table_id.data else None,
         override=form.override.data, queued=form.queued.data,
         queued_at=door.queued_at_from_ms(form.queued_ms.data), device=form.device.data or "",
-        target=target)
+        target=target, used=used)
     outcome = door.replay_door_write(event, write, actor=current_user)
     body = _outcome_facts(event, outcome, rule)
     db.session.commit()
