@@ -35,7 +35,11 @@ list page 1 and page 500 of grade A (`list_p95_ms`), "Today" of the 3,000-task m
 (`today_p95_ms`; the busiest's beside it, `today_busiest_p95_ms`), the manager's home
 (`home_p95_ms`), the arrears list (`arrears_p95_ms`), today's event's invitation list and the
 door's guest list (roster) of a door event made for the run (`invitations_p95_ms`), and that
-door's guests checked in through the tablets' queue by 8 clients (`queue_checkins_per_s`).
+door's guests checked in through the tablets' queue by 8 clients (`queue_checkins_per_s`), with
+the CPU each check-in cost, in milliseconds, in the app's workers, the database server's
+processes and this script's clients (`queue_app_cpu_ms`, `queue_db_cpu_ms`,
+`queue_client_cpu_ms`, read from /proc; null where it cannot be read) and the rate those
+allow on this machine's cores were they all busy (`queue_cpu_bound_per_s`).
 Then in process: the nightly jobs of one night — today's, or the day after the last night
 run when a measure before this one ran today's (next_night: each measure times a night's
 first run) — and a forced rerun of that night, everything already written (`nightly_s`,
@@ -854,11 +858,75 @@ def search_paths(texts):
     return [f"/customers/?{urllib.parse.urlencode({'q': text})}" for text in texts]
 
 
+def _processes(*names):
+    """The ids of this machine's processes whose command line holds one of `names`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                line = file.read()
+        except OSError:
+            continue
+        if any(name.encode() in line for name in names) and int(pid) != os.getpid():
+            found.append(int(pid))
+    return found
+
+
+def _cpu_s(pids):
+    """CPU seconds (user + system) the processes `pids` have used (those gone count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+_CPU_GROUPS = {"app": ("gunicorn",), "db": ("postgres",)}
+
+
+def cpu_mark():
+    """What cpu_since() counts from: the CPU seconds used so far by the app's workers
+    (gunicorn), the database server (every postgres process: backends, WAL writer,
+    checkpointer) and this process; None without /proc or a server on this machine."""
+    if not os.path.isdir("/proc") or not all(_processes(*n) for n in _CPU_GROUPS.values()):
+        return None
+    return {group: _cpu_s(_processes(*names)) for group, names in _CPU_GROUPS.items()} | {
+        "client": _cpu_s([os.getpid()])}
+
+
+def cpu_since(mark):
+    """{"app": s, "db": s, "client": s}: the CPU seconds used since `mark` (None: unknown). A
+    process started meanwhile counts whole; one ended meanwhile is not counted."""
+    if mark is None:
+        return None
+    now = {group: _cpu_s(_processes(*names)) for group, names in _CPU_GROUPS.items()} | {
+        "client": _cpu_s([os.getpid()])}
+    return {group: now[group] - mark[group] for group in now}
+
+
+def queue_figures(base, event_id, guests, clients=8):
+    """The queue's rate, its errors and what each check-in cost in CPU (see the docstring)."""
+    rate, errors, done, spent = queue_rate(base, event_id, guests, clients)
+    figures = {"queue_checkins_per_s": rate, "queue_errors": errors}
+    for group in ("app", "db", "client"):
+        figures[f"queue_{group}_cpu_ms"] = round(spent[group] * 1000 / done, 2) \
+            if spent and done else None
+    figures["queue_cpu_bound_per_s"] = round(
+        os.cpu_count() * done / sum(spent.values()), 1) if spent and done else None
+    return figures
+
+
 def queue_rate(base, event_id, guests, clients=8):
     """Door check-ins per second through the tablets' queue endpoint, `clients` at once (as
-    bench/checkin.py sends them): (rate, errors)."""
-    todo, lock, done, errors = list(guests), threading.Lock(), [], []
-    ready = threading.Barrier(clients + 1)
+    bench/checkin.py sends them): (rate, errors, check-ins done, the CPU they cost: cpu_since).
+    The clients sign in and open the door screen before the clock starts."""
+    todo, lock, done, errors, marks = list(guests), threading.Lock(), [], [], []
+    # Once every client is ready, the CPU used so far is read before any of them goes on.
+    ready = threading.Barrier(clients + 1, action=lambda: marks.append(cpu_mark()))
 
     def client():
         door = Browser(base, "door")
@@ -883,7 +951,8 @@ def queue_rate(base, event_id, guests, clients=8):
     started = time.perf_counter()
     for thread in threads:
         thread.join()
-    return round(len(done) / (time.perf_counter() - started), 1), len(errors)
+    elapsed, spent = time.perf_counter() - started, cpu_since(marks[0])
+    return round(len(done) / elapsed, 1), len(errors), len(done), spent
 
 
 @contextlib.contextmanager
@@ -934,7 +1003,7 @@ def over_http(base, facts, door, n):
             boss.timings([f"/events/{facts['event']}/invitations"], n) +
             Browser(base, "door").timings([f"/checkin/{event_id}/roster"], n)),
     }
-    figures["queue_checkins_per_s"], figures["queue_errors"] = queue_rate(base, event_id, guests)
+    figures.update(queue_figures(base, event_id, guests))
     return figures
 
 
