@@ -39,7 +39,8 @@ door's guests checked in through the tablets' queue by 8 clients (`queue_checkin
 the CPU each check-in cost, in milliseconds, in the app's workers, the database server's
 processes and this script's clients (`queue_app_cpu_ms`, `queue_db_cpu_ms`,
 `queue_client_cpu_ms`, read from /proc; null where it cannot be read) and the rate those
-allow on this machine's cores were they all busy (`queue_cpu_bound_per_s`).
+allow on this machine's cores were they all busy (`queue_cpu_bound_per_s`). The machine's
+speed before and after the measure (`cpu_reference_ms`: a fixed pure-Python loop, median of 5).
 Then in process: the nightly jobs of one night — today's, or the day after the last night
 run when a measure before this one ran today's (next_night: each measure times a night's
 first run) — and a forced rerun of that night, everything already written (`nightly_s`,
@@ -1085,15 +1086,29 @@ def measure(url, base=None, n=50, port=5072, seed=29, http_only=False):
     figures = {"customers": facts["customers"], "today_open_tasks": facts["typical_open_tasks"],
                "busiest_open_tasks": facts["open_tasks"], "vacuum_s": vacuum_s,
                **server_settings(url),
-               "door_guests": len(door[1])}
+               "door_guests": len(door[1]), "cpu_reference_ms": [reference_ms()]}
     with (contextlib.nullcontext(base) if base else serving(url, folder, port)) as served:
         figures.update(over_http(served, facts, door, n))
     log(f"over HTTP: {json.dumps(figures)}")  # kept should the rest be stopped
     if not http_only:
         figures.update(in_process(app, url, facts, folder))
+    figures["cpu_reference_ms"].append(reference_ms())
     with app.app_context():
         db.engine.dispose()
     return figures
+
+
+def reference_ms(loops=2_000_000, runs=5):
+    """This machine's speed as the figures were taken: the median of `runs` times of a fixed
+    pure-Python loop, in milliseconds (a shared virtual machine's cores do not keep one speed;
+    compare runs by it)."""
+    times = []
+    for _run in range(runs):
+        started, total = time.perf_counter(), 0
+        for i in range(loops):
+            total += i
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 1)
 
 
 def slowest(url, top=3, seed=29):
