@@ -259,3 +259,25 @@ def test_a_queued_write_without_its_csrf_token_is_refused_and_writes_nothing(
         assert response.status_code == 400
         assert response.get_json()["error"] == "表单已过期或不是从本系统提交的，请刷新页面后重试。"
     assert counts(event) == (0, 0, 0)
+
+
+def test_an_arrival_without_a_table_is_seated_when_the_event_has_tables(client, login, db):
+    """The door row says whether the event has tables: where it has, a guest who arrives
+    without one (never confirmed) is given a table with room, through the queue as at the
+    scan box."""
+    v = make_venue(cups=10)
+    event, staff, marketer = v["event"], v["staff"], v["marketer"]
+    ev.save_table(event, number=3, seats=8, actor=v["manager"])
+    guests = [ev.invite(event, make_customer(marketer, name=name, phone=phone), actor=marketer)
+              for name, phone in (("李桂英", "13700137000"), ("周建华", "13600136000"))]
+    db.session.commit()
+    assert [g.table_id for g in guests] == [None, None]
+    login(staff)
+    response, body = send(client, event, invitation_id=guests[0].id)
+    assert response.status_code == 200 and body["ok"], body
+    assert body["check_in"]["name"] == "李桂英" and body["check_in"]["table"] == "3 号桌"
+    response = client.post(f"/checkin/{event.id}/scan", data={
+        "code": guests[1].token, "token": new_token()}, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "3 号桌" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert {g.table.number for g in guests} == {3}
