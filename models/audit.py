@@ -6,7 +6,7 @@ change of users, roles and settings calls audit(). The trail is data, not log li
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import ForeignKey, Index, Integer, String, JSON, select
+from sqlalchemy import ForeignKey, Index, Integer, String, JSON, insert, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -121,12 +121,8 @@ class AuditEntry(db.Model):
                  shown(key, after.get(key))) for key in dict.fromkeys([*before, *after])]
 
 
-def audit(actor, action, target=None, *, summary="", before=None, after=None, ip=None,
-          actor_name=None, now=None):
-    """Record that `actor` did `action` to `target` (an ORM row, or None). Returns the entry.
-
-    `before`/`after` are small dicts of the fields that changed; only differing keys are kept.
-    """
+def _entry_values(actor, action, target, *, summary="", before=None, after=None, ip=None,
+                  actor_name=None, now=None):
     target_type = target_id = None
     if target is not None:
         if getattr(target, "id", None) is None:
@@ -139,13 +135,32 @@ def audit(actor, action, target=None, *, summary="", before=None, after=None, ip
                 if before.get(k) != after.get(k) and (before.get(k) or after.get(k))]
         details = {"before": {k: before.get(k) for k in keys if k in before},
                    "after": {k: after.get(k) for k in keys if k in after}}
-    entry = AuditEntry(
-        at=now or utcnow(), actor_id=getattr(actor, "id", None),
-        actor_name=actor_name or getattr(actor, "display_name", "") or "",
-        action=action, target_type=target_type, target_id=target_id,
-        summary=str(summary)[:500], details=details, ip=ip)
+    return dict(at=now or utcnow(), actor_id=getattr(actor, "id", None),
+                actor_name=actor_name or getattr(actor, "display_name", "") or "",
+                action=action, target_type=target_type, target_id=target_id,
+                summary=str(summary)[:500], details=details, ip=ip)
+
+
+def audit(actor, action, target=None, *, summary="", before=None, after=None, ip=None,
+          actor_name=None, now=None):
+    """Record that `actor` did `action` to `target` (an ORM row, or None). Returns the entry.
+
+    `before`/`after` are small dicts of the fields that changed; only differing keys are kept.
+    """
+    entry = AuditEntry(**_entry_values(actor, action, target, summary=summary, before=before,
+                                       after=after, ip=ip, actor_name=actor_name, now=now))
     db.session.add(entry)
     return entry
+
+
+def audit_each(actor, action, changes, *, now=None):
+    """audit() for many targets of one action, written by one statement (a night's thousands):
+    `changes` are (target, summary, before, after)."""
+    rows = [_entry_values(actor, action, target, summary=summary, before=before, after=after,
+                          now=now) for target, summary, before, after in changes]
+    if rows:
+        db.session.execute(insert(AuditEntry), rows)
+    return len(rows)
 
 
 def find_audit_entries(*, actor_id=None, action=None, target_type=None, target_id=None,

@@ -268,14 +268,16 @@ def close_open_tasks(customer_ids, *, reason, now=None):
         .execution_options(synchronize_session=False)).rowcount
 
 
-def follow_owner(customer, to_owner):
-    """Open tasks follow the customer to a new owner (or close when the customer is pooled)."""
+def follow_owner(customer_ids, to_owner):
+    """Open tasks follow their customers to a new owner (or close when the customers are
+    pooled)."""
     if to_owner is None:
-        close_open_tasks([customer.id], reason=_("The customer went to the public pool."))
+        close_open_tasks(customer_ids, reason=_("The customer went to the public pool."))
         return
     # A large order's confirmation call stays with its confirmer, an after-sales reminder with
     # the ticket's assignee: never the new marketer's task.
-    db.session.execute(update(Task).where(Task.customer_id == customer.id, Task.status == "open",
+    db.session.execute(update(Task).where(Task.customer_id.in_(customer_ids),
+                                          Task.status == "open",
                                           Task.kind.not_in(PERSONAL_KINDS))
                        .values(assignee_id=to_owner.id, department_id=to_owner.department_id)
                        .execution_options(synchronize_session=False))

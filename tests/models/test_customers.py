@@ -2,7 +2,7 @@
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from formatting import local_day
 from jobs import customers as job_customers
@@ -349,3 +349,57 @@ def test_an_estimated_year_is_no_check_of_a_lunar_day(db):
     customer = make_customer(name="估算", birthday_kind="lunar", lunar_month=3, lunar_day=1,
                              lunar_leap=True, birth_year=2023, birth_year_estimated=True)
     assert customer.birth_year_estimated and customer.birthday_text == "约 2023 农历 闰3月1日"
+
+
+def test_the_nightly_reclaim_moves_many_customers_in_statements_that_do_not_grow(db):
+    """A first night after moving a company in reclaims tens of thousands: each customer gets
+    its ownership change, audit entry and closed tasks (an after-sales reminder stays open),
+    in chunks whose statements do not grow with the customers in them."""
+    from sqlalchemy import event as sa_event
+
+    from models.tasks import Task, task_row, write_tasks
+    owner, other = make_user(["marketer"]), make_user(["marketer"])
+    now = utcnow()
+
+    def idle_customers(n, start):
+        made = [make_customer(owner, name=f"久未跟进{start + i}") for i in range(n)]
+        write_tasks([task_row(kind, (x.id, owner.id, x.department_id), local_day(now),
+                              f"{kind}:{x.id}", "回访") for x in made
+                     for kind in ("callback", "aftersales")], now=now)
+        return made
+
+    def reclaim(customers, chunk):
+        seen = []
+        saw = lambda *args: seen.append(args[2])  # noqa: E731  (the statement)
+        sa_event.listen(db.engine, "before_cursor_execute", saw)
+        try:
+            moved = c.release_idle([x.id for x in customers], owner.id, reason="三十天未跟进",
+                                   now=now, chunk=chunk)
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", saw)
+        return moved, len(seen)
+
+    few, many = idle_customers(3, 0), idle_customers(30, 100)
+    kept = make_customer(other, name="别人的顾客")
+    moved_few, statements_few = reclaim(few, chunk=100)
+    moved_many, statements_many = reclaim(many + [kept], chunk=100)
+    assert sorted(moved_many) == sorted(x.id for x in many) and len(moved_few) == 3
+    assert statements_many == statements_few, "statements grow with the customers reclaimed"
+    assert kept.status == "active" and kept.owner is other
+    for customer in few + many:
+        assert customer.status == "pool" and customer.owner is None
+        tasks = {task.kind: task.status for task in db.session.scalars(
+            select(Task).where(Task.customer_id == customer.id))}
+        assert tasks == {"callback": "skipped", "aftersales": "open"}
+        assert db.session.scalar(select(func.count()).select_from(c.OwnershipChange).where(
+            c.OwnershipChange.customer_id == customer.id,
+            c.OwnershipChange.kind == "reclaim",
+            c.OwnershipChange.from_owner_id == owner.id)) == 1
+        entry = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "customer.reclaim", AuditEntry.target_id == customer.id))
+        assert entry.details["before"]["owner"] == owner.display_name
+    # In chunks: the same moves, a chunk's statements each.
+    chunked = idle_customers(10, 200)
+    moved, statements_chunked = reclaim(chunked, chunk=4)
+    assert len(moved) == 10 and all(x.status == "pool" for x in chunked)
+    assert statements_chunked <= 3 * statements_few
