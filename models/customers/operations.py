@@ -291,7 +291,6 @@ def transfer_customers(customer_ids, to_owner, *, actor, reason, now=None):
                                      .where(Customer.id.in_(customer_ids))))
     if visible != set(customer_ids):
         raise NotFound(_("Some of the chosen customers are not yours to transfer."))
-    moved = 0
     locked = _lock(customer_ids)
     if any(customer.status == "pool" for customer in locked):
         raise Conflict(_("Customers in the public pool are assigned, not transferred."))
