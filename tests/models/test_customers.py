@@ -403,3 +403,32 @@ def test_the_nightly_reclaim_moves_many_customers_in_statements_that_do_not_grow
     moved, statements_chunked = reclaim(chunked, chunk=4)
     assert len(moved) == 10 and all(x.status == "pool" for x in chunked)
     assert statements_chunked <= 3 * statements_few
+
+
+def test_a_whole_book_transferred_takes_every_customers_open_tasks_and_audits_each(db):
+    """A leaving marketer's book moves in one change: every customer's open tasks follow to
+    the heir (a confirmation call stays with its confirmer), each customer gets its own
+    ownership change and audit entry naming both marketers."""
+    from models.tasks import Task, task_row, write_tasks
+    hq = make_department("总部")
+    leaving = make_user(["marketer"], department=hq, display_name="离职员")
+    heir = make_user(["marketer"], department=hq, display_name="接手员")
+    manager = make_user(["manager"])
+    book = [make_customer(leaving, name=f"交接顾客{i}") for i in range(4)]
+    now = utcnow()
+    write_tasks([task_row(kind, (x.id, leaving.id, x.department_id), local_day(now),
+                          f"{kind}:{x.id}", "回访") for x in book
+                 for kind in ("callback", "confirm_call")], now=now)
+    assert c.transfer_book(leaving, heir, actor=manager, reason="离职交接") == 4
+    for customer in book:
+        assignees = {task.kind: task.assignee_id for task in db.session.scalars(
+            select(Task).where(Task.customer_id == customer.id, Task.status == "open"))}
+        assert assignees == {"callback": heir.id, "confirm_call": leaving.id}
+        change = db.session.scalar(select(c.OwnershipChange).where(
+            c.OwnershipChange.customer_id == customer.id, c.OwnershipChange.kind != "create"))
+        assert (change.kind, change.from_owner_id, change.to_owner_id, change.actor_id) == \
+            ("transfer", leaving.id, heir.id, manager.id)
+        entry = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "customer.transfer", AuditEntry.target_id == customer.id))
+        assert entry.details == {"before": {"owner": "离职员"}, "after": {"owner": "接手员"}}
+        assert entry.actor_id == manager.id and entry.summary == "离职交接"
