@@ -90,6 +90,8 @@ def build_config(overrides=None):
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
         "SESSION_COOKIE_NAME": "hxt_session",
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        #: A signed-in session's cookie is renewed (its lifetime restarted) at most this often.
+        "SESSION_RENEW_AFTER_S": 60,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": 12 * 3600,
         #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
