@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from extensions import db
 from models.audit import AuditEntry, audit, register_actions, register_fields, register_targets
 from models.base import Conflict, InvalidInput, UTCDateTime, utcnow
-from models.settings import define, define_area, get_setting
+from models.settings import define, define_area, get_setting, note_version, version_column
 
 #: The seven roles of DESIGN §2, in the order they are listed on screens.
 ROLES = {
@@ -160,7 +160,9 @@ class UserSession(db.Model):
 def _load_user_query():
     # Built once: every request runs it. The session row is joined in: still one query (by
     # two primary keys) per request, as before sessions had rows.
-    return select(User).join(UserSession, UserSession.user_id == User.id) \
+    # The settings' version comes with it: a request then reads the settings only when they
+    # changed since this process last read them (settings.version_column).
+    return select(User, version_column()).join(UserSession, UserSession.user_id == User.id) \
         .where(User.id == bindparam("user_id"), UserSession.id == bindparam("session_key"),
                UserSession.created_at > bindparam("oldest")) \
         .options(joinedload(User.role_rows))
@@ -173,9 +175,14 @@ def load_user(session_id):
     if match is None:
         return None
     user_id, version, key = match.groups()
-    user = db.session.scalar(_load_user_query(), {
-        "user_id": int(user_id), "session_key": key, "oldest": utcnow() - SESSION_MAX_AGE})
-    if user is None or not user.is_active or user.auth_version != int(version):
+    row = db.session.execute(_load_user_query(), {
+        "user_id": int(user_id), "session_key": key, "oldest": utcnow() - SESSION_MAX_AGE}) \
+        .unique().first()
+    if row is None:
+        return None
+    user, settings_version = row
+    note_version(settings_version)
+    if not user.is_active or user.auth_version != int(version):
         return None
     user.session_key = key
     return user

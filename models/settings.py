@@ -2,9 +2,12 @@
 
 An area declares its settings at import (``define("pool.days_without_contact", int, 30, ...)``);
 get_setting() returns the stored value or the default; update_settings() is the one operation
-that changes them (validated, audited). Values are read from the database (cached per request
-only), so every worker and the scheduler see a change at once.
+that changes them (validated, audited). Values are read from the database once per request,
+so every worker and the scheduler see a change at once — except that a signed-in request whose
+user was loaded with the settings' version (accounts.load_user: version_column) reuses what this
+process last read under that same version, and reads nothing. Each save writes a new version.
 """
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -76,16 +79,46 @@ class Setting(db.Model):
 
 _ALL_SETTINGS = select(Setting.key, Setting.value)
 
+#: The row (not a setting: it has no definition) whose value every save replaces with a new
+#: random token: the settings' version. Random, not a count, so that a restored backup or a
+#: rolled-back save never shows a version this process has seen with other values.
+VERSION_KEY = "_version"
+_VERSION = select(Setting.value).where(Setting.key == VERSION_KEY).scalar_subquery()
+
+#: (version, settings) this process read last; a request that knows the current version (from
+#: the query that loaded its user) and finds it here reads nothing. The version is None until
+#: the first save (every save goes through update_settings, which writes it).
+_UNKNOWN = object()
+_last_read = (_UNKNOWN, {})
+
+
+def version_column():
+    """The settings' version as a column, to read with a query the request runs anyway (the
+    signed-in user's: accounts.load_user); hand its value to note_version()."""
+    return _VERSION.label("settings_version")
+
+
+def note_version(version):
+    """The settings' version as this request found it (None: never saved)."""
+    if has_app_context():
+        g._settings_version = version
+
 
 def _cache():
     # The context's `g` looked up once (each look-up through the proxy costs; a nightly job
     # asks for a setting hundreds of thousands of times).
+    global _last_read
     if not has_app_context():
         return {}
     store = g._get_current_object()
     settings = getattr(store, "_settings", None)
     if settings is None:
-        settings = store._settings = dict(db.session.execute(_ALL_SETTINGS).all())
+        version, last = _last_read
+        if version is not _UNKNOWN and getattr(store, "_settings_version", _UNKNOWN) == version:
+            settings = store._settings = last
+        else:
+            settings = store._settings = dict(db.session.execute(_ALL_SETTINGS).all())
+            _last_read = (settings.get(VERSION_KEY), settings)
     return settings
 
 
@@ -166,8 +199,12 @@ def update_settings(values, *, actor, now=None):
         row = db.session.get(Setting, key) or Setting(key=key)
         row.value, row.updated_at, row.updated_by_id = cleaned[key], now, actor.id
         db.session.add(row)
+    version = db.session.get(Setting, VERSION_KEY) or Setting(key=VERSION_KEY)
+    version.value, version.updated_at, version.updated_by_id = uuid.uuid4().hex, now, actor.id
+    db.session.add(version)
     db.session.flush()
     g.pop("_settings", None)
+    g.pop("_settings_version", None)  # read again, in this transaction
     audit(actor, "settings.update", summary=", ".join(changed), before=before,
           after={key: cleaned[key] for key in changed}, now=now)
     return changed

@@ -205,10 +205,10 @@ def test_a_check_in_through_the_queue_costs_few_statements(client, login, door, 
     assert body["check_in"]["table"] == "5 号桌" and body["gift"]["issued"] is False
     # one query for the event, the guest, the table, the gift rule and whether the token was
     # used; one for the gifts left; no row loaded by its token, no rule, warehouse or table
-    # read apart, the token not looked up on its own
+    # read apart, the token not looked up on its own, the unchanged settings not read again
     loads = ("SELECT check_ins.id", "SELECT gift_issues.id", "SELECT door_conflicts.id",
              "SELECT invitations.id", "SELECT gift_rules.id", "SELECT warehouses.id",
-             "SELECT stock_locations.id", "SELECT event_tables.id")
+             "SELECT stock_locations.id", "SELECT event_tables.id", "SELECT settings.")
     request = seen[seen.index(next(s for s in seen if s.startswith("SELECT users."))):]
     token_alone = [s for s in request if "UNION ALL" in s and not s.startswith("SELECT events.")]
     assert [s for s in request if s.startswith(loads)] == [] and token_alone == []
