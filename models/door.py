@@ -33,7 +33,7 @@ from models.checkin import (DOOR_ROLES, AlreadyCheckedIn, CheckIn, DoorClosed, _
                             _status_label, check_in_of, is_door_open)
 from models.events import (INVITATION_STATUSES, Event, EventTable, Invitation, InvitationChange,
                            card_loading, find_invitation_by_token)
-from models.gifts import GiftRule, attendance_rule_loading, first_attendance_rule_id
+from models.gifts import GiftRule, door_rule_loading, first_attendance_rule_id
 from models.settings import get_setting
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def _guest_query(staff_only, guest, *columns):
         .outerjoin(Invitation, (Invitation.event_id == Event.id) & guest) \
         .outerjoin(GiftRule, GiftRule.id == first_attendance_rule_id(Event.id)) \
         .options(*card_loading(), joinedload(Invitation.table).lazyload("*"),
-                 *attendance_rule_loading())
+                 *door_rule_loading())
 
 
 def _door_row(query, event_id, user, **params):
