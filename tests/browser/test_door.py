@@ -243,40 +243,54 @@ def qr_video(path, text, width=640, height=480):
     return path
 
 
+def camera_state(page):
+    """What the door's camera shows, for a failure's message (any element may be missing)."""
+    return page.evaluate("""() => { const v = document.querySelector('#door-camera-panel video');
+        const text = (selector) => document.querySelector(selector)?.textContent.trim();
+        return {ready: v?.readyState, width: v?.videoWidth, paused: v?.paused,
+                zxing: !!window.ZXing, note: text('[data-camera-note]'),
+                scan: document.querySelector('[data-scan-input]')?.value,
+                result: text('[data-testid=check-in-result]')}; }""")
+
+
 def test_the_tablet_camera_reads_a_card_and_checks_in_with_no_tap(
         browser_type, browser_type_launch_args, live_server, live_app, event_at_the_door,
         tmp_path):
     event_id, [guest, _other] = event_at_the_door
     video = qr_video(tmp_path / "card.y4m", guest["code"])
-    browser = browser_type.launch(**{**browser_type_launch_args, "args": [
-        *browser_type_launch_args["args"], "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"]})
-    try:
-        context = browser.new_context(viewport=PORTRAIT, locale="zh-CN")
-        context.grant_permissions(["camera"])
-        page = context.new_page()
-        sign_in(page, live_server, "staff")
-        open_door(page, live_server, event_id, 2)
-        page.get_by_test_id("camera").click()  # then no tap: the card is in view
-        # The card read shows the guest: 签到成功, or — when a loaded machine answered after the
-        # door's send timeout — kept on the tablet and sent by the queue; either way it is read.
-        result = page.get_by_test_id("check-in-result").filter(has_text=guest["name"])
-        try:  # a loaded CI machine may take a while to start the fake camera
-            result.wait_for(timeout=60_000)
-        except Exception as error:
-            camera = page.evaluate("""() => { const v = document.querySelector(
-                '#door-camera-panel video'); return {ready: v.readyState, width: v.videoWidth,
-                paused: v.paused, zxing: !!window.ZXing, note: document.querySelector(
-                '[data-camera-note]').textContent, scan: document.querySelector(
-                '[data-scan-input]').value, result: document.querySelector(
-                '[data-testid=check-in-result]').textContent.trim()}; }""")
-            raise AssertionError(f"the camera did not check the guest in: {camera}") from error
-        for _ in range(300):  # the queue sends what the tablet kept
-            if facts(live_app, event_id)[0] == 1:
-                break
-            page.wait_for_timeout(100)
-        assert facts(live_app, event_id)[0] == 1
-        snap(page, "door-camera-800x1280")
-        context.close()
-    finally:
-        browser.close()
+    # Chromium's fake camera now and then delivers no frame it can read for a whole minute (CI:
+    # twice, nothing sent to the server either time): a tablet whose camera shows nothing is
+    # opened again, once, in a new browser; a read that fails twice fails the test.
+    for attempt in (1, 2):
+        browser = browser_type.launch(**{**browser_type_launch_args, "args": [
+            *browser_type_launch_args["args"], "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"]})
+        try:
+            context = browser.new_context(viewport=PORTRAIT, locale="zh-CN")
+            context.grant_permissions(["camera"])
+            page = context.new_page()
+            sign_in(page, live_server, "staff")
+            open_door(page, live_server, event_id, 2)
+            page.get_by_test_id("camera").click()  # then no tap: the card is in view
+            # The card read shows the guest: 签到成功, or — when a loaded machine answered after
+            # the door's send timeout — kept on the tablet and sent by the queue; either way it
+            # is read.
+            result = page.get_by_test_id("check-in-result").filter(has_text=guest["name"])
+            try:  # a loaded CI machine may take a while to start the fake camera
+                result.wait_for(timeout=60_000)
+            except Exception as error:
+                seen = camera_state(page)
+                if attempt == 1 and not seen["scan"] and facts(live_app, event_id)[0] == 0:
+                    continue  # nothing was read and nothing written: the camera again
+                raise AssertionError(f"the camera did not check the guest in: {seen}") \
+                    from error
+            for _ in range(300):  # the queue sends what the tablet kept
+                if facts(live_app, event_id)[0] == 1:
+                    break
+                page.wait_for_timeout(100)
+            assert facts(live_app, event_id)[0] == 1
+            snap(page, "door-camera-800x1280")
+            context.close()
+            return
+        finally:
+            browser.close()
