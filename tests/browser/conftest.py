@@ -86,10 +86,25 @@ def fresh_app(folder):
     return app
 
 
+def answered_whole(app):
+    """`app` with each answer read to its end and closed before it is sent. werkzeug's
+    development server closes an answer only after it has drained the socket: when the browser
+    has hung up (a page closed while its icon loads) that raises first, the static file stays
+    open, and the ResourceWarning at its collection fails whichever test then runs."""
+    def whole(environ, start_response):
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+    return whole
+
+
 @contextmanager
 def serving(app):
     """Serve `app` from a thread at a local address (yielded) until the block ends."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, answered_whole(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
