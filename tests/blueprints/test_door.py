@@ -196,6 +196,8 @@ def test_a_check_in_through_the_queue_costs_few_statements(client, login, door, 
 
     def saw(_conn, _cursor, statement, *_args):
         seen.append(statement[:150].replace("\n", " "))
+        whole.append(statement)
+    whole = []
     sa_event.listen(_db.engine, "before_cursor_execute", saw)
     try:
         response, body = send(client, event, invitation_id=invitation.id, companions=1)
@@ -212,6 +214,12 @@ def test_a_check_in_through_the_queue_costs_few_statements(client, login, door, 
     request = seen[seen.index(next(s for s in seen if s.startswith("SELECT users."))):]
     token_alone = [s for s in request if "UNION ALL" in s and not s.startswith("SELECT events.")]
     assert [s for s in request if s.startswith(loads)] == [] and token_alone == []
+    # the gift rule comes as the tablet shows it (product name, quantity, for whom), not whole,
+    # and none of its other columns is read apart afterwards
+    door_row = next(s for s in whole if s.startswith("SELECT events.") and "gift_rules" in s)
+    assert "gift_rules.quantity" in door_row and "products_1.name" in door_row
+    assert "gift_rules.condition" not in door_row and "products_1.sale_price" not in door_row
+    assert [s for s in request if s.startswith(("SELECT gift_rules.", "SELECT products."))] == []
     # On SQLite one more: the customer's 最近跟进 moved by primary key (about 50 µs; part of the
     # check-in's one statement on PostgreSQL).
     assert len(request) <= (14 if _db.engine.dialect.name == "sqlite" else 13), request
