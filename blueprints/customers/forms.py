@@ -127,12 +127,16 @@ class FilterForm(BaseForm):
 
     def __init__(self, actor, *args, rows_only=False, **kwargs):
         """`rows_only`: only the list's rows are shown (a search typed into the box, htmx):
-        the departments are read only to check one that was asked for."""
+        the marketers and the departments are read only to check one that was asked for."""
         super().__init__(*args, **kwargs)
-        self.owner_id.choices = _marketer_choices(actor, _l("Any owner"))
-        asked = not rows_only or self.department_id.raw_data not in (None, [], [""])
+
+        def asked(field):
+            return not rows_only or field.raw_data not in (None, [], [""])
+        self.owner_id.choices = _marketer_choices(actor, _l("Any owner")) \
+            if asked(self.owner_id) else choices([(0, _l("Any owner"))])
+        departments = all_departments() if asked(self.department_id) else []
         self.department_id.choices = choices([(0, _l("All departments"))] + [
-            (d.id, "\u3000" * d.depth + d.name) for d in (all_departments() if asked else [])])
+            (d.id, "\u3000" * d.depth + d.name) for d in departments])
         self.grade.choices = choices([("", _l("Any grade")), *[(g, g) for g in c.GRADES]])
         self.tag_id.choices = choices([(0, _l("Any tag")), *[(x.value, x.label)
                                                              for x in _tag_choices()]])

@@ -55,10 +55,12 @@ def index():
     form.validate()
     query = c.find_customers(current_user, form.to_filter())
     page = paginate(query, PER_PAGE, key=c.Customer.id)
-    template = "customers/_results.html" if rows_only else "customers/index.html"
-    return render_template(template, form=form, page=page, invite_form=InviteForm(),
-                           rfm=c.rfm_of(customer.id for customer in page.items),
-                           bulk=BulkForm(current_user), may_export=c.may_export(current_user),
+    rfm = c.rfm_of(customer.id for customer in page.items)
+    if rows_only:
+        return render_template("customers/_results.html", page=page, rfm=rfm)
+    return render_template("customers/index.html", form=form, page=page, rfm=rfm,
+                           invite_form=InviteForm(), bulk=BulkForm(current_user),
+                           may_export=c.may_export(current_user),
                            ownership=current_user.has_role(*OWNERSHIP_ROLES))
 
 
@@ -343,11 +345,15 @@ def handover():
 @role_required(*CUSTOMER_ROLES)
 def pool():
     """The public pool (公海): customers nobody owns, to claim or assign."""
-    form = FilterForm(current_user, request.args)
+    rows_only = bool(request.headers.get("HX-Request"))
+    form = FilterForm(current_user, request.args, rows_only=rows_only)
     form.validate()
     filters = form.to_filter()
     filters.status, filters.owner_id = "pool", None
     page = paginate(c.find_customers(current_user, filters), PER_PAGE, key=c.Customer.id)
+    rfm = c.rfm_of(customer.id for customer in page.items)
+    if rows_only:  # a search typed into the pool's box (htmx): its rows only
+        return render_template("customers/_results.html", page=page, rfm=rfm)
     stats = None
     if current_user.has_role("marketer"):
         from models.settings import get_setting
@@ -355,8 +361,7 @@ def pool():
                  "limit": get_setting("customers.claims_per_day"),
                  "owned": c.owned_count(current_user),
                  "cap": get_setting("customers.max_owned")}
-    return render_template("customers/pool.html", form=form, page=page, stats=stats,
-                           rfm=c.rfm_of(customer.id for customer in page.items),
+    return render_template("customers/pool.html", form=form, page=page, stats=stats, rfm=rfm,
                            bulk=BulkForm(current_user), action_form=BaseForm(),
                            invite_form=InviteForm(),
                            ownership=current_user.has_role(*OWNERSHIP_ROLES))

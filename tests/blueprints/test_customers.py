@@ -1,6 +1,7 @@
 """The customer screens over HTTP: search, scoping by URL, masking, follow-ups, ownership, the
 pool, export permission."""
 import io
+import re
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -337,3 +338,30 @@ def test_the_search_box_keeps_a_department_filter_and_refuses_an_unknown_one(db,
     assert "王北" in rows_text(unknown) and "王南" in rows_text(unknown)
     both = rows_text(client.get("/customers/?q=王", headers=hx))
     assert "王北" in both and "王南" in both
+
+
+def test_the_search_box_answers_the_rows_without_the_form_for_ticked_rows(db, client, login,
+                                                                          monkeypatch):
+    """Typed into the box (htmx), the answer is the rows and where the ticked rows' form returns
+    to, not that form again: its list of every marketer (2,000 in a large company) was drawn on
+    every keystroke. The page itself carries the form once; the pool's box answers rows too."""
+    login("manager")
+    owner, other = make_user(["marketer"], display_name="甲"), make_user(["marketer"])
+    make_customer(owner, name="王一")
+    make_customer(other, name="王二")
+    hx = {"HX-Request": "true"}
+    with monkeypatch.context() as patched:  # the marketers are not even read
+        patched.setattr(c, "active_marketer_names", None)
+        rows = client.get("/customers/?q=王", headers=hx).get_data(as_text=True)
+    assert "王一" in rows and "王二" in rows
+    assert 'id="list-form"' not in rows and "<option" not in rows
+    assert re.search(r'<input type="hidden" name="back" value="/customers/\?q=[^"]+" '
+                     r'form="list-form">', rows)
+    mine = client.get(f"/customers/?q=王&owner_id={owner.id}", headers=hx)
+    assert "王一" in rows_text(mine) and "王二" not in rows_text(mine)
+    unknown = client.get("/customers/?q=王&owner_id=999999", headers=hx)
+    assert unknown.status_code == 200 and "王二" in rows_text(unknown)
+    whole = client.get("/customers/?q=王").get_data(as_text=True)
+    assert whole.count('id="list-form"') == 1 and f'value="{other.id}"' in whole
+    pool = client.get("/customers/pool?q=王", headers=hx).get_data(as_text=True)
+    assert "<html" not in pool and 'data-testid="customers-table"' in pool

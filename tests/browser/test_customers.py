@@ -41,3 +41,50 @@ def test_other_marketers_customer_is_not_found(page, live_server):
     page.goto(f"{live_server}/customers/?q=zxl")
     assert page.get_by_test_id("customer-link").count() == 0
     assert "没有符合条件的顾客" in page.get_by_test_id("customers-table").inner_text()
+
+
+@pytest.fixture
+def stray_customer(live_app):
+    """A customer of 刘芳's that the manager hands to 陈伟 (a new one: others' tests use the
+    demo customers as they are)."""
+    from extensions import db
+    from models import accounts, customers as c
+    with live_app.app_context():
+        owner = accounts.find_user_by_username("marketer")
+        customer = c.create_customer(c.CustomerData(name="易转交", phone="13911112222"),
+                                     actor=owner)
+        db.session.commit()
+        db.session.remove()
+
+
+def test_manager_transfers_a_customer_found_by_typing(page, live_server, stray_customer,
+                                                      screenshot):
+    """The ticked rows' form stays under the rows while the search box swaps them: what is
+    ticked in the rows found is transferred, and the list comes back with that search."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/customers/")
+    form = page.locator("#list-form")
+    page.get_by_role("searchbox").fill("没有这位顾客")
+    page.wait_for_url(re.compile(r"q=%E6%B2%A1"))
+    assert "没有符合条件的顾客" in page.get_by_test_id("customers-table").inner_text()
+    assert not form.is_visible()  # nothing to tick
+    page.get_by_label("状态", exact=True).select_option("active")  # a filter: rows again
+    page.wait_for_url(re.compile(r"status=active"))
+    page.get_by_role("searchbox").fill("yzj")
+    page.wait_for_url(re.compile(r"q=yzj.*status=active"))
+    rows = page.get_by_test_id("customer-link")
+    assert [rows.nth(i).inner_text() for i in range(rows.count())] == ["易转交"]
+    assert form.is_visible()
+    tick = page.get_by_test_id("select-customer").first
+    tick.check()
+    page.wait_for_timeout(600)  # leaving the box fetched the rows again and dropped the tick
+    assert tick.is_checked()
+    form.get_by_label("交给业务员").select_option(label="陈伟（销售二部）")
+    form.get_by_label("原因").fill("片区调整")
+    screenshot("customers-transfer-found")
+    form.get_by_role("button", name="转移所选").click()
+    page.wait_for_url(re.compile(r"/customers/\?q=yzj(&|$)"))
+    assert "已转移 1 位顾客" in page.locator(".alert-success").inner_text()
+    owners = page.get_by_test_id("customers-table").locator("tbody tr td:nth-child(5)")
+    assert owners.first.inner_text() == "陈伟"
