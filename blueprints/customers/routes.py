@@ -111,6 +111,10 @@ def show(customer_id):
     return _customer_page(customer, ContactForm())
 
 
+#: The customer page lists the newest orders (the rest are on the orders screen).
+ORDERS_SHOWN = 10
+
+
 def _customer_page(customer, contact_form, status=200, *, intent_form=None,
                    experience_form=None):
     return render_template("customers/show.html", customer=customer,
@@ -119,7 +123,7 @@ def _customer_page(customer, contact_form, status=200, *, intent_form=None,
                            experience_form=experience_form or ExperienceForm(),
                            experiences=c.experiences_of(customer),
                            invite_form=InviteForm(), timeline=timeline_of(customer),
-                           orders=orders.orders_of_customer(customer),
+                           orders=orders.orders_of_customer(customer, limit=ORDERS_SHOWN),
                            customer_due=orders.customer_due(customer),
                            held=custody.holdings(customer),
                            points_balance=points.balance_of(customer.id),

@@ -44,10 +44,14 @@ def find_orders(user, *, text="", state="", event_id=None, marketer_id=None):
     return query
 
 
-def orders_of_customer(customer):
-    """A customer's orders, newest first (the caller has checked the customer is visible)."""
-    return db.session.scalars(select(Order).where(Order.customer_id == customer.id)
-                              .order_by(Order.created_at.desc())).all()
+def orders_of_customer(customer, limit=None):
+    """A customer's orders, newest first (the caller has checked the customer is visible); the
+    newest `limit` only, their lines not read (the customer page lists ten)."""
+    query = select(Order).where(Order.customer_id == customer.id) \
+        .order_by(Order.created_at.desc(), Order.id.desc())
+    if limit is not None:
+        query = query.limit(limit).options(lazyload(Order.lines))
+    return db.session.scalars(query).all()
 
 
 def customer_due(customer):

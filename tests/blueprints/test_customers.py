@@ -365,3 +365,25 @@ def test_the_search_box_answers_the_rows_without_the_form_for_ticked_rows(db, cl
     assert whole.count('id="list-form"') == 1 and f'value="{other.id}"' in whole
     pool = client.get("/customers/pool?q=王", headers=hx).get_data(as_text=True)
     assert "<html" not in pool and 'data-testid="customers-table"' in pool
+
+
+def test_the_customer_page_lists_the_ten_newest_orders(db, client, login):
+    """The page's orders card lists the newest ten (the timeline and the orders screen have the
+    rest): a customer of many orders does not read them all with their lines to show ten."""
+    from datetime import timedelta
+
+    from tests.factories import make_order, make_stocked_product, make_warehouse
+    owner = make_user(["marketer"])
+    customer = make_customer(owner, name="老主顾")
+    warehouse = make_warehouse()
+    product = make_stocked_product(warehouse)
+    orders = [make_order(customer, warehouse=warehouse,
+                         lines=[{"product": product, "quantity": 1}]) for _n in range(12)]
+    for days, order in enumerate(reversed(orders)):  # the last made is the newest
+        order.created_at = utcnow() - timedelta(days=days)
+    db.session.commit()
+    login(owner)
+    html = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    card = html[html.index('data-testid="customer-orders"'):
+                html.index('data-testid="customer-figures"')]
+    assert re.findall(r">(XS[\d-]+)<", card) == [order.number for order in reversed(orders[2:])]

@@ -275,6 +275,19 @@ def test_payments_and_refunds_appear_on_the_customers_timeline(db, shop):
     kinds = [item.kind for item in timeline_of(customer)]
     assert {"order.create", "payment.deposit", "payment.refund"} <= set(kinds)
     assert o.customer_due(customer) == 19800 - 4000
+    order_taking.return_goods(order, order.lines[0], quantity=1, reason="不合适",
+                              approver=manager, actor=finance, token=new_token())
+    items = {item.kind: item for item in timeline_of(customer)}
+    product, number = shop.product.name, order.number
+    assert (items["order.create"].title, items["order.create"].detail,
+            items["order.create"].actor) == \
+        (f"订单 {number}：¥198.00", f"{product}×1", marketer.display_name)
+    assert (items["payment.refund"].title, items["payment.refund"].actor) == \
+        (f"{number} 退款 ¥10.00", finance.display_name)
+    assert "退差价" in items["payment.refund"].detail
+    assert (items["order.return"].title, items["order.return"].detail,
+            items["order.return"].actor) == \
+        (f"{number} 退货 {product} × 1", "不合适", manager.display_name)  # who approved
 
 
 # --- Returns ---------------------------------------------------------------------------------
