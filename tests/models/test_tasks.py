@@ -5,7 +5,7 @@ and what protects from it; grades; doing, skipping and handing over tasks."""
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from extensions import db as _db
 from jobs import customers as job_customers, worklists
@@ -291,9 +291,19 @@ def test_today_list_groups_overdue_today_and_coming(db, shop):
         [TODAY + timedelta(days=2), TODAY + timedelta(days=4)]
     assert worklist.total("overdue") == 1 and worklist.total("upcoming") == 2
     assert overdue[0].state(TODAY) == "overdue"
-    # A long group shows its oldest few, and says how many there are.
-    few = t.today_list(marketer.id, TODAY, per_kind=1)
+    # A long group shows its oldest few, and says how many there are — all in one query.
+    statements = []
+
+    def saw(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    event.listen(_db.engine, "before_cursor_execute", saw)
+    try:
+        few = t.today_list(marketer.id, TODAY, per_kind=1)
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", saw)
     assert few.shown("upcoming") == 1 and few.total("upcoming") == 2
+    assert few.sections["upcoming"]["callback"][0][0].due_date == TODAY + timedelta(days=2)
+    assert len(statements) == 1
     one_kind = t.today_list(marketer.id, TODAY, kind="callback", section="upcoming")
     assert list(one_kind.sections) == ["upcoming"] and one_kind.shown("upcoming") == 2
     assert customer.id
