@@ -70,8 +70,8 @@ def today_list(assignee_id, today, *, upcoming_days=7, per_kind=6, kind=None, se
         Task.assignee_id == assignee_id, Task.status == "open", Task.due_date <= horizon)
     if kind:
         ranked = ranked.where(Task.kind == kind)
-        if section:
-            ranked = ranked.where(part == section)
+    if section:
+        ranked = ranked.where(part == section)
     ranked = ranked.subquery()
     rows = db.session.execute(
         select(Task, ranked.c.part, ranked.c.size).join(ranked, ranked.c.id == Task.id)

@@ -306,6 +306,8 @@ def test_today_list_groups_overdue_today_and_coming(db, shop):
     assert len(statements) == 1
     one_kind = t.today_list(marketer.id, TODAY, kind="callback", section="upcoming")
     assert list(one_kind.sections) == ["upcoming"] and one_kind.shown("upcoming") == 2
+    one_section = t.today_list(marketer.id, TODAY, section="overdue")
+    assert list(one_section.sections) == ["overdue"] and one_section.total("overdue") == 1
     assert customer.id
 
 
