@@ -319,6 +319,7 @@ def register_jinja(app):
     from models.accounts import ROLES
     from models.settings import get_setting
 
+    extensions.install_gettext(app)
     app.jinja_env.filters.update(formatting.FILTERS)
     app.jinja_env.globals.update(nav_items=nav_items, can=can, ROLES=ROLES, help_url=help_url,
                                  get_setting=get_setting, get_locale=get_locale,

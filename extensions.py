@@ -7,7 +7,8 @@ import sqlite3
 import time
 from contextlib import contextmanager
 
-from flask_babel import Babel
+from flask.globals import _cv_app  # the app context's variable (`g` without its proxy)
+from flask_babel import Babel, Domain
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -83,7 +84,42 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION),
 migrate = Migrate(compare_type=True, render_as_batch=True, render_item=_render_item)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+class RequestDomain(Domain):
+    """flask_babel's message domain, its translations looked up once a request (and again when
+    the locale changes: `refresh()` after a user picks a language, `force_locale`). Each
+    gettext otherwise found them through six lookups of `g` by its proxy and the locale's name:
+    10 µs on a 2-core machine, some 800 times on a marketer's Today of 140 cards. The app
+    context is read from its context variable (what the proxy reads, ~0.1 µs)."""
+
+    def get_translations(self):
+        app_ctx = _cv_app.get(None)
+        kept = getattr(app_ctx.g, "_flask_babel", None) if app_ctx is not None else None
+        memo = getattr(kept, "hxt_translations", None)
+        if memo is not None and memo[0] is self and memo[1] is getattr(kept, "babel_locale", None):
+            return memo[2]
+        found = super().get_translations()
+        kept = getattr(app_ctx.g, "_flask_babel", None) if app_ctx is not None else None
+        if kept is not None and getattr(kept, "babel_locale", None) is not None:
+            kept.hxt_translations = (self, kept.babel_locale, found)
+        return found
+
+
+def install_gettext(app):
+    """Templates' gettext straight from the domain's kept translations (flask_babel's own
+    callables find the domain through `g` first, on every call)."""
+    domain = babel.domain_instance
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: domain.get_translations().ugettext(s),
+        ngettext=lambda s, p, n: domain.get_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: domain.get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: domain.get_translations().unpgettext(c, s, p, n),
+        newstyle=True)
+
+
 babel = Babel()
+babel.domain_instance = RequestDomain()
 
 #: Execution option that makes the next transaction on SQLite start with BEGIN IMMEDIATE.
 SQLITE_WRITE = {"sqlite_begin": "IMMEDIATE"}

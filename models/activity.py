@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from extensions import db
 from models import daily
+from models.base import among
 from models.checkin import CheckIn
 from models.clock import day_start
 from models.daily import EVERYONE_ROW, FIGURES, NOBODY, DayFigures
@@ -59,13 +60,13 @@ def _queries(since, until, ids):
             Payment.reverses_id > 0, original.kind.in_(RECEIPTS),
             Payment.at >= since, Payment.at < until)}
     if ids is not None:
-        found["arrivals"] = found["arrivals"].where(Invitation.inviter_id.in_(ids))
-        found["deals"] = found["deals"].where(Order.marketer_id.in_(ids))
+        found["arrivals"] = found["arrivals"].where(among(Invitation.inviter_id, ids))
+        found["deals"] = found["deals"].where(among(Order.marketer_id, ids))
         # The rows of the span first (their index by date), then their orders: `+ 0` keeps
         # SQLite from starting at every order of the marketers instead (a department's whole
         # history read to find one day's payments).
         for key in ("returned", "received", "reversed"):
-            found[key] = found[key].where((Order.marketer_id + 0).in_(ids))
+            found[key] = found[key].where(among(Order.marketer_id + 0, ids))
     return found
 
 
@@ -173,7 +174,7 @@ def activity(marketer_ids, today, weeks):
             .where(DayFigures.day >= min(done), DayFigures.day <= max(done)) \
             .group_by(DayFigures.day)
         kept = kept.where(DayFigures.marketer_id == EVERYONE_ROW) if ids is None \
-            else kept.where(DayFigures.marketer_id.in_(ids))
+            else kept.where(among(DayFigures.marketer_id, ids))
         for day, *values in db.session.execute(kept):
             if day in done:
                 add(day, values)

@@ -25,7 +25,7 @@ from flask import has_request_context, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, lazy_pgettext as _lp
 from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, or_, select,
                         update)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from extensions import db
 from models.accounts import User, UserRole
@@ -207,6 +207,7 @@ def open_tickets_of(customer):
     page and wherever a sale to them starts; the caller has checked the customer is visible)."""
     return db.session.scalars(select(Ticket).where(
         Ticket.customer_id == customer.id, Ticket.status != "closed")
+        .options(lazyload(Ticket.customer))  # the one asked about, loaded already
         .order_by(Ticket.due_date, Ticket.id)).all()
 
 
@@ -429,6 +430,7 @@ def _ticket_url(ticket_id):
 def _ticket_items(customer, limit):
     items = []
     for ticket in db.session.scalars(select(Ticket).where(Ticket.customer_id == customer.id)
+                                     .options(lazyload(Ticket.customer), lazyload(Ticket.assignee))
                                      .order_by(Ticket.created_at.desc()).limit(limit)):
         items.append(TimelineItem(
             at=ticket.created_at, kind="aftersales.open",

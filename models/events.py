@@ -648,17 +648,22 @@ register_values({"status": STATUSES}, target_type="events")
 
 @register_provider
 def _invitation_items(customer, limit):
+    # The columns shown, not the rows with their eager joins: planning those (the invitation's
+    # customer, its owner, department and channel; the event's department and host) took
+    # PostgreSQL 3.4 ms, running the query 0.4.
     rows = db.session.execute(
-        select(InvitationChange, Invitation, Event)
+        select(InvitationChange.at, InvitationChange.to_status, InvitationChange.note,
+               Event.title, User.display_name)
         .join(Invitation, InvitationChange.invitation_id == Invitation.id)
         .join(Event, Invitation.event_id == Event.id)
+        .outerjoin(User, User.id == InvitationChange.actor_id)
         .where(Invitation.customer_id == customer.id)
         .order_by(InvitationChange.at.desc()).limit(limit)).all()
-    return [TimelineItem(at=change.at, kind=f"invitation.{change.to_status}",
-                         title=str(INVITATION_STATUSES[change.to_status]),
-                         detail=event.title + (f"（{change.note}）" if change.note else ""),
-                         actor=change.actor.display_name if change.actor else _("System"))
-            for change, invitation, event in rows]
+    return [TimelineItem(at=at, kind=f"invitation.{to_status}",
+                         title=str(INVITATION_STATUSES[to_status]),
+                         detail=title + (f"（{note}）" if note else ""),
+                         actor=actor or _("System"))
+            for at, to_status, note, title, actor in rows]
 
 
 def record_event_intent(invitation, intent, *, actor, now=None):

@@ -885,15 +885,21 @@ register_targets({"gift_rules": _l("Gift rule"), "gift_issues": _l("Gift")})
 
 @register_provider
 def _gift_items(customer, limit):
+    # The columns shown: the rows with their eager joins (the product's category, the customer
+    # with its owner, department and channel, the staff) took PostgreSQL 5 ms to plan.
     items = []
-    for issue in db.session.scalars(select(GiftIssue).where(GiftIssue.customer_id ==
-                                                            customer.id)
-                                    .order_by(GiftIssue.at.desc()).limit(limit)):
-        title = _("Took back %(gift)s × %(n)s", gift=issue.product.name, n=issue.quantity) \
-            if issue.reverses_id else _("%(kind)s: %(gift)s × %(n)s", kind=ISSUE_KINDS.get(
-                issue.kind, issue.kind), gift=issue.product.name, n=issue.quantity)
-        items.append(TimelineItem(at=issue.at, kind=f"gift.{issue.kind}", title=title,
-                                  detail=issue.note, actor=issue.staff.display_name))
+    for at, kind, reverses_id, quantity, note, gift, staff in db.session.execute(
+            select(GiftIssue.at, GiftIssue.kind, GiftIssue.reverses_id, GiftIssue.quantity,
+                   GiftIssue.note, inv.Product.name, User.display_name)
+            .join(inv.Product, inv.Product.id == GiftIssue.product_id)
+            .join(User, User.id == GiftIssue.staff_id)
+            .where(GiftIssue.customer_id == customer.id)
+            .order_by(GiftIssue.at.desc()).limit(limit)):
+        title = _("Took back %(gift)s × %(n)s", gift=gift, n=quantity) if reverses_id else \
+            _("%(kind)s: %(gift)s × %(n)s", kind=ISSUE_KINDS.get(kind, kind), gift=gift,
+              n=quantity)
+        items.append(TimelineItem(at=at, kind=f"gift.{kind}", title=title, detail=note,
+                                  actor=staff))
     return items
 
 

@@ -468,6 +468,7 @@ def cancel_message(message, *, actor, now=None):
 @register_provider
 def _timeline(customer, limit):
     rows = db.session.scalars(select(Message).where(Message.customer_id == customer.id)
+                              .options(lazyload(Message.customer))  # the page's own customer
                               .order_by(Message.created_at.desc()).limit(limit))
     return [TimelineItem(at=row.created_at, kind=f"message.{row.channel}",
                          title=f"{row.channel_label} · {row.status_label}", detail=row.text,

@@ -216,9 +216,11 @@ def referrals_of(customer):
 def _referral_items(customer, limit):
     """Referral gifts that could not be given at once (a note says why). A gift given is on
     the timeline as a gift, bonus points as points."""
-    return [TimelineItem(at=r.at, kind="points.referral_owed",
-                         title=_("Referral gift owed (referred %(name)s)", name=r.referred.name),
-                         detail=r.note)
-            for r in db.session.scalars(select(ReferralReward).where(
-                ReferralReward.referrer_id == customer.id, ReferralReward.kind == "gift",
-                ReferralReward.note != "").order_by(ReferralReward.at.desc()).limit(limit))]
+    return [TimelineItem(at=at, kind="points.referral_owed",
+                         title=_("Referral gift owed (referred %(name)s)", name=name),
+                         detail=note)
+            for at, note, name in db.session.execute(
+                select(ReferralReward.at, ReferralReward.note, Customer.name)
+                .join(Customer, Customer.id == ReferralReward.referred_id).where(
+                    ReferralReward.referrer_id == customer.id, ReferralReward.kind == "gift",
+                    ReferralReward.note != "").order_by(ReferralReward.at.desc()).limit(limit))]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from extensions import db
 from models.accounts import Department, User, UserRole
 from models.audit import audit, register_actions, register_targets
-from models.base import InvalidInput, NotFound, PermissionDenied, UTCDateTime, utcnow
+from models.base import InvalidInput, NotFound, PermissionDenied, UTCDateTime, among, utcnow
 from models.scoping import department_subtree_ids
 
 #: The figures a target may be set for (their actual value is the performance report's figure of
@@ -145,7 +145,7 @@ def targets_of(scope, subject_ids, period, start):
     for subject_id, figure, value in db.session.execute(
             select(Target.subject_id, Target.figure, Target.value).where(
                 Target.scope == scope, Target.period == period, Target.starts_on == start,
-                Target.subject_id.in_(ids))):
+                among(Target.subject_id, ids))):
         found.setdefault(subject_id, {})[figure] = value
     return found
 

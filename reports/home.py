@@ -67,6 +67,7 @@ from models import custody, gifts, inventory as inv
 from models.activity import activity as day_activity
 from models.accounts import User, UserRole
 from models.aftersales import find_tickets
+from models.base import among
 from models.clock import day_start
 from models.customers import Customer
 from models.events import Event, Invitation, visible_events
@@ -126,7 +127,7 @@ def arrears_of(marketer_ids, today):
                                      Order.balance_due), else_=0)), 0)).where(
         Order.status.in_(OWING_STATUSES), Order.balance_due > 0)
     if marketer_ids is not None:
-        query = query.where(Order.marketer_id.in_(list(marketer_ids)))
+        query = query.where(among(Order.marketer_id, marketer_ids))
     due, old = db.session.execute(query).one()
     return due, old
 

@@ -227,11 +227,12 @@ inv.REASONS.setdefault("custody_return", _l("Out of custody (returned)"))
 def _custody_items(customer, limit):
     items = []
     pickups = db.session.scalars(select(CustodyPickup).where(
-        CustodyPickup.customer_id == customer.id).order_by(CustodyPickup.at.desc())
-        .limit(limit)).all()
+        CustodyPickup.customer_id == customer.id).options(lazyload(CustodyPickup.customer))
+        .order_by(CustodyPickup.at.desc()).limit(limit)).all()
     lines = {}  # the pickups' entries in one query, not one a pickup
     for entry in db.session.scalars(select(CustodyEntry).where(
             CustodyEntry.pickup_id.in_([pickup.id for pickup in pickups]))
+            .options(lazyload(CustodyEntry.batch), lazyload(CustodyEntry.actor))
             .order_by(CustodyEntry.id)) if pickups else []:
         lines.setdefault(entry.pickup_id, []).append(entry)
     for pickup in pickups:

@@ -83,7 +83,8 @@ def expiring(today, *, within_days=None, warehouse=None):
     """(near, expired): stock rows whose batch expires within N days (the setting by default),
     and those already expired."""
     days = get_setting("inventory.near_expiry_days") if within_days is None else within_days
-    rows = [r for r in stock_on_hand(warehouse) if r["batch"].expiry_date is not None]
+    # Only the batches expiring by then are read (the whole stock was thousands of rows).
+    rows = stock_on_hand(warehouse, text_clause=Batch.expiry_date <= today + timedelta(days=days))
     expired = [r for r in rows if r["batch"].expiry_date < today]
     near = [r for r in rows
             if today <= r["batch"].expiry_date <= today + timedelta(days=days)]

@@ -50,7 +50,7 @@ def orders_of_customer(customer, limit=None):
     query = select(Order).where(Order.customer_id == customer.id) \
         .order_by(Order.created_at.desc(), Order.id.desc())
     if limit is not None:
-        query = query.limit(limit).options(lazyload(Order.lines))
+        query = query.limit(limit).options(lazyload(Order.lines), lazyload(Order.customer))
     return db.session.scalars(query).all()
 
 

@@ -15,7 +15,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import (CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, select, text, update)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from extensions import db
 from models.audit import register_targets
@@ -290,6 +290,7 @@ def follow_owner(customer_ids, to_owner):
 def _task_items(customer, limit):
     rows = db.session.scalars(select(Task).where(Task.customer_id == customer.id,
                                                  Task.status == "skipped")
+                              .options(lazyload(Task.customer))  # the page's own customer
                               .order_by(Task.done_at.desc()).limit(limit))
     return [TimelineItem(at=task.done_at, kind="task.skipped",
                          title=_("Task skipped: %(title)s", title=task.title),

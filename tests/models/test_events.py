@@ -141,6 +141,11 @@ def test_closing_marks_no_shows_and_everything_is_on_the_timeline(db):
     assert invitation.status == "no_show"
     kinds = [item.kind for item in timeline_of(customer)]
     assert kinds[:3] == ["invitation.no_show", "invitation.confirmed", "invitation.invited"]
+    # Each says what happened, at which event and by whom (the no-show: who closed it).
+    assert [(item.title, item.detail, item.actor) for item in timeline_of(customer)[:3]] == [
+        ("未到场", event.title, manager.display_name),
+        ("已确认", event.title, marketer.display_name),
+        ("已邀约", event.title, marketer.display_name)]
 
 
 def test_event_staff_see_only_their_events_and_invitations_are_scoped(db):

@@ -114,6 +114,11 @@ def test_a_mistaken_gift_is_taken_back_by_the_warehouse(db, venue):
     assert cup_stock(warehouse, cup) == 30 and g.event_gift_cost(event) == 0
     with pytest.raises(Conflict, match="已经收回"):
         g.reverse_gift(gift, reason="再来", actor=clerk)
+    # The customer's timeline: the gift given by the door's staff, taken back by the clerk.
+    assert [(item.kind, item.title, item.actor) for item in timeline_of(customer)
+            if item.kind.startswith("gift.")] == [
+        ("gift.attendance", "收回 养生杯 × 1", clerk.display_name),
+        ("gift.attendance", "到场礼：养生杯 × 1", staff.display_name)]
     assert check_ledgers()["gifts"] == []
 
 
