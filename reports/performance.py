@@ -56,7 +56,7 @@ from extensions import db, reads_reports
 from formatting import fen, local_day
 from models.accounts import Department, User, UserRole
 from models.aftersales import Ticket
-from models.base import utcnow
+from models.base import among, utcnow
 from models.customers import Customer
 from models.messages import CHANNELS, Message
 from models.scoping import department_subtree_ids
@@ -178,53 +178,53 @@ def figures(params, marketer_ids, *, now_figures=True):
     in_period = lambda column: and_(column >= since, column < until)  # noqa: E731
     got = {
         "owned": _grouped(select(Customer.owner_id, func.count()).where(
-            Customer.owner_id.in_(ids), Customer.status == "active")
+            among(Customer.owner_id, ids), Customer.status == "active")
             .group_by(Customer.owner_id)) if now_figures else {},
         "new": _grouped(select(OwnershipChange.to_owner_id, func.count()).where(
-            OwnershipChange.to_owner_id.in_(ids), OwnershipChange.kind == "create",
+            among(OwnershipChange.to_owner_id, ids), OwnershipChange.kind == "create",
             in_period(OwnershipChange.at)).group_by(OwnershipChange.to_owner_id)),
         "lost": _grouped(select(OwnershipChange.from_owner_id, func.count()).where(
-            OwnershipChange.from_owner_id.in_(ids), OwnershipChange.to_owner_id.is_(None),
+            among(OwnershipChange.from_owner_id, ids), OwnershipChange.to_owner_id.is_(None),
             in_period(OwnershipChange.at)).group_by(OwnershipChange.from_owner_id)),
         "contacts": _grouped(select(ContactLog.actor_id, func.count()).where(
-            ContactLog.actor_id.in_(ids), in_period(ContactLog.at))
+            among(ContactLog.actor_id, ids), in_period(ContactLog.at))
             .group_by(ContactLog.actor_id)),
         "arrivals": _grouped(select(Invitation.inviter_id, func.count()).join(
             CheckIn, CheckIn.invitation_id == Invitation.id).where(
-            Invitation.inviter_id.in_(ids), in_period(CheckIn.at))
+            among(Invitation.inviter_id, ids), in_period(CheckIn.at))
             .group_by(Invitation.inviter_id)),
         "buyers": _grouped(select(Invitation.inviter_id, func.count(func.distinct(
             CheckIn.customer_id))).join(CheckIn, CheckIn.invitation_id == Invitation.id)
             .join(Order, and_(Order.event_id == CheckIn.event_id,
                               Order.customer_id == CheckIn.customer_id,
                               Order.status == "open"))
-            .where(Invitation.inviter_id.in_(ids), in_period(CheckIn.at))
+            .where(among(Invitation.inviter_id, ids), in_period(CheckIn.at))
             .group_by(Invitation.inviter_id)),
         "returns": _grouped(select(Order.marketer_id, func.sum(OrderReturn.value)).join(
             Order, Order.id == OrderReturn.order_id).where(
-            Order.marketer_id.in_(ids), in_period(OrderReturn.at))
+            among(Order.marketer_id, ids), in_period(OrderReturn.at))
             .group_by(Order.marketer_id)),
         "gift_cost": _grouped(select(GiftIssue.marketer_id, func.sum(case(
             (GiftIssue.reverses_id.is_(None), GiftIssue.cost), else_=-GiftIssue.cost))).where(
-            GiftIssue.marketer_id.in_(ids), in_period(GiftIssue.at))
+            among(GiftIssue.marketer_id, ids), in_period(GiftIssue.at))
             .group_by(GiftIssue.marketer_id)),
         "points_cost": _grouped(select(Customer.owner_id, func.sum(Redemption.cost)).join(
             Customer, Customer.id == Redemption.customer_id).where(
-            Customer.owner_id.in_(ids), Redemption.reversed_at.is_(None),
+            among(Customer.owner_id, ids), Redemption.reversed_at.is_(None),
             in_period(Redemption.at)).group_by(Customer.owner_id)),
         "callbacks_on_time": _grouped(select(Task.assignee_id, func.count()).where(
-            Task.assignee_id.in_(ids), Task.due_date >= params.start,
+            among(Task.assignee_id, ids), Task.due_date >= params.start,
             Task.due_date <= params.end, Task.status == "done", Task.done_on <= Task.due_date,
             _reached(Task)).group_by(Task.assignee_id)),
         "callbacks_overdue": _grouped(select(Task.assignee_id, func.count()).where(
-            Task.assignee_id.in_(ids), Task.due_date >= params.start,
+            among(Task.assignee_id, ids), Task.due_date >= params.start,
             Task.due_date <= params.end,
             or_(and_(Task.status == "done", Task.done_on > Task.due_date),
                 and_(Task.status == "open", Task.due_date < today)))
             .group_by(Task.assignee_id)),
         "referrals": _grouped(select(OwnershipChange.to_owner_id, func.count()).join(
             Customer, Customer.id == OwnershipChange.customer_id).where(
-            OwnershipChange.to_owner_id.in_(ids), OwnershipChange.kind == "create",
+            among(OwnershipChange.to_owner_id, ids), OwnershipChange.kind == "create",
             Customer.referrer_id.is_not(None), in_period(OwnershipChange.at))
             .group_by(OwnershipChange.to_owner_id)),
     }
@@ -232,7 +232,7 @@ def figures(params, marketer_ids, *, now_figures=True):
     for inviter_id, invited, confirmed in db.session.execute(
             select(Invitation.inviter_id, func.count(), func.sum(case(
                 (Invitation.status.in_(("confirmed", "attended", "no_show")), 1), else_=0)))
-            .where(Invitation.inviter_id.in_(ids), in_period(Invitation.created_at))
+            .where(among(Invitation.inviter_id, ids), in_period(Invitation.created_at))
             .group_by(Invitation.inviter_id)):
         got["invitations"][inviter_id], got["confirmed"][inviter_id] = invited, confirmed or 0
     got["deals"], got["sales"], got["discounts"], got["below_floor"] = {}, {}, {}, {}
@@ -241,7 +241,7 @@ def figures(params, marketer_ids, *, now_figures=True):
                    func.sum(case((Order.list_total > Order.total,
                                   Order.list_total - Order.total), else_=0)),
                    func.sum(case((Order.below_floor, 1), else_=0))).where(
-                Order.marketer_id.in_(ids), Order.status == "open",
+                among(Order.marketer_id, ids), Order.status == "open",
                 Order.confirmation != "pending",  # a large order counts once confirmed
                 in_period(Order.created_at)).group_by(Order.marketer_id)):
         got["deals"][marketer_id], got["sales"][marketer_id] = deals, sales or 0
@@ -262,7 +262,7 @@ def figures(params, marketer_ids, *, now_figures=True):
             select(Order.marketer_id, func.sum(per_order.c.received),
                    func.sum(per_order.c.paid_back))
             .join(Order, Order.id == per_order.c.order_id)
-            .where(Order.marketer_id.in_(ids)).group_by(Order.marketer_id)):
+            .where(among(Order.marketer_id, ids)).group_by(Order.marketer_id)):
         got["collections"][marketer_id] = received or 0
         got["refunds"][marketer_id] = paid_back or 0
     # Found by the reversal's link alone (an index of the few reversals), the period applied
@@ -289,7 +289,7 @@ def figures(params, marketer_ids, *, now_figures=True):
     for marketer_id, due, overdue in [] if not now_figures else db.session.execute(
             select(Order.marketer_id, func.sum(Order.balance_due), func.sum(case(
                 (Order.due_date < today - timedelta(days=90), Order.balance_due), else_=0)))
-            .where(Order.marketer_id.in_(ids), Order.status.in_(OWING_STATUSES),
+            .where(among(Order.marketer_id, ids), Order.status.in_(OWING_STATUSES),
                    Order.balance_due > 0)
             .group_by(Order.marketer_id)):
         arrears[marketer_id], old[marketer_id] = due or 0, overdue or 0
@@ -298,7 +298,7 @@ def figures(params, marketer_ids, *, now_figures=True):
     for assignee_id, unresolved, overdue in [] if not now_figures else db.session.execute(
             select(Ticket.assignee_id, func.count(), func.sum(case(
                 (Ticket.due_date < today, 1), else_=0)))
-            .where(Ticket.assignee_id.in_(ids), Ticket.status != "closed")
+            .where(among(Ticket.assignee_id, ids), Ticket.status != "closed")
             .group_by(Ticket.assignee_id)):
         got["aftersales_open"][assignee_id] = unresolved
         got["aftersales_overdue"][assignee_id] = overdue or 0
@@ -307,13 +307,13 @@ def figures(params, marketer_ids, *, now_figures=True):
     for marketer_id, sent, cost in db.session.execute(
             select(sender, func.count(Message.id), func.sum(Message.cost_fen))
             .select_from(Message).join(Customer, Customer.id == Message.customer_id)
-            .where(sender.in_(ids), Message.status.in_(SENT), in_period(Message.sent_at))
+            .where(among(sender, ids), Message.status.in_(SENT), in_period(Message.sent_at))
             .group_by(sender)):
         got["messages_sent"][marketer_id], got["message_cost"][marketer_id] = sent, cost or 0
     got["aftersales_closed"], got["aftersales_close_days"] = {}, {}
     for assignee_id, closed, days in db.session.execute(
             select(Ticket.assignee_id, func.count(), func.sum(Ticket.days_to_close))
-            .where(Ticket.assignee_id.in_(ids), Ticket.status == "closed",
+            .where(among(Ticket.assignee_id, ids), Ticket.status == "closed",
                    in_period(Ticket.closed_at))
             .group_by(Ticket.assignee_id)):
         got["aftersales_closed"][assignee_id] = closed
