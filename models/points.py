@@ -403,12 +403,12 @@ def run_expiry(today, *, now=None, chunk=EXPIRY_CHUNK):
         # Lock first, then read: nothing is spent between the count and the write.
         balances = dict(db.session.execute(
             select(accounts.c.customer_id, accounts.c.balance)
-            .where(accounts.c.customer_id.in_(ids)).order_by(accounts.c.customer_id)
+            .where(among(accounts.c.customer_id, ids)).order_by(accounts.c.customer_id)
             .with_for_update()).all())
         rows = db.session.execute(
             select(entries.c.customer_id, entries.c.id, entries.c.kind, entries.c.points,
                    entries.c.expires_on, entries.c.lot_id)
-            .where(entries.c.customer_id.in_(ids))
+            .where(among(entries.c.customer_id, ids))
             .order_by(entries.c.customer_id, entries.c.at, entries.c.id)).all()
         due = {}  # customer id → [(lot id, expires_on, points to expire)]
         for customer_id, group in groupby(rows, key=itemgetter(0)):
@@ -425,7 +425,7 @@ def run_expiry(today, *, now=None, chunk=EXPIRY_CHUNK):
             continue
         latest = dict(db.session.execute(
             select(entries.c.customer_id, func.max(entries.c.at))
-            .where(entries.c.customer_id.in_(list(due)))
+            .where(among(entries.c.customer_id, due))
             .group_by(entries.c.customer_id)).all())
         expiries, debits = [], []
         for customer_id, expiring_lots in due.items():
