@@ -109,6 +109,10 @@ def build_config(overrides=None):
         #: connection; PgBouncer before 1.21 cannot follow them). Nothing else in the app keeps
         #: session state (README "Running at scale").
         "PGBOUNCER_TRANSACTION_MODE": os.environ.get("PGBOUNCER_TRANSACTION_MODE") == "1",
+        #: PostgreSQL's memory for each sort or hash of a nightly job's transaction (SET LOCAL,
+        #: so the job's transaction alone; "" leaves the server's setting). The server's default
+        #: 4 MB sent the RFM scores' three rankings of a million customers to disk: 20 -> 13 s.
+        "JOB_WORK_MEM": os.environ.get("JOB_WORK_MEM", "64MB"),
     }
     config.update(overrides)
     return config

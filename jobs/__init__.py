@@ -25,7 +25,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from extensions import db
 from jobs import background, customers, figures, messages, points, sending, stock, worklists
@@ -87,6 +87,7 @@ def run_job(app, name, day=None, *, trigger="cli", force=False):
         started, clock_started = utcnow(), clock.monotonic()
         try:
             begin_write()
+            job_work_mem()
             if not force and already_ran(name, day) is not None:
                 db.session.rollback()
                 logger.info("Job %s for %s already ran; skipped", name, day.isoformat())
@@ -111,6 +112,15 @@ def run_job(app, name, day=None, *, trigger="cli", force=False):
         logger.info("Job %s for %s wrote %s rows in %.2fs", name, day.isoformat(), written,
                     clock.monotonic() - clock_started)
         return written
+
+
+def job_work_mem():
+    """On PostgreSQL, the job's transaction sorts and hashes in JOB_WORK_MEM (config.py):
+    `set_config(…, true)` is SET LOCAL, gone at the transaction's end, so a pooled connection
+    (or PgBouncer's next client) never keeps it."""
+    value = current_app.config.get("JOB_WORK_MEM")
+    if value and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": value})
 
 
 def days_to_run(name, today):

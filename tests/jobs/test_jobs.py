@@ -56,6 +56,28 @@ def test_failed_job_writes_nothing_but_its_log_and_re_raises(app, committed_db, 
     assert run.status == "failed" and "boom" in run.error
 
 
+def test_a_job_sorts_in_its_own_work_mem_on_postgresql(app, committed_db, monkeypatch):
+    """A job's transaction has JOB_WORK_MEM (SET LOCAL); the connection goes back to the pool
+    with the server's own setting."""
+    from sqlalchemy import text
+
+    from extensions import db
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("work_mem is PostgreSQL's")
+    seen = []
+    monkeypatch.setattr(jobs, "JOBS", {})
+    jobs.register_job("sorts", lambda day, now: seen.append(
+        db.session.scalar(text("SHOW work_mem"))) or 0)
+    default = db.session.scalar(text("SHOW work_mem"))
+    db.session.rollback()
+    jobs.run_job(app, "sorts", date(2026, 11, 25))
+    monkeypatch.setitem(app.config, "JOB_WORK_MEM", "")
+    jobs.run_job(app, "sorts", date(2026, 11, 26))
+    assert seen == ["64MB", default] and default != "64MB"
+    with app.app_context():
+        assert db.session.scalar(text("SHOW work_mem")) == default
+
+
 def test_catch_up_runs_each_missed_day_once(app, committed_db, fake_jobs):
     jobs.run_job(app, "writes", date(2026, 11, 21))
     result = jobs.catch_up(app, date(2026, 11, 25))
