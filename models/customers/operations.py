@@ -7,7 +7,7 @@ from extensions import db
 from models.accounts import DEPARTMENT_CHANGE_HANDLERS, ROLES, Department, User
 from models.audit import (audit, audit_each, register_actions, register_fields,
                           register_targets)
-from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, utcnow
+from models.base import Conflict, InvalidInput, NotFound, PermissionDenied, among, utcnow
 from models.clock import local_day
 from models.customers.reads import (DuplicateCustomer, claims_today, clean_customer_data,
                                     duplicate_of, name_parts, name_tails, owned_count,
@@ -264,7 +264,7 @@ def _change_owners(customers, kind, to_owner, *, actor, reason, now):
 
 def _lock(customer_ids):
     """Load customers for an ownership change, rows locked (PostgreSQL)."""
-    return db.session.scalars(select(Customer).where(Customer.id.in_(customer_ids))
+    return db.session.scalars(select(Customer).where(among(Customer.id, customer_ids))
                               .order_by(Customer.id).with_for_update(of=Customer)
                               .execution_options(populate_existing=True)).all()
 
@@ -288,7 +288,7 @@ def transfer_customers(customer_ids, to_owner, *, actor, reason, now=None):
         raise PermissionDenied(_("Only managers and department heads transfer customers."))
     _check_may_own(actor, to_owner)
     visible = set(db.session.scalars(visible_customers(actor).with_only_columns(Customer.id)
-                                     .where(Customer.id.in_(customer_ids))))
+                                     .where(among(Customer.id, customer_ids))))
     if visible != set(customer_ids):
         raise NotFound(_("Some of the chosen customers are not yours to transfer."))
     locked = _lock(customer_ids)
@@ -318,7 +318,7 @@ def release_to_pool(customer_ids, *, actor, reason, now=None):
     if not reason:
         raise InvalidInput(_("Say why the customers go to the public pool."), field="reason")
     visible = set(db.session.scalars(visible_customers(actor).with_only_columns(Customer.id)
-                                     .where(Customer.id.in_(customer_ids))))
+                                     .where(among(Customer.id, customer_ids))))
     if not customer_ids or visible != set(customer_ids):
         raise NotFound(_("Some of the chosen customers are not yours to release."))
     releasing = [customer for customer in _lock(customer_ids) if customer.status != "pool"]
@@ -359,7 +359,7 @@ def assign_from_pool(customer_ids, to_owner, *, actor, reason="", now=None):
                            field="to_owner_id")
     _check_may_own(actor, to_owner)
     visible = set(db.session.scalars(visible_customers(actor).with_only_columns(Customer.id)
-                                     .where(Customer.id.in_(customer_ids))))
+                                     .where(among(Customer.id, customer_ids))))
     if not customer_ids or visible != set(customer_ids):
         raise NotFound(_("Some of the chosen customers are not yours to assign."))
     customers = _lock(customer_ids)

@@ -263,7 +263,7 @@ def close_open_tasks(customer_ids, *, reason, now=None):
     if not customer_ids:
         return 0
     return db.session.execute(
-        update(Task).where(Task.customer_id.in_(customer_ids), Task.status == "open",
+        update(Task).where(among(Task.customer_id, customer_ids), Task.status == "open",
                            Task.kind.not_in(OWNERLESS_KINDS))
         .values(status="skipped", skip_reason=str(reason)[:200], done_at=now or utcnow(),
                 done_on=local_day(now or utcnow()))
@@ -278,7 +278,7 @@ def follow_owner(customer_ids, to_owner):
         return
     # A large order's confirmation call stays with its confirmer, an after-sales reminder with
     # the ticket's assignee: never the new marketer's task.
-    db.session.execute(update(Task).where(Task.customer_id.in_(customer_ids),
+    db.session.execute(update(Task).where(among(Task.customer_id, customer_ids),
                                           Task.status == "open",
                                           Task.kind.not_in(PERSONAL_KINDS))
                        .values(assignee_id=to_owner.id, department_id=to_owner.department_id)

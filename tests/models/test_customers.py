@@ -432,3 +432,28 @@ def test_a_whole_book_transferred_takes_every_customers_open_tasks_and_audits_ea
             AuditEntry.action == "customer.transfer", AuditEntry.target_id == customer.id))
         assert entry.details == {"before": {"owner": "离职员"}, "after": {"owner": "接手员"}}
         assert entry.actor_id == manager.id and entry.summary == "离职交接"
+
+
+def test_moves_of_more_customers_than_a_statement_takes_parameters(db):
+    """A book of 70,000 customers (PostgreSQL takes at most 65,535 parameters a statement):
+    each move reads and locks its customers by one array, so an unknown id among them is a
+    clear refusal and a pooling closes the open tasks of them all, not an error of the
+    database."""
+    from models.tasks import Task, close_open_tasks, follow_owner, task_row, write_tasks
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's limit on parameters")
+    owner = make_user(["marketer"], display_name="大户")
+    heir, manager = make_user(["marketer"]), make_user(["manager"])
+    mine = [make_customer(owner, name=f"老客{i}") for i in range(2)]
+    many = [x.id for x in mine] + list(range(10**9, 10**9 + 70_000))  # ids no row has
+    for move in (lambda: c.transfer_customers(many, heir, actor=manager, reason="交接"),
+                 lambda: c.release_to_pool(many, actor=manager, reason="清理"),
+                 lambda: c.assign_from_pool(many, heir, actor=manager, reason="分配")):
+        with pytest.raises(NotFound, match="所选顾客中有不在您管理范围内的"):
+            move()
+    now = utcnow()
+    write_tasks([task_row("callback", (x.id, owner.id, x.department_id), local_day(now),
+                          f"callback:{x.id}", "回访") for x in mine], now=now)
+    follow_owner(many, heir)
+    assert {t.assignee_id for t in db.session.scalars(select(Task))} == {heir.id}
+    assert close_open_tasks(many, reason="进公海") == 2
