@@ -88,3 +88,44 @@ def test_manager_transfers_a_customer_found_by_typing(page, live_server, stray_c
     assert "已转移 1 位顾客" in page.locator(".alert-success").inner_text()
     owners = page.get_by_test_id("customers-table").locator("tbody tr td:nth-child(5)")
     assert owners.first.inner_text() == "陈伟"
+
+
+@pytest.fixture
+def pooled_customer(live_app):
+    """A customer in the public pool (released by the manager), for the pool's assign."""
+    from extensions import db
+    from models import accounts, customers as c
+    with live_app.app_context():
+        owner = accounts.find_user_by_username("marketer")
+        manager = accounts.find_user_by_username("manager")
+        customer = c.create_customer(c.CustomerData(name="公海待分", phone="13911113333"),
+                                     actor=owner)
+        c.release_to_pool([customer.id], actor=manager, reason="久未跟进")
+        db.session.commit()
+        db.session.remove()
+
+
+def test_manager_assigns_a_pool_customer_found_by_typing(page, live_server, pooled_customer,
+                                                         screenshot):
+    """In the public pool the form for ticked rows assigns: the manager types the name, ticks
+    the row, picks a marketer and a reason, and the customer leaves the pool for them."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/customers/pool")
+    form = page.locator("#list-form")
+    page.get_by_role("searchbox").fill("gh")
+    page.wait_for_url(re.compile(r"q=gh"))
+    rows = page.get_by_test_id("customer-link")
+    assert "公海待分" in [rows.nth(i).inner_text() for i in range(rows.count())]
+    page.get_by_test_id("customers-table").locator("tr", has_text="公海待分") \
+        .get_by_test_id("select-customer").check()
+    assert form.get_by_role("button", name="转移所选").count() == 0  # the pool assigns
+    form.get_by_label("交给业务员").select_option(label="陈伟（销售二部）")
+    form.get_by_label("原因").fill("重新分配")
+    screenshot("customers-pool-assign")
+    form.get_by_role("button", name="分配所选").click()
+    page.wait_for_selector(".alert-success")
+    assert "已分配 1 位顾客" in page.locator(".alert-success").inner_text()
+    page.goto(f"{live_server}/customers/?q=gh")
+    row = page.get_by_test_id("customers-table").locator("tr", has_text="公海待分")
+    assert row.locator("td:nth-child(5)").inner_text() == "陈伟"
