@@ -37,7 +37,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
 from extensions import db, reads_reports
-from models.base import utcnow
+from models.base import among, utcnow
 from models.clock import day_start
 from models.customers import Channel, Customer, channel_costs
 from models.events import Event, visible_events
@@ -98,7 +98,7 @@ def figures(start, end):
     cogs = cogs_by_customer(new_customers, since=since, until=until)
     if cogs:
         channel_of = dict(db.session.execute(select(Customer.id, Customer.channel_id)
-                                             .where(Customer.id.in_(list(cogs)))).all())
+                                             .where(among(Customer.id, cogs))).all())
         for customer_id, amount in cogs.items():
             out.setdefault(channel_of[customer_id], dict.fromkeys(KEYS, 0))["cogs"] += amount
     costs = channel_costs(start, end)
