@@ -112,10 +112,11 @@ def create_app(config=None):
             bind.update(connect_args=postgres_connect_args(app.config), pool_pre_ping=False)
         app.config["SQLALCHEMY_BINDS"] = {extensions.REPORTS: bind}
     register_extensions(app)
-    if postgres:
-        with app.app_context():
+    with app.app_context():
+        # Whether a transaction wrote: end_read_only (PostgreSQL) and undone_if_it_fails.
+        extensions.note_writes(db.engine)
+        if postgres:
             extensions.ping_rested_connections(db.engine)
-            extensions.note_writes(db.engine)
     if reports and reports.startswith("postgresql"):
         with app.app_context():
             extensions.ping_rested_connections(db.engines[extensions.REPORTS])

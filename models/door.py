@@ -28,7 +28,7 @@ from formatting import local_dt, masked_phone
 from models import checkin, customers as c, gifts, points, referrals, seating
 from models.accounts import User
 from models.base import (Conflict, InvalidInput, NotFound, OperationError, TokenMixin,
-                         UTCDateTime, add_once, utcnow)
+                         UTCDateTime, add_once, undone_if_it_fails, utcnow)
 from models.checkin import (DOOR_ROLES, AlreadyCheckedIn, CheckIn, DoorClosed, _check_door_open,
                             _status_label, check_in_of, is_door_open)
 from models.events import (INVITATION_STATUSES, Event, EventTable, Invitation, InvitationChange,
@@ -437,7 +437,7 @@ def replay_door_write(event, write, *, actor, now=None):
             "was written. Check the guest in again on the tablet.")), target=target,
             actor=actor, now=now)
     try:
-        with db.session.begin_nested():
+        with undone_if_it_fails():
             if target is None:
                 raise NotFound(_("This invitation card is not valid for this event."))
             if write.kind == "check_in":
