@@ -26,7 +26,8 @@ build for a test (tests/test_scale_build.py builds a thousandth and checks its l
 (deploy/gunicorn.conf.py, 4 workers, DATABASE_URL at the database; `--url`: measure a server
 already answering there, nothing started). Where the server runs without autovacuum (this
 machine's, set up for the tests) it first vacuums as autovacuum would have after the last
-night (`vacuum_s`); the server's shared_buffers and autovacuum are printed with the figures.
+night (`vacuum_s`); the server's shared_buffers, autovacuum, max_wal_size and
+checkpoint_timeout are printed with the figures (`pg_*`).
 It signs in as the manager, the marketer with the most open tasks, the marketer with the fewest
 open tasks at or above 3,000 and the door, and measures over HTTP, p95 of --requests each: the
 search box (name, initials, phone tail) as the busiest marketer and as the manager
@@ -829,7 +830,8 @@ def server_settings(url):
     """The PostgreSQL settings the figures depend on, printed with them."""
     with psycopg.connect(conninfo(url)) as conn:
         return {f"pg_{name}": conn.execute(f"SHOW {name}").fetchone()[0]
-                for name in ("shared_buffers", "autovacuum")}
+                for name in ("shared_buffers", "autovacuum", "max_wal_size",
+                                     "checkpoint_timeout")}
 
 
 def vacuum_as_autovacuum_would(url):
