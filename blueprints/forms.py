@@ -145,6 +145,13 @@ class TokenField(HiddenField):
         super().__init__(label, validators=[_valid_token, *(validators or [])],
                          default=new_token, **kwargs)
 
+    def process(self, formdata, data=wtforms.utils.unset_value, extra_filters=None):
+        # A posted token is the form's token: a fresh one (a uuid4, a system call: 2 % of the
+        # door queue's CPU) is made only for a form shown, or posted without one.
+        if data is wtforms.utils.unset_value and formdata is not None and formdata.get(self.name):
+            data = None
+        super().process(formdata, data, extra_filters)
+
 
 def posted_token():
     """The one-time token of a page posted without a FlaskForm (its lines are read by hand):

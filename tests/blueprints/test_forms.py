@@ -35,6 +35,19 @@ def test_a_submitted_token_is_kept_and_a_bad_one_refused(app):
             assert form.token.errors
 
 
+def test_a_posted_token_is_taken_as_it_is_and_a_missing_one_made(app, monkeypatch):
+    """A form posted with its token makes no fresh one (the door's every write); posted
+    without one (a script), it gets a fresh token as a form shown does."""
+    import uuid
+    made, real = [], uuid.uuid4
+    monkeypatch.setattr(uuid, "uuid4", lambda: made.append(1) or real())
+    with app.test_request_context():
+        posted = PaymentForm(MultiDict({"token": "0b5a1f7e-3c1d-4a51-9c7e-8b2f1d9e0a11"}))
+        assert posted.validate() and made == []
+        bare = PaymentForm(MultiDict({"reference": "现金"}))
+        assert bare.validate() and is_token(bare.token.data) and made == [1]
+
+
 def test_operation_errors_land_next_to_their_field_or_on_top(app):
     with app.test_request_context():
         form = PaymentForm(MultiDict({}))
