@@ -55,6 +55,7 @@ import argparse
 import contextlib
 import http.client
 import http.cookiejar
+import http.cookies
 import json
 import os
 import random
@@ -741,26 +742,34 @@ def p95(values):
 
 
 class Browser:
-    """One person signed in over HTTP: the session cookie, one kept-alive connection."""
+    """One person signed in over HTTP, as a browser or a tablet is: the session cookie, kept
+    as the server renews it (Set-Cookie), one kept-alive connection and the same User-Agent on
+    every request. (Without the last two every request looked to Flask-Login like a session
+    carried to another browser — marked not fresh, so signed again — and after the first minute
+    each was renewed again: work no tablet makes the server do.)"""
+
+    AGENT = "Mozilla/5.0 (Linux; Android 13; bench/scale.py) Chrome/131.0 Safari/537.36"
 
     def __init__(self, base, username):
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        opener.addheaders = [("User-Agent", self.AGENT)]
         page = opener.open(base + "/auth/login", timeout=60).read().decode()
         form = {"csrf_token": CSRF.search(page)[1], "username": username, "password": PASSWORD}
         with opener.open(urllib.request.Request(base + "/auth/login",
                                                 urllib.parse.urlencode(form).encode()),
                          timeout=300) as answer:
             answer.read()
-        self.cookie = "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
-        assert self.cookie, f"{username} could not sign in"
+        self.cookies = {cookie.name: cookie.value for cookie in jar}
+        assert self.cookies, f"{username} could not sign in"
         where = urllib.parse.urlsplit(base)
         self.address = (where.hostname, where.port or 80)
         self.connection = http.client.HTTPConnection(*self.address, timeout=300)
 
     def request(self, method, path, body=None, headers=None):
         """(status, body, ms)."""
-        headers = {"Cookie": self.cookie, **(headers or {})}
+        headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in self.cookies.items()),
+                   "User-Agent": self.AGENT, **(headers or {})}
         started = time.perf_counter()
         try:
             self.connection.request(method, path, body, headers)
@@ -773,7 +782,11 @@ class Browser:
             self.connection.request(method, path, body, headers)
             response = self.connection.getresponse()
             data = response.read()
-        return response.status, data, (time.perf_counter() - started) * 1000
+        ms = (time.perf_counter() - started) * 1000
+        for header in response.headers.get_all("Set-Cookie") or ():
+            cookie = http.cookies.SimpleCookie(header)
+            self.cookies.update({name: morsel.value for name, morsel in cookie.items()})
+        return response.status, data, ms
 
     def timings(self, paths, n, headers=None):
         """Milliseconds of n GETs going round `paths` (after WARM of each, not counted)."""
