@@ -296,6 +296,47 @@ def test_a_search_finding_few_or_many_lists_the_same_newest_first(db, client, lo
     assert answers[0] == answers[1] == ["王4", "王3", "王2", "王1", "王0"]
 
 
+def test_a_list_page_reads_its_rows_by_their_ids_alone_in_the_lists_order(
+        db, client, login, monkeypatch):
+    """The page's ids are found with the list's conditions (scope, search, filters); its rows
+    are then read by those ids alone (blueprints.forms.paginate) — the conditions repeated
+    beside them made PostgreSQL read again every customer they match (#29). The page keeps
+    the list's order and the marketer's scope, on every page."""
+    from sqlalchemy import event
+
+    import blueprints.customers.routes as routes
+    from extensions import db as the_db
+    monkeypatch.setattr(routes, "PER_PAGE", 3)
+    me, other = login("marketer"), make_user(["marketer"])
+    for name in ("顾客甲", "顾客乙", "顾客丙", "顾客丁", "顾客戊"):
+        make_customer(me, name=name)
+    make_customer(other, name="顾客己")
+    rows = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.startswith("SELECT customers.id, customers.name,"):
+            rows.append(statement)
+    event.listen(the_db.engine, "before_cursor_execute", seen)
+    try:
+        pages = [rows_text(client.get(f"/customers/?q={q}&page={n}",
+                                      headers={"HX-Request": "true"}))
+                 for q in ("顾客", "") for n in (1, 2)]
+    finally:
+        event.remove(the_db.engine, "before_cursor_execute", seen)
+    for first, second in (pages[:2], pages[2:]):  # a search, then the whole list: newest first
+        assert [n for n in ("顾客戊", "顾客丁", "顾客丙") if n in first] == \
+            ["顾客戊", "顾客丁", "顾客丙"]
+        assert first.index("顾客戊") < first.index("顾客丁") < first.index("顾客丙")
+        assert "顾客乙" in second and "顾客甲" in second and "顾客丙" not in second
+        assert second.index("顾客乙") < second.index("顾客甲")
+        assert "顾客己" not in first + second
+    assert len(rows) == 4
+    for statement in rows:  # by id alone: no search, scope or order repeated there
+        where = statement.split("WHERE", 1)[1]
+        assert "customers.id IN" in where and "name" not in where and "owner_id" not in where
+        assert "ORDER BY" not in where
+
+
 def test_a_search_that_found_few_is_not_counted_again(db, client, login, monkeypatch):
     """The ids a search found are its count (#29: counting them again cost as much as the
     page at two million customers); a search that found many is counted as any list."""
