@@ -220,6 +220,12 @@ def test_a_check_in_through_the_queue_costs_few_statements(client, login, door, 
     assert "gift_rules.quantity" in door_row and "products_1.name" in door_row
     assert "gift_rules.condition" not in door_row and "products_1.sale_price" not in door_row
     assert [s for s in request if s.startswith(("SELECT gift_rules.", "SELECT products."))] == []
+    # the event and the invitation come with the columns a tap reads (door.DOOR_LOADING), not
+    # the event's blurb or who overrode a seat, and nothing of them is read apart afterwards
+    assert "events.status" in door_row and "invitations.companions" in door_row
+    assert "events.featured" not in door_row and "invitations.override_reason" not in door_row
+    assert len([s for s in request if s.startswith(("SELECT events.", "SELECT invitations."))]) \
+        == 1  # the door row itself
     # On SQLite one more: the customer's 最近跟进 moved by primary key (about 50 µs; part of the
     # check-in's one statement on PostgreSQL).
     assert len(request) <= (14 if _db.engine.dialect.name == "sqlite" else 13), request
